@@ -1,0 +1,147 @@
+//! Application state, routes and `start` — the seam tests use to run a real server.
+
+use crate::config::Config;
+use crate::engine::{Engine, EngineSettings};
+use crate::providers::Registry;
+use crate::service::{accounts::Accounts, catalog::Catalog, tasks::Tasks};
+use crate::storage::Storage;
+use crate::store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub storage: Storage,
+    pub catalog: Arc<Catalog>,
+    pub registry: Arc<Registry>,
+    pub engine: Arc<Engine>,
+    pub accounts: Accounts,
+    pub tasks: Arc<Tasks>,
+}
+
+impl AppState {
+    /// Open the data dir and database, load the catalog, create the first admin.
+    /// Returns the state and the admin password when one was generated.
+    pub async fn open(config: Config) -> anyhow::Result<(AppState, Option<String>)> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
+        })?;
+        let store = Store::open(&config.db_path())?;
+        let storage = Storage::open(&config.data_dir)?;
+        let registry = Arc::new(Registry::new(Duration::from_millis(config.demo_delay_ms)));
+        let catalog = Arc::new(Catalog::load(store.clone(), registry.clone(), &config).await?);
+        let engine = Engine::new(
+            store.clone(),
+            storage.clone(),
+            catalog.clone(),
+            registry.clone(),
+            EngineSettings {
+                poll_interval_override: config.poll_interval_ms.map(Duration::from_millis),
+                max_result_bytes: config.max_result_bytes,
+            },
+        );
+        let accounts = Accounts::new(store.clone());
+        let generated = accounts
+            .bootstrap_admin(config.admin_password.clone())
+            .await?;
+        let tasks = Arc::new(Tasks {
+            store: store.clone(),
+            catalog: catalog.clone(),
+            registry: registry.clone(),
+            engine: engine.clone(),
+            deadline: Duration::from_secs(config.task_deadline_secs),
+        });
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            storage,
+            catalog,
+            registry,
+            engine,
+            accounts,
+            tasks,
+        };
+        Ok((state, generated))
+    }
+}
+
+/// A running server: its state, address, and how to stop it.
+pub struct Running {
+    pub state: AppState,
+    pub addr: SocketAddr,
+    pub admin_password: Option<String>,
+    stop_http: Option<tokio::sync::oneshot::Sender<()>>,
+    stop_engine: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    engine: tokio::task::JoinHandle<()>,
+}
+
+/// Serve on `listener` with the engine running; the test seam and what `serve` uses.
+pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::Result<Running> {
+    let (state, admin_password) = AppState::open(config).await?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let resumed = state.engine.resume().await?;
+    if resumed > 0 {
+        tracing::info!(tasks = resumed, "resuming unfinished tasks");
+    }
+    let (stop_engine, engine_rx) = watch::channel(false);
+    let engine = tokio::spawn(state.engine.clone().run(engine_rx));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let acceptor = poem::listener::TcpAcceptor::from_std(listener)?;
+    let app = crate::http::routes(state.clone());
+    let server = tokio::spawn(async move {
+        poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                app,
+                async move {
+                    let _ = stop_rx.await;
+                },
+                Some(Duration::from_secs(30)),
+            )
+            .await
+    });
+    Ok(Running {
+        state,
+        addr,
+        admin_password,
+        stop_http: Some(stop_tx),
+        stop_engine,
+        server,
+        engine,
+    })
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful stop: finish in-flight requests, let the engine record its last steps,
+    /// then close the database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop_http.take() {
+            let _ = tx.send(());
+        }
+        let served = self.server.await;
+        let _ = self.stop_engine.send(true);
+        let _ = self.engine.await;
+        self.state.store.close();
+        served??;
+        Ok(())
+    }
+
+    /// Stop without any of the graceful steps, as close to `kill -9` as a test can get
+    /// in-process: tasks stay wherever they were.
+    pub async fn abort(self) {
+        self.server.abort();
+        self.engine.abort();
+        let _ = self.server.await;
+        let _ = self.engine.await;
+        self.state.store.close();
+    }
+}

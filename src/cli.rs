@@ -1,0 +1,323 @@
+//! The command line: `serve` (default), `admin ...`, `openapi`, `check`, `bench`.
+
+use crate::config::{Config, Overrides};
+use crate::error::AppError;
+use crate::store::{self, Store};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "videoapi",
+    version,
+    about = "Self-hosted video-generation gateway"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "VIDEOAPI_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, uploads, videos). Default: ./data
+    #[arg(long, global = true, env = "VIDEOAPI_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Manage users, credits and keys while the server is stopped.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Print the OpenAPI spec.
+    Openapi,
+    /// Audit the ledger invariants; exit 1 on any violation.
+    Check,
+    /// Load-test a running server on loopback and print the figures.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Address to listen on. Default: 127.0.0.1:8080
+    #[arg(long, env = "VIDEOAPI_LISTEN")]
+    pub listen: Option<String>,
+    /// Public base URL used in upload and video URLs. Default: http://<listen>
+    #[arg(long, env = "VIDEOAPI_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create a user (password generated and printed when not given).
+    CreateUser {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        credits: i64,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Add (or with a negative number, deduct) credits.
+    AddCredits {
+        username: String,
+        #[arg(allow_hyphen_values = true)]
+        amount: i64,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Create an API key and print it (only now; it is stored hashed).
+    CreateKey {
+        username: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(&cli.global, ServeArgs::default()),
+        Some(Command::Serve(args)) => serve(&cli.global, args),
+        Some(Command::Admin(cmd)) => admin(&cli.global, cmd),
+        Some(Command::Openapi) => {
+            println!("{}", crate::http::spec_json());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Check) => check(&cli.global),
+        Some(Command::Bench(args)) => crate::bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_config(g: &GlobalArgs, s: &ServeArgs) -> anyhow::Result<Config> {
+    Config::load(&Overrides {
+        config: g.config.clone(),
+        data_dir: g.data_dir.clone(),
+        listen: s.listen.clone(),
+        public_url: s.public_url.clone(),
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(g, &args)?;
+    init_logging(&config.log_format);
+    runtime()?.block_on(async move {
+        let listener = std::net::TcpListener::bind(config.listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let data_dir = config.data_dir.clone();
+        let running = crate::app::start(config, listener).await.map_err(locked_hint)?;
+        if let Some(pw) = &running.admin_password {
+            // Printed once, on stdout, so it is not mixed with structured logs.
+            println!("\n  First start: admin account created\n    username: admin\n    password: {pw}\n  Store it now; it will not be shown again.\n");
+        }
+        tracing::info!(
+            listen = %running.addr,
+            public_url = %running.state.config.public_url,
+            data_dir = %data_dir.display(),
+            "VideoApi is serving (console at /, API docs at /docs)"
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests and engine steps");
+        running.stop().await?;
+        tracing::info!("stopped cleanly");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn locked_hint(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<AppError>() {
+        Some(AppError::DatabaseLocked) => anyhow::anyhow!(
+            "the database is locked: another videoapi server is running on this data dir"
+        ),
+        _ => e,
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn init_logging(format: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIDEOAPI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,poem=warn"));
+    // systemd's journal sets JOURNAL_STREAM; colours there are noise.
+    let ansi = format == "pretty"
+        || (format == "auto"
+            && std::io::stderr().is_terminal()
+            && std::env::var_os("JOURNAL_STREAM").is_none()
+            && std::env::var_os("NO_COLOR").is_none());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let _ = builder.try_init();
+}
+
+/// Open the database for an offline command; a running server holds the lock.
+fn open_store(g: &GlobalArgs) -> anyhow::Result<(Config, Store)> {
+    let config = load_config(g, &ServeArgs::default())?;
+    let path = config.db_path();
+    if !path.exists() {
+        anyhow::bail!(
+            "no database at {} (start the server once, or pass --data-dir)",
+            path.display()
+        );
+    }
+    let store = Store::open(&path).map_err(|e| match e {
+        AppError::DatabaseLocked => anyhow::anyhow!(
+            "the database {} is locked by a running server: stop it first (or use the console)",
+            path.display()
+        ),
+        other => anyhow::anyhow!(other),
+    })?;
+    Ok((config, store))
+}
+
+fn admin(g: &GlobalArgs, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
+    let (_config, store) = open_store(g)?;
+    let result = admin_on(&store, cmd);
+    store.close();
+    result
+}
+
+fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
+    use argon2::password_hash::PasswordHasher;
+    match cmd {
+        AdminCommand::CreateUser {
+            username,
+            password,
+            credits,
+            admin,
+        } => {
+            let generated = password
+                .is_none()
+                .then(|| crate::domain::ids::random_alnum(20));
+            let pw = password.or_else(|| generated.clone()).unwrap_or_default();
+            crate::domain::user::validate_password(&pw)?;
+            let hash = argon2::Argon2::default()
+                .hash_password(pw.as_bytes())
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .to_string();
+            let user = store.write_now(|txn| {
+                store::users::create(
+                    txn,
+                    store::users::NewUser {
+                        username: &username,
+                        password_hash: hash,
+                        is_admin: admin,
+                        credits,
+                        pricing_group: None,
+                        actor: "cli",
+                    },
+                )
+            })?;
+            println!(
+                "created user {} (id {}, credits {})",
+                user.username, user.id, user.credits
+            );
+            if let Some(pw) = generated {
+                println!("password: {pw}");
+            }
+        }
+        AdminCommand::AddCredits {
+            username,
+            amount,
+            note,
+        } => {
+            if amount == 0 {
+                anyhow::bail!("amount must not be zero");
+            }
+            let entry = store.write_now(|txn| {
+                let user = store::users::get_by_name(txn, &username)?;
+                let kind = if amount > 0 {
+                    crate::domain::ledger::EntryKind::TopUp
+                } else {
+                    crate::domain::ledger::EntryKind::Adjust
+                };
+                store::ledger::apply(
+                    txn,
+                    user.id,
+                    amount,
+                    store::ledger::Reason {
+                        kind,
+                        task_id: None,
+                        actor: "cli",
+                        note: note.as_deref(),
+                    },
+                )
+            })?;
+            println!(
+                "{username}: {:+} credits, balance {}",
+                entry.amount, entry.balance_after
+            );
+        }
+        AdminCommand::CreateKey { username, name } => {
+            let key = crate::domain::ids::new_api_key();
+            store.write_now(|txn| {
+                let user = store::users::get_by_name(txn, &username)?;
+                store::users::create_key(txn, user.id, name.as_deref().unwrap_or(""), &key)
+            })?;
+            println!("{key}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(g: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (_config, store) = open_store(g)?;
+    let report = store.read_now(store::audit::check)?;
+    store.close();
+    println!(
+        "checked {} users, {} ledger entries, {} tasks",
+        report.users, report.entries, report.tasks
+    );
+    if report.violations.is_empty() {
+        println!("ledger OK");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for v in &report.violations {
+            println!("VIOLATION: {v}");
+        }
+        Ok(ExitCode::from(1))
+    }
+}

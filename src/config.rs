@@ -1,0 +1,293 @@
+//! One `Config`: embedded defaults < TOML file (`--config`) < `VIDEOAPI_*` env < flags.
+
+use crate::domain::catalog::{Model, PricingGroup, ProviderConfig};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `listen` · `VIDEOAPI_LISTEN` · `--listen` · default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// `data_dir` · `VIDEOAPI_DATA_DIR` · `--data-dir` · default `./data`.
+    pub data_dir: PathBuf,
+    /// `public_url` · `VIDEOAPI_PUBLIC_URL` · `--public-url` · default `http://<listen>`.
+    /// Base of every upload and video URL handed to callers and upstreams.
+    pub public_url: String,
+    /// `max_upload_mb` · `VIDEOAPI_MAX_UPLOAD_MB` · default 100 (per file).
+    pub max_upload_bytes: u64,
+    /// `max_result_mb` · `VIDEOAPI_MAX_RESULT_MB` · default 2048 (per mirrored video).
+    pub max_result_bytes: u64,
+    /// `task_deadline_secs` · `VIDEOAPI_TASK_DEADLINE_SECS` · default 3600.
+    pub task_deadline_secs: u64,
+    /// `demo` · `VIDEOAPI_DEMO` · default true: the demo provider and catalog.
+    pub demo: bool,
+    /// `demo_delay_ms` · `VIDEOAPI_DEMO_DELAY_MS` · default 3000.
+    pub demo_delay_ms: u64,
+    /// `poll_interval_ms` · `VIDEOAPI_POLL_INTERVAL_MS`: overrides every model's poll
+    /// interval inside the engine (tests, local demos). Unset = the model's own.
+    pub poll_interval_ms: Option<u64>,
+    /// `VIDEOAPI_ADMIN_PASSWORD` or `VIDEOAPI_ADMIN_PASSWORD_FILE`: the first admin's
+    /// password; generated and printed once when unset.
+    pub admin_password: Option<String>,
+    /// `log_format`: `auto` (plain under systemd or without a terminal), `pretty`, `plain`.
+    pub log_format: String,
+    /// Providers, models and pricing groups declared in the TOML file, applied at start-up.
+    pub providers: Vec<ProviderConfig>,
+    pub models: Vec<Model>,
+    pub pricing_groups: Vec<PricingGroup>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let listen: SocketAddr = "127.0.0.1:8080".parse().expect("valid default");
+        Self {
+            listen,
+            data_dir: PathBuf::from("data"),
+            public_url: String::new(),
+            max_upload_bytes: 100 * MB,
+            max_result_bytes: 2048 * MB,
+            task_deadline_secs: 3600,
+            demo: true,
+            demo_delay_ms: 3000,
+            poll_interval_ms: None,
+            admin_password: None,
+            log_format: "auto".into(),
+            providers: Vec::new(),
+            models: Vec::new(),
+            pricing_groups: Vec::new(),
+        }
+    }
+}
+
+const MB: u64 = 1024 * 1024;
+
+/// The TOML file's shape; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    max_upload_mb: Option<u64>,
+    max_result_mb: Option<u64>,
+    task_deadline_secs: Option<u64>,
+    demo: Option<bool>,
+    demo_delay_ms: Option<u64>,
+    poll_interval_ms: Option<u64>,
+    admin_password_file: Option<PathBuf>,
+    log_format: Option<String>,
+    #[serde(default)]
+    providers: Vec<ProviderConfig>,
+    #[serde(default)]
+    models: Vec<Model>,
+    #[serde(default)]
+    pricing_groups: Vec<PricingGroup>,
+}
+
+/// Values from flags (which clap also fills from `VIDEOAPI_*` env), highest precedence.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
+    match env(name) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("{name}={v} is not a valid value")),
+    }
+}
+
+fn read_secret_file(path: &Path) -> anyhow::Result<String> {
+    let s = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    Ok(s.trim_end_matches(['\n', '\r']).to_string())
+}
+
+impl Config {
+    /// Build the configuration from every layer, then validate it.
+    pub fn load(o: &Overrides) -> anyhow::Result<Config> {
+        let mut c = Config::default();
+        let mut admin_file = None;
+        if let Some(path) = &o.config {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+            let f: FileConfig = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
+            if let Some(v) = f.listen {
+                c.listen = parse_listen(&v)?;
+            }
+            if let Some(v) = f.data_dir {
+                c.data_dir = v;
+            }
+            if let Some(v) = f.public_url {
+                c.public_url = v;
+            }
+            if let Some(v) = f.max_upload_mb {
+                c.max_upload_bytes = v * MB;
+            }
+            if let Some(v) = f.max_result_mb {
+                c.max_result_bytes = v * MB;
+            }
+            if let Some(v) = f.task_deadline_secs {
+                c.task_deadline_secs = v;
+            }
+            if let Some(v) = f.demo {
+                c.demo = v;
+            }
+            if let Some(v) = f.demo_delay_ms {
+                c.demo_delay_ms = v;
+            }
+            c.poll_interval_ms = f.poll_interval_ms.or(c.poll_interval_ms);
+            if let Some(v) = f.log_format {
+                c.log_format = v;
+            }
+            admin_file = f.admin_password_file;
+            c.providers = f.providers;
+            c.models = f.models;
+            c.pricing_groups = f.pricing_groups;
+        }
+        // Environment (VIDEOAPI_LISTEN/DATA_DIR/PUBLIC_URL arrive through clap as flags).
+        if let Some(v) = env_parse::<u64>("VIDEOAPI_MAX_UPLOAD_MB")? {
+            c.max_upload_bytes = v * MB;
+        }
+        if let Some(v) = env_parse::<u64>("VIDEOAPI_MAX_RESULT_MB")? {
+            c.max_result_bytes = v * MB;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_TASK_DEADLINE_SECS")? {
+            c.task_deadline_secs = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_DEMO")? {
+            c.demo = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_DEMO_DELAY_MS")? {
+            c.demo_delay_ms = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_POLL_INTERVAL_MS")? {
+            c.poll_interval_ms = Some(v);
+        }
+        if let Some(v) = env("VIDEOAPI_LOG_FORMAT") {
+            c.log_format = v;
+        }
+        if let Some(p) = env("VIDEOAPI_ADMIN_PASSWORD_FILE") {
+            admin_file = Some(PathBuf::from(p));
+        }
+        c.admin_password = match (env("VIDEOAPI_ADMIN_PASSWORD"), admin_file) {
+            (Some(p), _) => Some(p),
+            (None, Some(f)) => Some(read_secret_file(&f)?),
+            (None, None) => None,
+        };
+        // Flags (and their env equivalents through clap).
+        if let Some(v) = &o.listen {
+            c.listen = parse_listen(v)?;
+        }
+        if let Some(v) = &o.data_dir {
+            c.data_dir = v.clone();
+        }
+        if let Some(v) = &o.public_url {
+            c.public_url = v.clone();
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Reject values that would only fail later, and fill derived defaults.
+    pub fn validate(&mut self) -> anyhow::Result<()> {
+        if self.public_url.trim().is_empty() {
+            self.public_url = format!("http://{}", self.listen);
+        }
+        self.public_url = self.public_url.trim().trim_end_matches('/').to_string();
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            anyhow::bail!(
+                "public_url must start with http:// or https:// (got {})",
+                self.public_url
+            );
+        }
+        if self.max_upload_bytes == 0 {
+            anyhow::bail!("max_upload_mb must be at least 1");
+        }
+        if self.task_deadline_secs < 10 {
+            anyhow::bail!("task_deadline_secs must be at least 10");
+        }
+        if !matches!(self.log_format.as_str(), "auto" | "pretty" | "plain") {
+            anyhow::bail!("log_format must be auto, pretty or plain");
+        }
+        for m in &self.models {
+            if m.id.trim().is_empty() {
+                anyhow::bail!("a model in the config has an empty id");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("videoapi.redb")
+    }
+}
+
+fn parse_listen(v: &str) -> anyhow::Result<SocketAddr> {
+    v.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("listen address `{v}` is not IP:PORT"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nmax_upload_mb = 5\npublic_url = \"https://v.example.com/\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.max_upload_bytes, 5 * MB);
+        assert_eq!(c.public_url, "https://v.example.com");
+        let c = Config::load(&Overrides {
+            config: Some(path),
+            listen: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.listen.port(), 9100);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let err = Config::load(&Overrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+        let err = Config::load(&Overrides {
+            listen: Some("nope".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("nope"));
+    }
+}

@@ -1,0 +1,264 @@
+//! Public models, their capabilities, prices and routes to providers; provider channels.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingMode {
+    PerTask,
+    PerSecond,
+}
+
+impl BillingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillingMode::PerTask => "per_task",
+            BillingMode::PerSecond => "per_second",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Billing {
+    pub mode: BillingMode,
+    /// Credits per task, or per second of video.
+    pub credits: i64,
+    /// Per-resolution override of `credits` (e.g. 1080p costs more per second).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolution_credits: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Capabilities {
+    pub types: Vec<String>,
+    pub resolutions: Vec<String>,
+    /// Whole seconds a caller may ask for.
+    pub durations: Vec<u32>,
+    /// What `duration: "auto"` means, for pricing and for providers that need a number.
+    pub default_duration: u32,
+    pub aspect_ratios: Vec<String>,
+    pub max_images: u32,
+    pub max_videos: u32,
+    pub max_audios: u32,
+    pub supports_audio: bool,
+    pub default_generate_audio: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            types: vec!["text-to-video".into()],
+            resolutions: vec!["720p".into()],
+            durations: vec![5],
+            default_duration: 5,
+            aspect_ratios: vec!["16:9".into()],
+            max_images: 0,
+            max_videos: 0,
+            max_audios: 0,
+            supports_audio: false,
+            default_generate_audio: false,
+        }
+    }
+}
+
+/// One way to serve a public model: a provider channel and its model name there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    pub provider: String,
+    pub upstream_model: String,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Adapter-specific settings (e.g. an input mapping), kept as data.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub settings: serde_json::Value,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// The public model id callers send.
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub features: Vec<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub billing: Billing,
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    #[serde(default = "thirty")]
+    pub poll_interval_seconds: u32,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+/// An upstream account ("channel") the operator connected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderConfig {
+    pub name: String,
+    /// Adapter kind: `demo`, `seedance`, `kling`, ...
+    pub kind: String,
+    #[serde(default)]
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key: String,
+    #[serde(default)]
+    pub api_secret: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default = "one")]
+    pub weight: u32,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub settings: serde_json::Value,
+}
+
+/// A per-user price rule: a percentage of list price, with per-model overrides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricingGroup {
+    pub name: String,
+    /// 100 = list price, 80 = 20 % off.
+    pub percent: u32,
+    /// Model id -> credits (per task or per second, as the model bills).
+    #[serde(default)]
+    pub overrides: BTreeMap<String, i64>,
+}
+
+/// Keep only what is safe to show: the last four characters of a secret.
+pub fn mask_secret(secret: &str) -> String {
+    if secret.is_empty() {
+        return String::new();
+    }
+    let tail: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if secret.chars().count() <= 8 {
+        "••••".into()
+    } else {
+        format!("••••{tail}")
+    }
+}
+
+/// The built-in catalog: the demo channel and two demo models, so a fresh install runs
+/// the whole flow with no upstream account.
+pub fn demo_provider() -> ProviderConfig {
+    ProviderConfig {
+        name: "demo".into(),
+        kind: "demo".into(),
+        base_url: String::new(),
+        api_key: String::new(),
+        api_secret: String::new(),
+        enabled: true,
+        priority: 0,
+        weight: 1,
+        settings: serde_json::Value::Null,
+    }
+}
+
+pub fn demo_models() -> Vec<Model> {
+    let route = |m: &str| Route {
+        provider: "demo".into(),
+        upstream_model: m.into(),
+        priority: 0,
+        weight: 1,
+        settings: serde_json::Value::Null,
+    };
+    let ratios = ["auto", "16:9", "9:16", "1:1", "21:9"]
+        .map(String::from)
+        .to_vec();
+    vec![
+        Model {
+            id: "video-2.0-mini-reference-to-video".into(),
+            name: "Video 2.0 Mini · Reference to Video".into(),
+            description: "Animate reference images, videos and audio; billed per second.".into(),
+            features: vec![
+                "reference-to-video".into(),
+                "image-to-video".into(),
+                "audio".into(),
+            ],
+            enabled: true,
+            billing: Billing {
+                mode: BillingMode::PerSecond,
+                credits: 36,
+                resolution_credits: BTreeMap::from([("480p".into(), 24)]),
+            },
+            capabilities: Capabilities {
+                types: ["image-to-video", "reference-to-video", "text-to-video"]
+                    .map(String::from)
+                    .to_vec(),
+                resolutions: vec!["720p".into(), "480p".into()],
+                durations: vec![4, 5, 6, 8, 10],
+                default_duration: 5,
+                aspect_ratios: ratios.clone(),
+                max_images: 9,
+                max_videos: 3,
+                max_audios: 3,
+                supports_audio: true,
+                default_generate_audio: true,
+            },
+            poll_interval_seconds: 5,
+            routes: vec![route("demo-reference")],
+        },
+        Model {
+            id: "video-2.0-mini-text-to-video".into(),
+            name: "Video 2.0 Mini · Text to Video".into(),
+            description: "Text to video at a fixed price per task.".into(),
+            features: vec!["text-to-video".into()],
+            enabled: true,
+            billing: Billing {
+                mode: BillingMode::PerTask,
+                credits: 100,
+                resolution_credits: BTreeMap::new(),
+            },
+            capabilities: Capabilities {
+                types: vec!["text-to-video".into()],
+                resolutions: vec!["720p".into(), "480p".into()],
+                durations: vec![5],
+                default_duration: 5,
+                aspect_ratios: ratios,
+                max_images: 0,
+                max_videos: 0,
+                max_audios: 0,
+                supports_audio: false,
+                default_generate_audio: false,
+            },
+            poll_interval_seconds: 5,
+            routes: vec![route("demo-text")],
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_to_their_tail() {
+        assert_eq!(mask_secret(""), "");
+        assert_eq!(mask_secret("short"), "••••");
+        assert_eq!(mask_secret("sk-abcdefgh1234"), "••••1234");
+    }
+}

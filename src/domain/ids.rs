@@ -1,0 +1,89 @@
+//! Identifiers: task ids (`vidgen_<unix ms>_<8 hex>`), API keys and random tokens.
+
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+/// Prefix of every customer API key.
+pub const KEY_PREFIX: &str = "vga_";
+const KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A new task id for a task created at `now_ms`.
+pub fn new_task_id(now_ms: i64) -> String {
+    let suffix: u32 = rand::rng().random();
+    format!("vidgen_{now_ms}_{suffix:08x}")
+}
+
+/// Whether `s` has the task id shape; anything else cannot name a task.
+pub fn is_task_id(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("vidgen_") else {
+        return false;
+    };
+    let Some((ms, hex)) = rest.split_once('_') else {
+        return false;
+    };
+    !ms.is_empty()
+        && ms.len() <= 16
+        && ms.bytes().all(|b| b.is_ascii_digit())
+        && hex.len() == 8
+        && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A fresh API key: `vga_` and 32 alphanumerics (about 190 bits).
+pub fn new_api_key() -> String {
+    format!("{KEY_PREFIX}{}", random_alnum(32))
+}
+
+/// The part of a key that may be shown again after creation.
+pub fn key_prefix(key: &str) -> String {
+    key.chars().take(KEY_PREFIX.len() + 6).collect()
+}
+
+/// Keys are checked on every request, so they are stored as SHA-256, not argon2:
+/// they carry enough entropy that a fast hash is safe.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+pub fn random_alnum(len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| KEY_ALPHABET[rng.random_range(0..KEY_ALPHABET.len())] as char)
+        .collect()
+}
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill(&mut buf[..]);
+    hex::encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_have_the_documented_shape() {
+        let id = new_task_id(1_783_003_830_450);
+        assert!(id.starts_with("vidgen_1783003830450_"));
+        assert!(is_task_id(&id));
+        assert!(is_task_id("vidgen_1783003830450_081f0558"));
+        for bad in [
+            "vidgen_1_081F0558",
+            "vidgen__081f0558",
+            "task_1_081f0558",
+            "vidgen_12_081f055",
+            "../etc",
+        ] {
+            assert!(!is_task_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_have_prefix_and_stable_hash() {
+        let k = new_api_key();
+        assert!(k.starts_with("vga_") && k.len() == 36);
+        assert_eq!(key_prefix(&k).len(), 10);
+        assert_eq!(hash_key(&k), hash_key(&k));
+        assert_ne!(hash_key(&k), hash_key(&new_api_key()));
+    }
+}

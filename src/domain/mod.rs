@@ -1,0 +1,19 @@
+//! Pure rules with no I/O: ids, credits, pricing, the task state machine, validation.
+
+pub mod catalog;
+pub mod credits;
+pub mod ids;
+pub mod ledger;
+pub mod pricing;
+pub mod references;
+pub mod request;
+pub mod task;
+pub mod user;
+
+/// Milliseconds since the Unix epoch, the one clock every record uses.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

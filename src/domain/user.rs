@@ -1,0 +1,55 @@
+//! Accounts and API keys as stored.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: u64,
+    pub username: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub credits: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing_group: Option<String>,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: u64,
+    pub user_id: u64,
+    pub name: String,
+    pub prefix: String,
+    pub hash: String,
+    pub revoked: bool,
+    pub created_at_ms: i64,
+    #[serde(default)]
+    pub last_used_ms: Option<i64>,
+}
+
+/// A user name is 3–32 characters of letters, digits, `_`, `-` and `.`.
+pub fn validate_username(name: &str) -> Result<(), crate::error::AppError> {
+    let ok = (3..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::invalid(
+            "username",
+            "username must be 3-32 characters of letters, digits, '_', '-' or '.'",
+        ))
+    }
+}
+
+pub fn validate_password(pw: &str) -> Result<(), crate::error::AppError> {
+    if pw.chars().count() < 8 || pw.len() > 256 {
+        return Err(crate::error::AppError::invalid(
+            "password",
+            "password must be 8-256 characters",
+        ));
+    }
+    Ok(())
+}

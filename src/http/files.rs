@@ -1,0 +1,51 @@
+//! Serving stored uploads and mirrored videos (streamed, with ranges) and the console.
+
+use poem::endpoint::{EmbeddedFilesEndpoint, StaticFilesEndpoint};
+use poem::http::HeaderValue;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Response};
+use rust_embed::RustEmbed;
+use std::path::PathBuf;
+
+/// The console, embedded from `web/`.
+#[derive(RustEmbed)]
+#[folder = "web/"]
+pub struct WebAssets;
+
+/// Files under `dir`, never rendered as pages: `nosniff` and a sandboxing CSP, so an
+/// uploaded file cannot run script on this origin.
+pub fn stored_files(dir: PathBuf) -> impl Endpoint<Output = Response> {
+    StaticFilesEndpoint::new(dir)
+        .into_endpoint()
+        .map_to_response()
+        .map(|mut resp: Response| async move {
+            let h = resp.headers_mut();
+            h.insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                "content-security-policy",
+                HeaderValue::from_static("default-src 'none'; sandbox"),
+            );
+            h.insert(
+                "cache-control",
+                HeaderValue::from_static("public, max-age=86400"),
+            );
+            resp
+        })
+}
+
+pub fn console() -> impl Endpoint<Output = Response> {
+    EmbeddedFilesEndpoint::<WebAssets>::new()
+        .map_to_response()
+        .map(|mut resp: Response| async move {
+            let h = resp.headers_mut();
+            h.insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+            h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+            resp
+        })
+}

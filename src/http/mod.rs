@@ -1,0 +1,86 @@
+//! HTTP with poem + poem-openapi only: routes, auth, JSON errors for everything.
+
+pub mod auth;
+pub mod errors;
+pub mod files;
+pub mod public;
+pub mod uploads;
+pub mod views;
+
+use crate::app::AppState;
+use poem::{Endpoint, EndpointExt, IntoResponse, Route};
+use poem_openapi::OpenApiService;
+
+pub type Apis = (public::PublicApi, uploads::UploadApi);
+
+/// The OpenAPI service for every documented route.
+pub fn api_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (public::PublicApi, uploads::UploadApi),
+        "VideoApi",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "One stable API for video generation. Authenticate with `Authorization: Bearer vga_...`; \
+         reference uploaded assets in prompts as `@Image1`, `@Video1`, `@Audio1`.",
+    )
+}
+
+/// The spec as served at `/openapi.json` and committed in `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    api_service().spec()
+}
+
+/// JSON bodies are small; a cap keeps a hostile client from filling memory.
+const JSON_LIMIT: usize = 1024 * 1024;
+
+pub fn routes(state: AppState) -> impl Endpoint {
+    let api = api_service();
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let data_dir = state.config.data_dir.clone();
+    let uploads = files::stored_files(data_dir.join("uploads"));
+    let videos = files::stored_files(data_dir.join("videos"));
+    Route::new()
+        .nest_no_strip("/v1", api.clone().around(limit_body))
+        .nest_no_strip("/api", api.clone())
+        .at("/healthz", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .nest("/uploads", uploads)
+        .nest("/videos", videos)
+        .nest("/", files::console())
+        .data(state)
+        .catch_all_error(errors::catch_all)
+}
+
+/// Cap request bodies of the JSON API, chunked ones included (poem's `SizeLimit` would
+/// refuse every request without a Content-Length, GETs too).
+async fn limit_body<E: Endpoint>(
+    ep: std::sync::Arc<E>,
+    mut req: poem::Request,
+) -> poem::Result<poem::Response> {
+    let too_large = || {
+        errors::ApiError(crate::error::AppError::BodyTooLarge {
+            limit_bytes: JSON_LIMIT as u64,
+        })
+    };
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(n) if n > JSON_LIMIT => return Err(too_large().into()),
+        Some(_) => {}
+        None => {
+            let body = req
+                .take_body()
+                .into_bytes_limit(JSON_LIMIT)
+                .await
+                .map_err(|_| too_large())?;
+            req.set_body(body);
+        }
+    }
+    Ok(ep.call(req).await?.into_response())
+}

@@ -1,0 +1,274 @@
+//! The public API of the source document: models, generations, account.
+
+use super::auth::{ApiKeyAuth, optional_key};
+use super::errors::ApiError;
+use super::views::*;
+use crate::app::AppState;
+use crate::domain::request::{DurationInput, GenerationInput};
+use crate::domain::task::Status;
+use crate::error::AppError;
+use crate::store::tasks::Filter;
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags, Union};
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Models callers can use and what they cost.
+    Models,
+    /// Upload images, videos and audio for use as references.
+    Uploads,
+    /// Create video generation tasks and read their results.
+    Generations,
+    /// The caller's account.
+    Account,
+    /// Service health.
+    Operations,
+}
+
+/// `duration`: `"auto"`, a number of seconds, or a numeric string such as `"5"`.
+#[derive(Debug, Clone, Union)]
+pub enum DurationValue {
+    Seconds(f64),
+    Text(String),
+}
+
+/// A video generation request. Reference assets in the prompt as `@Image1`, `@Video1`,
+/// `@Audio1` (1-based, in the order of the URL arrays); the forwarding layer adapts them
+/// to each channel's syntax.
+#[derive(Debug, Clone, Object)]
+pub struct CreateGeneration {
+    /// Public model id, e.g. `video-2.0-mini-reference-to-video`.
+    pub model: String,
+    /// `text-to-video`, `image-to-video` or `reference-to-video`; inferred from the assets
+    /// when omitted.
+    #[oai(rename = "type")]
+    pub kind: Option<String>,
+    /// The prompt; reference assets as `@Image1`, `@Video1`, `@Audio1`.
+    pub prompt: String,
+    /// Image URLs. The first is `@Image1`, the second `@Image2`.
+    pub image_urls: Option<Vec<String>>,
+    /// Video URLs. The first is `@Video1`.
+    pub video_urls: Option<Vec<String>>,
+    /// Audio URLs. The first is `@Audio1`.
+    pub audio_urls: Option<Vec<String>>,
+    /// e.g. `720p`, `480p`; see the model's `resolutions`.
+    pub resolution: Option<String>,
+    /// `auto` or seconds; per-second models bill this many seconds (`auto` = the model's
+    /// default).
+    pub duration: Option<DurationValue>,
+    /// e.g. `auto`, `16:9`, `9:16`, `1:1`, `21:9`; see the model's `aspect_ratios`.
+    pub aspect_ratio: Option<String>,
+    /// Generate an audio track; the model's default when omitted.
+    pub generate_audio: Option<bool>,
+    /// Your own end-user id, kept for audit and troubleshooting.
+    pub end_user_id: Option<String>,
+}
+
+impl From<CreateGeneration> for GenerationInput {
+    fn from(c: CreateGeneration) -> Self {
+        GenerationInput {
+            model: c.model,
+            kind: c.kind,
+            prompt: c.prompt,
+            image_urls: c.image_urls.unwrap_or_default(),
+            video_urls: c.video_urls.unwrap_or_default(),
+            audio_urls: c.audio_urls.unwrap_or_default(),
+            resolution: c.resolution,
+            duration: c.duration.map(|d| match d {
+                DurationValue::Seconds(n) => DurationInput::Number(n),
+                DurationValue::Text(t) => DurationInput::Text(t),
+            }),
+            aspect_ratio: c.aspect_ratio,
+            generate_audio: c.generate_audio,
+            end_user_id: c.end_user_id,
+            callback_url: None,
+        }
+    }
+}
+
+/// The task was accepted: poll it every `poll_interval_seconds`.
+#[derive(Debug, Clone, Object)]
+pub struct Accepted {
+    /// `vidgen_<unix ms>_<8 hex>`.
+    pub task_id: String,
+    /// Always `pending` for a new task.
+    pub status: String,
+    /// How often to poll `GET /v1/video/generations/{task_id}`.
+    pub poll_interval_seconds: u32,
+}
+
+#[derive(ApiResponse)]
+pub enum CreateResponse {
+    /// Task created; credits reserved.
+    #[oai(status = 200)]
+    Ok(Json<Accepted>),
+}
+
+#[derive(Clone)]
+pub struct PublicApi;
+
+#[OpenApi]
+impl PublicApi {
+    /// List models
+    ///
+    /// Models that can be called and their current prices. No key needed; with a valid
+    /// Bearer key the prices are the caller's own.
+    #[oai(path = "/v1/models", method = "get", tag = "ApiTags::Models")]
+    async fn models(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+    ) -> Result<Json<ModelList>, ApiError> {
+        let who = optional_key(state.0, req).await?;
+        let group = who
+            .as_ref()
+            .and_then(|p| state.catalog.group(p.user.pricing_group.as_deref()));
+        let data = state
+            .catalog
+            .models()
+            .iter()
+            .filter(|m| m.enabled)
+            .map(|m| ModelInfo::from_model(m, group.as_ref()))
+            .collect();
+        Ok(Json(ModelList {
+            object: "list".into(),
+            data,
+        }))
+    }
+
+    /// Create a video task
+    ///
+    /// Returns a local task id at once; generation runs in the background. The price is
+    /// reserved now (402 if the balance is short: nothing is created) and refunded if the
+    /// task fails. Send an `Idempotency-Key` header to make retries safe: the same key with
+    /// the same body returns the same task and is never charged twice.
+    #[oai(
+        path = "/v1/video/generations",
+        method = "post",
+        tag = "ApiTags::Generations"
+    )]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        body: Json<CreateGeneration>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> Result<CreateResponse, ApiError> {
+        let (task, _) = state
+            .tasks
+            .create(&auth.0, body.0.into(), idempotency_key.0, "api")
+            .await?;
+        Ok(CreateResponse::Ok(Json(Accepted {
+            task_id: task.id,
+            status: task.status.as_str().into(),
+            poll_interval_seconds: task.poll_interval_seconds,
+        })))
+    }
+
+    /// Get a task
+    ///
+    /// Poll every `poll_interval_seconds` until `completed` or `failed`. A failed task's
+    /// reserved credits are refunded automatically (`credits_refunded: true`).
+    #[oai(
+        path = "/v1/video/generations/:task_id",
+        method = "get",
+        tag = "ApiTags::Generations"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        task_id: Path<String>,
+    ) -> Result<Json<TaskView>, ApiError> {
+        let task = state.tasks.get(&auth.0, &task_id.0).await?;
+        Ok(Json(TaskView::from_task(&task, &state.config.public_url)))
+    }
+
+    /// List your tasks
+    ///
+    /// Newest first. Pass the returned `next_cursor` as `before` for the next page.
+    #[oai(
+        path = "/v1/video/generations",
+        method = "get",
+        tag = "ApiTags::Generations"
+    )]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        /// Page size, 1-100 (default 20).
+        limit: Query<Option<u32>>,
+        /// Cursor: only tasks older than this task id.
+        before: Query<Option<String>>,
+        /// Only tasks with this status.
+        status: Query<Option<String>>,
+    ) -> Result<Json<TaskList>, ApiError> {
+        let status = match status.0.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(Status::parse(s).ok_or_else(|| {
+                AppError::invalid("status", "must be pending, processing, completed or failed")
+            })?),
+        };
+        let limit = limit.0.unwrap_or(20).clamp(1, 100) as usize;
+        let filter = Filter {
+            user_id: Some(auth.0.user.id),
+            status,
+            before: before.0,
+            model: None,
+        };
+        let tasks = state.tasks.list(filter, limit + 1).await?;
+        Ok(Json(TaskList::page(tasks, limit, &state.config.public_url)))
+    }
+
+    /// Cancel a task
+    ///
+    /// Only a task that was not yet sent to a channel can be cancelled (409 otherwise);
+    /// it becomes `failed` with error code `cancelled` and its credits are refunded.
+    #[oai(
+        path = "/v1/video/generations/:task_id/cancel",
+        method = "post",
+        tag = "ApiTags::Generations"
+    )]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        task_id: Path<String>,
+    ) -> Result<Json<TaskView>, ApiError> {
+        let task = state.tasks.cancel(&auth.0, &task_id.0).await?;
+        Ok(Json(TaskView::from_task(&task, &state.config.public_url)))
+    }
+
+    /// Your account
+    ///
+    /// The balance in credits and the account name.
+    #[oai(path = "/v1/account", method = "get", tag = "ApiTags::Account")]
+    async fn account(
+        &self,
+        _state: Data<&AppState>,
+        auth: ApiKeyAuth,
+    ) -> Result<Json<Account>, ApiError> {
+        let u = &auth.0.user;
+        Ok(Json(Account {
+            object: "account".into(),
+            username: u.username.clone(),
+            credits: u.credits,
+            pricing_group: u.pricing_group.clone(),
+        }))
+    }
+
+    /// Health check
+    ///
+    /// `{"status":"ok"}` when the server can read its database.
+    #[oai(path = "/healthz", method = "get", tag = "ApiTags::Operations")]
+    async fn healthz(&self, state: Data<&AppState>) -> Result<Json<Health>, ApiError> {
+        state.store.read(crate::store::users::count).await?;
+        Ok(Json(Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }))
+    }
+}

@@ -1,0 +1,18 @@
+//! VideoApi: a self-hosted, single-binary video-generation gateway.
+//!
+//! Layers: `domain` (pure rules) ← `service` (use cases) ← `http` (poem handlers);
+//! `store` is the only place that names redb, `providers` adapt upstreams, `engine`
+//! drives tasks to completion.
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod providers;
+pub mod service;
+pub mod storage;
+pub mod store;

@@ -1,0 +1,5 @@
+//! The `videoapi` binary: run the CLI and map its exit code.
+
+fn main() -> std::process::ExitCode {
+    videoapi::cli::run()
+}

@@ -1,0 +1,165 @@
+//! Upstream adapters behind one trait, and the registry that builds them from settings.
+//! The engine and services never name a provider kind.
+
+pub mod demo;
+pub mod health;
+
+use crate::domain::catalog::ProviderConfig;
+use crate::domain::request::UnifiedRequest;
+use crate::domain::task::ResultRef;
+use crate::error::AppError;
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+pub type ByteStream = BoxStream<'static, Result<bytes::Bytes, String>>;
+
+/// What a submission carries to an adapter.
+pub struct SubmitJob<'a> {
+    /// Our task id; adapters that support a client-side id send it so a retry cannot
+    /// create a second upstream task.
+    pub task_id: &'a str,
+    pub upstream_model: &'a str,
+    pub request: &'a UnifiedRequest,
+    pub route_settings: &'a serde_json::Value,
+}
+
+pub struct PollJob<'a> {
+    pub task_id: &'a str,
+    pub upstream_id: &'a str,
+    pub upstream_model: &'a str,
+    pub route_settings: &'a serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollOutcome {
+    Queued,
+    Running,
+    Succeeded(Vec<ResultRef>),
+    Failed { code: String, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// Upstream certainly created nothing (refused, 429, 5xx before acceptance): safe to
+    /// try again or try another route.
+    #[error("retryable upstream error: {message}")]
+    Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The request may have reached upstream (connection dropped after sending): never
+    /// resubmit it elsewhere.
+    #[error("ambiguous upstream error: {message}")]
+    Ambiguous { message: String },
+    /// Upstream refused the request for good (content policy, invalid input).
+    #[error("{code}: {message}")]
+    Final { code: String, message: String },
+    /// An answer we could not understand; polls retry it with backoff.
+    #[error("unreadable upstream answer: {message}")]
+    BadResponse { message: String },
+}
+
+impl ProviderError {
+    pub fn final_error(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Final {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether this error says something about the channel's health (user errors don't).
+    pub fn counts_against_health(&self) -> bool {
+        !matches!(self, ProviderError::Final { .. })
+    }
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn kind(&self) -> &'static str;
+
+    /// True when resubmitting the same task id cannot create a second upstream task.
+    fn idempotent_submit(&self) -> bool {
+        false
+    }
+
+    /// Refuse at create time (422) what this adapter cannot send upstream.
+    fn check(&self, _upstream_model: &str, _request: &UnifiedRequest) -> Result<(), AppError> {
+        Ok(())
+    }
+
+    /// Send the task upstream; returns the upstream task id.
+    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError>;
+
+    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError>;
+
+    /// Open a finished video for mirroring.
+    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError>;
+
+    /// A free call that proves the credentials work, where the upstream has one.
+    async fn test_connection(&self) -> Result<String, ProviderError> {
+        Err(ProviderError::final_error(
+            "unsupported",
+            "this provider has no free test call",
+        ))
+    }
+}
+
+/// Builds adapters from stored channel settings and keeps them by channel name.
+pub struct Registry {
+    inner: RwLock<HashMap<String, Arc<dyn Provider>>>,
+    pub health: health::Health,
+    pub http: reqwest::Client,
+    demo_delay: Duration,
+}
+
+impl Registry {
+    pub fn new(demo_delay: Duration) -> Registry {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("videoapi/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("static client settings are valid");
+        Registry {
+            inner: RwLock::new(HashMap::new()),
+            health: health::Health::default(),
+            http,
+            demo_delay,
+        }
+    }
+
+    /// Build the adapter a channel's settings describe.
+    pub fn build(&self, cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, AppError> {
+        match cfg.kind.as_str() {
+            "demo" => Ok(Arc::new(demo::Demo::new(self.demo_delay))),
+            other => Err(AppError::invalid(
+                "kind",
+                format!("unknown provider kind `{other}`"),
+            )),
+        }
+    }
+
+    /// Replace the adapter for a channel (after a create or an edit), or drop a disabled one.
+    pub fn install(&self, cfg: &ProviderConfig) -> Result<(), AppError> {
+        let adapter = self.build(cfg)?;
+        let mut map = self.inner.write().expect("registry lock");
+        if cfg.enabled {
+            map.insert(cfg.name.clone(), adapter);
+        } else {
+            map.remove(&cfg.name);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Provider>> {
+        self.inner.read().expect("registry lock").get(name).cloned()
+    }
+
+    /// Every kind this build can talk to.
+    pub fn kinds() -> &'static [&'static str] {
+        &["demo"]
+    }
+}

@@ -1,0 +1,209 @@
+//! Accounts: API-key authentication, users, keys, credits, the first admin.
+
+use crate::domain::ids;
+use crate::domain::ledger::{EntryKind, LedgerEntry};
+use crate::domain::user::{ApiKey, User, validate_password};
+use crate::error::{AppError, AppResult};
+use crate::store::{self, Store, ledger::Reason, users::NewUser};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+/// Who is calling: the user, and the key used (none for console sessions).
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub key_id: Option<u64>,
+}
+
+impl Principal {
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.user.username)
+    }
+}
+
+/// Don't rewrite a key record on every request just to move `last_used` by a second.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+}
+
+pub async fn hash_password(password: String) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || {
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(AppError::internal)
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+pub async fn verify_password(hash: String, password: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+impl Accounts {
+    pub fn new(store: Store) -> Accounts {
+        Accounts { store }
+    }
+
+    /// Resolve a bearer token to its user: 401 for unknown/revoked keys and disabled users.
+    pub async fn authenticate_key(&self, token: &str) -> AppResult<Principal> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(AppError::MissingKey);
+        }
+        if !token.starts_with(ids::KEY_PREFIX) || token.len() > 128 {
+            return Err(AppError::InvalidKey);
+        }
+        let hash = ids::hash_key(token);
+        let found = self
+            .store
+            .read(move |txn| store::users::by_key_hash(txn, &hash))
+            .await?;
+        let (key, user) = found.ok_or(AppError::InvalidKey)?;
+        if key.revoked {
+            return Err(AppError::InvalidKey);
+        }
+        if user.disabled {
+            return Err(AppError::UserDisabled);
+        }
+        let now = crate::domain::now_ms();
+        if key.last_used_ms.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
+            let store = self.store.clone();
+            let key_id = key.id;
+            tokio::spawn(async move {
+                let _ = store
+                    .write(move |txn| store::users::touch_key(txn, key_id, now))
+                    .await;
+            });
+        }
+        Ok(Principal {
+            user,
+            key_id: Some(key.id),
+        })
+    }
+
+    /// Create a user; without a password one is generated and returned.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: Option<String>,
+        credits: i64,
+        is_admin: bool,
+        pricing_group: Option<String>,
+        actor: &str,
+    ) -> AppResult<(User, Option<String>)> {
+        crate::domain::user::validate_username(username)?;
+        let generated = password.is_none().then(|| ids::random_alnum(20));
+        let password = password.or_else(|| generated.clone()).unwrap_or_default();
+        validate_password(&password)?;
+        let hash = hash_password(password).await?;
+        let (name, actor) = (username.to_string(), actor.to_string());
+        let user = self
+            .store
+            .write(move |txn| {
+                store::users::create(
+                    txn,
+                    NewUser {
+                        username: &name,
+                        password_hash: hash,
+                        is_admin,
+                        credits,
+                        pricing_group,
+                        actor: &actor,
+                    },
+                )
+            })
+            .await?;
+        Ok((user, generated))
+    }
+
+    /// Top up (positive) or deduct (negative) with a note; recorded with the actor.
+    pub async fn adjust_credits(
+        &self,
+        user_id: u64,
+        delta: i64,
+        note: Option<String>,
+        actor: &str,
+    ) -> AppResult<LedgerEntry> {
+        if delta == 0 {
+            return Err(AppError::invalid("amount", "amount must not be zero"));
+        }
+        let kind = if delta > 0 {
+            EntryKind::TopUp
+        } else {
+            EntryKind::Adjust
+        };
+        let actor = actor.to_string();
+        self.store
+            .write(move |txn| {
+                store::ledger::apply(
+                    txn,
+                    user_id,
+                    delta,
+                    Reason {
+                        kind,
+                        task_id: None,
+                        actor: &actor,
+                        note: note.as_deref(),
+                    },
+                )
+            })
+            .await
+    }
+
+    /// A new key; the full key is returned only here.
+    pub async fn create_key(&self, user_id: u64, name: &str) -> AppResult<(ApiKey, String)> {
+        let key = ids::new_api_key();
+        let (k, n) = (key.clone(), name.to_string());
+        let record = self
+            .store
+            .write(move |txn| store::users::create_key(txn, user_id, &n, &k))
+            .await?;
+        Ok((record, key))
+    }
+
+    pub async fn revoke_key(&self, user_id: u64, key_id: u64) -> AppResult<ApiKey> {
+        self.store
+            .write(move |txn| store::users::revoke_key(txn, user_id, key_id))
+            .await
+    }
+
+    pub async fn list_keys(&self, user_id: u64) -> AppResult<Vec<ApiKey>> {
+        self.store
+            .read(move |txn| store::users::list_keys(txn, user_id))
+            .await
+    }
+
+    pub async fn user(&self, id: u64) -> AppResult<User> {
+        self.store
+            .read(move |txn| store::users::read(txn, id))
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))
+    }
+
+    /// On first start, create `admin`; returns the password when it was generated.
+    pub async fn bootstrap_admin(&self, password: Option<String>) -> AppResult<Option<String>> {
+        let existing = self.store.read(store::users::count).await?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        let (_, generated) = self
+            .create_user("admin", password, 0, true, None, "system")
+            .await?;
+        Ok(generated)
+    }
+}

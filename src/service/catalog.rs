@@ -1,0 +1,250 @@
+//! The catalog in memory: models, channels and pricing groups, loaded from the store at
+//! start and replaced whenever an operator changes them (reads never touch redb).
+
+use crate::config::Config;
+use crate::domain::catalog::{self as cat, Model, PricingGroup, ProviderConfig};
+use crate::error::{AppError, AppResult};
+use crate::providers::Registry;
+use crate::store::{self, Store};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+#[derive(Default)]
+struct Snapshot {
+    models: BTreeMap<String, Arc<Model>>,
+    providers: BTreeMap<String, ProviderConfig>,
+    groups: BTreeMap<String, PricingGroup>,
+}
+
+pub struct Catalog {
+    store: Store,
+    registry: Arc<Registry>,
+    snap: RwLock<Snapshot>,
+}
+
+impl Catalog {
+    /// Seed the demo catalog (first start only), apply what the config file declares,
+    /// then load everything and build the adapters.
+    pub async fn load(
+        store: Store,
+        registry: Arc<Registry>,
+        config: &Config,
+    ) -> AppResult<Catalog> {
+        let demo = config.demo;
+        let declared_providers = config.providers.clone();
+        let declared_models = config.models.clone();
+        let declared_groups = config.pricing_groups.clone();
+        for p in &declared_providers {
+            registry.build(p)?;
+        }
+        store
+            .write(move |txn| {
+                if demo {
+                    if store::catalog::get_provider(txn, "demo")?.is_none() {
+                        store::catalog::put_provider(txn, &cat::demo_provider())?;
+                    }
+                    for m in cat::demo_models() {
+                        if store::catalog::get_model(txn, &m.id)?.is_none() {
+                            store::catalog::put_model(txn, &m)?;
+                        }
+                    }
+                }
+                // The config file is the source of truth for what it declares.
+                for p in &declared_providers {
+                    store::catalog::put_provider(txn, p)?;
+                }
+                for m in &declared_models {
+                    store::catalog::put_model(txn, m)?;
+                }
+                for g in &declared_groups {
+                    store::catalog::put_group(txn, g)?;
+                }
+                Ok(())
+            })
+            .await?;
+        let catalog = Catalog {
+            store,
+            registry,
+            snap: RwLock::new(Snapshot::default()),
+        };
+        catalog.reload().await?;
+        Ok(catalog)
+    }
+
+    pub async fn reload(&self) -> AppResult<()> {
+        let (models, providers, groups) = self
+            .store
+            .read(|txn| {
+                Ok((
+                    store::catalog::models(txn)?,
+                    store::catalog::providers(txn)?,
+                    store::catalog::groups(txn)?,
+                ))
+            })
+            .await?;
+        for p in &providers {
+            if let Err(e) = self.registry.install(p) {
+                tracing::warn!(provider = %p.name, error = %e, "provider not loaded");
+            }
+        }
+        let mut snap = self.snap.write().expect("catalog lock");
+        snap.models = models
+            .into_iter()
+            .map(|m| (m.id.clone(), Arc::new(m)))
+            .collect();
+        snap.providers = providers.into_iter().map(|p| (p.name.clone(), p)).collect();
+        snap.groups = groups.into_iter().map(|g| (g.name.clone(), g)).collect();
+        Ok(())
+    }
+
+    pub fn model(&self, id: &str) -> Option<Arc<Model>> {
+        self.snap
+            .read()
+            .expect("catalog lock")
+            .models
+            .get(id)
+            .cloned()
+    }
+
+    pub fn models(&self) -> Vec<Arc<Model>> {
+        self.snap
+            .read()
+            .expect("catalog lock")
+            .models
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn provider(&self, name: &str) -> Option<ProviderConfig> {
+        self.snap
+            .read()
+            .expect("catalog lock")
+            .providers
+            .get(name)
+            .cloned()
+    }
+
+    pub fn providers(&self) -> Vec<ProviderConfig> {
+        self.snap
+            .read()
+            .expect("catalog lock")
+            .providers
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn group(&self, name: Option<&str>) -> Option<PricingGroup> {
+        let name = name?;
+        self.snap
+            .read()
+            .expect("catalog lock")
+            .groups
+            .get(name)
+            .cloned()
+    }
+
+    pub fn groups(&self) -> Vec<PricingGroup> {
+        self.snap
+            .read()
+            .expect("catalog lock")
+            .groups
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// An enabled model a caller may use, or the documented 400.
+    pub fn usable_model(&self, id: &str) -> AppResult<Arc<Model>> {
+        let model = self.model(id).ok_or_else(|| AppError::UnknownModel {
+            model: id.to_string(),
+        })?;
+        if !model.enabled {
+            return Err(AppError::ModelDisabled {
+                model: id.to_string(),
+            });
+        }
+        let routable = model.routes.iter().any(|r| {
+            self.provider(&r.provider).is_some_and(|p| p.enabled)
+                && self.registry.get(&r.provider).is_some()
+        });
+        if !routable {
+            return Err(AppError::NoProvider {
+                model: id.to_string(),
+            });
+        }
+        Ok(model)
+    }
+
+    pub async fn put_model(&self, model: Model) -> AppResult<()> {
+        validate_model(&model)?;
+        self.store
+            .write(move |txn| store::catalog::put_model(txn, &model))
+            .await?;
+        self.reload().await
+    }
+
+    pub async fn put_provider(&self, p: ProviderConfig) -> AppResult<()> {
+        if p.name.trim().is_empty() || p.name.len() > 64 {
+            return Err(AppError::invalid(
+                "name",
+                "provider name must be 1-64 characters",
+            ));
+        }
+        self.registry.build(&p)?;
+        self.store
+            .write(move |txn| store::catalog::put_provider(txn, &p))
+            .await?;
+        self.reload().await
+    }
+
+    pub async fn put_group(&self, g: PricingGroup) -> AppResult<()> {
+        if g.name.trim().is_empty() || g.name.len() > 64 {
+            return Err(AppError::invalid(
+                "name",
+                "group name must be 1-64 characters",
+            ));
+        }
+        if g.percent == 0 || g.percent > 10_000 {
+            return Err(AppError::invalid("percent", "percent must be 1-10000"));
+        }
+        self.store
+            .write(move |txn| store::catalog::put_group(txn, &g))
+            .await?;
+        self.reload().await
+    }
+}
+
+fn validate_model(m: &Model) -> AppResult<()> {
+    if m.id.trim().is_empty() || m.id.len() > 128 || m.id.chars().any(char::is_whitespace) {
+        return Err(AppError::invalid(
+            "id",
+            "model id must be 1-128 characters without spaces",
+        ));
+    }
+    if m.billing.credits < 0 || m.billing.resolution_credits.values().any(|v| *v < 0) {
+        return Err(AppError::invalid(
+            "billing.credits",
+            "prices cannot be negative",
+        ));
+    }
+    let c = &m.capabilities;
+    if c.types.is_empty()
+        || c.resolutions.is_empty()
+        || c.durations.is_empty()
+        || c.aspect_ratios.is_empty()
+    {
+        return Err(AppError::invalid(
+            "capabilities",
+            "types, resolutions, durations and aspect_ratios need at least one value",
+        ));
+    }
+    if m.poll_interval_seconds == 0 {
+        return Err(AppError::invalid(
+            "poll_interval_seconds",
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}

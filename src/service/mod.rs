@@ -1,0 +1,6 @@
+//! Use cases: what handlers and the engine call (domain + store + providers).
+
+pub mod accounts;
+pub mod catalog;
+pub mod tasks;
+pub mod uploads;

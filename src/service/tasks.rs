@@ -1,0 +1,183 @@
+//! Task use cases: create (validate, price, reserve, queue), read, list, cancel.
+
+use super::accounts::Principal;
+use super::catalog::Catalog;
+use crate::domain::ids;
+use crate::domain::pricing;
+use crate::domain::request::{self, GenerationInput};
+use crate::domain::task::{Phase, Status, Task};
+use crate::engine::Engine;
+use crate::error::{AppError, AppResult};
+use crate::providers::Registry;
+use crate::store::{self, Store, tasks::Created, tasks::Filter, tasks::Idempotency};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Tasks {
+    pub store: Store,
+    pub catalog: Arc<Catalog>,
+    pub registry: Arc<Registry>,
+    pub engine: Arc<Engine>,
+    pub deadline: Duration,
+}
+
+pub const MAX_PAGE: usize = 100;
+
+impl Tasks {
+    /// Validate against the model and its routes, then reserve and insert in one
+    /// transaction, then queue. Nothing is charged when any check fails.
+    pub async fn create(
+        &self,
+        who: &Principal,
+        input: GenerationInput,
+        idempotency_key: Option<String>,
+        source: &str,
+    ) -> AppResult<(Task, bool)> {
+        let model = self.catalog.usable_model(&input.model)?;
+        let req = request::normalize(&model, input)?;
+        self.check_routes(&model, &req)?;
+        let group = self.catalog.group(who.user.pricing_group.as_deref());
+        let price = pricing::price(&model, &req.resolution, req.seconds, group.as_ref());
+        let now = crate::domain::now_ms();
+        let fingerprint = idempotency_key.as_ref().map(|_| {
+            let body = serde_json::to_vec(&(&model.id, &req)).unwrap_or_default();
+            hex::encode(Sha256::digest(body))
+        });
+        if let Some(k) = &idempotency_key
+            && (k.is_empty() || k.len() > 200)
+        {
+            return Err(AppError::invalid(
+                "Idempotency-Key",
+                "must be 1-200 characters",
+            ));
+        }
+        let task = Task {
+            id: ids::new_task_id(now),
+            user_id: who.user.id,
+            key_id: who.key_id,
+            model: model.id.clone(),
+            credits_reserved: price.total,
+            price,
+            request: req,
+            status: Status::Pending,
+            phase: Phase::Queued,
+            credits_refunded: false,
+            poll_interval_seconds: model.poll_interval_seconds,
+            provider: None,
+            upstream_model: None,
+            tried_routes: Vec::new(),
+            submit_attempts: 0,
+            outputs: Vec::new(),
+            error: None,
+            created_at_ms: now,
+            updated_at_ms: now,
+            submitted_at_ms: None,
+            finished_at_ms: None,
+            deadline_ms: now + self.deadline.as_millis() as i64,
+            source: source.to_string(),
+        };
+        let actor = who.actor();
+        let created = self
+            .store
+            .write(move |txn| {
+                let idem = match (&idempotency_key, &fingerprint) {
+                    (Some(key), Some(fp)) => Some(Idempotency {
+                        key,
+                        fingerprint: fp,
+                    }),
+                    _ => None,
+                };
+                store::tasks::create(txn, task, &actor, idem)
+            })
+            .await?;
+        match created {
+            Created::New(task) => {
+                self.engine.schedule(&task.id, Duration::ZERO);
+                Ok((task, false))
+            }
+            Created::Existing(task) => Ok((task, true)),
+        }
+    }
+
+    /// At least one enabled route must accept the request as its adapter would send it.
+    fn check_routes(
+        &self,
+        model: &crate::domain::catalog::Model,
+        req: &request::UnifiedRequest,
+    ) -> AppResult<()> {
+        let mut first_err = None;
+        for r in &model.routes {
+            let Some(adapter) = self.registry.get(&r.provider) else {
+                continue;
+            };
+            if !self
+                .catalog
+                .provider(&r.provider)
+                .is_some_and(|p| p.enabled)
+            {
+                continue;
+            }
+            match adapter.check(&r.upstream_model, req) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_err.unwrap_or_else(|| AppError::NoProvider {
+            model: model.id.clone(),
+        }))
+    }
+
+    /// The caller's own task; anyone else's is "not found".
+    pub async fn get(&self, who: &Principal, id: &str) -> AppResult<Task> {
+        if !ids::is_task_id(id) {
+            return Err(AppError::not_found("task"));
+        }
+        let key = id.to_string();
+        let task = self
+            .store
+            .read(move |txn| store::tasks::read(txn, &key))
+            .await?;
+        match task {
+            Some(t) if t.user_id == who.user.id => Ok(t),
+            _ => Err(AppError::not_found("task")),
+        }
+    }
+
+    pub async fn list(&self, mut filter: Filter, limit: usize) -> AppResult<Vec<Task>> {
+        if let Some(b) = &filter.before
+            && !ids::is_task_id(b)
+        {
+            return Err(AppError::invalid(
+                "before",
+                "must be a task id from a previous page",
+            ));
+        }
+        filter.before = filter.before.take();
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.store
+            .read(move |txn| store::tasks::list(txn, &filter, limit))
+            .await
+    }
+
+    /// Cancel a task nobody sent upstream yet; its credits come back in the same write.
+    pub async fn cancel(&self, who: &Principal, id: &str) -> AppResult<Task> {
+        self.get(who, id).await?;
+        let key = id.to_string();
+        self.store
+            .write(move |txn| {
+                let task = store::tasks::get(txn, &key)?.ok_or_else(|| AppError::not_found("task"))?;
+                if !task.can_cancel() {
+                    return Err(AppError::conflict(format!(
+                        "task is {} and was already sent to the channel; only pending tasks that were not submitted can be cancelled",
+                        task.status.as_str()
+                    )));
+                }
+                store::tasks::fail_and_refund(txn, &key, "cancelled", "cancelled by the caller; credits were refunded")?
+                    .ok_or_else(|| AppError::not_found("task"))
+            })
+            .await
+    }
+}

@@ -1,0 +1,215 @@
+//! Uploaded and mirrored files on disk: safe names, size caps while streaming, `.part`
+//! files renamed into place only when complete.
+
+use crate::error::{AppError, AppResult};
+use futures_util::{Stream, StreamExt};
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    root: PathBuf,
+}
+
+/// A file being written; removed unless [`PartFile::finish`] is called.
+pub struct PartFile {
+    tmp: PathBuf,
+    file: Option<tokio::fs::File>,
+    written: u64,
+    limit: u64,
+    done: bool,
+}
+
+impl Storage {
+    pub fn open(data_dir: &Path) -> AppResult<Storage> {
+        for sub in ["uploads", "videos", "tmp"] {
+            std::fs::create_dir_all(data_dir.join(sub))?;
+        }
+        // Leftovers of writes a crash interrupted.
+        if let Ok(entries) = std::fs::read_dir(data_dir.join("tmp")) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().ends_with(".part") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(Storage {
+            root: data_dir.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Start writing a file of at most `limit` bytes.
+    pub async fn create(&self, limit: u64) -> AppResult<PartFile> {
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("{}.part", crate::domain::ids::random_hex(12)));
+        let file = tokio::fs::File::create(&tmp).await?;
+        Ok(PartFile {
+            tmp,
+            file: Some(file),
+            written: 0,
+            limit,
+            done: false,
+        })
+    }
+
+    /// Absolute path of a stored key; keys never leave the storage root.
+    pub fn path_of(&self, key: &str) -> AppResult<PathBuf> {
+        let ok = !key.is_empty()
+            && !key.starts_with('/')
+            && key
+                .split('/')
+                .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+            && (key.starts_with("uploads/") || key.starts_with("videos/"));
+        if !ok {
+            return Err(AppError::not_found("file"));
+        }
+        Ok(self.root.join(key))
+    }
+
+    /// Copy a stream into `key`, refusing more than `limit` bytes.
+    pub async fn save_stream<S, E>(&self, key: &str, limit: u64, mut stream: S) -> AppResult<u64>
+    where
+        S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut part = self.create(limit).await?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| AppError::internal(format!("download failed: {e}")))?;
+            part.write(&chunk).await?;
+        }
+        part.finish(self, key).await
+    }
+
+    /// Delete a stored file and, for uploads, its now-empty per-upload folder.
+    pub async fn remove(&self, key: &str) {
+        if let Ok(p) = self.path_of(key) {
+            let _ = tokio::fs::remove_file(&p).await;
+            if key.starts_with("uploads/")
+                && let Some(parent) = p.parent()
+            {
+                let _ = tokio::fs::remove_dir(parent).await;
+            }
+        }
+    }
+}
+
+impl PartFile {
+    /// Append a chunk; past the limit the file is discarded and 413 returned.
+    pub async fn write(&mut self, chunk: &[u8]) -> AppResult<()> {
+        self.written += chunk.len() as u64;
+        if self.written > self.limit {
+            return Err(AppError::PayloadTooLarge {
+                limit_bytes: self.limit,
+            });
+        }
+        match self.file.as_mut() {
+            Some(f) => f.write_all(chunk).await.map_err(AppError::from),
+            None => Err(AppError::internal("file already closed")),
+        }
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Flush, fsync and move into place at `key`.
+    pub async fn finish(mut self, storage: &Storage, key: &str) -> AppResult<u64> {
+        let dest = storage.path_of(key)?;
+        if let Some(mut f) = self.file.take() {
+            f.flush().await?;
+            f.sync_all().await?;
+        }
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        tokio::fs::rename(&self.tmp, &dest).await?;
+        self.done = true;
+        Ok(self.written)
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.done {
+            // Best effort and synchronous: Drop cannot await, and the file is small
+            // metadata work for the OS.
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A file name reduced to safe characters, keeping a readable stem.
+pub fn safe_stem(filename: &str) -> String {
+    let base = filename.rsplit(['/', '\\']).next().unwrap_or("");
+    let stem = base.rsplit_once('.').map(|(s, _)| s).unwrap_or(base);
+    let cleaned: String = stem
+        .chars()
+        .filter_map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                Some(c)
+            } else if c == ' ' || c == '.' {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .take(64)
+        .collect();
+    let cleaned = cleaned.trim_matches('-').to_string();
+    if cleaned.is_empty() {
+        "file".into()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_are_safe() {
+        assert_eq!(safe_stem("../../etc/passwd"), "passwd");
+        assert_eq!(safe_stem("my photo.final.png"), "my-photo-final");
+        assert_eq!(safe_stem("图片.png"), "file");
+        assert_eq!(safe_stem(".htaccess"), "file");
+    }
+
+    #[test]
+    fn keys_cannot_escape_the_root() {
+        let s = Storage {
+            root: PathBuf::from("/data"),
+        };
+        assert!(s.path_of("uploads/a/b.png").is_ok());
+        for bad in [
+            "../x",
+            "uploads/../../x",
+            "/etc/passwd",
+            "tmp/x.part",
+            "uploads//x",
+            "",
+        ] {
+            assert!(s.path_of(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn over_limit_write_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path()).unwrap();
+        let mut p = s.create(4).await.unwrap();
+        p.write(b"abc").await.unwrap();
+        assert!(p.write(b"de").await.is_err());
+        drop(p);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+    }
+}

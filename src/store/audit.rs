@@ -1,0 +1,105 @@
+//! The ledger invariants, checked over the whole database.
+
+use super::decode;
+use super::tables::*;
+use crate::domain::ledger::LedgerEntry;
+use crate::domain::task::{Status, Task};
+use crate::domain::user::User;
+use crate::error::AppResult;
+use redb::{ReadTransaction, ReadableTable};
+use std::collections::HashMap;
+
+/// Counts of what was checked, and every violation found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub users: usize,
+    pub entries: usize,
+    pub tasks: usize,
+    pub violations: Vec<String>,
+}
+
+/// balance == sum of entries and never negative; each entry's balance_after follows
+/// from the one before; every task's reserved − refunded equals what its entries took.
+pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
+    let mut r = Report::default();
+    let mut running: HashMap<u64, i64> = HashMap::new();
+    let mut by_task: HashMap<String, i64> = HashMap::new();
+    let mut refunds: HashMap<String, usize> = HashMap::new();
+    for row in txn.open_table(LEDGER)?.iter()? {
+        let (_, v) = row?;
+        let e: LedgerEntry = decode(v.value())?;
+        r.entries += 1;
+        let bal = running.entry(e.user_id).or_default();
+        *bal += e.amount;
+        if *bal != e.balance_after {
+            r.violations.push(format!(
+                "entry {}: balance_after {} but running sum is {}",
+                e.id, e.balance_after, bal
+            ));
+        }
+        if *bal < 0 {
+            r.violations
+                .push(format!("entry {}: balance went negative ({bal})", e.id));
+        }
+        if let Some(t) = &e.task_id {
+            *by_task.entry(t.clone()).or_default() += e.amount;
+            if e.kind == crate::domain::ledger::EntryKind::Refund {
+                *refunds.entry(t.clone()).or_default() += 1;
+            }
+        }
+    }
+    for row in txn.open_table(USERS)?.iter()? {
+        let (_, v) = row?;
+        let u: User = decode(v.value())?;
+        r.users += 1;
+        let sum = running.get(&u.id).copied().unwrap_or(0);
+        if u.credits != sum {
+            r.violations.push(format!(
+                "user {} ({}): balance {} but entries sum to {sum}",
+                u.id, u.username, u.credits
+            ));
+        }
+        if u.credits < 0 {
+            r.violations.push(format!(
+                "user {}: negative balance {}",
+                u.username, u.credits
+            ));
+        }
+    }
+    let active = txn.open_table(ACTIVE_TASKS)?;
+    for row in txn.open_table(TASKS)?.iter()? {
+        let (_, v) = row?;
+        let t: Task = decode(v.value())?;
+        r.tasks += 1;
+        let refunded = if t.credits_refunded {
+            t.credits_reserved
+        } else {
+            0
+        };
+        let expected = -(t.credits_reserved - refunded);
+        let got = by_task.get(&t.id).copied().unwrap_or(0);
+        if got != expected {
+            r.violations.push(format!(
+                "task {}: reserved {} refunded {} but its entries net {got}",
+                t.id, t.credits_reserved, refunded
+            ));
+        }
+        if refunds.get(&t.id).copied().unwrap_or(0) > 1 {
+            r.violations
+                .push(format!("task {}: refunded more than once", t.id));
+        }
+        if t.credits_refunded && t.status != Status::Failed {
+            r.violations
+                .push(format!("task {}: refunded but {}", t.id, t.status.as_str()));
+        }
+        let is_active = active.get(t.id.as_str())?.is_some();
+        if is_active == t.status.is_terminal() {
+            r.violations.push(format!(
+                "task {}: status {} but active index says {is_active}",
+                t.id,
+                t.status.as_str()
+            ));
+        }
+    }
+    Ok(r)
+}

@@ -1,0 +1,63 @@
+//! Providers, models and pricing groups as stored.
+
+use super::tables::*;
+use super::{decode, encode, get_json};
+use crate::domain::catalog::{Model, PricingGroup, ProviderConfig};
+use crate::error::AppResult;
+use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Serialize, de::DeserializeOwned};
+
+fn put<T: Serialize>(
+    txn: &WriteTransaction,
+    def: TableDefinition<&str, &[u8]>,
+    key: &str,
+    v: &T,
+) -> AppResult<()> {
+    txn.open_table(def)?.insert(key, encode(v)?.as_slice())?;
+    Ok(())
+}
+
+fn all<T: DeserializeOwned>(
+    txn: &ReadTransaction,
+    def: TableDefinition<&str, &[u8]>,
+) -> AppResult<Vec<T>> {
+    let table = txn.open_table(def)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (_, v) = row?;
+        out.push(decode(v.value())?);
+    }
+    Ok(out)
+}
+
+pub fn put_provider(txn: &WriteTransaction, p: &ProviderConfig) -> AppResult<()> {
+    put(txn, PROVIDERS, &p.name, p)
+}
+
+pub fn get_provider(txn: &WriteTransaction, name: &str) -> AppResult<Option<ProviderConfig>> {
+    get_json(&txn.open_table(PROVIDERS)?, name)
+}
+
+pub fn providers(txn: &ReadTransaction) -> AppResult<Vec<ProviderConfig>> {
+    all(txn, PROVIDERS)
+}
+
+pub fn put_model(txn: &WriteTransaction, m: &Model) -> AppResult<()> {
+    put(txn, MODELS, &m.id, m)
+}
+
+pub fn get_model(txn: &WriteTransaction, id: &str) -> AppResult<Option<Model>> {
+    get_json(&txn.open_table(MODELS)?, id)
+}
+
+pub fn models(txn: &ReadTransaction) -> AppResult<Vec<Model>> {
+    all(txn, MODELS)
+}
+
+pub fn put_group(txn: &WriteTransaction, g: &PricingGroup) -> AppResult<()> {
+    put(txn, PRICING_GROUPS, &g.name, g)
+}
+
+pub fn groups(txn: &ReadTransaction) -> AppResult<Vec<PricingGroup>> {
+    all(txn, PRICING_GROUPS)
+}

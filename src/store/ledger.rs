@@ -1,0 +1,102 @@
+//! Balance changes: every one appends an entry carrying the balance it left behind.
+
+use super::tables::*;
+use super::{decode, encode, get_json};
+use crate::domain::ledger::{EntryKind, LedgerEntry};
+use crate::domain::user::User;
+use crate::domain::{credits, now_ms};
+use crate::error::{AppError, AppResult};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+/// Who and why, for an entry.
+pub struct Reason<'a> {
+    pub kind: EntryKind,
+    pub task_id: Option<&'a str>,
+    pub actor: &'a str,
+    pub note: Option<&'a str>,
+}
+
+/// Change `user_id`'s balance by `delta` and append the entry, in the caller's
+/// transaction. Checks come before any write, so a refusal leaves nothing behind.
+pub fn apply(
+    txn: &WriteTransaction,
+    user_id: u64,
+    delta: i64,
+    why: Reason,
+) -> AppResult<LedgerEntry> {
+    let mut users = txn.open_table(USERS)?;
+    let mut user: User = get_json(&users, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
+    let after = match why.kind {
+        EntryKind::Reserve => credits::reserve(user.credits, -delta)?,
+        _ => credits::adjust(user.credits, delta)?,
+    };
+    user.credits = after;
+    users.insert(user_id, encode(&user)?.as_slice())?;
+
+    let mut ledger = txn.open_table(LEDGER)?;
+    let id = ledger.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+    let entry = LedgerEntry {
+        id,
+        user_id,
+        at_ms: now_ms(),
+        kind: why.kind,
+        amount: delta,
+        balance_after: after,
+        task_id: why.task_id.map(str::to_string),
+        actor: why.actor.to_string(),
+        note: why.note.map(str::to_string),
+    };
+    ledger.insert(id, encode(&entry)?.as_slice())?;
+    txn.open_table(USER_LEDGER)?.insert((user_id, id), ())?;
+    if let Some(task) = why.task_id {
+        txn.open_table(TASK_LEDGER)?.insert((task, id), ())?;
+    }
+    Ok(entry)
+}
+
+/// Ledger entries newest first, optionally for one user, before entry id `before`.
+pub fn list(
+    txn: &ReadTransaction,
+    user_id: Option<u64>,
+    before: Option<u64>,
+    limit: usize,
+) -> AppResult<Vec<LedgerEntry>> {
+    let ledger = txn.open_table(LEDGER)?;
+    let before = before.unwrap_or(u64::MAX);
+    let mut out = Vec::new();
+    match user_id {
+        Some(uid) => {
+            let idx = txn.open_table(USER_LEDGER)?;
+            for row in idx.range((uid, 0)..(uid, before))?.rev().take(limit) {
+                let (k, _) = row?;
+                let id = k.value().1;
+                if let Some(e) = get_json(&ledger, id)? {
+                    out.push(e);
+                }
+            }
+        }
+        None => {
+            for row in ledger.range(..before)?.rev().take(limit) {
+                let (_, v) = row?;
+                out.push(decode(v.value())?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every entry a task caused, oldest first.
+pub fn for_task(
+    ledger: &impl ReadableTable<u64, &'static [u8]>,
+    idx: &impl ReadableTable<(&'static str, u64), ()>,
+    task_id: &str,
+) -> AppResult<Vec<LedgerEntry>> {
+    let mut out = Vec::new();
+    for row in idx.range((task_id, 0)..=(task_id, u64::MAX))? {
+        let (k, _) = row?;
+        if let Some(e) = get_json(ledger, k.value().1)? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}

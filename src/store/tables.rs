@@ -1,0 +1,30 @@
+//! Every redb table, in one place, with the schema version they belong to.
+
+use redb::TableDefinition;
+
+/// Bump when a table's key or value layout changes incompatibly.
+pub const SCHEMA_VERSION: u64 = 1;
+
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub const USERS: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
+pub const USERNAMES: TableDefinition<&str, u64> = TableDefinition::new("usernames");
+pub const KEYS: TableDefinition<u64, &[u8]> = TableDefinition::new("api_keys");
+/// SHA-256 of a key -> key id.
+pub const KEY_HASHES: TableDefinition<&str, u64> = TableDefinition::new("api_key_hashes");
+pub const USER_KEYS: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_keys");
+pub const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("tasks");
+/// (user id, task id) for newest-first listing: task ids sort by creation time.
+pub const USER_TASKS: TableDefinition<(u64, &str), ()> = TableDefinition::new("user_tasks");
+/// Task ids that are not terminal; the engine resumes these after a restart.
+pub const ACTIVE_TASKS: TableDefinition<&str, ()> = TableDefinition::new("active_tasks");
+pub const LEDGER: TableDefinition<u64, &[u8]> = TableDefinition::new("ledger");
+pub const USER_LEDGER: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_ledger");
+/// (task id, ledger id): every entry a task caused.
+pub const TASK_LEDGER: TableDefinition<(&str, u64), ()> = TableDefinition::new("task_ledger");
+/// (user id, Idempotency-Key) -> task id and request fingerprint.
+pub const IDEMPOTENCY: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("idempotency");
+pub const PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("providers");
+pub const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
+pub const PRICING_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("pricing_groups");
+/// Console sessions: SHA-256 of the session token -> session.
+pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");

@@ -1,0 +1,231 @@
+//! Tasks: creation with its reservation, transitions, the refund, listing.
+
+use super::ledger::{self, Reason};
+use super::tables::*;
+use super::{decode, encode, get_json};
+use crate::domain::ledger::EntryKind;
+use crate::domain::task::{Output, Phase, Status, Task};
+use crate::error::{AppError, AppResult};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+/// What an Idempotency-Key remembers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IdemRecord {
+    task_id: String,
+    fingerprint: String,
+}
+
+pub struct Idempotency<'a> {
+    pub key: &'a str,
+    pub fingerprint: &'a str,
+}
+
+/// Outcome of a create: a new task, or the one an Idempotency-Key already made.
+pub enum Created {
+    New(Task),
+    Existing(Task),
+}
+
+/// Reserve the price and insert the task in one transaction: a crash leaves both or
+/// neither, and a refused reservation (402) writes nothing.
+pub fn create(
+    txn: &WriteTransaction,
+    task: Task,
+    actor: &str,
+    idem: Option<Idempotency>,
+) -> AppResult<Created> {
+    if let Some(idem) = &idem {
+        let table = txn.open_table(IDEMPOTENCY)?;
+        if let Some(rec) = get_json::<(u64, &str), IdemRecord>(&table, (task.user_id, idem.key))? {
+            if rec.fingerprint != idem.fingerprint {
+                return Err(AppError::conflict(
+                    "this Idempotency-Key was already used with a different request body",
+                ));
+            }
+            let existing = get(txn, &rec.task_id)?.ok_or_else(|| AppError::not_found("task"))?;
+            return Ok(Created::Existing(existing));
+        }
+    }
+    let reserved = task.credits_reserved;
+    ledger::apply(
+        txn,
+        task.user_id,
+        -reserved,
+        Reason {
+            kind: EntryKind::Reserve,
+            task_id: Some(&task.id),
+            actor,
+            note: None,
+        },
+    )?;
+    put(txn, &task)?;
+    txn.open_table(USER_TASKS)?
+        .insert((task.user_id, task.id.as_str()), ())?;
+    txn.open_table(ACTIVE_TASKS)?.insert(task.id.as_str(), ())?;
+    if let Some(idem) = idem {
+        let rec = IdemRecord {
+            task_id: task.id.clone(),
+            fingerprint: idem.fingerprint.into(),
+        };
+        txn.open_table(IDEMPOTENCY)?
+            .insert((task.user_id, idem.key), encode(&rec)?.as_slice())?;
+    }
+    Ok(Created::New(task))
+}
+
+fn put(txn: &WriteTransaction, task: &Task) -> AppResult<()> {
+    txn.open_table(TASKS)?
+        .insert(task.id.as_str(), encode(task)?.as_slice())?;
+    Ok(())
+}
+
+pub fn get(txn: &WriteTransaction, id: &str) -> AppResult<Option<Task>> {
+    get_json(&txn.open_table(TASKS)?, id)
+}
+
+pub fn read(txn: &ReadTransaction, id: &str) -> AppResult<Option<Task>> {
+    get_json(&txn.open_table(TASKS)?, id)
+}
+
+/// Change a non-terminal task. `f` returns false to leave it untouched.
+pub fn update(
+    txn: &WriteTransaction,
+    id: &str,
+    f: impl FnOnce(&mut Task) -> AppResult<bool>,
+) -> AppResult<Option<Task>> {
+    let Some(mut task) = get(txn, id)? else {
+        return Ok(None);
+    };
+    if task.status.is_terminal() {
+        return Ok(Some(task));
+    }
+    if f(&mut task)? {
+        task.updated_at_ms = crate::domain::now_ms();
+        put(txn, &task)?;
+        if task.status.is_terminal() {
+            txn.open_table(ACTIVE_TASKS)?.remove(task.id.as_str())?;
+        }
+    }
+    Ok(Some(task))
+}
+
+/// Fail a task and refund its reservation, in one transaction. Whatever retries or
+/// restarts call this, the refund happens once: a terminal task is left as it is.
+pub fn fail_and_refund(
+    txn: &WriteTransaction,
+    id: &str,
+    code: &str,
+    message: &str,
+) -> AppResult<Option<Task>> {
+    let Some(mut task) = get(txn, id)? else {
+        return Ok(None);
+    };
+    if task.status.is_terminal() {
+        return Ok(Some(task));
+    }
+    let now = crate::domain::now_ms();
+    task.fail(code, message, now);
+    if !task.credits_refunded && task.credits_reserved > 0 {
+        ledger::apply(
+            txn,
+            task.user_id,
+            task.credits_reserved,
+            Reason {
+                kind: EntryKind::Refund,
+                task_id: Some(&task.id),
+                actor: "system",
+                note: Some(code),
+            },
+        )?;
+    }
+    task.credits_refunded = true;
+    put(txn, &task)?;
+    txn.open_table(ACTIVE_TASKS)?.remove(task.id.as_str())?;
+    Ok(Some(task))
+}
+
+/// Mark completed once the outputs are in local storage.
+pub fn complete(txn: &WriteTransaction, id: &str, outputs: Vec<Output>) -> AppResult<Option<Task>> {
+    update(txn, id, move |t| {
+        let now = crate::domain::now_ms();
+        t.status = Status::Completed;
+        t.phase = Phase::Done;
+        t.outputs = outputs;
+        t.finished_at_ms = Some(now);
+        Ok(true)
+    })
+}
+
+/// Filters for task listings.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub user_id: Option<u64>,
+    pub model: Option<String>,
+    pub status: Option<Status>,
+    /// Only tasks created before this task id (the cursor).
+    pub before: Option<String>,
+}
+
+/// Tasks newest first. With a user, walks that user's index; otherwise all tasks.
+pub fn list(txn: &ReadTransaction, filter: &Filter, limit: usize) -> AppResult<Vec<Task>> {
+    let tasks = txn.open_table(TASKS)?;
+    let keep = |t: &Task| {
+        filter.model.as_ref().is_none_or(|m| &t.model == m)
+            && filter.status.is_none_or(|s| t.status == s)
+    };
+    let mut out = Vec::new();
+    let before = filter.before.as_deref().unwrap_or("vidgen_~");
+    match filter.user_id {
+        Some(uid) => {
+            let idx = txn.open_table(USER_TASKS)?;
+            for row in idx.range((uid, "")..(uid, before))?.rev() {
+                let (k, _) = row?;
+                let key = k.value();
+                if let Some(t) = get_json::<&str, Task>(&tasks, key.1)?
+                    && keep(&t)
+                {
+                    out.push(t);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        None => {
+            for row in tasks.range(..before)?.rev() {
+                let (_, v) = row?;
+                let t: Task = decode(v.value())?;
+                if keep(&t) {
+                    out.push(t);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many tasks a user has.
+pub fn count_for_user(txn: &ReadTransaction, uid: u64) -> AppResult<u64> {
+    let idx = txn.open_table(USER_TASKS)?;
+    let mut n = 0;
+    for row in idx.range((uid, "")..(uid + 1, ""))? {
+        row?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Ids of every unfinished task, for the engine to resume.
+pub fn active_ids(txn: &ReadTransaction) -> AppResult<Vec<String>> {
+    let idx = txn.open_table(ACTIVE_TASKS)?;
+    let mut out = Vec::new();
+    for row in idx.iter()? {
+        let (k, _) = row?;
+        out.push(k.value().to_string());
+    }
+    Ok(out)
+}

@@ -1,0 +1,11 @@
+//! One integration binary (fast linking): every public endpoint over real HTTP.
+
+mod common;
+
+mod errors;
+mod generations;
+mod ledger;
+mod models;
+mod openapi;
+mod restart;
+mod uploads;
