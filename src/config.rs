@@ -217,8 +217,8 @@ impl Config {
         if self.max_upload_bytes == 0 {
             anyhow::bail!("max_upload_mb must be at least 1");
         }
-        if self.task_deadline_secs < 10 {
-            anyhow::bail!("task_deadline_secs must be at least 10");
+        if self.task_deadline_secs == 0 {
+            anyhow::bail!("task_deadline_secs must be at least 1");
         }
         if !matches!(self.log_format.as_str(), "auto" | "pretty" | "plain") {
             anyhow::bail!("log_format must be auto, pretty or plain");

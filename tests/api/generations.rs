@@ -272,3 +272,80 @@ async fn idempotency_key_returns_the_same_task_and_charges_once() {
     assert_eq!((s, error_code(&v).as_str()), (409, "conflict"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_task_past_its_deadline_fails_and_is_refunded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.demo_delay_ms = 60_000;
+    config.task_deadline_secs = 1;
+    let app = TestApp::with_config(dir, config).await;
+    let key = app.user_with_key("late", 500).await;
+    let (_, v) = app.create(&key, seed_request()).await;
+    let failed = app
+        .wait_for(&key, v["task_id"].as_str().unwrap(), "failed")
+        .await;
+    assert_eq!(failed["error"]["code"], "deadline_exceeded");
+    assert_eq!(failed["credits_refunded"], true);
+    assert_eq!(app.balance(&key).await, 500);
+    assert!(app.audit().is_empty(), "{:?}", app.audit());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn providers_and_models_declared_in_the_config_are_applied_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("videoapi.toml");
+    std::fs::write(
+        &path,
+        r#"
+demo_delay_ms = 100
+poll_interval_ms = 40
+[[providers]]
+name = "second-demo"
+kind = "demo"
+
+[[models]]
+id = "house-model"
+name = "House model"
+billing = { mode = "per_task", credits = 7 }
+poll_interval_seconds = 2
+capabilities = { types = ["text-to-video"], resolutions = ["1080p"], durations = [6], default_duration = 6, aspect_ratios = ["16:9"] }
+routes = [{ provider = "second-demo", upstream_model = "x" }]
+
+[[pricing_groups]]
+name = "friends"
+percent = 50
+"#,
+    )
+    .unwrap();
+    let mut config = videoapi::config::Config::load(&videoapi::config::Overrides {
+        config: Some(path),
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    config.admin_password = Some("admin-password".into());
+    let app = TestApp::with_config(dir, config).await;
+    let key = app.user_with_key("cfg", 10).await;
+    let (_, models) = app.get(&key, "/v1/models").await;
+    let m = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "house-model")
+        .expect("declared model");
+    assert_eq!(m["billing"]["credits"], 7);
+    assert_eq!(m["poll_interval_seconds"], 2);
+    let (s, v) = app
+        .create(
+            &key,
+            json!({"model": "house-model", "prompt": "hello", "resolution": "1080p"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    app.wait_for(&key, v["task_id"].as_str().unwrap(), "completed")
+        .await;
+    assert!(app.state().catalog.group(Some("friends")).is_some());
+    app.stop().await;
+}

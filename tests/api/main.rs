@@ -3,9 +3,11 @@
 mod common;
 
 mod errors;
+mod examples;
 mod generations;
 mod ledger;
 mod models;
 mod openapi;
+mod process;
 mod restart;
 mod uploads;
