@@ -213,6 +213,7 @@ fn clean_parse_message(msg: &str) -> String {
     let m = msg
         .trim_start_matches("parse request payload error: ")
         .trim_start_matches("failed to parse parameter ");
+    let m = m.split(" (occurred while parsing").next().unwrap_or(m);
     format!("invalid request: {m}")
 }
 

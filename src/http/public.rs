@@ -12,7 +12,10 @@ use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags, Union};
+use std::borrow::Cow;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -65,6 +68,101 @@ pub struct CreateGeneration {
     pub generate_audio: Option<bool>,
     /// Your own end-user id, kept for audit and troubleshooting.
     pub end_user_id: Option<String>,
+}
+
+/// [`CreateGeneration`] with errors that name the field: poem-openapi's own messages say
+/// what was wrong but not where, and callers (and the console) need `param`.
+pub struct CreateBody(pub CreateGeneration);
+
+const STRING_FIELDS: &[&str] = &[
+    "model",
+    "type",
+    "prompt",
+    "resolution",
+    "aspect_ratio",
+    "end_user_id",
+];
+const LIST_FIELDS: &[&str] = &["image_urls", "video_urls", "audio_urls"];
+
+fn field_error(field: &str, problem: &str) -> ParseError<CreateBody> {
+    ParseError::custom(format!("field `{field}` {problem}"))
+}
+
+impl Type for CreateBody {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = CreateGeneration;
+    type RawElementValueType = CreateGeneration;
+
+    fn name() -> Cow<'static, str> {
+        CreateGeneration::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        CreateGeneration::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        CreateGeneration::register(registry)
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl ParseFromJSON for CreateBody {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        let Some(serde_json::Value::Object(obj)) = &value else {
+            return Err(ParseError::custom("the body must be a JSON object"));
+        };
+        for required in ["model", "prompt"] {
+            if obj.get(required).is_none_or(|v| v.is_null()) {
+                return Err(field_error(required, "is required"));
+            }
+        }
+        for f in STRING_FIELDS {
+            if obj.get(*f).is_some_and(|v| !v.is_null() && !v.is_string()) {
+                return Err(field_error(f, "must be a string"));
+            }
+        }
+        for f in LIST_FIELDS {
+            match obj.get(*f) {
+                Some(serde_json::Value::Array(items)) if items.iter().all(|i| i.is_string()) => {}
+                None | Some(serde_json::Value::Null) => {}
+                Some(_) => return Err(field_error(f, "must be an array of URL strings")),
+            }
+        }
+        if obj
+            .get("generate_audio")
+            .is_some_and(|v| !v.is_null() && !v.is_boolean())
+        {
+            return Err(field_error("generate_audio", "must be true or false"));
+        }
+        if obj
+            .get("duration")
+            .is_some_and(|v| !(v.is_null() || v.is_string() || v.is_number()))
+        {
+            return Err(field_error(
+                "duration",
+                "must be \"auto\" or a number of seconds",
+            ));
+        }
+        CreateGeneration::parse_from_json(value)
+            .map(CreateBody)
+            .map_err(ParseError::propagate)
+    }
+}
+
+impl ToJSON for CreateBody {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        self.0.to_json()
+    }
 }
 
 impl From<CreateGeneration> for GenerationInput {
@@ -154,12 +252,12 @@ impl PublicApi {
         &self,
         state: Data<&AppState>,
         auth: ApiKeyAuth,
-        body: Json<CreateGeneration>,
+        body: Json<CreateBody>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
     ) -> Result<CreateResponse, ApiError> {
         let (task, _) = state
             .tasks
-            .create(&auth.0, body.0.into(), idempotency_key.0, "api")
+            .create(&auth.0, body.0.0.into(), idempotency_key.0, "api")
             .await?;
         Ok(CreateResponse::Ok(Json(Accepted {
             task_id: task.id,

@@ -210,3 +210,35 @@ async fn framework_errors_use_the_error_shape() {
     assert_eq!((s, error_code(&v).as_str()), (413, "payload_too_large"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn missing_and_mistyped_fields_name_the_param() {
+    let app = TestApp::new().await;
+    let key = app.user_with_key("params", 1000).await;
+    for (body, param) in [
+        (json!({"prompt": "x"}), "model"),
+        (json!({"model": "video-2.0-mini-text-to-video"}), "prompt"),
+        (json!({"model": "m", "prompt": 3}), "prompt"),
+        (
+            json!({"model": "m", "prompt": "x", "image_urls": "https://a/b.png"}),
+            "image_urls",
+        ),
+        (
+            json!({"model": "m", "prompt": "x", "generate_audio": "yes"}),
+            "generate_audio",
+        ),
+        (
+            json!({"model": "m", "prompt": "x", "duration": [5]}),
+            "duration",
+        ),
+    ] {
+        let (s, v) = app.create(&key, body).await;
+        assert_eq!((s, error_code(&v).as_str()), (422, "invalid_field"), "{v}");
+        assert_eq!(v["error"]["param"], param, "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(param),
+            "{v}"
+        );
+    }
+    app.stop().await;
+}
