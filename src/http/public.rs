@@ -346,10 +346,11 @@ impl PublicApi {
     #[oai(path = "/v1/account", method = "get", tag = "ApiTags::Account")]
     async fn account(
         &self,
-        _state: Data<&AppState>,
+        state: Data<&AppState>,
         auth: ApiKeyAuth,
     ) -> Result<Json<Account>, ApiError> {
-        let u = &auth.0.user;
+        // Fresh from the store: the principal may come from the auth cache.
+        let u = &state.accounts.user(auth.0.user.id).await?;
         Ok(Json(Account {
             object: "account".into(),
             username: u.username.clone(),

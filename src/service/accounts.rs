@@ -24,9 +24,18 @@ impl Principal {
 /// Don't rewrite a key record on every request just to move `last_used` by a second.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
+/// How long a resolved key is trusted without a database read. Revocations and user
+/// changes made through this service clear the cache at once.
+const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+const AUTH_CACHE_MAX: usize = 10_000;
+
+type AuthCache =
+    std::sync::RwLock<std::collections::HashMap<String, (ApiKey, User, std::time::Instant)>>;
+
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
+    cache: std::sync::Arc<AuthCache>,
 }
 
 pub async fn hash_password(password: String) -> AppResult<String> {
@@ -56,7 +65,36 @@ pub async fn verify_password(hash: String, password: String) -> bool {
 
 impl Accounts {
     pub fn new(store: Store) -> Accounts {
-        Accounts { store }
+        Accounts {
+            store,
+            cache: Default::default(),
+        }
+    }
+
+    /// Forget every cached key: call after any change to a user or a key.
+    pub fn forget_cached_keys(&self) {
+        self.cache.write().expect("auth cache").clear();
+    }
+
+    async fn key_and_user(&self, hash: String) -> AppResult<Option<(ApiKey, User)>> {
+        if let Some((k, u, at)) = self.cache.read().expect("auth cache").get(&hash)
+            && at.elapsed() < AUTH_CACHE_TTL
+        {
+            return Ok(Some((k.clone(), u.clone())));
+        }
+        let h = hash.clone();
+        let found = self
+            .store
+            .read(move |txn| store::users::by_key_hash(txn, &h))
+            .await?;
+        if let Some((k, u)) = &found {
+            let mut cache = self.cache.write().expect("auth cache");
+            if cache.len() >= AUTH_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(hash, (k.clone(), u.clone(), std::time::Instant::now()));
+        }
+        Ok(found)
     }
 
     /// Resolve a bearer token to its user: 401 for unknown/revoked keys and disabled users.
@@ -69,11 +107,10 @@ impl Accounts {
             return Err(AppError::InvalidKey);
         }
         let hash = ids::hash_key(token);
-        let found = self
-            .store
-            .read(move |txn| store::users::by_key_hash(txn, &hash))
-            .await?;
-        let (key, user) = found.ok_or(AppError::InvalidKey)?;
+        let (key, user) = self
+            .key_and_user(hash.clone())
+            .await?
+            .ok_or(AppError::InvalidKey)?;
         if key.revoked {
             return Err(AppError::InvalidKey);
         }
@@ -82,6 +119,9 @@ impl Accounts {
         }
         let now = crate::domain::now_ms();
         if key.last_used_ms.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
+            if let Some(entry) = self.cache.write().expect("auth cache").get_mut(&hash) {
+                entry.0.last_used_ms = Some(now);
+            }
             let store = self.store.clone();
             let key_id = key.id;
             tokio::spawn(async move {
@@ -177,9 +217,26 @@ impl Accounts {
     }
 
     pub async fn revoke_key(&self, user_id: u64, key_id: u64) -> AppResult<ApiKey> {
-        self.store
+        let key = self
+            .store
             .write(move |txn| store::users::revoke_key(txn, user_id, key_id))
-            .await
+            .await?;
+        self.forget_cached_keys();
+        Ok(key)
+    }
+
+    /// Change a user (disable, pricing group, password, ...) and drop cached keys.
+    pub async fn update_user(
+        &self,
+        user_id: u64,
+        f: impl FnOnce(&mut User) -> AppResult<()> + Send + 'static,
+    ) -> AppResult<User> {
+        let user = self
+            .store
+            .write(move |txn| store::users::update(txn, user_id, f))
+            .await?;
+        self.forget_cached_keys();
+        Ok(user)
     }
 
     pub async fn list_keys(&self, user_id: u64) -> AppResult<Vec<ApiKey>> {

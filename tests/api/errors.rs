@@ -22,12 +22,10 @@ async fn auth_errors_are_401_in_the_error_shape() {
         .read_now(|t| videoapi::store::users::read_by_name(t, "gone"))
         .unwrap()
         .unwrap();
-    st.store
-        .write(move |txn| {
-            videoapi::store::users::update(txn, user.id, |u| {
-                u.disabled = true;
-                Ok(())
-            })
+    st.accounts
+        .update_user(user.id, |u| {
+            u.disabled = true;
+            Ok(())
         })
         .await
         .unwrap();
