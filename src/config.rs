@@ -30,6 +30,9 @@ pub struct Config {
     /// `VIDEOAPI_ADMIN_PASSWORD` or `VIDEOAPI_ADMIN_PASSWORD_FILE`: the first admin's
     /// password; generated and printed once when unset.
     pub admin_password: Option<String>,
+    /// `metrics_token` · `VIDEOAPI_METRICS_TOKEN`: Bearer token for `/metrics` from
+    /// non-loopback clients; without it `/metrics` answers loopback only.
+    pub metrics_token: Option<String>,
     /// `log_format`: `auto` (plain under systemd or without a terminal), `pretty`, `plain`.
     pub log_format: String,
     /// Providers, models and pricing groups declared in the TOML file, applied at start-up.
@@ -52,6 +55,7 @@ impl Default for Config {
             demo_delay_ms: 3000,
             poll_interval_ms: None,
             admin_password: None,
+            metrics_token: None,
             log_format: "auto".into(),
             providers: Vec::new(),
             models: Vec::new(),
@@ -76,6 +80,7 @@ struct FileConfig {
     demo_delay_ms: Option<u64>,
     poll_interval_ms: Option<u64>,
     admin_password_file: Option<PathBuf>,
+    metrics_token: Option<String>,
     log_format: Option<String>,
     #[serde(default)]
     providers: Vec<ProviderConfig>,
@@ -154,6 +159,7 @@ impl Config {
                 c.log_format = v;
             }
             admin_file = f.admin_password_file;
+            c.metrics_token = f.metrics_token;
             c.providers = f.providers;
             c.models = f.models;
             c.pricing_groups = f.pricing_groups;
@@ -176,6 +182,9 @@ impl Config {
         }
         if let Some(v) = env_parse("VIDEOAPI_POLL_INTERVAL_MS")? {
             c.poll_interval_ms = Some(v);
+        }
+        if let Some(v) = env("VIDEOAPI_METRICS_TOKEN") {
+            c.metrics_token = Some(v);
         }
         if let Some(v) = env("VIDEOAPI_LOG_FORMAT") {
             c.log_format = v;

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod providers;
 pub mod service;
 pub mod storage;

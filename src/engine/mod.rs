@@ -131,7 +131,10 @@ impl Engine {
 
     async fn work(self: Arc<Self>, id: String) {
         let permit = self.permits.clone().acquire_owned().await;
-        let next = match self.step(&id).await {
+        crate::metrics::METRICS.engine_in_flight.inc();
+        let result = self.step(&id).await;
+        crate::metrics::METRICS.engine_in_flight.dec();
+        let next = match result {
             Ok(n) => n,
             Err(e) => {
                 tracing::error!(task = %id, error = %e, "engine step failed; retrying");
@@ -452,8 +455,11 @@ impl Engine {
             .store
             .write(move |txn| store::tasks::complete(txn, &id, kept))
             .await?;
-        if done.is_some_and(|t| t.status != Status::Completed || t.outputs != outputs) {
-            self.remove_outputs(&outputs).await;
+        match done {
+            Some(t) if t.status == Status::Completed && t.outputs == outputs => {
+                crate::metrics::METRICS.task_finished(&t.model, "completed");
+            }
+            _ => self.remove_outputs(&outputs).await,
         }
         Ok(Next::Done)
     }
@@ -486,17 +492,31 @@ impl Engine {
     }
 
     async fn fail(&self, id: &str, code: &str, message: &str) -> AppResult<()> {
-        let (id, code, message) = (id.to_string(), code.to_string(), message.to_string());
-        self.store
-            .write(move |txn| store::tasks::fail_and_refund(txn, &id, &code, &message))
+        let (id, c, message) = (id.to_string(), code.to_string(), message.to_string());
+        let task = self
+            .store
+            .write(move |txn| store::tasks::fail_and_refund(txn, &id, &c, &message))
             .await?;
+        if let Some(t) = task.filter(|t| t.error.as_ref().is_some_and(|e| e.code == code)) {
+            let m = &crate::metrics::METRICS;
+            m.task_finished(&t.model, "failed");
+            m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
+        }
         Ok(())
     }
 
     fn note_health(&self, provider: &str, err: Option<&ProviderError>) {
         match err {
             None => self.registry.health.record_ok(provider),
-            Some(e) if e.counts_against_health() => self.registry.health.record_error(provider),
+            Some(e) if e.counts_against_health() => {
+                self.registry.health.record_error(provider);
+                crate::metrics::METRICS
+                    .upstream_errors
+                    .get_or_create(&crate::metrics::ProviderLabels {
+                        provider: provider.to_string(),
+                    })
+                    .inc();
+            }
             Some(_) => {}
         }
     }

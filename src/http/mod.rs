@@ -49,9 +49,11 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .nest("/docs", docs)
         .nest("/uploads", uploads)
         .nest("/videos", videos)
+        .at("/metrics", poem::get(metrics))
         .nest("/", files::console())
         .data(state)
         .catch_all_error(errors::catch_all)
+        .around(track)
 }
 
 /// Cap request bodies of the JSON API, chunked ones included (poem's `SizeLimit` would
@@ -83,4 +85,47 @@ async fn limit_body<E: Endpoint>(
         }
     }
     Ok(ep.call(req).await?.into_response())
+}
+
+/// Count every request by area and final status, and time it.
+async fn track<E: Endpoint>(
+    ep: std::sync::Arc<E>,
+    req: poem::Request,
+) -> poem::Result<poem::Response> {
+    let area = crate::metrics::area_of(req.uri().path());
+    let started = std::time::Instant::now();
+    let resp = ep.call(req).await?.into_response();
+    let m = &crate::metrics::METRICS;
+    m.http_requests
+        .get_or_create(&crate::metrics::HttpLabels {
+            area,
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    m.http_seconds.observe(started.elapsed().as_secs_f64());
+    Ok(resp)
+}
+
+/// Prometheus scrape endpoint: loopback clients, or anyone with the metrics token.
+#[poem::handler]
+async fn metrics(req: &poem::Request, state: poem::web::Data<&AppState>) -> poem::Response {
+    let loopback = match req.remote_addr().as_socket_addr() {
+        Some(addr) => addr.ip().is_loopback(),
+        None => false,
+    };
+    let token_ok = state.config.metrics_token.as_deref().is_some_and(|t| {
+        req.headers()
+            .get(poem::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.strip_prefix("Bearer ") == Some(t))
+    });
+    if !(loopback || token_ok) {
+        return errors::ApiError(crate::error::AppError::forbidden(
+            "metrics are served to loopback clients or with the metrics token",
+        ))
+        .into_response();
+    }
+    poem::Response::builder()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(crate::metrics::METRICS.render())
 }

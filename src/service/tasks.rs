@@ -93,6 +93,14 @@ impl Tasks {
             .await?;
         match created {
             Created::New(task) => {
+                let m = &crate::metrics::METRICS;
+                m.tasks_created
+                    .get_or_create(&crate::metrics::ModelLabels {
+                        model: task.model.clone(),
+                    })
+                    .inc();
+                m.credits_reserved
+                    .inc_by(task.credits_reserved.max(0) as u64);
                 self.engine.schedule(&task.id, Duration::ZERO);
                 Ok((task, false))
             }
@@ -179,5 +187,10 @@ impl Tasks {
                     .ok_or_else(|| AppError::not_found("task"))
             })
             .await
+            .inspect(|t| {
+                let m = &crate::metrics::METRICS;
+                m.task_finished(&t.model, "failed");
+                m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
+            })
     }
 }

@@ -8,6 +8,7 @@ mod generations;
 mod ledger;
 mod models;
 mod openapi;
+mod ops;
 mod process;
 mod restart;
 mod uploads;
