@@ -198,10 +198,8 @@ fn open_store(g: &GlobalArgs) -> anyhow::Result<(Config, Store)> {
     let config = load_config(g, &ServeArgs::default())?;
     let path = config.db_path();
     if !path.exists() {
-        anyhow::bail!(
-            "no database at {} (start the server once, or pass --data-dir)",
-            path.display()
-        );
+        std::fs::create_dir_all(&config.data_dir)?;
+        eprintln!("note: creating a new database at {}", path.display());
     }
     let store = Store::open(&path).map_err(|e| match e {
         AppError::DatabaseLocked => anyhow::anyhow!(
