@@ -54,6 +54,7 @@ impl AppState {
             registry: registry.clone(),
             engine: engine.clone(),
             deadline: Duration::from_secs(config.task_deadline_secs),
+            allow_private_callbacks: config.allow_private_callbacks,
         });
         let state = AppState {
             config: Arc::new(config),
@@ -78,6 +79,7 @@ pub struct Running {
     stop_engine: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: tokio::task::JoinHandle<()>,
+    webhooks: tokio::task::JoinHandle<()>,
 }
 
 /// Serve on `listener` with the engine running; the test seam and what `serve` uses.
@@ -90,7 +92,22 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
         tracing::info!(tasks = resumed, "resuming unfinished tasks");
     }
     let (stop_engine, engine_rx) = watch::channel(false);
-    let engine = tokio::spawn(state.engine.clone().run(engine_rx));
+    let engine = tokio::spawn(state.engine.clone().run(engine_rx.clone()));
+    let public_url = state.config.public_url.clone();
+    let webhooks = Arc::new(crate::engine::webhooks::Webhooks {
+        store: state.store.clone(),
+        render: Arc::new(move |t| {
+            use poem_openapi::types::ToJSON;
+            crate::http::views::TaskView::from_task(t, &public_url).to_json_string()
+        }),
+        allow_private: state.config.allow_private_callbacks,
+        retry_base: state
+            .config
+            .poll_interval_ms
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(5)),
+    });
+    let webhooks = tokio::spawn(webhooks.run(engine_rx));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let acceptor = poem::listener::TcpAcceptor::from_std(listener)?;
     let app = crate::http::routes(state.clone());
@@ -113,6 +130,7 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
         stop_engine,
         server,
         engine,
+        webhooks,
     })
 }
 
@@ -130,6 +148,7 @@ impl Running {
         let served = self.server.await;
         let _ = self.stop_engine.send(true);
         let _ = self.engine.await;
+        let _ = self.webhooks.await;
         self.state.store.close();
         served??;
         Ok(())
@@ -140,8 +159,10 @@ impl Running {
     pub async fn abort(self) {
         self.server.abort();
         self.engine.abort();
+        self.webhooks.abort();
         let _ = self.server.await;
         let _ = self.engine.await;
+        let _ = self.webhooks.await;
         self.state.store.close();
     }
 }

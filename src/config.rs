@@ -33,6 +33,9 @@ pub struct Config {
     /// `metrics_token` · `VIDEOAPI_METRICS_TOKEN`: Bearer token for `/metrics` from
     /// non-loopback clients; without it `/metrics` answers loopback only.
     pub metrics_token: Option<String>,
+    /// `allow_private_callbacks` · `VIDEOAPI_ALLOW_PRIVATE_CALLBACKS` · default false:
+    /// whether `callback_url` may point at loopback/private networks.
+    pub allow_private_callbacks: bool,
     /// `log_format`: `auto` (plain under systemd or without a terminal), `pretty`, `plain`.
     pub log_format: String,
     /// Providers, models and pricing groups declared in the TOML file, applied at start-up.
@@ -56,6 +59,7 @@ impl Default for Config {
             poll_interval_ms: None,
             admin_password: None,
             metrics_token: None,
+            allow_private_callbacks: false,
             log_format: "auto".into(),
             providers: Vec::new(),
             models: Vec::new(),
@@ -81,6 +85,7 @@ struct FileConfig {
     poll_interval_ms: Option<u64>,
     admin_password_file: Option<PathBuf>,
     metrics_token: Option<String>,
+    allow_private_callbacks: Option<bool>,
     log_format: Option<String>,
     #[serde(default)]
     providers: Vec<ProviderConfig>,
@@ -160,6 +165,9 @@ impl Config {
             }
             admin_file = f.admin_password_file;
             c.metrics_token = f.metrics_token;
+            if let Some(v) = f.allow_private_callbacks {
+                c.allow_private_callbacks = v;
+            }
             c.providers = f.providers;
             c.models = f.models;
             c.pricing_groups = f.pricing_groups;
@@ -182,6 +190,9 @@ impl Config {
         }
         if let Some(v) = env_parse("VIDEOAPI_POLL_INTERVAL_MS")? {
             c.poll_interval_ms = Some(v);
+        }
+        if let Some(v) = env_parse("VIDEOAPI_ALLOW_PRIVATE_CALLBACKS")? {
+            c.allow_private_callbacks = v;
         }
         if let Some(v) = env("VIDEOAPI_METRICS_TOKEN") {
             c.metrics_token = Some(v);

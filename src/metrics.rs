@@ -41,6 +41,8 @@ pub struct Metrics {
     pub credits_refunded: Counter,
     pub upstream_errors: Family<ProviderLabels, Counter>,
     pub engine_in_flight: Gauge,
+    pub webhooks_delivered: Counter,
+    pub webhooks_failed: Counter,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -59,6 +61,8 @@ impl Metrics {
             credits_refunded: Counter::default(),
             upstream_errors: Family::default(),
             engine_in_flight: Gauge::default(),
+            webhooks_delivered: Counter::default(),
+            webhooks_failed: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -100,6 +104,16 @@ impl Metrics {
             "engine_in_flight",
             "Engine steps running now",
             m.engine_in_flight.clone(),
+        );
+        registry.register(
+            "webhooks_delivered",
+            "Task callbacks delivered",
+            m.webhooks_delivered.clone(),
+        );
+        registry.register(
+            "webhooks_failed",
+            "Task callbacks given up after retries",
+            m.webhooks_failed.clone(),
         );
         Metrics { registry, ..m }
     }

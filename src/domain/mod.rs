@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod credits;
 pub mod ids;
 pub mod ledger;
+pub mod network;
 pub mod pricing;
 pub mod references;
 pub mod request;

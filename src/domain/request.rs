@@ -273,7 +273,8 @@ pub fn normalize(model: &Model, input: GenerationInput) -> Result<UnifiedRequest
             std::slice::from_ref(cb),
             1,
             AssetKind::Image,
-        )?;
+        )
+        .map_err(|_| AppError::invalid("callback_url", "callback_url must be an http(s) URL"))?;
     }
     Ok(UnifiedRequest {
         kind,

@@ -1,6 +1,8 @@
 //! The task scheduler: one timer queue drives every unfinished task — submit, poll with
 //! the model's interval and backoff, mirror results, enforce deadlines, resume on start.
 
+pub mod webhooks;
+
 use crate::domain::now_ms;
 use crate::domain::task::{Output, Phase, ResultRef, Status, Task};
 use crate::error::{AppError, AppResult};

@@ -68,6 +68,13 @@ pub struct CreateGeneration {
     pub generate_audio: Option<bool>,
     /// Your own end-user id, kept for audit and troubleshooting.
     pub end_user_id: Option<String>,
+    /// Optional: a public http(s) URL that receives the finished task (the same JSON as
+    /// `GET /v1/video/generations/{task_id}`) as a POST when it completes or fails.
+    /// Headers: `X-VideoApi-Event` (`task.completed`/`task.failed`), `X-VideoApi-Task`, and
+    /// `X-VideoApi-Signature: t=<unix>,v1=<hex>` = HMAC-SHA256 of `"<t>.<body>"` keyed with
+    /// the hex SHA-256 of the API key that created the task. Retried with backoff until a
+    /// 2xx (8 attempts).
+    pub callback_url: Option<String>,
 }
 
 /// [`CreateGeneration`] with errors that name the field: poem-openapi's own messages say
@@ -77,6 +84,7 @@ pub struct CreateBody(pub CreateGeneration);
 const STRING_FIELDS: &[&str] = &[
     "model",
     "type",
+    "callback_url",
     "prompt",
     "resolution",
     "aspect_ratio",
@@ -182,7 +190,7 @@ impl From<CreateGeneration> for GenerationInput {
             aspect_ratio: c.aspect_ratio,
             generate_audio: c.generate_audio,
             end_user_id: c.end_user_id,
-            callback_url: None,
+            callback_url: c.callback_url,
         }
     }
 }

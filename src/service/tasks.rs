@@ -20,6 +20,7 @@ pub struct Tasks {
     pub registry: Arc<Registry>,
     pub engine: Arc<Engine>,
     pub deadline: Duration,
+    pub allow_private_callbacks: bool,
 }
 
 pub const MAX_PAGE: usize = 100;
@@ -36,6 +37,16 @@ impl Tasks {
     ) -> AppResult<(Task, bool)> {
         let model = self.catalog.usable_model(&input.model)?;
         let req = request::normalize(&model, input)?;
+        if let Some(cb) = &req.callback_url
+            && !self.allow_private_callbacks
+            && crate::domain::network::url_host(cb)
+                .is_none_or(crate::domain::network::is_internal_host)
+        {
+            return Err(AppError::invalid(
+                "callback_url",
+                "callback_url must be a public http(s) address",
+            ));
+        }
         self.check_routes(&model, &req)?;
         let group = self.catalog.group(who.user.pricing_group.as_deref());
         let price = pricing::price(&model, &req.resolution, req.seconds, group.as_ref());

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod ledger;
+pub mod outbox;
 pub mod tables;
 pub mod tasks;
 pub mod users;
@@ -221,6 +222,7 @@ fn init_schema(db: &Database) -> AppResult<()> {
         txn.open_table(MODELS)?;
         txn.open_table(PRICING_GROUPS)?;
         txn.open_table(SESSIONS)?;
+        txn.open_table(OUTBOX)?;
     }
     txn.commit()?;
     Ok(())

@@ -27,4 +27,6 @@ pub const PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("provid
 pub const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 pub const PRICING_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("pricing_groups");
 /// Console sessions: SHA-256 of the session token -> session.
+/// Task callbacks waiting for delivery: task id -> attempts and next try.
+pub const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("callback_outbox");
 pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");

@@ -104,10 +104,20 @@ pub fn update(
         task.updated_at_ms = crate::domain::now_ms();
         put(txn, &task)?;
         if task.status.is_terminal() {
-            txn.open_table(ACTIVE_TASKS)?.remove(task.id.as_str())?;
+            finished(txn, &task)?;
         }
     }
     Ok(Some(task))
+}
+
+/// Bookkeeping of every terminal transition, in its transaction: the task leaves the
+/// active index and its callback (if any) enters the outbox, so neither can be lost.
+fn finished(txn: &WriteTransaction, task: &Task) -> AppResult<()> {
+    txn.open_table(ACTIVE_TASKS)?.remove(task.id.as_str())?;
+    if task.request.callback_url.is_some() {
+        super::outbox::enqueue(txn, &task.id)?;
+    }
+    Ok(())
 }
 
 /// Fail a task and refund its reservation, in one transaction. Whatever retries or
@@ -141,7 +151,7 @@ pub fn fail_and_refund(
     }
     task.credits_refunded = true;
     put(txn, &task)?;
-    txn.open_table(ACTIVE_TASKS)?.remove(task.id.as_str())?;
+    finished(txn, &task)?;
     Ok(Some(task))
 }
 

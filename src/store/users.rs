@@ -198,6 +198,11 @@ pub fn by_key_hash(txn: &ReadTransaction, hash: &str) -> AppResult<Option<(ApiKe
     Ok(Some((key, user)))
 }
 
+/// The stored SHA-256 of a key: the secret callbacks of its tasks are signed with.
+pub fn key_hash(txn: &ReadTransaction, key_id: u64) -> AppResult<Option<String>> {
+    Ok(get_json::<u64, ApiKey>(&txn.open_table(KEYS)?, key_id)?.map(|k| k.hash))
+}
+
 pub fn touch_key(txn: &WriteTransaction, key_id: u64, at_ms: i64) -> AppResult<()> {
     let mut keys = txn.open_table(KEYS)?;
     let Some(mut key) = get_json::<u64, ApiKey>(&keys, key_id)? else {

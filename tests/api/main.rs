@@ -2,6 +2,7 @@
 
 mod common;
 
+mod callbacks;
 mod errors;
 mod examples;
 mod generations;
