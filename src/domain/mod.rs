@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod pricing;
 pub mod references;
 pub mod request;
+pub mod session;
 pub mod task;
 pub mod user;
 

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod ledger;
+pub mod sessions;
 pub mod tables;
 pub mod tasks;
 pub mod users;

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod console;
 mod errors;
 mod generations;
 mod ledger;
