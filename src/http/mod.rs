@@ -12,12 +12,12 @@ use crate::app::AppState;
 use poem::{Endpoint, EndpointExt, IntoResponse, Route};
 use poem_openapi::OpenApiService;
 
-pub type Apis = (public::PublicApi, uploads::UploadApi, console::SessionApi);
+pub type Apis = (public::PublicApi, uploads::UploadApi, console::ConsoleApis);
 
 /// The OpenAPI service for every documented route.
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (public::PublicApi, uploads::UploadApi, console::SessionApi),
+        (public::PublicApi, uploads::UploadApi, console::apis()),
         "VideoApi",
         env!("CARGO_PKG_VERSION"),
     )

@@ -324,3 +324,308 @@ async fn a_disabled_user_cannot_log_in_and_loses_the_session() {
     assert_eq!((status, error_code(&v).as_str()), (401, "user_disabled"));
     app.stop().await;
 }
+
+/// Poll the console's own task view until `status` (bounded: 20 s).
+async fn console_wait(c: &mut Console<'_>, id: &str, status: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (code, v) = c.get(&format!("/console/api/tasks/{id}")).await;
+        assert_eq!(code, 200, "{v}");
+        if v["status"] == status {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {status}: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn keys_are_shown_once_listed_by_prefix_and_revocable() {
+    let app = TestApp::new().await;
+    app.user_with_key("alice", 0).await;
+    let mut c = Console::login(&app, "alice", "password-123").await;
+    let (status, created) = c.post("/console/api/keys", json!({"name": "laptop"})).await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("vga_") && key.len() == 36, "{key}");
+    assert_eq!(created["name"], "laptop");
+    assert_eq!(created["status"], "active");
+    assert!(key.starts_with(created["prefix"].as_str().unwrap()));
+
+    // The key works on the public API and its use is recorded.
+    assert_eq!(app.balance(&key).await, 0);
+    let (status, list) = c.get("/console/api/keys").await;
+    assert_eq!(status, 200);
+    let listed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == created["id"])
+        .unwrap()
+        .clone();
+    assert!(
+        listed.get("key").is_none(),
+        "the full key is never listed: {listed}"
+    );
+    assert!(!list.to_string().contains(&key));
+    assert_eq!(listed["prefix"], created["prefix"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, list) = c.get("/console/api/keys").await;
+        let k = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == created["id"])
+            .unwrap()
+            .clone();
+        if k["last_used_ms"].is_i64() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "last_used never set");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Someone else's key cannot be revoked (404), one's own can, and stops working.
+    let other = app.user_with_key("bob", 0).await;
+    let bob_key_id = app
+        .state()
+        .store
+        .read_now(|txn| {
+            let bob = videoapi::store::users::read_by_name(txn, "bob")?.unwrap();
+            videoapi::store::users::list_keys(txn, bob.id)
+        })
+        .unwrap()[0]
+        .id;
+    let (status, _) = c
+        .post(&format!("/console/api/keys/{bob_key_id}/revoke"), json!({}))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(app.balance(&other).await, 0, "bob's key still works");
+    let (status, revoked) = c
+        .post(
+            &format!("/console/api/keys/{}/revoke", created["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["status"], "revoked");
+    let (status, v) = app.get(&key, "/v1/account").await;
+    assert_eq!((status, error_code(&v).as_str()), (401, "invalid_api_key"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn console_generation_follows_the_public_rules_and_ledger() {
+    let app = TestApp::new().await;
+    let key = app.user_with_key("alice", 200).await;
+    let mut c = Console::login(&app, "alice", "password-123").await;
+
+    // Same validation as the public API, with the field named.
+    let mut bad = seed_request();
+    bad["prompt"] = json!("@Image1 and @Image3");
+    let (status, v) = c.post("/console/api/generations", bad).await;
+    assert_eq!(
+        (status, error_code(&v).as_str()),
+        (422, "unknown_asset_reference")
+    );
+    assert_eq!(v["error"]["param"], "prompt");
+    let mut bad = seed_request();
+    bad["duration"] = json!(7);
+    let (status, v) = c.post("/console/api/generations", bad).await;
+    assert_eq!(status, 422);
+    assert_eq!(v["error"]["param"], "duration");
+
+    let (status, v) = c.post("/console/api/generations", seed_request()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "pending");
+    assert_eq!(v["poll_interval_seconds"], 5);
+    let id = v["task_id"].as_str().unwrap().to_string();
+    assert_eq!(app.balance(&key).await, 20, "the same 180 credits as /v1");
+
+    // Not enough left: 402 and nothing is created or charged.
+    let (status, v) = c.post("/console/api/generations", seed_request()).await;
+    assert_eq!(
+        (status, error_code(&v).as_str()),
+        (402, "insufficient_credits")
+    );
+    assert_eq!(app.balance(&key).await, 20);
+
+    let done = console_wait(&mut c, &id, "completed").await;
+    assert_eq!(done["source"], "console");
+    assert_eq!(done["model"], "video-2.0-mini-reference-to-video");
+    assert_eq!(done["model_name"], "Video 2.0 Mini · Reference to Video");
+    assert_eq!(done["credits_reserved"], 180);
+    assert_eq!(done["credits_charged"], 180);
+    assert_eq!(done["credits_refunded"], false);
+    assert_eq!(done["billing_mode"], "per_second");
+    assert_eq!(done["unit_credits"], 36);
+    assert_eq!(done["billed_units"], 5);
+    assert!(done["elapsed_ms"].as_i64().unwrap() > 0);
+    assert!(done["finished_at_ms"].is_i64());
+    assert!(done["url"].as_str().unwrap().starts_with(&app.url));
+
+    // The same task through the public API, owned by the same user.
+    let public = app.wait_for(&key, &id, "completed").await;
+    assert_eq!(public["url"], done["url"]);
+    let (status, list) = c.get("/console/api/tasks?limit=10").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list["has_more"], false);
+    assert!(app.audit().is_empty(), "{:?}", app.audit());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_console_task_shows_its_refund() {
+    let app = TestApp::new().await;
+    let key = app.user_with_key("alice", 500).await;
+    let mut c = Console::login(&app, "alice", "password-123").await;
+    let mut req = seed_request();
+    req["prompt"] = json!("@Image1 demo:fail");
+    let (status, v) = c.post("/console/api/generations", req).await;
+    assert_eq!(status, 200, "{v}");
+    let id = v["task_id"].as_str().unwrap().to_string();
+    let failed = console_wait(&mut c, &id, "failed").await;
+    assert_eq!(failed["credits_refunded"], true);
+    assert_eq!(failed["credits_refunded_amount"], 180);
+    assert_eq!(failed["credits_charged"], 0);
+    assert!(failed["error"]["message"].is_string());
+    assert_eq!(app.balance(&key).await, 500);
+    assert!(app.audit().is_empty(), "{:?}", app.audit());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn overview_counts_keys_and_tasks_and_shows_the_latest() {
+    let app = TestApp::new().await;
+    app.user_with_key("alice", 1000).await;
+    let mut c = Console::login(&app, "alice", "password-123").await;
+    let (status, o) = c.get("/console/api/overview").await;
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(o["credits"], 1000);
+    assert_eq!(o["api_key_count"], 1);
+    assert_eq!(o["task_count"], 0);
+    assert_eq!(o["latest_status"], Value::Null);
+    assert_eq!(o["recent_tasks"], json!([]));
+
+    let (_, v) = c.post("/console/api/generations", seed_request()).await;
+    let id = v["task_id"].as_str().unwrap().to_string();
+    let (_, o) = c.get("/console/api/overview").await;
+    assert_eq!(o["credits"], 820);
+    assert_eq!(o["task_count"], 1);
+    assert_eq!(o["recent_tasks"][0]["task_id"], id.as_str());
+    assert!(o["latest_status"].is_string());
+    console_wait(&mut c, &id, "completed").await;
+    let (_, o) = c.get("/console/api/overview").await;
+    assert_eq!(o["latest_status"], "completed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn console_models_show_the_users_own_price() {
+    let app = TestApp::new().await;
+    let st = app.state();
+    st.catalog
+        .put_group(videoapi::domain::catalog::PricingGroup {
+            name: "half".into(),
+            percent: 50,
+            overrides: Default::default(),
+        })
+        .await
+        .unwrap();
+    st.accounts
+        .create_user(
+            "vip",
+            Some("password-123".into()),
+            0,
+            false,
+            Some("half".into()),
+            "test",
+        )
+        .await
+        .unwrap();
+    let mut c = Console::login(&app, "vip", "password-123").await;
+    let (status, v) = c.get("/console/api/models").await;
+    assert_eq!(status, 200, "{v}");
+    let m = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "video-2.0-mini-reference-to-video")
+        .unwrap();
+    assert_eq!(m["billing"]["credits"], 18);
+    assert_eq!(m["billing"]["resolution_credits"]["480p"], 12);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn console_upload_uses_the_session_and_the_public_rules() {
+    use reqwest::multipart::{Form, Part};
+    let app = TestApp::new().await;
+    app.user_with_key("alice", 0).await;
+    let form = || {
+        Form::new().part(
+            "files",
+            Part::bytes(png_bytes())
+                .file_name("a.png")
+                .mime_str("image/png")
+                .unwrap(),
+        )
+    };
+    let mut anon = Console::new(&app);
+    let r = anon
+        .req(reqwest::Method::POST, "/console/api/upload")
+        .multipart(form());
+    let (status, v, _) = anon.send(r).await;
+    assert_eq!((status, error_code(&v).as_str()), (401, "not_logged_in"));
+
+    let mut c = Console::login(&app, "alice", "password-123").await;
+    let r = c
+        .req(reqwest::Method::POST, "/console/api/upload")
+        .multipart(form());
+    let (status, v, _) = c.send(r).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"][0]["content_type"], "image/png");
+    let url = v["data"][0]["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{}/uploads/", app.url)));
+    assert_eq!(app.http.get(url).send().await.unwrap().status(), 200);
+
+    let html = Form::new().part(
+        "files",
+        Part::bytes(b"<html><script>alert(1)</script>".to_vec())
+            .file_name("x.html")
+            .mime_str("text/html")
+            .unwrap(),
+    );
+    let r = c
+        .req(reqwest::Method::POST, "/console/api/upload")
+        .multipart(html);
+    let (status, _, _) = c.send(r).await;
+    assert_eq!(status, 415);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn console_json_bodies_are_capped_and_answers_are_not_cached() {
+    let app = TestApp::new().await;
+    app.user_with_key("alice", 0).await;
+    let mut c = Console::login(&app, "alice", "password-123").await;
+    let mut big = seed_request();
+    big["prompt"] = json!("x".repeat(2 * 1024 * 1024));
+    let (status, v) = c.post("/console/api/generations", big).await;
+    assert_eq!(
+        (status, error_code(&v).as_str()),
+        (413, "payload_too_large")
+    );
+    let resp = c
+        .req(reqwest::Method::GET, "/console/api/me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! The console's JSON API under `/console/api`: session auth, CSRF guard, customer and
 //! operator routes. API keys never work here; the session cookie never works on `/v1`.
 
+pub mod customer;
 pub mod session;
 pub mod views;
 
@@ -16,6 +17,7 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, Tags};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use customer::ConsoleApi;
 pub use session::SessionApi;
 
 #[derive(Tags)]
@@ -26,6 +28,13 @@ pub enum ConsoleTags {
     /// Operator pages of the console: admin sessions only.
     #[oai(rename = "Console · Admin")]
     ConsoleAdmin,
+}
+
+/// Every console API, as one member of the OpenAPI service.
+pub type ConsoleApis = (SessionApi, ConsoleApi);
+
+pub fn apis() -> ConsoleApis {
+    (SessionApi, ConsoleApi)
 }
 
 const SCHEME: &str = "ConsoleSession";
