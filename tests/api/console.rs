@@ -70,6 +70,18 @@ impl<'a> Console<'a> {
         let (s, v, _) = self.send(r).await;
         (s, v)
     }
+
+    pub async fn put(&mut self, p: &str, body: Value) -> (u16, Value) {
+        let r = self.req(reqwest::Method::PUT, p).json(&body);
+        let (s, v, _) = self.send(r).await;
+        (s, v)
+    }
+
+    pub async fn patch(&mut self, p: &str, body: Value) -> (u16, Value) {
+        let r = self.req(reqwest::Method::PATCH, p).json(&body);
+        let (s, v, _) = self.send(r).await;
+        (s, v)
+    }
 }
 
 async fn raw_login(app: &TestApp, user: &str, password: &str) -> (u16, Value) {
@@ -221,7 +233,7 @@ async fn api_keys_never_open_the_console_and_cookies_never_open_v1() {
         "{v}"
     );
     let (status, v) = app.get(&key, "/console/api/admin/users").await;
-    assert!(status == 401 || status == 404, "{status} {v}");
+    assert_eq!((status, error_code(&v).as_str()), (401, "not_logged_in"));
 
     let c = Console::login(&app, "alice", "password-123").await;
     let resp = app
@@ -627,5 +639,454 @@ async fn console_json_bodies_are_capped_and_answers_are_not_cached() {
         .await
         .unwrap();
     assert_eq!(resp.headers()["cache-control"], "no-store");
+    app.stop().await;
+}
+
+// ---- operator pages ----
+
+fn operator_routes() -> Vec<(reqwest::Method, &'static str, Value)> {
+    use reqwest::Method as M;
+    vec![
+        (M::GET, "/console/api/admin/users", json!(null)),
+        (
+            M::POST,
+            "/console/api/admin/users",
+            json!({"username": "mallory2", "credits": 100}),
+        ),
+        (
+            M::PATCH,
+            "/console/api/admin/users/1",
+            json!({"disabled": true}),
+        ),
+        (
+            M::POST,
+            "/console/api/admin/users/1/credits",
+            json!({"amount": 1000}),
+        ),
+        (M::GET, "/console/api/admin/pricing-groups", json!(null)),
+        (
+            M::PUT,
+            "/console/api/admin/pricing-groups/free",
+            json!({"percent": 1}),
+        ),
+        (M::GET, "/console/api/admin/providers", json!(null)),
+        (M::GET, "/console/api/admin/provider-kinds", json!(null)),
+        (
+            M::POST,
+            "/console/api/admin/providers",
+            json!({"name": "x", "kind": "demo"}),
+        ),
+        (
+            M::PUT,
+            "/console/api/admin/providers/demo",
+            json!({"kind": "demo", "enabled": false}),
+        ),
+        (M::POST, "/console/api/admin/providers/demo/test", json!({})),
+        (M::GET, "/console/api/admin/models", json!(null)),
+        (M::GET, "/console/api/admin/tasks", json!(null)),
+        (M::GET, "/console/api/admin/ledger", json!(null)),
+    ]
+}
+
+#[tokio::test]
+async fn operator_apis_refuse_customers_anonymous_callers_and_api_keys() {
+    let app = TestApp::new().await;
+    let key = app.user_with_key("mallory", 0).await;
+    let mut customer = Console::login(&app, "mallory", "password-123").await;
+    let mut anon = Console::new(&app);
+    let (admin_id, admin_key) = {
+        let st = app.state();
+        let admin = st
+            .store
+            .read_now(|txn| videoapi::store::users::read_by_name(txn, "admin"))
+            .unwrap()
+            .unwrap();
+        let (_, k) = st.accounts.create_key(admin.id, "ops").await.unwrap();
+        (admin.id, k)
+    };
+    for (method, path, body) in operator_routes() {
+        let with_body = |r: reqwest::RequestBuilder| {
+            if body.is_null() { r } else { r.json(&body) }
+        };
+        let r = with_body(customer.req(method.clone(), path));
+        let (status, v, _) = customer.send(r).await;
+        assert_eq!(
+            (status, error_code(&v).as_str()),
+            (403, "forbidden"),
+            "{method} {path}: {v}"
+        );
+        let r = with_body(anon.req(method.clone(), path));
+        let (status, v, _) = anon.send(r).await;
+        assert_eq!(
+            (status, error_code(&v).as_str()),
+            (401, "not_logged_in"),
+            "{method} {path}"
+        );
+        // An operator's API key is still no way in.
+        let r = with_body(anon.req(method.clone(), path).bearer_auth(&admin_key));
+        let (status, _, _) = anon.send(r).await;
+        assert_eq!(status, 401, "{method} {path} with an API key");
+    }
+    // Nothing changed.
+    assert_eq!(app.balance(&key).await, 0);
+    let admin = app.state().accounts.user(admin_id).await.unwrap();
+    assert!(!admin.disabled);
+    assert!(app.state().catalog.provider("demo").unwrap().enabled);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operator_creates_a_user_tops_up_and_deducts_with_notes() {
+    let app = TestApp::new().await;
+    let mut ops = Console::login(&app, "admin", "admin-password").await;
+    let (status, v) = ops
+        .post(
+            "/console/api/admin/users",
+            json!({"username": "carol", "credits": 50}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let id = v["user"]["id"].as_u64().unwrap();
+    assert_eq!(v["user"]["credits"], 50);
+    let password = v["generated_password"].as_str().unwrap().to_string();
+    let (status, v) = ops
+        .post("/console/api/admin/users", json!({"username": "carol"}))
+        .await;
+    assert_eq!(status, 409, "{v}");
+    let (status, v) = ops
+        .post("/console/api/admin/users", json!({"username": "x y"}))
+        .await;
+    assert_eq!(
+        (status, v["error"]["param"].as_str()),
+        (422, Some("username"))
+    );
+
+    let credits = format!("/console/api/admin/users/{id}/credits");
+    let (status, v) = ops
+        .post(&credits, json!({"amount": 500, "note": "welcome"}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["credits"], 550);
+    assert_eq!(v["entry"]["kind"], "top_up");
+    assert_eq!(v["entry"]["actor"], "admin:admin");
+    let (status, v) = ops
+        .post(&credits, json!({"amount": -100, "note": "correction"}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["credits"], 450);
+    assert_eq!(v["entry"]["kind"], "adjust");
+    let (status, v) = ops.post(&credits, json!({"amount": -1000})).await;
+    assert_eq!(
+        (status, v["error"]["param"].as_str()),
+        (422, Some("amount"))
+    );
+    let (status, _) = ops.post(&credits, json!({"amount": 0})).await;
+    assert_eq!(status, 422);
+    let (status, _) = ops
+        .post("/console/api/admin/users/999/credits", json!({"amount": 5}))
+        .await;
+    assert_eq!(status, 404);
+
+    // The ledger, newest first, filtered by user.
+    let (status, l) = ops.get("/console/api/admin/ledger?user=carol").await;
+    assert_eq!(status, 200, "{l}");
+    let notes: Vec<&str> = l["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["note"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(notes, ["correction", "welcome", "starting credits"]);
+    assert_eq!(l["data"][0]["username"], "carol");
+    assert_eq!(l["data"][0]["balance_after"], 450);
+    let (_, page) = ops
+        .get("/console/api/admin/ledger?user=carol&limit=2")
+        .await;
+    assert_eq!(page["has_more"], true);
+    let cursor = page["next_cursor"].as_u64().unwrap();
+    let (_, rest) = ops
+        .get(&format!(
+            "/console/api/admin/ledger?user=carol&limit=2&before={cursor}"
+        ))
+        .await;
+    assert_eq!(rest["data"][0]["note"], "starting credits");
+
+    // The new user can log in with the generated password and sees the balance.
+    let mut carol = Console::login(&app, "carol", &password).await;
+    assert_eq!(carol.get("/console/api/me").await.1["credits"], 450);
+    let (_, users) = ops.get("/console/api/admin/users?q=CAR").await;
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert!(app.audit().is_empty(), "{:?}", app.audit());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operator_disables_and_enables_users_and_assigns_pricing_groups() {
+    let app = TestApp::new().await;
+    let key = app.user_with_key("dave", 100).await;
+    let mut dave = Console::login(&app, "dave", "password-123").await;
+    let mut ops = Console::login(&app, "admin", "admin-password").await;
+    let (_, users) = ops.get("/console/api/admin/users?q=dave").await;
+    let id = users[0]["id"].as_u64().unwrap();
+    let path = format!("/console/api/admin/users/{id}");
+
+    let (status, v) = ops.patch(&path, json!({"disabled": true})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["disabled"], true);
+    let (status, v) = app.get(&key, "/v1/account").await;
+    assert_eq!((status, error_code(&v).as_str()), (401, "user_disabled"));
+    assert_eq!(dave.get("/console/api/me").await.0, 401);
+    let (status, _) = ops.patch(&path, json!({"disabled": false})).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.balance(&key).await, 100);
+
+    // Operators cannot lock themselves out.
+    let (_, me) = ops.get("/console/api/me").await;
+    let (status, _) = ops
+        .patch(
+            &format!("/console/api/admin/users/{}", me["id"]),
+            json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(status, 409);
+
+    // Pricing groups: create, assign, the user's price follows; unknown names are 422.
+    let (status, v) = ops
+        .put(
+            "/console/api/admin/pricing-groups/vip",
+            json!({"percent": 80}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = ops
+        .put(
+            "/console/api/admin/pricing-groups/bad",
+            json!({"percent": 80, "overrides": {"no-such-model": 1}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{v}");
+    let (status, v) = ops.patch(&path, json!({"pricing_group": "nope"})).await;
+    assert_eq!(
+        (status, v["error"]["param"].as_str()),
+        (422, Some("pricing_group"))
+    );
+    let (status, v) = ops.patch(&path, json!({"pricing_group": "vip"})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["pricing_group"], "vip");
+    let (_, groups) = ops.get("/console/api/admin/pricing-groups").await;
+    assert_eq!(groups[0]["name"], "vip");
+    assert_eq!(groups[0]["users"], 1);
+    let mut dave = Console::login(&app, "dave", "password-123").await;
+    let (_, models) = dave.get("/console/api/models").await;
+    let m = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "video-2.0-mini-reference-to-video")
+        .unwrap()
+        .clone();
+    assert_eq!(m["billing"]["credits"], 29, "36 x 80 % rounded up");
+    let (status, v) = ops.patch(&path, json!({"pricing_group": null})).await;
+    assert_eq!((status, &v["pricing_group"]), (200, &Value::Null));
+
+    // A password reset ends the user's sessions.
+    let (status, _) = ops
+        .patch(&path, json!({"password": "reset-password-1"}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(dave.get("/console/api/me").await.0, 401);
+    Console::login(&app, "dave", "reset-password-1").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn channels_keep_their_secrets_masked_and_can_be_tested() {
+    let app = TestApp::new().await;
+    let mut ops = Console::login(&app, "admin", "admin-password").await;
+    let secret = "sk-live-very-secret-value-9876";
+    let (status, v) = ops
+        .post(
+            "/console/api/admin/providers",
+            json!({"name": "demo2", "kind": "demo", "api_key": secret, "api_secret": "another-secret-5555",
+                   "priority": 2, "weight": 3, "settings": {"region": "eu", "token": "tok-123456789"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["api_key"], "••••9876");
+    assert_eq!(v["api_secret"], "••••5555");
+    assert_eq!(v["has_api_key"], true);
+    assert_eq!(v["settings"]["region"], "eu");
+    assert_eq!(v["settings"]["token"], "••••6789");
+    let (_, list) = ops.get("/console/api/admin/providers").await;
+    let text = list.to_string();
+    assert!(
+        !text.contains(secret) && !text.contains("another-secret") && !text.contains("tok-123")
+    );
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "demo2" && p["priority"] == 2)
+    );
+
+    // Edit without credentials keeps them; an empty string clears one.
+    let (status, v) = ops
+        .put(
+            "/console/api/admin/providers/demo2",
+            json!({"kind": "demo", "base_url": "https://example.invalid/api", "enabled": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["enabled"], false);
+    let stored = app.state().catalog.provider("demo2").unwrap();
+    assert_eq!(stored.api_key, secret);
+    assert_eq!(stored.base_url, "https://example.invalid/api");
+    let (_, v) = ops
+        .put(
+            "/console/api/admin/providers/demo2",
+            json!({"kind": "demo", "api_secret": ""}),
+        )
+        .await;
+    assert_eq!(v["has_api_secret"], false);
+    assert_eq!(
+        app.state().catalog.provider("demo2").unwrap().api_key,
+        secret
+    );
+
+    let (status, _) = ops
+        .post(
+            "/console/api/admin/providers",
+            json!({"name": "demo2", "kind": "demo"}),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, v) = ops
+        .post(
+            "/console/api/admin/providers",
+            json!({"name": "x", "kind": "no-such-kind"}),
+        )
+        .await;
+    assert_eq!((status, v["error"]["param"].as_str()), (422, Some("kind")));
+    let (status, _) = ops
+        .put(
+            "/console/api/admin/providers/missing",
+            json!({"kind": "demo"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let (status, t) = ops
+        .post("/console/api/admin/providers/demo/test", json!({}))
+        .await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["ok"], true);
+    let (_, kinds) = ops.get("/console/api/admin/provider-kinds").await;
+    assert!(kinds.as_array().unwrap().contains(&json!("demo")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operator_publishes_a_model_with_routes_prices_and_enable() {
+    let app = TestApp::new().await;
+    let key = app.user_with_key("erin", 1000).await;
+    let mut ops = Console::login(&app, "admin", "admin-password").await;
+    let model = json!({
+        "id": "ops-text",
+        "name": "Ops text",
+        "features": ["text-to-video"],
+        "enabled": false,
+        "billing": {"mode": "per_task", "credits": 70},
+        "capabilities": {"types": ["text-to-video"], "resolutions": ["720p"], "durations": [5],
+                         "default_duration": 5, "aspect_ratios": ["16:9"]},
+        "poll_interval_seconds": 2,
+        "routes": [{"provider": "demo", "upstream_model": "demo-text"}]
+    });
+    let mut bad = model.clone();
+    bad["routes"][0]["provider"] = json!("ghost");
+    let (status, v) = ops.post("/console/api/admin/models", bad).await;
+    assert_eq!(
+        (status, v["error"]["param"].as_str()),
+        (422, Some("routes[0].provider"))
+    );
+    let mut bad = model.clone();
+    bad["billing"]["mode"] = json!("per_minute");
+    let (status, _) = ops.post("/console/api/admin/models", bad).await;
+    assert_eq!(status, 422);
+
+    let (status, v) = ops.post("/console/api/admin/models", model.clone()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["routes"][0]["weight"], 1);
+    let (status, _) = ops.post("/console/api/admin/models", model.clone()).await;
+    assert_eq!(status, 409);
+
+    // Disabled: not listed and not callable.
+    let (_, list) = app.get(&key, "/v1/models").await;
+    assert!(!list.to_string().contains("ops-text"));
+    let req = json!({"model": "ops-text", "prompt": "a cat"});
+    let (status, v) = app.create(&key, req.clone()).await;
+    assert_eq!((status, error_code(&v).as_str()), (400, "model_disabled"));
+
+    let mut enabled = model.clone();
+    enabled["enabled"] = json!(true);
+    let (status, v) = ops.put("/console/api/admin/models/ops-text", enabled).await;
+    assert_eq!(status, 200, "{v}");
+    let (_, list) = app.get(&key, "/v1/models").await;
+    let listed = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "ops-text")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["billing"]["credits"], 70);
+    let (status, v) = app.create(&key, req).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(app.balance(&key).await, 930);
+    let (status, _) = ops.put("/console/api/admin/models/missing", model).await;
+    assert_eq!(status, 404);
+    let (_, all) = ops.get("/console/api/admin/models").await;
+    assert!(all.as_array().unwrap().len() >= 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operator_sees_every_task_filtered_by_user_model_and_status() {
+    let app = TestApp::new().await;
+    let a = app.user_with_key("fay", 1000).await;
+    let b = app.user_with_key("gus", 1000).await;
+    let (_, t1) = app.create(&a, seed_request()).await;
+    let (_, t2) = app
+        .create(
+            &b,
+            json!({"model": "video-2.0-mini-text-to-video", "prompt": "demo:fail"}),
+        )
+        .await;
+    app.wait_for(&a, t1["task_id"].as_str().unwrap(), "completed")
+        .await;
+    app.wait_for(&b, t2["task_id"].as_str().unwrap(), "failed")
+        .await;
+    let mut ops = Console::login(&app, "admin", "admin-password").await;
+
+    let (status, all) = ops.get("/console/api/admin/tasks").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["data"].as_array().unwrap().len(), 2);
+    assert_eq!(all["data"][0]["task_id"], t2["task_id"], "newest first");
+    assert_eq!(all["data"][0]["username"], "gus");
+    let (_, v) = ops.get("/console/api/admin/tasks?user=fay").await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert_eq!(v["data"][0]["username"], "fay");
+    let (_, v) = ops.get("/console/api/admin/tasks?status=failed").await;
+    assert_eq!(v["data"][0]["task_id"], t2["task_id"]);
+    assert_eq!(v["data"][0]["credits_refunded"], true);
+    let (_, v) = ops
+        .get("/console/api/admin/tasks?model=video-2.0-mini-reference-to-video")
+        .await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    let (_, v) = ops.get("/console/api/admin/tasks?user=nobody").await;
+    assert_eq!(v["data"], json!([]));
+    let (status, _) = ops.get("/console/api/admin/tasks?status=weird").await;
+    assert_eq!(status, 422);
+    let (_, l) = ops.get("/console/api/admin/ledger").await;
+    assert!(l["data"].as_array().unwrap().len() >= 5);
     app.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The console's JSON API under `/console/api`: session auth, CSRF guard, customer and
 //! operator routes. API keys never work here; the session cookie never works on `/v1`.
 
+pub mod admin;
 pub mod customer;
 pub mod session;
 pub mod views;
@@ -17,6 +18,7 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, Tags};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use admin::AdminApi;
 pub use customer::ConsoleApi;
 pub use session::SessionApi;
 
@@ -31,10 +33,10 @@ pub enum ConsoleTags {
 }
 
 /// Every console API, as one member of the OpenAPI service.
-pub type ConsoleApis = (SessionApi, ConsoleApi);
+pub type ConsoleApis = (SessionApi, ConsoleApi, AdminApi);
 
 pub fn apis() -> ConsoleApis {
-    (SessionApi, ConsoleApi)
+    (SessionApi, ConsoleApi, AdminApi)
 }
 
 const SCHEME: &str = "ConsoleSession";
