@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
 use crate::providers::Registry;
-use crate::service::{accounts::Accounts, catalog::Catalog, tasks::Tasks};
+use crate::service::{accounts::Accounts, catalog::Catalog, sessions::Sessions, tasks::Tasks};
 use crate::storage::Storage;
 use crate::store::Store;
 use std::net::SocketAddr;
@@ -21,6 +21,7 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub accounts: Accounts,
     pub tasks: Arc<Tasks>,
+    pub sessions: Arc<Sessions>,
 }
 
 impl AppState {
@@ -56,6 +57,7 @@ impl AppState {
             deadline: Duration::from_secs(config.task_deadline_secs),
             allow_private_callbacks: config.allow_private_callbacks,
         });
+        let sessions = Arc::new(Sessions::new(store.clone()));
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -65,6 +67,7 @@ impl AppState {
             engine,
             accounts,
             tasks,
+            sessions,
         };
         Ok((state, generated))
     }

@@ -48,6 +48,12 @@ pub enum AppError {
     },
     #[error("too many requests, retry later")]
     RateLimited,
+    #[error("not logged in, or the session expired: log in to the console again")]
+    NotLoggedIn,
+    #[error("too many failed login attempts; try again in {retry_after_secs} seconds")]
+    LoginThrottled { retry_after_secs: u64 },
+    #[error("cross-site request refused: {reason}")]
+    CrossSite { reason: String },
     #[error("database is locked by a running server")]
     DatabaseLocked,
     #[error("storage error: {0}")]
@@ -127,6 +133,9 @@ impl AppError {
                 code(422, "invalid_request_error", "unknown_asset_reference")
             }
             RateLimited => code(429, "rate_limit_error", "rate_limited"),
+            NotLoggedIn => code(401, "authentication_error", "not_logged_in"),
+            LoginThrottled { .. } => code(429, "rate_limit_error", "login_throttled"),
+            CrossSite { .. } => code(403, "permission_error", "csrf_rejected"),
             DatabaseLocked => code(503, "server_error", "database_locked"),
             Storage(_) | Internal(_) => code(500, "server_error", "internal_error"),
         }

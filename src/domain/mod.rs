@@ -8,6 +8,7 @@ pub mod network;
 pub mod pricing;
 pub mod references;
 pub mod request;
+pub mod session;
 pub mod task;
 pub mod user;
 

@@ -46,6 +46,19 @@ pub fn console() -> impl Endpoint<Output = Response> {
             );
             h.insert("x-frame-options", HeaderValue::from_static("DENY"));
             h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+            // Scripts and styles only from this origin; media may come from the public
+            // URL (which can be another host behind a proxy) or from local previews.
+            h.insert(
+                "content-security-policy",
+                HeaderValue::from_static(
+                    "default-src 'self'; script-src 'self'; style-src 'self'; \
+                     img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; \
+                     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+                     frame-ancestors 'none'",
+                ),
+            );
+            // Revalidate with the ETag so a new binary's console is picked up at once.
+            h.insert("cache-control", HeaderValue::from_static("no-cache"));
             resp
         })
 }

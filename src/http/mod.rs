@@ -1,6 +1,7 @@
 //! HTTP with poem + poem-openapi only: routes, auth, JSON errors for everything.
 
 pub mod auth;
+pub mod console;
 pub mod errors;
 pub mod files;
 pub mod public;
@@ -11,12 +12,12 @@ use crate::app::AppState;
 use poem::{Endpoint, EndpointExt, IntoResponse, Route};
 use poem_openapi::OpenApiService;
 
-pub type Apis = (public::PublicApi, uploads::UploadApi);
+pub type Apis = (public::PublicApi, uploads::UploadApi, console::ConsoleApis);
 
 /// The OpenAPI service for every documented route.
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (public::PublicApi, uploads::UploadApi),
+        (public::PublicApi, uploads::UploadApi, console::apis()),
         "VideoApi",
         env!("CARGO_PKG_VERSION"),
     )
@@ -44,6 +45,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
     Route::new()
         .nest_no_strip("/v1", api.clone().around(limit_body))
         .nest_no_strip("/api", api.clone())
+        .nest_no_strip("/console/api", api.clone().around(console::guard))
         .at("/healthz", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs)
@@ -58,7 +60,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
 
 /// Cap request bodies of the JSON API, chunked ones included (poem's `SizeLimit` would
 /// refuse every request without a Content-Length, GETs too).
-async fn limit_body<E: Endpoint>(
+pub(crate) async fn limit_body<E: Endpoint>(
     ep: std::sync::Arc<E>,
     mut req: poem::Request,
 ) -> poem::Result<poem::Response> {

@@ -21,6 +21,15 @@ impl Principal {
     }
 }
 
+/// What an operator may change on an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub disabled: Option<bool>,
+    pub is_admin: Option<bool>,
+    /// `Some(None)` puts the user back on list prices.
+    pub pricing_group: Option<Option<String>>,
+}
+
 /// Don't rewrite a key record on every request just to move `last_used` by a second.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
@@ -226,7 +235,7 @@ impl Accounts {
     }
 
     /// Change a user (disable, pricing group, password, ...) and drop cached keys.
-    pub async fn update_user(
+    pub async fn modify_user(
         &self,
         user_id: u64,
         f: impl FnOnce(&mut User) -> AppResult<()> + Send + 'static,
@@ -250,6 +259,27 @@ impl Accounts {
             .read(move |txn| store::users::read(txn, id))
             .await?
             .ok_or_else(|| AppError::not_found("user"))
+    }
+
+    /// Change an account's flags and pricing group (operator pages).
+    pub async fn update_user(&self, id: u64, patch: UserPatch) -> AppResult<User> {
+        self.modify_user(id, move |u| {
+            if let Some(d) = patch.disabled {
+                u.disabled = d;
+            }
+            if let Some(a) = patch.is_admin {
+                u.is_admin = a;
+            }
+            if let Some(g) = patch.pricing_group {
+                u.pricing_group = g;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn users(&self) -> AppResult<Vec<User>> {
+        self.store.read(store::users::list).await
     }
 
     /// On first start, create `admin`; returns the password when it was generated.

@@ -2,5 +2,6 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod sessions;
 pub mod tasks;
 pub mod uploads;

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod catalog;
 pub mod ledger;
 pub mod outbox;
+pub mod sessions;
 pub mod tables;
 pub mod tasks;
 pub mod users;

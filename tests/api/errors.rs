@@ -23,7 +23,7 @@ async fn auth_errors_are_401_in_the_error_shape() {
         .unwrap()
         .unwrap();
     st.accounts
-        .update_user(user.id, |u| {
+        .modify_user(user.id, |u| {
             u.disabled = true;
             Ok(())
         })

@@ -1,0 +1,235 @@
+//! The customer's console API: login, keys, overview, tasks, models, generation, upload.
+
+use super::views::*;
+use super::{ConsoleTags, SessionAuth};
+use crate::app::AppState;
+use crate::domain::now_ms;
+use crate::domain::task::Task;
+use crate::http::errors::ApiError;
+use crate::http::public::{Accepted, CreateGeneration};
+use crate::http::uploads::{MultipartStream, UploadResult, store_upload};
+use crate::http::views::{ModelInfo, ModelList};
+use crate::store::{self, tasks::Filter};
+use poem::web::Data;
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+
+/// Console task views, with model display names from the catalog.
+pub fn console_tasks(state: &AppState, tasks: &[Task]) -> Vec<ConsoleTask> {
+    let now = now_ms();
+    tasks
+        .iter()
+        .map(|t| {
+            let name = state.catalog.model(&t.model).map(|m| m.name.clone());
+            ConsoleTask::from_task(t, &state.config.public_url, name.as_deref(), now)
+        })
+        .collect()
+}
+
+/// `tasks` holds up to `limit + 1` rows; the extra one only says there is more.
+pub fn task_page(state: &AppState, mut tasks: Vec<Task>, limit: usize) -> ConsoleTaskList {
+    let has_more = tasks.len() > limit;
+    tasks.truncate(limit);
+    ConsoleTaskList {
+        next_cursor: if has_more {
+            tasks.last().map(|t| t.id.clone())
+        } else {
+            None
+        },
+        has_more,
+        data: console_tasks(state, &tasks),
+    }
+}
+
+#[derive(Clone)]
+pub struct ConsoleApi;
+
+#[OpenApi(prefix_path = "/console/api", tag = "ConsoleTags::Console")]
+impl ConsoleApi {
+    /// Overview
+    ///
+    /// Balance, key and task counts, the latest status and the newest tasks.
+    #[oai(path = "/overview", method = "get")]
+    async fn overview(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+    ) -> Result<Json<Overview>, ApiError> {
+        let uid = auth.who.user.id;
+        let (keys, task_count, recent) = state
+            .store
+            .read(move |txn| {
+                let keys = store::users::list_keys(txn, uid)?;
+                let count = store::tasks::count_for_user(txn, uid)?;
+                let filter = Filter {
+                    user_id: Some(uid),
+                    ..Filter::default()
+                };
+                let recent = store::tasks::list(txn, &filter, 5)?;
+                Ok((keys, count, recent))
+            })
+            .await?;
+        Ok(Json(Overview {
+            username: auth.who.user.username.clone(),
+            credits: auth.who.user.credits,
+            api_key_count: keys.iter().filter(|k| !k.revoked).count() as u64,
+            task_count,
+            latest_status: recent.first().map(|t| t.status.as_str().to_string()),
+            recent_tasks: console_tasks(state.0, &recent),
+        }))
+    }
+
+    /// List your API keys
+    #[oai(path = "/keys", method = "get")]
+    async fn keys(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+    ) -> Result<Json<Vec<KeyView>>, ApiError> {
+        let mut keys = state.accounts.list_keys(auth.who.user.id).await?;
+        keys.sort_by_key(|k| std::cmp::Reverse(k.id));
+        Ok(Json(keys.iter().map(KeyView::from_key).collect()))
+    }
+
+    /// Create an API key
+    ///
+    /// The full key is in this response only; it is stored as a hash.
+    #[oai(path = "/keys", method = "post")]
+    async fn create_key(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        body: Json<CreateKey>,
+    ) -> Result<Json<CreatedKey>, ApiError> {
+        let name = body.0.name.unwrap_or_default();
+        let (record, key) = state.accounts.create_key(auth.who.user.id, &name).await?;
+        Ok(Json(CreatedKey {
+            key,
+            info: KeyView::from_key(&record),
+        }))
+    }
+
+    /// Revoke an API key
+    ///
+    /// The key stops working at once. Another user's key is 404.
+    #[oai(path = "/keys/:key_id/revoke", method = "post")]
+    async fn revoke_key(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        key_id: Path<u64>,
+    ) -> Result<Json<KeyView>, ApiError> {
+        let key = state
+            .accounts
+            .revoke_key(auth.who.user.id, key_id.0)
+            .await?;
+        Ok(Json(KeyView::from_key(&key)))
+    }
+
+    /// Models at your price
+    ///
+    /// Enabled models with the caller's own prices (pricing group applied).
+    #[oai(path = "/models", method = "get")]
+    async fn models(&self, state: Data<&AppState>, auth: SessionAuth) -> Json<ModelList> {
+        let group = state.catalog.group(auth.who.user.pricing_group.as_deref());
+        let data = state
+            .catalog
+            .models()
+            .iter()
+            .filter(|m| m.enabled)
+            .map(|m| ModelInfo::from_model(m, group.as_ref()))
+            .collect();
+        Json(ModelList {
+            object: "list".into(),
+            data,
+        })
+    }
+
+    /// Your tasks
+    ///
+    /// Newest first, with credit details and elapsed time.
+    #[oai(path = "/tasks", method = "get")]
+    async fn tasks(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        /// Page size, 1-100 (default 20).
+        limit: Query<Option<u32>>,
+        /// Cursor: only tasks older than this task id.
+        before: Query<Option<String>>,
+        /// Only tasks with this status.
+        status: Query<Option<String>>,
+    ) -> Result<Json<ConsoleTaskList>, ApiError> {
+        let limit = limit.0.unwrap_or(20).clamp(1, 100) as usize;
+        let filter = Filter {
+            user_id: Some(auth.who.user.id),
+            status: parse_status(status.0.as_deref())?,
+            before: before.0.filter(|b| !b.is_empty()),
+            model: None,
+        };
+        let tasks = state.tasks.list(filter, limit + 1).await?;
+        Ok(Json(task_page(state.0, tasks, limit)))
+    }
+
+    /// One of your tasks
+    #[oai(path = "/tasks/:task_id", method = "get")]
+    async fn task(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        task_id: Path<String>,
+    ) -> Result<Json<ConsoleTask>, ApiError> {
+        let task = state.tasks.get(&auth.who, &task_id.0).await?;
+        Ok(Json(console_tasks(state.0, &[task]).remove(0)))
+    }
+
+    /// Cancel one of your tasks
+    ///
+    /// Only before it was sent to a channel (409 otherwise); the credits come back.
+    #[oai(path = "/tasks/:task_id/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        task_id: Path<String>,
+    ) -> Result<Json<ConsoleTask>, ApiError> {
+        let task = state.tasks.cancel(&auth.who, &task_id.0).await?;
+        Ok(Json(console_tasks(state.0, &[task]).remove(0)))
+    }
+
+    /// Create a video task from the console
+    ///
+    /// The same request, rules, prices and ledger as `POST /v1/video/generations`.
+    #[oai(path = "/generations", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        body: Json<CreateGeneration>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> Result<Json<Accepted>, ApiError> {
+        let (task, _) = state
+            .tasks
+            .create(&auth.who, body.0.into(), idempotency_key.0, "console")
+            .await?;
+        Ok(Json(Accepted {
+            task_id: task.id,
+            status: task.status.as_str().into(),
+            poll_interval_seconds: task.poll_interval_seconds,
+        }))
+    }
+
+    /// Upload assets from the console
+    ///
+    /// The same as `POST /api/upload` (multipart field `files`), with the session.
+    #[oai(path = "/upload", method = "post")]
+    async fn upload(
+        &self,
+        state: Data<&AppState>,
+        _auth: SessionAuth,
+        body: MultipartStream,
+    ) -> Result<Json<UploadResult>, ApiError> {
+        Ok(Json(store_upload(state.0, body).await?))
+    }
+}

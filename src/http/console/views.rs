@@ -1,0 +1,630 @@
+//! Request and response bodies of the console API.
+
+use crate::domain::catalog::{self as cat, Model};
+use crate::domain::ledger::LedgerEntry;
+use crate::domain::task::{Status, Task};
+use crate::domain::user::{ApiKey, User};
+use crate::http::views::TaskErrorView;
+use poem_openapi::types::{Any, MaybeUndefined};
+use poem_openapi::{Enum, Object};
+use std::collections::BTreeMap;
+
+/// The logged-in account.
+#[derive(Debug, Clone, Object)]
+pub struct Me {
+    pub id: u64,
+    pub username: String,
+    /// Operators see the admin pages.
+    pub is_admin: bool,
+    /// Current balance in credits.
+    pub credits: i64,
+    pub pricing_group: Option<String>,
+    pub created_at_ms: i64,
+}
+
+impl Me {
+    pub fn from_user(u: &User) -> Me {
+        Me {
+            id: u.id,
+            username: u.username.clone(),
+            is_admin: u.is_admin,
+            credits: u.credits,
+            pricing_group: u.pricing_group.clone(),
+            created_at_ms: u.created_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ChangePassword {
+    pub current_password: String,
+    /// 8-256 characters.
+    pub new_password: String,
+}
+
+/// An API key as listed: the full key is never shown again after creation.
+#[derive(Debug, Clone, Object)]
+pub struct KeyView {
+    pub id: u64,
+    pub name: String,
+    /// The first characters of the key, e.g. `vga_Ab12Cd`.
+    pub prefix: String,
+    /// `active` or `revoked`.
+    pub status: String,
+    pub created_at_ms: i64,
+    /// Null when never used.
+    pub last_used_ms: Option<i64>,
+}
+
+impl KeyView {
+    pub fn from_key(k: &ApiKey) -> KeyView {
+        KeyView {
+            id: k.id,
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            status: if k.revoked { "revoked" } else { "active" }.into(),
+            created_at_ms: k.created_at_ms,
+            last_used_ms: k.last_used_ms,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct CreateKey {
+    /// A name to recognise the key by (at most 64 characters).
+    pub name: Option<String>,
+}
+
+/// A new key. `key` is shown only in this response: store it now.
+#[derive(Debug, Clone, Object)]
+pub struct CreatedKey {
+    /// The full key, `vga_...`; it cannot be shown again.
+    pub key: String,
+    #[oai(flatten)]
+    pub info: KeyView,
+}
+
+/// Credits and elapsed time of a task, as the console shows them.
+#[derive(Debug, Clone, Object)]
+pub struct ConsoleTask {
+    pub task_id: String,
+    /// `pending`, `processing`, `completed` or `failed`.
+    pub status: String,
+    /// Public model id.
+    pub model: String,
+    /// The model's display name (the id when the model was removed).
+    pub model_name: String,
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub prompt: String,
+    pub resolution: String,
+    /// Requested seconds; null for `auto`.
+    pub duration: Option<u32>,
+    pub aspect_ratio: String,
+    pub generate_audio: bool,
+    pub image_urls: Vec<String>,
+    pub video_urls: Vec<String>,
+    pub audio_urls: Vec<String>,
+    /// The video once completed (served by this gateway).
+    pub url: Option<String>,
+    pub videos: Vec<String>,
+    pub error: Option<TaskErrorView>,
+    /// `per_task` or `per_second`.
+    pub billing_mode: String,
+    /// Credits per task or per second.
+    pub unit_credits: i64,
+    /// Seconds billed (per-second models) or 1.
+    pub billed_units: i64,
+    /// Credits reserved at creation.
+    pub credits_reserved: i64,
+    /// True when the reservation was returned.
+    pub credits_refunded: bool,
+    /// Credits returned (0 unless refunded).
+    pub credits_refunded_amount: i64,
+    /// What the task cost in the end: reserved − refunded.
+    pub credits_charged: i64,
+    pub created_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    /// From creation to finish, or to now while unfinished.
+    pub elapsed_ms: i64,
+    /// Poll this often while unfinished.
+    pub poll_interval_seconds: u32,
+    /// `api` or `console`.
+    pub source: String,
+    /// Whether the task can still be cancelled (not yet sent to a channel).
+    pub cancellable: bool,
+    /// The owner (operator views only).
+    pub username: Option<String>,
+}
+
+impl ConsoleTask {
+    pub fn from_task(
+        t: &Task,
+        public_url: &str,
+        model_name: Option<&str>,
+        now_ms: i64,
+    ) -> ConsoleTask {
+        let view = crate::http::views::TaskView::from_task(t, public_url);
+        let refunded = if t.credits_refunded {
+            t.credits_reserved
+        } else {
+            0
+        };
+        let r = &t.request;
+        ConsoleTask {
+            task_id: t.id.clone(),
+            status: t.status.as_str().into(),
+            model: t.model.clone(),
+            model_name: model_name.unwrap_or(&t.model).to_string(),
+            kind: r.kind.clone(),
+            prompt: r.prompt.clone(),
+            resolution: r.resolution.clone(),
+            duration: r.duration,
+            aspect_ratio: r.aspect_ratio.clone(),
+            generate_audio: r.generate_audio,
+            image_urls: r.image_urls.clone(),
+            video_urls: r.video_urls.clone(),
+            audio_urls: r.audio_urls.clone(),
+            url: view.url,
+            videos: view.videos,
+            error: view.error,
+            billing_mode: t.price.mode.as_str().into(),
+            unit_credits: t.price.unit_credits,
+            billed_units: t.price.units,
+            credits_reserved: t.credits_reserved,
+            credits_refunded: t.credits_refunded,
+            credits_refunded_amount: refunded,
+            credits_charged: t.credits_reserved - refunded,
+            created_at_ms: t.created_at_ms,
+            finished_at_ms: t.finished_at_ms,
+            elapsed_ms: t.elapsed_ms(now_ms).max(0),
+            poll_interval_seconds: t.poll_interval_seconds,
+            source: t.source.clone(),
+            cancellable: t.can_cancel(),
+            username: None,
+        }
+    }
+}
+
+/// A page of tasks, newest first.
+#[derive(Debug, Clone, Object)]
+pub struct ConsoleTaskList {
+    pub data: Vec<ConsoleTask>,
+    pub has_more: bool,
+    /// Pass as `before` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// The overview page.
+#[derive(Debug, Clone, Object)]
+pub struct Overview {
+    pub username: String,
+    pub credits: i64,
+    /// Active (not revoked) keys.
+    pub api_key_count: u64,
+    pub task_count: u64,
+    /// Status of the newest task; null without tasks.
+    pub latest_status: Option<String>,
+    /// The newest tasks (up to 5).
+    pub recent_tasks: Vec<ConsoleTask>,
+}
+
+// ---- operator views ----
+
+#[derive(Debug, Clone, Object)]
+pub struct AdminUser {
+    pub id: u64,
+    pub username: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub credits: i64,
+    pub pricing_group: Option<String>,
+    pub created_at_ms: i64,
+}
+
+impl AdminUser {
+    pub fn from_user(u: &User) -> AdminUser {
+        AdminUser {
+            id: u.id,
+            username: u.username.clone(),
+            is_admin: u.is_admin,
+            disabled: u.disabled,
+            credits: u.credits,
+            pricing_group: u.pricing_group.clone(),
+            created_at_ms: u.created_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct CreateUser {
+    /// 3-32 letters, digits, `_`, `-`, `.`.
+    pub username: String,
+    /// 8-256 characters; generated and returned once when omitted.
+    pub password: Option<String>,
+    /// Starting credits (a top-up entry in the ledger).
+    pub credits: Option<i64>,
+    pub is_admin: Option<bool>,
+    pub pricing_group: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct CreatedUser {
+    pub user: AdminUser,
+    /// Only when the password was generated; shown once.
+    pub generated_password: Option<String>,
+}
+
+/// Fields to change; omitted fields stay as they are.
+#[derive(Debug, Clone, Object)]
+pub struct UpdateUser {
+    /// Disabled users cannot log in and their keys stop working.
+    pub disabled: Option<bool>,
+    pub is_admin: Option<bool>,
+    /// A group name, or null for list prices.
+    pub pricing_group: MaybeUndefined<String>,
+    /// A new password (ends the user's console sessions).
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct AdjustCredits {
+    /// Positive tops up, negative deducts (never below zero).
+    pub amount: i64,
+    /// Why; kept in the ledger (at most 200 characters).
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct LedgerView {
+    pub id: u64,
+    pub at_ms: i64,
+    pub user_id: u64,
+    pub username: String,
+    /// `reserve`, `refund`, `top_up` or `adjust`.
+    pub kind: String,
+    /// Signed change of the balance.
+    pub amount: i64,
+    pub balance_after: i64,
+    pub task_id: Option<String>,
+    /// `user:<name>`, `admin:<name>`, `system` or `cli`.
+    pub actor: String,
+    pub note: Option<String>,
+}
+
+impl LedgerView {
+    pub fn from_entry(e: &LedgerEntry, username: &str) -> LedgerView {
+        LedgerView {
+            id: e.id,
+            at_ms: e.at_ms,
+            user_id: e.user_id,
+            username: username.to_string(),
+            kind: e.kind.as_str().into(),
+            amount: e.amount,
+            balance_after: e.balance_after,
+            task_id: e.task_id.clone(),
+            actor: e.actor.clone(),
+            note: e.note.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Adjusted {
+    pub entry: LedgerView,
+    /// The balance after the change.
+    pub credits: i64,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct LedgerPage {
+    /// Newest first.
+    pub data: Vec<LedgerView>,
+    pub has_more: bool,
+    /// Pass as `before` for the next page.
+    pub next_cursor: Option<u64>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct GroupView {
+    pub name: String,
+    /// 100 = list price, 80 = 20 % off.
+    pub percent: u32,
+    /// Model id -> credits (per task or per second, as the model bills).
+    pub overrides: BTreeMap<String, i64>,
+    /// Users in this group.
+    pub users: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct PutGroup {
+    /// 1-10000; 100 = list price.
+    pub percent: u32,
+    #[oai(default)]
+    pub overrides: BTreeMap<String, i64>,
+}
+
+/// A provider channel. Credentials are masked to their last four characters.
+#[derive(Debug, Clone, Object)]
+pub struct ProviderView {
+    pub name: String,
+    /// Adapter kind, e.g. `demo`.
+    pub kind: String,
+    pub base_url: String,
+    /// Masked, e.g. `••••abcd`; empty when none is set.
+    pub api_key: String,
+    /// Masked like `api_key`.
+    pub api_secret: String,
+    pub has_api_key: bool,
+    pub has_api_secret: bool,
+    pub enabled: bool,
+    pub priority: i32,
+    pub weight: u32,
+    /// Adapter settings; values under secret-looking names are masked.
+    pub settings: Any<serde_json::Value>,
+    /// False while the channel cools down after upstream errors.
+    pub healthy: bool,
+    /// Public models with a route to this channel.
+    pub models: Vec<String>,
+}
+
+impl ProviderView {
+    pub fn from_config(p: &cat::ProviderConfig, healthy: bool, models: Vec<String>) -> Self {
+        ProviderView {
+            name: p.name.clone(),
+            kind: p.kind.clone(),
+            base_url: p.base_url.clone(),
+            api_key: cat::mask_secret(&p.api_key),
+            api_secret: cat::mask_secret(&p.api_secret),
+            has_api_key: !p.api_key.is_empty(),
+            has_api_secret: !p.api_secret.is_empty(),
+            enabled: p.enabled,
+            priority: p.priority,
+            weight: p.weight,
+            settings: Any(mask_settings(&p.settings)),
+            healthy,
+            models,
+        }
+    }
+}
+
+/// Mask string values whose key names a credential, at any depth.
+pub fn mask_settings(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let lower = k.to_ascii_lowercase();
+                    let secret = ["key", "secret", "token", "password", "credential"]
+                        .iter()
+                        .any(|s| lower.contains(s));
+                    let v = match v {
+                        Value::String(s) if secret => Value::String(cat::mask_secret(s)),
+                        other => mask_settings(other),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(mask_settings).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Create or edit a channel. On edit, an omitted `api_key`/`api_secret` keeps the stored
+/// one and an empty string clears it.
+#[derive(Debug, Clone, Object)]
+pub struct ProviderInput {
+    /// Required on create; ignored on edit (the path names the channel).
+    pub name: Option<String>,
+    pub kind: String,
+    #[oai(default)]
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub api_secret: Option<String>,
+    pub enabled: Option<bool>,
+    pub priority: Option<i32>,
+    pub weight: Option<u32>,
+    pub settings: Option<Any<serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ConnectionTest {
+    /// True when the channel answered and accepted the credentials.
+    pub ok: bool,
+    /// False when the adapter has no free test call.
+    pub supported: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum BillingModeInput {
+    PerTask,
+    PerSecond,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ModelBilling {
+    pub mode: BillingModeInput,
+    /// Credits per task, or per second of video.
+    pub credits: i64,
+    /// Per-resolution override of `credits`, e.g. `{"480p": 24}`.
+    #[oai(default)]
+    pub resolution_credits: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ModelCapabilities {
+    pub types: Vec<String>,
+    pub resolutions: Vec<String>,
+    pub durations: Vec<u32>,
+    /// Seconds billed and sent for `duration: "auto"`.
+    pub default_duration: u32,
+    pub aspect_ratios: Vec<String>,
+    #[oai(default)]
+    pub max_images: u32,
+    #[oai(default)]
+    pub max_videos: u32,
+    #[oai(default)]
+    pub max_audios: u32,
+    #[oai(default)]
+    pub supports_audio: bool,
+    #[oai(default)]
+    pub default_generate_audio: bool,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ModelRoute {
+    /// A channel name.
+    pub provider: String,
+    /// The model's name at that channel.
+    pub upstream_model: String,
+    /// Lower is tried first.
+    #[oai(default)]
+    pub priority: i32,
+    /// Share among routes of the same priority.
+    #[oai(default = "one")]
+    pub weight: u32,
+    pub settings: Option<Any<serde_json::Value>>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+/// A public model as the operator edits it.
+#[derive(Debug, Clone, Object)]
+pub struct AdminModel {
+    /// The public id callers send as `model`.
+    pub id: String,
+    pub name: String,
+    #[oai(default)]
+    pub description: String,
+    #[oai(default)]
+    pub features: Vec<String>,
+    #[oai(default = "yes")]
+    pub enabled: bool,
+    pub billing: ModelBilling,
+    pub capabilities: ModelCapabilities,
+    #[oai(default = "thirty")]
+    pub poll_interval_seconds: u32,
+    #[oai(default)]
+    pub routes: Vec<ModelRoute>,
+}
+
+impl AdminModel {
+    pub fn from_model(m: &Model) -> AdminModel {
+        let c = &m.capabilities;
+        AdminModel {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            description: m.description.clone(),
+            features: m.features.clone(),
+            enabled: m.enabled,
+            billing: ModelBilling {
+                mode: match m.billing.mode {
+                    cat::BillingMode::PerTask => BillingModeInput::PerTask,
+                    cat::BillingMode::PerSecond => BillingModeInput::PerSecond,
+                },
+                credits: m.billing.credits,
+                resolution_credits: m.billing.resolution_credits.clone(),
+            },
+            capabilities: ModelCapabilities {
+                types: c.types.clone(),
+                resolutions: c.resolutions.clone(),
+                durations: c.durations.clone(),
+                default_duration: c.default_duration,
+                aspect_ratios: c.aspect_ratios.clone(),
+                max_images: c.max_images,
+                max_videos: c.max_videos,
+                max_audios: c.max_audios,
+                supports_audio: c.supports_audio,
+                default_generate_audio: c.default_generate_audio,
+            },
+            poll_interval_seconds: m.poll_interval_seconds,
+            routes: m
+                .routes
+                .iter()
+                .map(|r| ModelRoute {
+                    provider: r.provider.clone(),
+                    upstream_model: r.upstream_model.clone(),
+                    priority: r.priority,
+                    weight: r.weight,
+                    settings: (!r.settings.is_null()).then(|| Any(r.settings.clone())),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn into_model(self) -> Model {
+        let c = self.capabilities;
+        Model {
+            id: self.id.trim().to_string(),
+            name: self.name.trim().to_string(),
+            description: self.description,
+            features: self.features,
+            enabled: self.enabled,
+            billing: cat::Billing {
+                mode: match self.billing.mode {
+                    BillingModeInput::PerTask => cat::BillingMode::PerTask,
+                    BillingModeInput::PerSecond => cat::BillingMode::PerSecond,
+                },
+                credits: self.billing.credits,
+                resolution_credits: self.billing.resolution_credits,
+            },
+            capabilities: cat::Capabilities {
+                types: c.types,
+                resolutions: c.resolutions,
+                durations: c.durations,
+                default_duration: c.default_duration,
+                aspect_ratios: c.aspect_ratios,
+                max_images: c.max_images,
+                max_videos: c.max_videos,
+                max_audios: c.max_audios,
+                supports_audio: c.supports_audio,
+                default_generate_audio: c.default_generate_audio,
+            },
+            poll_interval_seconds: self.poll_interval_seconds,
+            routes: self
+                .routes
+                .into_iter()
+                .map(|r| cat::Route {
+                    provider: r.provider,
+                    upstream_model: r.upstream_model,
+                    priority: r.priority,
+                    weight: r.weight,
+                    settings: r.settings.map(|s| s.0).unwrap_or(serde_json::Value::Null),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Whether a status filter is valid; `None` for "any".
+pub fn parse_status(s: Option<&str>) -> Result<Option<Status>, crate::error::AppError> {
+    match s {
+        None | Some("") => Ok(None),
+        Some(s) => Status::parse(s).map(Some).ok_or_else(|| {
+            crate::error::AppError::invalid(
+                "status",
+                "must be pending, processing, completed or failed",
+            )
+        }),
+    }
+}

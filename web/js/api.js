@@ -1,0 +1,87 @@
+// The console API client: same-origin, session cookie, CSRF header, one error shape.
+import { t } from "./i18n.js";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    super(e.message || t("error.http", { status }));
+    this.status = status;
+    this.code = e.code || (status === 0 ? "network_error" : "http_error");
+    this.param = e.param || null;
+  }
+}
+
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+const HEADERS = { "X-Requested-With": "videoapi" };
+
+async function parse(resp, path) {
+  if (resp.status === 204) return null;
+  const text = await resp.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!resp.ok) {
+    const err = new ApiError(resp.status, data);
+    if (resp.status === 401 && !path.endsWith("/login") && !path.endsWith("/me")) onUnauthorized(err);
+    throw err;
+  }
+  return data;
+}
+
+export async function api(method, path, body, extraHeaders) {
+  const headers = { ...HEADERS, ...(extraHeaders || {}) };
+  const init = { method, headers, credentials: "same-origin" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let resp;
+  try {
+    resp = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, { error: { message: t("error.network"), code: "network_error" } });
+  }
+  return parse(resp, path);
+}
+
+export const get = (path) => api("GET", path);
+export const post = (path, body) => api("POST", path, body === undefined ? {} : body);
+export const put = (path, body) => api("PUT", path, body);
+export const patch = (path, body) => api("PATCH", path, body);
+
+/** Upload one file with progress (fetch has no upload progress). */
+export function upload(file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/console/api/upload");
+    xhr.setRequestHeader("X-Requested-With", "videoapi");
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total);
+    };
+    xhr.onerror = () => reject(new ApiError(0, { error: { message: t("error.network") } }));
+    xhr.onload = () => {
+      let data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data.data[0]);
+      else {
+        const err = new ApiError(xhr.status, data);
+        if (xhr.status === 401) onUnauthorized(err);
+        reject(err);
+      }
+    };
+    const form = new FormData();
+    form.append("files", file, file.name);
+    xhr.send(form);
+  });
+}

@@ -1,0 +1,228 @@
+// The console shell: session, navigation, hash routes, language switch.
+import { get, post, setUnauthorizedHandler } from "./api.js";
+import { t, lang, setLang, onLangChange } from "./i18n.js";
+import { h, clear, fmtNumber, errorBox, icon } from "./ui.js";
+
+import overview from "./pages/overview.js";
+import generate from "./pages/generate.js";
+import keys from "./pages/keys.js";
+import models from "./pages/models.js";
+import quickstart from "./pages/quickstart.js";
+import login from "./pages/login.js";
+import password from "./pages/password.js";
+import adminUsers from "./admin/users.js";
+import adminGroups from "./admin/groups.js";
+import adminProviders from "./admin/providers.js";
+import adminModels from "./admin/models.js";
+import adminTasks from "./admin/tasks.js";
+import adminLedger from "./admin/ledger.js";
+
+const ROUTES = {
+  "/overview": { page: overview, auth: true, icon: "overview" },
+  "/generate": { page: generate, auth: true, icon: "generate" },
+  "/keys": { page: keys, auth: true, icon: "keys" },
+  "/models": { page: models, icon: "models" },
+  "/quickstart": { page: quickstart, icon: "quickstart" },
+  "/password": { page: password, auth: true, hidden: true },
+  "/login": { page: login, bare: true, hidden: true },
+  "/admin/users": { page: adminUsers, auth: true, admin: true, icon: "users" },
+  "/admin/groups": { page: adminGroups, auth: true, admin: true, icon: "groups" },
+  "/admin/providers": { page: adminProviders, auth: true, admin: true, icon: "providers" },
+  "/admin/models": { page: adminModels, auth: true, admin: true, icon: "adminModels" },
+  "/admin/tasks": { page: adminTasks, auth: true, admin: true, icon: "tasks" },
+  "/admin/ledger": { page: adminLedger, auth: true, admin: true, icon: "ledger" },
+};
+
+export const session = {
+  me: null,
+  async refresh() {
+    try {
+      session.me = await get("/console/api/me");
+    } catch (e) {
+      if (e.status === 401) session.me = null;
+      else throw e;
+    }
+    renderChrome();
+    return session.me;
+  },
+};
+
+export function navigate(path) {
+  if (location.hash === `#${path}`) route();
+  else location.hash = `#${path}`;
+}
+
+let cleanup = null;
+let nav;
+let topbar;
+let main;
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "") || "/";
+  const [path, query] = raw.split("?");
+  return { path, params: new URLSearchParams(query || "") };
+}
+
+function navLink(path, label, iconName) {
+  const { path: current } = parseHash();
+  return h(
+    "a.nav-link",
+    { href: `#${path}`, class: current === path ? "active" : "", "aria-current": current === path ? "page" : false },
+    h("span.nav-icon", icon(iconName)),
+    h("span", label),
+  );
+}
+
+function renderChrome() {
+  const me = session.me;
+  const items = Object.entries(ROUTES).filter(
+    ([, r]) => !r.hidden && !r.admin && (!r.auth || me),
+  );
+  const adminItems = me && me.is_admin ? Object.entries(ROUTES).filter(([, r]) => r.admin) : [];
+  clear(
+    nav,
+    h("a.brand", { href: "#/overview" }, h("span.brand-mark", { "aria-hidden": "true" }, "▶"), "VideoApi"),
+    h("p.nav-section", me ? "Customer Workspace" : t("nav.public")),
+    items.map(([p, r]) => navLink(p, t(`nav${p.replace(/\//g, ".")}`), r.icon)),
+    adminItems.length ? h("p.nav-section", t("nav.operator")) : null,
+    adminItems.map(([p, r]) => navLink(p, t(`nav${p.replace(/\//g, ".")}`), r.icon)),
+  );
+  const langBtn = h(
+    "button.btn.btn-ghost.btn-small#lang-switch",
+    {
+      type: "button",
+      "aria-label": t("lang.switch"),
+      onclick: () => setLang(lang() === "zh" ? "en" : "zh"),
+    },
+    lang() === "zh" ? "English" : "中文",
+  );
+  const menuBtn = h(
+    "button.btn.btn-ghost.btn-small.menu-toggle",
+    {
+      type: "button",
+      "aria-label": t("nav.menu"),
+      "aria-expanded": document.body.classList.contains("nav-open") ? "true" : "false",
+      onclick: () => {
+        document.body.classList.toggle("nav-open");
+        menuBtn.setAttribute("aria-expanded", document.body.classList.contains("nav-open"));
+      },
+    },
+    icon("menu"),
+  );
+  clear(
+    topbar,
+    menuBtn,
+    h("div.topbar-spacer"),
+    me
+      ? [
+          h(
+            "span.credits-pill#credits-pill",
+            { title: t("credits") },
+            h("span.muted", t("credits")),
+            " ",
+            h("strong#header-credits", fmtNumber(me.credits)),
+          ),
+          h("span.user-name", me.username, me.is_admin ? h("span.badge.badge-admin", t("role.admin")) : null),
+          h("a.btn.btn-ghost.btn-small", { href: "#/password" }, t("nav.password")),
+          h(
+            "button.btn.btn-ghost.btn-small#logout",
+            {
+              type: "button",
+              onclick: async () => {
+                try {
+                  await post("/console/api/logout");
+                } finally {
+                  session.me = null;
+                  navigate("/login");
+                }
+              },
+            },
+            t("logout"),
+          ),
+        ]
+      : h("a.btn.btn-primary.btn-small", { href: "#/login" }, t("login")),
+    langBtn,
+  );
+}
+
+/** Update the balance shown in the top bar without a full re-render. */
+export function showCredits(credits) {
+  if (session.me) session.me.credits = credits;
+  const el = document.getElementById("header-credits");
+  if (el) el.textContent = fmtNumber(credits);
+}
+
+async function route() {
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch {
+      // a page's cleanup failing must not block navigation
+    }
+    cleanup = null;
+  }
+  document.body.classList.remove("nav-open");
+  const { path, params } = parseHash();
+  const r = ROUTES[path];
+  if (!r) {
+    navigate(session.me ? "/overview" : "/login");
+    return;
+  }
+  if (r.auth && !session.me) {
+    navigate(`/login?next=${encodeURIComponent(path)}`);
+    return;
+  }
+  document.body.classList.toggle("bare", Boolean(r.bare));
+  renderChrome();
+  const pageKey = `nav${path.replace(/\//g, ".")}`;
+  document.title = `${t(pageKey)} · VideoApi`;
+  clear(main);
+  main.focus({ preventScroll: true });
+  if (r.admin && !session.me.is_admin) {
+    main.append(
+      h(
+        "div.forbidden",
+        { role: "alert", "data-testid": "forbidden" },
+        h("h1", "403"),
+        h("p", t("forbidden")),
+        h("a.btn.btn-primary", { href: "#/overview" }, t("nav.overview")),
+      ),
+    );
+    return;
+  }
+  try {
+    cleanup = (await r.page.render(main, { params, session, navigate, showCredits })) || null;
+  } catch (e) {
+    main.append(errorBox(e, () => route()));
+  }
+}
+
+async function boot() {
+  nav = document.getElementById("nav");
+  topbar = document.getElementById("topbar");
+  main = document.getElementById("main");
+  document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
+  setUnauthorizedHandler(() => {
+    session.me = null;
+    const { path } = parseHash();
+    if (ROUTES[path] && ROUTES[path].auth) navigate(`/login?next=${encodeURIComponent(path)}`);
+  });
+  onLangChange(() => {
+    document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
+    route();
+  });
+  try {
+    await session.refresh();
+  } catch (e) {
+    // The API is unreachable: public pages still render, with the error shown.
+    clear(main, errorBox(e, () => location.reload()));
+  }
+  window.addEventListener("hashchange", route);
+  if (!location.hash || location.hash === "#" || location.hash === "#/") {
+    navigate(session.me ? "/overview" : "/login");
+  } else {
+    route();
+  }
+}
+
+boot();

@@ -1,0 +1,93 @@
+// 总览: credits, connection status, key and task counts, latest status, recent tasks.
+import { get } from "../api.js";
+import { t } from "../i18n.js";
+import { h, clear, table, loading, errorBox, statusBadge, shortId, fmtNumber, fmtTime } from "../ui.js";
+
+export function videoCell(task, { small } = {}) {
+  if (task.status === "completed" && task.url) {
+    return h(
+      "a.thumb-link",
+      { href: task.url, target: "_blank", rel: "noopener", title: t("video.open") },
+      h("video", {
+        src: task.url,
+        muted: true,
+        preload: "metadata",
+        playsinline: true,
+        class: small ? "" : "thumb",
+        "aria-label": t("video.open"),
+      }),
+    );
+  }
+  if (task.status === "failed") {
+    return h("span.task-error", task.error ? task.error.message : t("status.failed"));
+  }
+  return h("span.muted", "—");
+}
+
+export default {
+  async render(main, { session, showCredits }) {
+    const conn = h("span.conn#conn-status", t("disconnected"));
+    const credits = h("div.hero-credits#overview-credits", "-");
+    const stats = h("div.stats");
+    const recent = h("div", loading());
+    clear(
+      main,
+      h(
+        "section.card.hero",
+        h("div", h("h1", t("nav.overview")), h("p.subtitle", t("overview.subtitle"))),
+        h(
+          "div.hero-side",
+          h("div", h("div.hero-label", t("credits")), credits),
+          conn,
+          h("span.hero-label", "Customer Workspace"),
+        ),
+      ),
+      stats,
+      h(
+        "section.card",
+        h(
+          "div.card-head",
+          h("h2", t("overview.recent")),
+          h("a.btn.btn-primary.btn-small", { href: "#/generate" }, t("nav.generate")),
+        ),
+        recent,
+      ),
+    );
+    const stat = (label, value, id) =>
+      h("div.stat", h("div.stat-label", label), h("div.stat-value", { id }, value));
+    const load = async () => {
+      try {
+        const o = await get("/console/api/overview");
+        conn.classList.add("ok");
+        conn.textContent = t("connected");
+        credits.textContent = fmtNumber(o.credits);
+        clear(
+          stats,
+          stat(t("credits"), fmtNumber(o.credits), "stat-credits"),
+          stat("API Key", fmtNumber(o.api_key_count), "stat-keys"),
+          stat(t("tasks"), fmtNumber(o.task_count), "stat-tasks"),
+          stat(t("latest_status"), o.latest_status ? statusBadge(o.latest_status) : "-", "stat-latest"),
+        );
+        clear(
+          recent,
+          table(
+            [t("col.task"), t("col.model"), t("col.status"), t("col.video")],
+            o.recent_tasks.map((task) => [
+              h("span", h("span.mono", { title: task.task_id }, shortId(task.task_id)), h("span.cell-sub", fmtTime(task.created_at_ms))),
+              task.model_name,
+              statusBadge(task.status),
+              videoCell(task, { small: true }),
+            ]),
+            { empty: t("overview.empty") },
+          ),
+        );
+        if (session.me) showCredits(o.credits);
+      } catch (e) {
+        conn.classList.remove("ok");
+        conn.textContent = t("disconnected");
+        clear(recent, errorBox(e, load));
+      }
+    };
+    await load();
+  },
+};
