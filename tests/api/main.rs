@@ -7,5 +7,7 @@ mod generations;
 mod ledger;
 mod models;
 mod openapi;
+mod providers;
 mod restart;
+mod simulators;
 mod uploads;
