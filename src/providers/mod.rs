@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod demo;
 pub mod health;
 pub mod http;
+pub mod kling;
 pub mod limit;
 pub mod mapping;
 pub mod seedance;
@@ -178,6 +179,7 @@ impl Registry {
         match cfg.kind.as_str() {
             "demo" => Ok(Arc::new(demo::Demo::new(self.demo_delay))),
             "seedance" | "seedance-byteplus" => Ok(Arc::new(seedance::Seedance::new(cfg, kit())?)),
+            "kling" => Ok(Arc::new(kling::Kling::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(
@@ -229,6 +231,6 @@ impl Registry {
 
     /// Every kind this build can talk to.
     pub fn kinds() -> &'static [&'static str] {
-        &["demo", "seedance", "seedance-byteplus"]
+        &["demo", "seedance", "seedance-byteplus", "kling"]
     }
 }

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+mod kling;
 mod seedance;
 
 use crate::common::*;
