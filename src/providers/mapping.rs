@@ -127,8 +127,17 @@ pub mod table {
     }
 
     pub fn run(cases: Vec<Case>, build: impl Fn(&str, &UnifiedRequest) -> Result<Value, AppError>) {
+        run_from(base(), cases, build)
+    }
+
+    /// Like [`run`], from another starting request.
+    pub fn run_from(
+        start: UnifiedRequest,
+        cases: Vec<Case>,
+        build: impl Fn(&str, &UnifiedRequest) -> Result<Value, AppError>,
+    ) {
         for c in cases {
-            let mut r = base();
+            let mut r = start.clone();
             (c.mutate)(&mut r);
             let got = build(c.model, &r);
             match c.expect {

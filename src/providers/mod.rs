@@ -9,6 +9,7 @@ pub mod kling;
 pub mod limit;
 pub mod mapping;
 pub mod seedance;
+pub mod veo;
 
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
@@ -180,6 +181,7 @@ impl Registry {
             "demo" => Ok(Arc::new(demo::Demo::new(self.demo_delay))),
             "seedance" | "seedance-byteplus" => Ok(Arc::new(seedance::Seedance::new(cfg, kit())?)),
             "kling" => Ok(Arc::new(kling::Kling::new(cfg, kit())?)),
+            "veo" => Ok(Arc::new(veo::Veo::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(
@@ -231,6 +233,6 @@ impl Registry {
 
     /// Every kind this build can talk to.
     pub fn kinds() -> &'static [&'static str] {
-        &["demo", "seedance", "seedance-byteplus", "kling"]
+        &["demo", "seedance", "seedance-byteplus", "kling", "veo"]
     }
 }

@@ -6,6 +6,7 @@
 
 mod kling;
 mod seedance;
+mod veo;
 
 use crate::common::*;
 use crate::simulators::{self, Core, Fault, Op, VIDEO};
@@ -67,7 +68,7 @@ pub async fn gateway() -> (TestApp, String) {
     (app, key)
 }
 
-/// Declare a channel; tests use a short call timeout and may fetch loopback assets.
+/// Declare a channel; tests use a short call timeout.
 pub async fn channel(app: &TestApp, name: &str, spec: &Spec, base_url: &str) {
     channel_with(app, name, spec, base_url, spec.key, spec.secret).await
 }
@@ -80,7 +81,7 @@ pub async fn channel_with(
     key: &str,
     secret: &str,
 ) {
-    let mut settings = json!({"timeout_ms": 600, "allow_private_assets": true});
+    let mut settings = json!({"timeout_ms": 600});
     if let Some(extra) = spec.settings.as_object() {
         for (k, v) in extra {
             settings[k] = v.clone();

@@ -22,6 +22,7 @@
 
 pub mod kling;
 pub mod seedance;
+pub mod veo;
 
 use async_trait::async_trait;
 use poem::http::StatusCode;
