@@ -10,6 +10,7 @@ pub mod limit;
 pub mod mapping;
 pub mod seedance;
 pub mod veo;
+pub mod wan;
 
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
@@ -182,6 +183,7 @@ impl Registry {
             "seedance" | "seedance-byteplus" => Ok(Arc::new(seedance::Seedance::new(cfg, kit())?)),
             "kling" => Ok(Arc::new(kling::Kling::new(cfg, kit())?)),
             "veo" => Ok(Arc::new(veo::Veo::new(cfg, kit())?)),
+            "wan" => Ok(Arc::new(wan::Wan::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(
@@ -233,6 +235,13 @@ impl Registry {
 
     /// Every kind this build can talk to.
     pub fn kinds() -> &'static [&'static str] {
-        &["demo", "seedance", "seedance-byteplus", "kling", "veo"]
+        &[
+            "demo",
+            "seedance",
+            "seedance-byteplus",
+            "kling",
+            "veo",
+            "wan",
+        ]
     }
 }

@@ -7,6 +7,7 @@
 mod kling;
 mod seedance;
 mod veo;
+mod wan;
 
 use crate::common::*;
 use crate::simulators::{self, Core, Fault, Op, VIDEO};

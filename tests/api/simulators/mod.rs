@@ -23,6 +23,7 @@
 pub mod kling;
 pub mod seedance;
 pub mod veo;
+pub mod wan;
 
 use async_trait::async_trait;
 use poem::http::StatusCode;
