@@ -33,7 +33,14 @@ impl AppState {
         })?;
         let store = Store::open(&config.db_path())?;
         let storage = Storage::open(&config.data_dir)?;
-        let registry = Arc::new(Registry::new(Duration::from_millis(config.demo_delay_ms)));
+        let registry = Arc::new(
+            Registry::new(Duration::from_millis(config.demo_delay_ms)).with_local_assets(
+                crate::providers::http::LocalAssets {
+                    public_url: config.public_url.clone(),
+                    root: config.data_dir.clone(),
+                },
+            ),
+        );
         let catalog = Arc::new(Catalog::load(store.clone(), registry.clone(), &config).await?);
         let engine = Engine::new(
             store.clone(),

@@ -61,6 +61,9 @@ pub struct ResultRef {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<u32>,
+    /// Fingerprint of the channel key needed to fetch it, when the URL needs auth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +99,10 @@ pub struct Task {
     pub provider: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_model: Option<String>,
+    /// Fingerprint of the channel key the task was submitted with; it is polled with the
+    /// same one (never the key itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
     /// Routes that already refused this task with a retryable error (indexes into the model).
     #[serde(default)]
     pub tried_routes: Vec<usize>,

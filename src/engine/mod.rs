@@ -41,6 +41,7 @@ pub struct Engine {
     /// Consecutive unreadable or failed polls, kept in memory: a restart forgives them.
     failures: Mutex<HashMap<String, u32>>,
     permits: Arc<Semaphore>,
+    key_turn: std::sync::atomic::AtomicUsize,
 }
 
 /// What to do with a task after one step.
@@ -69,6 +70,7 @@ impl Engine {
             scheduled: Mutex::new(HashSet::new()),
             failures: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            key_turn: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -263,9 +265,28 @@ impl Engine {
         let Some(provider) = self.registry.get(&route.provider) else {
             return Ok(Next::After(self.backoff(&task.id)));
         };
+        // The channel's pacing: come back later rather than wait holding a worker.
+        let _slot = match self.registry.limiter(&route.provider).try_acquire() {
+            Ok(slot) => slot,
+            Err(wait) => return Ok(Next::After(jitter(wait))),
+        };
+        // A resend (same route after an unknown outcome) must use the same key: the
+        // upstream deduplicates per account.
+        let credential = match (forced_route, &task.credential) {
+            (Some(_), Some(c)) => Some(c.clone()),
+            _ => {
+                // Round robin over the channel's keys.
+                let ids = provider.credentials();
+                let n = self
+                    .key_turn
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (!ids.is_empty()).then(|| ids[n % ids.len()].clone())
+            }
+        };
         // Record the attempt before calling upstream, so a crash mid-call is visible.
         let id = task.id.clone();
         let (pname, umodel) = (route.provider.clone(), route.upstream_model.clone());
+        let cred = credential.clone();
         let recorded = self
             .store
             .write(move |txn| {
@@ -277,6 +298,7 @@ impl Engine {
                     t.submit_attempts += 1;
                     t.provider = Some(pname);
                     t.upstream_model = Some(umodel);
+                    t.credential = cred;
                     Ok(true)
                 })
             })
@@ -289,9 +311,11 @@ impl Engine {
             upstream_model: &route.upstream_model,
             request: &task.request,
             route_settings: &route.settings,
+            credential: credential.as_deref(),
         };
         let result = provider.submit(job).await;
         self.note_health(&route.provider, result.as_ref().err());
+        self.note_retry_after(&route.provider, result.as_ref().err());
         let id = task.id.clone();
         match result {
             Ok(upstream_id) => {
@@ -349,6 +373,33 @@ impl Engine {
                 self.fail(&task.id, &code, &message).await?;
                 Ok(Next::Done)
             }
+            Err(ProviderError::Channel { code, message }) => {
+                // The channel (not the request) is at fault and nothing was created: try
+                // another route; with none left, fail and refund rather than wait.
+                tracing::warn!(task = %task.id, provider = %route.provider, %code, %message, "channel refused the submission");
+                let updated = self
+                    .store
+                    .write(move |txn| {
+                        store::tasks::update(txn, &id, |t| {
+                            t.phase = Phase::Queued;
+                            if !t.tried_routes.contains(&route_idx) {
+                                t.tried_routes.push(route_idx);
+                            }
+                            Ok(true)
+                        })
+                    })
+                    .await?;
+                if updated.is_some_and(|t| self.pick_route(&t, &model).is_some()) {
+                    return Ok(Next::After(Duration::from_millis(10)));
+                }
+                self.fail(
+                    &task.id,
+                    "channel_unavailable",
+                    "no channel could accept this task right now; credits were refunded",
+                )
+                .await?;
+                Ok(Next::Done)
+            }
         }
     }
 
@@ -367,17 +418,22 @@ impl Engine {
                     .map(|r| r.settings.clone())
             })
             .unwrap_or(serde_json::Value::Null);
+        let channel = task.provider.clone().unwrap_or_default();
+        let slot = match self.registry.limiter(&channel).try_acquire() {
+            Ok(slot) => slot,
+            Err(wait) => return Ok(Next::After(jitter(wait))),
+        };
         let job = PollJob {
             task_id: &task.id,
             upstream_id: &upstream_id,
             upstream_model: task.upstream_model.as_deref().unwrap_or_default(),
             route_settings: &settings,
+            credential: task.credential.as_deref(),
         };
         let outcome = provider.poll(job).await;
-        self.note_health(
-            task.provider.as_deref().unwrap_or_default(),
-            outcome.as_ref().err(),
-        );
+        drop(slot);
+        self.note_health(&channel, outcome.as_ref().err());
+        self.note_retry_after(&channel, outcome.as_ref().err());
         match outcome {
             Ok(PollOutcome::Queued) | Ok(PollOutcome::Running) => {
                 self.failures.lock().expect("engine lock").remove(&task.id);
@@ -520,6 +576,17 @@ impl Engine {
                     .inc();
             }
             Some(_) => {}
+        }
+    }
+
+    /// A 429 with `Retry-After` pauses the whole channel, not just this task.
+    fn note_retry_after(&self, provider: &str, err: Option<&ProviderError>) {
+        if let Some(ProviderError::Retryable {
+            retry_after: Some(after),
+            ..
+        }) = err
+        {
+            self.registry.limiter(provider).pause(*after);
         }
     }
 

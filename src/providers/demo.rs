@@ -102,6 +102,7 @@ impl Provider for Demo {
         Ok(PollOutcome::Succeeded(vec![ResultRef {
             url: format!("demo://{shape}"),
             duration_seconds: seconds.parse().ok(),
+            credential: None,
         }]))
     }
 

@@ -1,8 +1,16 @@
 //! Upstream adapters behind one trait, and the registry that builds them from settings.
 //! The engine and services never name a provider kind.
 
+pub mod credentials;
 pub mod demo;
 pub mod health;
+pub mod http;
+pub mod kling;
+pub mod limit;
+pub mod mapping;
+pub mod seedance;
+pub mod veo;
+pub mod wan;
 
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
@@ -24,6 +32,9 @@ pub struct SubmitJob<'a> {
     pub upstream_model: &'a str,
     pub request: &'a UnifiedRequest,
     pub route_settings: &'a serde_json::Value,
+    /// Fingerprint of the channel credential to use (from [`Provider::credentials`]),
+    /// recorded on the task before this call so every later call uses the same one.
+    pub credential: Option<&'a str>,
 }
 
 pub struct PollJob<'a> {
@@ -31,6 +42,8 @@ pub struct PollJob<'a> {
     pub upstream_id: &'a str,
     pub upstream_model: &'a str,
     pub route_settings: &'a serde_json::Value,
+    /// The credential the task was submitted with.
+    pub credential: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +70,11 @@ pub enum ProviderError {
     /// Upstream refused the request for good (content policy, invalid input).
     #[error("{code}: {message}")]
     Final { code: String, message: String },
+    /// The channel itself refused (credentials, balance, model not enabled, unknown
+    /// endpoint): nothing was created and the request is not at fault. Another route may
+    /// serve it; with none left the task fails and is refunded. Counts against health.
+    #[error("channel refused: {code}: {message}")]
+    Channel { code: String, message: String },
     /// An answer we could not understand; polls retry it with backoff.
     #[error("unreadable upstream answer: {message}")]
     BadResponse { message: String },
@@ -65,6 +83,13 @@ pub enum ProviderError {
 impl ProviderError {
     pub fn final_error(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Final {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn channel(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Channel {
             code: code.into(),
             message: message.into(),
         }
@@ -83,6 +108,12 @@ pub trait Provider: Send + Sync {
     /// True when resubmitting the same task id cannot create a second upstream task.
     fn idempotent_submit(&self) -> bool {
         false
+    }
+
+    /// Fingerprints of the channel's credentials (several keys on one channel); the
+    /// engine picks one per task and records it. Empty when the channel has no key.
+    fn credentials(&self) -> Vec<String> {
+        Vec::new()
     }
 
     /// Refuse at create time (422) what this adapter cannot send upstream.
@@ -110,34 +141,55 @@ pub trait Provider: Send + Sync {
 /// Builds adapters from stored channel settings and keeps them by channel name.
 pub struct Registry {
     inner: RwLock<HashMap<String, Arc<dyn Provider>>>,
+    limits: RwLock<HashMap<String, Arc<limit::Limiter>>>,
     pub health: health::Health,
     pub http: reqwest::Client,
     demo_delay: Duration,
+    assets: http::LocalAssets,
 }
 
 impl Registry {
     pub fn new(demo_delay: Duration) -> Registry {
+        // Redirects are followed by the kit itself, so credentials never follow a
+        // redirect to another host.
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
+            .read_timeout(Duration::from_secs(120))
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("videoapi/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("static client settings are valid");
         Registry {
             inner: RwLock::new(HashMap::new()),
+            limits: RwLock::new(HashMap::new()),
             health: health::Health::default(),
             http,
             demo_delay,
+            assets: http::LocalAssets::default(),
         }
+    }
+
+    /// Where our own uploads live (adapters that inline images read them from disk).
+    pub fn with_local_assets(mut self, assets: http::LocalAssets) -> Registry {
+        self.assets = assets;
+        self
     }
 
     /// Build the adapter a channel's settings describe.
     pub fn build(&self, cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, AppError> {
+        let kit = || http::Kit::new(self.http.clone(), self.assets.clone(), cfg);
         match cfg.kind.as_str() {
             "demo" => Ok(Arc::new(demo::Demo::new(self.demo_delay))),
+            "seedance" | "seedance-byteplus" => Ok(Arc::new(seedance::Seedance::new(cfg, kit())?)),
+            "kling" => Ok(Arc::new(kling::Kling::new(cfg, kit())?)),
+            "veo" => Ok(Arc::new(veo::Veo::new(cfg, kit())?)),
+            "wan" => Ok(Arc::new(wan::Wan::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
-                format!("unknown provider kind `{other}`"),
+                format!(
+                    "unknown provider kind `{other}`; known kinds: {}",
+                    Self::kinds().join(", ")
+                ),
             )),
         }
     }
@@ -146,10 +198,20 @@ impl Registry {
     pub fn install(&self, cfg: &ProviderConfig) -> Result<(), AppError> {
         let adapter = self.build(cfg)?;
         let mut map = self.inner.write().expect("registry lock");
+        let mut limits = self.limits.write().expect("registry lock");
         if cfg.enabled {
             map.insert(cfg.name.clone(), adapter);
+            // Keep the live limiter (and its in-flight slots) unless its settings changed.
+            let fresh = limit::Limiter::from_config(cfg);
+            if limits
+                .get(&cfg.name)
+                .is_none_or(|l| l.params != fresh.params)
+            {
+                limits.insert(cfg.name.clone(), Arc::new(fresh));
+            }
         } else {
             map.remove(&cfg.name);
+            limits.remove(&cfg.name);
         }
         Ok(())
     }
@@ -158,8 +220,28 @@ impl Registry {
         self.inner.read().expect("registry lock").get(name).cloned()
     }
 
+    /// The channel's pacing (a permissive default for a channel not installed).
+    pub fn limiter(&self, name: &str) -> Arc<limit::Limiter> {
+        if let Some(l) = self.limits.read().expect("registry lock").get(name) {
+            return l.clone();
+        }
+        self.limits
+            .write()
+            .expect("registry lock")
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(limit::Limiter::new(16, None)))
+            .clone()
+    }
+
     /// Every kind this build can talk to.
     pub fn kinds() -> &'static [&'static str] {
-        &["demo"]
+        &[
+            "demo",
+            "seedance",
+            "seedance-byteplus",
+            "kling",
+            "veo",
+            "wan",
+        ]
     }
 }

@@ -77,6 +77,7 @@ impl Tasks {
             poll_interval_seconds: model.poll_interval_seconds,
             provider: None,
             upstream_model: None,
+            credential: None,
             tried_routes: Vec::new(),
             submit_attempts: 0,
             outputs: Vec::new(),

@@ -12,5 +12,7 @@ mod models;
 mod openapi;
 mod ops;
 mod process;
+mod providers;
 mod restart;
+mod simulators;
 mod uploads;

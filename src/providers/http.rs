@@ -1,0 +1,609 @@
+//! The adapter kit: one HTTP client, the classification of every upstream outcome into
+//! [`ProviderError`], JSON helpers, streamed downloads and bounded fetching of input assets.
+//!
+//! The rules, shared by every adapter so they cannot drift apart:
+//! - nothing left our side (connect refused, DNS) → `Retryable`;
+//! - the request was sent but no answer came (timeout, connection dropped) → `Ambiguous`
+//!   when submitting (upstream may have created the task), `Retryable` otherwise;
+//! - 429 → `Retryable` with `Retry-After`; 500/502/503 → `Retryable`; 504/408 while
+//!   submitting → `Ambiguous` (a proxy gave up waiting: the task may exist);
+//! - 401/402/403 and 404 on submit → `Channel` (credentials, balance, model access);
+//! - other 4xx on submit → `Final` with the upstream's own code and message;
+//! - any 4xx on a poll → `BadResponse` (one odd answer never ends a task);
+//! - a body we cannot parse → `BadResponse`.
+//!
+//! Upstream messages are cleaned by [`public_message`] (no URLs, bounded length) before they
+//! can reach a customer; raw bodies never do.
+
+use super::{ByteStream, ProviderError};
+use crate::domain::catalog::ProviderConfig;
+use futures_util::StreamExt;
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Largest JSON answer read from an upstream (bigger is a bad response, not a crash).
+const MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
+/// Longest `Retry-After` honoured; a larger value is capped.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+/// Default per-call timeout for API calls (not downloads).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest upstream message kept for a customer-visible error.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Which call an outcome belongs to: the same HTTP status means different things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Submit,
+    Poll,
+    Download,
+    Test,
+}
+
+/// Where our own uploads live, so adapters that must inline images (Veo, multipart
+/// uploads) read them from disk instead of fetching them over HTTP.
+#[derive(Debug, Clone, Default)]
+pub struct LocalAssets {
+    /// The public base URL (no trailing slash); `<public_url>/uploads/...` is ours.
+    pub public_url: String,
+    /// The data directory that holds `uploads/`.
+    pub root: PathBuf,
+}
+
+/// Everything an adapter gets when it is built.
+#[derive(Clone)]
+pub struct Kit {
+    pub http: reqwest::Client,
+    pub assets: LocalAssets,
+    /// Per-call timeout for API calls (channel setting `timeout_ms` / `timeout_secs`).
+    pub timeout: Duration,
+    /// Test-only escape hatch (channel setting `allow_private_assets`): allow fetching
+    /// input assets from loopback/private addresses. Off by default (SSRF guard).
+    pub allow_private_assets: bool,
+}
+
+impl Kit {
+    pub fn new(http: reqwest::Client, assets: LocalAssets, cfg: &ProviderConfig) -> Kit {
+        let s = &cfg.settings;
+        let timeout = s
+            .get("timeout_ms")
+            .and_then(Value::as_u64)
+            .map(Duration::from_millis)
+            .or_else(|| {
+                s.get("timeout_secs")
+                    .and_then(Value::as_u64)
+                    .map(Duration::from_secs)
+            })
+            .unwrap_or(DEFAULT_TIMEOUT);
+        Kit {
+            http,
+            assets,
+            timeout,
+            allow_private_assets: s
+                .get("allow_private_assets")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }
+    }
+
+    /// Send an API call and read its (bounded) answer; network failures are classified.
+    pub async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        stage: Stage,
+    ) -> Result<Reply, ProviderError> {
+        let resp = req
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| network_error(&e, stage))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let mut body = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| network_error(&e, stage))?;
+            if body.len() + chunk.len() > MAX_REPLY_BYTES {
+                return Err(ProviderError::BadResponse {
+                    message: format!("answer larger than {MAX_REPLY_BYTES} bytes"),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Stream a finished video. `auth` headers are sent only to `same_host_as`'s host; a
+    /// redirect elsewhere (a signed storage URL) is followed without them.
+    pub async fn download(
+        &self,
+        url: &str,
+        auth: &[(&str, String)],
+        same_host_as: Option<&str>,
+    ) -> Result<ByteStream, ProviderError> {
+        let mut url = reqwest::Url::parse(url).map_err(|_| ProviderError::BadResponse {
+            message: "the result URL is not valid".into(),
+        })?;
+        let auth_host = same_host_as
+            .and_then(|u| reqwest::Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(str::to_string));
+        for _ in 0..5 {
+            let mut req = self.http.get(url.clone());
+            if auth_host.is_some() && url.host_str() == auth_host.as_deref() {
+                for (name, value) in auth {
+                    req = req.header(*name, value);
+                }
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| network_error(&e, Stage::Download))?;
+            let status = resp.status().as_u16();
+            if (300..400).contains(&status) {
+                let next = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| url.join(l).ok())
+                    .ok_or_else(|| ProviderError::BadResponse {
+                        message: "redirect without a location".into(),
+                    })?;
+                url = next;
+                continue;
+            }
+            if status == 200 {
+                return Ok(Box::pin(
+                    resp.bytes_stream().map(|c| c.map_err(|e| e.to_string())),
+                ));
+            }
+            let retry_after = retry_after(resp.headers());
+            return Err(match status {
+                403 | 404 | 410 => ProviderError::final_error(
+                    "result_unavailable",
+                    "the upstream result has expired or is gone",
+                ),
+                401 => ProviderError::channel(
+                    "upstream_auth",
+                    "the channel's credentials were refused for the download",
+                ),
+                429 => ProviderError::Retryable {
+                    message: "rate limited on download".into(),
+                    retry_after,
+                },
+                s => ProviderError::Retryable {
+                    message: format!("download answered HTTP {s}"),
+                    retry_after: None,
+                },
+            });
+        }
+        Err(ProviderError::BadResponse {
+            message: "too many redirects on download".into(),
+        })
+    }
+
+    /// Read an input asset (an image to inline) of at most `limit` bytes: our own uploads
+    /// come from disk; anything else is fetched over HTTP unless it points at a private
+    /// address. Errors here are the caller's (a bad asset): `Final`, except network trouble.
+    pub async fn fetch_asset(&self, url: &str, limit: u64) -> Result<Asset, ProviderError> {
+        let bad = |m: &str| ProviderError::final_error("invalid_asset", m.to_string());
+        if let Some(key) = self.local_key(url) {
+            let path = self.assets.root.join(&key);
+            let meta = tokio::fs::metadata(&path)
+                .await
+                .map_err(|_| bad("an uploaded asset no longer exists"))?;
+            if meta.len() > limit {
+                return Err(bad(&format!(
+                    "an image is larger than the channel's {limit}-byte limit"
+                )));
+            }
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|_| bad("an uploaded asset cannot be read"))?;
+            let mime = sniff_mime(&bytes).map(str::to_string).unwrap_or_else(|| {
+                mime_guess::from_path(&key)
+                    .first_or_octet_stream()
+                    .to_string()
+            });
+            return Ok(Asset { bytes, mime });
+        }
+        let parsed = reqwest::Url::parse(url).map_err(|_| bad("an asset URL is not valid"))?;
+        if !self.allow_private_assets {
+            let host = parsed.host_str().unwrap_or_default().to_string();
+            let port = parsed.port_or_known_default().unwrap_or(443);
+            let addrs = tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .map_err(|_| bad("an asset URL's host cannot be resolved"))?;
+            for a in addrs {
+                if !is_public(a.ip()) {
+                    return Err(bad("an asset URL points at a private address"));
+                }
+            }
+        }
+        let resp = self
+            .http
+            .get(parsed)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| network_error(&e, Stage::Poll))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(if status >= 500 || status == 429 {
+                ProviderError::Retryable {
+                    message: format!("asset fetch answered HTTP {status}"),
+                    retry_after: None,
+                }
+            } else {
+                bad(&format!("an asset URL answered HTTP {status}"))
+            });
+        }
+        let header_mime = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
+        let mut bytes = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| network_error(&e, Stage::Poll))?;
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(bad(&format!(
+                    "an image is larger than the channel's {limit}-byte limit"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let mime = sniff_mime(&bytes)
+            .map(str::to_string)
+            .or(header_mime)
+            .unwrap_or_else(|| "application/octet-stream".into());
+        Ok(Asset { bytes, mime })
+    }
+
+    /// `uploads/...` when `url` is one of our own uploads.
+    fn local_key(&self, url: &str) -> Option<String> {
+        let base = self.assets.public_url.trim_end_matches('/');
+        if base.is_empty() {
+            return None;
+        }
+        let rest = url.strip_prefix(base)?.strip_prefix('/')?;
+        let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+        let safe = rest.starts_with("uploads/")
+            && rest
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != "..");
+        safe.then(|| rest.to_string())
+    }
+}
+
+/// An input asset read into memory for inlining.
+#[derive(Debug, Clone)]
+pub struct Asset {
+    pub bytes: Vec<u8>,
+    pub mime: String,
+}
+
+impl Asset {
+    pub fn base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&self.bytes)
+    }
+}
+
+fn sniff_mime(b: &[u8]) -> Option<&'static str> {
+    if b.starts_with(&[0x89, b'P', b'N', b'G']) {
+        Some("image/png")
+    } else if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if b.len() > 12 && &b[0..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if b.starts_with(b"GIF8") {
+        Some("image/gif")
+    } else {
+        None
+    }
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xC0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            let seg0 = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg0 & 0xFE00) == 0xFC00
+                || (seg0 & 0xFFC0) == 0xFE80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| !is_public(IpAddr::V4(v4))))
+        }
+    }
+}
+
+/// An upstream answer, read in full (bounded).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as JSON, or `BadResponse`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ProviderError> {
+        serde_json::from_slice(&self.body).map_err(|e| ProviderError::BadResponse {
+            message: format!("HTTP {} with an unreadable body ({e})", self.status),
+        })
+    }
+
+    /// The body as a JSON value, or `Value::Null` when it is not JSON.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        retry_after(&self.headers)
+    }
+
+    /// Classify a non-2xx answer, given the code and message the adapter found in it.
+    pub fn error(
+        &self,
+        stage: Stage,
+        code: Option<String>,
+        message: Option<String>,
+    ) -> ProviderError {
+        classify(
+            stage,
+            self.status,
+            code.unwrap_or_else(|| format!("http_{}", self.status)),
+            message.unwrap_or_else(|| format!("upstream answered HTTP {}", self.status)),
+            self.retry_after(),
+        )
+    }
+}
+
+/// `Retry-After` (seconds) or `retry-after-ms`, capped at ten minutes.
+pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    let d = if let Some(ms) = get("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+    } else {
+        let secs = get("retry-after")?.parse::<f64>().ok()?;
+        Duration::from_secs_f64(secs.max(0.0))
+    };
+    Some(d.min(MAX_RETRY_AFTER))
+}
+
+/// The shared status table (see the module docs).
+pub fn classify(
+    stage: Stage,
+    status: u16,
+    code: String,
+    message: String,
+    retry_after: Option<Duration>,
+) -> ProviderError {
+    let message = public_message(&message);
+    match status {
+        429 => ProviderError::Retryable {
+            message: format!("rate limited ({code}): {message}"),
+            retry_after,
+        },
+        408 | 504 if stage == Stage::Submit => ProviderError::Ambiguous {
+            message: format!("upstream timed out (HTTP {status})"),
+        },
+        500..=599 | 408 => ProviderError::Retryable {
+            message: format!("upstream error HTTP {status} ({code}): {message}"),
+            retry_after,
+        },
+        401..=403 => ProviderError::Channel { code, message },
+        404 if stage != Stage::Poll => ProviderError::Channel { code, message },
+        400..=499 if stage == Stage::Submit => ProviderError::Final { code, message },
+        _ => ProviderError::BadResponse {
+            message: format!("HTTP {status} ({code}): {message}"),
+        },
+    }
+}
+
+/// A reqwest failure: before sending → retryable; after → ambiguous while submitting.
+pub fn network_error(e: &reqwest::Error, stage: Stage) -> ProviderError {
+    if e.is_connect() {
+        return ProviderError::Retryable {
+            message: "cannot connect to the channel".into(),
+            retry_after: None,
+        };
+    }
+    let what = if e.is_timeout() {
+        "the channel did not answer in time"
+    } else {
+        "the connection to the channel broke"
+    };
+    if stage == Stage::Submit {
+        ProviderError::Ambiguous {
+            message: what.into(),
+        }
+    } else {
+        ProviderError::Retryable {
+            message: what.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// An upstream message made safe for customers: URLs removed, whitespace collapsed,
+/// length bounded.
+pub fn public_message(s: &str) -> String {
+    let mut out = String::new();
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let lower = word.to_ascii_lowercase();
+        if let Some(pos) = lower.find("http://").or_else(|| lower.find("https://")) {
+            out.push_str(&word[..pos]);
+            out.push_str("[link]");
+        } else {
+            out.push_str(word);
+        }
+    }
+    if out.chars().count() > MAX_MESSAGE_CHARS {
+        out = out.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
+    }
+    out
+}
+
+/// `base` + `path` with exactly one slash between them.
+pub fn join(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+/// A string at a JSON path, e.g. `str_at(&v, &["error", "code"])`; numbers are rendered.
+pub fn str_at(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    match cur {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A short, stable hash of the end user's id (never sent in clear).
+pub fn end_user_hash(id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(format!("videoapi-end-user:{id}").as_bytes())[..16])
+}
+
+/// Identifier-like upstream ids only: they end up in URL paths.
+pub fn safe_id(id: &str) -> Result<&str, ProviderError> {
+    let ok = !id.is_empty()
+        && id.len() <= 512
+        && !id.contains("..")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c))
+        && !id.starts_with('/');
+    if ok {
+        Ok(id)
+    } else {
+        Err(ProviderError::BadResponse {
+            message: "unexpected upstream task id".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_table_per_stage() {
+        use ProviderError as E;
+        let c = |stage, status| classify(stage, status, "c".into(), "m".into(), None);
+        assert!(matches!(c(Stage::Submit, 429), E::Retryable { .. }));
+        assert!(matches!(c(Stage::Submit, 503), E::Retryable { .. }));
+        assert!(matches!(c(Stage::Submit, 504), E::Ambiguous { .. }));
+        assert!(matches!(c(Stage::Poll, 504), E::Retryable { .. }));
+        assert!(matches!(c(Stage::Submit, 401), E::Channel { .. }));
+        assert!(matches!(c(Stage::Submit, 404), E::Channel { .. }));
+        assert!(matches!(c(Stage::Submit, 400), E::Final { .. }));
+        assert!(matches!(c(Stage::Poll, 400), E::BadResponse { .. }));
+        assert!(matches!(c(Stage::Poll, 404), E::BadResponse { .. }));
+        assert!(matches!(c(Stage::Poll, 401), E::Channel { .. }));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_milliseconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert("retry-after-ms", "150".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(150)));
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "99999".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
+    }
+
+    #[test]
+    fn public_messages_lose_urls_and_length() {
+        assert_eq!(
+            public_message("bad  image https://x.y/a?sig=1 (see http://docs)"),
+            "bad image [link] (see [link]"
+        );
+        assert!(public_message(&"x".repeat(1000)).chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn private_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "169.254.169.254",
+            "::1",
+            "fc00::1",
+            "100.64.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(is_public("8.8.8.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn upstream_ids_are_checked_before_they_reach_a_path() {
+        assert!(safe_id("cgt-2025-abc").is_ok());
+        assert!(safe_id("models/veo/operations/x1").is_ok());
+        assert!(safe_id("../admin").is_err());
+        assert!(safe_id("a b").is_err());
+        assert!(safe_id("/etc").is_err());
+    }
+
+    #[test]
+    fn own_uploads_are_recognised_and_cannot_escape() {
+        let kit = Kit {
+            http: reqwest::Client::new(),
+            assets: LocalAssets {
+                public_url: "https://gw.example".into(),
+                root: "/data".into(),
+            },
+            timeout: DEFAULT_TIMEOUT,
+            allow_private_assets: false,
+        };
+        assert_eq!(
+            kit.local_key("https://gw.example/uploads/ab/x.png?v=1")
+                .as_deref(),
+            Some("uploads/ab/x.png")
+        );
+        assert_eq!(
+            kit.local_key("https://gw.example/uploads/../videos/x.mp4"),
+            None
+        );
+        assert_eq!(kit.local_key("https://gw.example.evil/uploads/x.png"), None);
+        assert_eq!(kit.local_key("https://other/uploads/x.png"), None);
+    }
+}

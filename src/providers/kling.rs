@@ -1,0 +1,915 @@
+//! Kling (kind `kling`): an HS256 JWT made from the access key (`api_key`) and secret key
+//! (`api_secret`); `POST /v1/videos/{text2video|image2video|multi-image2video|omni-video}`,
+//! poll `GET /v1/videos/{kind}/{task_id}`. Our task id goes out as `external_task_id`, so a
+//! resent submission finds the first one instead of creating a second task.
+
+use super::credentials::{Credential, Keyring};
+use super::http::{self, Kit, Stage, str_at};
+use super::mapping::{self, unsupported};
+use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use crate::domain::catalog::ProviderConfig;
+use crate::domain::references::{self, AssetKind};
+use crate::domain::request::UnifiedRequest;
+use crate::domain::task::ResultRef;
+use crate::error::AppError;
+use async_trait::async_trait;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+pub const GLOBAL: &str = "https://api-singapore.klingai.com";
+/// Token lifetime (the official sample's 30 minutes) and how early it is renewed.
+const TOKEN_SECS: i64 = 1800;
+const RENEW_BEFORE_SECS: i64 = 300;
+
+pub struct Kling {
+    kit: Kit,
+    base: String,
+    keys: Keyring,
+    /// Cached JWT per credential: (token, expiry in Unix seconds).
+    tokens: Mutex<HashMap<String, (String, i64)>>,
+}
+
+/// Which create path a request goes to; also the first half of our stored upstream id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Text,
+    Image,
+    MultiImage,
+    Omni,
+}
+
+impl Endpoint {
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Text => "text2video",
+            Endpoint::Image => "image2video",
+            Endpoint::MultiImage => "multi-image2video",
+            Endpoint::Omni => "omni-video",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Endpoint> {
+        Some(match s {
+            "text2video" => Endpoint::Text,
+            "image2video" => Endpoint::Image,
+            "multi-image2video" => Endpoint::MultiImage,
+            "omni-video" => Endpoint::Omni,
+            _ => return None,
+        })
+    }
+}
+
+/// What one Kling model can do.
+#[derive(Debug, Clone, Copy)]
+struct Profile {
+    t2v: bool,
+    i2v: bool,
+    /// multi-image2video (reference images), `kling-v1-6` only.
+    multi: bool,
+    /// Omni models take every type through `omni-video`.
+    omni: bool,
+    sound: bool,
+    min_secs: u32,
+    max_secs: u32,
+    /// Only 5 and 10 (older models) rather than a range.
+    five_or_ten: bool,
+}
+
+fn profile(model: &str) -> Profile {
+    let p = |t2v, i2v, multi, sound| Profile {
+        t2v,
+        i2v,
+        multi,
+        omni: false,
+        sound,
+        min_secs: 5,
+        max_secs: 10,
+        five_or_ten: true,
+    };
+    match model {
+        "kling-v1" | "kling-v2-master" | "kling-v2-1-master" | "kling-v2-5-turbo" => {
+            p(true, true, false, false)
+        }
+        "kling-v1-5" | "kling-v2-1" => p(false, true, false, false),
+        "kling-v1-6" => p(true, true, true, false),
+        "kling-v3" => Profile {
+            five_or_ten: false,
+            min_secs: 3,
+            max_secs: 15,
+            ..p(true, true, false, true)
+        },
+        "kling-video-o1" => Profile {
+            omni: true,
+            five_or_ten: false,
+            min_secs: 3,
+            max_secs: 10,
+            ..p(true, true, false, false)
+        },
+        "kling-v3-omni" => Profile {
+            omni: true,
+            five_or_ten: false,
+            min_secs: 3,
+            max_secs: 15,
+            ..p(true, true, false, true)
+        },
+        // kling-v2-6 and models newer than this adapter: the v2.6 abilities.
+        _ => p(true, true, false, true),
+    }
+}
+
+/// Omni limits: images ≤ 7, or ≤ 4 with a reference video; one reference video
+/// (partly unconfirmed; see the README).
+const OMNI_MAX_IMAGES: usize = 7;
+const OMNI_MAX_IMAGES_WITH_VIDEO: usize = 4;
+
+/// `@Image1` in Kling's words: `<<<image_1>>>` for Omni; plain words elsewhere (those
+/// endpoints have no reference syntax and match images by position).
+pub fn rewrite_prompt(prompt: &str, endpoint: Endpoint) -> String {
+    references::rewrite(prompt, |kind, n| match endpoint {
+        Endpoint::Omni => format!("<<<{}_{n}>>>", kind.noun()),
+        Endpoint::Image if n == 1 => "the first frame".into(),
+        Endpoint::Image => "the last frame".into(),
+        _ => format!("image {n}"),
+    })
+}
+
+/// The endpoint and body for `req`, or the 422 saying what the model cannot do.
+pub fn build_body(
+    model: &str,
+    req: &UnifiedRequest,
+    external_id: &str,
+) -> Result<(Endpoint, Value), AppError> {
+    let p = profile(model);
+    let endpoint = match req.kind.as_str() {
+        _ if p.omni => Endpoint::Omni,
+        "text-to-video" if p.t2v => Endpoint::Text,
+        "image-to-video" if p.i2v => Endpoint::Image,
+        "reference-to-video" if p.multi => Endpoint::MultiImage,
+        other => {
+            return Err(unsupported(
+                "type",
+                format!("{other} is not available on this model's channel"),
+            ));
+        }
+    };
+    mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+    mapping::refuse_refs(&req.prompt, &[AssetKind::Audio])?;
+    let mut body = json!({
+        "model_name": model,
+        "prompt": rewrite_prompt(&req.prompt, endpoint),
+        "external_task_id": external_id,
+    });
+    let image_only = req.kind == "image-to-video";
+    match endpoint {
+        Endpoint::Text => {}
+        Endpoint::Image => {
+            mapping::at_most(
+                "image_urls",
+                &req.image_urls,
+                2,
+                "images (first and last frame)",
+            )?;
+            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+            body["image"] = json!(req.image_urls[0]);
+            if let Some(tail) = req.image_urls.get(1) {
+                body["image_tail"] = json!(tail);
+            }
+        }
+        Endpoint::MultiImage => {
+            mapping::at_most("image_urls", &req.image_urls, 4, "reference images")?;
+            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+            if req.image_urls.is_empty() {
+                return Err(unsupported("image_urls", "needs 1 to 4 reference images"));
+            }
+            body["image_list"] = json!(
+                req.image_urls
+                    .iter()
+                    .map(|u| json!({"image": u}))
+                    .collect::<Vec<_>>()
+            );
+        }
+        Endpoint::Omni => {
+            mapping::at_most("video_urls", &req.video_urls, 1, "reference videos")?;
+            let max = if req.video_urls.is_empty() {
+                OMNI_MAX_IMAGES
+            } else {
+                OMNI_MAX_IMAGES_WITH_VIDEO
+            };
+            if image_only {
+                mapping::at_most(
+                    "image_urls",
+                    &req.image_urls,
+                    2,
+                    "images (first and last frame)",
+                )?;
+                mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+            } else {
+                mapping::at_most("image_urls", &req.image_urls, max, "reference images")?;
+            }
+            let images: Vec<Value> = req
+                .image_urls
+                .iter()
+                .enumerate()
+                .map(|(i, u)| match (image_only, i) {
+                    (true, 0) => json!({"image_url": u, "type": "first_frame"}),
+                    (true, _) => json!({"image_url": u, "type": "end_frame"}),
+                    _ => json!({"image_url": u}),
+                })
+                .collect();
+            if !images.is_empty() {
+                body["image_list"] = json!(images);
+            }
+            if !req.video_urls.is_empty() {
+                body["video_list"] = json!(
+                    req.video_urls
+                        .iter()
+                        .map(|u| json!({"video_url": u, "refer_type": "feature", "keep_original_sound": "yes"}))
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+    if endpoint != Endpoint::Omni {
+        mapping::refuse_refs(&req.prompt, &[AssetKind::Video])?;
+    }
+    body["mode"] = json!(match req.resolution.as_str() {
+        "720p" => "std",
+        "1080p" => "pro",
+        other => {
+            return Err(unsupported(
+                "resolution",
+                format!("{other} is not available; use 720p or 1080p"),
+            ));
+        }
+    });
+    let valid = |d: u32| {
+        if p.five_or_ten {
+            d == 5 || d == 10
+        } else {
+            (p.min_secs..=p.max_secs).contains(&d)
+        }
+    };
+    // `auto`: the billed seconds when valid, otherwise Kling's default of 5.
+    let secs = mapping::duration(req, valid)?.unwrap_or(5);
+    body["duration"] = json!(secs.to_string());
+    // Image-to-video follows the first frame's shape: the ratio is not sent.
+    if !image_only {
+        match req.aspect_ratio.as_str() {
+            "auto" | "" => {}
+            r @ ("16:9" | "9:16" | "1:1") => body["aspect_ratio"] = json!(r),
+            other => {
+                return Err(unsupported(
+                    "aspect_ratio",
+                    format!("{other} is not available; use 16:9, 9:16 or 1:1"),
+                ));
+            }
+        }
+    }
+    if p.sound {
+        body["sound"] = json!(if req.generate_audio { "on" } else { "off" });
+    } else if req.generate_audio {
+        return Err(unsupported(
+            "generate_audio",
+            "this model's channel makes silent videos only",
+        ));
+    }
+    Ok((endpoint, body))
+}
+
+/// The HTTP status a Kling business code stands for (answers may say 200 with a code).
+fn code_status(code: i64, http_status: u16) -> u16 {
+    match code {
+        1000..=1004 => 401,
+        1100..=1102 | 1304 => 402,
+        1103 => 403,
+        1200 | 1201 | 1300 | 1301 => 400,
+        1202 | 1203 => 404,
+        1302 | 1303 => 429,
+        5000..=5002 => 500,
+        _ if http_status >= 400 => http_status,
+        _ => 400,
+    }
+}
+
+fn code_name(code: i64) -> String {
+    match code {
+        1200 | 1201 => "invalid_request".into(),
+        1300 | 1301 => "content_policy".into(),
+        other => format!("kling_{other}"),
+    }
+}
+
+fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
+    let v = reply.value();
+    let code = v.get("code").and_then(Value::as_i64).unwrap_or(0);
+    let message = str_at(&v, &["message"]).unwrap_or_else(|| format!("HTTP {}", reply.status));
+    let status = code_status(code, reply.status);
+    http::classify(stage, status, code_name(code), message, reply.retry_after())
+}
+
+/// The `data` of a `{code: 0, data}` answer, or the classified error.
+fn data(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
+    let v: Value = if reply.ok() {
+        reply.json()?
+    } else {
+        return Err(error(reply, stage));
+    };
+    match v.get("code").and_then(Value::as_i64) {
+        Some(0) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
+        Some(_) => Err(error(reply, stage)),
+        None => Err(ProviderError::BadResponse {
+            message: "answer without a code".into(),
+        }),
+    }
+}
+
+/// Map one task object (`data`) to an outcome.
+pub fn parse_task(d: &Value) -> Result<PollOutcome, ProviderError> {
+    let status = d
+        .get("task_status")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProviderError::BadResponse {
+            message: "task without task_status".into(),
+        })?;
+    Ok(match status {
+        "submitted" => PollOutcome::Queued,
+        "processing" => PollOutcome::Running,
+        "succeed" => {
+            let videos = d
+                .pointer("/task_result/videos")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let results: Vec<ResultRef> = videos
+                .iter()
+                .filter_map(|v| {
+                    Some(ResultRef {
+                        url: v.get("url")?.as_str()?.to_string(),
+                        duration_seconds: str_at(v, &["duration"])
+                            .and_then(|s| s.parse::<f64>().ok())
+                            .map(|s| s.round() as u32),
+                        credential: None,
+                    })
+                })
+                .collect();
+            if results.is_empty() {
+                return Err(ProviderError::BadResponse {
+                    message: "succeed without videos".into(),
+                });
+            }
+            PollOutcome::Succeeded(results)
+        }
+        "failed" => PollOutcome::Failed {
+            code: "generation_failed".into(),
+            message: http::public_message(
+                &str_at(d, &["task_status_msg"])
+                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
+            ),
+        },
+        other => {
+            return Err(ProviderError::BadResponse {
+                message: format!("unknown task status `{other}`"),
+            });
+        }
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A Kling API token: HS256 over `{"iss": AK, "exp", "nbf"}` with the SK.
+pub fn jwt(access_key: &str, secret_key: &str, now: i64) -> String {
+    let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = b64(
+        json!({"iss": access_key, "exp": now + TOKEN_SECS, "nbf": now - 5})
+            .to_string()
+            .as_bytes(),
+    );
+    let signing_input = format!("{header}.{claims}");
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret_key.as_bytes()).expect("HMAC takes any key");
+    mac.update(signing_input.as_bytes());
+    format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()))
+}
+
+impl Kling {
+    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Kling, AppError> {
+        let base = if cfg.base_url.trim().is_empty() {
+            GLOBAL.to_string()
+        } else {
+            cfg.base_url.trim().trim_end_matches('/').to_string()
+        };
+        Ok(Kling {
+            kit,
+            base,
+            keys: Keyring::from_config(cfg, true, true)?,
+            tokens: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn token(&self, cred: &Credential) -> String {
+        let now = crate::domain::now_ms() / 1000;
+        let mut cache = self.tokens.lock().expect("token cache");
+        if let Some((t, exp)) = cache.get(&cred.id)
+            && *exp - RENEW_BEFORE_SECS > now
+        {
+            return t.clone();
+        }
+        let t = jwt(&cred.key, &cred.secret, now);
+        cache.insert(cred.id.clone(), (t.clone(), now + TOKEN_SECS));
+        t
+    }
+
+    fn forget_token(&self, cred: &Credential) {
+        self.tokens.lock().expect("token cache").remove(&cred.id);
+    }
+
+    /// One authenticated call; a token the upstream calls expired or not yet valid
+    /// (clock skew) is renewed and the call made once more.
+    async fn call(
+        &self,
+        cred: &Credential,
+        stage: Stage,
+        make: impl Fn(String) -> reqwest::RequestBuilder,
+    ) -> Result<http::Reply, ProviderError> {
+        let reply = self.kit.send(make(self.token(cred)), stage).await?;
+        let code = reply.value().get("code").and_then(Value::as_i64);
+        if reply.status == 401 && matches!(code, Some(1003 | 1004)) {
+            self.forget_token(cred);
+            return self.kit.send(make(self.token(cred)), stage).await;
+        }
+        Ok(reply)
+    }
+
+    fn url(&self, path: &str) -> String {
+        http::join(&self.base, path)
+    }
+
+    /// The task this account created with our id, if any (after an ambiguous submit).
+    async fn find_by_external_id(
+        &self,
+        cred: &Credential,
+        endpoint: Endpoint,
+        external_id: &str,
+    ) -> Option<String> {
+        let url = self.url(&format!("/v1/videos/{}/{external_id}", endpoint.path()));
+        let reply = self
+            .call(cred, Stage::Poll, |t| {
+                self.kit.http.get(&url).bearer_auth(t)
+            })
+            .await
+            .ok()?;
+        let d = data(&reply, Stage::Poll).ok()?;
+        let found = str_at(&d, &["task_info", "external_task_id"]);
+        if found.as_deref().is_some_and(|f| f != external_id) {
+            return None;
+        }
+        str_at(&d, &["task_id"])
+    }
+}
+
+#[async_trait]
+impl Provider for Kling {
+    fn kind(&self) -> &'static str {
+        "kling"
+    }
+
+    // `external_task_id` is unique per account: a resend cannot make a second task.
+    fn idempotent_submit(&self) -> bool {
+        true
+    }
+
+    fn credentials(&self) -> Vec<String> {
+        self.keys.ids()
+    }
+
+    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(upstream_model, request, "check").map(|_| ())
+    }
+
+    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+        let (endpoint, body) = build_body(job.upstream_model, job.request, job.task_id)
+            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
+        let cred = self.keys.get(job.credential)?;
+        let url = self.url(&format!("/v1/videos/{}", endpoint.path()));
+        let reply = self
+            .call(cred, Stage::Submit, |t| {
+                self.kit.http.post(&url).bearer_auth(t).json(&body)
+            })
+            .await?;
+        match data(&reply, Stage::Submit) {
+            Ok(d) => {
+                let id = str_at(&d, &["task_id"]).ok_or_else(|| ProviderError::BadResponse {
+                    message: "create answer without data.task_id".into(),
+                })?;
+                Ok(format!("{}:{}", endpoint.path(), http::safe_id(&id)?))
+            }
+            // A refusal may be "this external_task_id exists": an earlier attempt whose
+            // answer was lost. Then that task is ours.
+            Err(e @ ProviderError::Final { .. }) => {
+                match self.find_by_external_id(cred, endpoint, job.task_id).await {
+                    Some(id) => Ok(format!("{}:{}", endpoint.path(), http::safe_id(&id)?)),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
+        let (kind, id) = job
+            .upstream_id
+            .split_once(':')
+            .and_then(|(k, id)| Some((Endpoint::parse(k)?, id)))
+            .ok_or_else(|| ProviderError::BadResponse {
+                message: "unexpected stored task id".into(),
+            })?;
+        let id = http::safe_id(id)?;
+        let cred = self.keys.get(job.credential)?;
+        let url = self.url(&format!("/v1/videos/{}/{id}", kind.path()));
+        let reply = self
+            .call(cred, Stage::Poll, |t| {
+                self.kit.http.get(&url).bearer_auth(t)
+            })
+            .await?;
+        parse_task(&data(&reply, Stage::Poll)?)
+    }
+
+    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
+        // A plain CDN URL: no credentials go with it.
+        self.kit.download(&result.url, &[], None).await
+    }
+
+    async fn test_connection(&self) -> Result<String, ProviderError> {
+        let url = self.url("/v1/videos/text2video?pageNum=1&pageSize=1");
+        for cred in self.keys.all() {
+            let reply = self
+                .call(cred, Stage::Test, |t| {
+                    self.kit.http.get(&url).bearer_auth(t)
+                })
+                .await?;
+            data(&reply, Stage::Test)?;
+        }
+        Ok(format!(
+            "listed tasks with {} key pair(s)",
+            self.keys.all().len()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::mapping::table::{Expect::*, case, run};
+
+    #[test]
+    fn jwt_is_hs256_over_the_access_key() {
+        let t = jwt("AK", "SK", 1_700_000_000);
+        let parts: Vec<&str> = t.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(parts[1])
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            claims,
+            json!({"iss": "AK", "exp": 1_700_001_800, "nbf": 1_699_999_995})
+        );
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"SK").unwrap();
+        mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
+        assert_eq!(parts[2], b64(&mac.finalize().into_bytes()));
+    }
+
+    #[test]
+    fn references_per_endpoint() {
+        assert_eq!(
+            rewrite_prompt("@Image1 dances in @Video1 with @Image2", Endpoint::Omni),
+            "<<<image_1>>> dances in <<<video_1>>> with <<<image_2>>>"
+        );
+        assert_eq!(
+            rewrite_prompt("@Image1 turns into @Image2", Endpoint::Image),
+            "the first frame turns into the last frame"
+        );
+        assert_eq!(
+            rewrite_prompt("@Image2 waves", Endpoint::MultiImage),
+            "image 2 waves"
+        );
+    }
+
+    #[test]
+    fn mapping_table() {
+        let b = |m: &str, r: &UnifiedRequest| {
+            build_body(m, r, "vidgen_1").map(|(e, mut v)| {
+                v["endpoint"] = json!(e.path());
+                v
+            })
+        };
+        let cases = vec![
+            case(
+                "t2v endpoint",
+                "kling-v2-6",
+                |_| {},
+                Sent("/endpoint", json!("text2video")),
+            ),
+            case(
+                "model_name",
+                "kling-v2-6",
+                |_| {},
+                Sent("/model_name", json!("kling-v2-6")),
+            ),
+            case(
+                "external id",
+                "kling-v2-6",
+                |_| {},
+                Sent("/external_task_id", json!("vidgen_1")),
+            ),
+            case(
+                "duration is a string",
+                "kling-v2-6",
+                |r| r.duration = Some(10),
+                Sent("/duration", json!("10")),
+            ),
+            case(
+                "duration 7 on v2.6",
+                "kling-v2-6",
+                |r| r.duration = Some(7),
+                Refused("duration"),
+            ),
+            case(
+                "duration 7 on v3",
+                "kling-v3",
+                |r| r.duration = Some(7),
+                Sent("/duration", json!("7")),
+            ),
+            case(
+                "auto outside the set sends 5",
+                "kling-v2-6",
+                |r| {
+                    r.duration = None;
+                    r.seconds = 8;
+                },
+                Sent("/duration", json!("5")),
+            ),
+            case(
+                "720p is std",
+                "kling-v2-6",
+                |_| {},
+                Sent("/mode", json!("std")),
+            ),
+            case(
+                "1080p is pro",
+                "kling-v2-6",
+                |r| r.resolution = "1080p".into(),
+                Sent("/mode", json!("pro")),
+            ),
+            case(
+                "480p",
+                "kling-v2-6",
+                |r| r.resolution = "480p".into(),
+                Refused("resolution"),
+            ),
+            case(
+                "ratio 9:16",
+                "kling-v2-6",
+                |r| r.aspect_ratio = "9:16".into(),
+                Sent("/aspect_ratio", json!("9:16")),
+            ),
+            case(
+                "ratio auto omitted",
+                "kling-v2-6",
+                |r| r.aspect_ratio = "auto".into(),
+                Omitted("/aspect_ratio"),
+            ),
+            case(
+                "ratio 21:9",
+                "kling-v2-6",
+                |r| r.aspect_ratio = "21:9".into(),
+                Refused("aspect_ratio"),
+            ),
+            case(
+                "sound off",
+                "kling-v2-6",
+                |_| {},
+                Sent("/sound", json!("off")),
+            ),
+            case(
+                "sound on",
+                "kling-v2-6",
+                |r| r.generate_audio = true,
+                Sent("/sound", json!("on")),
+            ),
+            case(
+                "sound before v2.6",
+                "kling-v2-5-turbo",
+                |r| r.generate_audio = true,
+                Refused("generate_audio"),
+            ),
+            case(
+                "no sound field before v2.6",
+                "kling-v2-5-turbo",
+                |_| {},
+                Omitted("/sound"),
+            ),
+            case(
+                "audio urls",
+                "kling-v3-omni",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.audio_urls = vec!["https://x/a".into()];
+                },
+                Refused("audio_urls"),
+            ),
+            case(
+                "i2v endpoint",
+                "kling-v2-6",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Sent("/endpoint", json!("image2video")),
+            ),
+            case(
+                "i2v first frame",
+                "kling-v2-6",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Sent("/image", json!("https://x/1")),
+            ),
+            case(
+                "i2v tail",
+                "kling-v2-6",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
+                },
+                Sent("/image_tail", json!("https://x/2")),
+            ),
+            case(
+                "i2v ignores the ratio",
+                "kling-v2-6",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.aspect_ratio = "9:16".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Omitted("/aspect_ratio"),
+            ),
+            case(
+                "i2v 3 images",
+                "kling-v2-6",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 3];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "t2v on an i2v-only model",
+                "kling-v2-1",
+                |_| {},
+                Refused("type"),
+            ),
+            case(
+                "references on v2.6",
+                "kling-v2-6",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Refused("type"),
+            ),
+            case(
+                "references on v1.6",
+                "kling-v1-6",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 4];
+                },
+                Sent("/image_list/3/image", json!("https://x/1")),
+            ),
+            case(
+                "5 references on v1.6",
+                "kling-v1-6",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 5];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "video on v1.6",
+                "kling-v1-6",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.video_urls = vec!["https://x/v".into()];
+                },
+                Refused("video_urls"),
+            ),
+            case(
+                "omni endpoint",
+                "kling-v3-omni",
+                |_| {},
+                Sent("/endpoint", json!("omni-video")),
+            ),
+            case(
+                "omni prompt",
+                "kling-v3-omni",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.prompt = "@Image1 in @Video1".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.video_urls = vec!["https://x/v".into()];
+                },
+                Sent("/prompt", json!("<<<image_1>>> in <<<video_1>>>")),
+            ),
+            case(
+                "omni video list",
+                "kling-v3-omni",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.video_urls = vec!["https://x/v".into()];
+                },
+                Sent("/video_list/0/refer_type", json!("feature")),
+            ),
+            case(
+                "omni 5 images with a video",
+                "kling-v3-omni",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 5];
+                    r.video_urls = vec!["https://x/v".into()];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "omni 7 images",
+                "kling-v3-omni",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 7];
+                },
+                Sent("/image_list/6/image_url", json!("https://x/1")),
+            ),
+            case(
+                "omni first/end frames",
+                "kling-v3-omni",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
+                },
+                Sent("/image_list/1/type", json!("end_frame")),
+            ),
+            case(
+                "@Video on a plain endpoint",
+                "kling-v1-6",
+                |r| {
+                    r.prompt = "@Video1".into();
+                },
+                Refused("prompt"),
+            ),
+            case(
+                "unknown newer model",
+                "kling-v9",
+                |r| r.generate_audio = true,
+                Sent("/sound", json!("on")),
+            ),
+        ];
+        run(cases, b);
+    }
+
+    #[test]
+    fn statuses_and_business_codes() {
+        assert_eq!(
+            parse_task(&json!({"task_status": "submitted"})).unwrap(),
+            PollOutcome::Queued
+        );
+        assert_eq!(
+            parse_task(&json!({"task_status": "processing"})).unwrap(),
+            PollOutcome::Running
+        );
+        let ok = parse_task(&json!({"task_status": "succeed", "task_result": {"videos": [{"url": "https://cdn/x.mp4", "duration": "5.042"}]}})).unwrap();
+        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(5)));
+        assert_eq!(
+            parse_task(&json!({"task_status": "failed", "task_status_msg": "Failure to pass the risk control system"})).unwrap(),
+            PollOutcome::Failed { code: "generation_failed".into(), message: "Failure to pass the risk control system".into() }
+        );
+        assert!(parse_task(&json!({"task_status": "succeeded"})).is_err());
+        assert_eq!(
+            code_status(1102, 429),
+            402,
+            "out of balance is the channel's problem"
+        );
+        assert_eq!(code_status(1302, 429), 429);
+        assert_eq!(code_status(1301, 400), 400);
+        assert_eq!(code_status(1004, 401), 401);
+    }
+}

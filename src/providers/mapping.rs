@@ -1,0 +1,192 @@
+//! Small rules every adapter applies when mapping the unified request: create-time 422s
+//! that name the field, `auto` durations, and reference rewriting helpers.
+
+use crate::domain::references::{self, AssetKind};
+use crate::domain::request::UnifiedRequest;
+use crate::error::AppError;
+
+/// A 422 naming `param`, worded for the caller (the channel's name never appears).
+pub fn unsupported(param: &str, message: impl Into<String>) -> AppError {
+    AppError::invalid(param, message)
+}
+
+/// The duration to send: an explicit one must be accepted by `valid`; `auto` sends the
+/// seconds the task is billed for when the upstream accepts them, otherwise nothing (the
+/// upstream's own default).
+pub fn duration(
+    req: &UnifiedRequest,
+    valid: impl Fn(u32) -> bool,
+) -> Result<Option<u32>, AppError> {
+    match req.duration {
+        Some(d) if valid(d) => Ok(Some(d)),
+        Some(d) => Err(unsupported(
+            "duration",
+            format!("{d}s is not available on this model's channel"),
+        )),
+        None if valid(req.seconds) => Ok(Some(req.seconds)),
+        None => Ok(None),
+    }
+}
+
+/// At most `max` assets of a kind.
+pub fn at_most(param: &str, urls: &[String], max: usize, what: &str) -> Result<(), AppError> {
+    if urls.len() > max {
+        let msg = if max == 0 {
+            format!("{what} are not supported by this model's channel")
+        } else {
+            format!(
+                "this model's channel accepts at most {max} {what}, got {}",
+                urls.len()
+            )
+        };
+        return Err(unsupported(param, msg));
+    }
+    Ok(())
+}
+
+/// Any `@Video`/`@Audio` (or other) reference the upstream cannot express.
+pub fn refuse_refs(prompt: &str, kinds: &[AssetKind]) -> Result<(), AppError> {
+    if let Some(r) = references::find(prompt)
+        .into_iter()
+        .find(|r| kinds.contains(&r.kind))
+    {
+        return Err(unsupported(
+            "prompt",
+            format!(
+                "@{}{} cannot be referenced on this model's channel",
+                r.kind.tag(),
+                r.index
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// English ordinal for plain-language references ("the first frame").
+pub fn ordinal(n: u32) -> String {
+    match n {
+        1 => "first".into(),
+        2 => "second".into(),
+        3 => "third".into(),
+        n => format!("{n}th"),
+    }
+}
+
+/// Table-driven mapping tests shared by every adapter.
+#[cfg(test)]
+pub mod table {
+    use super::*;
+    use serde_json::Value;
+
+    pub enum Expect {
+        /// The body has this value at this JSON pointer.
+        Sent(&'static str, Value),
+        /// The body has no value at this JSON pointer.
+        Omitted(&'static str),
+        /// Refused with a 422 naming this field.
+        Refused(&'static str),
+    }
+
+    pub struct Case {
+        pub name: &'static str,
+        pub model: &'static str,
+        pub mutate: fn(&mut UnifiedRequest),
+        pub expect: Expect,
+    }
+
+    pub fn case(
+        name: &'static str,
+        model: &'static str,
+        mutate: fn(&mut UnifiedRequest),
+        expect: Expect,
+    ) -> Case {
+        Case {
+            name,
+            model,
+            mutate,
+            expect,
+        }
+    }
+
+    /// A plain 720p text-to-video request, 5 s, 16:9, silent.
+    pub fn base() -> UnifiedRequest {
+        UnifiedRequest {
+            kind: "text-to-video".into(),
+            prompt: "a fox".into(),
+            image_urls: vec![],
+            video_urls: vec![],
+            audio_urls: vec![],
+            resolution: "720p".into(),
+            duration: Some(5),
+            seconds: 5,
+            aspect_ratio: "16:9".into(),
+            generate_audio: false,
+            end_user_id: None,
+            callback_url: None,
+        }
+    }
+
+    pub fn run(cases: Vec<Case>, build: impl Fn(&str, &UnifiedRequest) -> Result<Value, AppError>) {
+        run_from(base(), cases, build)
+    }
+
+    /// Like [`run`], from another starting request.
+    pub fn run_from(
+        start: UnifiedRequest,
+        cases: Vec<Case>,
+        build: impl Fn(&str, &UnifiedRequest) -> Result<Value, AppError>,
+    ) {
+        for c in cases {
+            let mut r = start.clone();
+            (c.mutate)(&mut r);
+            let got = build(c.model, &r);
+            match c.expect {
+                Expect::Sent(ptr, v) => {
+                    let b = got.unwrap_or_else(|e| panic!("{}: {e}", c.name));
+                    assert_eq!(b.pointer(ptr), Some(&v), "{}: {b}", c.name);
+                }
+                Expect::Omitted(ptr) => {
+                    let b = got.unwrap_or_else(|e| panic!("{}: {e}", c.name));
+                    assert_eq!(b.pointer(ptr), None, "{}: {b}", c.name);
+                }
+                Expect::Refused(param) => {
+                    let e = got.expect_err(c.name);
+                    assert_eq!(e.param().as_deref(), Some(param), "{}: {e}", c.name);
+                    assert_eq!(e.status(), 422, "{}", c.name);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(duration: Option<u32>, seconds: u32) -> UnifiedRequest {
+        UnifiedRequest {
+            kind: "text-to-video".into(),
+            prompt: "p".into(),
+            image_urls: vec![],
+            video_urls: vec![],
+            audio_urls: vec![],
+            resolution: "720p".into(),
+            duration,
+            seconds,
+            aspect_ratio: "auto".into(),
+            generate_audio: false,
+            end_user_id: None,
+            callback_url: None,
+        }
+    }
+
+    #[test]
+    fn auto_sends_the_billed_seconds_only_when_valid() {
+        let v = |d| d == 5 || d == 10;
+        assert_eq!(duration(&req(None, 5), v).unwrap(), Some(5));
+        assert_eq!(duration(&req(None, 6), v).unwrap(), None);
+        assert_eq!(duration(&req(Some(10), 5), v).unwrap(), Some(10));
+        let e = duration(&req(Some(7), 5), v).unwrap_err();
+        assert_eq!(e.param().as_deref(), Some("duration"));
+    }
+}

@@ -1,0 +1,802 @@
+//! Seedance on Volcengine Ark (kind `seedance`, CN) and BytePlus ModelArk (kind
+//! `seedance-byteplus`, intl): one wire format — `POST /contents/generations/tasks`, poll
+//! `GET /contents/generations/tasks/{id}`, download the pre-signed `content.video_url`.
+
+use super::credentials::Keyring;
+use super::http::{self, Kit, Stage, str_at};
+use super::mapping::{self, unsupported};
+use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use crate::domain::catalog::ProviderConfig;
+use crate::domain::references::{self, AssetKind};
+use crate::domain::request::UnifiedRequest;
+use crate::domain::task::ResultRef;
+use crate::error::AppError;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+pub const ARK_CN: &str = "https://ark.cn-beijing.volces.com/api/v3";
+pub const BYTEPLUS: &str = "https://ark.ap-southeast.bytepluses.com/api/v3";
+
+const RATIOS: [&str; 7] = ["16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"];
+
+/// How `@Image1` is written in the prompt: `[图1]` (Ark CN docs) or `[Image 1]` (BytePlus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefStyle {
+    Zh,
+    En,
+}
+
+pub struct Seedance {
+    kit: Kit,
+    base: String,
+    keys: Keyring,
+    style: RefStyle,
+    /// Channel setting `smart_duration`: send `duration: -1` for `auto` on 2.x / 1.5 pro
+    /// (the upstream picks the length; billing still uses the model's default seconds).
+    smart_duration: bool,
+}
+
+/// What a model id tells about its abilities.
+#[derive(Debug, Clone, Copy, Default)]
+struct Family {
+    /// Seedance 2.x (references, audio, 4–15 s).
+    v2: bool,
+    /// Seedance 1.5 pro (audio, 4–12 s, no reference mode).
+    v15: bool,
+    /// `-fast` variants: 2.0-fast has no 1080p; 1.0-pro-fast has no last frame.
+    fast: bool,
+    /// 1.0 lite image-to-video: frames, or 1–4 reference images (no 1080p then).
+    lite_i2v: bool,
+    /// 1.0 lite text-to-video: text only.
+    lite_t2v: bool,
+}
+
+fn family(model: &str) -> Family {
+    let m = model.to_ascii_lowercase();
+    Family {
+        v2: m.contains("seedance-2-"),
+        v15: m.contains("seedance-1-5"),
+        fast: m.contains("fast"),
+        lite_i2v: m.contains("lite-i2v"),
+        lite_t2v: m.contains("lite-t2v"),
+    }
+}
+
+impl Seedance {
+    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Seedance, AppError> {
+        let intl = cfg.kind == "seedance-byteplus";
+        let base = if cfg.base_url.trim().is_empty() {
+            if intl { BYTEPLUS } else { ARK_CN }.to_string()
+        } else {
+            cfg.base_url.trim().trim_end_matches('/').to_string()
+        };
+        let style = match cfg.settings.get("reference_style").and_then(Value::as_str) {
+            Some("zh") => RefStyle::Zh,
+            Some("en") => RefStyle::En,
+            Some(other) => {
+                return Err(AppError::invalid(
+                    "settings.reference_style",
+                    format!("`{other}` is not zh or en"),
+                ));
+            }
+            None if intl => RefStyle::En,
+            None => RefStyle::Zh,
+        };
+        Ok(Seedance {
+            kit,
+            base,
+            keys: Keyring::from_config(cfg, true, false)?,
+            style,
+            smart_duration: cfg
+                .settings
+                .get("smart_duration")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        http::join(&self.base, path)
+    }
+
+    fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
+        let v = reply.value();
+        let code = str_at(&v, &["error", "code"]);
+        let message = str_at(&v, &["error", "message"]);
+        // Account problems come with 4xx codes of their own: the channel is at fault.
+        if let Some(c) = &code
+            && (c.starts_with("AccountOverdue")
+                || c.starts_with("AccessDenied")
+                || c.starts_with("Authentication"))
+        {
+            return ProviderError::channel(
+                c.clone(),
+                http::public_message(message.as_deref().unwrap_or(c)),
+            );
+        }
+        reply.error(stage, code, message)
+    }
+}
+
+/// `@Image1` → `[图1]` / `[Image 1]`, item N of each kind being the Nth `content` entry of
+/// that kind.
+pub fn rewrite_prompt(prompt: &str, style: RefStyle) -> String {
+    references::rewrite(prompt, |kind, n| match style {
+        RefStyle::Zh => {
+            let word = match kind {
+                AssetKind::Image => "图",
+                AssetKind::Video => "视频",
+                AssetKind::Audio => "音频",
+            };
+            format!("[{word}{n}]")
+        }
+        RefStyle::En => format!("[{} {n}]", kind.tag()),
+    })
+}
+
+/// The Ark request body for `req`, or the 422 explaining what this model cannot do.
+pub fn build_body(
+    model: &str,
+    req: &UnifiedRequest,
+    style: RefStyle,
+    smart_duration: bool,
+) -> Result<Value, AppError> {
+    let f = family(model);
+    let mut content = vec![json!({"type": "text", "text": rewrite_prompt(&req.prompt, style)})];
+    let image = |url: &str, role: &str| json!({"type": "image_url", "image_url": {"url": url}, "role": role});
+    match req.kind.as_str() {
+        "text-to-video" => {
+            if f.lite_i2v {
+                return Err(unsupported(
+                    "type",
+                    "this model's channel only animates images (image-to-video)",
+                ));
+            }
+        }
+        "image-to-video" => {
+            if f.lite_t2v {
+                return Err(unsupported(
+                    "type",
+                    "this model's channel only does text-to-video",
+                ));
+            }
+            mapping::at_most(
+                "image_urls",
+                &req.image_urls,
+                2,
+                "images (first and last frame)",
+            )?;
+            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+            if req.image_urls.len() == 2 && f.fast && !f.v2 {
+                return Err(unsupported(
+                    "image_urls",
+                    "this model's channel takes a first frame only, not a last frame",
+                ));
+            }
+            for (i, u) in req.image_urls.iter().enumerate() {
+                content.push(image(u, if i == 0 { "first_frame" } else { "last_frame" }));
+            }
+        }
+        "reference-to-video" => {
+            if f.lite_i2v {
+                mapping::at_most("image_urls", &req.image_urls, 4, "reference images")?;
+                mapping::at_most("video_urls", &req.video_urls, 0, "reference videos")?;
+                mapping::at_most("audio_urls", &req.audio_urls, 0, "reference audio clips")?;
+                if req.image_urls.is_empty() {
+                    return Err(unsupported("image_urls", "needs 1 to 4 reference images"));
+                }
+                if req.resolution == "1080p" {
+                    return Err(unsupported(
+                        "resolution",
+                        "1080p is not available with reference images on this model's channel",
+                    ));
+                }
+            } else if f.v2 {
+                mapping::at_most("image_urls", &req.image_urls, 9, "reference images")?;
+                mapping::at_most("video_urls", &req.video_urls, 3, "reference videos")?;
+                mapping::at_most("audio_urls", &req.audio_urls, 3, "reference audio clips")?;
+                if !req.audio_urls.is_empty()
+                    && req.image_urls.is_empty()
+                    && req.video_urls.is_empty()
+                {
+                    return Err(unsupported(
+                        "audio_urls",
+                        "reference audio needs at least one reference image or video",
+                    ));
+                }
+            } else {
+                return Err(unsupported(
+                    "type",
+                    "reference-to-video is not available on this model's channel",
+                ));
+            }
+            for u in &req.image_urls {
+                content.push(image(u, "reference_image"));
+            }
+            for u in &req.video_urls {
+                content.push(json!({"type": "video_url", "video_url": {"url": u}, "role": "reference_video"}));
+            }
+            for u in &req.audio_urls {
+                content.push(json!({"type": "audio_url", "audio_url": {"url": u}, "role": "reference_audio"}));
+            }
+        }
+        other => return Err(unsupported("type", format!("`{other}` is not supported"))),
+    }
+    let resolution = match req.resolution.as_str() {
+        "1080p" if f.v2 && f.fast => {
+            return Err(unsupported(
+                "resolution",
+                "1080p is not available on this model's channel (fast variant)",
+            ));
+        }
+        r @ ("480p" | "720p" | "1080p") => r,
+        other => {
+            return Err(unsupported(
+                "resolution",
+                format!("`{other}` is not available; use 480p, 720p or 1080p"),
+            ));
+        }
+    };
+    let ratio = match req.aspect_ratio.as_str() {
+        "auto" | "" => "adaptive",
+        r if RATIOS.contains(&r) => r,
+        other => {
+            return Err(unsupported(
+                "aspect_ratio",
+                format!("`{other}` is not available on this model's channel"),
+            ));
+        }
+    };
+    let range = if f.v2 {
+        4..=15
+    } else if f.v15 {
+        4..=12
+    } else {
+        2..=12
+    };
+    let duration: i64 = match mapping::duration(req, |d| range.contains(&d))? {
+        _ if req.duration.is_none() && smart_duration && (f.v2 || f.v15) => -1,
+        Some(d) => i64::from(d),
+        None => -1,
+    };
+    let mut body = json!({
+        "model": model,
+        "content": content,
+        "resolution": resolution,
+        "ratio": ratio,
+        "watermark": false,
+    });
+    if duration > 0 || f.v2 || f.v15 {
+        body["duration"] = json!(duration);
+    }
+    if f.v2 || f.v15 {
+        body["generate_audio"] = json!(req.generate_audio);
+    } else if req.generate_audio {
+        return Err(unsupported(
+            "generate_audio",
+            "this model's channel makes silent videos only",
+        ));
+    }
+    if let Some(u) = &req.end_user_id {
+        body["safety_identifier"] = json!(http::end_user_hash(u));
+    }
+    Ok(body)
+}
+
+/// Map one Ark task object to an outcome.
+pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
+    let status =
+        v.get("status")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ProviderError::BadResponse {
+                message: "task without a status".into(),
+            })?;
+    Ok(match status {
+        "queued" => PollOutcome::Queued,
+        "running" => PollOutcome::Running,
+        "succeeded" => {
+            let url =
+                str_at(v, &["content", "video_url"]).ok_or_else(|| ProviderError::BadResponse {
+                    message: "succeeded without content.video_url".into(),
+                })?;
+            PollOutcome::Succeeded(vec![ResultRef {
+                url,
+                duration_seconds: v.get("duration").and_then(Value::as_u64).map(|d| d as u32),
+                credential: None,
+            }])
+        }
+        "failed" => PollOutcome::Failed {
+            code: str_at(v, &["error", "code"]).unwrap_or_else(|| "generation_failed".into()),
+            message: http::public_message(
+                &str_at(v, &["error", "message"])
+                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
+            ),
+        },
+        "expired" => PollOutcome::Failed {
+            code: "upstream_expired".into(),
+            message: "the channel did not run the task before it expired".into(),
+        },
+        "cancelled" => PollOutcome::Failed {
+            code: "upstream_cancelled".into(),
+            message: "the task was cancelled on the channel".into(),
+        },
+        other => {
+            return Err(ProviderError::BadResponse {
+                message: format!("unknown task status `{other}`"),
+            });
+        }
+    })
+}
+
+#[async_trait]
+impl Provider for Seedance {
+    fn kind(&self) -> &'static str {
+        "seedance"
+    }
+
+    fn credentials(&self) -> Vec<String> {
+        self.keys.ids()
+    }
+
+    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(upstream_model, request, self.style, self.smart_duration).map(|_| ())
+    }
+
+    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+        let body = build_body(
+            job.upstream_model,
+            job.request,
+            self.style,
+            self.smart_duration,
+        )
+        .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.kit
+                    .http
+                    .post(self.url("/contents/generations/tasks"))
+                    .bearer_auth(&cred.key)
+                    .json(&body),
+                Stage::Submit,
+            )
+            .await?;
+        if !reply.ok() {
+            return Err(Self::error(&reply, Stage::Submit));
+        }
+        let v: Value = reply.json()?;
+        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
+            message: "create answer without an id".into(),
+        })?;
+        Ok(http::safe_id(&id)?.to_string())
+    }
+
+    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
+        let id = http::safe_id(job.upstream_id)?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.kit
+                    .http
+                    .get(self.url(&format!("/contents/generations/tasks/{id}")))
+                    .bearer_auth(&cred.key),
+                Stage::Poll,
+            )
+            .await?;
+        if !reply.ok() {
+            return Err(Self::error(&reply, Stage::Poll));
+        }
+        parse_task(&reply.json()?)
+    }
+
+    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
+        // A pre-signed URL: no credentials go with it.
+        self.kit.download(&result.url, &[], None).await
+    }
+
+    async fn test_connection(&self) -> Result<String, ProviderError> {
+        let mut ok = 0;
+        for cred in self.keys.all() {
+            let reply = self
+                .kit
+                .send(
+                    self.kit
+                        .http
+                        .get(self.url("/contents/generations/tasks?page_num=1&page_size=1"))
+                        .bearer_auth(&cred.key),
+                    Stage::Test,
+                )
+                .await?;
+            if !reply.ok() {
+                return Err(Self::error(&reply, Stage::Test));
+            }
+            ok += 1;
+        }
+        Ok(format!("listed tasks with {ok} key(s)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(kind: &str) -> UnifiedRequest {
+        UnifiedRequest {
+            kind: kind.into(),
+            prompt: "@Image1 walks into @Video1 humming @Audio1".into(),
+            image_urls: vec![],
+            video_urls: vec![],
+            audio_urls: vec![],
+            resolution: "720p".into(),
+            duration: Some(5),
+            seconds: 5,
+            aspect_ratio: "16:9".into(),
+            generate_audio: true,
+            end_user_id: Some("customer_001".into()),
+            callback_url: None,
+        }
+    }
+
+    const V2: &str = "doubao-seedance-2-0-260128";
+    const V2_FAST: &str = "doubao-seedance-2-0-fast-260128";
+    const V15: &str = "doubao-seedance-1-5-pro-251215";
+    const V10_FAST: &str = "doubao-seedance-1-0-pro-fast-251015";
+    const LITE_I2V: &str = "doubao-seedance-1-0-lite-i2v-250428";
+    const LITE_T2V: &str = "doubao-seedance-1-0-lite-t2v-250428";
+
+    #[test]
+    fn references_are_rewritten_per_style() {
+        assert_eq!(
+            rewrite_prompt("@Image1 和 @Video2 @Audio1", RefStyle::Zh),
+            "[图1] 和 [视频2] [音频1]"
+        );
+        assert_eq!(
+            rewrite_prompt("@Image1 and @Video2 @Audio1", RefStyle::En),
+            "[Image 1] and [Video 2] [Audio 1]"
+        );
+    }
+
+    #[test]
+    fn reference_mode_maps_every_field() {
+        let mut r = req("reference-to-video");
+        r.image_urls = vec!["https://x/a.png".into(), "https://x/b.png".into()];
+        r.video_urls = vec!["https://x/v.mp4".into()];
+        r.audio_urls = vec!["https://x/a.wav".into()];
+        let b = build_body(V2, &r, RefStyle::En, false).unwrap();
+        assert_eq!(b["model"], V2);
+        assert_eq!(
+            b["content"][0]["text"],
+            "[Image 1] walks into [Video 1] humming [Audio 1]"
+        );
+        let roles: Vec<&str> = b["content"].as_array().unwrap()[1..]
+            .iter()
+            .map(|c| c["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                "reference_image",
+                "reference_image",
+                "reference_video",
+                "reference_audio"
+            ]
+        );
+        assert_eq!(b["content"][3]["video_url"]["url"], "https://x/v.mp4");
+        assert_eq!(b["resolution"], "720p");
+        assert_eq!(b["ratio"], "16:9");
+        assert_eq!(b["duration"], 5);
+        assert_eq!(b["generate_audio"], true);
+        assert_eq!(b["watermark"], false);
+        let sid = b["safety_identifier"].as_str().unwrap();
+        assert_eq!(sid.len(), 32);
+        assert!(!sid.contains("customer"));
+    }
+
+    #[test]
+    fn mapping_table() {
+        use crate::providers::mapping::table::{Expect::*, case, run};
+        let cases = vec![
+            case(
+                "i2v first+last",
+                V2,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.prompt = "@Image1 to @Image2".into();
+                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
+                },
+                Sent("/content/2/role", json!("last_frame")),
+            ),
+            case(
+                "i2v prompt",
+                V2,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.prompt = "@Image1 to @Image2".into();
+                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
+                },
+                Sent("/content/0/text", json!("[Image 1] to [Image 2]")),
+            ),
+            case(
+                "i2v 3 images",
+                V2,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 3];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "i2v with a video",
+                V2,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.video_urls = vec!["https://x/v".into()];
+                },
+                Refused("video_urls"),
+            ),
+            case(
+                "i2v last frame on 1.0 pro fast",
+                V10_FAST,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 2];
+                },
+                Refused("image_urls"),
+            ),
+            case("t2v has text only", V2, |_| {}, Omitted("/content/1")),
+            case(
+                "auto ratio",
+                V2,
+                |r| r.aspect_ratio = "auto".into(),
+                Sent("/ratio", json!("adaptive")),
+            ),
+            case(
+                "ratio 21:9",
+                V2,
+                |r| r.aspect_ratio = "21:9".into(),
+                Sent("/ratio", json!("21:9")),
+            ),
+            case(
+                "ratio 5:4",
+                V2,
+                |r| r.aspect_ratio = "5:4".into(),
+                Refused("aspect_ratio"),
+            ),
+            case(
+                "480p",
+                V2,
+                |r| r.resolution = "480p".into(),
+                Sent("/resolution", json!("480p")),
+            ),
+            case(
+                "1080p on 2.0 fast",
+                V2_FAST,
+                |r| r.resolution = "1080p".into(),
+                Refused("resolution"),
+            ),
+            case(
+                "1080p on 2.0",
+                V2,
+                |r| r.resolution = "1080p".into(),
+                Sent("/resolution", json!("1080p")),
+            ),
+            case(
+                "4k",
+                V2,
+                |r| r.resolution = "4k".into(),
+                Refused("resolution"),
+            ),
+            case(
+                "duration 16 on 2.0",
+                V2,
+                |r| r.duration = Some(16),
+                Refused("duration"),
+            ),
+            case(
+                "duration 3 on 2.0",
+                V2,
+                |r| r.duration = Some(3),
+                Refused("duration"),
+            ),
+            case(
+                "duration 13 on 1.5",
+                V15,
+                |r| r.duration = Some(13),
+                Refused("duration"),
+            ),
+            case(
+                "duration 2 on 1.0",
+                V10_FAST,
+                |r| r.duration = Some(2),
+                Sent("/duration", json!(2)),
+            ),
+            case(
+                "auto sends billed seconds",
+                V2,
+                |r| {
+                    r.duration = None;
+                    r.seconds = 5;
+                },
+                Sent("/duration", json!(5)),
+            ),
+            case(
+                "auto past the range on 1.0 omits",
+                V10_FAST,
+                |r| {
+                    r.duration = None;
+                    r.seconds = 20;
+                },
+                Omitted("/duration"),
+            ),
+            case(
+                "audio on 1.0",
+                V10_FAST,
+                |r| r.generate_audio = true,
+                Refused("generate_audio"),
+            ),
+            case(
+                "1.0 says nothing about audio",
+                V10_FAST,
+                |_| {},
+                Omitted("/generate_audio"),
+            ),
+            case(
+                "silent 2.0 still says so",
+                V2,
+                |_| {},
+                Sent("/generate_audio", json!(false)),
+            ),
+            case(
+                "audio on 1.5",
+                V15,
+                |r| r.generate_audio = true,
+                Sent("/generate_audio", json!(true)),
+            ),
+            case(
+                "no end user, no identifier",
+                V2,
+                |_| {},
+                Omitted("/safety_identifier"),
+            ),
+            case(
+                "reference on 1.5",
+                V15,
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Refused("type"),
+            ),
+            case(
+                "audio-only reference",
+                V2,
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.audio_urls = vec!["https://x/a".into()];
+                },
+                Refused("audio_urls"),
+            ),
+            case(
+                "10 reference images",
+                V2,
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/i".into(); 10];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "4 reference videos",
+                V2,
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.video_urls = vec!["https://x/v".into(); 4];
+                },
+                Refused("video_urls"),
+            ),
+            case(
+                "4 reference audio",
+                V2,
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.audio_urls = vec!["https://x/a".into(); 4];
+                },
+                Refused("audio_urls"),
+            ),
+            case(
+                "lite i2v references",
+                LITE_I2V,
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 4];
+                },
+                Sent("/content/4/role", json!("reference_image")),
+            ),
+            case(
+                "lite i2v 5 references",
+                LITE_I2V,
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 5];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "lite i2v 1080p references",
+                LITE_I2V,
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.resolution = "1080p".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Refused("resolution"),
+            ),
+            case(
+                "lite t2v with an image",
+                LITE_T2V,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Refused("type"),
+            ),
+            case("lite i2v text only", LITE_I2V, |_| {}, Refused("type")),
+        ];
+        run(cases, |m, r| build_body(m, r, RefStyle::En, false));
+    }
+
+    #[test]
+    fn smart_duration_is_opt_in() {
+        let mut r = req("text-to-video");
+        r.prompt = "p".into();
+        r.duration = None;
+        assert_eq!(
+            build_body(V2, &r, RefStyle::En, true).unwrap()["duration"],
+            -1
+        );
+        assert_eq!(
+            build_body(V2, &r, RefStyle::En, false).unwrap()["duration"],
+            5
+        );
+    }
+
+    #[test]
+    fn statuses_map_to_outcomes() {
+        assert_eq!(
+            parse_task(&json!({"status": "queued"})).unwrap(),
+            PollOutcome::Queued
+        );
+        assert_eq!(
+            parse_task(&json!({"status": "running"})).unwrap(),
+            PollOutcome::Running
+        );
+        let done = parse_task(&json!({"status": "succeeded", "duration": 5, "content": {"video_url": "https://tos/x.mp4"}})).unwrap();
+        assert!(
+            matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://tos/x.mp4" && r[0].duration_seconds == Some(5))
+        );
+        let failed = parse_task(&json!({"status": "failed", "error": {"code": "OutputVideoSensitiveContentDetected", "message": "blocked, see https://x"}})).unwrap();
+        assert_eq!(
+            failed,
+            PollOutcome::Failed {
+                code: "OutputVideoSensitiveContentDetected".into(),
+                message: "blocked, see [link]".into()
+            }
+        );
+        assert!(
+            matches!(parse_task(&json!({"status": "expired"})).unwrap(), PollOutcome::Failed { ref code, .. } if code == "upstream_expired")
+        );
+        assert!(matches!(
+            parse_task(&json!({"status": "paused"})),
+            Err(ProviderError::BadResponse { .. })
+        ));
+        assert!(matches!(
+            parse_task(&json!({"status": "succeeded"})),
+            Err(ProviderError::BadResponse { .. })
+        ));
+    }
+}

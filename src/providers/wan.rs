@@ -1,0 +1,904 @@
+//! Alibaba Wan on DashScope (kind `wan`): `POST /services/aigc/video-generation/video-synthesis`
+//! with `X-DashScope-Async: enable`, poll `GET /tasks/{id}`, download the signed
+//! `output.video_url`. Two body formats: the legacy flat fields (wan2.1–2.6: `img_url`,
+//! `reference_urls`, `size`) and the `media[]` list (wan2.7 and newer).
+//!
+//! A route's upstream model is either a full model id (`wan2.6-i2v`, `wan2.2-kf2v-flash`)
+//! or a family (`wan2.6`, `wan2.7`) from which the adapter picks the id for the type.
+
+use super::credentials::Keyring;
+use super::http::{self, Kit, Stage, str_at};
+use super::mapping::{self, unsupported};
+use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use crate::domain::catalog::ProviderConfig;
+use crate::domain::references::{self, AssetKind};
+use crate::domain::request::UnifiedRequest;
+use crate::domain::task::ResultRef;
+use crate::error::AppError;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+pub const BEIJING: &str = "https://dashscope.aliyuncs.com/api/v1";
+const CREATE_PATH: &str = "/services/aigc/video-generation/video-synthesis";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    T2v,
+    I2v,
+    /// First and last frame (legacy kf2v models).
+    Kf2v,
+    R2v,
+}
+
+/// Which model id a request goes to, and how its body is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub model: String,
+    pub mode: Mode,
+    /// 21 = 2.1, 26 = 2.6, ...
+    pub version: u32,
+    /// The `media[]` body (2.7 and newer).
+    pub media: bool,
+}
+
+fn version_of(model: &str) -> Option<u32> {
+    let m = model.to_ascii_lowercase();
+    let rest = m.strip_prefix("wanx").or_else(|| m.strip_prefix("wan"))?;
+    let (major, rest) = rest.split_once('.')?;
+    let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some(major.parse::<u32>().ok()? * 10 + minor.parse::<u32>().ok()?)
+}
+
+/// Pick the model id and mode for `req` on route model `upstream`.
+pub fn target(upstream: &str, req: &UnifiedRequest) -> Result<Target, AppError> {
+    let version = version_of(upstream).ok_or_else(|| {
+        unsupported(
+            "model",
+            "this model's channel is misconfigured (not a Wan model id)",
+        )
+    })?;
+    let media = version >= 27;
+    let lower = upstream.to_ascii_lowercase();
+    let two_images = req.kind == "image-to-video" && req.image_urls.len() == 2;
+    let explicit = if lower.contains("-t2v") {
+        Some(Mode::T2v)
+    } else if lower.contains("-kf2v") {
+        Some(Mode::Kf2v)
+    } else if lower.contains("-i2v") {
+        Some(Mode::I2v)
+    } else if lower.contains("-r2v") {
+        Some(Mode::R2v)
+    } else {
+        None
+    };
+    let wanted = match req.kind.as_str() {
+        "text-to-video" => Mode::T2v,
+        "image-to-video" if two_images && !media => Mode::Kf2v,
+        "image-to-video" => Mode::I2v,
+        _ => Mode::R2v,
+    };
+    let (model, mode) = match explicit {
+        Some(m) if m == wanted => (upstream.to_string(), m),
+        Some(Mode::I2v) if wanted == Mode::Kf2v => {
+            return Err(unsupported(
+                "image_urls",
+                "this model's channel takes one first-frame image",
+            ));
+        }
+        Some(Mode::Kf2v) if wanted == Mode::I2v => {
+            return Err(unsupported(
+                "image_urls",
+                "this model's channel needs a first and a last frame (two images)",
+            ));
+        }
+        Some(_) => {
+            return Err(unsupported(
+                "type",
+                format!("{} is not available on this model's channel", req.kind),
+            ));
+        }
+        None => {
+            let family = upstream.trim_end_matches('-');
+            let model = match wanted {
+                Mode::T2v => format!("{family}-t2v"),
+                Mode::I2v => format!("{family}-i2v"),
+                Mode::R2v if version >= 26 => format!("{family}-r2v"),
+                Mode::R2v => {
+                    return Err(unsupported(
+                        "type",
+                        "reference-to-video needs Wan 2.6 or newer on this model's channel",
+                    ));
+                }
+                Mode::Kf2v => match version {
+                    22 => "wan2.2-kf2v-flash".to_string(),
+                    21 => "wanx2.1-kf2v-plus".to_string(),
+                    _ => {
+                        return Err(unsupported(
+                            "image_urls",
+                            "this model's channel takes one first-frame image",
+                        ));
+                    }
+                },
+            };
+            (model, wanted)
+        }
+    };
+    Ok(Target {
+        model,
+        mode,
+        version,
+        media,
+    })
+}
+
+/// `@Image1` in Wan's words: 2.6 reference subjects are `character1…` in `reference_urls`
+/// order (images, then videos); 2.7 says `Image 1` / `Video 1`; frames are described.
+pub fn rewrite_prompt(prompt: &str, t: &Target, images: usize) -> String {
+    references::rewrite(prompt, |kind, n| match (t.mode, t.media, kind) {
+        (Mode::R2v, false, AssetKind::Video) => format!("character{}", images as u32 + n),
+        (Mode::R2v, false, _) => format!("character{n}"),
+        (Mode::R2v, true, k) => format!("{} {n}", k.tag()),
+        (_, _, AssetKind::Audio) => "the audio".into(),
+        (_, _, _) if n == 1 => "the first frame".into(),
+        _ => "the last frame".into(),
+    })
+}
+
+/// `W*H` for text and reference videos on the legacy format.
+fn size(resolution: &str, ratio: &str) -> Option<&'static str> {
+    let ratio = if ratio == "auto" || ratio.is_empty() {
+        "16:9"
+    } else {
+        ratio
+    };
+    Some(match (resolution, ratio) {
+        ("480p", "16:9") => "832*480",
+        ("480p", "9:16") => "480*832",
+        ("480p", "1:1") => "624*624",
+        ("720p", "16:9") => "1280*720",
+        ("720p", "9:16") => "720*1280",
+        ("720p", "1:1") => "960*960",
+        ("720p", "4:3") => "1088*832",
+        ("720p", "3:4") => "832*1088",
+        ("1080p", "16:9") => "1920*1080",
+        ("1080p", "9:16") => "1080*1920",
+        ("1080p", "1:1") => "1440*1440",
+        ("1080p", "4:3") => "1632*1248",
+        ("1080p", "3:4") => "1248*1632",
+        _ => return None,
+    })
+}
+
+/// The DashScope body for `req`, or the 422 saying what the model cannot do.
+pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
+    let t = target(upstream, req)?;
+    let v = t.version;
+    // Assets per mode.
+    match t.mode {
+        Mode::T2v => {}
+        Mode::I2v => {
+            let max = if t.media { 2 } else { 1 };
+            mapping::at_most("image_urls", &req.image_urls, max, "images")?;
+            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+        }
+        Mode::Kf2v => {
+            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+        }
+        Mode::R2v => {
+            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+            mapping::refuse_refs(&req.prompt, &[AssetKind::Audio])?;
+            if t.media {
+                mapping::at_most("image_urls", &req.image_urls, 5, "reference images")?;
+                mapping::at_most("video_urls", &req.video_urls, 3, "reference videos")?;
+            } else if req.image_urls.len() + req.video_urls.len() > 5 {
+                return Err(unsupported(
+                    "image_urls",
+                    "this model's channel accepts at most 5 reference images and videos in total",
+                ));
+            }
+        }
+    }
+    if !req.audio_urls.is_empty() {
+        mapping::at_most("audio_urls", &req.audio_urls, 1, "audio clips")?;
+        if v < 25 || (t.media && t.mode != Mode::I2v) {
+            return Err(unsupported(
+                "audio_urls",
+                "driving audio is not available on this model's channel",
+            ));
+        }
+    }
+    let resolution = match req.resolution.as_str() {
+        "480p" if v >= 26 => {
+            return Err(unsupported(
+                "resolution",
+                "480p is not available on this model's channel; use 720p or 1080p",
+            ));
+        }
+        r @ ("480p" | "720p" | "1080p") => r,
+        other => {
+            return Err(unsupported(
+                "resolution",
+                format!("{other} is not available on this model's channel"),
+            ));
+        }
+    };
+    let range = match (v, t.mode) {
+        (27.., _) if !req.video_urls.is_empty() => (2, 10, false),
+        (26, Mode::R2v) => (2, 10, false),
+        (26.., _) => (2, 15, false),
+        (25, _) => (5, 10, true),
+        _ => (5, 5, false),
+    };
+    let valid = |d: u32| {
+        if range.2 {
+            d == range.0 || d == range.1
+        } else {
+            (range.0..=range.1).contains(&d)
+        }
+    };
+    let duration = mapping::duration(req, valid)?;
+    if req.generate_audio && v < 25 {
+        return Err(unsupported(
+            "generate_audio",
+            "this model's channel makes silent videos only",
+        ));
+    }
+
+    let mut input = json!({"prompt": rewrite_prompt(&req.prompt, &t, req.image_urls.len())});
+    let mut params = json!({"prompt_extend": true, "watermark": false});
+    let upper = resolution.to_ascii_uppercase();
+    if t.media {
+        let mut media = Vec::new();
+        match t.mode {
+            Mode::I2v => {
+                for (i, u) in req.image_urls.iter().enumerate() {
+                    let kind = if i == 0 { "first_frame" } else { "last_frame" };
+                    media.push(json!({"type": kind, "url": u}));
+                }
+                for u in &req.audio_urls {
+                    media.push(json!({"type": "driving_audio", "url": u}));
+                }
+            }
+            Mode::R2v => {
+                for u in &req.image_urls {
+                    media.push(json!({"type": "reference_image", "url": u}));
+                }
+                for u in &req.video_urls {
+                    media.push(json!({"type": "reference_video", "url": u}));
+                }
+            }
+            _ => {}
+        }
+        if !media.is_empty() {
+            input["media"] = json!(media);
+        }
+        params["resolution"] = json!(upper);
+        match req.aspect_ratio.as_str() {
+            "auto" | "" => {}
+            r @ ("16:9" | "9:16" | "1:1" | "4:3" | "3:4") => {
+                if t.mode != Mode::I2v {
+                    params["ratio"] = json!(r);
+                }
+            }
+            other => {
+                return Err(unsupported(
+                    "aspect_ratio",
+                    format!("{other} is not available on this model's channel"),
+                ));
+            }
+        }
+    } else {
+        match t.mode {
+            Mode::T2v | Mode::R2v => {
+                let s = size(resolution, &req.aspect_ratio).ok_or_else(|| {
+                    unsupported(
+                        "aspect_ratio",
+                        format!(
+                            "{} at {resolution} is not available on this model's channel",
+                            req.aspect_ratio
+                        ),
+                    )
+                })?;
+                params["size"] = json!(s);
+            }
+            Mode::I2v | Mode::Kf2v => {
+                // The frame decides the shape; only 21:9 and the like are refused.
+                if !matches!(
+                    req.aspect_ratio.as_str(),
+                    "auto" | "" | "16:9" | "9:16" | "1:1" | "4:3" | "3:4"
+                ) {
+                    return Err(unsupported(
+                        "aspect_ratio",
+                        format!(
+                            "{} is not available on this model's channel",
+                            req.aspect_ratio
+                        ),
+                    ));
+                }
+                params["resolution"] = json!(upper);
+            }
+        }
+        match t.mode {
+            Mode::I2v => input["img_url"] = json!(req.image_urls[0]),
+            Mode::Kf2v => {
+                input["first_frame_url"] = json!(req.image_urls[0]);
+                input["last_frame_url"] = json!(req.image_urls[1]);
+            }
+            Mode::R2v => {
+                let refs: Vec<&String> = req.image_urls.iter().chain(&req.video_urls).collect();
+                input["reference_urls"] = json!(refs);
+            }
+            Mode::T2v => {}
+        }
+        if let Some(a) = req.audio_urls.first() {
+            input["audio_url"] = json!(a);
+        }
+    }
+    if let Some(d) = duration {
+        params["duration"] = json!(d);
+    }
+    if v >= 25 {
+        params["audio"] = json!(req.generate_audio || !req.audio_urls.is_empty());
+    }
+    Ok(json!({"model": t.model, "input": input, "parameters": params}))
+}
+
+/// Map a task answer to an outcome.
+pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
+    let out = v.get("output").cloned().unwrap_or(Value::Null);
+    let status = out
+        .get("task_status")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProviderError::BadResponse {
+            message: "task without output.task_status".into(),
+        })?;
+    Ok(match status {
+        "PENDING" => PollOutcome::Queued,
+        "RUNNING" => PollOutcome::Running,
+        "SUCCEEDED" => {
+            let url = str_at(&out, &["video_url"]).ok_or_else(|| ProviderError::BadResponse {
+                message: "SUCCEEDED without output.video_url".into(),
+            })?;
+            PollOutcome::Succeeded(vec![ResultRef {
+                url,
+                duration_seconds: v
+                    .pointer("/usage/duration")
+                    .and_then(Value::as_f64)
+                    .map(|d| d.round() as u32),
+                credential: None,
+            }])
+        }
+        "FAILED" => PollOutcome::Failed {
+            code: str_at(&out, &["code"]).unwrap_or_else(|| "generation_failed".into()),
+            message: http::public_message(
+                &str_at(&out, &["message"])
+                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
+            ),
+        },
+        "CANCELED" => PollOutcome::Failed {
+            code: "upstream_cancelled".into(),
+            message: "the task was cancelled on the channel".into(),
+        },
+        // UNKNOWN: missing or expired. Not proof of failure on its own: the deadline ends it.
+        other => {
+            return Err(ProviderError::BadResponse {
+                message: format!("task status `{other}`"),
+            });
+        }
+    })
+}
+
+fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
+    let v = reply.value();
+    let code = str_at(&v, &["code"]);
+    let message = str_at(&v, &["message"]);
+    if let Some(c) = &code
+        && (c == "Arrearage" || c.starts_with("InvalidApiKey") || c.contains("AccessDenied"))
+    {
+        return ProviderError::channel(
+            c.clone(),
+            http::public_message(message.as_deref().unwrap_or(c)),
+        );
+    }
+    reply.error(stage, code, message)
+}
+
+pub struct Wan {
+    kit: Kit,
+    base: String,
+    keys: Keyring,
+    workspace: Option<String>,
+}
+
+impl Wan {
+    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Wan, AppError> {
+        let base = if cfg.base_url.trim().is_empty() {
+            BEIJING.to_string()
+        } else {
+            cfg.base_url.trim().trim_end_matches('/').to_string()
+        };
+        Ok(Wan {
+            kit,
+            base,
+            keys: Keyring::from_config(cfg, true, false)?,
+            workspace: cfg
+                .settings
+                .get("workspace")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
+        let mut r = self
+            .kit
+            .http
+            .request(method, http::join(&self.base, path))
+            .bearer_auth(key);
+        if let Some(w) = &self.workspace {
+            r = r.header("X-DashScope-WorkSpace", w);
+        }
+        r
+    }
+}
+
+#[async_trait]
+impl Provider for Wan {
+    fn kind(&self) -> &'static str {
+        "wan"
+    }
+
+    fn credentials(&self) -> Vec<String> {
+        self.keys.ids()
+    }
+
+    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(upstream_model, request).map(|_| ())
+    }
+
+    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+        let body = build_body(job.upstream_model, job.request)
+            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.request(reqwest::Method::POST, CREATE_PATH, &cred.key)
+                    .header("X-DashScope-Async", "enable")
+                    .json(&body),
+                Stage::Submit,
+            )
+            .await?;
+        if !reply.ok() {
+            return Err(error(&reply, Stage::Submit));
+        }
+        let v: Value = reply.json()?;
+        let id = str_at(&v, &["output", "task_id"]).ok_or_else(|| ProviderError::BadResponse {
+            message: "create answer without output.task_id".into(),
+        })?;
+        Ok(http::safe_id(&id)?.to_string())
+    }
+
+    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
+        let id = http::safe_id(job.upstream_id)?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.request(reqwest::Method::GET, &format!("/tasks/{id}"), &cred.key),
+                Stage::Poll,
+            )
+            .await?;
+        if !reply.ok() {
+            return Err(error(&reply, Stage::Poll));
+        }
+        parse_task(&reply.json()?)
+    }
+
+    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
+        // A signed OSS URL: no credentials go with it.
+        self.kit.download(&result.url, &[], None).await
+    }
+
+    async fn test_connection(&self) -> Result<String, ProviderError> {
+        for cred in self.keys.all() {
+            let reply = self
+                .kit
+                .send(
+                    self.request(
+                        reqwest::Method::GET,
+                        "/tasks?page_no=1&page_size=1",
+                        &cred.key,
+                    ),
+                    Stage::Test,
+                )
+                .await?;
+            if !reply.ok() {
+                return Err(error(&reply, Stage::Test));
+            }
+        }
+        Ok(format!(
+            "listed tasks with {} key(s)",
+            self.keys.all().len()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::mapping::table::{Expect::*, case, run};
+
+    #[test]
+    fn family_routes_pick_the_model_for_the_type() {
+        let mut r = crate::providers::mapping::table::base();
+        assert_eq!(target("wan2.6", &r).unwrap().model, "wan2.6-t2v");
+        r.kind = "image-to-video".into();
+        r.image_urls = vec!["https://x/1".into()];
+        assert_eq!(target("wan2.6", &r).unwrap().model, "wan2.6-i2v");
+        r.image_urls.push("https://x/2".into());
+        assert_eq!(target("wan2.2", &r).unwrap().model, "wan2.2-kf2v-flash");
+        assert_eq!(target("wan2.7", &r).unwrap().model, "wan2.7-i2v");
+        assert_eq!(
+            target("wan2.6", &r).unwrap_err().param().as_deref(),
+            Some("image_urls")
+        );
+        r.kind = "reference-to-video".into();
+        assert_eq!(target("wan2.6", &r).unwrap().model, "wan2.6-r2v");
+        assert_eq!(
+            target("wan2.5", &r).unwrap_err().param().as_deref(),
+            Some("type")
+        );
+        assert_eq!(
+            target("wan2.6-t2v", &r).unwrap_err().param().as_deref(),
+            Some("type")
+        );
+        assert!(target("kling-v1", &r).is_err());
+    }
+
+    #[test]
+    fn references_per_format() {
+        let mut r = crate::providers::mapping::table::base();
+        r.kind = "reference-to-video".into();
+        let t26 = target("wan2.6-r2v", &r).unwrap();
+        assert_eq!(
+            rewrite_prompt("@Image1 sings while @Video1 dances with @Image2", &t26, 2),
+            "character1 sings while character3 dances with character2"
+        );
+        let t27 = target("wan2.7-r2v", &r).unwrap();
+        assert_eq!(
+            rewrite_prompt("@Image1 walks through @Video1", &t27, 1),
+            "Image 1 walks through Video 1"
+        );
+    }
+
+    #[test]
+    fn mapping_table() {
+        let cases = vec![
+            case(
+                "t2v model",
+                "wan2.6",
+                |_| {},
+                Sent("/model", json!("wan2.6-t2v")),
+            ),
+            case(
+                "t2v size",
+                "wan2.6",
+                |_| {},
+                Sent("/parameters/size", json!("1280*720")),
+            ),
+            case(
+                "t2v 9:16 1080p",
+                "wan2.6",
+                |r| {
+                    r.resolution = "1080p".into();
+                    r.aspect_ratio = "9:16".into();
+                },
+                Sent("/parameters/size", json!("1080*1920")),
+            ),
+            case(
+                "t2v auto is 16:9",
+                "wan2.6",
+                |r| r.aspect_ratio = "auto".into(),
+                Sent("/parameters/size", json!("1280*720")),
+            ),
+            case(
+                "t2v 21:9",
+                "wan2.6",
+                |r| r.aspect_ratio = "21:9".into(),
+                Refused("aspect_ratio"),
+            ),
+            case(
+                "480p 4:3 on 2.5",
+                "wan2.5",
+                |r| {
+                    r.resolution = "480p".into();
+                    r.aspect_ratio = "4:3".into();
+                },
+                Refused("aspect_ratio"),
+            ),
+            case(
+                "480p on 2.6",
+                "wan2.6",
+                |r| r.resolution = "480p".into(),
+                Refused("resolution"),
+            ),
+            case(
+                "480p on 2.5",
+                "wan2.5",
+                |r| r.resolution = "480p".into(),
+                Sent("/parameters/size", json!("832*480")),
+            ),
+            case(
+                "duration",
+                "wan2.6",
+                |r| r.duration = Some(12),
+                Sent("/parameters/duration", json!(12)),
+            ),
+            case(
+                "duration 7 on 2.5",
+                "wan2.5",
+                |r| r.duration = Some(7),
+                Refused("duration"),
+            ),
+            case(
+                "duration 10 on 2.2",
+                "wan2.2",
+                |r| r.duration = Some(10),
+                Refused("duration"),
+            ),
+            case(
+                "auto outside the range omitted",
+                "wan2.5",
+                |r| {
+                    r.duration = None;
+                    r.seconds = 6;
+                },
+                Omitted("/parameters/duration"),
+            ),
+            case(
+                "audio switch on 2.6",
+                "wan2.6",
+                |r| r.generate_audio = true,
+                Sent("/parameters/audio", json!(true)),
+            ),
+            case(
+                "silent 2.6 says so",
+                "wan2.6",
+                |_| {},
+                Sent("/parameters/audio", json!(false)),
+            ),
+            case(
+                "audio on 2.2",
+                "wan2.2",
+                |r| r.generate_audio = true,
+                Refused("generate_audio"),
+            ),
+            case(
+                "2.2 sends no audio switch",
+                "wan2.2",
+                |_| {},
+                Omitted("/parameters/audio"),
+            ),
+            case(
+                "prompt extend",
+                "wan2.6",
+                |_| {},
+                Sent("/parameters/prompt_extend", json!(true)),
+            ),
+            case(
+                "i2v img_url",
+                "wan2.6",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Sent("/input/img_url", json!("https://x/1")),
+            ),
+            case(
+                "i2v resolution upper case",
+                "wan2.6",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Sent("/parameters/resolution", json!("720P")),
+            ),
+            case(
+                "i2v has no size",
+                "wan2.6",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Omitted("/parameters/size"),
+            ),
+            case(
+                "i2v driving audio",
+                "wan2.6",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.audio_urls = vec!["https://x/a.mp3".into()];
+                },
+                Sent("/input/audio_url", json!("https://x/a.mp3")),
+            ),
+            case(
+                "driving audio on 2.2",
+                "wan2.2",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.audio_urls = vec!["https://x/a.mp3".into()];
+                },
+                Refused("audio_urls"),
+            ),
+            case(
+                "two audio clips",
+                "wan2.6",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.audio_urls = vec!["https://x/a.mp3".into(); 2];
+                },
+                Refused("audio_urls"),
+            ),
+            case(
+                "kf2v frames",
+                "wan2.2",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
+                },
+                Sent("/input/last_frame_url", json!("https://x/2")),
+            ),
+            case(
+                "kf2v model",
+                "wan2.2",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
+                },
+                Sent("/model", json!("wan2.2-kf2v-flash")),
+            ),
+            case(
+                "r2v 2.6 references",
+                "wan2.6",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.prompt = "@Image1 and @Video1".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.video_urls = vec!["https://x/v".into()];
+                },
+                Sent(
+                    "/input/reference_urls",
+                    json!(["https://x/1", "https://x/v"]),
+                ),
+            ),
+            case(
+                "r2v 2.6 prompt",
+                "wan2.6",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.prompt = "@Image1 and @Video1".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.video_urls = vec!["https://x/v".into()];
+                },
+                Sent("/input/prompt", json!("character1 and character2")),
+            ),
+            case(
+                "r2v 6 references",
+                "wan2.6",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 4];
+                    r.video_urls = vec!["https://x/v".into(); 2];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "r2v 2.6 duration 12",
+                "wan2.6",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.duration = Some(12);
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Refused("duration"),
+            ),
+            case(
+                "r2v audio",
+                "wan2.6",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.audio_urls = vec!["https://x/a".into()];
+                },
+                Refused("audio_urls"),
+            ),
+            case(
+                "2.7 media frames",
+                "wan2.7",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
+                },
+                Sent(
+                    "/input/media/1",
+                    json!({"type": "last_frame", "url": "https://x/2"}),
+                ),
+            ),
+            case(
+                "2.7 driving audio",
+                "wan2.7",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.audio_urls = vec!["https://x/a".into()];
+                },
+                Sent("/input/media/1/type", json!("driving_audio")),
+            ),
+            case(
+                "2.7 t2v ratio",
+                "wan2.7",
+                |r| r.aspect_ratio = "3:4".into(),
+                Sent("/parameters/ratio", json!("3:4")),
+            ),
+            case(
+                "2.7 t2v resolution",
+                "wan2.7",
+                |r| r.resolution = "1080p".into(),
+                Sent("/parameters/resolution", json!("1080P")),
+            ),
+            case(
+                "2.7 references",
+                "wan2.7",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.video_urls = vec!["https://x/v".into()];
+                },
+                Sent(
+                    "/input/media/1",
+                    json!({"type": "reference_video", "url": "https://x/v"}),
+                ),
+            ),
+            case(
+                "2.7 video refs cap 10 s",
+                "wan2.7",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.duration = Some(12);
+                    r.video_urls = vec!["https://x/v".into()];
+                },
+                Refused("duration"),
+            ),
+            case(
+                "2.7 reference audio",
+                "wan2.7",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.audio_urls = vec!["https://x/a".into()];
+                },
+                Refused("audio_urls"),
+            ),
+        ];
+        run(cases, build_body);
+    }
+
+    #[test]
+    fn statuses_map_to_outcomes() {
+        let t = |s: &str| json!({"output": {"task_id": "t", "task_status": s}});
+        assert_eq!(parse_task(&t("PENDING")).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_task(&t("RUNNING")).unwrap(), PollOutcome::Running);
+        assert!(parse_task(&t("UNKNOWN")).is_err());
+        let ok = parse_task(&json!({"output": {"task_status": "SUCCEEDED", "video_url": "https://oss/x.mp4"}, "usage": {"duration": 5}})).unwrap();
+        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(5)));
+        assert_eq!(
+            parse_task(&json!({"output": {"task_status": "FAILED", "code": "DataInspectionFailed", "message": "Output data may contain inappropriate content."}})).unwrap(),
+            PollOutcome::Failed { code: "DataInspectionFailed".into(), message: "Output data may contain inappropriate content.".into() }
+        );
+    }
+}
