@@ -351,17 +351,17 @@ test("quick start examples run as shown against this server", async () => {
   await page.fill("#qs-key", apiKey);
   const curl = await page.textContent('[data-testid="qs-curl-create"] pre');
   assert.ok(curl.includes(`${BASE}/v1/video/generations`) && curl.includes(apiKey));
-  const out = JSON.parse(execFileSync("bash", ["-c", curl], { encoding: "utf8" }));
+  const out = JSON.parse(execFileSync("bash", ["-c", curl], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
   assert.equal(out.status, "pending");
   assert.match(out.task_id, /^vidgen_\d+_[0-9a-f]{8}$/);
 
   const js = await page.textContent('[data-testid="qs-js-create"] pre');
   const file = path.join(WORK, "example.mjs");
   fs.writeFileSync(file, js);
-  const printed = execFileSync("node", [file], { encoding: "utf8" });
+  const printed = execFileSync("node", [file], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   assert.match(printed, /task_id: 'vidgen_/);
 
-  const models = JSON.parse(execFileSync("bash", ["-c", await page.textContent('[data-testid="qs-curl-models"] pre')], { encoding: "utf8" }));
+  const models = JSON.parse(execFileSync("bash", ["-c", await page.textContent('[data-testid="qs-curl-models"] pre')], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
   assert.equal(models.object, "list");
   await page.close();
 });
