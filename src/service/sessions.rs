@@ -10,14 +10,14 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use tokio::sync::OnceCell;
 
-/// Failures allowed per user name and address, then per address alone, in a window.
+/// Failures allowed per user name and address in a window. Not per address alone: behind
+/// a reverse proxy every client shares one address, and one attacker could lock everyone out.
 const PER_USER_AND_IP: u32 = 5;
-const PER_IP: u32 = 30;
 const WINDOW_MS: i64 = 15 * 60 * 1000;
 
 pub struct Sessions {
     store: Store,
-    throttle: Mutex<(Throttle, Throttle)>,
+    throttle: Mutex<Throttle>,
     /// Verified against when the user does not exist, so a wrong name takes as long as a
     /// wrong password and does not reveal which names exist.
     dummy_hash: OnceCell<String>,
@@ -30,39 +30,33 @@ pub struct LoggedIn {
     pub expires_at_ms: i64,
 }
 
-fn keys(username: &str, ip: Option<IpAddr>) -> (String, String) {
+fn throttle_key(username: &str, ip: Option<IpAddr>) -> String {
     let ip = ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
-    (
-        format!("{}|{ip}", username.trim().to_ascii_lowercase()),
-        format!("ip|{ip}"),
-    )
+    format!("{}|{ip}", username.trim().to_ascii_lowercase())
 }
 
 impl Sessions {
     pub fn new(store: Store) -> Sessions {
         Sessions {
             store,
-            throttle: Mutex::new((
-                Throttle::new(PER_USER_AND_IP, WINDOW_MS),
-                Throttle::new(PER_IP, WINDOW_MS),
-            )),
+            throttle: Mutex::new(Throttle::new(PER_USER_AND_IP, WINDOW_MS)),
             dummy_hash: OnceCell::new(),
         }
     }
 
-    fn check_throttle(&self, user_key: &str, ip_key: &str) -> AppResult<()> {
-        let now = now_ms();
-        let t = self.throttle.lock().expect("throttle lock");
-        t.0.check(user_key, now)
-            .and_then(|_| t.1.check(ip_key, now))
+    fn check_throttle(&self, key: &str) -> AppResult<()> {
+        self.throttle
+            .lock()
+            .expect("throttle lock")
+            .check(key, now_ms())
             .map_err(|retry_after_secs| AppError::LoginThrottled { retry_after_secs })
     }
 
-    fn record_failure(&self, user_key: &str, ip_key: &str) {
-        let now = now_ms();
-        let mut t = self.throttle.lock().expect("throttle lock");
-        t.0.fail(user_key, now);
-        t.1.fail(ip_key, now);
+    fn record_failure(&self, key: &str) {
+        self.throttle
+            .lock()
+            .expect("throttle lock")
+            .fail(key, now_ms());
     }
 
     /// Whether `password` is `user`'s, spending the same time when there is no user.
@@ -87,8 +81,8 @@ impl Sessions {
         password: &str,
         ip: Option<IpAddr>,
     ) -> AppResult<LoggedIn> {
-        let (user_key, ip_key) = keys(username, ip);
-        self.check_throttle(&user_key, &ip_key)?;
+        let key = throttle_key(username, ip);
+        self.check_throttle(&key)?;
         let name = username.trim().to_string();
         let user = if name.is_empty() || name.len() > 64 {
             None
@@ -98,18 +92,14 @@ impl Sessions {
                 .await?
         };
         if password.len() > 256 || !self.password_matches(user.as_ref(), password).await? {
-            self.record_failure(&user_key, &ip_key);
+            self.record_failure(&key);
             return Err(AppError::BadLogin);
         }
         let user = user.ok_or(AppError::BadLogin)?;
         if user.disabled {
             return Err(AppError::UserDisabled);
         }
-        self.throttle
-            .lock()
-            .expect("throttle lock")
-            .0
-            .clear(&user_key);
+        self.throttle.lock().expect("throttle lock").clear(&key);
         let token = session::new_token();
         let now = now_ms();
         let record = Session {
@@ -180,10 +170,10 @@ impl Sessions {
         new: &str,
         ip: Option<IpAddr>,
     ) -> AppResult<()> {
-        let (user_key, ip_key) = keys(&user.username, ip);
-        self.check_throttle(&user_key, &ip_key)?;
+        let key = throttle_key(&user.username, ip);
+        self.check_throttle(&key)?;
         if !verify_password(user.password_hash.clone(), current.to_string()).await {
-            self.record_failure(&user_key, &ip_key);
+            self.record_failure(&key);
             return Err(AppError::invalid(
                 "current_password",
                 "the current password is not correct",

@@ -86,6 +86,7 @@ function renderChrome() {
     items.map(([p, r]) => navLink(p, t(`nav${p.replace(/\//g, ".")}`), r.icon)),
     adminItems.length ? h("p.nav-section", t("nav.operator")) : null,
     adminItems.map(([p, r]) => navLink(p, t(`nav${p.replace(/\//g, ".")}`), r.icon)),
+    me ? h("div.nav-phone-only", h("p.nav-section", me.username), navLink("/password", t("nav.password"), "keys")) : null,
   );
   const langBtn = h(
     "button.btn.btn-ghost.btn-small#lang-switch",
@@ -123,7 +124,7 @@ function renderChrome() {
             h("strong#header-credits", fmtNumber(me.credits)),
           ),
           h("span.user-name", me.username, me.is_admin ? h("span.badge.badge-admin", t("role.admin")) : null),
-          h("a.btn.btn-ghost.btn-small", { href: "#/password" }, t("nav.password")),
+          h("a.btn.btn-ghost.btn-small.pw-link", { href: "#/password" }, t("nav.password")),
           h(
             "button.btn.btn-ghost.btn-small#logout",
             {
@@ -218,6 +219,12 @@ async function boot() {
     clear(main, errorBox(e, () => location.reload()));
   }
   window.addEventListener("hashchange", route);
+  // On phones the menu is a drawer: a tap on the page closes it.
+  document.querySelector(".content").addEventListener("click", (e) => {
+    if (document.body.classList.contains("nav-open") && !e.target.closest(".menu-toggle")) {
+      document.body.classList.remove("nav-open");
+    }
+  });
   if (!location.hash || location.hash === "#" || location.hash === "#/") {
     navigate(session.me ? "/overview" : "/login");
   } else {

@@ -484,7 +484,7 @@ export default {
         task.status === "completed" && task.url
           ? h(
               "div",
-              h("video.thumb", { src: task.url, controls: true, preload: "metadata", playsinline: true, "data-testid": "task-video", "aria-label": t("video.of", { id: task.task_id }) }),
+              h("video.thumb", { src: `${task.url}#t=0.1`, controls: true, preload: "auto", playsinline: true, "data-testid": "task-video", "aria-label": t("video.of", { id: task.task_id }) }),
               h("a.cell-sub", { href: task.url, target: "_blank", rel: "noopener" }, t("video.open")),
             )
           : task.status === "failed"

@@ -9,7 +9,7 @@ export function videoCell(task, { small } = {}) {
       "a.thumb-link",
       { href: task.url, target: "_blank", rel: "noopener", title: t("video.open") },
       h("video", {
-        src: task.url,
+        src: `${task.url}#t=0.1`,
         muted: true,
         preload: "metadata",
         playsinline: true,

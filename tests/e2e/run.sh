@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests of the console in real headless Chromium (Debian's chromium +
+# playwright-core): builds the debug binary, serves it on a free loopback port over a
+# temporary data dir, runs node's test runner against it, and stops the server by PID.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+
+if [ ! -x "$CHROMIUM" ] || ! command -v node >/dev/null 2>&1; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "e2e: chromium ($CHROMIUM) or node missing; .ci/run installs them" >&2
+    exit 1
+  fi
+  echo "e2e: SKIPPED: install Debian's chromium and node to run the browser tests" >&2
+  exit 0
+fi
+if [ ! -d "$HERE/node_modules/playwright-core" ]; then
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+cd "$ROOT"
+cargo build --quiet --bin videoapi
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+BIN="$TARGET_DIR/debug/videoapi"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/videoapi-e2e.XXXXXX")"
+PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+export E2E_BASE="http://127.0.0.1:$PORT"
+export E2E_ADMIN_PASSWORD="e2e-admin-password"
+export E2E_WORK="$WORK"
+# Screenshots go to a temp dir; UPDATE_SCREENSHOTS=1 refreshes the README's in docs/.
+if [ -n "${UPDATE_SCREENSHOTS:-}" ]; then
+  export E2E_SCREENSHOTS="$ROOT/docs"
+else
+  export E2E_SCREENSHOTS="$WORK/screenshots"
+fi
+
+VIDEOAPI_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" \
+VIDEOAPI_DEMO_DELAY_MS=1500 \
+VIDEOAPI_POLL_INTERVAL_MS=300 \
+VIDEOAPI_LOG=warn \
+  "$BIN" --data-dir "$WORK/data" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+stop() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap stop EXIT
+
+for _ in $(seq 1 100); do
+  if node -e "fetch('$E2E_BASE/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; then
+    break
+  fi
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "e2e: the server exited:" >&2
+    cat "$WORK/server.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+cd "$HERE"
+if ! node --test --test-concurrency=1 --test-reporter=spec console.test.mjs; then
+  echo "e2e: server log:" >&2
+  tail -n 50 "$WORK/server.log" >&2
+  exit 1
+fi
