@@ -8,6 +8,7 @@ pub mod http;
 pub mod kling;
 pub mod limit;
 pub mod mapping;
+pub mod minimax;
 pub mod seedance;
 pub mod veo;
 pub mod wan;
@@ -184,6 +185,7 @@ impl Registry {
             "kling" => Ok(Arc::new(kling::Kling::new(cfg, kit())?)),
             "veo" => Ok(Arc::new(veo::Veo::new(cfg, kit())?)),
             "wan" => Ok(Arc::new(wan::Wan::new(cfg, kit())?)),
+            "minimax" => Ok(Arc::new(minimax::MiniMax::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod kling;
+mod minimax;
 mod seedance;
 mod veo;
 mod wan;

@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod kling;
+pub mod minimax;
 pub mod seedance;
 pub mod veo;
 pub mod wan;
