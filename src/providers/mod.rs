@@ -9,6 +9,7 @@ pub mod kling;
 pub mod limit;
 pub mod mapping;
 pub mod minimax;
+pub mod openai_videos;
 pub mod seedance;
 pub mod veo;
 pub mod wan;
@@ -186,6 +187,7 @@ impl Registry {
             "veo" => Ok(Arc::new(veo::Veo::new(cfg, kit())?)),
             "wan" => Ok(Arc::new(wan::Wan::new(cfg, kit())?)),
             "minimax" => Ok(Arc::new(minimax::MiniMax::new(cfg, kit())?)),
+            "openai-videos" => Ok(Arc::new(openai_videos::OpenAiVideos::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(

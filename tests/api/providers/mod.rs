@@ -6,6 +6,7 @@
 
 mod kling;
 mod minimax;
+mod openai;
 mod seedance;
 mod veo;
 mod wan;

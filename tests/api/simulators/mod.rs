@@ -22,6 +22,7 @@
 
 pub mod kling;
 pub mod minimax;
+pub mod openai;
 pub mod seedance;
 pub mod veo;
 pub mod wan;
