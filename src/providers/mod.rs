@@ -12,6 +12,7 @@ pub mod minimax;
 pub mod openai_videos;
 pub mod seedance;
 pub mod veo;
+pub mod videoapi;
 pub mod wan;
 
 use crate::domain::catalog::ProviderConfig;
@@ -188,6 +189,7 @@ impl Registry {
             "wan" => Ok(Arc::new(wan::Wan::new(cfg, kit())?)),
             "minimax" => Ok(Arc::new(minimax::MiniMax::new(cfg, kit())?)),
             "openai-videos" => Ok(Arc::new(openai_videos::OpenAiVideos::new(cfg, kit())?)),
+            "videoapi" => Ok(Arc::new(videoapi::VideoApi::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+mod chain;
 mod kling;
 mod minimax;
 mod openai;

@@ -20,6 +20,7 @@
 // Handlers return finished responses as errors (auth refusals); they are not hot paths.
 #![allow(clippy::result_large_err)]
 
+pub mod chain;
 pub mod kling;
 pub mod minimax;
 pub mod openai;
