@@ -239,6 +239,22 @@ impl Registry {
             .clone()
     }
 
+    /// The operator's "test connection": build the adapter from `cfg` (saved or not,
+    /// enabled or not) and make its free call, bounded in time. Errors carry no secrets.
+    pub async fn test_channel(&self, cfg: &ProviderConfig) -> Result<String, ProviderError> {
+        let adapter = self.build(cfg).map_err(|e| ProviderError::Channel {
+            code: "invalid_settings".into(),
+            message: e.to_string(),
+        })?;
+        match tokio::time::timeout(Duration::from_secs(30), adapter.test_connection()).await {
+            Ok(r) => r,
+            Err(_) => Err(ProviderError::Retryable {
+                message: "the channel did not answer within 30 seconds".into(),
+                retry_after: None,
+            }),
+        }
+    }
+
     /// Every kind this build can talk to.
     pub fn kinds() -> &'static [&'static str] {
         &[

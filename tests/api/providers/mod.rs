@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod chain;
+mod forwarding;
 mod kling;
 mod minimax;
 mod openai;
