@@ -121,7 +121,9 @@ pub fn parse_video(
             credential: credential.map(str::to_string),
         }]),
         "failed" => PollOutcome::Failed {
-            code: str_at(v, &["error", "code"]).unwrap_or_else(|| "generation_failed".into()),
+            code: http::public_code(
+                &str_at(v, &["error", "code"]).unwrap_or_else(|| "generation_failed".into()),
+            ),
             message: http::public_message(
                 &str_at(v, &["error", "message"])
                     .unwrap_or_else(|| "the channel failed to generate the video".into()),

@@ -352,9 +352,11 @@ pub async fn fault_matrix(spec: &Spec, core: &Core, sim_url: &str) {
     );
     health(&app);
 
-    // Poll trouble (5xx, malformed JSON) and an unknown status string: back off, finish.
+    // Poll trouble (5xx, malformed JSON, no answer in time) and an unknown status
+    // string: back off, finish.
     core.inject(Op::Poll, Fault::Status(500));
     core.inject(Op::Poll, Fault::Malformed);
+    core.inject(Op::Poll, Fault::Hang(Duration::from_millis(900)));
     let id = create(&app, &key, request(spec, "m", " sim:weird")).await;
     expect_completed(&app, &key, &id, core).await;
     completed += 1;
