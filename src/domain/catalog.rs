@@ -131,6 +131,26 @@ pub struct ProviderConfig {
     pub settings: serde_json::Value,
 }
 
+impl ProviderConfig {
+    /// The channel as it may be shown: every key and secret (one per line or comma) cut
+    /// to its last four characters. Credentials are never returned in full.
+    pub fn redacted(&self) -> ProviderConfig {
+        let mask_all = |s: &str| {
+            s.split(['\n', ','])
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(mask_secret)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        ProviderConfig {
+            api_key: mask_all(&self.api_key),
+            api_secret: mask_all(&self.api_secret),
+            ..self.clone()
+        }
+    }
+}
+
 /// A per-user price rule: a percentage of list price, with per-model overrides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricingGroup {
@@ -254,6 +274,17 @@ pub fn demo_models() -> Vec<Model> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channels_are_shown_with_every_key_masked() {
+        let mut p = demo_provider();
+        p.api_key = "ak-0123456789abcd\nak-9876543210wxyz".into();
+        p.api_secret = "sk-secret-value-1234".into();
+        let r = p.redacted();
+        assert_eq!(r.api_key, "••••abcd\n••••wxyz");
+        assert_eq!(r.api_secret, "••••1234");
+        assert!(!serde_json::to_string(&r).unwrap().contains("0123456789"));
+    }
 
     #[test]
     fn secrets_are_masked_to_their_tail() {

@@ -215,8 +215,13 @@ impl Engine {
                         .catalog
                         .provider(&r.provider)
                         .is_some_and(|p| p.enabled)
-                    && self.registry.get(&r.provider).is_some()
                     && self.registry.health.is_healthy(&r.provider)
+                    // Only routes whose adapter can send this request (create checked
+                    // that at least one can).
+                    && self
+                        .registry
+                        .get(&r.provider)
+                        .is_some_and(|p| p.check(&r.upstream_model, &task.request).is_ok())
             })
             .map(|(i, r)| (i, r.priority, r.weight.max(1)))
             .collect();

@@ -402,6 +402,7 @@ pub fn classify(
     retry_after: Option<Duration>,
 ) -> ProviderError {
     let message = public_message(&message);
+    let code = public_code(&code);
     match status {
         429 => ProviderError::Retryable {
             message: format!("rate limited ({code}): {message}"),
@@ -468,6 +469,20 @@ pub fn public_message(s: &str) -> String {
         out = out.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
     }
     out
+}
+
+/// An upstream error code made safe to show: identifier characters only, bounded.
+pub fn public_code(s: &str) -> String {
+    let code: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+        .take(64)
+        .collect();
+    if code.is_empty() {
+        "upstream_error".into()
+    } else {
+        code
+    }
 }
 
 /// `base` + `path` with exactly one slash between them.
@@ -556,6 +571,17 @@ mod tests {
             "bad image [link] (see [link]"
         );
         assert!(public_message(&"x".repeat(1000)).chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn codes_are_identifiers() {
+        assert_eq!(
+            public_code("InvalidParameter.Size"),
+            "InvalidParameter.Size"
+        );
+        assert_eq!(public_code("<b>oops</b> {\"x\"}"), "boopsbx");
+        assert_eq!(public_code(""), "upstream_error");
+        assert_eq!(public_code(&"a".repeat(100)).len(), 64);
     }
 
     #[test]

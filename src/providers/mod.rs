@@ -8,8 +8,11 @@ pub mod http;
 pub mod kling;
 pub mod limit;
 pub mod mapping;
+pub mod minimax;
+pub mod openai_videos;
 pub mod seedance;
 pub mod veo;
+pub mod videoapi;
 pub mod wan;
 
 use crate::domain::catalog::ProviderConfig;
@@ -184,6 +187,9 @@ impl Registry {
             "kling" => Ok(Arc::new(kling::Kling::new(cfg, kit())?)),
             "veo" => Ok(Arc::new(veo::Veo::new(cfg, kit())?)),
             "wan" => Ok(Arc::new(wan::Wan::new(cfg, kit())?)),
+            "minimax" => Ok(Arc::new(minimax::MiniMax::new(cfg, kit())?)),
+            "openai-videos" => Ok(Arc::new(openai_videos::OpenAiVideos::new(cfg, kit())?)),
+            "videoapi" => Ok(Arc::new(videoapi::VideoApi::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(
@@ -231,6 +237,22 @@ impl Registry {
             .entry(name.to_string())
             .or_insert_with(|| Arc::new(limit::Limiter::new(16, None)))
             .clone()
+    }
+
+    /// The operator's "test connection": build the adapter from `cfg` (saved or not,
+    /// enabled or not) and make its free call, bounded in time. Errors carry no secrets.
+    pub async fn test_channel(&self, cfg: &ProviderConfig) -> Result<String, ProviderError> {
+        let adapter = self.build(cfg).map_err(|e| ProviderError::Channel {
+            code: "invalid_settings".into(),
+            message: e.to_string(),
+        })?;
+        match tokio::time::timeout(Duration::from_secs(30), adapter.test_connection()).await {
+            Ok(r) => r,
+            Err(_) => Err(ProviderError::Retryable {
+                message: "the channel did not answer within 30 seconds".into(),
+                retry_after: None,
+            }),
+        }
     }
 
     /// Every kind this build can talk to.

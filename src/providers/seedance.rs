@@ -307,7 +307,9 @@ pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
             }])
         }
         "failed" => PollOutcome::Failed {
-            code: str_at(v, &["error", "code"]).unwrap_or_else(|| "generation_failed".into()),
+            code: http::public_code(
+                &str_at(v, &["error", "code"]).unwrap_or_else(|| "generation_failed".into()),
+            ),
             message: http::public_message(
                 &str_at(v, &["error", "message"])
                     .unwrap_or_else(|| "the channel failed to generate the video".into()),

@@ -199,7 +199,7 @@ pub fn parse_operation(v: &Value, credential: Option<&str>) -> Result<PollOutcom
             ),
         };
         return Ok(PollOutcome::Failed {
-            code,
+            code: http::public_code(&code),
             message: http::public_message(&message),
         });
     }

@@ -370,7 +370,9 @@ pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
             }])
         }
         "FAILED" => PollOutcome::Failed {
-            code: str_at(&out, &["code"]).unwrap_or_else(|| "generation_failed".into()),
+            code: http::public_code(
+                &str_at(&out, &["code"]).unwrap_or_else(|| "generation_failed".into()),
+            ),
             message: http::public_message(
                 &str_at(&out, &["message"])
                     .unwrap_or_else(|| "the channel failed to generate the video".into()),
@@ -397,7 +399,7 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
         && (c == "Arrearage" || c.starts_with("InvalidApiKey") || c.contains("AccessDenied"))
     {
         return ProviderError::channel(
-            c.clone(),
+            http::public_code(c),
             http::public_message(message.as_deref().unwrap_or(c)),
         );
     }

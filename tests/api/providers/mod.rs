@@ -4,7 +4,11 @@
 
 #![allow(dead_code)]
 
+mod chain;
+mod forwarding;
 mod kling;
+mod minimax;
+mod openai;
 mod seedance;
 mod veo;
 mod wan;
@@ -348,9 +352,11 @@ pub async fn fault_matrix(spec: &Spec, core: &Core, sim_url: &str) {
     );
     health(&app);
 
-    // Poll trouble (5xx, malformed JSON) and an unknown status string: back off, finish.
+    // Poll trouble (5xx, malformed JSON, no answer in time) and an unknown status
+    // string: back off, finish.
     core.inject(Op::Poll, Fault::Status(500));
     core.inject(Op::Poll, Fault::Malformed);
+    core.inject(Op::Poll, Fault::Hang(Duration::from_millis(900)));
     let id = create(&app, &key, request(spec, "m", " sim:weird")).await;
     expect_completed(&app, &key, &id, core).await;
     completed += 1;
@@ -521,4 +527,32 @@ pub async fn expect_422(app: &TestApp, key: &str, body: Value, param: &str) {
     assert_eq!(s, 422, "{v}");
     assert_eq!(v["error"]["param"], param, "{v}");
     assert_eq!(app.balance(key).await, before);
+}
+
+/// The README's channel examples are valid configuration for every kind.
+#[tokio::test]
+async fn readme_channel_examples_load_and_build() {
+    let readme = include_str!("../../../README.md");
+    let section = &readme[readme.find("### Declaring channels").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let toml = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("videoapi.toml");
+    std::fs::write(&path, toml).unwrap();
+    let cfg = videoapi::config::Config::load(&videoapi::config::Overrides {
+        config: Some(path),
+        ..Default::default()
+    })
+    .unwrap();
+    let registry = videoapi::providers::Registry::new(Duration::from_millis(1));
+    let mut kinds: Vec<&str> = cfg.providers.iter().map(|p| p.kind.as_str()).collect();
+    for p in &cfg.providers {
+        registry
+            .build(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+    }
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(kinds.len(), 7, "one example per kind: {kinds:?}");
+    assert_eq!(cfg.models[0].routes.len(), 2);
 }

@@ -20,7 +20,10 @@
 // Handlers return finished responses as errors (auth refusals); they are not hot paths.
 #![allow(clippy::result_large_err)]
 
+pub mod chain;
 pub mod kling;
+pub mod minimax;
+pub mod openai;
 pub mod seedance;
 pub mod veo;
 pub mod wan;

@@ -1,0 +1,665 @@
+//! MiniMax Hailuo, V1 API (kind `minimax`): `POST /v1/video_generation`, poll
+//! `GET /v1/query/video_generation?task_id=`, then `GET /v1/files/retrieve?file_id=` for a
+//! short-lived `download_url`. Errors come inside `base_resp` (often with HTTP 200).
+//! The stored result is the file id; every mirroring attempt retrieves a fresh URL.
+
+use super::credentials::Keyring;
+use super::http::{self, Kit, Stage, str_at};
+use super::mapping::{self, unsupported};
+use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use crate::domain::catalog::ProviderConfig;
+use crate::domain::references::{self, AssetKind};
+use crate::domain::request::UnifiedRequest;
+use crate::domain::task::ResultRef;
+use crate::error::AppError;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+pub const INTL: &str = "https://api.minimax.io";
+const FILE_SCHEME: &str = "minimax-file:";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Series {
+    /// MiniMax-Hailuo-2.3 / -02 and newer: 768P/1080P, 6 or 10 s.
+    Hailuo,
+    /// T2V-01 / I2V-01 / S2V-01: 720P, 6 s.
+    Legacy,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Profile {
+    series: Series,
+    t2v: bool,
+    i2v: bool,
+    /// First + last frame (Hailuo-02).
+    last_frame: bool,
+    /// 512P for single-image I2V (Hailuo-02).
+    p512: bool,
+    /// Subject reference (S2V-01).
+    subject: bool,
+}
+
+fn profile(model: &str) -> Profile {
+    let hailuo = |t2v, i2v, last_frame, p512| Profile {
+        series: Series::Hailuo,
+        t2v,
+        i2v,
+        last_frame,
+        p512,
+        subject: false,
+    };
+    let legacy = |t2v, i2v, subject| Profile {
+        series: Series::Legacy,
+        t2v,
+        i2v,
+        last_frame: false,
+        p512: false,
+        subject,
+    };
+    match model {
+        "MiniMax-Hailuo-2.3-Fast" => hailuo(false, true, false, false),
+        "MiniMax-Hailuo-02" => hailuo(true, true, true, true),
+        m if m.starts_with("T2V-01") => legacy(true, false, false),
+        m if m.starts_with("I2V-01") => legacy(false, true, false),
+        "S2V-01" => legacy(false, false, true),
+        // MiniMax-Hailuo-2.3 and newer Hailuo models.
+        _ => hailuo(true, true, false, false),
+    }
+}
+
+/// V1 has no reference syntax: references become plain words.
+pub fn rewrite_prompt(prompt: &str, kind: &str) -> String {
+    references::rewrite(prompt, |_, n| match (kind, n) {
+        ("reference-to-video", _) => "the subject".into(),
+        (_, 1) => "the first frame".into(),
+        _ => "the last frame".into(),
+    })
+}
+
+pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
+    let p = profile(model);
+    mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+    mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+    mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
+    if req.generate_audio {
+        return Err(unsupported(
+            "generate_audio",
+            "this model's channel makes silent videos only",
+        ));
+    }
+    let mut body = json!({
+        "model": model,
+        "prompt": rewrite_prompt(&req.prompt, &req.kind),
+        "prompt_optimizer": true,
+        "aigc_watermark": false,
+    });
+    let type_refused = || {
+        unsupported(
+            "type",
+            format!("{} is not available on this model's channel", req.kind),
+        )
+    };
+    match req.kind.as_str() {
+        "text-to-video" if p.t2v => {
+            if !matches!(req.aspect_ratio.as_str(), "auto" | "" | "16:9") {
+                return Err(unsupported(
+                    "aspect_ratio",
+                    "text-to-video on this model's channel is landscape (16:9) only",
+                ));
+            }
+        }
+        "image-to-video" if p.i2v => {
+            let max = if p.last_frame { 2 } else { 1 };
+            mapping::at_most("image_urls", &req.image_urls, max, "images")?;
+            body["first_frame_image"] = json!(req.image_urls[0]);
+            if let Some(last) = req.image_urls.get(1) {
+                body["last_frame_image"] = json!(last);
+            }
+        }
+        "reference-to-video" if p.subject => {
+            mapping::at_most("image_urls", &req.image_urls, 1, "subject images")?;
+            if req.image_urls.is_empty() {
+                return Err(unsupported("image_urls", "needs one subject image"));
+            }
+            body["subject_reference"] =
+                json!([{"type": "character", "image": [req.image_urls[0]]}]);
+        }
+        _ => return Err(type_refused()),
+    }
+    let single_image_i2v = req.kind == "image-to-video" && req.image_urls.len() == 1;
+    let resolution = match (p.series, req.resolution.as_str()) {
+        (Series::Legacy, "720p") => "720P",
+        (Series::Hailuo, "720p") => "768P",
+        (Series::Hailuo, "1080p") => "1080P",
+        (Series::Hailuo, "480p") if p.p512 && single_image_i2v => "512P",
+        (_, other) => {
+            return Err(unsupported(
+                "resolution",
+                format!("{other} is not available on this model's channel"),
+            ));
+        }
+    };
+    body["resolution"] = json!(resolution);
+    let valid = |d: u32| match p.series {
+        Series::Legacy => d == 6,
+        Series::Hailuo => d == 6 || (d == 10 && resolution != "1080P"),
+    };
+    if let Some(d) = mapping::duration(req, valid)? {
+        body["duration"] = json!(d);
+    }
+    Ok(body)
+}
+
+/// What a non-zero `base_resp.status_code` means at this stage.
+fn base_error(code: i64, msg: &str, stage: Stage) -> ProviderError {
+    let msg = http::public_message(msg);
+    match code {
+        1002 => ProviderError::Retryable {
+            message: format!("rate limited ({code})"),
+            retry_after: None,
+        },
+        1001 if stage == Stage::Submit => ProviderError::Ambiguous {
+            message: "the channel timed out while creating the task".into(),
+        },
+        1000 | 1001 | 1024 | 1033 => ProviderError::Retryable {
+            message: format!("upstream error {code}: {msg}"),
+            retry_after: None,
+        },
+        1004 | 2049 | 1008 => ProviderError::channel(format!("minimax_{code}"), msg),
+        _ if stage != Stage::Submit => ProviderError::BadResponse {
+            message: format!("upstream error {code}: {msg}"),
+        },
+        1026 => ProviderError::final_error("input_sensitive", msg),
+        2013 => ProviderError::final_error("invalid_parameters", msg),
+        other => ProviderError::final_error(format!("minimax_{other}"), msg),
+    }
+}
+
+/// The body of an answer whose `base_resp` says OK, or the classified error.
+fn checked(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
+    if !reply.ok() {
+        let v = reply.value();
+        return Err(reply.error(
+            stage,
+            str_at(&v, &["base_resp", "status_code"]),
+            str_at(&v, &["base_resp", "status_msg"]),
+        ));
+    }
+    let v: Value = reply.json()?;
+    match v.pointer("/base_resp/status_code").and_then(Value::as_i64) {
+        Some(0) => Ok(v),
+        Some(code) => Err(base_error(
+            code,
+            &str_at(&v, &["base_resp", "status_msg"]).unwrap_or_default(),
+            stage,
+        )),
+        None => Err(ProviderError::BadResponse {
+            message: "answer without base_resp".into(),
+        }),
+    }
+}
+
+/// Map a query answer to an outcome.
+pub fn parse_query(v: &Value, credential: Option<&str>) -> Result<PollOutcome, ProviderError> {
+    let status =
+        v.get("status")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ProviderError::BadResponse {
+                message: "query answer without status".into(),
+            })?;
+    Ok(match status {
+        "Preparing" | "Queueing" => PollOutcome::Queued,
+        "Processing" => PollOutcome::Running,
+        "Success" => {
+            let file = str_at(v, &["file_id"]).ok_or_else(|| ProviderError::BadResponse {
+                message: "Success without file_id".into(),
+            })?;
+            PollOutcome::Succeeded(vec![ResultRef {
+                url: format!("{FILE_SCHEME}{}", http::safe_id(&file)?),
+                duration_seconds: None,
+                credential: credential.map(str::to_string),
+            }])
+        }
+        "Fail" => {
+            let code = v.pointer("/base_resp/status_code").and_then(Value::as_i64);
+            PollOutcome::Failed {
+                code: match code {
+                    Some(1026) => "input_sensitive".into(),
+                    Some(1027) => "output_sensitive".into(),
+                    _ => "generation_failed".into(),
+                },
+                message: http::public_message(
+                    &str_at(v, &["base_resp", "status_msg"])
+                        .filter(|m| m != "success")
+                        .unwrap_or_else(|| "the channel failed to generate the video".into()),
+                ),
+            }
+        }
+        other => {
+            return Err(ProviderError::BadResponse {
+                message: format!("unknown task status `{other}`"),
+            });
+        }
+    })
+}
+
+pub struct MiniMax {
+    kit: Kit,
+    base: String,
+    keys: Keyring,
+}
+
+impl MiniMax {
+    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<MiniMax, AppError> {
+        let base = if cfg.base_url.trim().is_empty() {
+            INTL.to_string()
+        } else {
+            cfg.base_url.trim().trim_end_matches('/').to_string()
+        };
+        Ok(MiniMax {
+            kit,
+            base,
+            keys: Keyring::from_config(cfg, true, false)?,
+        })
+    }
+
+    async fn get(&self, path: &str, key: &str, stage: Stage) -> Result<Value, ProviderError> {
+        let reply = self
+            .kit
+            .send(
+                self.kit
+                    .http
+                    .get(http::join(&self.base, path))
+                    .bearer_auth(key),
+                stage,
+            )
+            .await?;
+        checked(&reply, stage)
+    }
+}
+
+#[async_trait]
+impl Provider for MiniMax {
+    fn kind(&self) -> &'static str {
+        "minimax"
+    }
+
+    fn credentials(&self) -> Vec<String> {
+        self.keys.ids()
+    }
+
+    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(upstream_model, request).map(|_| ())
+    }
+
+    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+        let body = build_body(job.upstream_model, job.request)
+            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.kit
+                    .http
+                    .post(http::join(&self.base, "/v1/video_generation"))
+                    .bearer_auth(&cred.key)
+                    .json(&body),
+                Stage::Submit,
+            )
+            .await?;
+        let v = checked(&reply, Stage::Submit)?;
+        let id = str_at(&v, &["task_id"]).ok_or_else(|| ProviderError::BadResponse {
+            message: "create answer without task_id".into(),
+        })?;
+        Ok(http::safe_id(&id)?.to_string())
+    }
+
+    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
+        let id = http::safe_id(job.upstream_id)?;
+        let cred = self.keys.get(job.credential)?;
+        let path = format!("/v1/query/video_generation?task_id={id}");
+        let reply = self
+            .kit
+            .send(
+                self.kit
+                    .http
+                    .get(http::join(&self.base, &path))
+                    .bearer_auth(&cred.key),
+                Stage::Poll,
+            )
+            .await?;
+        // A failed task reports its reason in base_resp, next to status "Fail".
+        if reply.ok()
+            && let Ok(v) = reply.json::<Value>()
+            && v.get("status").and_then(Value::as_str) == Some("Fail")
+        {
+            return parse_query(&v, Some(&cred.id));
+        }
+        let v = checked(&reply, Stage::Poll)?;
+        parse_query(&v, Some(&cred.id))
+    }
+
+    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
+        let file =
+            result
+                .url
+                .strip_prefix(FILE_SCHEME)
+                .ok_or_else(|| ProviderError::BadResponse {
+                    message: "unexpected stored result".into(),
+                })?;
+        let file = http::safe_id(file)?;
+        let cred = self.keys.get(result.credential.as_deref())?;
+        let v = self
+            .get(
+                &format!("/v1/files/retrieve?file_id={file}"),
+                &cred.key,
+                Stage::Download,
+            )
+            .await?;
+        let url =
+            str_at(&v, &["file", "download_url"]).ok_or_else(|| ProviderError::BadResponse {
+                message: "retrieve answer without file.download_url".into(),
+            })?;
+        // A signed CDN URL: no credentials go with it.
+        self.kit.download(&url, &[], None).await
+    }
+
+    async fn test_connection(&self) -> Result<String, ProviderError> {
+        // No free listing call: query a task id that cannot exist. Any answer other than
+        // an auth error proves the key works.
+        for cred in self.keys.all() {
+            match self
+                .get(
+                    "/v1/query/video_generation?task_id=0",
+                    &cred.key,
+                    Stage::Test,
+                )
+                .await
+            {
+                Ok(_) | Err(ProviderError::BadResponse { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(format!("{} key(s) accepted", self.keys.all().len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::mapping::table::{Expect::*, base, case, run_from};
+
+    const H23: &str = "MiniMax-Hailuo-2.3";
+    const H02: &str = "MiniMax-Hailuo-02";
+
+    #[test]
+    fn mapping_table() {
+        let cases = vec![
+            case("model", H23, |_| {}, Sent("/model", json!(H23))),
+            case(
+                "720p is 768P on Hailuo",
+                H23,
+                |_| {},
+                Sent("/resolution", json!("768P")),
+            ),
+            case(
+                "720p is 720P on 01",
+                "T2V-01",
+                |_| {},
+                Sent("/resolution", json!("720P")),
+            ),
+            case(
+                "1080p",
+                H23,
+                |r| r.resolution = "1080p".into(),
+                Sent("/resolution", json!("1080P")),
+            ),
+            case(
+                "1080p 10 s",
+                H23,
+                |r| {
+                    r.resolution = "1080p".into();
+                    r.duration = Some(10);
+                },
+                Refused("duration"),
+            ),
+            case(
+                "1080p auto 10 omitted",
+                H23,
+                |r| {
+                    r.resolution = "1080p".into();
+                    r.duration = None;
+                    r.seconds = 10;
+                },
+                Omitted("/duration"),
+            ),
+            case(
+                "1080p on 01",
+                "T2V-01",
+                |r| r.resolution = "1080p".into(),
+                Refused("resolution"),
+            ),
+            case(
+                "480p text",
+                H02,
+                |r| r.resolution = "480p".into(),
+                Refused("resolution"),
+            ),
+            case(
+                "480p single image on 02",
+                H02,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.resolution = "480p".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Sent("/resolution", json!("512P")),
+            ),
+            case(
+                "480p two frames on 02",
+                H02,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.resolution = "480p".into();
+                    r.image_urls = vec!["https://x/1".into(); 2];
+                },
+                Refused("resolution"),
+            ),
+            case(
+                "duration 10",
+                H23,
+                |r| r.duration = Some(10),
+                Sent("/duration", json!(10)),
+            ),
+            case(
+                "duration 5",
+                H23,
+                |r| r.duration = Some(5),
+                Refused("duration"),
+            ),
+            case(
+                "duration 10 on 01",
+                "T2V-01",
+                |r| r.duration = Some(10),
+                Refused("duration"),
+            ),
+            case(
+                "t2v 9:16",
+                H23,
+                |r| r.aspect_ratio = "9:16".into(),
+                Refused("aspect_ratio"),
+            ),
+            case(
+                "t2v auto ratio",
+                H23,
+                |r| r.aspect_ratio = "auto".into(),
+                Sent("/resolution", json!("768P")),
+            ),
+            case(
+                "audio",
+                H23,
+                |r| r.generate_audio = true,
+                Refused("generate_audio"),
+            ),
+            case(
+                "first frame",
+                H23,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.aspect_ratio = "9:16".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Sent("/first_frame_image", json!("https://x/1")),
+            ),
+            case(
+                "last frame on 2.3",
+                H23,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 2];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "last frame on 02",
+                H02,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
+                },
+                Sent("/last_frame_image", json!("https://x/2")),
+            ),
+            case(
+                "i2v prompt",
+                H02,
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.prompt = "@Image1 then @Image2".into();
+                    r.image_urls = vec!["https://x/1".into(); 2];
+                },
+                Sent("/prompt", json!("the first frame then the last frame")),
+            ),
+            case(
+                "t2v on Fast",
+                "MiniMax-Hailuo-2.3-Fast",
+                |_| {},
+                Refused("type"),
+            ),
+            case("t2v on I2V-01", "I2V-01", |_| {}, Refused("type")),
+            case(
+                "subject",
+                "S2V-01",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Sent("/subject_reference/0/image/0", json!("https://x/1")),
+            ),
+            case(
+                "two subjects",
+                "S2V-01",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into(); 2];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "references on Hailuo",
+                H23,
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                },
+                Refused("type"),
+            ),
+            case(
+                "videos",
+                "S2V-01",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1".into()];
+                    r.video_urls = vec!["https://x/v".into()];
+                },
+                Refused("video_urls"),
+            ),
+        ];
+        // Hailuo clips are 6 or 10 seconds.
+        run_from(
+            UnifiedRequest {
+                duration: Some(6),
+                seconds: 6,
+                ..base()
+            },
+            cases,
+            build_body,
+        );
+    }
+
+    #[test]
+    fn base_resp_codes_by_stage() {
+        assert!(matches!(
+            base_error(1002, "", Stage::Submit),
+            ProviderError::Retryable { .. }
+        ));
+        assert!(matches!(
+            base_error(1001, "", Stage::Submit),
+            ProviderError::Ambiguous { .. }
+        ));
+        assert!(matches!(
+            base_error(1001, "", Stage::Poll),
+            ProviderError::Retryable { .. }
+        ));
+        assert!(matches!(
+            base_error(2049, "", Stage::Submit),
+            ProviderError::Channel { .. }
+        ));
+        assert!(matches!(
+            base_error(1008, "", Stage::Submit),
+            ProviderError::Channel { .. }
+        ));
+        assert!(
+            matches!(base_error(1026, "", Stage::Submit), ProviderError::Final { ref code, .. } if code == "input_sensitive")
+        );
+        assert!(matches!(
+            base_error(2013, "", Stage::Poll),
+            ProviderError::BadResponse { .. }
+        ));
+    }
+
+    #[test]
+    fn statuses_map_to_outcomes() {
+        let ok = json!({"base_resp": {"status_code": 0, "status_msg": "success"}});
+        let with = |s: &str| {
+            let mut v = ok.clone();
+            v["status"] = json!(s);
+            v
+        };
+        assert_eq!(
+            parse_query(&with("Preparing"), None).unwrap(),
+            PollOutcome::Queued
+        );
+        assert_eq!(
+            parse_query(&with("Queueing"), None).unwrap(),
+            PollOutcome::Queued
+        );
+        assert_eq!(
+            parse_query(&with("Processing"), None).unwrap(),
+            PollOutcome::Running
+        );
+        let mut done = with("Success");
+        done["file_id"] = json!("241342648594580");
+        assert!(
+            matches!(parse_query(&done, Some("k")).unwrap(), PollOutcome::Succeeded(ref r) if r[0].url == "minimax-file:241342648594580" && r[0].credential.as_deref() == Some("k"))
+        );
+        let failed = json!({"status": "Fail", "base_resp": {"status_code": 1027, "status_msg": "output new_sensitive"}});
+        assert_eq!(
+            parse_query(&failed, None).unwrap(),
+            PollOutcome::Failed {
+                code: "output_sensitive".into(),
+                message: "output new_sensitive".into()
+            }
+        );
+        assert!(parse_query(&with("Paused"), None).is_err());
+    }
+}
