@@ -7,6 +7,7 @@ pub mod health;
 pub mod http;
 pub mod limit;
 pub mod mapping;
+pub mod runway;
 pub mod seedance;
 
 use crate::domain::catalog::ProviderConfig;
@@ -118,6 +119,17 @@ pub trait Provider: Send + Sync {
         Ok(())
     }
 
+    /// [`Provider::check`] with the route's settings, for adapters whose mapping is data
+    /// declared on the route (fal, Replicate). Others need not override it.
+    fn check_route(
+        &self,
+        upstream_model: &str,
+        _route_settings: &serde_json::Value,
+        request: &UnifiedRequest,
+    ) -> Result<(), AppError> {
+        self.check(upstream_model, request)
+    }
+
     /// Send the task upstream; returns the upstream task id.
     async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError>;
 
@@ -125,6 +137,12 @@ pub trait Provider: Send + Sync {
 
     /// Open a finished video for mirroring.
     async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError>;
+
+    /// Ask upstream to stop a task we gave up on (its deadline passed), so it is not
+    /// generated and paid for in vain. Best effort: the default does nothing.
+    async fn cancel(&self, _job: PollJob<'_>) -> Result<(), ProviderError> {
+        Ok(())
+    }
 
     /// A free call that proves the credentials work, where the upstream has one.
     async fn test_connection(&self) -> Result<String, ProviderError> {
@@ -178,6 +196,7 @@ impl Registry {
         match cfg.kind.as_str() {
             "demo" => Ok(Arc::new(demo::Demo::new(self.demo_delay))),
             "seedance" | "seedance-byteplus" => Ok(Arc::new(seedance::Seedance::new(cfg, kit())?)),
+            "runway" => Ok(Arc::new(runway::Runway::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(
@@ -229,6 +248,6 @@ impl Registry {
 
     /// Every kind this build can talk to.
     pub fn kinds() -> &'static [&'static str] {
-        &["demo", "seedance", "seedance-byteplus"]
+        &["demo", "seedance", "seedance-byteplus", "runway"]
     }
 }

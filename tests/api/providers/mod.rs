@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+mod runway;
 mod seedance;
 
 use crate::common::*;

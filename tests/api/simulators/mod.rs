@@ -18,6 +18,7 @@
 
 #![allow(dead_code)]
 
+pub mod runway;
 pub mod seedance;
 
 use async_trait::async_trait;
