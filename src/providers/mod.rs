@@ -9,6 +9,7 @@ pub mod limit;
 pub mod mapping;
 pub mod runway;
 pub mod seedance;
+pub mod vidu;
 
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
@@ -197,6 +198,7 @@ impl Registry {
             "demo" => Ok(Arc::new(demo::Demo::new(self.demo_delay))),
             "seedance" | "seedance-byteplus" => Ok(Arc::new(seedance::Seedance::new(cfg, kit())?)),
             "runway" => Ok(Arc::new(runway::Runway::new(cfg, kit())?)),
+            "vidu" => Ok(Arc::new(vidu::Vidu::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(
@@ -248,6 +250,6 @@ impl Registry {
 
     /// Every kind this build can talk to.
     pub fn kinds() -> &'static [&'static str] {
-        &["demo", "seedance", "seedance-byteplus", "runway"]
+        &["demo", "seedance", "seedance-byteplus", "runway", "vidu"]
     }
 }

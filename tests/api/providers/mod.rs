@@ -6,6 +6,7 @@
 
 mod runway;
 mod seedance;
+mod vidu;
 
 use crate::common::*;
 use crate::simulators::{self, Core, Fault, Op, VIDEO};

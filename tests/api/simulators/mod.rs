@@ -20,6 +20,7 @@
 
 pub mod runway;
 pub mod seedance;
+pub mod vidu;
 
 use async_trait::async_trait;
 use poem::http::StatusCode;
