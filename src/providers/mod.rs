@@ -6,6 +6,7 @@ pub mod demo;
 pub mod health;
 pub mod http;
 pub mod limit;
+pub mod luma;
 pub mod mapping;
 pub mod runway;
 pub mod seedance;
@@ -199,6 +200,7 @@ impl Registry {
             "seedance" | "seedance-byteplus" => Ok(Arc::new(seedance::Seedance::new(cfg, kit())?)),
             "runway" => Ok(Arc::new(runway::Runway::new(cfg, kit())?)),
             "vidu" => Ok(Arc::new(vidu::Vidu::new(cfg, kit())?)),
+            "luma" => Ok(Arc::new(luma::Luma::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(
@@ -250,6 +252,13 @@ impl Registry {
 
     /// Every kind this build can talk to.
     pub fn kinds() -> &'static [&'static str] {
-        &["demo", "seedance", "seedance-byteplus", "runway", "vidu"]
+        &[
+            "demo",
+            "seedance",
+            "seedance-byteplus",
+            "runway",
+            "vidu",
+            "luma",
+        ]
     }
 }

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+mod luma;
 mod runway;
 mod seedance;
 mod vidu;
