@@ -3,8 +3,10 @@
 
 pub mod credentials;
 pub mod demo;
+pub mod fal;
 pub mod health;
 pub mod http;
+pub mod input_mapping;
 pub mod limit;
 pub mod luma;
 pub mod mapping;
@@ -132,6 +134,16 @@ pub trait Provider: Send + Sync {
         self.check(upstream_model, request)
     }
 
+    /// Check a route's settings when an operator saves the model (a mapping that cannot
+    /// be read is refused then, not discovered by a customer).
+    fn validate_route(
+        &self,
+        _upstream_model: &str,
+        _route_settings: &serde_json::Value,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Send the task upstream; returns the upstream task id.
     async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError>;
 
@@ -201,6 +213,7 @@ impl Registry {
             "runway" => Ok(Arc::new(runway::Runway::new(cfg, kit())?)),
             "vidu" => Ok(Arc::new(vidu::Vidu::new(cfg, kit())?)),
             "luma" => Ok(Arc::new(luma::Luma::new(cfg, kit())?)),
+            "fal" => Ok(Arc::new(fal::Fal::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(

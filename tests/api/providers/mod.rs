@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+mod fal;
 mod luma;
 mod runway;
 mod seedance;
@@ -521,4 +522,38 @@ pub async fn expect_422(app: &TestApp, key: &str, body: Value, param: &str) {
     assert_eq!(s, 422, "{v}");
     assert_eq!(v["error"]["param"], param, "{v}");
     assert_eq!(app.balance(key).await, before);
+}
+
+/// A public model `id` with one route to `channel` carrying route `settings` (an input
+/// mapping for the generic hosts), priced like [`model`].
+pub async fn model_with_settings(
+    app: &TestApp,
+    id: &str,
+    channel: &str,
+    upstream_model: &str,
+    settings: Value,
+) {
+    let mut m = Model {
+        id: id.into(),
+        name: id.into(),
+        description: String::new(),
+        features: vec![],
+        enabled: true,
+        billing: Billing {
+            mode: BillingMode::PerTask,
+            credits: PRICE,
+            resolution_credits: Default::default(),
+        },
+        capabilities: all_capabilities(),
+        poll_interval_seconds: 1,
+        routes: vec![],
+    };
+    m.routes.push(Route {
+        provider: channel.into(),
+        upstream_model: upstream_model.into(),
+        priority: 0,
+        weight: 1,
+        settings,
+    });
+    app.state().catalog.put_model(m).await.unwrap();
 }

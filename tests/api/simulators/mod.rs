@@ -18,6 +18,7 @@
 
 #![allow(dead_code)]
 
+pub mod fal;
 pub mod luma;
 pub mod runway;
 pub mod seedance;
