@@ -9,7 +9,7 @@
 
 use super::credentials::Keyring;
 use super::http::{self, Kit, Stage, str_at};
-use super::input_mapping::{InputMapping, output_url};
+use super::input_mapping::{self, InputMapping, output_url};
 use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
@@ -45,13 +45,7 @@ pub fn model_path(model: &str) -> Result<(&str, String), String> {
 }
 
 fn mapping(settings: &Value) -> Result<InputMapping, AppError> {
-    InputMapping::from_settings(settings).map_err(|e| {
-        tracing::warn!(error = %e, "a fal route's settings are invalid");
-        AppError::BadRequest {
-            message: "this model's route is misconfigured; the operator must fix its settings"
-                .into(),
-        }
-    })
+    input_mapping::for_route("fal", settings)
 }
 
 /// fal's error bodies: `{"detail":[{"msg","type",...}]}`, `{"detail":"..."}`, or

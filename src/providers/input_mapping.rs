@@ -385,6 +385,18 @@ impl InputMapping {
     }
 }
 
+/// The mapping of a route at request time. An unreadable one is the operator's mistake,
+/// not the caller's: a 400 that says so (details go to the log, not to the customer).
+pub fn for_route(kind: &str, settings: &Value) -> Result<InputMapping, AppError> {
+    InputMapping::from_settings(settings).map_err(|e| {
+        tracing::warn!(provider = kind, error = %e, "a route's input mapping is invalid");
+        AppError::BadRequest {
+            message: "this model's route is misconfigured; the operator must fix its settings"
+                .into(),
+        }
+    })
+}
+
 /// The video URL in a model's output: at `path` when given (dotted, numbers index lists),
 /// else the first URL that looks like a video, else the first URL at all.
 pub fn output_url(v: &Value, path: Option<&str>) -> Option<String> {

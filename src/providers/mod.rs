@@ -10,6 +10,7 @@ pub mod input_mapping;
 pub mod limit;
 pub mod luma;
 pub mod mapping;
+pub mod replicate;
 pub mod runway;
 pub mod seedance;
 pub mod vidu;
@@ -214,6 +215,7 @@ impl Registry {
             "vidu" => Ok(Arc::new(vidu::Vidu::new(cfg, kit())?)),
             "luma" => Ok(Arc::new(luma::Luma::new(cfg, kit())?)),
             "fal" => Ok(Arc::new(fal::Fal::new(cfg, kit())?)),
+            "replicate" => Ok(Arc::new(replicate::Replicate::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(

@@ -4,8 +4,10 @@
 
 #![allow(dead_code)]
 
+mod examples;
 mod fal;
 mod luma;
+mod replicate;
 mod runway;
 mod seedance;
 mod vidu;

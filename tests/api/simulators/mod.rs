@@ -20,6 +20,7 @@
 
 pub mod fal;
 pub mod luma;
+pub mod replicate;
 pub mod runway;
 pub mod seedance;
 pub mod vidu;
