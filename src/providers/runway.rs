@@ -21,10 +21,11 @@ pub const BASE: &str = "https://api.dev.runwayml.com";
 /// The API version every call names (channel setting `runway_version` overrides it).
 pub const VERSION: &str = "2024-11-06";
 
-/// Largest inlined asset, by kind (Runway's data-URI limits: images 5 MB, video 16 MB;
-/// audio is unconfirmed and shares the video limit).
-const IMAGE_LIMIT: u64 = 5 * 1024 * 1024;
-const MEDIA_LIMIT: u64 = 16 * 1024 * 1024;
+/// Largest inlined asset in raw bytes, by kind. Runway limits the *encoded* data URI
+/// (images 5 MB, video 16 MB; audio is unconfirmed and shares the video limit), and
+/// base64 grows by 4/3.
+const IMAGE_LIMIT: u64 = 5 * 1024 * 1024 / 4 * 3;
+const MEDIA_LIMIT: u64 = 16 * 1024 * 1024 / 4 * 3;
 
 /// `(resolution, aspect ratio, pixel ratio)`.
 type Ratio = (&'static str, &'static str, &'static str);
