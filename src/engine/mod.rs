@@ -169,6 +169,7 @@ impl Engine {
             return Ok(Next::Done);
         }
         if now_ms() >= task.deadline_ms {
+            self.cancel_upstream(&task).await;
             self.fail(
                 id,
                 "deadline_exceeded",
@@ -221,7 +222,7 @@ impl Engine {
                     && self
                         .registry
                         .get(&r.provider)
-                        .is_some_and(|p| p.check(&r.upstream_model, &task.request).is_ok())
+                        .is_some_and(|p| p.check_route(&r.upstream_model, &r.settings, &task.request).is_ok())
             })
             .map(|(i, r)| (i, r.priority, r.weight.max(1)))
             .collect();
@@ -483,6 +484,37 @@ impl Engine {
                 tracing::warn!(task = %task.id, error = %e, "poll failed; backing off");
                 Ok(Next::After(self.backoff(&task.id)))
             }
+        }
+    }
+
+    /// Best effort: ask upstream to stop a task whose deadline passed, so it is not
+    /// generated (and paid for) after we refunded it. Failures are only logged.
+    async fn cancel_upstream(&self, task: &Task) {
+        let Phase::Submitted { upstream_id } = &task.phase else {
+            return;
+        };
+        let Some(provider) = task.provider.as_deref().and_then(|p| self.registry.get(p)) else {
+            return;
+        };
+        let settings = self
+            .catalog
+            .model(&task.model)
+            .and_then(|m| {
+                m.routes
+                    .iter()
+                    .find(|r| Some(&r.provider) == task.provider.as_ref())
+                    .map(|r| r.settings.clone())
+            })
+            .unwrap_or(serde_json::Value::Null);
+        let job = PollJob {
+            task_id: &task.id,
+            upstream_id,
+            upstream_model: task.upstream_model.as_deref().unwrap_or_default(),
+            route_settings: &settings,
+            credential: task.credential.as_deref(),
+        };
+        if let Err(e) = provider.cancel(job).await {
+            tracing::warn!(task = %task.id, error = %e, "upstream cancel failed");
         }
     }
 

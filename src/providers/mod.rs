@@ -3,16 +3,22 @@
 
 pub mod credentials;
 pub mod demo;
+pub mod fal;
 pub mod health;
 pub mod http;
+pub mod input_mapping;
 pub mod kling;
 pub mod limit;
+pub mod luma;
 pub mod mapping;
 pub mod minimax;
 pub mod openai_videos;
+pub mod replicate;
+pub mod runway;
 pub mod seedance;
 pub mod veo;
 pub mod videoapi;
+pub mod vidu;
 pub mod wan;
 
 use crate::domain::catalog::ProviderConfig;
@@ -124,6 +130,27 @@ pub trait Provider: Send + Sync {
         Ok(())
     }
 
+    /// [`Provider::check`] with the route's settings, for adapters whose mapping is data
+    /// declared on the route (fal, Replicate). Others need not override it.
+    fn check_route(
+        &self,
+        upstream_model: &str,
+        _route_settings: &serde_json::Value,
+        request: &UnifiedRequest,
+    ) -> Result<(), AppError> {
+        self.check(upstream_model, request)
+    }
+
+    /// Check a route's settings when an operator saves the model (a mapping that cannot
+    /// be read is refused then, not discovered by a customer).
+    fn validate_route(
+        &self,
+        _upstream_model: &str,
+        _route_settings: &serde_json::Value,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Send the task upstream; returns the upstream task id.
     async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError>;
 
@@ -131,6 +158,12 @@ pub trait Provider: Send + Sync {
 
     /// Open a finished video for mirroring.
     async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError>;
+
+    /// Ask upstream to stop a task we gave up on (its deadline passed), so it is not
+    /// generated and paid for in vain. Best effort: the default does nothing.
+    async fn cancel(&self, _job: PollJob<'_>) -> Result<(), ProviderError> {
+        Ok(())
+    }
 
     /// A free call that proves the credentials work, where the upstream has one.
     async fn test_connection(&self) -> Result<String, ProviderError> {
@@ -190,6 +223,11 @@ impl Registry {
             "minimax" => Ok(Arc::new(minimax::MiniMax::new(cfg, kit())?)),
             "openai-videos" => Ok(Arc::new(openai_videos::OpenAiVideos::new(cfg, kit())?)),
             "videoapi" => Ok(Arc::new(videoapi::VideoApi::new(cfg, kit())?)),
+            "runway" => Ok(Arc::new(runway::Runway::new(cfg, kit())?)),
+            "vidu" => Ok(Arc::new(vidu::Vidu::new(cfg, kit())?)),
+            "luma" => Ok(Arc::new(luma::Luma::new(cfg, kit())?)),
+            "fal" => Ok(Arc::new(fal::Fal::new(cfg, kit())?)),
+            "replicate" => Ok(Arc::new(replicate::Replicate::new(cfg, kit())?)),
             other => Err(AppError::invalid(
                 "kind",
                 format!(
@@ -264,6 +302,14 @@ impl Registry {
             "kling",
             "veo",
             "wan",
+            "minimax",
+            "openai-videos",
+            "videoapi",
+            "runway",
+            "vidu",
+            "luma",
+            "fal",
+            "replicate",
         ]
     }
 }

@@ -179,6 +179,13 @@ impl Catalog {
 
     pub async fn put_model(&self, model: Model) -> AppResult<()> {
         validate_model(&model)?;
+        for (i, r) in model.routes.iter().enumerate() {
+            if let Some(adapter) = self.registry.get(&r.provider) {
+                adapter
+                    .validate_route(&r.upstream_model, &r.settings)
+                    .map_err(|e| AppError::invalid(format!("routes[{i}].settings"), e))?;
+            }
+        }
         self.store
             .write(move |txn| store::catalog::put_model(txn, &model))
             .await?;

@@ -138,7 +138,7 @@ impl Tasks {
             {
                 continue;
             }
-            match adapter.check(&r.upstream_model, req) {
+            match adapter.check_route(&r.upstream_model, &r.settings, req) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     first_err.get_or_insert(e);

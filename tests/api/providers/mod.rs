@@ -5,12 +5,18 @@
 #![allow(dead_code)]
 
 mod chain;
+mod examples;
+mod fal;
 mod forwarding;
 mod kling;
+mod luma;
 mod minimax;
 mod openai;
+mod replicate;
+mod runway;
 mod seedance;
 mod veo;
+mod vidu;
 mod wan;
 
 use crate::common::*;
@@ -555,4 +561,38 @@ async fn readme_channel_examples_load_and_build() {
     kinds.dedup();
     assert_eq!(kinds.len(), 7, "one example per kind: {kinds:?}");
     assert_eq!(cfg.models[0].routes.len(), 2);
+}
+
+/// A public model `id` with one route to `channel` carrying route `settings` (an input
+/// mapping for the generic hosts), priced like [`model`].
+pub async fn model_with_settings(
+    app: &TestApp,
+    id: &str,
+    channel: &str,
+    upstream_model: &str,
+    settings: Value,
+) {
+    let mut m = Model {
+        id: id.into(),
+        name: id.into(),
+        description: String::new(),
+        features: vec![],
+        enabled: true,
+        billing: Billing {
+            mode: BillingMode::PerTask,
+            credits: PRICE,
+            resolution_credits: Default::default(),
+        },
+        capabilities: all_capabilities(),
+        poll_interval_seconds: 1,
+        routes: vec![],
+    };
+    m.routes.push(Route {
+        provider: channel.into(),
+        upstream_model: upstream_model.into(),
+        priority: 0,
+        weight: 1,
+        settings,
+    });
+    app.state().catalog.put_model(m).await.unwrap();
 }

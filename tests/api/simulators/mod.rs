@@ -21,11 +21,16 @@
 #![allow(clippy::result_large_err)]
 
 pub mod chain;
+pub mod fal;
 pub mod kling;
+pub mod luma;
 pub mod minimax;
 pub mod openai;
+pub mod replicate;
+pub mod runway;
 pub mod seedance;
 pub mod veo;
+pub mod vidu;
 pub mod wan;
 
 use async_trait::async_trait;

@@ -1,0 +1,733 @@
+//! Input mappings as data: for generic hosts (fal, Replicate) a route's `settings` say which
+//! input names a model uses for each unified field, which values it accepts and in what
+//! format, so operators add a model without a release.
+//!
+//! ```toml
+//! [models.routes.settings]
+//! types = ["image-to-video"]                    # optional; inferred from `fields`
+//! fields = { prompt = "prompt", image = "image_url", duration = "duration" }
+//! durations = [4, 6, 8]                         # optional allow-list (seconds)
+//! duration_format = "seconds"                   # integer (5) | string ("5") | seconds ("5s")
+//! resolutions = ["720p", "1080p"]               # list = allowed as is
+//! aspect_ratios = { "16:9" = "landscape" }      # table = allowed and renamed
+//! references = "words"                          # words | keep (for @Image1-aware models)
+//! fixed = { enhance_prompt = true }             # sent as they are
+//! output = "video.url"                          # where the video URL is in the result
+//! ```
+//!
+//! A unified field with no declared input name is not sent (the model's default applies),
+//! except assets and `generate_audio: true`, which are refused with a 422 naming the field.
+
+use super::mapping::{self, unsupported};
+use crate::domain::references::{self, AssetKind};
+use crate::domain::request::UnifiedRequest;
+use crate::error::AppError;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+const TYPES: [&str; 3] = ["text-to-video", "image-to-video", "reference-to-video"];
+
+/// Which input name each unified field goes to.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fields {
+    /// Defaults to `prompt`.
+    pub prompt: Option<String>,
+    /// The first frame (image-to-video): `image_urls[0]` as a string.
+    pub image: Option<String>,
+    /// The last frame (image-to-video): `image_urls[1]` as a string.
+    pub last_image: Option<String>,
+    /// Reference images (reference-to-video): `image_urls` as a list.
+    pub images: Option<String>,
+    /// One reference video as a string (at most one).
+    pub video: Option<String>,
+    /// Reference videos as a list.
+    pub videos: Option<String>,
+    /// One reference audio clip as a string (at most one).
+    pub audio: Option<String>,
+    /// Reference audio clips as a list.
+    pub audios: Option<String>,
+    pub resolution: Option<String>,
+    pub duration: Option<String>,
+    pub aspect_ratio: Option<String>,
+    /// A boolean input, always sent when declared.
+    pub generate_audio: Option<String>,
+}
+
+/// Allowed values, as a list (sent as they are) or a table (unified value → model value).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Values {
+    List(Vec<String>),
+    Renamed(BTreeMap<String, Value>),
+}
+
+impl Values {
+    fn get(&self, unified: &str) -> Option<Value> {
+        match self {
+            Values::List(l) => l.iter().any(|v| v == unified).then(|| json!(unified)),
+            Values::Renamed(m) => m.get(unified).cloned(),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        match self {
+            Values::List(l) => l.clone(),
+            Values::Renamed(m) => m.keys().cloned().collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationFormat {
+    /// `5`
+    #[default]
+    Integer,
+    /// `"5"`
+    String,
+    /// `"5s"`
+    Seconds,
+}
+
+/// What `@Image1` becomes in the prompt.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RefStyle {
+    /// Plain words: "the first frame", "the second reference image".
+    #[default]
+    Words,
+    /// Left as written, for models that read `@Image1` themselves (fal R2V models).
+    Keep,
+}
+
+/// One route's mapping (its `settings`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct InputMapping {
+    pub types: Vec<String>,
+    pub fields: Fields,
+    pub durations: Vec<u32>,
+    pub duration_format: DurationFormat,
+    pub resolutions: Option<Values>,
+    pub aspect_ratios: Option<Values>,
+    pub max_images: Option<usize>,
+    pub max_videos: Option<usize>,
+    pub max_audios: Option<usize>,
+    pub max_prompt_chars: Option<usize>,
+    pub references: RefStyle,
+    pub fixed: Map<String, Value>,
+    /// A dotted path to the video URL in the model's output (`video.url`, `videos.0.url`);
+    /// unset = the first video-looking URL anywhere in it.
+    pub output: Option<String>,
+}
+
+impl InputMapping {
+    /// Parse and check a route's settings (`null` = the default: the prompt only).
+    pub fn from_settings(settings: &Value) -> Result<InputMapping, String> {
+        let m: InputMapping = if settings.is_null() {
+            InputMapping::default()
+        } else {
+            serde_json::from_value(settings.clone()).map_err(|e| e.to_string())?
+        };
+        m.validate()?;
+        Ok(m)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let f = &self.fields;
+        let all = [
+            &f.prompt,
+            &f.image,
+            &f.last_image,
+            &f.images,
+            &f.video,
+            &f.videos,
+            &f.audio,
+            &f.audios,
+            &f.resolution,
+            &f.duration,
+            &f.aspect_ratio,
+            &f.generate_audio,
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for name in all.into_iter().flatten() {
+            if name.trim().is_empty() {
+                return Err("fields: input names cannot be empty".into());
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(format!("fields: `{name}` is used for two unified fields"));
+            }
+        }
+        for t in &self.types {
+            if !TYPES.contains(&t.as_str()) {
+                return Err(format!("types: `{t}` is not one of {}", TYPES.join(", ")));
+            }
+        }
+        if self.types.iter().any(|t| t == "image-to-video") && f.image.is_none() {
+            return Err("types: image-to-video needs fields.image".into());
+        }
+        if self.types.iter().any(|t| t == "reference-to-video") && !self.has_reference_fields() {
+            return Err(
+                "types: reference-to-video needs fields.images, video(s) or audio(s)".into(),
+            );
+        }
+        if let Some(p) = &self.output
+            && p.split('.').any(str::is_empty)
+        {
+            return Err("output: use a dotted path such as `video.url`".into());
+        }
+        Ok(())
+    }
+
+    fn has_reference_fields(&self) -> bool {
+        let f = &self.fields;
+        f.images.is_some()
+            || f.video.is_some()
+            || f.videos.is_some()
+            || f.audio.is_some()
+            || f.audios.is_some()
+    }
+
+    /// The unified types this route serves.
+    pub fn types(&self) -> Vec<&str> {
+        if !self.types.is_empty() {
+            return self.types.iter().map(String::as_str).collect();
+        }
+        let mut t = vec!["text-to-video"];
+        if self.fields.image.is_some() {
+            t.push("image-to-video");
+        }
+        if self.has_reference_fields() {
+            t.push("reference-to-video");
+        }
+        t
+    }
+
+    /// The model's input for `req`, or the 422 naming what this route cannot honour.
+    pub fn build(&self, req: &UnifiedRequest) -> Result<Map<String, Value>, AppError> {
+        let f = &self.fields;
+        if !self.types().contains(&req.kind.as_str()) {
+            return Err(unsupported(
+                "type",
+                format!(
+                    "`{}` is not available on this model's channel; available: {}",
+                    req.kind,
+                    self.types().join(", ")
+                ),
+            ));
+        }
+        let mut input = self.fixed.clone();
+
+        // Assets.
+        let i2v = req.kind == "image-to-video";
+        if i2v {
+            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+            let max = if f.last_image.is_some() { 2 } else { 1 };
+            mapping::at_most("image_urls", &req.image_urls, max, "images")?;
+            if let Some(first) = req.image_urls.first() {
+                put(&mut input, &f.image, json!(first));
+            }
+            if let Some(last) = req.image_urls.get(1) {
+                put(&mut input, &f.last_image, json!(last));
+            }
+        } else {
+            let list = |param: &str,
+                        urls: &[String],
+                        one: &Option<String>,
+                        many: &Option<String>,
+                        max: Option<usize>,
+                        what: &str|
+             -> Result<Option<(String, Value)>, AppError> {
+                if urls.is_empty() {
+                    return Ok(None);
+                }
+                if let Some(n) = many {
+                    mapping::at_most(param, urls, max.unwrap_or(usize::MAX), what)?;
+                    return Ok(Some((n.clone(), json!(urls))));
+                }
+                if let Some(n) = one {
+                    mapping::at_most(param, urls, 1, what)?;
+                    return Ok(Some((n.clone(), json!(urls[0]))));
+                }
+                mapping::at_most(param, urls, 0, what)?;
+                Ok(None)
+            };
+            let none = None;
+            for (name, v) in [
+                list(
+                    "image_urls",
+                    &req.image_urls,
+                    &none,
+                    &f.images,
+                    self.max_images,
+                    "reference images",
+                )?,
+                list(
+                    "video_urls",
+                    &req.video_urls,
+                    &f.video,
+                    &f.videos,
+                    self.max_videos,
+                    "reference videos",
+                )?,
+                list(
+                    "audio_urls",
+                    &req.audio_urls,
+                    &f.audio,
+                    &f.audios,
+                    self.max_audios,
+                    "reference audio clips",
+                )?,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                input.insert(name, v);
+            }
+        }
+
+        // Prompt.
+        let prompt = match self.references {
+            RefStyle::Keep => req.prompt.clone(),
+            RefStyle::Words => references::rewrite(&req.prompt, |k, n| match (i2v, k) {
+                (true, AssetKind::Image) if n == 1 => "the first frame".into(),
+                (true, AssetKind::Image) => "the last frame".into(),
+                (_, k) => format!("the {} reference {}", mapping::ordinal(n), k.noun()),
+            }),
+        };
+        if let Some(max) = self.max_prompt_chars
+            && prompt.chars().count() > max
+        {
+            return Err(unsupported(
+                "prompt",
+                format!(
+                    "the prompt is longer than this model's channel accepts ({max} characters)"
+                ),
+            ));
+        }
+        let prompt_name = f.prompt.clone().unwrap_or_else(|| "prompt".into());
+        input.insert(prompt_name, json!(prompt));
+
+        // Enumerations.
+        let pick = |param: &str,
+                    unified: &str,
+                    allowed: &Option<Values>|
+         -> Result<Option<Value>, AppError> {
+            match allowed {
+                None => Ok(Some(json!(unified))),
+                Some(values) => values.get(unified).map(Some).ok_or_else(|| {
+                    unsupported(
+                        param,
+                        format!(
+                            "{unified} is not available on this model's channel; available: {}",
+                            values.names().join(", ")
+                        ),
+                    )
+                }),
+            }
+        };
+        if f.resolution.is_some()
+            && let Some(v) = pick("resolution", &req.resolution, &self.resolutions)?
+        {
+            put(&mut input, &f.resolution, v);
+        }
+        if f.aspect_ratio.is_some() {
+            let auto = matches!(req.aspect_ratio.as_str(), "auto" | "");
+            // `auto` is sent only where the model lists it; otherwise its default applies.
+            let listed = self
+                .aspect_ratios
+                .as_ref()
+                .is_some_and(|v| v.get("auto").is_some());
+            if !auto || listed {
+                let unified = if auto { "auto" } else { &req.aspect_ratio };
+                if let Some(v) = pick("aspect_ratio", unified, &self.aspect_ratios)? {
+                    put(&mut input, &f.aspect_ratio, v);
+                }
+            }
+        }
+        if f.duration.is_some() {
+            let allowed = &self.durations;
+            if let Some(d) = mapping::duration(req, |d| allowed.is_empty() || allowed.contains(&d))?
+            {
+                put(
+                    &mut input,
+                    &f.duration,
+                    match self.duration_format {
+                        DurationFormat::Integer => json!(d),
+                        DurationFormat::String => json!(d.to_string()),
+                        DurationFormat::Seconds => json!(format!("{d}s")),
+                    },
+                );
+            }
+        } else if let Some(d) = req.duration
+            && !self.durations.is_empty()
+            && !self.durations.contains(&d)
+        {
+            return Err(unsupported(
+                "duration",
+                format!("{d}s is not available on this model's channel"),
+            ));
+        }
+        match &f.generate_audio {
+            Some(_) => put(&mut input, &f.generate_audio, json!(req.generate_audio)),
+            None if req.generate_audio => {
+                return Err(unsupported(
+                    "generate_audio",
+                    "this model's channel cannot switch audio on",
+                ));
+            }
+            None => {}
+        }
+        Ok(input)
+    }
+}
+
+/// The mapping of a route at request time. An unreadable one is the operator's mistake,
+/// not the caller's: a 400 that says so (details go to the log, not to the customer).
+pub fn for_route(kind: &str, settings: &Value) -> Result<InputMapping, AppError> {
+    InputMapping::from_settings(settings).map_err(|e| {
+        tracing::warn!(provider = kind, error = %e, "a route's input mapping is invalid");
+        AppError::BadRequest {
+            message: "this model's route is misconfigured; the operator must fix its settings"
+                .into(),
+        }
+    })
+}
+
+/// The video URL in a model's output: at `path` when given (dotted, numbers index lists),
+/// else the first URL that looks like a video, else the first URL at all.
+pub fn output_url(v: &Value, path: Option<&str>) -> Option<String> {
+    if let Some(p) = path {
+        let mut cur = v;
+        for seg in p.split('.') {
+            cur = match cur {
+                Value::Array(items) => items.get(seg.parse::<usize>().ok()?)?,
+                other => other.get(seg)?,
+            };
+        }
+        return cur.as_str().filter(|s| is_url(s)).map(str::to_string);
+    }
+    let mut urls = Vec::new();
+    collect_urls(v, &mut urls, 0);
+    urls.iter()
+        .find(|u| looks_like_video(u))
+        .or(urls.first())
+        .map(|s| s.to_string())
+}
+
+/// Set input `name` when the route declared one.
+fn put(input: &mut Map<String, Value>, name: &Option<String>, v: Value) {
+    if let Some(n) = name {
+        input.insert(n.clone(), v);
+    }
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("https://") || s.starts_with("http://")
+}
+
+fn looks_like_video(u: &str) -> bool {
+    let path = u.split(['?', '#']).next().unwrap_or(u).to_ascii_lowercase();
+    [".mp4", ".mov", ".webm", ".m4v"]
+        .iter()
+        .any(|e| path.ends_with(e))
+}
+
+fn collect_urls<'a>(v: &'a Value, out: &mut Vec<&'a str>, depth: u32) {
+    if depth > 8 {
+        return;
+    }
+    match v {
+        Value::String(s) if is_url(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| collect_urls(i, out, depth + 1)),
+        Value::Object(map) => {
+            // `video` first: models that also return a thumbnail usually name it so.
+            if let Some(video) = map.get("video") {
+                collect_urls(video, out, depth + 1);
+            }
+            for (k, item) in map {
+                if k != "video" {
+                    collect_urls(item, out, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::mapping::table::{Expect::*, case, run};
+
+    fn veo() -> Value {
+        json!({
+            "types": ["text-to-video", "image-to-video"],
+            "fields": {"image": "image_url", "last_image": "end_image_url", "resolution": "resolution",
+                       "duration": "duration", "aspect_ratio": "aspect_ratio", "generate_audio": "generate_audio"},
+            "durations": [4, 6, 8], "duration_format": "seconds",
+            "resolutions": ["720p", "1080p"], "aspect_ratios": ["auto", "16:9", "9:16"],
+            "fixed": {"enhance_prompt": true}
+        })
+    }
+
+    fn kling() -> Value {
+        json!({
+            "fields": {"images": "image_urls", "duration": "duration", "aspect_ratio": "aspect_ratio", "resolution": "mode"},
+            "durations": [5, 10], "duration_format": "string", "max_images": 4,
+            "aspect_ratios": {"16:9": "16:9", "9:16": "9:16", "1:1": "1:1"},
+            "resolutions": {"720p": "std", "1080p": "pro"},
+            "references": "keep"
+        })
+    }
+
+    fn build(settings: &str, r: &UnifiedRequest) -> Result<Value, AppError> {
+        let s = match settings {
+            "veo" => veo(),
+            "kling" => kling(),
+            _ => Value::Null,
+        };
+        InputMapping::from_settings(&s)
+            .unwrap()
+            .build(r)
+            .map(Value::Object)
+    }
+
+    #[test]
+    fn mapping_table() {
+        fn i2v(r: &mut UnifiedRequest) {
+            r.kind = "image-to-video".into();
+            r.prompt = "@Image1 to @Image2".into();
+            r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
+            r.duration = Some(8);
+        }
+        fn r2v(r: &mut UnifiedRequest) {
+            r.kind = "reference-to-video".into();
+            r.prompt = "@Image1 hugs @Image2".into();
+            r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
+        }
+        let cases = vec![
+            case(
+                "default sends the prompt",
+                "none",
+                |_| {},
+                Sent("/prompt", json!("a fox")),
+            ),
+            case(
+                "default sends nothing else",
+                "none",
+                |_| {},
+                Omitted("/resolution"),
+            ),
+            case("default refuses images", "none", i2v, Refused("type")),
+            case(
+                "default refuses audio",
+                "none",
+                |r| r.generate_audio = true,
+                Refused("generate_audio"),
+            ),
+            case(
+                "fixed values",
+                "veo",
+                |r| r.duration = Some(8),
+                Sent("/enhance_prompt", json!(true)),
+            ),
+            case(
+                "seconds format",
+                "veo",
+                |r| r.duration = Some(8),
+                Sent("/duration", json!("8s")),
+            ),
+            case("duration not listed", "veo", |_| {}, Refused("duration")),
+            case(
+                "auto duration sends billed seconds",
+                "veo",
+                |r| {
+                    r.duration = None;
+                    r.seconds = 6;
+                },
+                Sent("/duration", json!("6s")),
+            ),
+            case(
+                "auto duration past the list omits",
+                "veo",
+                |r| {
+                    r.duration = None;
+                    r.seconds = 5;
+                },
+                Omitted("/duration"),
+            ),
+            case(
+                "first frame",
+                "veo",
+                i2v,
+                Sent("/image_url", json!("https://x/1.png")),
+            ),
+            case(
+                "last frame",
+                "veo",
+                i2v,
+                Sent("/end_image_url", json!("https://x/2.png")),
+            ),
+            case(
+                "words for frames",
+                "veo",
+                i2v,
+                Sent("/prompt", json!("the first frame to the last frame")),
+            ),
+            case("references on veo", "veo", r2v, Refused("type")),
+            case(
+                "480p",
+                "veo",
+                |r| {
+                    r.duration = Some(8);
+                    r.resolution = "480p".into();
+                },
+                Refused("resolution"),
+            ),
+            case(
+                "auto ratio listed",
+                "veo",
+                |r| {
+                    r.duration = Some(8);
+                    r.aspect_ratio = "auto".into();
+                },
+                Sent("/aspect_ratio", json!("auto")),
+            ),
+            case(
+                "ratio not listed",
+                "veo",
+                |r| {
+                    r.duration = Some(8);
+                    r.aspect_ratio = "1:1".into();
+                },
+                Refused("aspect_ratio"),
+            ),
+            case(
+                "audio",
+                "veo",
+                |r| {
+                    r.duration = Some(8);
+                    r.generate_audio = true;
+                },
+                Sent("/generate_audio", json!(true)),
+            ),
+            case(
+                "silent says so",
+                "veo",
+                |r| r.duration = Some(8),
+                Sent("/generate_audio", json!(false)),
+            ),
+            case(
+                "string format",
+                "kling",
+                |_| {},
+                Sent("/duration", json!("5")),
+            ),
+            case(
+                "renamed resolution",
+                "kling",
+                |r| r.resolution = "1080p".into(),
+                Sent("/mode", json!("pro")),
+            ),
+            case(
+                "auto ratio not listed is omitted",
+                "kling",
+                |r| r.aspect_ratio = "auto".into(),
+                Omitted("/aspect_ratio"),
+            ),
+            case(
+                "reference list",
+                "kling",
+                r2v,
+                Sent("/image_urls", json!(["https://x/1.png", "https://x/2.png"])),
+            ),
+            case(
+                "keep tags",
+                "kling",
+                r2v,
+                Sent("/prompt", json!("@Image1 hugs @Image2")),
+            ),
+            case(
+                "too many references",
+                "kling",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1.png".into(); 5];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "no video field",
+                "kling",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.video_urls = vec!["https://x/v.mp4".into()];
+                },
+                Refused("video_urls"),
+            ),
+            case("kling has no i2v", "kling", i2v, Refused("type")),
+            case(
+                "no end user",
+                "kling",
+                |r| r.end_user_id = Some("c".into()),
+                Omitted("/end_user_id"),
+            ),
+        ];
+        run(cases, build);
+    }
+
+    #[test]
+    fn bad_settings_are_explained() {
+        let bad = |v: Value| InputMapping::from_settings(&v).unwrap_err();
+        assert!(bad(json!({"feilds": {}})).contains("feilds"));
+        assert!(bad(json!({"types": ["image-to-video"]})).contains("fields.image"));
+        assert!(bad(json!({"types": ["reference-to-video"]})).contains("reference"));
+        assert!(bad(json!({"types": ["video-to-audio"]})).contains("video-to-audio"));
+        assert!(bad(json!({"fields": {"image": "x", "images": "x"}})).contains("two"));
+        assert!(bad(json!({"duration_format": "minutes"})).contains("minutes"));
+        assert!(bad(json!({"output": "video..url"})).contains("dotted"));
+        assert!(InputMapping::from_settings(&Value::Null).is_ok());
+        assert!(InputMapping::from_settings(&veo()).is_ok());
+    }
+
+    #[test]
+    fn video_urls_are_found_in_any_output_shape() {
+        let fal = json!({"video": {"url": "https://v3.fal.media/x/out.mp4", "content_type": "video/mp4"}, "seed": 1});
+        assert_eq!(
+            output_url(&fal, None).as_deref(),
+            Some("https://v3.fal.media/x/out.mp4")
+        );
+        assert_eq!(
+            output_url(&fal, Some("video.url")).as_deref(),
+            Some("https://v3.fal.media/x/out.mp4")
+        );
+        let list = json!([
+            "https://r.delivery/a/thumb.jpg",
+            "https://r.delivery/a/out.mp4?x=1"
+        ]);
+        assert_eq!(
+            output_url(&list, None).as_deref(),
+            Some("https://r.delivery/a/out.mp4?x=1")
+        );
+        assert_eq!(
+            output_url(&list, Some("0")).as_deref(),
+            Some("https://r.delivery/a/thumb.jpg")
+        );
+        assert_eq!(
+            output_url(&json!("https://r.delivery/o"), None).as_deref(),
+            Some("https://r.delivery/o")
+        );
+        let nested =
+            json!({"thumbnail": "https://x/t.png", "videos": [{"url": "https://x/v.webm"}]});
+        assert_eq!(
+            output_url(&nested, None).as_deref(),
+            Some("https://x/v.webm")
+        );
+        assert_eq!(output_url(&nested, Some("videos.1.url")), None);
+        assert_eq!(output_url(&json!({"seed": 1}), None), None);
+    }
+}

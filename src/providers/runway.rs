@@ -1,0 +1,869 @@
+//! Runway's developer API (kind `runway`): `POST /v1/text_to_video` or `/v1/image_to_video`
+//! with an `X-Runway-Version` header, poll `GET /v1/tasks/{id}`, download `output[0]`
+//! (a signed link that expires within 24–48 h), cancel with `DELETE /v1/tasks/{id}`.
+//!
+//! Runway's body is a union discriminated by `model`, so abilities come from a per-model
+//! table ([`spec`]); resolution and aspect ratio become one pixel ratio such as `1280:720`.
+
+use super::credentials::Keyring;
+use super::http::{self, Kit, Stage, str_at};
+use super::mapping::{self, unsupported};
+use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use crate::domain::catalog::ProviderConfig;
+use crate::domain::references::{self, AssetKind};
+use crate::domain::request::UnifiedRequest;
+use crate::domain::task::ResultRef;
+use crate::error::AppError;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+pub const BASE: &str = "https://api.dev.runwayml.com";
+/// The API version every call names (channel setting `runway_version` overrides it).
+pub const VERSION: &str = "2024-11-06";
+
+/// Largest inlined asset in raw bytes, by kind. Runway limits the *encoded* data URI
+/// (images 5 MB, video 16 MB; audio is unconfirmed and shares the video limit), and
+/// base64 grows by 4/3.
+const IMAGE_LIMIT: u64 = 5 * 1024 * 1024 / 4 * 3;
+const MEDIA_LIMIT: u64 = 16 * 1024 * 1024 / 4 * 3;
+
+/// `(resolution, aspect ratio, pixel ratio)`.
+type Ratio = (&'static str, &'static str, &'static str);
+
+const GEN4: &[Ratio] = &[
+    ("720p", "16:9", "1280:720"),
+    ("720p", "9:16", "720:1280"),
+    ("720p", "4:3", "1104:832"),
+    ("720p", "3:4", "832:1104"),
+    ("720p", "1:1", "960:960"),
+    ("720p", "21:9", "1584:672"),
+];
+const GEN45_T2V: &[Ratio] = &[("720p", "16:9", "1280:720"), ("720p", "9:16", "720:1280")];
+const VEO: &[Ratio] = &[
+    ("720p", "16:9", "1280:720"),
+    ("720p", "9:16", "720:1280"),
+    ("1080p", "16:9", "1920:1080"),
+    ("1080p", "9:16", "1080:1920"),
+];
+/// Seedance 2 fast/mini: the 480p and 720p tiers.
+const SEEDANCE: &[Ratio] = &[
+    ("480p", "21:9", "992:432"),
+    ("480p", "16:9", "864:496"),
+    ("480p", "4:3", "752:560"),
+    ("480p", "1:1", "640:640"),
+    ("480p", "3:4", "560:752"),
+    ("480p", "9:16", "496:864"),
+    ("720p", "21:9", "1470:630"),
+    ("720p", "16:9", "1280:720"),
+    ("720p", "4:3", "1112:834"),
+    ("720p", "1:1", "960:960"),
+    ("720p", "3:4", "834:1112"),
+    ("720p", "9:16", "720:1280"),
+];
+/// Seedance 2: every tier up to 4K.
+const SEEDANCE_HD: &[Ratio] = &[
+    ("480p", "21:9", "992:432"),
+    ("480p", "16:9", "864:496"),
+    ("480p", "4:3", "752:560"),
+    ("480p", "1:1", "640:640"),
+    ("480p", "3:4", "560:752"),
+    ("480p", "9:16", "496:864"),
+    ("720p", "21:9", "1470:630"),
+    ("720p", "16:9", "1280:720"),
+    ("720p", "4:3", "1112:834"),
+    ("720p", "1:1", "960:960"),
+    ("720p", "3:4", "834:1112"),
+    ("720p", "9:16", "720:1280"),
+    ("1080p", "21:9", "2206:946"),
+    ("1080p", "16:9", "1920:1080"),
+    ("1080p", "4:3", "1664:1248"),
+    ("1080p", "1:1", "1440:1440"),
+    ("1080p", "3:4", "1248:1664"),
+    ("1080p", "9:16", "1080:1920"),
+    ("4k", "21:9", "3840:1646"),
+    ("4k", "16:9", "3840:2160"),
+    ("4k", "4:3", "3840:2880"),
+    ("4k", "1:1", "3840:3840"),
+    ("4k", "3:4", "2880:3840"),
+    ("4k", "9:16", "2160:3840"),
+];
+
+/// What one Runway model accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelSpec {
+    pub text_to_video: bool,
+    /// A last frame (`promptImage[{position:"last"}]`).
+    pub last_frame: bool,
+    /// `references` / `referenceVideos` / `referenceAudio` (reference-to-video).
+    pub references: bool,
+    /// The `audio` switch.
+    pub audio: bool,
+    pub durations: &'static [u32],
+    pub default_duration: u32,
+    pub i2v_ratios: &'static [Ratio],
+    pub t2v_ratios: &'static [Ratio],
+    /// `promptText` limit in UTF-16 units.
+    pub prompt_max: usize,
+}
+
+const D_5_10: &[u32] = &[5, 10];
+const D_2_10: &[u32] = &[2, 3, 4, 5, 6, 7, 8, 9, 10];
+const D_8: &[u32] = &[8];
+const D_4_6_8: &[u32] = &[4, 6, 8];
+// Seedance 2 on Runway: 4–12 s (unconfirmed; Ark itself allows up to 15).
+const D_4_12: &[u32] = &[4, 5, 6, 7, 8, 9, 10, 11, 12];
+
+/// The per-model table; `None` for a model this adapter does not know.
+pub fn spec(model: &str) -> Option<ModelSpec> {
+    let base = ModelSpec {
+        text_to_video: true,
+        last_frame: false,
+        references: false,
+        audio: false,
+        durations: D_5_10,
+        default_duration: 5,
+        i2v_ratios: GEN4,
+        t2v_ratios: GEN4,
+        prompt_max: 1000,
+    };
+    Some(match model {
+        "gen4_turbo" => ModelSpec {
+            text_to_video: false,
+            ..base
+        },
+        "gen4.5" => ModelSpec {
+            durations: D_2_10,
+            t2v_ratios: GEN45_T2V,
+            ..base
+        },
+        "veo3" => ModelSpec {
+            durations: D_8,
+            default_duration: 8,
+            i2v_ratios: VEO,
+            t2v_ratios: VEO,
+            ..base
+        },
+        "veo3.1" | "veo3.1_fast" => ModelSpec {
+            last_frame: true,
+            audio: true,
+            durations: D_4_6_8,
+            default_duration: 8,
+            i2v_ratios: VEO,
+            t2v_ratios: VEO,
+            ..base
+        },
+        "seedance2" | "seedance2_fast" | "seedance2_mini" => {
+            let ratios = if model == "seedance2" {
+                SEEDANCE_HD
+            } else {
+                SEEDANCE
+            };
+            ModelSpec {
+                last_frame: true,
+                references: true,
+                audio: true,
+                durations: D_4_12,
+                default_duration: 5,
+                i2v_ratios: ratios,
+                t2v_ratios: ratios,
+                prompt_max: 3500,
+                ..base
+            }
+        }
+        _ => return None,
+    })
+}
+
+pub struct Runway {
+    kit: Kit,
+    base: String,
+    version: String,
+    keys: Keyring,
+}
+
+impl Runway {
+    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Runway, AppError> {
+        let base = if cfg.base_url.trim().is_empty() {
+            BASE.to_string()
+        } else {
+            cfg.base_url.trim().trim_end_matches('/').to_string()
+        };
+        let version = cfg
+            .settings
+            .get("runway_version")
+            .and_then(Value::as_str)
+            .unwrap_or(VERSION)
+            .to_string();
+        Ok(Runway {
+            kit,
+            base,
+            version,
+            keys: Keyring::from_config(cfg, true, false)?,
+        })
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.kit
+            .http
+            .request(method, http::join(&self.base, path))
+            .bearer_auth(key)
+            .header("X-Runway-Version", &self.version)
+    }
+
+    /// Runway fetches only HTTPS URLs on a domain name; anything else (our own uploads on
+    /// a plain-HTTP or IP address, private hosts) is sent inline as a data URI.
+    async fn inline(&self, urls: &[String], limit: u64) -> Result<Vec<String>, ProviderError> {
+        let mut out = Vec::with_capacity(urls.len());
+        for u in urls {
+            if fetchable(u) {
+                out.push(u.clone());
+            } else {
+                let a = self.kit.fetch_asset(u, limit).await?;
+                out.push(format!("data:{};base64,{}", a.mime, a.base64()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An HTTPS URL whose host is a domain name (not an IP literal).
+pub fn fetchable(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = u.host_str().unwrap_or_default();
+    u.scheme() == "https"
+        && host.contains('.')
+        && !host.starts_with('[')
+        && host.parse::<std::net::IpAddr>().is_err()
+}
+
+fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
+    let v = reply.value();
+    let message = str_at(&v, &["error"])
+        .or_else(|| str_at(&v, &["error", "message"]))
+        .or_else(|| str_at(&v, &["message"]));
+    let code = match reply.status {
+        400 => Some("invalid_request".to_string()),
+        _ => None,
+    };
+    reply.error(stage, code, message)
+}
+
+/// `@Image1` → plain words: Runway has no in-prompt reference syntax for video.
+pub fn rewrite_prompt(prompt: &str, kind: &str) -> String {
+    references::rewrite(prompt, |k, n| match (kind, k) {
+        ("image-to-video", AssetKind::Image) if n == 1 => "the first frame".into(),
+        ("image-to-video", AssetKind::Image) => "the last frame".into(),
+        (_, k) => format!("the {} reference {}", mapping::ordinal(n), k.noun()),
+    })
+}
+
+/// The endpoint path and body for `req`, or the 422 explaining what the model cannot do.
+pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Value), AppError> {
+    let s = spec(model).ok_or_else(|| {
+        unsupported(
+            "model",
+            "this model's channel does not know the upstream model",
+        )
+    })?;
+    let prompt = rewrite_prompt(&req.prompt, &req.kind);
+    if prompt.encode_utf16().count() > s.prompt_max {
+        return Err(unsupported(
+            "prompt",
+            format!(
+                "the prompt is longer than this model's channel accepts ({} characters)",
+                s.prompt_max
+            ),
+        ));
+    }
+    let mut body = json!({"model": model, "promptText": prompt});
+    let (path, ratios) = match req.kind.as_str() {
+        "text-to-video" => {
+            if !s.text_to_video {
+                return Err(unsupported(
+                    "type",
+                    "this model's channel only animates images (image-to-video)",
+                ));
+            }
+            ("/v1/text_to_video", s.t2v_ratios)
+        }
+        "image-to-video" => {
+            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+            let max = if s.last_frame { 2 } else { 1 };
+            let what = if s.last_frame {
+                "images (first and last frame)"
+            } else {
+                "image (the first frame)"
+            };
+            mapping::at_most("image_urls", &req.image_urls, max, what)?;
+            body["promptImage"] = match req.image_urls.as_slice() {
+                [one] => json!(one),
+                [first, last] => json!([
+                    {"uri": first, "position": "first"},
+                    {"uri": last, "position": "last"}
+                ]),
+                _ => return Err(unsupported("image_urls", "needs one image")),
+            };
+            ("/v1/image_to_video", s.i2v_ratios)
+        }
+        "reference-to-video" => {
+            if !s.references {
+                return Err(unsupported(
+                    "type",
+                    "reference-to-video is not available on this model's channel",
+                ));
+            }
+            mapping::at_most("image_urls", &req.image_urls, 9, "reference images")?;
+            mapping::at_most("video_urls", &req.video_urls, 3, "reference videos")?;
+            mapping::at_most("audio_urls", &req.audio_urls, 3, "reference audio clips")?;
+            if !req.image_urls.is_empty() {
+                body["references"] = req.image_urls.iter().map(|u| json!({"uri": u})).collect();
+            }
+            if !req.video_urls.is_empty() {
+                body["referenceVideos"] = req
+                    .video_urls
+                    .iter()
+                    .map(|u| json!({"type": "video", "uri": u}))
+                    .collect();
+            }
+            if !req.audio_urls.is_empty() {
+                body["referenceAudio"] = req
+                    .audio_urls
+                    .iter()
+                    .map(|u| json!({"type": "audio", "uri": u}))
+                    .collect();
+            }
+            ("/v1/text_to_video", s.t2v_ratios)
+        }
+        other => return Err(unsupported("type", format!("`{other}` is not supported"))),
+    };
+    // `auto` has no pixel ratio of its own: the model's landscape default at the asked
+    // resolution.
+    let aspect = match req.aspect_ratio.as_str() {
+        "auto" | "" => "16:9",
+        a => a,
+    };
+    let ratio = ratios
+        .iter()
+        .find(|(r, a, _)| *r == req.resolution && *a == aspect)
+        .map(|(_, _, px)| *px)
+        .ok_or_else(|| {
+            let param = if ratios.iter().any(|(r, _, _)| *r == req.resolution) {
+                "aspect_ratio"
+            } else {
+                "resolution"
+            };
+            let offered: Vec<String> = ratios.iter().map(|(r, a, _)| format!("{r} {a}")).collect();
+            unsupported(
+                param,
+                format!(
+                    "{} at {} is not available on this model's channel; available: {}",
+                    req.resolution,
+                    aspect,
+                    offered.join(", ")
+                ),
+            )
+        })?;
+    body["ratio"] = json!(ratio);
+    let duration =
+        mapping::duration(req, |d| s.durations.contains(&d))?.unwrap_or(s.default_duration);
+    body["duration"] = json!(duration);
+    if s.audio {
+        body["audio"] = json!(req.generate_audio);
+    } else if req.generate_audio {
+        return Err(unsupported(
+            "generate_audio",
+            "this model's channel cannot switch audio on",
+        ));
+    }
+    Ok((path, body))
+}
+
+/// Map one Runway task to an outcome.
+pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
+    let status =
+        v.get("status")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ProviderError::BadResponse {
+                message: "task without a status".into(),
+            })?;
+    Ok(match status {
+        // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
+        "PENDING" | "THROTTLED" => PollOutcome::Queued,
+        "RUNNING" => PollOutcome::Running,
+        "SUCCEEDED" => {
+            let url = v
+                .get("output")
+                .and_then(Value::as_array)
+                .and_then(|o| o.iter().find_map(Value::as_str))
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| ProviderError::BadResponse {
+                    message: "succeeded without an output URL".into(),
+                })?;
+            PollOutcome::Succeeded(vec![ResultRef {
+                url: url.to_string(),
+                duration_seconds: None,
+                credential: None,
+            }])
+        }
+        "FAILED" => PollOutcome::Failed {
+            code: str_at(v, &["failureCode"]).unwrap_or_else(|| "generation_failed".into()),
+            message: http::public_message(
+                &str_at(v, &["failure"])
+                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
+            ),
+        },
+        "CANCELLED" => PollOutcome::Failed {
+            code: "upstream_cancelled".into(),
+            message: "the task was cancelled on the channel".into(),
+        },
+        other => {
+            return Err(ProviderError::BadResponse {
+                message: format!("unknown task status `{other}`"),
+            });
+        }
+    })
+}
+
+#[async_trait]
+impl Provider for Runway {
+    fn kind(&self) -> &'static str {
+        "runway"
+    }
+
+    fn credentials(&self) -> Vec<String> {
+        self.keys.ids()
+    }
+
+    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(upstream_model, request).map(|_| ())
+    }
+
+    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+        let mut req = job.request.clone();
+        req.image_urls = self.inline(&req.image_urls, IMAGE_LIMIT).await?;
+        req.video_urls = self.inline(&req.video_urls, MEDIA_LIMIT).await?;
+        req.audio_urls = self.inline(&req.audio_urls, MEDIA_LIMIT).await?;
+        let (path, body) = build_body(job.upstream_model, &req)
+            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.call(reqwest::Method::POST, path, &cred.key)
+                    .json(&body),
+                Stage::Submit,
+            )
+            .await?;
+        if !reply.ok() {
+            return Err(error(&reply, Stage::Submit));
+        }
+        let v: Value = reply.json()?;
+        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
+            message: "create answer without an id".into(),
+        })?;
+        Ok(http::safe_id(&id)?.to_string())
+    }
+
+    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
+        let id = http::safe_id(job.upstream_id)?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.call(reqwest::Method::GET, &format!("/v1/tasks/{id}"), &cred.key),
+                Stage::Poll,
+            )
+            .await?;
+        if !reply.ok() {
+            return Err(error(&reply, Stage::Poll));
+        }
+        parse_task(&reply.json()?)
+    }
+
+    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
+        // A signed CloudFront link: no credentials go with it.
+        self.kit.download(&result.url, &[], None).await
+    }
+
+    async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
+        let id = http::safe_id(job.upstream_id)?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.call(
+                    reqwest::Method::DELETE,
+                    &format!("/v1/tasks/{id}"),
+                    &cred.key,
+                ),
+                Stage::Poll,
+            )
+            .await?;
+        // 404: already gone, which is what we wanted.
+        if reply.ok() || reply.status == 404 {
+            Ok(())
+        } else {
+            Err(error(&reply, Stage::Poll))
+        }
+    }
+
+    async fn test_connection(&self) -> Result<String, ProviderError> {
+        let mut credits = Vec::new();
+        for cred in self.keys.all() {
+            let reply = self
+                .kit
+                .send(
+                    self.call(reqwest::Method::GET, "/v1/organization", &cred.key),
+                    Stage::Test,
+                )
+                .await?;
+            if !reply.ok() {
+                return Err(error(&reply, Stage::Test));
+            }
+            let v = reply.value();
+            credits.push(str_at(&v, &["creditBalance"]).unwrap_or_else(|| "?".into()));
+        }
+        Ok(format!(
+            "organization reachable with {} key(s); credit balance: {}",
+            credits.len(),
+            credits.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::mapping::table::{Expect::*, case, run};
+
+    #[test]
+    fn references_become_plain_words() {
+        assert_eq!(
+            rewrite_prompt("from @Image1 to @Image2", "image-to-video"),
+            "from the first frame to the last frame"
+        );
+        assert_eq!(
+            rewrite_prompt(
+                "@Image2 dances to @Audio1 like @Video1",
+                "reference-to-video"
+            ),
+            "the second reference image dances to the first reference audio like the first reference video"
+        );
+    }
+
+    #[test]
+    fn only_https_domains_are_fetched_by_runway() {
+        assert!(fetchable("https://cdn.example.com/a.png"));
+        assert!(!fetchable("http://cdn.example.com/a.png"));
+        assert!(!fetchable("https://127.0.0.1/a.png"));
+        assert!(!fetchable("https://[::1]/a.png"));
+        assert!(!fetchable("https://localhost/a.png"));
+    }
+
+    #[test]
+    fn mapping_table() {
+        let i2v = |r: &mut UnifiedRequest| {
+            r.kind = "image-to-video".into();
+            r.image_urls = vec!["https://x.example/1.png".into()];
+        };
+        let cases = vec![
+            case(
+                "t2v path",
+                "gen4.5",
+                |_| {},
+                Sent("/model", json!("gen4.5")),
+            ),
+            case(
+                "720p 16:9",
+                "gen4.5",
+                |_| {},
+                Sent("/ratio", json!("1280:720")),
+            ),
+            case(
+                "720p 9:16",
+                "gen4.5",
+                |r| r.aspect_ratio = "9:16".into(),
+                Sent("/ratio", json!("720:1280")),
+            ),
+            case(
+                "gen4.5 t2v square",
+                "gen4.5",
+                |r| r.aspect_ratio = "1:1".into(),
+                Refused("aspect_ratio"),
+            ),
+            case(
+                "gen4.5 i2v square",
+                "gen4.5",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x.example/1.png".into()];
+                    r.aspect_ratio = "1:1".into();
+                },
+                Sent("/ratio", json!("960:960")),
+            ),
+            case(
+                "gen4 21:9",
+                "gen4_turbo",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x.example/1.png".into()];
+                    r.aspect_ratio = "21:9".into();
+                },
+                Sent("/ratio", json!("1584:672")),
+            ),
+            case(
+                "auto is landscape",
+                "gen4.5",
+                |r| r.aspect_ratio = "auto".into(),
+                Sent("/ratio", json!("1280:720")),
+            ),
+            case(
+                "veo 1080p",
+                "veo3.1",
+                |r| {
+                    r.resolution = "1080p".into();
+                    r.duration = None;
+                },
+                Sent("/ratio", json!("1920:1080")),
+            ),
+            case(
+                "veo 1080p portrait",
+                "veo3.1",
+                |r| {
+                    r.resolution = "1080p".into();
+                    r.aspect_ratio = "9:16".into();
+                    r.duration = Some(4);
+                },
+                Sent("/ratio", json!("1080:1920")),
+            ),
+            case(
+                "gen4 1080p",
+                "gen4.5",
+                |r| r.resolution = "1080p".into(),
+                Refused("resolution"),
+            ),
+            case(
+                "480p on gen4",
+                "gen4.5",
+                |r| r.resolution = "480p".into(),
+                Refused("resolution"),
+            ),
+            case(
+                "seedance 480p",
+                "seedance2_fast",
+                |r| r.resolution = "480p".into(),
+                Sent("/ratio", json!("864:496")),
+            ),
+            case(
+                "seedance 1080p 4:3",
+                "seedance2",
+                |r| {
+                    r.resolution = "1080p".into();
+                    r.aspect_ratio = "4:3".into();
+                },
+                Sent("/ratio", json!("1664:1248")),
+            ),
+            case(
+                "seedance fast 1080p",
+                "seedance2_fast",
+                |r| r.resolution = "1080p".into(),
+                Refused("resolution"),
+            ),
+            case("gen4 text-to-video", "gen4_turbo", |_| {}, Refused("type")),
+            case("unknown model", "gen9", |_| {}, Refused("model")),
+            case(
+                "i2v image",
+                "gen4_turbo",
+                i2v,
+                Sent("/promptImage", json!("https://x.example/1.png")),
+            ),
+            case(
+                "gen4 last frame",
+                "gen4_turbo",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x.example/1.png".into(); 2];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "veo3.1 last frame",
+                "veo3.1",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec![
+                        "https://x.example/1.png".into(),
+                        "https://x.example/2.png".into(),
+                    ];
+                    r.duration = Some(6);
+                },
+                Sent(
+                    "/promptImage/1",
+                    json!({"uri": "https://x.example/2.png", "position": "last"}),
+                ),
+            ),
+            case(
+                "gen4 duration 5",
+                "gen4_turbo",
+                i2v,
+                Sent("/duration", json!(5)),
+            ),
+            case(
+                "gen4 duration 7",
+                "gen4_turbo",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x.example/1.png".into()];
+                    r.duration = Some(7);
+                },
+                Refused("duration"),
+            ),
+            case(
+                "veo3 auto is 8",
+                "veo3",
+                |r| r.duration = None,
+                Sent("/duration", json!(8)),
+            ),
+            case(
+                "veo3 5s",
+                "veo3",
+                |r| r.duration = Some(5),
+                Refused("duration"),
+            ),
+            case(
+                "gen4.5 auto sends billed seconds",
+                "gen4.5",
+                |r| {
+                    r.duration = None;
+                    r.seconds = 6;
+                },
+                Sent("/duration", json!(6)),
+            ),
+            case(
+                "audio on gen4.5",
+                "gen4.5",
+                |r| r.generate_audio = true,
+                Refused("generate_audio"),
+            ),
+            case(
+                "silent gen4.5 says nothing",
+                "gen4.5",
+                |_| {},
+                Omitted("/audio"),
+            ),
+            case(
+                "audio on veo3.1",
+                "veo3.1",
+                |r| {
+                    r.generate_audio = true;
+                    r.duration = None;
+                },
+                Sent("/audio", json!(true)),
+            ),
+            case(
+                "references on seedance2",
+                "seedance2",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x.example/1.png".into()];
+                    r.audio_urls = vec!["https://x.example/a.mp3".into()];
+                },
+                Sent(
+                    "/referenceAudio/0",
+                    json!({"type": "audio", "uri": "https://x.example/a.mp3"}),
+                ),
+            ),
+            case(
+                "references on gen4.5",
+                "gen4.5",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x.example/1.png".into()];
+                },
+                Refused("type"),
+            ),
+            case(
+                "10 references",
+                "seedance2",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x.example/1.png".into(); 10];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "long prompt on gen4",
+                "gen4.5",
+                |r| r.prompt = "x".repeat(1001),
+                Refused("prompt"),
+            ),
+            case(
+                "long prompt fits seedance2",
+                "seedance2",
+                |r| r.prompt = "x".repeat(1001),
+                Sent("/model", json!("seedance2")),
+            ),
+            case(
+                "no end user",
+                "gen4.5",
+                |r| r.end_user_id = Some("u".into()),
+                Omitted("/end_user_id"),
+            ),
+        ];
+        run(cases, |m, r| build_body(m, r).map(|(_, b)| b));
+    }
+
+    #[test]
+    fn endpoints_follow_the_type() {
+        let mut r = crate::providers::mapping::table::base();
+        r.duration = Some(8);
+        assert_eq!(build_body("veo3.1", &r).unwrap().0, "/v1/text_to_video");
+        r.kind = "image-to-video".into();
+        r.image_urls = vec!["https://x.example/1.png".into()];
+        assert_eq!(build_body("veo3.1", &r).unwrap().0, "/v1/image_to_video");
+        r.kind = "reference-to-video".into();
+        assert_eq!(build_body("seedance2", &r).unwrap().0, "/v1/text_to_video");
+    }
+
+    #[test]
+    fn statuses_map_to_outcomes() {
+        for (s, want) in [
+            ("PENDING", PollOutcome::Queued),
+            ("THROTTLED", PollOutcome::Queued),
+            ("RUNNING", PollOutcome::Running),
+        ] {
+            assert_eq!(
+                parse_task(&json!({"status": s, "progress": 0.4})).unwrap(),
+                want
+            );
+        }
+        let done =
+            parse_task(&json!({"status": "SUCCEEDED", "output": ["https://cf/x.mp4?_jwt=1"]}))
+                .unwrap();
+        assert!(
+            matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://cf/x.mp4?_jwt=1")
+        );
+        assert_eq!(
+            parse_task(&json!({"status": "FAILED", "failure": "Input text did not pass moderation.", "failureCode": "SAFETY.INPUT.TEXT"})).unwrap(),
+            PollOutcome::Failed {
+                code: "SAFETY.INPUT.TEXT".into(),
+                message: "Input text did not pass moderation.".into()
+            }
+        );
+        assert!(matches!(
+            parse_task(&json!({"status": "CANCELLED"})).unwrap(),
+            PollOutcome::Failed { ref code, .. } if code == "upstream_cancelled"
+        ));
+        assert!(matches!(
+            parse_task(&json!({"status": "SUCCEEDED", "output": []})),
+            Err(ProviderError::BadResponse { .. })
+        ));
+        assert!(matches!(
+            parse_task(&json!({"status": "PAUSED"})),
+            Err(ProviderError::BadResponse { .. })
+        ));
+    }
+}

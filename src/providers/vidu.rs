@@ -1,0 +1,840 @@
+//! Vidu (kind `vidu`): one create endpoint per mode under `/ent/v2/` (`text2video`,
+//! `img2video`, `start-end2video`, `reference2video`), `Authorization: Token <key>`, poll
+//! `GET /ent/v2/tasks/{id}/creations`, download `creations[0].url` (valid 24 h).
+//!
+//! Abilities differ by model family ([`family`]): durations, resolution tiers (no 480p on
+//! any of them), aspect ratios, audio, prompt length and the reference form (`subjects`
+//! with `@1` tags on q3 / q2-pro, plain `images` elsewhere).
+
+use super::credentials::Keyring;
+use super::http::{self, Kit, Stage, str_at};
+use super::mapping::{self, unsupported};
+use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use crate::domain::catalog::ProviderConfig;
+use crate::domain::references::{self, AssetKind};
+use crate::domain::request::UnifiedRequest;
+use crate::domain::task::ResultRef;
+use crate::error::AppError;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+/// The global host; the China host `https://api.vidu.cn` has the same paths.
+pub const BASE: &str = "https://api.vidu.com";
+
+/// How subjects are named in `reference2video` and tagged in the prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectIds {
+    /// `{"id":"1"}` and `@1` (the form the official examples show).
+    Numbers,
+    /// `{"id":"Image1"}` and `@Image1` left as written (unconfirmed upstream).
+    Names,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gen {
+    Q3,
+    Q2,
+    Q1,
+    V20,
+    V15,
+}
+
+/// What a model id tells about its abilities.
+#[derive(Debug, Clone, Copy)]
+struct Family {
+    generation: Gen,
+    /// `viduq2-pro*`: video subjects (≤2).
+    q2_pro: bool,
+}
+
+fn family(model: &str) -> Result<Family, AppError> {
+    let m = model.to_ascii_lowercase();
+    let generation = if m.starts_with("viduq3") {
+        Gen::Q3
+    } else if m.starts_with("viduq2") {
+        Gen::Q2
+    } else if m.starts_with("viduq1") {
+        Gen::Q1
+    } else if m.starts_with("vidu2.0") {
+        Gen::V20
+    } else if m.starts_with("vidu1.5") {
+        Gen::V15
+    } else {
+        return Err(unsupported(
+            "model",
+            "this model's channel does not know the upstream model",
+        ));
+    };
+    Ok(Family {
+        generation,
+        q2_pro: m.starts_with("viduq2-pro"),
+    })
+}
+
+impl Family {
+    fn subjects(&self) -> bool {
+        self.generation == Gen::Q3 || self.q2_pro
+    }
+
+    fn prompt_max(&self) -> usize {
+        match self.generation {
+            Gen::Q3 => 5000,
+            Gen::Q2 => 2000,
+            _ => 1500,
+        }
+    }
+
+    fn durations(&self, endpoint: &str) -> Vec<u32> {
+        let long = matches!(endpoint, "text2video" | "img2video");
+        match self.generation {
+            Gen::Q3 => (1..=16).collect(),
+            Gen::Q2 => (1..=10).collect(),
+            Gen::Q1 => vec![5],
+            Gen::V20 | Gen::V15 if long => vec![4, 8],
+            Gen::V20 | Gen::V15 => vec![4],
+        }
+    }
+
+    fn resolutions(&self, seconds: Option<u32>) -> &'static [&'static str] {
+        match (self.generation, seconds) {
+            (Gen::Q3 | Gen::Q2, _) => &["540p", "720p", "1080p"],
+            (Gen::Q1, _) => &["1080p"],
+            (Gen::V20 | Gen::V15, Some(8)) => &["720p"],
+            (Gen::V20, _) => &["360p", "720p"],
+            (Gen::V15, _) => &["360p", "720p", "1080p"],
+        }
+    }
+
+    fn ratios(&self) -> &'static [&'static str] {
+        match self.generation {
+            Gen::Q3 | Gen::Q2 => &["16:9", "9:16", "1:1", "3:4", "4:3"],
+            _ => &["16:9", "9:16", "1:1"],
+        }
+    }
+}
+
+pub struct Vidu {
+    kit: Kit,
+    base: String,
+    keys: Keyring,
+    subject_ids: SubjectIds,
+}
+
+impl Vidu {
+    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Vidu, AppError> {
+        let base = if cfg.base_url.trim().is_empty() {
+            BASE.to_string()
+        } else {
+            cfg.base_url.trim().trim_end_matches('/').to_string()
+        };
+        let subject_ids = match cfg.settings.get("subject_ids").and_then(Value::as_str) {
+            None | Some("numbers") => SubjectIds::Numbers,
+            Some("names") => SubjectIds::Names,
+            Some(other) => {
+                return Err(AppError::invalid(
+                    "settings.subject_ids",
+                    format!("`{other}` is not numbers or names"),
+                ));
+            }
+        };
+        Ok(Vidu {
+            kit,
+            base,
+            keys: Keyring::from_config(cfg, true, false)?,
+            subject_ids,
+        })
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.kit
+            .http
+            .request(method, http::join(&self.base, path))
+            .header(reqwest::header::AUTHORIZATION, format!("Token {key}"))
+    }
+}
+
+/// Vidu's error body: `{"code","reason","message"}`. Account problems are the channel's.
+fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
+    let v = reply.value();
+    let code = str_at(&v, &["code"]).or_else(|| str_at(&v, &["reason"]));
+    let message = str_at(&v, &["message"]).or_else(|| code.clone());
+    if let Some(c) = &code
+        && matches!(
+            c.as_str(),
+            "CreditInsufficient" | "ModelUnavailable" | "Unauthorized" | "Forbidden"
+        )
+    {
+        return ProviderError::channel(
+            c.clone(),
+            http::public_message(message.as_deref().unwrap_or(c)),
+        );
+    }
+    reply.error(stage, code, message)
+}
+
+/// A customer-readable message for a task's `err_code`.
+fn failure_message(code: &str) -> String {
+    match code {
+        "CreationPolicyViolation" | "TaskPromptPolicyViolation" | "AuditSubmitIllegal" => {
+            "the channel's content policy blocked this generation".into()
+        }
+        "ImageDownloadFailure" => "the channel could not download an input image".into(),
+        "ImageFormatInvalid" | "ImageCheckFaceFailed" => {
+            "the channel rejected an input image".into()
+        }
+        "UserCancelled" | "Canceled" => "the task was cancelled on the channel".into(),
+        other => format!("the channel failed to generate the video ({other})"),
+    }
+}
+
+/// The endpoint (after `/ent/v2/`) and body for `req`, or the 422 naming the field.
+pub fn build_body(
+    model: &str,
+    req: &UnifiedRequest,
+    ids: SubjectIds,
+    payload: &str,
+) -> Result<(&'static str, Value), AppError> {
+    let f = family(model)?;
+    mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+    mapping::refuse_refs(&req.prompt, &[AssetKind::Audio])?;
+    let mut body = json!({"model": model});
+    let endpoint = match req.kind.as_str() {
+        "text-to-video" => "text2video",
+        "image-to-video" => {
+            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+            mapping::at_most(
+                "image_urls",
+                &req.image_urls,
+                2,
+                "images (first and last frame)",
+            )?;
+            body["images"] = json!(req.image_urls);
+            if req.image_urls.len() == 2 {
+                "start-end2video"
+            } else {
+                "img2video"
+            }
+        }
+        "reference-to-video" => {
+            mapping::at_most("image_urls", &req.image_urls, 7, "reference images")?;
+            if !f.q2_pro {
+                mapping::at_most("video_urls", &req.video_urls, 0, "reference videos")?;
+            }
+            mapping::at_most("video_urls", &req.video_urls, 2, "reference videos")?;
+            if req.image_urls.is_empty() {
+                return Err(unsupported(
+                    "image_urls",
+                    "needs 1 to 7 reference images on this model's channel",
+                ));
+            }
+            if f.subjects() {
+                let name = |kind: AssetKind, n: usize| match ids {
+                    SubjectIds::Numbers => match kind {
+                        AssetKind::Video => (req.image_urls.len() + n).to_string(),
+                        _ => n.to_string(),
+                    },
+                    SubjectIds::Names => format!("{}{n}", kind.tag()),
+                };
+                let mut subjects: Vec<Value> = req
+                    .image_urls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| json!({"id": name(AssetKind::Image, i + 1), "images": [u]}))
+                    .collect();
+                subjects.extend(
+                    req.video_urls
+                        .iter()
+                        .enumerate()
+                        .map(|(i, u)| json!({"id": name(AssetKind::Video, i + 1), "videos": [u]})),
+                );
+                body["subjects"] = json!(subjects);
+            } else {
+                body["images"] = json!(req.image_urls);
+            }
+            "reference2video"
+        }
+        other => return Err(unsupported("type", format!("`{other}` is not supported"))),
+    };
+    let prompt = match (endpoint, f.subjects(), ids) {
+        ("reference2video", true, SubjectIds::Names) => req.prompt.clone(),
+        ("reference2video", true, SubjectIds::Numbers) => {
+            references::rewrite(&req.prompt, |k, n| match k {
+                AssetKind::Video => format!("@{}", req.image_urls.len() as u32 + n),
+                _ => format!("@{n}"),
+            })
+        }
+        ("reference2video", false, _) => references::rewrite(&req.prompt, |k, n| {
+            format!("the {} reference {}", mapping::ordinal(n), k.noun())
+        }),
+        _ => references::rewrite(&req.prompt, |_, n| {
+            if n == 1 {
+                "the first frame"
+            } else {
+                "the last frame"
+            }
+            .to_string()
+        }),
+    };
+    if prompt.chars().count() > f.prompt_max() {
+        return Err(unsupported(
+            "prompt",
+            format!(
+                "the prompt is longer than this model's channel accepts ({} characters)",
+                f.prompt_max()
+            ),
+        ));
+    }
+    body["prompt"] = json!(prompt);
+    let durations = f.durations(endpoint);
+    let duration = mapping::duration(req, |d| durations.contains(&d))?;
+    if let Some(d) = duration {
+        body["duration"] = json!(d);
+    }
+    let tiers = f.resolutions(duration);
+    if !tiers.contains(&req.resolution.as_str()) {
+        let hint = if req.resolution == "480p" {
+            " (the nearest tiers are 360p and 540p)"
+        } else {
+            ""
+        };
+        return Err(unsupported(
+            "resolution",
+            format!(
+                "{} is not available on this model's channel{hint}; available: {}",
+                req.resolution,
+                tiers.join(", ")
+            ),
+        ));
+    }
+    body["resolution"] = json!(req.resolution);
+    // The image decides the shape of an animated image; elsewhere `auto` is the default.
+    let from_image = matches!(endpoint, "img2video" | "start-end2video");
+    match req.aspect_ratio.as_str() {
+        _ if from_image => {}
+        "auto" | "" => {}
+        r if f.ratios().contains(&r) => body["aspect_ratio"] = json!(r),
+        other => {
+            return Err(unsupported(
+                "aspect_ratio",
+                format!(
+                    "{other} is not available on this model's channel; available: {}",
+                    f.ratios().join(", ")
+                ),
+            ));
+        }
+    }
+    match f.generation {
+        Gen::Q3 | Gen::Q2 => body["audio"] = json!(req.generate_audio),
+        // Older models have no speech or sound effects: audio means background music.
+        _ if req.generate_audio => body["bgm"] = json!(true),
+        _ => {}
+    }
+    body["payload"] = json!(payload);
+    Ok((endpoint, body))
+}
+
+/// Map one `creations` answer to an outcome.
+pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
+    let state =
+        v.get("state")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ProviderError::BadResponse {
+                message: "task without a state".into(),
+            })?;
+    Ok(match state {
+        "created" | "queueing" => PollOutcome::Queued,
+        "processing" => PollOutcome::Running,
+        "success" => {
+            let url = v
+                .get("creations")
+                .and_then(Value::as_array)
+                .and_then(|c| c.iter().find_map(|c| str_at(c, &["url"])))
+                .ok_or_else(|| ProviderError::BadResponse {
+                    message: "success without a creation URL".into(),
+                })?;
+            PollOutcome::Succeeded(vec![ResultRef {
+                url,
+                duration_seconds: None,
+                credential: None,
+            }])
+        }
+        "failed" => {
+            let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
+            PollOutcome::Failed {
+                message: failure_message(&code),
+                code,
+            }
+        }
+        other => {
+            return Err(ProviderError::BadResponse {
+                message: format!("unknown task state `{other}`"),
+            });
+        }
+    })
+}
+
+#[async_trait]
+impl Provider for Vidu {
+    fn kind(&self) -> &'static str {
+        "vidu"
+    }
+
+    fn credentials(&self) -> Vec<String> {
+        self.keys.ids()
+    }
+
+    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(upstream_model, request, self.subject_ids, "").map(|_| ())
+    }
+
+    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+        // `payload` is echoed back by Vidu: our task id, never anything about the customer.
+        let (endpoint, body) = build_body(
+            job.upstream_model,
+            job.request,
+            self.subject_ids,
+            job.task_id,
+        )
+        .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.call(
+                    reqwest::Method::POST,
+                    &format!("/ent/v2/{endpoint}"),
+                    &cred.key,
+                )
+                .json(&body),
+                Stage::Submit,
+            )
+            .await?;
+        if !reply.ok() {
+            return Err(error(&reply, Stage::Submit));
+        }
+        let v: Value = reply.json()?;
+        if v.get("state").and_then(Value::as_str) == Some("failed") {
+            let code = str_at(&v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
+            return Err(ProviderError::final_error(
+                code.clone(),
+                failure_message(&code),
+            ));
+        }
+        let id = str_at(&v, &["task_id"]).ok_or_else(|| ProviderError::BadResponse {
+            message: "create answer without a task_id".into(),
+        })?;
+        Ok(http::safe_id(&id)?.to_string())
+    }
+
+    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
+        let id = http::safe_id(job.upstream_id)?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.call(
+                    reqwest::Method::GET,
+                    &format!("/ent/v2/tasks/{id}/creations"),
+                    &cred.key,
+                ),
+                Stage::Poll,
+            )
+            .await?;
+        if !reply.ok() {
+            return Err(error(&reply, Stage::Poll));
+        }
+        parse_task(&reply.json()?)
+    }
+
+    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
+        // Pre-signed and valid for 24 h: the engine mirrors it as soon as the task succeeds.
+        self.kit.download(&result.url, &[], None).await
+    }
+
+    async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
+        // Documented for queued tasks only (unconfirmed); a refusal is harmless.
+        let id = http::safe_id(job.upstream_id)?;
+        let cred = self.keys.get(job.credential)?;
+        let reply = self
+            .kit
+            .send(
+                self.call(
+                    reqwest::Method::POST,
+                    &format!("/ent/v2/tasks/{id}/cancel"),
+                    &cred.key,
+                )
+                .json(&json!({"id": id})),
+                Stage::Poll,
+            )
+            .await?;
+        if reply.ok() {
+            Ok(())
+        } else {
+            Err(error(&reply, Stage::Poll))
+        }
+    }
+
+    async fn test_connection(&self) -> Result<String, ProviderError> {
+        // Vidu has no free account call: looking up a task that cannot exist proves the key
+        // (404 TaskNotFound) without creating anything; a bad key answers 401.
+        for cred in self.keys.all() {
+            let reply = self
+                .kit
+                .send(
+                    self.call(reqwest::Method::GET, "/ent/v2/tasks/0/creations", &cred.key),
+                    Stage::Test,
+                )
+                .await?;
+            if !(reply.ok() || reply.status == 404) {
+                return Err(error(&reply, Stage::Test));
+            }
+        }
+        Ok(format!("key(s) accepted: {}", self.keys.all().len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::mapping::table::{Expect::*, case, run};
+
+    fn body(model: &str, r: &UnifiedRequest) -> Result<Value, AppError> {
+        build_body(model, r, SubjectIds::Numbers, "vidgen_1").map(|(e, mut b)| {
+            b["_endpoint"] = json!(e);
+            b
+        })
+    }
+
+    #[test]
+    fn mapping_table() {
+        fn refs(r: &mut UnifiedRequest) {
+            r.kind = "reference-to-video".into();
+            r.prompt = "@Image1 hugs @Image2".into();
+            r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
+        }
+        let cases = vec![
+            case(
+                "t2v endpoint",
+                "viduq2",
+                |_| {},
+                Sent("/_endpoint", json!("text2video")),
+            ),
+            case(
+                "payload is our id",
+                "viduq2",
+                |_| {},
+                Sent("/payload", json!("vidgen_1")),
+            ),
+            case("720p", "viduq2", |_| {}, Sent("/resolution", json!("720p"))),
+            case(
+                "480p",
+                "viduq2",
+                |r| r.resolution = "480p".into(),
+                Refused("resolution"),
+            ),
+            case(
+                "q1 720p",
+                "viduq1",
+                |r| r.duration = None,
+                Refused("resolution"),
+            ),
+            case(
+                "q1 1080p",
+                "viduq1",
+                |r| r.resolution = "1080p".into(),
+                Sent("/duration", json!(5)),
+            ),
+            case(
+                "q1 8s",
+                "viduq1",
+                |r| {
+                    r.resolution = "1080p".into();
+                    r.duration = Some(8);
+                },
+                Refused("duration"),
+            ),
+            case(
+                "vidu2.0 8s t2v 720p",
+                "vidu2.0",
+                |r| r.duration = Some(8),
+                Sent("/duration", json!(8)),
+            ),
+            case(
+                "vidu1.5 8s 1080p",
+                "vidu1.5",
+                |r| {
+                    r.duration = Some(8);
+                    r.resolution = "1080p".into();
+                },
+                Refused("resolution"),
+            ),
+            case(
+                "q3 16s",
+                "viduq3-pro",
+                |r| r.duration = Some(16),
+                Sent("/duration", json!(16)),
+            ),
+            case(
+                "q2 16s",
+                "viduq2",
+                |r| r.duration = Some(16),
+                Refused("duration"),
+            ),
+            case(
+                "auto past the range omits",
+                "viduq1",
+                |r| {
+                    r.resolution = "1080p".into();
+                    r.duration = None;
+                    r.seconds = 8;
+                },
+                Omitted("/duration"),
+            ),
+            case(
+                "21:9",
+                "viduq2",
+                |r| r.aspect_ratio = "21:9".into(),
+                Refused("aspect_ratio"),
+            ),
+            case(
+                "4:3 on q2",
+                "viduq2",
+                |r| r.aspect_ratio = "4:3".into(),
+                Sent("/aspect_ratio", json!("4:3")),
+            ),
+            case(
+                "4:3 on q1",
+                "viduq1",
+                |r| {
+                    r.resolution = "1080p".into();
+                    r.aspect_ratio = "4:3".into();
+                },
+                Refused("aspect_ratio"),
+            ),
+            case(
+                "auto ratio omitted",
+                "viduq2",
+                |r| r.aspect_ratio = "auto".into(),
+                Omitted("/aspect_ratio"),
+            ),
+            case(
+                "i2v one image",
+                "viduq2-turbo",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1.png".into()];
+                },
+                Sent("/_endpoint", json!("img2video")),
+            ),
+            case(
+                "i2v ignores the ratio",
+                "viduq2-turbo",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1.png".into()];
+                    r.aspect_ratio = "9:16".into();
+                },
+                Omitted("/aspect_ratio"),
+            ),
+            case(
+                "i2v two images",
+                "viduq2-turbo",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
+                },
+                Sent("/_endpoint", json!("start-end2video")),
+            ),
+            case(
+                "i2v prompt",
+                "viduq2-turbo",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.prompt = "@Image1 then @Image2".into();
+                    r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
+                },
+                Sent("/prompt", json!("the first frame then the last frame")),
+            ),
+            case(
+                "i2v three images",
+                "viduq2-turbo",
+                |r| {
+                    r.kind = "image-to-video".into();
+                    r.image_urls = vec!["https://x/1.png".into(); 3];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "q3 subjects",
+                "viduq3-turbo",
+                refs,
+                Sent(
+                    "/subjects/1",
+                    json!({"id": "2", "images": ["https://x/2.png"]}),
+                ),
+            ),
+            case(
+                "q3 subject tags",
+                "viduq3-turbo",
+                refs,
+                Sent("/prompt", json!("@1 hugs @2")),
+            ),
+            case(
+                "q1 plain images",
+                "viduq1",
+                |r| {
+                    refs(r);
+                    r.resolution = "1080p".into();
+                },
+                Sent("/images/1", json!("https://x/2.png")),
+            ),
+            case(
+                "q1 plain words",
+                "viduq1",
+                |r| {
+                    refs(r);
+                    r.resolution = "1080p".into();
+                },
+                Sent(
+                    "/prompt",
+                    json!("the first reference image hugs the second reference image"),
+                ),
+            ),
+            case(
+                "8 references",
+                "viduq3-turbo",
+                |r| {
+                    r.kind = "reference-to-video".into();
+                    r.image_urls = vec!["https://x/1.png".into(); 8];
+                },
+                Refused("image_urls"),
+            ),
+            case(
+                "video subject on q2-pro",
+                "viduq2-pro",
+                |r| {
+                    refs(r);
+                    r.prompt = "@Image1 copies @Video1".into();
+                    r.video_urls = vec!["https://x/v.mp4".into()];
+                },
+                Sent(
+                    "/subjects/2",
+                    json!({"id": "3", "videos": ["https://x/v.mp4"]}),
+                ),
+            ),
+            case(
+                "video tag on q2-pro",
+                "viduq2-pro",
+                |r| {
+                    refs(r);
+                    r.prompt = "@Image1 copies @Video1".into();
+                    r.video_urls = vec!["https://x/v.mp4".into()];
+                },
+                Sent("/prompt", json!("@1 copies @3")),
+            ),
+            case(
+                "video on q3",
+                "viduq3-turbo",
+                |r| {
+                    refs(r);
+                    r.video_urls = vec!["https://x/v.mp4".into()];
+                },
+                Refused("video_urls"),
+            ),
+            case(
+                "audio asset",
+                "viduq3-turbo",
+                |r| {
+                    refs(r);
+                    r.audio_urls = vec!["https://x/a.mp3".into()];
+                },
+                Refused("audio_urls"),
+            ),
+            case(
+                "audio on q2",
+                "viduq2",
+                |r| r.generate_audio = true,
+                Sent("/audio", json!(true)),
+            ),
+            case(
+                "silent q3 says so",
+                "viduq3-turbo",
+                |_| {},
+                Sent("/audio", json!(false)),
+            ),
+            case(
+                "audio on q1 is bgm",
+                "viduq1",
+                |r| {
+                    r.resolution = "1080p".into();
+                    r.generate_audio = true;
+                },
+                Sent("/bgm", json!(true)),
+            ),
+            case("unknown model", "sora-2", |_| {}, Refused("model")),
+            case(
+                "long prompt q2",
+                "viduq2",
+                |r| r.prompt = "x".repeat(2001),
+                Refused("prompt"),
+            ),
+            case(
+                "long prompt q3",
+                "viduq3-pro",
+                |r| r.prompt = "x".repeat(2001),
+                Sent("/model", json!("viduq3-pro")),
+            ),
+            case(
+                "no end user",
+                "viduq2",
+                |r| r.end_user_id = Some("c".into()),
+                Omitted("/end_user_id"),
+            ),
+        ];
+        run(cases, body);
+    }
+
+    #[test]
+    fn named_subjects_keep_the_prompt() {
+        let mut r = crate::providers::mapping::table::base();
+        r.kind = "reference-to-video".into();
+        r.prompt = "@Image1 and @Image2".into();
+        r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
+        let (_, b) = build_body("viduq3", &r, SubjectIds::Names, "t").unwrap();
+        assert_eq!(b["prompt"], "@Image1 and @Image2");
+        assert_eq!(b["subjects"][0]["id"], "Image1");
+    }
+
+    #[test]
+    fn states_map_to_outcomes() {
+        assert_eq!(
+            parse_task(&json!({"state": "created"})).unwrap(),
+            PollOutcome::Queued
+        );
+        assert_eq!(
+            parse_task(&json!({"state": "queueing", "creations": null})).unwrap(),
+            PollOutcome::Queued
+        );
+        assert_eq!(
+            parse_task(&json!({"state": "processing", "creations": []})).unwrap(),
+            PollOutcome::Running
+        );
+        let done = parse_task(&json!({"state": "success", "creations": [{"id": "1", "url": "https://v/x.mp4", "cover_url": "https://v/x.jpg"}]})).unwrap();
+        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://v/x.mp4"));
+        let failed = parse_task(
+            &json!({"state": "failed", "err_code": "CreationPolicyViolation", "creations": []}),
+        )
+        .unwrap();
+        assert!(
+            matches!(failed, PollOutcome::Failed { ref code, ref message } if code == "CreationPolicyViolation" && message.contains("content policy"))
+        );
+        assert!(matches!(
+            parse_task(&json!({"state": "success", "creations": []})),
+            Err(ProviderError::BadResponse { .. })
+        ));
+        assert!(matches!(
+            parse_task(&json!({"state": "reviewing"})),
+            Err(ProviderError::BadResponse { .. })
+        ));
+    }
+}
