@@ -10,8 +10,7 @@ cargo build --release -q
 BIN=target/release/videoapi
 DATA=$(mktemp -d)
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-$BIN --data-dir "$DATA" admin create-user bench --credits 0 >/dev/null 2>&1 || true
-# First start creates the database; stop it, then use the offline CLI.
+# First start creates the database and the admin; stop it, then use the offline CLI.
 VIDEOAPI_ADMIN_PASSWORD=bench-admin-pw $BIN --data-dir "$DATA" serve --listen 127.0.0.1:$PORT >"$DATA/first.log" 2>&1 &
 PID=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done

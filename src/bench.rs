@@ -81,6 +81,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        crate::tls::ensure_crypto_provider();
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(args.concurrency * 2)
             .build()?;

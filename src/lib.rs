@@ -17,3 +17,4 @@ pub mod providers;
 pub mod service;
 pub mod storage;
 pub mod store;
+pub mod tls;

@@ -139,6 +139,7 @@ impl Webhooks {
         else {
             return Outcome::GiveUp(format!("{host} resolves to no public address"));
         };
+        crate::tls::ensure_crypto_provider();
         let client = match reqwest::Client::builder()
             .resolve(host, addr)
             .timeout(Duration::from_secs(10))

@@ -612,7 +612,10 @@ mod tests {
     #[test]
     fn own_uploads_are_recognised_and_cannot_escape() {
         let kit = Kit {
-            http: reqwest::Client::new(),
+            http: {
+                crate::tls::ensure_crypto_provider();
+                reqwest::Client::new()
+            },
             assets: LocalAssets {
                 public_url: "https://gw.example".into(),
                 root: "/data".into(),

@@ -188,6 +188,7 @@ impl Registry {
     pub fn new(demo_delay: Duration) -> Registry {
         // Redirects are followed by the kit itself, so credentials never follow a
         // redirect to another host.
+        crate::tls::ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(120))

@@ -31,6 +31,7 @@ struct Server {
 
 impl Server {
     async fn start(data: &std::path::Path, port: u16) -> Server {
+        videoapi::tls::ensure_crypto_provider();
         let child = Command::new(BIN)
             .arg("--data-dir")
             .arg(data)
@@ -147,6 +148,7 @@ async fn cli_manages_users_and_sigterm_stops_cleanly_mid_flight() {
     let data = tempfile::tempdir().unwrap();
     let key = setup_user(data.path(), 1000).await;
     let server = Server::start(data.path(), free_port()).await;
+    videoapi::tls::ensure_crypto_provider();
     let http = reqwest::Client::new();
     let resp = http
         .get(format!("{}/v1/account", server.url))
@@ -202,6 +204,7 @@ async fn every_acknowledged_create_survives_kill_9() {
     let data = tempfile::tempdir().unwrap();
     let key = setup_user(data.path(), 1_000_000).await;
     let server = Server::start(data.path(), free_port()).await;
+    videoapi::tls::ensure_crypto_provider();
     let http = reqwest::Client::new();
     let body = json!({"model": "video-2.0-mini-text-to-video", "prompt": "durable"});
     // Fire creates from 16 workers; kill -9 the server while they are in flight.

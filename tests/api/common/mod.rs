@@ -34,6 +34,7 @@ impl TestApp {
     }
 
     pub async fn with_config(dir: tempfile::TempDir, mut config: Config) -> TestApp {
+        videoapi::tls::ensure_crypto_provider();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().unwrap();
         config.listen = addr;

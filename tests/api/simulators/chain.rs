@@ -17,7 +17,10 @@ impl VideoApiProxy {
     pub fn new(target: &str) -> VideoApiProxy {
         VideoApiProxy {
             target: target.trim_end_matches('/').to_string(),
-            client: reqwest::Client::new(),
+            client: {
+                videoapi::tls::ensure_crypto_provider();
+                reqwest::Client::new()
+            },
         }
     }
 
