@@ -47,6 +47,9 @@ pub struct Engine {
 /// What to do with a task after one step.
 enum Next {
     After(Duration),
+    /// The channel has no free slot: wait for one (holding no engine permit) and step
+    /// again with it, instead of re-reading the task on a timer.
+    Busy(Arc<crate::providers::limit::Limiter>),
     Done,
 }
 
@@ -134,21 +137,26 @@ impl Engine {
     }
 
     async fn work(self: Arc<Self>, id: String) {
-        let permit = self.permits.clone().acquire_owned().await;
-        crate::metrics::METRICS.engine_in_flight.inc();
-        let result = self.step(&id).await;
-        crate::metrics::METRICS.engine_in_flight.dec();
-        let next = match result {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::error!(task = %id, error = %e, "engine step failed; retrying");
-                Next::After(self.backoff(&id))
+        let mut slot = None;
+        let next = loop {
+            let permit = self.permits.clone().acquire_owned().await;
+            crate::metrics::METRICS.engine_in_flight.inc();
+            let result = self.step(&id, slot.take()).await;
+            crate::metrics::METRICS.engine_in_flight.dec();
+            drop(permit);
+            match result {
+                Ok(Next::Busy(limiter)) => slot = Some(limiter.acquire().await),
+                Ok(n) => break n,
+                Err(e) => {
+                    tracing::error!(task = %id, error = %e, "engine step failed; retrying");
+                    break Next::After(self.backoff(&id));
+                }
             }
         };
-        drop(permit);
         self.scheduled.lock().expect("engine lock").remove(&id);
         match next {
             Next::After(d) => self.schedule(&id, d),
+            Next::Busy(_) => self.schedule(&id, Duration::ZERO),
             Next::Done => {
                 self.failures.lock().expect("engine lock").remove(&id);
             }
@@ -156,7 +164,7 @@ impl Engine {
     }
 
     /// Advance one task by one step.
-    async fn step(&self, id: &str) -> AppResult<Next> {
+    async fn step(&self, id: &str, slot: Option<crate::providers::limit::Slot>) -> AppResult<Next> {
         let key = id.to_string();
         let Some(task) = self
             .store
@@ -179,9 +187,9 @@ impl Engine {
             return Ok(Next::Done);
         }
         match task.phase.clone() {
-            Phase::Queued => self.submit(task, None).await,
+            Phase::Queued => self.submit(task, None, slot).await,
             Phase::Submitting { route } => self.resubmit_after_crash(task, route).await,
-            Phase::Submitted { upstream_id } => self.poll(task, upstream_id).await,
+            Phase::Submitted { upstream_id } => self.poll(task, upstream_id, slot).await,
             Phase::Mirroring { results } => self.mirror(task, results).await,
             Phase::Done => Ok(Next::Done),
         }
@@ -192,7 +200,7 @@ impl Engine {
     async fn resubmit_after_crash(&self, task: Task, route: usize) -> AppResult<Next> {
         let provider = task.provider.as_deref().and_then(|p| self.registry.get(p));
         match provider {
-            Some(p) if p.idempotent_submit() => self.submit(task, Some(route)).await,
+            Some(p) if p.idempotent_submit() => self.submit(task, Some(route), None).await,
             _ => {
                 self.fail(
                     &task.id,
@@ -239,7 +247,12 @@ impl Engine {
         candidates.first().map(|c| c.0)
     }
 
-    async fn submit(&self, task: Task, forced_route: Option<usize>) -> AppResult<Next> {
+    async fn submit(
+        &self,
+        task: Task,
+        forced_route: Option<usize>,
+        slot: Option<crate::providers::limit::Slot>,
+    ) -> AppResult<Next> {
         let Some(model) = self.catalog.model(&task.model) else {
             self.fail(
                 &task.id,
@@ -272,9 +285,15 @@ impl Engine {
             return Ok(Next::After(self.backoff(&task.id)));
         };
         // The channel's pacing: come back later rather than wait holding a worker.
-        let _slot = match self.registry.limiter(&route.provider).try_acquire() {
-            Ok(slot) => slot,
-            Err(wait) => return Ok(Next::After(jitter(wait))),
+        // A slot handed in was waited for on this task's last busy channel; it is only
+        // good for that channel.
+        let limiter = self.registry.limiter(&route.provider);
+        let _slot = match slot.filter(|s| s.is_for(&limiter)) {
+            Some(slot) => slot,
+            None => match limiter.try_acquire() {
+                Ok(slot) => slot,
+                Err(_) => return Ok(Next::Busy(limiter)),
+            },
         };
         // A resend (same route after an unknown outcome) must use the same key: the
         // upstream deduplicates per account.
@@ -409,7 +428,12 @@ impl Engine {
         }
     }
 
-    async fn poll(&self, task: Task, upstream_id: String) -> AppResult<Next> {
+    async fn poll(
+        &self,
+        task: Task,
+        upstream_id: String,
+        slot: Option<crate::providers::limit::Slot>,
+    ) -> AppResult<Next> {
         let Some(provider) = task.provider.as_deref().and_then(|p| self.registry.get(p)) else {
             // Channel disabled or removed: keep the task until it comes back or the deadline.
             return Ok(Next::After(self.backoff(&task.id)));
@@ -425,9 +449,15 @@ impl Engine {
             })
             .unwrap_or(serde_json::Value::Null);
         let channel = task.provider.clone().unwrap_or_default();
-        let slot = match self.registry.limiter(&channel).try_acquire() {
-            Ok(slot) => slot,
-            Err(wait) => return Ok(Next::After(jitter(wait))),
+        let slot = match slot {
+            Some(slot) => slot,
+            None => {
+                let limiter = self.registry.limiter(&channel);
+                match limiter.try_acquire() {
+                    Ok(slot) => slot,
+                    Err(_) => return Ok(Next::Busy(limiter)),
+                }
+            }
         };
         let job = PollJob {
             task_id: &task.id,

@@ -30,6 +30,14 @@ struct State {
 /// Holds a channel slot for one upstream call.
 pub struct Slot {
     _permit: OwnedSemaphorePermit,
+    slots: Arc<Semaphore>,
+}
+
+impl Slot {
+    /// Whether this slot was taken from `limiter`.
+    pub fn is_for(&self, limiter: &Limiter) -> bool {
+        Arc::ptr_eq(&self.slots, &limiter.slots)
+    }
 }
 
 impl Limiter {
@@ -82,10 +90,50 @@ impl Limiter {
             .try_acquire_owned()
             .map_err(|_| BUSY_RETRY)?;
         st.next_free = now + self.gap;
-        Ok(Slot { _permit: permit })
+        Ok(Slot {
+            _permit: permit,
+            slots: self.slots.clone(),
+        })
     }
 
     /// The channel asked us to slow down: no call starts before `after` has passed.
+    /// Wait until a call may be made (pause, rate gap and a free slot), without
+    /// polling: the wait for a slot is the semaphore's own FIFO queue.
+    pub async fn acquire(&self) -> Slot {
+        loop {
+            let wait = {
+                let now = Instant::now();
+                let mut st = self.state.lock().expect("limiter lock");
+                match st.paused_until {
+                    Some(until) if until > now => Some(until - now),
+                    _ => {
+                        st.paused_until = None;
+                        (st.next_free > now).then(|| st.next_free - now)
+                    }
+                }
+            };
+            if let Some(w) = wait {
+                tokio::time::sleep(w).await;
+                continue;
+            }
+            let Ok(permit) = self.slots.clone().acquire_owned().await else {
+                // The semaphore is never closed; fall back to a short pause if it were.
+                tokio::time::sleep(BUSY_RETRY).await;
+                continue;
+            };
+            let now = Instant::now();
+            let mut st = self.state.lock().expect("limiter lock");
+            if st.next_free > now || st.paused_until.is_some_and(|u| u > now) {
+                continue;
+            }
+            st.next_free = now + self.gap;
+            return Slot {
+                _permit: permit,
+                slots: self.slots.clone(),
+            };
+        }
+    }
+
     pub fn pause(&self, after: Duration) {
         let until = Instant::now() + after;
         let mut st = self.state.lock().expect("limiter lock");
