@@ -17,11 +17,11 @@
 
 use super::{ByteStream, ProviderError};
 use crate::domain::catalog::ProviderConfig;
+use crate::domain::network::is_public_ip;
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -214,20 +214,31 @@ impl Kit {
             return Ok(Asset { bytes, mime });
         }
         let parsed = reqwest::Url::parse(url).map_err(|_| bad("an asset URL is not valid"))?;
-        if !self.allow_private_assets {
+        let client = if self.allow_private_assets {
+            self.http.clone()
+        } else {
             let host = parsed.host_str().unwrap_or_default().to_string();
             let port = parsed.port_or_known_default().unwrap_or(443);
-            let addrs = tokio::net::lookup_host((host.as_str(), port))
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
                 .await
-                .map_err(|_| bad("an asset URL's host cannot be resolved"))?;
-            for a in addrs {
-                if !is_public(a.ip()) {
-                    return Err(bad("an asset URL points at a private address"));
-                }
+                .map_err(|_| bad("an asset URL's host cannot be resolved"))?
+                .collect();
+            if addrs.is_empty() || addrs.iter().any(|a| !is_public_ip(a.ip())) {
+                return Err(bad("an asset URL points at a private address"));
             }
-        }
-        let resp = self
-            .http
+            // Connect to the address that was checked (no DNS rebinding) and follow no
+            // redirect (which could lead to a private address).
+            crate::tls::ensure_crypto_provider();
+            reqwest::Client::builder()
+                .resolve(&host, addrs[0])
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| ProviderError::Retryable {
+                    message: e.to_string(),
+                    retry_after: None,
+                })?
+        };
+        let resp = client
             .get(parsed)
             .timeout(self.timeout)
             .send()
@@ -308,30 +319,6 @@ fn sniff_mime(b: &[u8]) -> Option<&'static str> {
         Some("image/gif")
     } else {
         None
-    }
-}
-
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xC0) == 64)
-        }
-        IpAddr::V6(v6) => {
-            let seg0 = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg0 & 0xFE00) == 0xFC00
-                || (seg0 & 0xFFC0) == 0xFE80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| !is_public(IpAddr::V4(v4))))
-        }
     }
 }
 
@@ -595,9 +582,9 @@ mod tests {
             "fc00::1",
             "100.64.0.1",
         ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+            assert!(!is_public_ip(ip.parse().unwrap()), "{ip}");
         }
-        assert!(is_public("8.8.8.8".parse().unwrap()));
+        assert!(is_public_ip("8.8.8.8".parse().unwrap()));
     }
 
     #[test]
