@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod outbound;
 pub mod providers;
 pub mod service;
 pub mod storage;

@@ -95,4 +95,20 @@ mod tests {
             assert!(!is_internal_host(h), "{h}");
         }
     }
+
+    #[test]
+    fn private_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "169.254.169.254",
+            "::1",
+            "fc00::1",
+            "100.64.0.1",
+        ] {
+            assert!(!is_public_ip(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(is_public_ip("8.8.8.8".parse().unwrap()));
+    }
 }

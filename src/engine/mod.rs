@@ -138,7 +138,8 @@ impl Engine {
 
     async fn work(self: Arc<Self>, id: String) {
         let mut slot = None;
-        let next = loop {
+        // `Some(delay)`: step again after it; `None`: the task needs nothing more.
+        let again = loop {
             let permit = self.permits.clone().acquire_owned().await;
             crate::metrics::METRICS.engine_in_flight.inc();
             let result = self.step(&id, slot.take()).await;
@@ -146,18 +147,18 @@ impl Engine {
             drop(permit);
             match result {
                 Ok(Next::Busy(limiter)) => slot = Some(limiter.acquire().await),
-                Ok(n) => break n,
+                Ok(Next::After(d)) => break Some(d),
+                Ok(Next::Done) => break None,
                 Err(e) => {
                     tracing::error!(task = %id, error = %e, "engine step failed; retrying");
-                    break Next::After(self.backoff(&id));
+                    break Some(self.backoff(&id));
                 }
             }
         };
         self.scheduled.lock().expect("engine lock").remove(&id);
-        match next {
-            Next::After(d) => self.schedule(&id, d),
-            Next::Busy(_) => self.schedule(&id, Duration::ZERO),
-            Next::Done => {
+        match again {
+            Some(d) => self.schedule(&id, d),
+            None => {
                 self.failures.lock().expect("engine lock").remove(&id);
             }
         }

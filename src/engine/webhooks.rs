@@ -1,7 +1,6 @@
 //! Task callbacks: POST the finished task to its `callback_url`, signed with HMAC-SHA256,
 //! retried with backoff from the durable outbox until delivered or given up.
 
-use crate::domain::network::{is_public_ip, url_host};
 use crate::domain::task::{Status, Task};
 use crate::error::AppResult;
 use crate::store::{self, Store, outbox::Pending};
@@ -124,30 +123,13 @@ impl Webhooks {
         let Some(url) = task.request.callback_url.as_deref() else {
             return Outcome::GiveUp("no callback_url".into());
         };
-        let Some(host) = url_host(url) else {
-            return Outcome::GiveUp("unparseable callback_url".into());
-        };
-        let port = if url.starts_with("https://") { 443 } else { 80 };
-        // Resolve once, check, and pin the connection to what was checked (no rebinding).
-        let addrs: Vec<std::net::SocketAddr> = match tokio::net::lookup_host((host, port)).await {
-            Ok(a) => a.collect(),
-            Err(e) => return Outcome::Retry(format!("cannot resolve {host}: {e}")),
-        };
-        let Some(addr) = addrs
-            .into_iter()
-            .find(|a| self.allow_private || is_public_ip(a.ip()))
-        else {
-            return Outcome::GiveUp(format!("{host} resolves to no public address"));
-        };
-        crate::tls::ensure_crypto_provider();
-        let client = match reqwest::Client::builder()
-            .resolve(host, addr)
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-        {
+        use crate::outbound::{OutboundError, pinned_client};
+        let client = match pinned_client(url, self.allow_private, Duration::from_secs(10)).await {
             Ok(c) => c,
-            Err(e) => return Outcome::Retry(e.to_string()),
+            Err(OutboundError::Unresolvable(why)) => return Outcome::Retry(why),
+            Err(OutboundError::Private(why)) | Err(OutboundError::Invalid(why)) => {
+                return Outcome::GiveUp(why);
+            }
         };
         let body = (self.render)(task);
         let event = if task.status == Status::Completed {

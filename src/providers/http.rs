@@ -17,7 +17,7 @@
 
 use super::{ByteStream, ProviderError};
 use crate::domain::catalog::ProviderConfig;
-use crate::domain::network::is_public_ip;
+use crate::outbound::{OutboundError, pinned_client};
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
@@ -214,30 +214,13 @@ impl Kit {
             return Ok(Asset { bytes, mime });
         }
         let parsed = reqwest::Url::parse(url).map_err(|_| bad("an asset URL is not valid"))?;
-        let client = if self.allow_private_assets {
-            self.http.clone()
-        } else {
-            let host = parsed.host_str().unwrap_or_default().to_string();
-            let port = parsed.port_or_known_default().unwrap_or(443);
-            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map_err(|_| bad("an asset URL's host cannot be resolved"))?
-                .collect();
-            if addrs.is_empty() || addrs.iter().any(|a| !is_public_ip(a.ip())) {
-                return Err(bad("an asset URL points at a private address"));
-            }
-            // Connect to the address that was checked (no DNS rebinding) and follow no
-            // redirect (which could lead to a private address).
-            crate::tls::ensure_crypto_provider();
-            reqwest::Client::builder()
-                .resolve(&host, addrs[0])
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| ProviderError::Retryable {
-                    message: e.to_string(),
-                    retry_after: None,
-                })?
-        };
+        let client = pinned_client(url, self.allow_private_assets, self.timeout)
+            .await
+            .map_err(|e| match e {
+                OutboundError::Unresolvable(_) => bad("an asset URL's host cannot be resolved"),
+                OutboundError::Private(_) => bad("an asset URL points at a private address"),
+                OutboundError::Invalid(_) => bad("an asset URL is not valid"),
+            })?;
         let resp = client
             .get(parsed)
             .timeout(self.timeout)
@@ -569,22 +552,6 @@ mod tests {
         assert_eq!(public_code("<b>oops</b> {\"x\"}"), "boopsbx");
         assert_eq!(public_code(""), "upstream_error");
         assert_eq!(public_code(&"a".repeat(100)).len(), 64);
-    }
-
-    #[test]
-    fn private_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.1.1",
-            "169.254.169.254",
-            "::1",
-            "fc00::1",
-            "100.64.0.1",
-        ] {
-            assert!(!is_public_ip(ip.parse().unwrap()), "{ip}");
-        }
-        assert!(is_public_ip("8.8.8.8".parse().unwrap()));
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl Tasks {
         }
     }
 
-    pub async fn list(&self, mut filter: Filter, limit: usize) -> AppResult<Vec<Task>> {
+    pub async fn list(&self, filter: Filter, limit: usize) -> AppResult<Vec<Task>> {
         if let Some(b) = &filter.before
             && !ids::is_task_id(b)
         {
@@ -175,7 +175,6 @@ impl Tasks {
                 "must be a task id from a previous page",
             ));
         }
-        filter.before = filter.before.take();
         let limit = limit.clamp(1, MAX_PAGE);
         self.store
             .read(move |txn| store::tasks::list(txn, &filter, limit))
