@@ -195,7 +195,8 @@ test("generation center: two images as @Image1/@Image2, estimate, submit, video 
   assert.equal(await headerCredits(page), 1000);
   await page.click('a[href="#/generate"]');
   await page.waitForSelector("#gen-status");
-  assert.equal((await page.textContent("#gen-status")).trim(), "就绪");
+  // Not ready before there is a prompt: the status says what is missing.
+  assert.equal((await page.textContent("#gen-status")).trim(), "请填写提示词");
 
   const a = path.join(WORK, "sunrise.png");
   const b = path.join(WORK, "ocean.png");
@@ -321,7 +322,13 @@ test("overview shows credits, connection, counts and recent tasks", async () => 
   assert.equal((await page.textContent("#stat-tasks")).trim(), "2");
   assert.equal(await page.locator("main tbody tr").count(), 2);
   await page.waitForFunction(() => [...document.querySelectorAll("main tbody video")].every((v) => v.getAttribute("src")));
-  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "console-overview.png") });
+  if (SHOTS) {
+    // No buffering spinner in the picture: wait for each player's first frame.
+    await page
+      .waitForFunction(() => [...document.querySelectorAll("main tbody video")].every((v) => v.readyState >= 2 && !v.seeking), null, { timeout: 5_000 })
+      .catch(() => {});
+    await page.screenshot({ path: path.join(SHOTS, "console-overview.png") });
+  }
   await page.close();
 });
 
@@ -332,7 +339,7 @@ test("the language switch is remembered", async () => {
   await page.waitForSelector("#gen-status");
   await page.click("#lang-switch");
   await page.waitForSelector('a.nav-link:has-text("Generation center")');
-  assert.equal((await page.textContent("#gen-status")).trim(), "Ready");
+  assert.equal((await page.textContent("#gen-status")).trim(), "Enter a prompt");
   assert.equal(await page.getAttribute("html", "lang"), "en");
   await page.reload();
   await page.waitForSelector('a.nav-link:has-text("Generation center")');
