@@ -282,10 +282,13 @@ test("generation center: two images as @Image1/@Image2, estimate, submit, video 
   if (SHOTS) {
     fs.mkdirSync(SHOTS, { recursive: true });
     await page.evaluate(() => window.scrollTo(0, 0));
-    // Let the players show their first frame (a codec-less build never gets there).
-    await page
-      .waitForFunction(() => [...document.querySelectorAll("#gen-tasks video")].every((v) => v.readyState >= 2 && !v.seeking), null, { timeout: 5_000 })
-      .catch(() => {});
+    // Let the players show their first frame with no buffering spinner over it (a
+    // codec-less build never gets there). Chrome's controls draw the spinner until
+    // HAVE_FUTURE_DATA and fade it out over one turn of its animation after that.
+    const framed = await page
+      .waitForFunction(() => [...document.querySelectorAll("#gen-tasks video")].every((v) => v.readyState >= 3 && !v.seeking), null, { timeout: 10_000 })
+      .then(() => true, () => false);
+    if (framed) await page.waitForTimeout(1500);
     await page.screenshot({ path: path.join(SHOTS, "console-generate.png"), fullPage: true });
   }
   await page.close();

@@ -152,13 +152,27 @@ for (const l of LANGS) {
   test(`[${l}] a failed task: translated badge, error, ledger reasons; operator notes as typed`, async () => {
     const page = await pageIn(l);
     await login(page, `rich-${l}`);
+    // Created through the console API and awaited there (the page itself would only look
+    // again at the model's poll interval).
+    const call = (method, p, body) =>
+      page.evaluate(
+        async ([method, p, body]) => {
+          const headers = { "X-Requested-With": "videoapi", "Content-Type": "application/json" };
+          const r = await fetch(p, { method, headers, body: body ? JSON.stringify(body) : undefined });
+          return r.json();
+        },
+        [method, p, body],
+      );
+    const created = await call("POST", "/console/api/generations", { model: "video-2.0-mini-text-to-video", prompt: "a storm demo:fail" });
+    assert.match(created.task_id || "", /^vidgen_/, JSON.stringify(created));
+    const deadline = Date.now() + 30_000;
+    while ((await call("GET", "/console/api/tasks?limit=5")).data.find((x) => x.task_id === created.task_id)?.status !== "failed") {
+      assert.ok(Date.now() < deadline, "the demo task fails within 30 s");
+      await new Promise((r) => setTimeout(r, 200));
+    }
     await page.goto(`${BASE}/#/generate`);
-    await page.waitForSelector("#gen-prompt");
-    await page.selectOption("#gen-model", "video-2.0-mini-text-to-video");
-    await page.fill("#gen-prompt", "a storm demo:fail");
-    await page.click("#gen-submit");
     const row = '#gen-tasks tr[data-status="failed"]';
-    await page.waitForSelector(row, { timeout: 30_000 });
+    await page.waitForSelector(row);
     assert.equal(await text(page, `${row} .badge`), zh ? "失败" : "Failed");
     assert.equal(
       await text(page, `${row} .task-error`),
