@@ -311,3 +311,37 @@ for (const l of LANGS) {
     await page.close();
   });
 }
+
+test("[en] no page of the console shows Chinese (the data aside)", async () => {
+  const page = await pageIn("en");
+  await page.goto(`${BASE}/#/login`);
+  await page.fill("#login-username", "admin");
+  await page.fill("#login-password", ADMIN_PASSWORD);
+  await page.click("#login-submit");
+  await page.waitForSelector("#header-credits");
+  const found = [];
+  for (const p of ["overview", "generate", "keys", "models", "quickstart", "password", "admin/users", "admin/groups", "admin/tasks"]) {
+    await page.goto(`${BASE}/#/${p}`);
+    await page.waitForSelector("main h1");
+    await page.waitForFunction(() => !document.querySelector("main .loading"));
+    const texts = await page.evaluate(() => {
+      const out = [];
+      const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        const el = n.parentElement;
+        if (el.closest("pre, code, textarea, .skip-link, #lang-switch") || !el.checkVisibility()) continue;
+        if (/[\u4e00-\u9fff]/.test(n.textContent)) out.push(n.textContent.trim());
+      }
+      for (const el of document.querySelectorAll("[placeholder], [aria-label], [title]")) {
+        for (const a of ["placeholder", "aria-label", "title"]) {
+          const v = el.getAttribute(a);
+          if (v && /[\u4e00-\u9fff]/.test(v)) out.push(`${a}=${v}`);
+        }
+      }
+      return out;
+    });
+    for (const x of texts) found.push(`${p}: ${x}`);
+  }
+  assert.deepEqual(found, []);
+  await page.close();
+});
