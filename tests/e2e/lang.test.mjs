@@ -117,9 +117,14 @@ for (const l of LANGS) {
       const { ApiError } = await import("/js/api.js");
       const e = new ApiError(422, { error: { code: "invalid_field", param: "duration", message: "duration must be one of 5, 10" } });
       const unknown = new ApiError(409, { error: { code: "some_new_code", message: "an English fallback" } });
-      return [e.message, unknown.message];
+      const typo = new ApiError(422, { error: { code: "unknown_field", param: "resolutoin", message: 'unknown field "resolutoin" — did you mean "resolution"?' } });
+      return [e.message, unknown.message, typo.message];
     });
-    assert.deepEqual(shown, [zh ? "「时长」的值不合法" : "Invalid value for Duration", "an English fallback"]);
+    assert.deepEqual(shown, [
+      zh ? "「时长」的值不合法" : "Invalid value for Duration",
+      "an English fallback",
+      zh ? "未知字段「resolutoin」，是否想写「resolution」？" : 'Unknown field "resolutoin": did you mean "resolution"?',
+    ]);
     await page.close();
   });
 

@@ -25,6 +25,10 @@ export function errorText(code, param, message, status) {
     const n = /(\d+) seconds?/.exec(msg);
     return n ? t("err.login_throttled", { n: n[1] }) : t("err.login_throttled_plain");
   }
+  if (code === "unknown_field" && param) {
+    const hint = /did you mean [`"'“]?([\w.]+)/.exec(msg);
+    return hint ? t("err.unknown_field_hint", { field: param, hint: hint[1] }) : t("err.unknown_field", { field: param });
+  }
   const known = code ? maybe(`err.${code}`) : null;
   if (known) {
     // An unknown field names the field; say which in the UI language too.
