@@ -599,10 +599,10 @@ export default {
       }, 1000),
     );
 
+    carry.renderAssets = renderAssets;
     applyModel();
     await loadTasks();
 
-    carry.renderAssets = renderAssets;
     return ({ keep } = {}) => {
       alive = false;
       clearTimeout(pollTimer);
