@@ -269,7 +269,7 @@ for (const l of LANGS) {
       estimate: await text(page, "#gen-estimate"),
     };
     await page.click("#lang-switch");
-    await page.waitForSelector(`html[lang="${zh ? "en" : "zh-CN"}"]`);
+    await page.waitForSelector(`html[lang="${zh ? "en" : "zh-CN"}"] main:not([aria-busy])`);
     await page.waitForSelector("#gen-prompt");
     assert.equal(await page.inputValue("#gen-prompt"), "让 @Image1 慢慢转身");
     assert.equal(await page.inputValue("#gen-model"), before.model);
@@ -283,13 +283,13 @@ for (const l of LANGS) {
     await page.click("#gen-submit");
     await page.waitForSelector("#gen-tasks tbody tr[data-task]");
     await page.click("#lang-switch");
-    await page.waitForSelector(`html[lang="${zh ? "zh-CN" : "en"}"]`);
+    await page.waitForSelector(`html[lang="${zh ? "zh-CN" : "en"}"] main:not([aria-busy])`);
 
     await page.goto(`${BASE}/#/quickstart`);
     await page.waitForSelector("#qs-key");
     await page.fill("#qs-key", "vga_pastedkeyforthelanguagetest0");
     await page.click("#lang-switch");
-    await page.waitForSelector(`html[lang="${zh ? "en" : "zh-CN"}"]`);
+    await page.waitForSelector(`html[lang="${zh ? "en" : "zh-CN"}"] main:not([aria-busy])`);
     await page.waitForSelector("#qs-key");
     assert.equal(await page.inputValue("#qs-key"), "vga_pastedkeyforthelanguagetest0");
     assert.ok((await page.textContent("main")).includes("Bearer vga_pastedkeyforthelanguagetest0"), "the examples use the key");

@@ -221,10 +221,14 @@ async function route(opts) {
     return;
   }
   if (!keep) carry = {};
+  // Busy until the page is rendered (and, after a language switch, its form restored).
+  main.setAttribute("aria-busy", "true");
   try {
     cleanup = (await r.page.render(main, { params, session, navigate, showCredits, carry })) || null;
   } catch (e) {
     main.append(errorBox(e, () => route()));
+  } finally {
+    if (!keep) main.removeAttribute("aria-busy");
   }
 }
 
@@ -244,6 +248,7 @@ async function boot() {
     const scroll = window.scrollY;
     await route({ keep: true });
     restoreForm(main, saved);
+    main.removeAttribute("aria-busy");
     window.scrollTo(0, scroll);
     const btn = document.getElementById("lang-switch");
     if (btn) btn.focus({ preventScroll: true });
