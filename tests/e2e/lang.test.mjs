@@ -13,6 +13,10 @@ const ADMIN_PASSWORD = process.env.E2E_ADMIN_PASSWORD;
 const WORK = process.env.E2E_WORK || fs.mkdtempSync(path.join(os.tmpdir(), "e2e-"));
 const PASSWORD = "lang-password-1";
 const LANGS = ["zh", "en"];
+// Users of this file are new on every run (the file can run again against the same server).
+const RUN = Date.now().toString(36).slice(-5);
+const rich = (l) => `rich-${l}-${RUN}`;
+const poor = (l) => `poor-${l}-${RUN}`;
 // A 1x1 PNG.
 const PNG = Buffer.from(
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC",
@@ -34,8 +38,8 @@ before(async () => {
   // Users of this file: one rich (12 345 credits), one poor (50), one per language.
   const admin = await adminSession();
   for (const l of LANGS) {
-    await admin("POST", "/console/api/admin/users", { username: `rich-${l}`, password: PASSWORD, credits: 12345 });
-    await admin("POST", "/console/api/admin/users", { username: `poor-${l}`, password: PASSWORD, credits: 50 });
+    await admin("POST", "/console/api/admin/users", { username: rich(l), password: PASSWORD, credits: 12345 });
+    await admin("POST", "/console/api/admin/users", { username: poor(l), password: PASSWORD, credits: 50 });
   }
 });
 
@@ -88,7 +92,6 @@ async function login(page, user) {
 }
 
 const text = async (page, sel) => (await page.textContent(sel)).trim();
-const ZH = /[\u4e00-\u9fff]/;
 
 for (const l of LANGS) {
   const zh = l === "zh";
@@ -96,14 +99,14 @@ for (const l of LANGS) {
   test(`[${l}] errors come from their code in the UI language, with the field named`, async () => {
     const page = await pageIn(l);
     await page.goto(`${BASE}/#/login`);
-    await page.fill("#login-username", `rich-${l}`);
+    await page.fill("#login-username", rich(l));
     await page.fill("#login-password", "wrong-password");
     await page.click("#login-submit");
     const err = page.locator("#login-error:not(:empty)");
     await err.waitFor();
     assert.equal((await err.textContent()).trim(), zh ? "用户名或密码错误" : "Wrong username or password");
 
-    await login(page, `rich-${l}`);
+    await login(page, rich(l));
     await page.goto(`${BASE}/#/generate`);
     await page.waitForSelector("#gen-prompt");
     await page.selectOption("#gen-model", "video-2.0-mini-text-to-video");
@@ -130,7 +133,7 @@ for (const l of LANGS) {
 
   test(`[${l}] ready only when the form can be submitted, else the reason`, async () => {
     const page = await pageIn(l);
-    await login(page, `poor-${l}`);
+    await login(page, poor(l));
     await page.goto(`${BASE}/#/generate`);
     await page.waitForSelector("#gen-status");
     // 50 credits, the cheapest estimate is 100: never ready, whatever is typed.
@@ -141,22 +144,22 @@ for (const l of LANGS) {
     assert.ok(!(await page.textContent("aside")).includes(zh ? "就绪" : "Ready"), "no ready beside insufficient credits");
     await page.close();
 
-    const rich = await pageIn(l);
-    await login(rich, `rich-${l}`);
-    await rich.goto(`${BASE}/#/generate`);
-    await rich.waitForSelector("#gen-status");
-    assert.equal(await text(rich, "#gen-status"), zh ? "请填写提示词" : "Enter a prompt");
-    assert.equal(await rich.getAttribute("#gen-status", "data-reason"), "prompt");
-    await rich.fill("#gen-prompt", "a lighthouse at dusk");
-    assert.equal(await text(rich, "#gen-status"), zh ? "就绪" : "Ready");
-    await rich.fill("#gen-prompt", "   ");
-    assert.equal(await text(rich, "#gen-status"), zh ? "请填写提示词" : "Enter a prompt");
-    await rich.close();
+    const full = await pageIn(l);
+    await login(full, rich(l));
+    await full.goto(`${BASE}/#/generate`);
+    await full.waitForSelector("#gen-status");
+    assert.equal(await text(full, "#gen-status"), zh ? "请填写提示词" : "Enter a prompt");
+    assert.equal(await full.getAttribute("#gen-status", "data-reason"), "prompt");
+    await full.fill("#gen-prompt", "a lighthouse at dusk");
+    assert.equal(await text(full, "#gen-status"), zh ? "就绪" : "Ready");
+    await full.fill("#gen-prompt", "   ");
+    assert.equal(await text(full, "#gen-status"), zh ? "请填写提示词" : "Enter a prompt");
+    await full.close();
   });
 
-  test(`[${l}] a failed task: translated badge, error, ledger reasons; operator notes as typed`, async () => {
+  test(`[${l}] a failed task: translated badge and error, UI-locale dates and numbers, ledger reasons, operator notes as typed`, async () => {
     const page = await pageIn(l);
-    await login(page, `rich-${l}`);
+    await login(page, rich(l));
     // Created through the console API and awaited there (the page itself would only look
     // again at the model's poll interval).
     const call = (method, p, body) =>
@@ -186,6 +189,13 @@ for (const l of LANGS) {
     await page.goto(`${BASE}/#/overview`);
     await page.waitForSelector("#stat-latest .badge");
     assert.equal(await text(page, "#stat-latest .badge"), zh ? "失败" : "Failed");
+    // Dates and numbers in the UI language, not the browser's (de-DE): "12,345", never
+    // "12.345"; "2026/12/1 15:04:05" or "12/1/26, 3:04:05 PM", never "01.12.26, 15:04:05".
+    assert.match(await text(page, "#header-credits"), /^12,\d{3}$/);
+    assert.match(await text(page, "#stat-credits"), /^12,\d{3}$/);
+    const when = await text(page, "main tbody .cell-sub");
+    if (zh) assert.match(when, /^\d{4}\/\d{1,2}\/\d{1,2} \d{2}:\d{2}:\d{2}$/, when);
+    else assert.match(when, /^\d{1,2}\/\d{1,2}\/\d{2}, \d{1,2}:\d{2}:\d{2}\s[AP]M$/, when);
     await page.goto(`${BASE}/#/keys`);
     await page.fill("#key-name", "lang");
     await page.click("#key-create");
@@ -195,7 +205,7 @@ for (const l of LANGS) {
 
     // The operator's ledger: system entries by reason code, the operator's note verbatim.
     const admin = await adminSession();
-    const users = await admin("GET", `/console/api/admin/users?q=rich-${l}`);
+    const users = await admin("GET", `/console/api/admin/users?q=${rich(l)}`);
     await admin("POST", `/console/api/admin/users/${users[0].id}/credits`, { amount: 5, note: "goodwill 补偿 #42" });
     const ops = await pageIn(l);
     await ops.goto(`${BASE}/#/login`);
@@ -203,7 +213,7 @@ for (const l of LANGS) {
     await ops.fill("#login-password", ADMIN_PASSWORD);
     await ops.click("#login-submit");
     await ops.waitForSelector("#header-credits");
-    await ops.goto(`${BASE}/#/admin/ledger?user=rich-${l}`);
+    await ops.goto(`${BASE}/#/admin/ledger?user=${rich(l)}`);
     await ops.waitForSelector("td:has-text('goodwill')");
     const notes = await ops.$$eval("main tbody tr", (rows) => rows.map((r) => r.lastElementChild.textContent.trim()));
     assert.deepEqual(
@@ -237,23 +247,9 @@ for (const l of LANGS) {
     await ops.close();
   });
 
-  test(`[${l}] dates and numbers follow the UI language, not the browser's (de-DE)`, async () => {
-    const page = await pageIn(l);
-    await login(page, `rich-${l}`);
-    // 12 345 credits (less what the other tests spent) in the UI's grouping: "12,2xx", never "12.2xx".
-    assert.match(await text(page, "#header-credits"), /^12,\d{3}$/);
-    await page.goto(`${BASE}/#/overview`);
-    await page.waitForSelector("main tbody .cell-sub");
-    const when = await text(page, "main tbody .cell-sub");
-    if (zh) assert.match(when, /^\d{4}\/\d{1,2}\/\d{1,2} \d{2}:\d{2}:\d{2}$/, when);
-    else assert.match(when, /^\d{1,2}\/\d{1,2}\/\d{2}, \d{1,2}:\d{2}:\d{2}\s[AP]M$/, when);
-    assert.ok(!ZH.test(when) || zh);
-    await page.close();
-  });
-
   test(`[${l}] switching language keeps the typed prompt, chosen options, assets and pasted key`, async () => {
     const page = await pageIn(l);
-    await login(page, `rich-${l}`);
+    await login(page, rich(l));
     await page.goto(`${BASE}/#/generate`);
     await page.waitForSelector("#gen-prompt");
     const img = path.join(WORK, `dot-${l}.png`);
@@ -298,7 +294,7 @@ for (const l of LANGS) {
 
   test(`[${l}] no focus ring on main after login and reload`, async () => {
     const page = await pageIn(l);
-    await login(page, `rich-${l}`);
+    await login(page, rich(l));
     for (const step of ["login", "reload"]) {
       if (step === "reload") await page.reload();
       await page.waitForSelector("main h1");
