@@ -33,6 +33,21 @@ test("both languages have exactly the same keys", () => {
   assert.ok(Object.keys(TABLES.zh).length > 300);
 });
 
+test("a key defined twice in one language has the same text both times (merges add rows)", () => {
+  const src = read("web/js/i18n.js");
+  const blocks = { zh: src.slice(src.indexOf("const zh = {"), src.indexOf("const en = {")), en: src.slice(src.indexOf("const en = {"), src.indexOf("const DICTS")) };
+  const clashes = [];
+  for (const [l, block] of Object.entries(blocks)) {
+    const seen = new Map();
+    for (const m of block.matchAll(/^\s*"?([\w.]+)"?: ("(?:[^"\\]|\\.)*"),?$/gm)) {
+      if (seen.has(m[1]) && seen.get(m[1]) !== m[2]) clashes.push(`${l}: ${m[1]}: ${seen.get(m[1])} vs ${m[2]}`);
+      seen.set(m[1], m[2]);
+    }
+    assert.ok(seen.size > 300, `parsed ${seen.size} ${l} rows`);
+  }
+  assert.deepEqual(clashes, []);
+});
+
 test("no translation is empty and placeholders match across languages", () => {
   const bad = [];
   for (const [key, zh] of Object.entries(TABLES.zh)) {
@@ -72,7 +87,7 @@ test("every error code of the server has a translation", () => {
   for (const c of ["model_not_found", "invalid_field", "insufficient_credits", "not_found", "bad_request"]) {
     assert.ok(codes.has(c), `the code table parser found ${c}`);
   }
-  assertKeys([...codes, "network_error", "http_error"].map((c) => `err.${c}`), "error codes");
+  assertKeys([...codes, "network_error", "http_error"].map((c) => `error.${c}`), "error codes");
 });
 
 test("task statuses, ledger kinds and reasons, channel-test codes are translated", () => {

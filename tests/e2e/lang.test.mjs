@@ -126,7 +126,7 @@ for (const l of LANGS) {
     assert.deepEqual(shown, [
       zh ? "「时长」的值不合法" : "Invalid value for Duration",
       "an English fallback",
-      zh ? "未知字段「resolutoin」，是否想写「resolution」？" : 'Unknown field "resolutoin": did you mean "resolution"?',
+      zh ? "未知字段 resolutoin，是否想写 resolution？" : "Unknown field resolutoin: did you mean resolution?",
     ]);
     await page.close();
   });

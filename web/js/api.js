@@ -16,23 +16,25 @@ export function paramName(param) {
  */
 export function errorText(code, param, message, status) {
   const msg = message || "";
-  if (code === "invalid_field" && param) return t("err.invalid_field_named", { field: paramName(param) });
+  const vars = { param: paramName(param) };
+  if (code === "invalid_field" && param) return t("error.invalid_field_named", vars);
   if (code === "unknown_asset_reference") {
     const ref = /@(Image|Video|Audio)\d+/.exec(msg);
-    return ref ? t("err.unknown_asset_reference", { ref: ref[0] }) : t("err.unknown_asset_reference_plain");
+    return ref ? t("error.unknown_asset_reference", { ref: ref[0] }) : t("error.unknown_asset_reference_plain");
   }
   if (code === "login_throttled") {
     const n = /(\d+) seconds?/.exec(msg);
-    return n ? t("err.login_throttled", { n: n[1] }) : t("err.login_throttled_plain");
+    return n ? t("error.login_throttled", { seconds: n[1] }) : t("error.login_throttled_plain");
   }
   if (code === "unknown_field" && param) {
     const hint = /did you mean [`"'“]?([\w.]+)/.exec(msg);
-    return hint ? t("err.unknown_field_hint", { field: param, hint: hint[1] }) : t("err.unknown_field", { field: param });
+    return hint ? t("error.unknown_field_hint", { param, hint: hint[1] }) : t("error.unknown_field", { param });
   }
-  const known = code ? maybe(`err.${code}`) : null;
+  const known = code ? maybe(`error.${code}`, vars) : null;
   if (known) {
-    // An unknown field names the field; say which in the UI language too.
-    return param && !["model", "files"].includes(param) ? t("err.with_field", { msg: known, field: paramName(param) }) : known;
+    // A code whose text does not name the field: name it after the text.
+    const named = !param || ["model", "files"].includes(param) || maybe(`error.${code}`) !== maybe(`error.${code}`, { param: "\u0000" });
+    return named ? known : t("error.with_field", { msg: known, field: vars.param });
   }
   if (msg) return msg;
   return t("error.http", { status });
