@@ -309,6 +309,18 @@ for (const l of LANGS) {
     await page.keyboard.press("Tab");
     const other = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
     assert.notEqual(other, "none");
+
+    // A click on the language switch leaves no ring anywhere; from the keyboard, focus
+    // stays on the switch.
+    const other_lang = zh ? "en" : "zh-CN";
+    await page.click("#lang-switch");
+    await page.waitForSelector(`html[lang="${other_lang}"] main:not([aria-busy])`);
+    const after = await page.evaluate(() => ({ id: document.activeElement.id, style: getComputedStyle(document.activeElement).outlineStyle }));
+    assert.deepEqual(after, { id: "main", style: "none" });
+    for (let i = 0; i < 40 && (await page.evaluate(() => document.activeElement.id)) !== "lang-switch"; i++) await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(`html[lang="${zh ? "zh-CN" : "en"}"] main:not([aria-busy])`);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "lang-switch");
     await page.close();
   });
 }

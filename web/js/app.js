@@ -246,12 +246,15 @@ async function boot() {
     document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
     const saved = saveForm(main);
     const scroll = window.scrollY;
+    // A keyboard user stays on the switch; a click leaves focus on main (no ring drawn).
+    const active = document.activeElement;
+    const keyboard = Boolean(active && active.id === "lang-switch" && active.matches(":focus-visible"));
     await route({ keep: true });
     restoreForm(main, saved);
     main.removeAttribute("aria-busy");
     window.scrollTo(0, scroll);
     const btn = document.getElementById("lang-switch");
-    if (btn) btn.focus({ preventScroll: true });
+    if (btn && keyboard) btn.focus({ preventScroll: true });
   });
   try {
     await session.refresh();
