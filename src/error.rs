@@ -61,9 +61,14 @@ pub enum AppError {
     /// An uploaded file whose bytes are not what its part's Content-Type says.
     #[error(
         "declared {declared} but the content is {detected}{}",
-        mismatch_hint(detected)
+        mismatch_hint(*detected_accepted)
     )]
-    MediaMismatch { declared: String, detected: String },
+    MediaMismatch {
+        declared: String,
+        detected: String,
+        /// Whether the content is an accepted format (only the label was wrong).
+        detected_accepted: bool,
+    },
     /// A URL under this server's own `/uploads/` that names no stored file.
     #[error(
         "{url} is not a file uploaded to this server (it does not exist or has expired); upload it again with POST /api/upload"
@@ -108,8 +113,8 @@ fn content_type_message(expected: &str, got: Option<&str>) -> String {
     }
 }
 
-fn mismatch_hint(detected: &str) -> &'static str {
-    if crate::service::uploads::is_accepted_media(detected) {
+fn mismatch_hint(detected_accepted: bool) -> &'static str {
+    if detected_accepted {
         "; send the matching Content-Type, or application/octet-stream to let the server recognise it"
     } else {
         "; only image, video and audio files are accepted"

@@ -144,19 +144,18 @@ const fn fmt(
 /// within this, and the rest of the file is streamed without being held.
 const SNIFF_BYTES: usize = 8 * 1024;
 
-/// Whether `mime` (as served) is one of the accepted formats.
-pub fn is_accepted_media(mime: &str) -> bool {
-    FORMATS.iter().any(|f| f.served == mime)
-}
-
 /// What the first bytes of a file are, in a word a caller understands, when they are not
 /// an accepted format: the sniffed type, or text, or unknown binary data.
 fn describe(head: &[u8]) -> String {
+    if looks_like_markup(head) {
+        let start = String::from_utf8_lossy(&head[..head.len().min(512)]).to_ascii_lowercase();
+        if start.contains("<svg") {
+            return "image/svg+xml (refused: SVG can carry script)".into();
+        }
+        return "text/html".into();
+    }
     if let Some(kind) = infer::get(head) {
         return kind.mime_type().to_string();
-    }
-    if looks_like_markup(head) {
-        return "text/html".into();
     }
     // A cut in the middle of a character at the end of the sniffed bytes is still text.
     match std::str::from_utf8(head) {
@@ -191,10 +190,12 @@ fn recognise(declared: Option<&str>, head: &[u8]) -> Result<&'static Format, App
         (Some(f), Some(d)) => Err(AppError::MediaMismatch {
             declared: d,
             detected: f.served.to_string(),
+            detected_accepted: true,
         }),
         (None, Some(d)) => Err(AppError::MediaMismatch {
             declared: d,
             detected: describe(head),
+            detected_accepted: false,
         }),
         (None, None) => Err(AppError::UnsupportedMediaType {
             content_type: describe(head),
@@ -370,6 +371,8 @@ mod tests {
                 .starts_with("declared image/png but the content is text/plain"),
             "{err}"
         );
+        let err = recognise(None, b"<?xml version=\"1.0\"?><svg/>").unwrap_err();
+        assert!(err.to_string().contains("image/svg+xml"), "{err}");
         let err = recognise(Some("image/jpeg"), &png()).unwrap_err();
         assert!(err.to_string().contains("content is image/png"), "{err}");
         for (declared, bytes) in [
