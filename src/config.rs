@@ -305,6 +305,20 @@ mod tests {
     }
 
     #[test]
+    fn strict_request_fields_defaults_on_and_the_file_can_relax_it() {
+        assert!(Config::default().strict_request_fields);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "strict_request_fields = false\n").unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!c.strict_request_fields);
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
