@@ -612,7 +612,7 @@ mod tests {
         let kit = Kit {
             http: {
                 crate::tls::ensure_crypto_provider();
-                reqwest::Client::new()
+                reqwest::Client::builder().no_proxy().build().unwrap()
             },
             assets: LocalAssets {
                 public_url: "https://gw.example".into(),
