@@ -80,6 +80,8 @@ enum Outcome {
 struct InFlight {
     per_tenant: HashMap<u64, usize>,
     ids: HashSet<String>,
+    /// Which callback each running delivery carries (to free its slot even on a panic).
+    by_task: HashMap<tokio::task::Id, (u64, String)>,
 }
 
 impl Webhooks {
@@ -114,7 +116,7 @@ impl Webhooks {
             Err(e) => tracing::warn!(error = %e, "cannot index the outbox"),
         }
         let idle = Duration::from_millis(self.retry_base.as_millis().clamp(50, 250) as u64);
-        let mut running: JoinSet<(u64, String)> = JoinSet::new();
+        let mut running: JoinSet<()> = JoinSet::new();
         let mut inflight = InFlight::default();
         let mut next_tenant = 0u64;
         loop {
@@ -125,8 +127,13 @@ impl Webhooks {
                 tracing::warn!(error = %e, "callback dispatch round failed");
             }
             tokio::select! {
-                Some(done) = running.join_next(), if !running.is_empty() => {
-                    if let Ok((user, id)) = done {
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                    // A delivery that panicked is known by its task id only.
+                    let key = match done {
+                        Ok((tid, _)) => Some(tid),
+                        Err(e) => Some(e.id()),
+                    };
+                    if let Some((user, id)) = key.and_then(|k| inflight.by_task.remove(&k)) {
                         inflight.ids.remove(&id);
                         if let Some(n) = inflight.per_tenant.get_mut(&user) {
                             *n = n.saturating_sub(1);
@@ -135,7 +142,6 @@ impl Webhooks {
                             }
                         }
                     }
-                    // A panicked delivery leaves its slot taken; it is released at restart.
                 }
                 _ = tokio::time::sleep(idle) => {}
                 _ = shutdown.changed() => {
@@ -151,7 +157,7 @@ impl Webhooks {
     /// Start what is due, round-robin over tenants from `next_tenant`, within the caps.
     async fn dispatch(
         self: &Arc<Self>,
-        running: &mut JoinSet<(u64, String)>,
+        running: &mut JoinSet<()>,
         inflight: &mut InFlight,
         next_tenant: &mut u64,
     ) -> AppResult<()> {
@@ -203,10 +209,11 @@ impl Webhooks {
                 inflight.ids.insert(id.clone());
                 let me = self.clone();
                 let user = *user;
-                running.spawn(async move {
-                    me.deliver(id.clone(), pending).await;
-                    (user, id)
+                let handle = running.spawn({
+                    let id = id.clone();
+                    async move { me.deliver(id, pending).await }
                 });
+                inflight.by_task.insert(handle.id(), (user, id));
                 started += 1;
                 last = Some(user);
             }

@@ -2,6 +2,7 @@
 //! and a channel reaches private addresses only through its own `allow_private_cidrs`.
 
 use super::*;
+use crate::console::Console;
 use crate::simulators::seedance::Ark;
 use crate::simulators::{Fault, Op, start};
 use std::sync::Arc;
@@ -78,29 +79,57 @@ async fn mirroring_refuses_a_redirect_to_a_private_address_and_refunds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_channel_on_loopback_needs_its_allow_list() {
+async fn a_channel_on_loopback_needs_its_allow_list_edited_in_the_console() {
     let sim = start(Ark::new("ark-key-1")).await;
-    let (app, key) = gateway().await;
+    let (app, _key) = gateway().await;
     let mut bare = spec();
     // Overrides the helper's loopback allow-list with an empty one.
     bare.settings = json!({"allow_private_cidrs": []});
-    channel(&app, "chan-a", &bare, &format!("{}/api/v3", sim.url)).await;
-    let cfg = app.state().catalog.provider("chan-a").unwrap();
-    let err = app.state().registry.test_channel(&cfg).await.unwrap_err();
-    assert!(err.to_string().contains("allow_private_cidrs"), "{err}");
-    assert!(sim.received(Op::List).is_empty() && sim.count(Op::Create) == 0);
-    let _ = key;
+    let base = format!("{}/api/v3", sim.url);
+    channel(&app, "chan-a", &bare, &base).await;
+    let mut ops = Console::login(&app, "admin", "admin-password").await;
+
+    // The console's test call goes through the registry's guarded client: refused.
+    let (s, v) = ops
+        .post("/console/api/admin/providers/chan-a/test", json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("allow_private_cidrs"),
+        "{v}"
+    );
+    assert_eq!(sim.count(Op::List) + sim.count(Op::Create), 0);
 
     // Bad allow-lists are a 422 on the setting, never a broken channel.
     for bad in [json!("127.0.0.1/32"), json!(["127.0.0.1/33"]), json!([7])] {
-        let mut cfg = app.state().catalog.provider("chan-a").unwrap();
-        cfg.settings = json!({"allow_private_cidrs": bad});
-        let err = app.state().catalog.put_provider(cfg).await.unwrap_err();
-        assert_eq!(
-            err.param().as_deref(),
-            Some("settings.allow_private_cidrs"),
-            "{err}"
-        );
+        let (s, v) = ops
+            .put(
+                "/console/api/admin/providers/chan-a",
+                json!({"kind": "seedance", "base_url": base, "settings": {"allow_private_cidrs": bad}}),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(v["error"]["param"], "settings.allow_private_cidrs", "{v}");
     }
+    // Admitting exactly the simulator's address makes the same test pass.
+    let (s, v) = ops
+        .put(
+            "/console/api/admin/providers/chan-a",
+            json!({"kind": "seedance", "base_url": base, "settings": {"allow_private_cidrs": ["127.0.0.1/32"]}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["settings"]["allow_private_cidrs"],
+        json!(["127.0.0.1/32"])
+    );
+    let (_, v) = ops
+        .post("/console/api/admin/providers/chan-a/test", json!({}))
+        .await;
+    assert_eq!(v["ok"], true, "{v}");
     app.stop().await;
 }
