@@ -17,10 +17,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use std::collections::HashMap;
-use std::time::Duration;
 
-/// How long a "test connection" may take before it counts as unreachable.
-const TEST_TIMEOUT: Duration = Duration::from_secs(20);
 const MAX_NOTE: usize = 200;
 
 #[derive(Clone)]
@@ -440,9 +437,12 @@ impl AdminApi {
             .catalog
             .provider(&name.0)
             .ok_or_else(|| AppError::not_found(format!("channel `{}`", name.0)))?;
-        let adapter = state.registry.build(&cfg)?;
-        let outcome = tokio::time::timeout(TEST_TIMEOUT, adapter.test_connection()).await;
-        let result = ConnectionTest::from_outcome(outcome.ok(), TEST_TIMEOUT.as_secs());
+        // The registry's test call: the channel's own guarded client, allow-list and timeout.
+        let outcome = state.registry.test_channel(&cfg).await;
+        let result = ConnectionTest::from_outcome(
+            Some(outcome),
+            crate::providers::Registry::TEST_TIMEOUT.as_secs(),
+        );
         Ok(Json(result))
     }
 

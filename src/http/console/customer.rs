@@ -128,6 +128,40 @@ impl ConsoleApi {
         Ok(Json(KeyView::from_key(&key)))
     }
 
+    /// Webhook signing secret
+    ///
+    /// The secret that signs this account's task callbacks (`webhook-signature`,
+    /// Standard Webhooks). Made on first use.
+    #[oai(path = "/webhook-secret", method = "get")]
+    async fn webhook_secret(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+    ) -> Result<Json<WebhookSecret>, ApiError> {
+        let s = state.accounts.webhook_secret(auth.who.user.id).await?;
+        Ok(Json(WebhookSecret {
+            secret: crate::engine::webhooks::display_secret(&s),
+        }))
+    }
+
+    /// Rotate the webhook signing secret
+    ///
+    /// Replaces the secret at once: callbacks sent from now on are signed with the new one.
+    #[oai(path = "/webhook-secret/rotate", method = "post")]
+    async fn rotate_webhook_secret(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+    ) -> Result<Json<WebhookSecret>, ApiError> {
+        let s = state
+            .accounts
+            .rotate_webhook_secret(auth.who.user.id)
+            .await?;
+        Ok(Json(WebhookSecret {
+            secret: crate::engine::webhooks::display_secret(&s),
+        }))
+    }
+
     /// Models at your price
     ///
     /// Enabled models with the caller's own prices (pricing group applied).

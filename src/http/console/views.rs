@@ -90,6 +90,15 @@ pub struct CreatedKey {
     pub info: KeyView,
 }
 
+/// The account's webhook signing secret (Standard Webhooks form).
+#[derive(Debug, Clone, Object)]
+pub struct WebhookSecret {
+    /// `whsec_<base64>`: the HMAC-SHA256 key is the base64-decoded part after `whsec_`.
+    /// Signs `webhook-signature` on every callback of this account, and
+    /// `X-VideoApi-Signature` on callbacks of tasks created in the console.
+    pub secret: String,
+}
+
 /// Credits and elapsed time of a task, as the console shows them.
 #[derive(Debug, Clone, Object)]
 pub struct ConsoleTask {
