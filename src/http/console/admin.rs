@@ -8,6 +8,7 @@ use crate::app::AppState;
 use crate::domain::catalog::{PricingGroup, ProviderConfig};
 use crate::error::AppError;
 use crate::http::errors::ApiError;
+use crate::http::failures::*;
 use crate::providers::{ProviderError, Registry};
 use crate::service::accounts::UserPatch;
 use crate::store::{self, tasks::Filter};
@@ -135,7 +136,7 @@ impl AdminApi {
         auth: SessionAuth,
         /// Part of a user name (case-insensitive).
         q: Query<Option<String>>,
-    ) -> Result<Json<Vec<AdminUser>>, ApiError> {
+    ) -> Result<Json<Vec<AdminUser>>, Failure<ADMIN>> {
         auth.admin()?;
         let q = q.0.unwrap_or_default().trim().to_ascii_lowercase();
         let users = state.accounts.users().await?;
@@ -158,7 +159,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         body: Json<CreateUser>,
-    ) -> Result<Json<CreatedUser>, ApiError> {
+    ) -> Result<Json<CreatedUser>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 }>> {
         auth.admin()?;
         let b = body.0;
         let group = b.pricing_group.filter(|g| !g.trim().is_empty());
@@ -191,7 +192,8 @@ impl AdminApi {
         auth: SessionAuth,
         user_id: Path<u64>,
         body: Json<UpdateUser>,
-    ) -> Result<Json<AdminUser>, ApiError> {
+    ) -> Result<Json<AdminUser>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 | E409 }>>
+    {
         let me = auth.admin()?;
         let b = body.0;
         let id = user_id.0;
@@ -252,7 +254,7 @@ impl AdminApi {
         auth: SessionAuth,
         user_id: Path<u64>,
         body: Json<AdjustCredits>,
-    ) -> Result<Json<Adjusted>, ApiError> {
+    ) -> Result<Json<Adjusted>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>> {
         auth.admin()?;
         let note = body
             .0
@@ -279,7 +281,7 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<Vec<GroupView>>, ApiError> {
+    ) -> Result<Json<Vec<GroupView>>, Failure<ADMIN>> {
         auth.admin()?;
         let users = state.accounts.users().await?;
         Ok(Json(
@@ -303,7 +305,7 @@ impl AdminApi {
         auth: SessionAuth,
         name: Path<String>,
         body: Json<PutGroup>,
-    ) -> Result<Json<GroupView>, ApiError> {
+    ) -> Result<Json<GroupView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE }>> {
         auth.admin()?;
         let b = body.0;
         for (model, credits) in &b.overrides {
@@ -340,7 +342,7 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<Vec<ProviderView>>, ApiError> {
+    ) -> Result<Json<Vec<ProviderView>>, Failure<ADMIN>> {
         auth.admin()?;
         Ok(Json(
             state
@@ -354,7 +356,7 @@ impl AdminApi {
 
     /// Channel kinds this build supports
     #[oai(path = "/provider-kinds", method = "get")]
-    async fn provider_kinds(&self, auth: SessionAuth) -> Result<Json<Vec<String>>, ApiError> {
+    async fn provider_kinds(&self, auth: SessionAuth) -> Result<Json<Vec<String>>, Failure<ADMIN>> {
         auth.admin()?;
         Ok(Json(
             Registry::kinds().iter().map(|k| k.to_string()).collect(),
@@ -368,7 +370,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         body: Json<ProviderInput>,
-    ) -> Result<Json<ProviderView>, ApiError> {
+    ) -> Result<Json<ProviderView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 }>> {
         auth.admin()?;
         let b = body.0;
         let name = b.name.clone().unwrap_or_default().trim().to_string();
@@ -402,7 +404,7 @@ impl AdminApi {
         auth: SessionAuth,
         name: Path<String>,
         body: Json<ProviderInput>,
-    ) -> Result<Json<ProviderView>, ApiError> {
+    ) -> Result<Json<ProviderView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E404 }>> {
         auth.admin()?;
         let old = state
             .catalog
@@ -434,7 +436,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         name: Path<String>,
-    ) -> Result<Json<ConnectionTest>, ApiError> {
+    ) -> Result<Json<ConnectionTest>, Failure<{ ADMIN | CONSOLE_WRITE | E404 }>> {
         auth.admin()?;
         let cfg = state
             .catalog
@@ -475,7 +477,7 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<Vec<AdminModel>>, ApiError> {
+    ) -> Result<Json<Vec<AdminModel>>, Failure<ADMIN>> {
         auth.admin()?;
         Ok(Json(
             state
@@ -494,7 +496,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         body: Json<AdminModel>,
-    ) -> Result<Json<AdminModel>, ApiError> {
+    ) -> Result<Json<AdminModel>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 }>> {
         auth.admin()?;
         let id = body.0.id.trim().to_string();
         if state.catalog.model(&id).is_some() {
@@ -517,7 +519,7 @@ impl AdminApi {
         auth: SessionAuth,
         model_id: Path<String>,
         body: Json<AdminModel>,
-    ) -> Result<Json<AdminModel>, ApiError> {
+    ) -> Result<Json<AdminModel>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E404 }>> {
         auth.admin()?;
         if state.catalog.model(&model_id.0).is_none() {
             return Err(AppError::not_found(format!("model `{}`", model_id.0)).into());
@@ -548,7 +550,7 @@ impl AdminApi {
         before: Query<Option<String>>,
         /// Page size, 1-100 (default 50).
         limit: Query<Option<u32>>,
-    ) -> Result<Json<ConsoleTaskList>, ApiError> {
+    ) -> Result<Json<ConsoleTaskList>, Failure<{ ADMIN | PARAMS }>> {
         auth.admin()?;
         let limit = limit.0.unwrap_or(50).clamp(1, 100) as usize;
         let status = parse_status(status.0.as_deref())?;
@@ -595,7 +597,7 @@ impl AdminApi {
         before: Query<Option<u64>>,
         /// Page size, 1-200 (default 50).
         limit: Query<Option<u32>>,
-    ) -> Result<Json<LedgerPage>, ApiError> {
+    ) -> Result<Json<LedgerPage>, Failure<{ ADMIN | PARAMS }>> {
         auth.admin()?;
         let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;
         let user_id = match user.0.as_deref().map(str::trim) {
