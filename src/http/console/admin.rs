@@ -436,7 +436,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         name: Path<String>,
-    ) -> Result<Json<ConnectionTest>, Failure<{ ADMIN | CONSOLE_WRITE | E404 }>> {
+    ) -> Result<Json<ConnectionTest>, Failure<{ ADMIN | CONSOLE_WRITE | E404 | E422 }>> {
         auth.admin()?;
         let cfg = state
             .catalog
