@@ -26,17 +26,21 @@ pub const E415: u32 = 1 << 7;
 pub const E422: u32 = 1 << 8;
 pub const E429: u32 = 1 << 9;
 pub const E503: u32 = 1 << 10;
+/// 401 on console routes: the same status as [`E401`], described for a session.
+pub const S401: u32 = 1 << 11;
 
 /// Any JSON body: malformed JSON, too large, wrong content type, invalid fields.
 pub const BODY: u32 = E400 | E413 | E415 | E422;
-/// Routes behind a key or a session.
+/// Routes behind an API key.
 pub const AUTH: u32 = E401;
+/// Console routes behind a session.
+pub const SESSION: u32 = S401;
 /// Typed query or path parameters that can fail to parse.
 pub const PARAMS: u32 = E400 | E422;
 /// State-changing console calls: the CSRF guard (403) and the JSON body cap (413).
 pub const CONSOLE_WRITE: u32 = E403 | E413;
 /// Operator routes: a customer's session is 403.
-pub const ADMIN: u32 = E401 | E403;
+pub const ADMIN: u32 = S401 | E403;
 
 /// Every status with the description the spec shows for it.
 const STATUSES: &[(u32, u16, &str)] = &[
@@ -49,8 +53,8 @@ const STATUSES: &[(u32, u16, &str)] = &[
     (
         E401,
         401,
-        "Not authenticated: no or a wrong API key, a disabled user, no console session, or \
-         a wrong password.",
+        "No or a wrong API key (`missing_api_key`, `invalid_api_key`), or a disabled user \
+         (`user_disabled`).",
     ),
     (
         E402,
@@ -87,16 +91,25 @@ const STATUSES: &[(u32, u16, &str)] = &[
         429,
         "Too many requests (`rate_limited`, `login_throttled`); retry later.",
     ),
+    (
+        S401,
+        401,
+        "Not logged in or the session expired (`not_logged_in`), or a wrong password \
+         (`invalid_credentials`).",
+    ),
     (E503, 503, "The service cannot serve the request now."),
 ];
 
 /// The statuses declared by the bit set `s`, in ascending order.
 pub fn declared(s: u32) -> Vec<u16> {
-    STATUSES
+    let mut statuses: Vec<u16> = STATUSES
         .iter()
         .filter(|(bit, _, _)| s & bit != 0)
         .map(|(_, status, _)| *status)
-        .collect()
+        .collect();
+    statuses.sort_unstable();
+    statuses.dedup();
+    statuses
 }
 
 impl<const S: u32> From<AppError> for Failure<S> {
@@ -124,10 +137,17 @@ impl<const S: u32> From<Failure<S>> for poem::Error {
 
 impl<const S: u32> ApiResponse for Failure<S> {
     fn meta() -> MetaResponses {
+        let mut seen = Vec::new();
         MetaResponses {
             responses: STATUSES
                 .iter()
-                .filter(|(bit, _, _)| S & bit != 0)
+                // One entry per status: the first description wins when two bits share one.
+                .filter(|(bit, status, _)| {
+                    S & bit != 0 && !seen.contains(status) && {
+                        seen.push(*status);
+                        true
+                    }
+                })
                 .map(|(_, status, description)| MetaResponse {
                     description,
                     status: Some(*status),
@@ -157,7 +177,9 @@ mod tests {
             assert_eq!(acc & bit, 0, "bit reused");
             acc | bit
         });
-        assert_eq!(declared(all).len(), STATUSES.len());
+        // 401 has two descriptions (API key, console session).
+        assert_eq!(declared(all).len(), STATUSES.len() - 1);
         assert_eq!(declared(E401 | E404), vec![401, 404]);
+        assert_eq!(declared(ADMIN), vec![401, 403]);
     }
 }

@@ -55,7 +55,7 @@ impl ConsoleApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<Overview>, Failure<AUTH>> {
+    ) -> Result<Json<Overview>, Failure<SESSION>> {
         let uid = auth.who.user.id;
         let (keys, task_count, recent) = state
             .store
@@ -86,7 +86,7 @@ impl ConsoleApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<Vec<KeyView>>, Failure<AUTH>> {
+    ) -> Result<Json<Vec<KeyView>>, Failure<SESSION>> {
         let mut keys = state.accounts.list_keys(auth.who.user.id).await?;
         keys.sort_by_key(|k| std::cmp::Reverse(k.id));
         Ok(Json(keys.iter().map(KeyView::from_key).collect()))
@@ -101,7 +101,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         body: Json<CreateKey>,
-    ) -> Result<Json<CreatedKey>, Failure<{ AUTH | BODY | CONSOLE_WRITE }>> {
+    ) -> Result<Json<CreatedKey>, Failure<{ SESSION | BODY | CONSOLE_WRITE }>> {
         let name = body.0.name.unwrap_or_default();
         let (record, key) = state.accounts.create_key(auth.who.user.id, &name).await?;
         Ok(Json(CreatedKey {
@@ -119,7 +119,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         key_id: Path<u64>,
-    ) -> Result<Json<KeyView>, Failure<{ AUTH | CONSOLE_WRITE | PARAMS | E404 }>> {
+    ) -> Result<Json<KeyView>, Failure<{ SESSION | CONSOLE_WRITE | PARAMS | E404 }>> {
         let key = state
             .accounts
             .revoke_key(auth.who.user.id, key_id.0)
@@ -135,7 +135,7 @@ impl ConsoleApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<ModelList>, Failure<AUTH>> {
+    ) -> Result<Json<ModelList>, Failure<SESSION>> {
         let group = state.catalog.group(auth.who.user.pricing_group.as_deref());
         let data = state
             .catalog
@@ -164,7 +164,7 @@ impl ConsoleApi {
         before: Query<Option<String>>,
         /// Only tasks with this status.
         status: Query<Option<String>>,
-    ) -> Result<Json<ConsoleTaskList>, Failure<{ AUTH | PARAMS }>> {
+    ) -> Result<Json<ConsoleTaskList>, Failure<{ SESSION | PARAMS }>> {
         let limit = limit.0.unwrap_or(20).clamp(1, 100) as usize;
         let filter = Filter {
             user_id: Some(auth.who.user.id),
@@ -183,7 +183,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         task_id: Path<String>,
-    ) -> Result<Json<ConsoleTask>, Failure<{ AUTH | E404 }>> {
+    ) -> Result<Json<ConsoleTask>, Failure<{ SESSION | E404 }>> {
         let task = state.tasks.get(&auth.who, &task_id.0).await?;
         Ok(Json(console_tasks(state.0, &[task]).remove(0)))
     }
@@ -197,7 +197,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         task_id: Path<String>,
-    ) -> Result<Json<ConsoleTask>, Failure<{ AUTH | CONSOLE_WRITE | E404 | E409 }>> {
+    ) -> Result<Json<ConsoleTask>, Failure<{ SESSION | CONSOLE_WRITE | E404 | E409 }>> {
         let task = state.tasks.cancel(&auth.who, &task_id.0).await?;
         Ok(Json(console_tasks(state.0, &[task]).remove(0)))
     }
@@ -212,7 +212,7 @@ impl ConsoleApi {
         auth: SessionAuth,
         body: Json<CreateGeneration>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<Json<Accepted>, Failure<{ AUTH | BODY | CONSOLE_WRITE | E402 | E409 }>> {
+    ) -> Result<Json<Accepted>, Failure<{ SESSION | BODY | CONSOLE_WRITE | E402 | E409 }>> {
         let (task, _) = state
             .tasks
             .create(&auth.who, body.0.into(), idempotency_key.0, "console")
@@ -233,7 +233,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         _auth: SessionAuth,
         body: MultipartStream,
-    ) -> Result<Json<UploadResult>, Failure<{ AUTH | BODY | E403 }>> {
+    ) -> Result<Json<UploadResult>, Failure<{ SESSION | BODY | E403 }>> {
         Ok(Json(store_upload(state.0, body).await?))
     }
 }

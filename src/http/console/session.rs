@@ -45,7 +45,7 @@ impl SessionApi {
         state: Data<&AppState>,
         req: &Request,
         body: Json<LoginRequest>,
-    ) -> Result<LoginResponse, Failure<{ BODY | E401 | E403 | E429 }>> {
+    ) -> Result<LoginResponse, Failure<{ BODY | S401 | E403 | E429 }>> {
         let done = state
             .sessions
             .login(&body.username, &body.password, client_ip(req))
@@ -71,7 +71,7 @@ impl SessionApi {
 
     /// The logged-in account
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, auth: SessionAuth) -> Result<Json<Me>, Failure<AUTH>> {
+    async fn me(&self, auth: SessionAuth) -> Result<Json<Me>, Failure<SESSION>> {
         Ok(Json(Me::from_user(&auth.who.user)))
     }
 
@@ -85,7 +85,7 @@ impl SessionApi {
         req: &Request,
         auth: SessionAuth,
         body: Json<ChangePassword>,
-    ) -> Result<Done, Failure<{ AUTH | BODY | CONSOLE_WRITE | E429 }>> {
+    ) -> Result<Done, Failure<{ SESSION | BODY | CONSOLE_WRITE | E429 }>> {
         state
             .sessions
             .change_password(
