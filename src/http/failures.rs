@@ -47,7 +47,7 @@ const STATUSES: &[(u32, u16, &str)] = &[
     (
         E400,
         400,
-        "Bad request: malformed JSON or parameters, or an unknown or disabled model \
+        "Bad request: malformed JSON (`invalid_json`), or an unknown or disabled model \
          (`model_not_found`, `model_disabled`, `provider_not_configured`).",
     ),
     (
@@ -77,14 +77,14 @@ const STATUSES: &[(u32, u16, &str)] = &[
     (
         E415,
         415,
-        "Unsupported content type or file type (`unsupported_media_type`, \
-         `unsupported_content_type`).",
+        "Wrong Content-Type (`unsupported_content_type`), or a file that is not an image, \
+         video or audio or not what its part declares (`unsupported_media_type`).",
     ),
     (
         E422,
         422,
-        "A field or parameter is invalid (`invalid_field`, `unknown_asset_reference`, ...); \
-         `param` names it.",
+        "A field or parameter is invalid (`invalid_field`, `unknown_field`, \
+         `unknown_asset_reference`, `upload_not_found`, ...); `param` names it.",
     ),
     (
         E429,
