@@ -3,6 +3,7 @@
 mod common;
 
 mod callbacks;
+mod connections;
 mod console;
 mod errors;
 mod examples;
