@@ -17,3 +17,4 @@ mod providers;
 mod restart;
 mod simulators;
 mod uploads;
+mod writer;
