@@ -10,9 +10,7 @@ pub mod tasks;
 pub mod users;
 
 use crate::error::{AppError, AppResult};
-use redb::{
-    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
-};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Serialize, de::DeserializeOwned};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -21,12 +19,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tables::*;
 use tokio::sync::{mpsc, oneshot};
 
-/// A write job runs in its own transaction and says whether it succeeded (else its
-/// transaction is rolled back), plus a callback told whether the batch became durable.
+/// One run of a queued write inside the batch's transaction: whether it hit a storage or
+/// internal error (the transaction must then be rolled back), and a callback told the
+/// batch's fate. A job can be run again: each run uses a fresh copy of the closure.
 type Completion = Box<dyn FnOnce(Option<&AppError>) + Send>;
-type Job = Box<dyn FnOnce(&WriteTransaction) -> (bool, Completion) + Send>;
+type Job = Box<dyn FnMut(&WriteTransaction) -> (bool, Completion) + Send>;
 
-/// Most jobs that may share one fsync.
+/// Most jobs that may share one commit (and one fsync).
 const MAX_BATCH: usize = 512;
 
 /// A batch running longer than this means the writer is stuck: /healthz says so.
@@ -102,32 +101,43 @@ impl Store {
         })
     }
 
-    /// Run `f` in a write transaction and resolve once it is durably committed (jobs
-    /// queued together share one fsync). An `Err` from `f` rolls back what it wrote; a
-    /// panic in `f` fails only this call.
+    /// Run `f` in a write transaction shared with whatever else is queued (group commit);
+    /// resolves after the batch is durably committed. A job that returns a non-storage
+    /// error must not have written anything: check first, then write. When another job
+    /// of the batch fails with a storage error or panics, the batch is rolled back and
+    /// run again without it, so `f` may run more than once (hence `Clone`); only the
+    /// last run counts.
     pub async fn write<T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&WriteTransaction) -> AppResult<T> + Clone + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        // Shared by every run's completion; only a committed (or failed) run sends.
+        let reply = Arc::new(Mutex::new(Some(tx)));
         let job: Job = Box::new(move |txn| {
-            let result = f(txn);
-            let ok = result.is_ok();
+            let result = f.clone()(txn);
+            let poisoned = matches!(
+                result,
+                Err(AppError::Storage(_)) | Err(AppError::Internal(_))
+            );
+            let reply = reply.clone();
             let done: Completion = Box::new(move |batch_err| {
                 let out = match (result, batch_err) {
                     (Err(e), _) => Err(e),
                     (Ok(_), Some(e)) => Err(e.clone()),
                     (Ok(v), None) => Ok(v),
                 };
-                let _ = tx.send(out);
+                if let Some(tx) = lock(&reply).take() {
+                    let _ = tx.send(out);
+                }
             });
-            (ok, done)
+            (poisoned, done)
         });
         self.jobs
             .send(Msg::Job(job))
             .map_err(|_| AppError::internal("store is closed"))?;
-        // A job that panicked dropped its reply channel on the way out.
+        // A job that panicked is dropped with its reply channel.
         rx.await
             .map_err(|_| AppError::internal("the write failed unexpectedly (see the log)"))?
     }
@@ -279,79 +289,72 @@ fn writer_loop(w: &Writer) {
     }
 }
 
-/// Each job commits on its own without an fsync, so a failing or panicking job rolls
-/// back only itself; one durable commit at the end then persists the whole batch.
-fn run_batch(w: &Writer, batch: Vec<Job>) {
-    let mut completions = Vec::with_capacity(batch.len());
-    for job in batch {
-        if let Some(done) = run_job(&w.db, job) {
-            completions.push(done);
+/// Run the jobs in one transaction and commit once. A job that panics or hits a
+/// storage error fails alone: the transaction is rolled back and the rest of the batch
+/// runs again, in a fresh one, without it.
+fn run_batch(w: &Writer, mut jobs: Vec<Job>) {
+    while !jobs.is_empty() {
+        let txn = match w.db.begin_write() {
+            Ok(t) => t,
+            Err(e) => {
+                // Dropping the jobs drops their reply channels: callers see the failure.
+                tracing::error!(error = %e, "cannot begin write transaction");
+                *lock(&w.failure) = Some(e.to_string());
+                return;
+            }
+        };
+        let mut completions = Vec::with_capacity(jobs.len());
+        let mut failed = None;
+        for (i, job) in jobs.iter_mut().enumerate() {
+            match catch_unwind(AssertUnwindSafe(|| job(&txn))) {
+                Ok((false, done)) => completions.push(done),
+                Ok((true, done)) => {
+                    failed = Some((i, Some(done)));
+                    break;
+                }
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(panic = %what, "a write job panicked; only its caller fails");
+                    failed = Some((i, None));
+                    break;
+                }
+            }
         }
-    }
-    if completions.is_empty() {
+        if let Some((i, done)) = failed {
+            let _ = txn.abort();
+            // The others' runs were rolled back with it: forget them, run them again.
+            drop(completions);
+            let job = jobs.remove(i);
+            if let Some(done) = done {
+                done(None);
+            }
+            drop(job);
+            continue;
+        }
+        let outcome = commit(w, txn).err();
+        match &outcome {
+            Some(e) => {
+                tracing::error!(error = %e, "write batch failed");
+                *lock(&w.failure) = Some(e.to_string());
+            }
+            None => *lock(&w.failure) = None,
+        }
+        for done in completions {
+            done(outcome.as_ref());
+        }
         return;
     }
-    let outcome = durable_commit(w).err();
-    match &outcome {
-        Some(e) => {
-            tracing::error!(error = %e, "write batch could not be made durable");
-            *lock(&w.failure) = Some(e.to_string());
-        }
-        None => *lock(&w.failure) = None,
-    }
-    for done in completions {
-        done(outcome.as_ref());
-    }
 }
 
-/// Run one job in its own transaction; its completion when it committed, else `None`
-/// once its caller has been told.
-fn run_job(db: &Database, job: Job) -> Option<Completion> {
-    let mut txn = match db.begin_write() {
-        Ok(t) => t,
-        Err(e) => {
-            // Dropping the job drops its reply channel: the caller sees the failure.
-            tracing::error!(error = %e, "cannot begin write transaction");
-            return None;
-        }
-    };
-    if let Err(e) = txn.set_durability(Durability::None) {
-        tracing::error!(error = %e, "cannot defer durability");
-        return None;
-    }
-    match catch_unwind(AssertUnwindSafe(|| job(&txn))) {
-        Ok((true, done)) => match txn.commit() {
-            Ok(()) => Some(done),
-            Err(e) => {
-                tracing::error!(error = %e, "write commit failed");
-                done(Some(&AppError::storage(e)));
-                None
-            }
-        },
-        Ok((false, done)) => {
-            let _ = txn.abort();
-            done(None);
-            None
-        }
-        Err(panic) => {
-            let _ = txn.abort();
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(panic = %what, "a write job panicked; only its caller fails");
-            None
-        }
-    }
-}
-
-/// Persist every non-durable commit made so far.
-fn durable_commit(w: &Writer) -> AppResult<()> {
+fn commit(w: &Writer, txn: WriteTransaction) -> AppResult<()> {
     if w.fail_commits.load(Ordering::Acquire) {
+        let _ = txn.abort();
         return Err(AppError::storage("injected commit failure"));
     }
-    let txn = w.db.begin_write()?;
     txn.commit()?;
     Ok(())
 }

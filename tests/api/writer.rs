@@ -28,18 +28,24 @@ async fn a_panicking_or_failing_job_fails_only_its_caller() {
 
     // Hold the writer so that the jobs below queue up and share the next batch.
     let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(held));
+    let (started, running) = tokio::sync::mpsc::unbounded_channel::<()>();
     let blocker = tokio::spawn({
         let store = store.clone();
         async move {
             store
                 .write(move |_| {
-                    let _ = held.recv_timeout(Duration::from_secs(5));
+                    let _ = started.send(());
+                    let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(5));
                     Ok(())
                 })
                 .await
         }
     });
-    tokio::task::yield_now().await;
+    let mut running = running;
+    tokio::time::timeout(Duration::from_secs(5), running.recv())
+        .await
+        .expect("the blocking job runs");
 
     let mut adds = Vec::new();
     for _ in 0..10 {
@@ -80,6 +86,7 @@ async fn a_panicking_or_failing_job_fails_only_its_caller() {
     });
     tokio::task::yield_now().await;
     release.send(()).unwrap();
+    drop(release);
 
     blocker.await.unwrap().unwrap();
     let err = panicking.await.unwrap().unwrap_err();
