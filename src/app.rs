@@ -28,7 +28,7 @@ impl AppState {
     /// Open the data dir and database, load the catalog, create the first admin.
     /// Returns the state and the admin password when one was generated.
     pub async fn open(config: Config) -> anyhow::Result<(AppState, Option<String>)> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        crate::storage::private_dir(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
         })?;
         let store = Store::open(&config.db_path())?;

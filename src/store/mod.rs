@@ -72,6 +72,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Store {
     /// Open (or create) the database file and start the writer thread.
     pub fn open(path: &Path) -> AppResult<Store> {
+        // Owner-only: the file holds password and key hashes and every balance. Created
+        // empty with mode 0600 first (redb initialises an empty file), tightened if older.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::storage::private_dir(dir)?;
+        }
+        if !path.exists() {
+            let mut open = std::fs::OpenOptions::new();
+            open.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+            if let Err(e) = open.open(path)
+                && e.kind() != std::io::ErrorKind::AlreadyExists
+            {
+                return Err(AppError::storage(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+        crate::storage::tighten(path, 0o600);
         let db = Database::builder()
             .set_cache_size(64 * 1024 * 1024)
             .create(path)

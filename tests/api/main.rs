@@ -8,6 +8,7 @@ mod console;
 mod errors;
 mod examples;
 mod generations;
+mod leaks;
 mod ledger;
 mod models;
 mod openapi;
