@@ -17,5 +17,6 @@ mod process;
 mod providers;
 mod restart;
 mod simulators;
+mod strict_input;
 mod uploads;
 mod writer;
