@@ -1,6 +1,7 @@
 //! HTTP with poem + poem-openapi only: routes, auth, JSON errors for everything.
 
 pub mod auth;
+pub mod conn;
 pub mod console;
 pub mod errors;
 pub mod failures;
