@@ -7,6 +7,7 @@ pub mod fal;
 pub mod health;
 pub mod http;
 pub mod input_mapping;
+pub mod kinds;
 pub mod kling;
 pub mod limit;
 pub mod luma;
@@ -30,6 +31,8 @@ use futures_util::stream::BoxStream;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+pub use kinds::{KINDS, KindSpec, kind};
 
 pub type ByteStream = BoxStream<'static, Result<bytes::Bytes, String>>;
 
@@ -214,29 +217,21 @@ impl Registry {
 
     /// Build the adapter a channel's settings describe.
     pub fn build(&self, cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, AppError> {
-        let kit = || http::Kit::new(self.http.clone(), self.assets.clone(), cfg);
-        match cfg.kind.as_str() {
-            "demo" => Ok(Arc::new(demo::Demo::new(self.demo_delay))),
-            "seedance" | "seedance-byteplus" => Ok(Arc::new(seedance::Seedance::new(cfg, kit())?)),
-            "kling" => Ok(Arc::new(kling::Kling::new(cfg, kit())?)),
-            "veo" => Ok(Arc::new(veo::Veo::new(cfg, kit())?)),
-            "wan" => Ok(Arc::new(wan::Wan::new(cfg, kit())?)),
-            "minimax" => Ok(Arc::new(minimax::MiniMax::new(cfg, kit())?)),
-            "openai-videos" => Ok(Arc::new(openai_videos::OpenAiVideos::new(cfg, kit())?)),
-            "videoapi" => Ok(Arc::new(videoapi::VideoApi::new(cfg, kit())?)),
-            "runway" => Ok(Arc::new(runway::Runway::new(cfg, kit())?)),
-            "vidu" => Ok(Arc::new(vidu::Vidu::new(cfg, kit())?)),
-            "luma" => Ok(Arc::new(luma::Luma::new(cfg, kit())?)),
-            "fal" => Ok(Arc::new(fal::Fal::new(cfg, kit())?)),
-            "replicate" => Ok(Arc::new(replicate::Replicate::new(cfg, kit())?)),
-            other => Err(AppError::invalid(
+        match kind(&cfg.kind) {
+            Some(spec) => (spec.build)(self, cfg),
+            None => Err(AppError::invalid(
                 "kind",
                 format!(
-                    "unknown provider kind `{other}`; known kinds: {}",
+                    "unknown provider kind `{}`; known kinds: {}",
+                    cfg.kind,
                     Self::kinds().join(", ")
                 ),
             )),
         }
+    }
+
+    fn kit(&self, cfg: &ProviderConfig) -> http::Kit {
+        http::Kit::new(self.http.clone(), self.assets.clone(), cfg)
     }
 
     /// Replace the adapter for a channel (after a create or an edit), or drop a disabled one.
@@ -294,23 +289,8 @@ impl Registry {
         }
     }
 
-    /// Every kind this build can talk to.
-    pub fn kinds() -> &'static [&'static str] {
-        &[
-            "demo",
-            "seedance",
-            "seedance-byteplus",
-            "kling",
-            "veo",
-            "wan",
-            "minimax",
-            "openai-videos",
-            "videoapi",
-            "runway",
-            "vidu",
-            "luma",
-            "fal",
-            "replicate",
-        ]
+    /// Every kind this build can talk to, in the order of [`KINDS`].
+    pub fn kinds() -> Vec<&'static str> {
+        KINDS.iter().map(|k| k.kind).collect()
     }
 }

@@ -100,3 +100,26 @@ pub fn for_task(
     }
     Ok(out)
 }
+
+/// Call `f` on every entry made at or after `since_ms`, newest first, at most `cap` of
+/// them: the walk stops at the first older entry (ids grow with time), so it reads only
+/// the window, not the whole ledger. Returns how many were visited.
+pub fn fold_since(
+    txn: &ReadTransaction,
+    since_ms: i64,
+    cap: usize,
+    mut f: impl FnMut(&LedgerEntry),
+) -> AppResult<usize> {
+    let ledger = txn.open_table(LEDGER)?;
+    let mut n = 0;
+    for row in ledger.iter()?.rev().take(cap) {
+        let (_, v) = row?;
+        let e: LedgerEntry = decode(v.value())?;
+        if e.at_ms < since_ms {
+            break;
+        }
+        f(&e);
+        n += 1;
+    }
+    Ok(n)
+}

@@ -239,3 +239,35 @@ pub fn active_ids(txn: &ReadTransaction) -> AppResult<Vec<String>> {
     }
     Ok(out)
 }
+
+/// Every unfinished task (the active index, so finished history is never read).
+pub fn active(txn: &ReadTransaction) -> AppResult<Vec<Task>> {
+    let tasks = txn.open_table(TASKS)?;
+    let idx = txn.open_table(ACTIVE_TASKS)?;
+    let mut out = Vec::new();
+    for row in idx.iter()? {
+        let (k, _) = row?;
+        if let Some(t) = get_json::<&str, Task>(&tasks, k.value())? {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// The newest failed tasks, at most `limit`, looking at no more than the `scan` newest
+/// tasks: a bounded walk even when failures are rare.
+pub fn recent_failed(txn: &ReadTransaction, limit: usize, scan: usize) -> AppResult<Vec<Task>> {
+    let tasks = txn.open_table(TASKS)?;
+    let mut out = Vec::new();
+    for row in tasks.iter()?.rev().take(scan) {
+        let (_, v) = row?;
+        let t: Task = decode(v.value())?;
+        if t.status == Status::Failed {
+            out.push(t);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
