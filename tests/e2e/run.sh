@@ -62,7 +62,8 @@ for _ in $(seq 1 100); do
 done
 
 cd "$HERE"
-if ! node --test --test-concurrency=1 --test-reporter=spec console.test.mjs; then
+# Every *.test.mjs here, one file at a time, against the same server.
+if ! node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs; then
   echo "e2e: server log:" >&2
   tail -n 50 "$WORK/server.log" >&2
   exit 1

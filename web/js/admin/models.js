@@ -54,7 +54,7 @@ export default {
     let providers = [];
     clear(
       main,
-      pageHeader(t("nav.admin.models"), t("admin.models.subtitle"), h("button.btn.btn-primary", { type: "button", onclick: () => edit(null) }, t("admin.models.create"))),
+      pageHeader(t("nav.admin.models"), t("admin.models.subtitle"), h("button.btn.btn-primary#model-create", { type: "button", onclick: () => edit(null) }, t("admin.models.create"))),
       h("section.card", body),
     );
 
@@ -179,7 +179,9 @@ export default {
       // or throws with a summary (the first problem) for the dialog's footer.
       function collect(d) {
         Object.keys(fieldsByName).forEach((k) => setError(k, ""));
+        fieldsByName.resolution_credits.classList.remove("invalid");
         priceRows.querySelectorAll(".field-error").forEach((e) => (e.textContent = ""));
+        priceRows.querySelectorAll("input").forEach((i) => i.removeAttribute("aria-invalid"));
         const problems = [];
         const bad = (name, message) => {
           setError(name, message);
@@ -196,8 +198,11 @@ export default {
           const v = whole(input.value, 0);
           if (v === null) {
             const message = t("admin.models.v.res_price", { res: input.dataset.res });
+            // The message sits in the row itself; the table only turns red.
             document.getElementById(`price-err-${input.dataset.res}`).textContent = message;
-            bad("resolution_credits", message);
+            input.setAttribute("aria-invalid", "true");
+            fieldsByName.resolution_credits.classList.add("invalid");
+            problems.push(message);
           } else resolutionCredits[input.dataset.res] = v;
         }
         const typeList = types.values();
@@ -326,7 +331,7 @@ export default {
               h("span.badge", { class: m.enabled ? "badge-ok" : "badge-bad" }, m.enabled ? t("enabled") : t("disabled")),
               h(
                 "div.page-actions",
-                h("button.btn.btn-small", { type: "button", onclick: () => edit(m) }, t("edit")),
+                h("button.btn.btn-small", { type: "button", "data-edit-model": m.id, onclick: () => edit(m) }, t("edit")),
                 h("button.btn.btn-small.btn-ghost", { type: "button", onclick: () => toggle(m) }, m.enabled ? t("disable") : t("enable")),
               ),
             ]),

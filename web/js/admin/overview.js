@@ -12,7 +12,7 @@ export default {
     const stats = h("div.stats#admin-stats", loading());
     const channels = h("div", loading());
     const failures = h("div", loading());
-    const since = h("p.subtitle#admin-overview-since");
+    const since = h("p.hint#admin-overview-since");
     clear(
       main,
       h("div#admin-overview", pageHeader(t("nav.admin.overview"), t("admin.overview.subtitle"), h("a.btn.btn-small", { href: "#/admin/tasks" }, t("admin.overview.all_tasks")))),
@@ -32,7 +32,7 @@ export default {
           stats,
           stat(t("admin.overview.users"), fmtNumber(o.users), "stat-users", t("admin.overview.new_today", { n: fmtNumber(o.new_users_today) })),
           stat(t("admin.overview.sold"), fmtNumber(o.credits_sold_today), "stat-sold", t("admin.overview.today")),
-          stat(t("admin.overview.spent"), fmtNumber(o.credits_spent_today), "stat-spent", t("admin.overview.today")),
+          stat(t("admin.overview.spent"), fmtNumber(o.credits_spent_today), "stat-spent", t("admin.overview.spent_detail")),
           stat(
             t("admin.overview.in_flight"),
             fmtNumber(o.tasks_pending + o.tasks_processing),

@@ -12,7 +12,7 @@ export default {
     let kinds = [];
     clear(
       main,
-      pageHeader(t("nav.admin.providers"), t("admin.providers.subtitle"), h("button.btn.btn-primary", { type: "button", onclick: () => edit(null) }, t("admin.providers.create"))),
+      pageHeader(t("nav.admin.providers"), t("admin.providers.subtitle"), h("button.btn.btn-primary#provider-create", { type: "button", onclick: () => edit(null) }, t("admin.providers.create"))),
       result,
       h("section.card", list),
     );
@@ -86,7 +86,7 @@ export default {
         clear(
           settingsHint,
           t("admin.providers.settings_hint"),
-          " ",
+          " · ",
           t("admin.providers.settings_common"),
           " timeout_secs, max_concurrency, requests_per_second",
           own.length ? [". ", t("admin.providers.settings_kind"), " ", own.flatMap((c, i) => (i ? [", ", c] : [c]))] : null,
