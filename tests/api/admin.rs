@@ -195,3 +195,15 @@ async fn provider_kinds_come_from_one_table_with_fields_and_default_urls() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_readme_the_channel_dialog_links_to_is_served_as_text() {
+    let app = TestApp::new().await;
+    let resp = app.http.get(app.path("/README.md")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("| `kling` |"), "the kind's row is there");
+    app.stop().await;
+}

@@ -199,6 +199,11 @@ test("the model dialog refuses a bad price next to the field and round-trips a p
 
   await page.fill('[data-res="1080p"]', "60");
   await page.fill('dialog input[name="max_images"]', "2");
+  // The routes editor still works: an empty upstream model is refused next to it.
+  await page.click('dialog .routes + button');
+  await page.click('dialog button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('.route-row [data-r="upstream_model"]').parentElement.querySelector(".field-error").textContent !== "");
+  await page.fill('.route-row [data-r="upstream_model"]', "e2e-upstream");
   await page.uncheck('dialog input[name="enabled"]');
   await page.click('dialog button[type="submit"]');
   await page.waitForSelector("dialog", { state: "detached" });
@@ -212,6 +217,7 @@ test("the model dialog refuses a bad price next to the field and round-trips a p
   assert.deepEqual(saved.capabilities.types.slice().sort(), ["image-to-video", "text-to-video"]);
   assert.equal(saved.capabilities.max_images, 2);
   assert.equal(saved.enabled, false);
+  assert.deepEqual(saved.routes.map((r) => [r.provider, r.upstream_model]), [["demo", "e2e-upstream"]]);
 
   // Reopened, the dialog shows the same table; in English, a bad price reads in English.
   await page.click("#lang-switch");
@@ -232,5 +238,6 @@ test("the model dialog refuses a bad price next to the field and round-trips a p
   await page.waitForSelector("dialog", { state: "detached" });
   const again = (await api(page, "GET", "/console/api/admin/models")).body.find((m) => m.id === "e2e-structured");
   assert.deepEqual(again.billing.resolution_credits, { "480p": 20, "720p": 36, "1080p": 60 });
+  assert.equal(again.routes.length, 1, "the route survived the edit");
   await page.close();
 });
