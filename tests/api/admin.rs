@@ -68,7 +68,16 @@ async fn operator_overview_counts_users_credits_tasks_channels_and_failures() {
     let price = 1400 - app.balance(&key).await;
     assert!(price > 0);
 
-    app.state().registry.health.record_error("demo");
+    // A channel no task uses, so no success resets its error count while we look; its
+    // errors are recorded the way the engine records an upstream failure.
+    let (status, v) = ops
+        .post(
+            "/console/api/admin/providers",
+            json!({"name": "spare", "kind": "demo", "enabled": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    app.state().registry.health.record_error("spare");
 
     let o = overview(&mut ops, "?tz_offset_minutes=480").await;
     assert_eq!(o["users"], 2, "{o}");
@@ -80,15 +89,25 @@ async fn operator_overview_counts_users_credits_tasks_channels_and_failures() {
         o["tasks_pending"].as_u64().unwrap() + o["tasks_processing"].as_u64().unwrap(),
         1
     );
-    let demo = o["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "demo")
-        .expect("demo channel");
-    assert_eq!(demo["enabled"], true);
-    assert_eq!(demo["healthy"], true);
-    assert_eq!(demo["recent_errors"], 1);
+    let channel = |o: &Value, name: &str| {
+        o["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} missing in {o}"))
+    };
+    let demo = channel(&o, "demo");
+    assert_eq!(
+        (demo["enabled"].clone(), demo["healthy"].clone()),
+        (json!(true), json!(true))
+    );
+    let spare = channel(&o, "spare");
+    assert_eq!(spare["enabled"], false);
+    assert_eq!(spare["healthy"], true);
+    assert_eq!(spare["recent_errors"], 1);
+    assert_eq!(spare["consecutive_errors"], 1);
     let failures = o["recent_failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{o}");
     assert_eq!(failures[0]["task_id"], failed_id.as_str());
@@ -104,12 +123,15 @@ async fn operator_overview_counts_users_credits_tasks_channels_and_failures() {
 
     // Three errors in a row cool the channel down.
     for _ in 0..2 {
-        app.state().registry.health.record_error("demo");
+        app.state().registry.health.record_error("spare");
     }
     let o = overview(&mut ops, "").await;
-    let demo = &o["channels"].as_array().unwrap()[0];
+    let spare = channel(&o, "spare");
     assert_eq!(
-        (demo["healthy"].clone(), demo["consecutive_errors"].clone()),
+        (
+            spare["healthy"].clone(),
+            spare["consecutive_errors"].clone()
+        ),
         (json!(false), json!(3))
     );
 
