@@ -2,7 +2,7 @@
 //! recent failures, read in bounded walks (today's ledger window, the active index).
 
 use crate::domain::ledger::EntryKind;
-use crate::domain::task::{Status, Task};
+use crate::domain::task::Task;
 use crate::error::{AppError, AppResult};
 use crate::providers::health::Health;
 use crate::service::catalog::Catalog;
@@ -88,18 +88,18 @@ pub async fn operator(
         .read(move |txn| {
             let users = store::users::list(txn)?;
             let mut day = Day::default();
-            let visited = store::ledger::fold_since(txn, since, LEDGER_SCAN, |e| {
+            let visited = store::ledger::fold_since(txn, since, LEDGER_SCAN, |kind, amount| {
                 // Saturating: a sum for display must not panic on absurd amounts.
-                match e.kind {
-                    EntryKind::TopUp | EntryKind::Adjust if e.amount > 0 => {
-                        day.sold = day.sold.saturating_add(e.amount)
+                match kind {
+                    EntryKind::TopUp | EntryKind::Adjust if amount > 0 => {
+                        day.sold = day.sold.saturating_add(amount)
                     }
-                    EntryKind::Reserve => day.reserved = day.reserved.saturating_sub(e.amount),
-                    EntryKind::Refund => day.refunded = day.refunded.saturating_add(e.amount),
+                    EntryKind::Reserve => day.reserved = day.reserved.saturating_sub(amount),
+                    EntryKind::Refund => day.refunded = day.refunded.saturating_add(amount),
                     _ => {}
                 }
             })?;
-            let active = store::tasks::active(txn)?;
+            let active = store::tasks::active_counts(txn)?;
             let failed = store::tasks::recent_failed(txn, FAILURES, FAILURE_SCAN)?;
             Ok((users, day, visited, active, failed))
         })
@@ -127,14 +127,8 @@ pub async fn operator(
         new_users_today: users.iter().filter(|u| u.created_at_ms >= since).count() as u64,
         credits_sold_today: day.sold,
         credits_spent_today: day.reserved.saturating_sub(day.refunded).max(0),
-        pending: active
-            .iter()
-            .filter(|t| t.status == Status::Pending)
-            .count() as u64,
-        processing: active
-            .iter()
-            .filter(|t| t.status == Status::Processing)
-            .count() as u64,
+        pending: active.0,
+        processing: active.1,
         channels,
         recent_failures: failed
             .into_iter()
