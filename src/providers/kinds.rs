@@ -27,6 +27,8 @@ pub enum BaseUrl {
 /// belong to the same one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
+    /// A stable id the console translates (`cn-beijing`, `singapore`, ...).
+    pub code: &'static str,
     pub name: &'static str,
     pub base_url: &'static str,
 }
@@ -111,11 +113,13 @@ pub static KINDS: &[KindSpec] = &[
         base_url: BaseUrl::Default(kling::GLOBAL),
         regions: &[
             Region {
-                name: "Singapore (global)",
+                code: "global",
+                name: "Global (Singapore)",
                 base_url: kling::GLOBAL,
             },
             Region {
-                name: "Beijing (China)",
+                code: "china",
+                name: "China (Beijing)",
                 base_url: "https://api-beijing.klingai.com",
             },
         ],
@@ -146,14 +150,17 @@ pub static KINDS: &[KindSpec] = &[
         base_url: BaseUrl::Default(wan::BEIJING),
         regions: &[
             Region {
+                code: "cn-beijing",
                 name: "Beijing",
                 base_url: wan::BEIJING,
             },
             Region {
+                code: "singapore",
                 name: "Singapore",
                 base_url: "https://dashscope-intl.aliyuncs.com/api/v1",
             },
             Region {
+                code: "us-virginia",
                 name: "Virginia",
                 base_url: "https://dashscope-us.aliyuncs.com/api/v1",
             },
@@ -172,10 +179,12 @@ pub static KINDS: &[KindSpec] = &[
         base_url: BaseUrl::Default(minimax::INTL),
         regions: &[
             Region {
+                code: "international",
                 name: "International",
                 base_url: minimax::INTL,
             },
             Region {
+                code: "china",
                 name: "China",
                 base_url: "https://api.minimaxi.com",
             },
@@ -233,10 +242,12 @@ pub static KINDS: &[KindSpec] = &[
         base_url: BaseUrl::Default(vidu::BASE),
         regions: &[
             Region {
+                code: "international",
                 name: "International",
                 base_url: vidu::BASE,
             },
             Region {
+                code: "china",
                 name: "China",
                 base_url: "https://api.vidu.cn",
             },
@@ -327,6 +338,23 @@ mod tests {
                 spec.kind,
                 adapter.kind()
             );
+        }
+    }
+
+    #[test]
+    fn region_codes_are_the_ones_the_console_translates() {
+        let known = [
+            "global",
+            "china",
+            "cn-beijing",
+            "singapore",
+            "us-virginia",
+            "international",
+        ];
+        for spec in KINDS {
+            for r in spec.regions {
+                assert!(known.contains(&r.code), "{}: {}", spec.kind, r.code);
+            }
         }
     }
 

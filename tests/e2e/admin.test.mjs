@@ -138,7 +138,9 @@ test("the channel dialog shows each kind's fields, default base URL and README r
     assert.equal(await page.getAttribute("#provider-base-url", "placeholder"), "https://api-singapore.klingai.com");
     const hint = await page.textContent("#provider-base-url-hint");
     assert.match(hint, lang === "zh" ? /默认：https:\/\/api-singapore\.klingai\.com/ : /Default: https:\/\/api-singapore\.klingai\.com/);
-    assert.match(await page.textContent('label[for="provider-api-secret"]'), /Secret key/);
+    assert.match(await page.textContent('label[for="provider-api-secret"]'), /Secret key \(SK\)|Secret Key（SK）/);
+    // Region names read in the UI language.
+    assert.match(await page.textContent('#provider-region option[data-region="china"]'), lang === "zh" ? /^中国内地 · / : /^China · /);
     const readme = await page.getAttribute("#provider-kind-readme", "href");
     assert.match(readme, /^\/README\.md#:~:text=%60kling%60$/);
     assert.ok(await page.isVisible("#provider-region"));
@@ -153,6 +155,14 @@ test("the channel dialog shows each kind's fields, default base URL and README r
     assert.equal(await page.isVisible("#provider-api-secret"), false);
     assert.equal(await page.getAttribute("#provider-base-url", "required"), "");
     assert.equal(await page.getAttribute("#provider-base-url", "placeholder"), "https://gateway.example/v1");
+    // A gateway without a base URL is refused next to the field, in the UI language.
+    await page.fill("#provider-name", "e2e-gateway");
+    await page.click('dialog button[type="submit"]');
+    await page.waitForFunction(() => document.querySelector('[data-field="base_url"] > .field-error').textContent !== "");
+    assert.equal(
+      (await page.textContent('[data-field="base_url"] > .field-error')).trim(),
+      lang === "zh" ? "此类型必须填写 Base URL" : "This kind needs a base URL",
+    );
 
     await page.selectOption("#provider-kind", "wan");
     await page.selectOption("#provider-region", "https://dashscope-intl.aliyuncs.com/api/v1");

@@ -447,6 +447,8 @@ pub struct ConnectionTest {
 /// A documented host of a channel kind.
 #[derive(Debug, Clone, Object)]
 pub struct KindRegionView {
+    /// A stable id, e.g. `cn-beijing`.
+    pub code: String,
     pub name: String,
     pub base_url: String,
 }
@@ -514,6 +516,7 @@ impl ProviderKindView {
                 .regions
                 .iter()
                 .map(|r| KindRegionView {
+                    code: r.code.into(),
                     name: r.name.into(),
                     base_url: r.base_url.into(),
                 })

@@ -17,6 +17,10 @@ export default {
       h("section.card", list),
     );
 
+    // The server's kind table is in English; names and labels that read differently in the
+    // UI language have a translation (product names need none).
+    const kindName = (k) => t(`kind.name.${k.kind}`, undefined, k.display_name);
+
     // The README row of a kind: the README is served as text, and a text fragment
     // scrolls to the first mention of the kind (its table row).
     function readmeLink(k) {
@@ -30,7 +34,7 @@ export default {
       const kindSel = h(
         "select#provider-kind",
         { name: "kind" },
-        kinds.map((k) => h("option", { value: k.kind, selected: k.kind === first }, `${k.display_name} · ${k.kind}`)),
+        kinds.map((k) => h("option", { value: k.kind, selected: k.kind === first }, `${kindName(k)} · ${k.kind}`)),
         // A stored kind this build does not know stays selectable, so the dialog shows it.
         p && !byKind(p.kind) ? h("option", { value: p.kind, selected: true }, p.kind) : null,
       );
@@ -42,6 +46,7 @@ export default {
       const apiKey = h("input#provider-api-key", { name: "api_key", type: "password", autocomplete: "new-password", placeholder: p && p.has_api_key ? `${p.api_key} · ${keep}` : keep });
       const apiSecret = h("input#provider-api-secret", { name: "api_secret", type: "password", autocomplete: "new-password", placeholder: p && p.has_api_secret ? `${p.api_secret} · ${keep}` : keep });
       const settingsHint = h("p.hint#provider-settings-hint");
+      const nameField = field(t("col.name"), h("input#provider-name", { name: "name", required: true, value: p ? p.name : "", readonly: Boolean(p), pattern: "[A-Za-z0-9_.\\-]{1,64}" }), { name: "name" });
       const regionField = field(t("admin.providers.region"), region, { name: "region" });
       const baseField = field("Base URL", baseUrl, { name: "base_url" });
       baseField.insertBefore(baseHint, baseField.querySelector(".field-error"));
@@ -63,8 +68,8 @@ export default {
         show(secretField, uses("api_secret"));
         show(baseField, uses("base_url"));
         if (k) {
-          keyField.querySelector("label").textContent = k.api_key_label || "API Key";
-          secretField.querySelector("label").textContent = k.api_secret_label || "API Secret";
+          keyField.querySelector("label").textContent = t(`kind.key.${k.kind}`, undefined, k.api_key_label || "API Key");
+          secretField.querySelector("label").textContent = t(`kind.secret.${k.kind}`, undefined, k.api_secret_label || "API Secret");
         }
         baseUrl.required = Boolean(k && k.base_url_required);
         baseUrl.placeholder = k ? k.default_base_url || k.base_url_example || "https://" : "https://";
@@ -80,7 +85,7 @@ export default {
         clear(
           region,
           h("option", { value: "" }, t("admin.providers.region_pick")),
-          regions.map((r) => h("option", { value: r.base_url, selected: baseUrl.value.replace(/\/+$/, "") === r.base_url }, `${r.name} · ${r.base_url}`)),
+          regions.map((r) => h("option", { value: r.base_url, "data-region": r.code, selected: baseUrl.value.replace(/\/+$/, "") === r.base_url }, `${t(`kind.region.${r.code}`, undefined, r.name)} · ${r.base_url}`)),
         );
         const own = k ? k.settings.map((s) => h("code", s)) : [];
         clear(
@@ -95,7 +100,7 @@ export default {
           about,
           k
             ? [
-                h("strong", k.display_name),
+                h("strong", kindName(k)),
                 " · ",
                 readmeLink(k),
                 k.route_mapping ? h("p.hint", t("admin.providers.route_mapping")) : null,
@@ -110,10 +115,10 @@ export default {
       });
       applyKind();
 
-      const res = await formDialog({
+      const pending = formDialog({
         title: p ? t("admin.providers.edit", { name: p.name }) : t("admin.providers.create"),
         fields: [
-          field(t("col.name"), h("input", { name: "name", required: true, value: p ? p.name : "", readonly: Boolean(p), pattern: "[A-Za-z0-9_.\\-]{1,64}" })),
+          nameField,
           field(t("admin.providers.kind"), kindSel),
           about,
           regionField,
@@ -129,6 +134,18 @@ export default {
           h("label.check", h("input", { type: "checkbox", name: "enabled", checked: p ? p.enabled : true }), t("enabled")),
         ],
         submit: (d) => {
+          // Checked here (in the UI language, next to the field) rather than by the
+          // browser's own bubbles.
+          const problems = [];
+          const check = (f, bad, message) => {
+            f.querySelector(":scope > .field-error").textContent = bad ? message : "";
+            if (bad) problems.push(message);
+          };
+          if (!p) check(nameField, !/^[A-Za-z0-9_.-]{1,64}$/.test((d.name || "").trim()), t("admin.providers.v.name"));
+          const url = (d.base_url || "").trim();
+          const badUrl = !baseField.hidden && ((baseUrl.required && !url) || (url !== "" && !/^https?:\/\/\S+$/.test(url)));
+          check(baseField, badUrl, url ? t("admin.providers.v.url") : t("admin.providers.v.base_url"));
+          if (problems.length) throw new Error(problems[0]);
           let settings;
           if ((d.settings || "").trim()) {
             try {
@@ -151,6 +168,9 @@ export default {
           return put(`/console/api/admin/providers/${encodeURIComponent(p.name)}`, body);
         },
       });
+      const form = baseField.closest("form");
+      if (form) form.noValidate = true;
+      const res = await pending;
       if (res) {
         toast(t("saved"));
         await load();
@@ -183,7 +203,7 @@ export default {
               const testBtn = h("button.btn.btn-small", { type: "button", onclick: () => test(p, testBtn) }, t("admin.providers.test"));
               return [
                 h("strong", p.name),
-                h("span.chip", { title: (kinds.find((k) => k.kind === p.kind) || {}).display_name || "" }, p.kind),
+                h("span.chip", { title: kinds.find((k) => k.kind === p.kind) ? kindName(kinds.find((k) => k.kind === p.kind)) : "" }, p.kind),
                 p.base_url ? h("span.mono", p.base_url) : h("span.muted", "—"),
                 h(
                   "div.mono",
