@@ -51,6 +51,16 @@ fn static_file_error(e: StaticFileError) -> Response {
     }
 }
 
+/// The README, as plain text: the console's channel dialog links each kind to its row.
+#[poem::handler]
+pub fn readme() -> Response {
+    Response::builder()
+        .content_type("text/plain; charset=utf-8")
+        .header("x-content-type-options", "nosniff")
+        .header("cache-control", "no-cache")
+        .body(include_str!("../../README.md"))
+}
+
 pub fn console() -> impl Endpoint<Output = Response> {
     EmbeddedFilesEndpoint::<WebAssets>::new()
         .map_to_response()

@@ -123,6 +123,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .nest("/uploads", uploads)
         .nest("/videos", videos)
         .at("/metrics", poem::get(metrics))
+        .at("/README.md", poem::get(files::readme))
         .nest("/", files::console())
         .data(state)
         .catch_all_error(errors::catch_all)

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod overview;
 pub mod sessions;
 pub mod tasks;
 pub mod uploads;

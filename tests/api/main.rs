@@ -2,6 +2,7 @@
 
 mod common;
 
+mod admin;
 mod callbacks;
 mod connections;
 mod console;
