@@ -2,8 +2,10 @@
 
 mod common;
 
+mod admin_cli;
 mod callbacks;
 mod console;
+mod demo_switch;
 mod errors;
 mod examples;
 mod generations;
