@@ -99,7 +99,8 @@ pub enum AdminCommand {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => serve(&cli.global, ServeArgs::default()),
+        // `videoapi` alone is `videoapi serve`, including its environment variables.
+        None => serve(&cli.global, serve_args_from_env()),
         Some(Command::Serve(args)) => serve(&cli.global, args),
         Some(Command::Admin(cmd)) => admin(&cli.global, cmd),
         Some(Command::Openapi) => {
@@ -116,6 +117,13 @@ pub fn run() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `ServeArgs` filled the way clap fills them for `serve` without flags: from the env.
+fn serve_args_from_env() -> ServeArgs {
+    use clap::FromArgMatches;
+    let matches = ServeArgs::augment_args(clap::Command::new("serve")).get_matches_from(["serve"]);
+    ServeArgs::from_arg_matches(&matches).unwrap_or_default()
 }
 
 fn load_config(g: &GlobalArgs, s: &ServeArgs) -> anyhow::Result<Config> {

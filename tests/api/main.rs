@@ -15,6 +15,7 @@ mod openapi;
 mod ops;
 mod process;
 mod providers;
+mod quickstart;
 mod restart;
 mod simulators;
 mod uploads;
