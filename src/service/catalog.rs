@@ -49,7 +49,7 @@ impl Catalog {
                 for g in &declared_groups {
                     store::catalog::put_group(txn, g)?;
                 }
-                // The demo switch (see the README's "Trying it: the demo"):
+                // The demo switch (README, "Running as a service", "The demo switch"):
                 // - demo = false: the built-in demo channel and every model only it serves
                 //   are disabled, never deleted (tasks and ledger stay), and marked as
                 //   switched off, so a production install cannot sell demo videos. At every
@@ -254,7 +254,7 @@ impl Catalog {
         self.store
             .write(move |txn| {
                 // An operator's save makes the entry's enabled state theirs (see
-                // `apply_demo_switch`).
+                // `Catalog::load`).
                 store::catalog::unmark_demo_off(txn, "model", &model.id)?;
                 store::catalog::put_model(txn, &model)
             })
