@@ -36,6 +36,10 @@ pub struct Config {
     /// `allow_private_callbacks` · `VIDEOAPI_ALLOW_PRIVATE_CALLBACKS` · default false:
     /// whether `callback_url` may point at loopback/private networks.
     pub allow_private_callbacks: bool,
+    /// `strict_request_fields` · `VIDEOAPI_STRICT_REQUEST_FIELDS` · default true: an
+    /// unknown field in a public JSON body is a 422 `unknown_field` (a typo would otherwise
+    /// be ignored and billed at the default); false ignores extra fields.
+    pub strict_request_fields: bool,
     /// `log_format`: `auto` (plain under systemd or without a terminal), `pretty`, `plain`.
     pub log_format: String,
     /// Providers, models and pricing groups declared in the TOML file, applied at start-up.
@@ -60,6 +64,7 @@ impl Default for Config {
             admin_password: None,
             metrics_token: None,
             allow_private_callbacks: false,
+            strict_request_fields: true,
             log_format: "auto".into(),
             providers: Vec::new(),
             models: Vec::new(),
@@ -86,6 +91,7 @@ struct FileConfig {
     admin_password_file: Option<PathBuf>,
     metrics_token: Option<String>,
     allow_private_callbacks: Option<bool>,
+    strict_request_fields: Option<bool>,
     log_format: Option<String>,
     #[serde(default)]
     providers: Vec<ProviderConfig>,
@@ -168,6 +174,9 @@ impl Config {
             if let Some(v) = f.allow_private_callbacks {
                 c.allow_private_callbacks = v;
             }
+            if let Some(v) = f.strict_request_fields {
+                c.strict_request_fields = v;
+            }
             c.providers = f.providers;
             c.models = f.models;
             c.pricing_groups = f.pricing_groups;
@@ -193,6 +202,9 @@ impl Config {
         }
         if let Some(v) = env_parse("VIDEOAPI_ALLOW_PRIVATE_CALLBACKS")? {
             c.allow_private_callbacks = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_STRICT_REQUEST_FIELDS")? {
+            c.strict_request_fields = v;
         }
         if let Some(v) = env("VIDEOAPI_METRICS_TOKEN") {
             c.metrics_token = Some(v);
@@ -290,6 +302,20 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.listen.port(), 9100);
+    }
+
+    #[test]
+    fn strict_request_fields_defaults_on_and_the_file_can_relax_it() {
+        assert!(Config::default().strict_request_fields);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "strict_request_fields = false\n").unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!c.strict_request_fields);
     }
 
     #[test]

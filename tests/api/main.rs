@@ -18,4 +18,5 @@ mod providers;
 mod quickstart;
 mod restart;
 mod simulators;
+mod strict_input;
 mod uploads;

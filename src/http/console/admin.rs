@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::domain::catalog::{PricingGroup, ProviderConfig};
 use crate::error::AppError;
 use crate::http::errors::ApiError;
-use crate::providers::{ProviderError, Registry};
+use crate::providers::Registry;
 use crate::service::accounts::UserPatch;
 use crate::store::{self, tasks::Filter};
 use poem::web::Data;
@@ -442,30 +442,7 @@ impl AdminApi {
             .ok_or_else(|| AppError::not_found(format!("channel `{}`", name.0)))?;
         let adapter = state.registry.build(&cfg)?;
         let outcome = tokio::time::timeout(TEST_TIMEOUT, adapter.test_connection()).await;
-        let result = match outcome {
-            Err(_) => ConnectionTest {
-                ok: false,
-                supported: true,
-                message: format!("no answer within {} seconds", TEST_TIMEOUT.as_secs()),
-            },
-            Ok(Ok(message)) => ConnectionTest {
-                ok: true,
-                supported: true,
-                message,
-            },
-            Ok(Err(ProviderError::Final { code, message })) if code == "unsupported" => {
-                ConnectionTest {
-                    ok: false,
-                    supported: false,
-                    message,
-                }
-            }
-            Ok(Err(e)) => ConnectionTest {
-                ok: false,
-                supported: true,
-                message: e.to_string(),
-            },
-        };
+        let result = ConnectionTest::from_outcome(outcome.ok(), TEST_TIMEOUT.as_secs());
         Ok(Json(result))
     }
 
@@ -550,7 +527,7 @@ impl AdminApi {
         limit: Query<Option<u32>>,
     ) -> Result<Json<ConsoleTaskList>, ApiError> {
         auth.admin()?;
-        let limit = limit.0.unwrap_or(50).clamp(1, 100) as usize;
+        let limit = crate::domain::paging::page_limit(limit.0, 50, 100)?;
         let status = parse_status(status.0.as_deref())?;
         let user_id = match user.0.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -597,7 +574,7 @@ impl AdminApi {
         limit: Query<Option<u32>>,
     ) -> Result<Json<LedgerPage>, ApiError> {
         auth.admin()?;
-        let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;
+        let limit = crate::domain::paging::page_limit(limit.0, 50, 200)?;
         let user_id = match user.0.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(name) => match user_id_by_name(state.0, name).await? {

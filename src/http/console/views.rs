@@ -295,11 +295,38 @@ pub struct LedgerView {
     pub task_id: Option<String>,
     /// `user:<name>`, `admin:<name>`, `system` or `cli`.
     pub actor: String,
+    /// The note as stored: an operator's free text, or for entries the system wrote, the
+    /// text behind `reason`.
     pub note: Option<String>,
+    /// Why the system wrote this entry, as a code to render in the reader's language:
+    /// `task_reserved`, `task_refunded` or `starting_credits`. Null for an operator's
+    /// change, whose `note` is free text to show as typed.
+    pub reason: Option<String>,
+    /// For `task_refunded`: the error code the task failed with (e.g. `deadline_exceeded`).
+    pub error_code: Option<String>,
 }
+
+/// The code behind a ledger entry the system wrote. The store keeps a note, not a code:
+/// a refund's note is the task's error code, and a user's starting credits carry a fixed
+/// note; everything else an operator typed.
+fn ledger_reason(e: &LedgerEntry) -> (Option<&'static str>, Option<String>) {
+    use crate::domain::ledger::EntryKind;
+    match e.kind {
+        EntryKind::Reserve => (Some("task_reserved"), None),
+        EntryKind::Refund => (Some("task_refunded"), e.note.clone()),
+        EntryKind::TopUp if e.note.as_deref() == Some(STARTING_CREDITS_NOTE) => {
+            (Some("starting_credits"), None)
+        }
+        EntryKind::TopUp | EntryKind::Adjust => (None, None),
+    }
+}
+
+/// The note `store::users` writes on a new user's starting credits.
+const STARTING_CREDITS_NOTE: &str = "starting credits";
 
 impl LedgerView {
     pub fn from_entry(e: &LedgerEntry, username: &str) -> LedgerView {
+        let (reason, error_code) = ledger_reason(e);
         LedgerView {
             id: e.id,
             at_ms: e.at_ms,
@@ -311,6 +338,8 @@ impl LedgerView {
             task_id: e.task_id.clone(),
             actor: e.actor.clone(),
             note: e.note.clone(),
+            reason: reason.map(str::to_string),
+            error_code,
         }
     }
 }
@@ -441,7 +470,70 @@ pub struct ConnectionTest {
     pub ok: bool,
     /// False when the adapter has no free test call.
     pub supported: bool,
+    /// The outcome as a code to render in the reader's language: `ok`, `unsupported`,
+    /// `no_answer` (nothing within the test timeout), `refused` (the channel refused the
+    /// credentials or account), `unavailable` (busy or down, try later), `uncertain` (the
+    /// connection dropped), `rejected` (the request was refused) or `unreadable` (an
+    /// answer that could not be understood).
+    pub code: String,
+    /// What upstream said on a failure (its own code and text), shown as a detail.
+    pub detail: Option<String>,
+    /// The whole outcome in English.
     pub message: String,
+}
+
+impl ConnectionTest {
+    /// The outcome of an adapter's test call; `None` when it did not answer in time.
+    pub fn from_outcome(
+        outcome: Option<Result<String, crate::providers::ProviderError>>,
+        timeout_secs: u64,
+    ) -> ConnectionTest {
+        use crate::providers::ProviderError as E;
+        let failed = |code: &str, detail: String, message: String| ConnectionTest {
+            ok: false,
+            supported: true,
+            code: code.into(),
+            detail: Some(detail),
+            message,
+        };
+        match outcome {
+            None => ConnectionTest {
+                ok: false,
+                supported: true,
+                code: "no_answer".into(),
+                detail: None,
+                message: format!("no answer within {timeout_secs} seconds"),
+            },
+            Some(Ok(message)) => ConnectionTest {
+                ok: true,
+                supported: true,
+                code: "ok".into(),
+                detail: None,
+                message,
+            },
+            Some(Err(E::Final { code, message })) if code == "unsupported" => ConnectionTest {
+                ok: false,
+                supported: false,
+                code: "unsupported".into(),
+                detail: None,
+                message,
+            },
+            Some(Err(e)) => {
+                let full = e.to_string();
+                match e {
+                    E::Channel { code, message } => {
+                        failed("refused", format!("{code}: {message}"), full)
+                    }
+                    E::Retryable { message, .. } => failed("unavailable", message, full),
+                    E::Ambiguous { message } => failed("uncertain", message, full),
+                    E::Final { code, message } => {
+                        failed("rejected", format!("{code}: {message}"), full)
+                    }
+                    E::BadResponse { message } => failed("unreadable", message, full),
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
