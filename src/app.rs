@@ -28,7 +28,7 @@ impl AppState {
     /// Open the data dir and database, load the catalog, create the first admin.
     /// Returns the state and the admin password when one was generated.
     pub async fn open(config: Config) -> anyhow::Result<(AppState, Option<String>)> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        crate::storage::private_dir(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
         })?;
         let store = Store::open(&config.db_path())?;
@@ -104,22 +104,23 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
     let (stop_engine, engine_rx) = watch::channel(false);
     let engine = tokio::spawn(state.engine.clone().run(engine_rx.clone()));
     let public_url = state.config.public_url.clone();
-    let webhooks = Arc::new(crate::engine::webhooks::Webhooks {
-        store: state.store.clone(),
-        render: Arc::new(move |t| {
+    let webhooks = Arc::new(crate::engine::webhooks::Webhooks::new(
+        state.store.clone(),
+        Arc::new(move |t| {
             use poem_openapi::types::ToJSON;
             crate::http::views::TaskView::from_task(t, &public_url).to_json_string()
         }),
-        allow_private: state.config.allow_private_callbacks,
-        retry_base: state
+        state.config.allow_private_callbacks,
+        state
             .config
             .poll_interval_ms
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(5)),
-    });
+    ));
     let webhooks = tokio::spawn(webhooks.run(engine_rx));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let acceptor = poem::listener::TcpAcceptor::from_std(listener)?;
+    let acceptor =
+        crate::http::conn::GuardedAcceptor::from_std(listener, connection_limits(&state.config))?;
     let app = crate::http::routes(state.clone());
     let server = tokio::spawn(async move {
         poem::Server::new_with_acceptor(acceptor)
@@ -142,6 +143,23 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
         engine,
         webhooks,
     })
+}
+
+/// The connection limits from the config; an unset cap is sized from the fd limit.
+fn connection_limits(config: &Config) -> crate::http::conn::Limits {
+    use crate::http::conn;
+    let max_connections = if config.max_connections == 0 {
+        conn::raise_fd_limit();
+        conn::default_max_connections()
+    } else {
+        config.max_connections
+    };
+    conn::Limits {
+        header_read: Duration::from_secs(config.header_read_timeout_secs),
+        body_idle: Duration::from_secs(config.body_read_timeout_secs),
+        keep_alive: Duration::from_secs(config.keep_alive_timeout_secs),
+        max_connections,
+    }
 }
 
 impl Running {

@@ -60,11 +60,15 @@ impl ModelInfo {
             description: m.description.clone(),
             billing: BillingInfo {
                 mode: m.billing.mode.as_str().into(),
-                credits: pricing::unit_price(m, &first_res, group),
+                // Shown only; creating a task with a price out of range is a 422.
+                credits: pricing::unit_price(m, &first_res, group).unwrap_or(i64::MAX),
                 resolution_credits: c
                     .resolutions
                     .iter()
-                    .map(|r| (r.clone(), pricing::unit_price(m, r, group)))
+                    .map(|r| {
+                        let p = pricing::unit_price(m, r, group).unwrap_or(i64::MAX);
+                        (r.clone(), p)
+                    })
                     .collect(),
             },
             features: m.features.clone(),
@@ -106,8 +110,10 @@ pub struct TaskView {
     /// `pending`, `processing`, `completed` or `failed`.
     pub status: String,
     /// The first video, once `completed`; served by this gateway.
+    #[oai(nullable)]
     pub url: Option<String>,
     /// Container format of `url`, e.g. `mp4`.
+    #[oai(nullable)]
     pub format: Option<String>,
     /// Every generated video URL.
     pub generated: Vec<String>,
@@ -119,6 +125,7 @@ pub struct TaskView {
     /// True when the reservation was returned (failed or cancelled tasks).
     pub credits_refunded: bool,
     /// Null unless `failed`.
+    #[oai(nullable)]
     pub error: Option<TaskErrorView>,
     /// Same as `generated`.
     pub videos: Vec<String>,
@@ -169,6 +176,7 @@ pub struct TaskList {
     pub data: Vec<TaskView>,
     pub has_more: bool,
     /// Pass as `before` to get the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -200,6 +208,7 @@ pub struct Account {
     pub username: String,
     /// Current balance in credits.
     pub credits: i64,
+    #[oai(nullable)]
     pub pricing_group: Option<String>,
 }
 

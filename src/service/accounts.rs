@@ -251,7 +251,7 @@ impl Accounts {
     pub async fn modify_user(
         &self,
         user_id: u64,
-        f: impl FnOnce(&mut User) -> AppResult<()> + Send + 'static,
+        f: impl FnOnce(&mut User) -> AppResult<()> + Clone + Send + 'static,
     ) -> AppResult<User> {
         let user = self
             .store
@@ -259,6 +259,29 @@ impl Accounts {
             .await?;
         self.forget_cached_keys();
         Ok(user)
+    }
+
+    /// The account's webhook signing secret, made on first use.
+    pub async fn webhook_secret(&self, user_id: u64) -> AppResult<Vec<u8>> {
+        let existing = self
+            .store
+            .read(move |txn| store::webhook_secrets::read(txn, user_id))
+            .await?;
+        match existing {
+            Some(s) => Ok(s),
+            None => {
+                self.store
+                    .write(move |txn| store::webhook_secrets::ensure(txn, user_id))
+                    .await
+            }
+        }
+    }
+
+    /// A new webhook signing secret; callbacks sent from now on use it.
+    pub async fn rotate_webhook_secret(&self, user_id: u64) -> AppResult<Vec<u8>> {
+        self.store
+            .write(move |txn| store::webhook_secrets::rotate(txn, user_id))
+            .await
     }
 
     pub async fn list_keys(&self, user_id: u64) -> AppResult<Vec<ApiKey>> {

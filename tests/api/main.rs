@@ -4,11 +4,13 @@ mod common;
 
 mod admin_cli;
 mod callbacks;
+mod connections;
 mod console;
 mod demo_switch;
 mod errors;
 mod examples;
 mod generations;
+mod leaks;
 mod ledger;
 mod models;
 mod openapi;
@@ -20,3 +22,4 @@ mod restart;
 mod simulators;
 mod strict_input;
 mod uploads;
+mod writer;

@@ -18,6 +18,7 @@ pub struct Me {
     pub is_admin: bool,
     /// Current balance in credits.
     pub credits: i64,
+    #[oai(nullable)]
     pub pricing_group: Option<String>,
     pub created_at_ms: i64,
 }
@@ -59,6 +60,7 @@ pub struct KeyView {
     pub status: String,
     pub created_at_ms: i64,
     /// Null when never used.
+    #[oai(nullable)]
     pub last_used_ms: Option<i64>,
 }
 
@@ -78,6 +80,7 @@ impl KeyView {
 #[derive(Debug, Clone, Object)]
 pub struct CreateKey {
     /// A name to recognise the key by (at most 64 characters).
+    #[oai(nullable)]
     pub name: Option<String>,
 }
 
@@ -88,6 +91,15 @@ pub struct CreatedKey {
     pub key: String,
     #[oai(flatten)]
     pub info: KeyView,
+}
+
+/// The account's webhook signing secret (Standard Webhooks form).
+#[derive(Debug, Clone, Object)]
+pub struct WebhookSecret {
+    /// `whsec_<base64>`: the HMAC-SHA256 key is the base64-decoded part after `whsec_`.
+    /// Signs `webhook-signature` on every callback of this account, and
+    /// `X-VideoApi-Signature` on callbacks of tasks created in the console.
+    pub secret: String,
 }
 
 /// Credits and elapsed time of a task, as the console shows them.
@@ -105,6 +117,7 @@ pub struct ConsoleTask {
     pub prompt: String,
     pub resolution: String,
     /// Requested seconds; null for `auto`.
+    #[oai(nullable)]
     pub duration: Option<u32>,
     pub aspect_ratio: String,
     pub generate_audio: bool,
@@ -112,8 +125,10 @@ pub struct ConsoleTask {
     pub video_urls: Vec<String>,
     pub audio_urls: Vec<String>,
     /// The video once completed (served by this gateway).
+    #[oai(nullable)]
     pub url: Option<String>,
     pub videos: Vec<String>,
+    #[oai(nullable)]
     pub error: Option<TaskErrorView>,
     /// `per_task` or `per_second`.
     pub billing_mode: String,
@@ -130,6 +145,7 @@ pub struct ConsoleTask {
     /// What the task cost in the end: reserved − refunded.
     pub credits_charged: i64,
     pub created_at_ms: i64,
+    #[oai(nullable)]
     pub finished_at_ms: Option<i64>,
     /// From creation to finish, or to now while unfinished.
     pub elapsed_ms: i64,
@@ -140,6 +156,7 @@ pub struct ConsoleTask {
     /// Whether the task can still be cancelled (not yet sent to a channel).
     pub cancellable: bool,
     /// The owner (operator views only).
+    #[oai(nullable)]
     pub username: Option<String>,
 }
 
@@ -180,7 +197,12 @@ impl ConsoleTask {
             credits_reserved: t.credits_reserved,
             credits_refunded: t.credits_refunded,
             credits_refunded_amount: refunded,
-            credits_charged: t.credits_reserved - refunded,
+            // No arithmetic: a refund is always the whole reservation.
+            credits_charged: if t.credits_refunded {
+                0
+            } else {
+                t.credits_reserved
+            },
             created_at_ms: t.created_at_ms,
             finished_at_ms: t.finished_at_ms,
             elapsed_ms: t.elapsed_ms(now_ms).max(0),
@@ -198,6 +220,7 @@ pub struct ConsoleTaskList {
     pub data: Vec<ConsoleTask>,
     pub has_more: bool,
     /// Pass as `before` for the next page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -210,6 +233,7 @@ pub struct Overview {
     pub api_key_count: u64,
     pub task_count: u64,
     /// Status of the newest task; null without tasks.
+    #[oai(nullable)]
     pub latest_status: Option<String>,
     /// The newest tasks (up to 5).
     pub recent_tasks: Vec<ConsoleTask>,
@@ -224,6 +248,7 @@ pub struct AdminUser {
     pub is_admin: bool,
     pub disabled: bool,
     pub credits: i64,
+    #[oai(nullable)]
     pub pricing_group: Option<String>,
     pub created_at_ms: i64,
 }
@@ -247,10 +272,14 @@ pub struct CreateUser {
     /// 3-32 letters, digits, `_`, `-`, `.`.
     pub username: String,
     /// 8-256 characters; generated and returned once when omitted.
+    #[oai(nullable)]
     pub password: Option<String>,
     /// Starting credits (a top-up entry in the ledger).
+    #[oai(nullable)]
     pub credits: Option<i64>,
+    #[oai(nullable)]
     pub is_admin: Option<bool>,
+    #[oai(nullable)]
     pub pricing_group: Option<String>,
 }
 
@@ -258,6 +287,7 @@ pub struct CreateUser {
 pub struct CreatedUser {
     pub user: AdminUser,
     /// Only when the password was generated; shown once.
+    #[oai(nullable)]
     pub generated_password: Option<String>,
 }
 
@@ -265,11 +295,15 @@ pub struct CreatedUser {
 #[derive(Debug, Clone, Object)]
 pub struct UpdateUser {
     /// Disabled users cannot log in and their keys stop working.
+    #[oai(nullable)]
     pub disabled: Option<bool>,
+    #[oai(nullable)]
     pub is_admin: Option<bool>,
     /// A group name, or null for list prices.
+    #[oai(nullable)]
     pub pricing_group: MaybeUndefined<String>,
     /// A new password (ends the user's console sessions).
+    #[oai(nullable)]
     pub password: Option<String>,
 }
 
@@ -278,6 +312,7 @@ pub struct AdjustCredits {
     /// Positive tops up, negative deducts (never below zero).
     pub amount: i64,
     /// Why; kept in the ledger (at most 200 characters).
+    #[oai(nullable)]
     pub note: Option<String>,
 }
 
@@ -292,17 +327,21 @@ pub struct LedgerView {
     /// Signed change of the balance.
     pub amount: i64,
     pub balance_after: i64,
+    #[oai(nullable)]
     pub task_id: Option<String>,
     /// `user:<name>`, `admin:<name>`, `system` or `cli`.
     pub actor: String,
     /// The note as stored: an operator's free text, or for entries the system wrote, the
     /// text behind `reason`.
+    #[oai(nullable)]
     pub note: Option<String>,
     /// Why the system wrote this entry, as a code to render in the reader's language:
     /// `task_reserved`, `task_refunded` or `starting_credits`. Null for an operator's
     /// change, whose `note` is free text to show as typed.
+    #[oai(nullable)]
     pub reason: Option<String>,
     /// For `task_refunded`: the error code the task failed with (e.g. `deadline_exceeded`).
+    #[oai(nullable)]
     pub error_code: Option<String>,
 }
 
@@ -357,6 +396,7 @@ pub struct LedgerPage {
     pub data: Vec<LedgerView>,
     pub has_more: bool,
     /// Pass as `before` for the next page.
+    #[oai(nullable)]
     pub next_cursor: Option<u64>,
 }
 
@@ -452,15 +492,22 @@ pub fn mask_settings(v: &serde_json::Value) -> serde_json::Value {
 #[derive(Debug, Clone, Object)]
 pub struct ProviderInput {
     /// Required on create; ignored on edit (the path names the channel).
+    #[oai(nullable)]
     pub name: Option<String>,
     pub kind: String,
     #[oai(default)]
     pub base_url: String,
+    #[oai(nullable)]
     pub api_key: Option<String>,
+    #[oai(nullable)]
     pub api_secret: Option<String>,
+    #[oai(nullable)]
     pub enabled: Option<bool>,
+    #[oai(nullable)]
     pub priority: Option<i32>,
+    #[oai(nullable)]
     pub weight: Option<u32>,
+    #[oai(nullable)]
     pub settings: Option<Any<serde_json::Value>>,
 }
 
@@ -477,6 +524,7 @@ pub struct ConnectionTest {
     /// answer that could not be understood).
     pub code: String,
     /// What upstream said on a failure (its own code and text), shown as a detail.
+    #[oai(nullable)]
     pub detail: Option<String>,
     /// The whole outcome in English.
     pub message: String,
@@ -585,6 +633,7 @@ pub struct ModelRoute {
     /// Share among routes of the same priority.
     #[oai(default = "one")]
     pub weight: u32,
+    #[oai(nullable)]
     pub settings: Option<Any<serde_json::Value>>,
 }
 
