@@ -8,6 +8,19 @@ use crate::store::{self, Store, ledger::Reason, users::NewUser};
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
+/// Said wherever an operator may be left without an operator account: the server makes
+/// `admin` only on a database without users.
+pub const NO_ADMIN_HINT: &str = "there is no enabled admin account, and the server creates \
+`admin` only on a database without users. Make one with the server stopped: \
+`videoapi admin create-user NAME --admin`, or `videoapi admin reset-password NAME --admin` \
+for an existing user";
+
+/// Logged when `VIDEOAPI_ADMIN_PASSWORD(_FILE)` is set on a database that has an admin.
+pub const ADMIN_PASSWORD_IGNORED: &str = "VIDEOAPI_ADMIN_PASSWORD / VIDEOAPI_ADMIN_PASSWORD_FILE / \
+admin_password_file is set but ignored: it only sets the first admin's password, on a database \
+without users. To change an admin's password, stop the server and run \
+`videoapi admin reset-password NAME` (or use the console's password page)";
+
 /// Who is calling: the user, and the key used (none for console sessions).
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -306,9 +319,17 @@ impl Accounts {
     }
 
     /// On first start, create `admin`; returns the password when it was generated.
+    /// On later starts, say what an operator may be stuck on: no admin at all, or an
+    /// admin password in the environment that is no longer read.
     pub async fn bootstrap_admin(&self, password: Option<String>) -> AppResult<Option<String>> {
         let existing = self.store.read(store::users::count).await?;
         if existing > 0 {
+            let users = self.store.read(store::users::list).await?;
+            if !users.iter().any(|u| u.is_admin && !u.disabled) {
+                tracing::warn!("{NO_ADMIN_HINT}");
+            } else if password.is_some() {
+                tracing::warn!("{ADMIN_PASSWORD_IGNORED}");
+            }
             return Ok(None);
         }
         let (_, generated) = self

@@ -3,9 +3,11 @@
 mod common;
 
 mod admin;
+mod admin_cli;
 mod callbacks;
 mod connections;
 mod console;
+mod demo_switch;
 mod errors;
 mod examples;
 mod generations;
@@ -16,6 +18,7 @@ mod openapi;
 mod ops;
 mod process;
 mod providers;
+mod quickstart;
 mod restart;
 mod simulators;
 mod strict_input;
