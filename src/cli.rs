@@ -43,6 +43,9 @@ pub enum Command {
     Check,
     /// Load-test a running server on loopback and print the figures.
     Bench(crate::bench::BenchArgs),
+    /// Flood a running server on loopback with bad logins; print healthz latency, memory
+    /// and whether a real login still gets in.
+    LoginFlood(crate::login_flood::LoginFloodArgs),
 }
 
 #[derive(Args, Debug, Default)]
@@ -95,6 +98,7 @@ pub fn run() -> ExitCode {
         }
         Some(Command::Check) => check(&cli.global),
         Some(Command::Bench(args)) => crate::bench::run(args),
+        Some(Command::LoginFlood(args)) => crate::login_flood::run(args),
     };
     match result {
         Ok(code) => code,
@@ -219,7 +223,6 @@ fn admin(g: &GlobalArgs, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
-    use argon2::password_hash::PasswordHasher;
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -232,10 +235,7 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
                 .then(|| crate::domain::ids::random_alnum(20));
             let pw = password.or_else(|| generated.clone()).unwrap_or_default();
             crate::domain::user::validate_password(&pw)?;
-            let hash = argon2::Argon2::default()
-                .hash_password(pw.as_bytes())
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .to_string();
+            let hash = crate::service::passwords::hash_now(&pw)?;
             let user = store.write_now(|txn| {
                 store::users::create(
                     txn,

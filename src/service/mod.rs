@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod passwords;
 pub mod sessions;
 pub mod tasks;
 pub mod uploads;

@@ -30,3 +30,9 @@ pub const PRICING_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("p
 /// Task callbacks waiting for delivery: task id -> attempts and next try.
 pub const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("callback_outbox");
 pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// (user id, created at, session hash): an account's sessions, oldest first (the cap).
+/// Created by the first write that needs it, like [`SESSION_EXPIRY`].
+pub const USER_SESSIONS: TableDefinition<(u64, i64, &str), ()> =
+    TableDefinition::new("user_sessions");
+/// (expires at, session hash): what the purge timer removes, found without a scan.
+pub const SESSION_EXPIRY: TableDefinition<(i64, &str), ()> = TableDefinition::new("session_expiry");

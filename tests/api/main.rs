@@ -8,6 +8,7 @@ mod errors;
 mod examples;
 mod generations;
 mod ledger;
+mod login_security;
 mod models;
 mod openapi;
 mod ops;

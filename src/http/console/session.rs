@@ -1,8 +1,9 @@
 //! Console login, logout, the current account and password changes.
 
 use super::views::{ChangePassword, LoginRequest, Me};
-use super::{ConsoleTags, SessionAuth, client_ip, session_cookie, session_set_cookie};
+use super::{ConsoleTags, SessionAuth, session_cookie, session_set_cookie};
 use crate::app::AppState;
+use crate::http::client_addr::client_addr;
 use crate::http::errors::ApiError;
 use poem::Request;
 use poem::web::Data;
@@ -48,7 +49,7 @@ impl SessionApi {
     ) -> Result<LoginResponse, ApiError> {
         let done = state
             .sessions
-            .login(&body.username, &body.password, client_ip(req))
+            .login(&body.username, &body.password, client_addr(req))
             .await?;
         let cookie = session_set_cookie(state.0, req, Some(&done.token));
         Ok(LoginResponse::Ok(Json(Me::from_user(&done.user)), cookie))
@@ -93,7 +94,7 @@ impl SessionApi {
                 &auth.session_hash,
                 &body.current_password,
                 &body.new_password,
-                client_ip(req),
+                client_addr(req),
             )
             .await?;
         Ok(Done::Done)
