@@ -38,8 +38,11 @@ pub struct SessionApi;
 impl SessionApi {
     /// Log in
     ///
-    /// Checks the password and sets the session cookie. Failed attempts are throttled per
-    /// user name and address (429 `login_throttled`).
+    /// Checks the password and sets the session cookie. After a few failed attempts for a
+    /// user name from one address, the next try must wait (1 s, 2 s, 4 s ... up to 60 s):
+    /// 429 `login_throttled` with `Retry-After`. The account is never locked. 429
+    /// `login_busy` (also with `Retry-After`) means the server is checking too many
+    /// passwords at once.
     #[oai(path = "/login", method = "post")]
     async fn login(
         &self,
