@@ -40,6 +40,10 @@ pub struct Config {
     /// `allow_private_callbacks` · `VIDEOAPI_ALLOW_PRIVATE_CALLBACKS` · default false:
     /// whether `callback_url` may point at loopback/private networks.
     pub allow_private_callbacks: bool,
+    /// `strict_request_fields` · `VIDEOAPI_STRICT_REQUEST_FIELDS` · default true: an
+    /// unknown field in a public JSON body is a 422 `unknown_field` (a typo would otherwise
+    /// be ignored and billed at the default); false ignores extra fields.
+    pub strict_request_fields: bool,
     /// `log_format`: `auto` (plain under systemd or without a terminal), `pretty`, `plain`.
     pub log_format: String,
     /// Providers, models and pricing groups declared in the TOML file, applied at start-up.
@@ -65,6 +69,7 @@ impl Default for Config {
             metrics_token: None,
             trusted_proxies: Vec::new(),
             allow_private_callbacks: false,
+            strict_request_fields: true,
             log_format: "auto".into(),
             providers: Vec::new(),
             models: Vec::new(),
@@ -92,6 +97,7 @@ struct FileConfig {
     metrics_token: Option<String>,
     trusted_proxies: Option<Vec<String>>,
     allow_private_callbacks: Option<bool>,
+    strict_request_fields: Option<bool>,
     log_format: Option<String>,
     #[serde(default)]
     providers: Vec<ProviderConfig>,
@@ -177,6 +183,9 @@ impl Config {
             if let Some(v) = f.allow_private_callbacks {
                 c.allow_private_callbacks = v;
             }
+            if let Some(v) = f.strict_request_fields {
+                c.strict_request_fields = v;
+            }
             c.providers = f.providers;
             c.models = f.models;
             c.pricing_groups = f.pricing_groups;
@@ -202,6 +211,9 @@ impl Config {
         }
         if let Some(v) = env_parse("VIDEOAPI_ALLOW_PRIVATE_CALLBACKS")? {
             c.allow_private_callbacks = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_STRICT_REQUEST_FIELDS")? {
+            c.strict_request_fields = v;
         }
         if let Some(v) = env("VIDEOAPI_METRICS_TOKEN") {
             c.metrics_token = Some(v);
@@ -334,6 +346,20 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("nginx"), "{err}");
         assert!(Config::default().trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn strict_request_fields_defaults_on_and_the_file_can_relax_it() {
+        assert!(Config::default().strict_request_fields);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "strict_request_fields = false\n").unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!c.strict_request_fields);
     }
 
     #[test]

@@ -35,11 +35,45 @@ pub enum AppError {
     #[error("request body is larger than {limit_bytes} bytes")]
     BodyTooLarge { limit_bytes: u64 },
     #[error(
-        "unsupported media type `{content_type}`: only image, video and audio files are accepted"
+        "the content is {content_type}: only image, video and audio files are accepted ({})",
+        crate::error::ACCEPTED_MEDIA
     )]
     UnsupportedMediaType { content_type: String },
     #[error("{message}")]
     Invalid { param: String, message: String },
+    /// A body field the request type does not have (with `strict_request_fields`).
+    #[error("unknown field \"{field}\"{}", did_you_mean(suggestion))]
+    UnknownField {
+        field: String,
+        suggestion: Option<String>,
+    },
+    /// A JSON body that is well-formed but not the expected shape (not an object).
+    #[error("{message}")]
+    InvalidBody { message: String },
+    /// A body that is not JSON at all; the message carries the parser's position.
+    #[error("{message}")]
+    InvalidJson { message: String },
+    #[error("{}", content_type_message(expected, got.as_deref()))]
+    UnsupportedContentType {
+        expected: &'static str,
+        got: Option<String>,
+    },
+    /// An uploaded file whose bytes are not what its part's Content-Type says.
+    #[error(
+        "declared {declared} but the content is {detected}{}",
+        mismatch_hint(*detected_accepted)
+    )]
+    MediaMismatch {
+        declared: String,
+        detected: String,
+        /// Whether the content is an accepted format (only the label was wrong).
+        detected_accepted: bool,
+    },
+    /// A URL under this server's own `/uploads/` that names no stored file.
+    #[error(
+        "{url} is not a file uploaded to this server (it does not exist or has expired); upload it again with POST /api/upload"
+    )]
+    UploadNotFound { param: String, url: String },
     #[error("prompt references {reference} but only {available} {kind} asset(s) were given")]
     UnknownReference {
         reference: String,
@@ -62,6 +96,31 @@ pub enum AppError {
     Storage(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What uploads accept, in the words error messages use.
+pub const ACCEPTED_MEDIA: &str = "PNG, JPEG, WebP, GIF, BMP, TIFF, HEIF, AVIF, MP4, MOV, WebM, MKV, AVI, MP3, WAV, OGG, Opus, FLAC, M4A, AAC";
+
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!(" \u{2014} did you mean \"{s}\"?"),
+        None => String::new(),
+    }
+}
+
+fn content_type_message(expected: &str, got: Option<&str>) -> String {
+    match got {
+        Some(got) => format!("send the body as {expected} (the Content-Type was {got})"),
+        None => format!("send the body as {expected}: the Content-Type header is missing"),
+    }
+}
+
+fn mismatch_hint(detected_accepted: bool) -> &'static str {
+    if detected_accepted {
+        "; send the matching Content-Type, or application/octet-stream to let the server recognise it"
+    } else {
+        "; only image, video and audio files are accepted"
+    }
 }
 
 /// The public columns of one row of the code table.
@@ -130,7 +189,16 @@ impl AppError {
             UnsupportedMediaType { .. } => {
                 code(415, "invalid_request_error", "unsupported_media_type")
             }
-            Invalid { .. } => code(422, "invalid_request_error", "invalid_field"),
+            Invalid { .. } | InvalidBody { .. } => {
+                code(422, "invalid_request_error", "invalid_field")
+            }
+            UnknownField { .. } => code(422, "invalid_request_error", "unknown_field"),
+            InvalidJson { .. } => code(400, "invalid_request_error", "invalid_json"),
+            UnsupportedContentType { .. } => {
+                code(415, "invalid_request_error", "unsupported_content_type")
+            }
+            MediaMismatch { .. } => code(415, "invalid_request_error", "unsupported_media_type"),
+            UploadNotFound { .. } => code(422, "invalid_request_error", "upload_not_found"),
             UnknownReference { .. } => {
                 code(422, "invalid_request_error", "unknown_asset_reference")
             }
@@ -151,14 +219,17 @@ impl AppError {
     /// The request field the error is about, when there is one.
     pub fn param(&self) -> Option<String> {
         match self {
-            AppError::Invalid { param, .. } => Some(param.clone()),
+            AppError::Invalid { param, .. } | AppError::UploadNotFound { param, .. } => {
+                Some(param.clone())
+            }
+            AppError::UnknownField { field, .. } => Some(field.clone()),
             AppError::UnknownReference { .. } => Some("prompt".into()),
             AppError::UnknownModel { .. }
             | AppError::ModelDisabled { .. }
             | AppError::NoProvider { .. } => Some("model".into()),
-            AppError::PayloadTooLarge { .. } | AppError::UnsupportedMediaType { .. } => {
-                Some("files".into())
-            }
+            AppError::PayloadTooLarge { .. }
+            | AppError::UnsupportedMediaType { .. }
+            | AppError::MediaMismatch { .. } => Some("files".into()),
             _ => None,
         }
     }

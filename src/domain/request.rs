@@ -139,6 +139,56 @@ fn parse_duration(model: &Model, input: Option<&DurationInput>) -> Result<Option
     Ok(Some(secs))
 }
 
+/// The known field a misspelt `field` most likely meant: the closest by edit distance
+/// (a swapped pair of letters counts once), when it is close enough to be a typo.
+pub fn suggest_field<'a>(field: &str, known: &[&'a str]) -> Option<&'a str> {
+    let typed = field.trim().to_ascii_lowercase().replace('-', "_");
+    known
+        .iter()
+        .map(|k| (strsim::osa_distance(&typed, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// An asset URL that points at this server's own upload folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnUpload {
+    /// The request field and index, e.g. `image_urls[0]`.
+    pub param: String,
+    pub url: String,
+    /// The storage key, e.g. `uploads/<id>/photo.png`.
+    pub key: String,
+}
+
+/// Every asset URL under `<public_url>/uploads/`: those can be checked locally before
+/// anything is charged, instead of failing upstream minutes later.
+pub fn own_uploads(public_url: &str, input: &GenerationInput) -> Vec<OwnUpload> {
+    let prefix = format!("{}/", public_url.trim_end_matches('/'));
+    let lists = [
+        ("image_urls", &input.image_urls),
+        ("video_urls", &input.video_urls),
+        ("audio_urls", &input.audio_urls),
+    ];
+    let mut found = Vec::new();
+    for (field, urls) in lists {
+        for (i, url) in urls.iter().enumerate() {
+            let Some(rest) = url.strip_prefix(&prefix) else {
+                continue;
+            };
+            let key = rest.split(['?', '#']).next().unwrap_or(rest);
+            if key.starts_with("uploads/") {
+                found.push(OwnUpload {
+                    param: format!("{field}[{i}]"),
+                    url: url.clone(),
+                    key: key.to_string(),
+                });
+            }
+        }
+    }
+    found
+}
+
 /// Check every field against the model and fill in defaults.
 pub fn normalize(model: &Model, input: GenerationInput) -> Result<UnifiedRequest, AppError> {
     let caps = &model.capabilities;
@@ -378,6 +428,56 @@ mod tests {
             assert_eq!(err.param().as_deref(), Some(param), "{err}");
             assert_eq!(err.status(), 422);
         }
+    }
+
+    #[test]
+    fn close_typos_get_a_suggestion_and_strangers_do_not() {
+        let known = [
+            "model",
+            "type",
+            "prompt",
+            "resolution",
+            "aspect_ratio",
+            "image_urls",
+        ];
+        for (typed, meant) in [
+            ("resolutoin", Some("resolution")),
+            ("promt", Some("prompt")),
+            ("tpye", Some("type")),
+            ("imageUrls", Some("image_urls")),
+            ("aspect-ratio", Some("aspect_ratio")),
+            ("image_url", Some("image_urls")),
+            ("seed", None),
+            ("x", None),
+            ("negative_prompt", None),
+        ] {
+            assert_eq!(suggest_field(typed, &known), meant, "{typed}");
+        }
+    }
+
+    #[test]
+    fn own_uploads_are_found_with_their_field_and_index() {
+        let input = GenerationInput {
+            image_urls: vec![
+                "https://cdn.example.com/uploads/a/x.png".into(),
+                "https://v.example.com/uploads/ab/y.png?v=1".into(),
+            ],
+            audio_urls: vec!["https://v.example.com/videos/z.mp4".into()],
+            video_urls: vec!["https://v.example.com/uploads/cd/z.mp4".into()],
+            ..Default::default()
+        };
+        let found = own_uploads("https://v.example.com", &input);
+        let got: Vec<(&str, &str)> = found
+            .iter()
+            .map(|o| (o.param.as_str(), o.key.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("image_urls[1]", "uploads/ab/y.png"),
+                ("video_urls[0]", "uploads/cd/z.mp4")
+            ]
+        );
     }
 
     #[test]

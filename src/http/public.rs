@@ -4,16 +4,17 @@ use super::auth::{ApiKeyAuth, optional_key};
 use super::errors::ApiError;
 use super::views::*;
 use crate::app::AppState;
-use crate::domain::request::{DurationInput, GenerationInput};
+use crate::domain::request::{self, DurationInput, GenerationInput};
 use crate::domain::task::Status;
 use crate::error::AppError;
+use crate::service::uploads::check_own_uploads;
 use crate::store::tasks::Filter;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::types::{ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags, Union};
 use std::borrow::Cow;
 
@@ -77,29 +78,136 @@ pub struct CreateGeneration {
     pub callback_url: Option<String>,
 }
 
-/// [`CreateGeneration`] with errors that name the field: poem-openapi's own messages say
-/// what was wrong but not where, and callers (and the console) need `param`.
-pub struct CreateBody(pub CreateGeneration);
+/// The create body as sent, decoded by [`CreateBody::decode`] so that every problem names
+/// its field in plain words. poem-openapi's own messages name Rust types and not the field,
+/// and its parsing runs before the handler, where the `strict_request_fields` setting is
+/// not known; so parsing here only keeps the JSON and the handler decides.
+pub struct CreateBody(serde_json::Value);
 
-const STRING_FIELDS: &[&str] = &[
-    "model",
-    "type",
-    "callback_url",
-    "prompt",
-    "resolution",
-    "aspect_ratio",
-    "end_user_id",
+/// The JSON a field accepts, in the words error messages use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Text,
+    TextList,
+    Bool,
+    Duration,
+}
+
+impl Expect {
+    fn accepts(self, v: &serde_json::Value) -> bool {
+        match self {
+            Expect::Text => v.is_string(),
+            Expect::TextList => v
+                .as_array()
+                .is_some_and(|items| items.iter().all(|i| i.is_string())),
+            Expect::Bool => v.is_boolean(),
+            Expect::Duration => v.is_string() || v.is_number(),
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Expect::Text => "a string",
+            Expect::TextList => "an array of strings",
+            Expect::Bool => "true or false",
+            Expect::Duration => "\"auto\", a number or a numeric string",
+        }
+    }
+}
+
+/// Every field of [`CreateGeneration`] (a test keeps this in step with the schema).
+const FIELDS: &[(&str, Expect)] = &[
+    ("model", Expect::Text),
+    ("type", Expect::Text),
+    ("prompt", Expect::Text),
+    ("image_urls", Expect::TextList),
+    ("video_urls", Expect::TextList),
+    ("audio_urls", Expect::TextList),
+    ("resolution", Expect::Text),
+    ("duration", Expect::Duration),
+    ("aspect_ratio", Expect::Text),
+    ("generate_audio", Expect::Bool),
+    ("end_user_id", Expect::Text),
+    ("callback_url", Expect::Text),
 ];
-const LIST_FIELDS: &[&str] = &["image_urls", "video_urls", "audio_urls"];
+const REQUIRED: &[&str] = &["model", "prompt"];
 
-fn field_error(field: &str, problem: &str) -> ParseError<CreateBody> {
-    ParseError::custom(format!("field `{field}` {problem}"))
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "true/false",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+impl CreateBody {
+    /// Check the body field by field, then decode it. With `strict`, a field the request
+    /// does not have is an error (a typo like `resolutoin` would otherwise be ignored
+    /// and billed at the default).
+    pub fn decode(self, strict: bool) -> Result<GenerationInput, AppError> {
+        let obj = match self.0 {
+            serde_json::Value::Object(obj) => obj,
+            serde_json::Value::Null => {
+                return Err(AppError::InvalidJson {
+                    message: "the request body is empty: send a JSON object with at least \"model\" and \"prompt\"".into(),
+                });
+            }
+            other => {
+                return Err(AppError::InvalidBody {
+                    message: format!(
+                        "the request body must be a JSON object, not {}",
+                        json_kind(&other)
+                    ),
+                });
+            }
+        };
+        if strict {
+            let known: Vec<&str> = FIELDS.iter().map(|(f, _)| *f).collect();
+            if let Some(field) = obj.keys().find(|k| !known.contains(&k.as_str())) {
+                return Err(AppError::UnknownField {
+                    field: field.clone(),
+                    suggestion: request::suggest_field(field, &known).map(str::to_string),
+                });
+            }
+        }
+        for field in REQUIRED {
+            if obj.get(*field).is_none_or(|v| v.is_null()) {
+                return Err(AppError::invalid(
+                    *field,
+                    format!("\"{field}\" is required"),
+                ));
+            }
+        }
+        for (field, expect) in FIELDS {
+            if let Some(v) = obj.get(*field)
+                && !v.is_null()
+                && !expect.accepts(v)
+            {
+                return Err(AppError::invalid(
+                    *field,
+                    format!(
+                        "\"{field}\" must be {}, not {}",
+                        expect.words(),
+                        json_kind(v)
+                    ),
+                ));
+            }
+        }
+        // Every field was checked above, so this cannot fail on the caller's input; its
+        // message would name Rust types, so it is not passed on.
+        CreateGeneration::parse_from_json(Some(serde_json::Value::Object(obj)))
+            .map(GenerationInput::from)
+            .map_err(|e| AppError::internal(e.into_message()))
+    }
 }
 
 impl Type for CreateBody {
     const IS_REQUIRED: bool = true;
-    type RawValueType = CreateGeneration;
-    type RawElementValueType = CreateGeneration;
+    type RawValueType = serde_json::Value;
+    type RawElementValueType = serde_json::Value;
 
     fn name() -> Cow<'static, str> {
         CreateGeneration::name()
@@ -126,50 +234,13 @@ impl Type for CreateBody {
 
 impl ParseFromJSON for CreateBody {
     fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
-        let Some(serde_json::Value::Object(obj)) = &value else {
-            return Err(ParseError::custom("the body must be a JSON object"));
-        };
-        for required in ["model", "prompt"] {
-            if obj.get(required).is_none_or(|v| v.is_null()) {
-                return Err(field_error(required, "is required"));
-            }
-        }
-        for f in STRING_FIELDS {
-            if obj.get(*f).is_some_and(|v| !v.is_null() && !v.is_string()) {
-                return Err(field_error(f, "must be a string"));
-            }
-        }
-        for f in LIST_FIELDS {
-            match obj.get(*f) {
-                Some(serde_json::Value::Array(items)) if items.iter().all(|i| i.is_string()) => {}
-                None | Some(serde_json::Value::Null) => {}
-                Some(_) => return Err(field_error(f, "must be an array of URL strings")),
-            }
-        }
-        if obj
-            .get("generate_audio")
-            .is_some_and(|v| !v.is_null() && !v.is_boolean())
-        {
-            return Err(field_error("generate_audio", "must be true or false"));
-        }
-        if obj
-            .get("duration")
-            .is_some_and(|v| !(v.is_null() || v.is_string() || v.is_number()))
-        {
-            return Err(field_error(
-                "duration",
-                "must be \"auto\" or a number of seconds",
-            ));
-        }
-        CreateGeneration::parse_from_json(value)
-            .map(CreateBody)
-            .map_err(ParseError::propagate)
+        Ok(CreateBody(value.unwrap_or_default()))
     }
 }
 
 impl ToJSON for CreateBody {
     fn to_json(&self) -> Option<serde_json::Value> {
-        self.0.to_json()
+        Some(self.0.clone())
     }
 }
 
@@ -263,9 +334,11 @@ impl PublicApi {
         body: Json<CreateBody>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
     ) -> Result<CreateResponse, ApiError> {
+        let input = body.0.decode(state.config.strict_request_fields)?;
+        check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
         let (task, _) = state
             .tasks
-            .create(&auth.0, body.0.0.into(), idempotency_key.0, "api")
+            .create(&auth.0, input, idempotency_key.0, "api")
             .await?;
         Ok(CreateResponse::Ok(Json(Accepted {
             task_id: task.id,
@@ -318,7 +391,7 @@ impl PublicApi {
                 AppError::invalid("status", "must be pending, processing, completed or failed")
             })?),
         };
-        let limit = limit.0.unwrap_or(20).clamp(1, 100) as usize;
+        let limit = crate::domain::paging::page_limit(limit.0, 20, 100)?;
         let filter = Filter {
             user_id: Some(auth.0.user.id),
             status,
@@ -377,5 +450,54 @@ impl PublicApi {
             status: "ok".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checked_fields_are_the_schema_fields() {
+        let mut registry = Registry::new();
+        CreateGeneration::register(&mut registry);
+        let schema = &registry.schemas["CreateGeneration"];
+        let documented: Vec<&str> = schema.properties.iter().map(|(name, _)| *name).collect();
+        let checked: Vec<&str> = FIELDS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(documented, checked);
+        assert_eq!(schema.required, REQUIRED);
+    }
+
+    #[test]
+    fn decode_names_the_field_in_plain_words() {
+        let cases = [
+            (
+                serde_json::json!({"prompt": "x"}),
+                "model",
+                "\"model\" is required",
+            ),
+            (
+                serde_json::json!({"model": "m", "prompt": "x", "duration": [5]}),
+                "duration",
+                "\"duration\" must be \"auto\", a number or a numeric string, not an array",
+            ),
+            (
+                serde_json::json!({"model": "m", "prompt": "x", "image_urls": "u"}),
+                "image_urls",
+                "\"image_urls\" must be an array of strings, not a string",
+            ),
+            (
+                serde_json::json!({"model": "m", "prompt": "x", "resolutoin": "480p"}),
+                "resolutoin",
+                "unknown field \"resolutoin\" \u{2014} did you mean \"resolution\"?",
+            ),
+        ];
+        for (body, param, message) in cases {
+            let err = CreateBody(body).decode(true).unwrap_err();
+            assert_eq!(err.param().as_deref(), Some(param));
+            assert_eq!(err.to_string(), message);
+        }
+        let relaxed = CreateBody(serde_json::json!({"model": "m", "prompt": "x", "seed": 1}));
+        assert_eq!(relaxed.decode(false).unwrap().model, "m");
     }
 }

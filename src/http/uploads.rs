@@ -4,6 +4,7 @@ use super::auth::ApiKeyAuth;
 use super::errors::ApiError;
 use super::public::ApiTags;
 use crate::app::AppState;
+use crate::error::AppError;
 use crate::service::uploads::save_multipart;
 use poem::web::Data;
 use poem::{Body, Request, RequestBody};
@@ -48,9 +49,9 @@ impl ParsePayload for MultipartStream {
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let ct = request.content_type().unwrap_or_default();
         let boundary = multer::parse_boundary(ct).map_err(|e| {
-            ApiError(crate::error::AppError::invalid(
+            ApiError(AppError::invalid(
                 "files",
-                format!("bad multipart content type: {e}"),
+                format!("bad multipart content type ({e}): let the HTTP client set the boundary"),
             ))
         })?;
         Ok(MultipartStream {
@@ -89,11 +90,27 @@ impl<'a> ApiExtractor<'a> for MultipartStream {
             Some(ct) if Self::check_content_type(ct) => {
                 <Self as ParsePayload>::from_request(request, body).await
             }
-            other => Err(ApiError(crate::error::AppError::UnsupportedMediaType {
-                content_type: other.unwrap_or("none").to_string(),
+            None if declares_no_body(request) => Err(ApiError(AppError::invalid(
+                "files",
+                "the request has no body: send multipart/form-data with one or more files in the field \"files\"",
+            ))
+            .into()),
+            other => Err(ApiError(AppError::UnsupportedContentType {
+                expected: "multipart/form-data with the files in the field \"files\"",
+                got: other.map(str::to_string),
             })
             .into()),
         }
+    }
+}
+
+/// A request that says it carries nothing: `Content-Length: 0`, or neither a length nor a
+/// chunked body.
+fn declares_no_body(request: &Request) -> bool {
+    let h = request.headers();
+    match h.get(poem::http::header::CONTENT_LENGTH) {
+        Some(v) => v.to_str().is_ok_and(|v| v.trim() == "0"),
+        None => !h.contains_key(poem::http::header::TRANSFER_ENCODING),
     }
 }
 
@@ -102,6 +119,8 @@ impl<'a> ApiExtractor<'a> for MultipartStream {
 pub struct UploadedFile {
     /// The name the file was sent with.
     pub filename: String,
+    /// The type recognised from the file's bytes (not the declared one); the file is
+    /// served with it and stored with its extension.
     pub content_type: String,
     /// Bytes stored.
     pub size: u64,

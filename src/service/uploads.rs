@@ -1,5 +1,7 @@
-//! Asset uploads: multipart streamed to disk, size-capped per file, media types only.
+//! Asset uploads: multipart streamed to disk, size-capped per file, recognised by their
+//! bytes (media types only).
 
+use crate::domain::request::{self, GenerationInput};
 use crate::error::{AppError, AppResult};
 use crate::storage::{Storage, safe_stem};
 use futures_util::Stream;
@@ -16,12 +18,157 @@ pub struct Uploaded {
 /// Files per request; with the per-file cap this bounds a request's disk use.
 pub const MAX_FILES: usize = 20;
 
-/// The media type we accept and the extension we store it under. SVG is refused: it is
-/// an image that can carry script.
-pub fn classify(declared: Option<&str>, filename: &str) -> Result<(String, String), AppError> {
-    let guessed = mime_guess::from_path(filename)
-        .first_raw()
-        .map(str::to_string);
+/// One accepted format: what [`infer`] calls it, the type we serve it as (the one
+/// `mime_guess` gives for `ext`, which the file server uses), and the declared types that
+/// count as agreeing with it. SVG is absent on purpose: an image that can carry script.
+#[derive(Debug)]
+struct Format {
+    sniffed: &'static str,
+    served: &'static str,
+    ext: &'static str,
+    declared: &'static [&'static str],
+}
+
+// Containers that share one byte layout (ISO-BMFF, Matroska, Ogg) accept each other's
+// declared types: a browser may label an .m4a as video/mp4 and a .webm as audio/webm.
+const BMFF: &[&str] = &[
+    "video/mp4",
+    "audio/mp4",
+    "video/x-m4v",
+    "audio/m4a",
+    "audio/x-m4a",
+    "video/quicktime",
+];
+const MATROSKA: &[&str] = &[
+    "video/webm",
+    "audio/webm",
+    "video/x-matroska",
+    "audio/x-matroska",
+];
+const OGG: &[&str] = &["audio/ogg", "video/ogg", "application/ogg", "audio/opus"];
+
+const FORMATS: &[Format] = &[
+    fmt(
+        "image/png",
+        "image/png",
+        "png",
+        &["image/png", "image/x-png", "image/apng"],
+    ),
+    fmt(
+        "image/jpeg",
+        "image/jpeg",
+        "jpg",
+        &["image/jpeg", "image/jpg", "image/pjpeg"],
+    ),
+    fmt("image/webp", "image/webp", "webp", &["image/webp"]),
+    fmt("image/gif", "image/gif", "gif", &["image/gif"]),
+    fmt(
+        "image/bmp",
+        "image/bmp",
+        "bmp",
+        &["image/bmp", "image/x-bmp", "image/x-ms-bmp"],
+    ),
+    fmt(
+        "image/tiff",
+        "image/tiff",
+        "tiff",
+        &["image/tiff", "image/tif"],
+    ),
+    fmt(
+        "image/heif",
+        "image/heif",
+        "heif",
+        &["image/heif", "image/heic"],
+    ),
+    fmt(
+        "image/avif",
+        "image/avif",
+        "avif",
+        &["image/avif", "image/heif"],
+    ),
+    fmt("video/mp4", "video/mp4", "mp4", BMFF),
+    fmt("video/x-m4v", "video/x-m4v", "m4v", BMFF),
+    fmt("video/quicktime", "video/quicktime", "mov", BMFF),
+    fmt("video/webm", "video/webm", "webm", MATROSKA),
+    fmt("video/x-matroska", "video/x-matroska", "mkv", MATROSKA),
+    fmt(
+        "video/x-msvideo",
+        "video/x-msvideo",
+        "avi",
+        &["video/x-msvideo", "video/avi", "video/msvideo"],
+    ),
+    fmt(
+        "audio/mpeg",
+        "audio/mpeg",
+        "mp3",
+        &["audio/mpeg", "audio/mp3", "audio/mpeg3", "audio/x-mp3"],
+    ),
+    fmt(
+        "audio/x-wav",
+        "audio/wav",
+        "wav",
+        &["audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"],
+    ),
+    fmt("audio/ogg", "audio/ogg", "ogg", OGG),
+    fmt("audio/opus", "audio/ogg", "ogg", OGG),
+    fmt(
+        "audio/x-flac",
+        "audio/flac",
+        "flac",
+        &["audio/flac", "audio/x-flac"],
+    ),
+    fmt("audio/m4a", "audio/m4a", "m4a", BMFF),
+    fmt(
+        "audio/aac",
+        "audio/aac",
+        "aac",
+        &["audio/aac", "audio/x-aac", "audio/aacp"],
+    ),
+];
+
+const fn fmt(
+    sniffed: &'static str,
+    served: &'static str,
+    ext: &'static str,
+    declared: &'static [&'static str],
+) -> Format {
+    Format {
+        sniffed,
+        served,
+        ext,
+        declared,
+    }
+}
+
+/// Bytes read before deciding what a file is; every accepted format shows itself well
+/// within this, and the rest of the file is streamed without being held.
+const SNIFF_BYTES: usize = 8 * 1024;
+
+/// What the first bytes of a file are, in a word a caller understands, when they are not
+/// an accepted format: the sniffed type, or text, or unknown binary data.
+fn describe(head: &[u8]) -> String {
+    if looks_like_markup(head) {
+        let start = String::from_utf8_lossy(&head[..head.len().min(512)]).to_ascii_lowercase();
+        if start.contains("<svg") {
+            return "image/svg+xml (refused: SVG can carry script)".into();
+        }
+        return "text/html".into();
+    }
+    if let Some(kind) = infer::get(head) {
+        return kind.mime_type().to_string();
+    }
+    // A cut in the middle of a character at the end of the sniffed bytes is still text.
+    match std::str::from_utf8(head) {
+        Ok(_) => "text/plain".into(),
+        Err(e) if e.error_len().is_none() => "text/plain".into(),
+        Err(_) => "unrecognised binary data (application/octet-stream)".into(),
+    }
+}
+
+/// Decide what an upload is from its first bytes, checked against the declared type (the
+/// part's Content-Type). A missing or generic declared type lets the bytes decide; a
+/// specific one that disagrees with them is refused, naming both.
+fn recognise(declared: Option<&str>, head: &[u8]) -> Result<&'static Format, AppError> {
     let declared = declared
         .map(|d| {
             d.split(';')
@@ -31,37 +178,29 @@ pub fn classify(declared: Option<&str>, filename: &str) -> Result<(String, Strin
                 .to_ascii_lowercase()
         })
         .filter(|d| !d.is_empty() && d != "application/octet-stream");
-    let ct = declared
-        .or(guessed)
-        .unwrap_or_else(|| "application/octet-stream".into());
-    let media = ct.starts_with("image/") || ct.starts_with("video/") || ct.starts_with("audio/");
-    if !media || ct.contains("svg") || ct.contains("xml") || ct.contains("html") {
-        return Err(AppError::UnsupportedMediaType { content_type: ct });
-    }
-    let ext = match ct.as_str() {
-        "image/png" => "png",
-        "image/jpeg" | "image/jpg" | "image/pjpeg" => "jpg",
-        "image/webp" => "webp",
-        "image/gif" => "gif",
-        "image/bmp" => "bmp",
-        "image/tiff" => "tiff",
-        "image/heic" => "heic",
-        "image/avif" => "avif",
-        "video/mp4" => "mp4",
-        "video/quicktime" => "mov",
-        "video/webm" => "webm",
-        "video/x-matroska" => "mkv",
-        "video/x-msvideo" => "avi",
-        "audio/mpeg" | "audio/mp3" => "mp3",
-        "audio/wav" | "audio/x-wav" | "audio/wave" => "wav",
-        "audio/ogg" => "ogg",
-        "audio/mp4" | "audio/x-m4a" | "audio/m4a" => "m4a",
-        "audio/aac" => "aac",
-        "audio/flac" | "audio/x-flac" => "flac",
-        "audio/webm" => "weba",
-        _ => "bin",
+    // Markup first: some HTML starts with bytes another matcher would also claim.
+    let format = if looks_like_markup(head) {
+        None
+    } else {
+        infer::get(head).and_then(|k| FORMATS.iter().find(|f| f.sniffed == k.mime_type()))
     };
-    Ok((ct, ext.to_string()))
+    match (format, declared) {
+        (Some(f), None) => Ok(f),
+        (Some(f), Some(d)) if f.declared.contains(&d.as_str()) || f.served == d => Ok(f),
+        (Some(f), Some(d)) => Err(AppError::MediaMismatch {
+            declared: d,
+            detected: f.served.to_string(),
+            detected_accepted: true,
+        }),
+        (None, Some(d)) => Err(AppError::MediaMismatch {
+            declared: d,
+            detected: describe(head),
+            detected_accepted: false,
+        }),
+        (None, None) => Err(AppError::UnsupportedMediaType {
+            content_type: describe(head),
+        }),
+    }
 }
 
 /// Whether the first bytes look like markup a browser might render as a page.
@@ -78,6 +217,24 @@ fn looks_like_markup(head: &[u8]) -> bool {
         || lower.starts_with("<script")
         || lower.starts_with("<svg")
         || lower.starts_with("<?xml")
+}
+
+/// Every asset URL under this server's own `/uploads/` must name a stored file: checked
+/// before anything is charged, since no channel could fetch it later.
+pub async fn check_own_uploads(
+    storage: &Storage,
+    public_url: &str,
+    input: &GenerationInput,
+) -> AppResult<()> {
+    for own in request::own_uploads(public_url, input) {
+        if !storage.exists(&own.key).await {
+            return Err(AppError::UploadNotFound {
+                param: own.param,
+                url: own.url,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Store every `files` part of a multipart body. All or nothing: on any error the files
@@ -119,8 +276,13 @@ where
     S: Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
 {
     let mut mp = multer::Multipart::new(body, boundary);
-    let bad =
-        |e: multer::Error| AppError::invalid("files", format!("malformed multipart body: {e}"));
+    let bad = |e: multer::Error| {
+        let message = match e {
+            multer::Error::IncompleteStream => "the multipart body is empty or cut short: send one or more files in the field \"files\"".to_string(),
+            other => format!("malformed multipart body: {other}"),
+        };
+        AppError::invalid("files", message)
+    };
     while let Some(mut field) = mp.next_field().await.map_err(bad)? {
         if field.name() != Some("files") {
             // Drain and ignore other fields: they are not part of the contract.
@@ -134,23 +296,33 @@ where
             ));
         }
         let filename = field.file_name().unwrap_or("file").to_string();
-        let (content_type, ext) = classify(field.content_type().map(|m| m.as_ref()), &filename)?;
-        let mut part = storage.create(limit).await?;
-        let mut first = true;
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            if first {
-                first = false;
-                if looks_like_markup(&chunk) {
-                    return Err(AppError::UnsupportedMediaType {
-                        content_type: "text/html".into(),
-                    });
-                }
+        let declared = field.content_type().map(|m| m.to_string());
+        // Hold only the first bytes to recognise the file; the rest is streamed to disk.
+        let mut head: Vec<u8> = Vec::new();
+        while head.len() < SNIFF_BYTES {
+            match field.chunk().await.map_err(bad)? {
+                Some(chunk) => head.extend_from_slice(&chunk),
+                None => break,
             }
+            if head.len() as u64 > limit {
+                return Err(AppError::PayloadTooLarge { limit_bytes: limit });
+            }
+        }
+        if head.is_empty() {
+            return Err(AppError::invalid(
+                "files",
+                format!("\"{filename}\" is empty: send the file's bytes"),
+            ));
+        }
+        let format = recognise(declared.as_deref(), &head)?;
+        let mut part = storage.create(limit).await?;
+        part.write(&head).await?;
+        drop(head);
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
             part.write(&chunk).await?;
         }
-        if part.written() == 0 {
-            return Err(AppError::invalid("files", format!("`{filename}` is empty")));
-        }
+        let ext = format.ext;
+        let content_type = format.served.to_string();
         let key = format!(
             "uploads/{}/{}.{ext}",
             crate::domain::ids::random_hex(12),
@@ -171,26 +343,54 @@ where
 mod tests {
     use super::*;
 
+    fn png() -> Vec<u8> {
+        let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        b.extend_from_slice(&[0; 16]);
+        b
+    }
+
     #[test]
-    fn media_types_are_accepted_and_others_refused() {
-        assert_eq!(
-            classify(Some("image/png"), "a.png").unwrap(),
-            ("image/png".into(), "png".into())
+    fn the_bytes_decide_and_a_generic_declared_type_defers_to_them() {
+        for declared in [None, Some("application/octet-stream"), Some("image/png")] {
+            let f = recognise(declared, &png()).unwrap();
+            assert_eq!((f.served, f.ext), ("image/png", "png"), "{declared:?}");
+        }
+        let mp3 = [0xFF, 0xFB, 0x90, 0x00, 1, 2, 3];
+        assert_eq!(recognise(Some("audio/mp3"), &mp3).unwrap().ext, "mp3");
+        let mut m4a = b"\0\0\0\x20ftypM4A \0\0\0\0".to_vec();
+        m4a.resize(32, 0);
+        assert_eq!(recognise(Some("video/mp4"), &m4a).unwrap().ext, "m4a");
+    }
+
+    #[test]
+    fn a_declared_type_that_disagrees_with_the_bytes_names_both() {
+        let err = recognise(Some("image/png"), b"just some notes\n").unwrap_err();
+        assert_eq!(err.status(), 415);
+        assert!(
+            err.to_string()
+                .starts_with("declared image/png but the content is text/plain"),
+            "{err}"
         );
-        assert_eq!(classify(None, "clip.mp4").unwrap().1, "mp4");
-        assert_eq!(
-            classify(Some("application/octet-stream"), "x.mp3")
-                .unwrap()
-                .0,
-            "audio/mpeg"
-        );
-        for (ct, name) in [
-            (Some("text/html"), "a.html"),
-            (Some("image/svg+xml"), "a.svg"),
-            (None, "a.exe"),
-            (Some("application/pdf"), "a.pdf"),
+        let err = recognise(None, b"<?xml version=\"1.0\"?><svg/>").unwrap_err();
+        assert!(err.to_string().contains("image/svg+xml"), "{err}");
+        let err = recognise(Some("image/jpeg"), &png()).unwrap_err();
+        assert!(err.to_string().contains("content is image/png"), "{err}");
+        for (declared, bytes) in [
+            (None, b"<svg onload=alert(1)>".to_vec()),
+            (None, b"%PDF-1.4 ...".to_vec()),
+            (Some("image/svg+xml"), b"<svg/>".to_vec()),
+            (Some("image/png"), b"<!doctype html><p>".to_vec()),
+            (None, vec![0, 1, 2, 0xFE, 0xFF, 0x80]),
         ] {
-            assert_eq!(classify(ct, name).unwrap_err().status(), 415, "{name}");
+            assert_eq!(recognise(declared, &bytes).unwrap_err().status(), 415);
+        }
+    }
+
+    #[test]
+    fn served_types_are_what_the_file_server_sends_for_the_extension() {
+        for f in FORMATS {
+            let guessed = mime_guess::from_ext(f.ext).first_raw();
+            assert_eq!(guessed, Some(f.served), "{}", f.ext);
         }
     }
 

@@ -72,6 +72,14 @@ impl Storage {
         Ok(self.root.join(key))
     }
 
+    /// Whether `key` names a stored file (a key outside the root names none).
+    pub async fn exists(&self, key: &str) -> bool {
+        match self.path_of(key) {
+            Ok(p) => tokio::fs::metadata(&p).await.is_ok_and(|m| m.is_file()),
+            Err(_) => false,
+        }
+    }
+
     /// Copy a stream into `key`, refusing more than `limit` bytes.
     pub async fn save_stream<S, E>(&self, key: &str, limit: u64, mut stream: S) -> AppResult<u64>
     where

@@ -107,7 +107,7 @@ async fn invalid_fields_are_422_naming_the_field() {
         );
         assert_eq!(v["error"]["param"], param, "{v}");
     }
-    // Wrong JSON types and broken JSON are 422 too, never 500.
+    // Wrong JSON types are 422 too, and broken JSON 400; never 500.
     let (s, v) = app
         .create(&key, json!({"model": ["x"], "prompt": "x"}))
         .await;
@@ -122,7 +122,7 @@ async fn invalid_fields_are_422_naming_the_field() {
         .await
         .unwrap();
     let (s, v) = status_json(resp).await;
-    assert_eq!((s, error_code(&v).as_str()), (422, "invalid_field"));
+    assert_eq!((s, error_code(&v).as_str()), (400, "invalid_json"));
     assert_eq!(app.balance(&key).await, 1000);
     app.stop().await;
 }

@@ -16,4 +16,5 @@ mod process;
 mod providers;
 mod restart;
 mod simulators;
+mod strict_input;
 mod uploads;

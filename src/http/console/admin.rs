@@ -550,7 +550,7 @@ impl AdminApi {
         limit: Query<Option<u32>>,
     ) -> Result<Json<ConsoleTaskList>, ApiError> {
         auth.admin()?;
-        let limit = limit.0.unwrap_or(50).clamp(1, 100) as usize;
+        let limit = crate::domain::paging::page_limit(limit.0, 50, 100)?;
         let status = parse_status(status.0.as_deref())?;
         let user_id = match user.0.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -597,7 +597,7 @@ impl AdminApi {
         limit: Query<Option<u32>>,
     ) -> Result<Json<LedgerPage>, ApiError> {
         auth.admin()?;
-        let limit = limit.0.unwrap_or(50).clamp(1, 200) as usize;
+        let limit = crate::domain::paging::page_limit(limit.0, 50, 200)?;
         let user_id = match user.0.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(name) => match user_id_by_name(state.0, name).await? {

@@ -6,9 +6,10 @@ use crate::app::AppState;
 use crate::domain::now_ms;
 use crate::domain::task::Task;
 use crate::http::errors::ApiError;
-use crate::http::public::{Accepted, CreateGeneration};
+use crate::http::public::{Accepted, CreateBody};
 use crate::http::uploads::{MultipartStream, UploadResult, store_upload};
 use crate::http::views::{ModelInfo, ModelList};
+use crate::service::uploads::check_own_uploads;
 use crate::store::{self, tasks::Filter};
 use poem::web::Data;
 use poem_openapi::OpenApi;
@@ -161,7 +162,7 @@ impl ConsoleApi {
         /// Only tasks with this status.
         status: Query<Option<String>>,
     ) -> Result<Json<ConsoleTaskList>, ApiError> {
-        let limit = limit.0.unwrap_or(20).clamp(1, 100) as usize;
+        let limit = crate::domain::paging::page_limit(limit.0, 20, 100)?;
         let filter = Filter {
             user_id: Some(auth.who.user.id),
             status: parse_status(status.0.as_deref())?,
@@ -206,12 +207,15 @@ impl ConsoleApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-        body: Json<CreateGeneration>,
+        body: Json<CreateBody>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
     ) -> Result<Json<Accepted>, ApiError> {
+        // The console is our own client: it never sends extra fields, so always strict.
+        let input = body.0.decode(true)?;
+        check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
         let (task, _) = state
             .tasks
-            .create(&auth.who, body.0.into(), idempotency_key.0, "console")
+            .create(&auth.who, input, idempotency_key.0, "console")
             .await?;
         Ok(Json(Accepted {
             task_id: task.id,

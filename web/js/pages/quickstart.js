@@ -14,7 +14,9 @@ export function exampleBody(m, base) {
     model: m.id,
     type,
     prompt: withImage ? "让 @Image1 中的人物自然转身,镜头缓慢推进,光影真实" : "一只小猫在窗台上晒太阳,镜头缓慢推进,光影真实",
-    image_urls: withImage ? [`${base}/uploads/reference.png`] : [],
+    // The source document's placeholder: a URL under this server's own /uploads/ that
+    // names no file is refused (422 upload_not_found), so the example must not invent one.
+    image_urls: withImage ? ["https://your-domain.com/uploads/reference.png"] : [],
     video_urls: [],
     audio_urls: [],
     resolution: m.resolutions.includes("720p") ? "720p" : m.resolutions[0],
