@@ -4,20 +4,23 @@
 # names) for 30 s, and prints the server's memory (VmHWM/VmRSS from /proc), /healthz
 # p50/p99 and whether a legitimate login got in during the flood. Exit 1 if a goal
 # (RSS < 200 MiB, healthz p99 < 100 ms, legit login ok) was missed.
-#   SECONDS_=30 CONCURRENCY=64 PORT=18098 PROFILE=release bash scripts/login_flood.sh
+#   SECONDS_=30 CONCURRENCY=64 PORT=18098 PROFILE=release|dev [BIN=...] bash scripts/login_flood.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${SECONDS_:-30}
 CONCURRENCY=${CONCURRENCY:-64}
 PORT=${PORT:-18098}
 PROFILE=${PROFILE:-release}
-if [ "$PROFILE" = release ]; then
-  cargo build --release -q
-else
-  cargo build -q
+# BIN=path/to/videoapi uses an existing binary as it is (no build).
+if [ -z "${BIN:-}" ]; then
+  if [ "$PROFILE" = release ]; then
+    cargo build --release -q
+    BIN=target/release/videoapi
+  else
+    cargo build -q
+    BIN=target/debug/videoapi
+  fi
 fi
-BIN=target/$PROFILE/videoapi
-[ "$PROFILE" = dev ] && BIN=target/debug/videoapi
 DATA=$(mktemp -d)
 PID=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$DATA"' EXIT
