@@ -28,7 +28,7 @@ impl AppState {
     /// Open the data dir and database, load the catalog, create the first admin.
     /// Returns the state and the admin password when one was generated.
     pub async fn open(config: Config) -> anyhow::Result<(AppState, Option<String>)> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        crate::storage::private_dir(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
         })?;
         let store = Store::open(&config.db_path())?;
@@ -122,7 +122,8 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
     ));
     let webhooks = tokio::spawn(webhooks.run(engine_rx));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let acceptor = poem::listener::TcpAcceptor::from_std(listener)?;
+    let acceptor =
+        crate::http::conn::GuardedAcceptor::from_std(listener, connection_limits(&state.config))?;
     let app = crate::http::routes(state.clone());
     let server = tokio::spawn(async move {
         poem::Server::new_with_acceptor(acceptor)
@@ -146,6 +147,23 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
         webhooks,
         session_purge,
     })
+}
+
+/// The connection limits from the config; an unset cap is sized from the fd limit.
+fn connection_limits(config: &Config) -> crate::http::conn::Limits {
+    use crate::http::conn;
+    let max_connections = if config.max_connections == 0 {
+        conn::raise_fd_limit();
+        conn::default_max_connections()
+    } else {
+        config.max_connections
+    };
+    conn::Limits {
+        header_read: Duration::from_secs(config.header_read_timeout_secs),
+        body_idle: Duration::from_secs(config.body_read_timeout_secs),
+        keep_alive: Duration::from_secs(config.keep_alive_timeout_secs),
+        max_connections,
+    }
 }
 
 impl Running {

@@ -20,6 +20,19 @@ pub struct Config {
     pub max_result_bytes: u64,
     /// `task_deadline_secs` · `VIDEOAPI_TASK_DEADLINE_SECS` · default 3600.
     pub task_deadline_secs: u64,
+    /// `header_read_timeout_secs` · `VIDEOAPI_HEADER_READ_TIMEOUT_SECS` · default 10:
+    /// a request head must arrive this long after the connection (or its previous
+    /// response); trickled bytes do not extend it.
+    pub header_read_timeout_secs: u64,
+    /// `body_read_timeout_secs` · `VIDEOAPI_BODY_READ_TIMEOUT_SECS` · default 30:
+    /// longest pause between two reads of a request body.
+    pub body_read_timeout_secs: u64,
+    /// `keep_alive_timeout_secs` · `VIDEOAPI_KEEP_ALIVE_TIMEOUT_SECS` · default 60:
+    /// how long an idle kept-alive connection waits for its next request.
+    pub keep_alive_timeout_secs: u64,
+    /// `max_connections` · `VIDEOAPI_MAX_CONNECTIONS` · default 0 = 4096, or fewer when
+    /// the descriptor limit is low. Further clients wait in the listen backlog.
+    pub max_connections: usize,
     /// `demo` · `VIDEOAPI_DEMO` · default true: the demo provider and catalog.
     pub demo: bool,
     /// `demo_delay_ms` · `VIDEOAPI_DEMO_DELAY_MS` · default 3000.
@@ -62,6 +75,10 @@ impl Default for Config {
             max_upload_bytes: 100 * MB,
             max_result_bytes: 2048 * MB,
             task_deadline_secs: 3600,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            keep_alive_timeout_secs: 60,
+            max_connections: 0,
             demo: true,
             demo_delay_ms: 3000,
             poll_interval_ms: None,
@@ -90,6 +107,10 @@ struct FileConfig {
     max_upload_mb: Option<u64>,
     max_result_mb: Option<u64>,
     task_deadline_secs: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
+    keep_alive_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     demo: Option<bool>,
     demo_delay_ms: Option<u64>,
     poll_interval_ms: Option<u64>,
@@ -165,6 +186,18 @@ impl Config {
             if let Some(v) = f.task_deadline_secs {
                 c.task_deadline_secs = v;
             }
+            if let Some(v) = f.header_read_timeout_secs {
+                c.header_read_timeout_secs = v;
+            }
+            if let Some(v) = f.body_read_timeout_secs {
+                c.body_read_timeout_secs = v;
+            }
+            if let Some(v) = f.keep_alive_timeout_secs {
+                c.keep_alive_timeout_secs = v;
+            }
+            if let Some(v) = f.max_connections {
+                c.max_connections = v;
+            }
             if let Some(v) = f.demo {
                 c.demo = v;
             }
@@ -199,6 +232,18 @@ impl Config {
         }
         if let Some(v) = env_parse("VIDEOAPI_TASK_DEADLINE_SECS")? {
             c.task_deadline_secs = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_HEADER_READ_TIMEOUT_SECS")? {
+            c.header_read_timeout_secs = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_BODY_READ_TIMEOUT_SECS")? {
+            c.body_read_timeout_secs = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_KEEP_ALIVE_TIMEOUT_SECS")? {
+            c.keep_alive_timeout_secs = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_MAX_CONNECTIONS")? {
+            c.max_connections = v;
         }
         if let Some(v) = env_parse("VIDEOAPI_DEMO")? {
             c.demo = v;
@@ -264,6 +309,15 @@ impl Config {
         }
         if self.task_deadline_secs == 0 {
             anyhow::bail!("task_deadline_secs must be at least 1");
+        }
+        for (name, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+            ("keep_alive_timeout_secs", self.keep_alive_timeout_secs),
+        ] {
+            if v == 0 {
+                anyhow::bail!("{name} must be at least 1");
+            }
         }
         if !matches!(self.log_format.as_str(), "auto" | "pretty" | "plain") {
             anyhow::bail!("log_format must be auto, pretty or plain");

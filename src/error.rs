@@ -92,6 +92,8 @@ pub enum AppError {
     CrossSite { reason: String },
     #[error("database is locked by a running server")]
     DatabaseLocked,
+    #[error("writes are impossible right now: {reason}")]
+    Unavailable { reason: String },
     #[error("storage error: {0}")]
     Storage(String),
     #[error("internal error: {0}")]
@@ -208,6 +210,7 @@ impl AppError {
             LoginBusy { .. } => code(429, "rate_limit_error", "login_busy"),
             CrossSite { .. } => code(403, "permission_error", "csrf_rejected"),
             DatabaseLocked => code(503, "server_error", "database_locked"),
+            Unavailable { .. } => code(503, "server_error", "service_unavailable"),
             Storage(_) | Internal(_) => code(500, "server_error", "internal_error"),
         }
     }

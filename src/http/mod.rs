@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod client_addr;
+pub mod conn;
 pub mod console;
 pub mod errors;
 pub mod failures;

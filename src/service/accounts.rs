@@ -212,7 +212,7 @@ impl Accounts {
     pub async fn modify_user(
         &self,
         user_id: u64,
-        f: impl FnOnce(&mut User) -> AppResult<()> + Send + 'static,
+        f: impl FnOnce(&mut User) -> AppResult<()> + Clone + Send + 'static,
     ) -> AppResult<User> {
         let user = self
             .store

@@ -216,6 +216,13 @@ impl Catalog {
         if g.percent == 0 || g.percent > 10_000 {
             return Err(AppError::invalid("percent", "percent must be 1-10000"));
         }
+        let max = crate::domain::credits::MAX_PRICE;
+        if let Some((model, _)) = g.overrides.iter().find(|(_, v)| **v < 0 || **v > max) {
+            return Err(AppError::invalid(
+                format!("overrides.{model}"),
+                format!("prices are 0-{max} credits"),
+            ));
+        }
         self.store
             .write(move |txn| store::catalog::put_group(txn, &g))
             .await?;
@@ -234,6 +241,13 @@ fn validate_model(m: &Model) -> AppResult<()> {
         return Err(AppError::invalid(
             "billing.credits",
             "prices cannot be negative",
+        ));
+    }
+    let max = crate::domain::credits::MAX_PRICE;
+    if m.billing.credits > max || m.billing.resolution_credits.values().any(|v| *v > max) {
+        return Err(AppError::invalid(
+            "billing.credits",
+            format!("prices are at most {max} credits"),
         ));
     }
     let c = &m.capabilities;

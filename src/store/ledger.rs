@@ -27,7 +27,12 @@ pub fn apply(
     let mut users = txn.open_table(USERS)?;
     let mut user: User = get_json(&users, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
     let after = match why.kind {
-        EntryKind::Reserve => credits::reserve(user.credits, -delta)?,
+        EntryKind::Reserve => credits::reserve(
+            user.credits,
+            delta
+                .checked_neg()
+                .ok_or_else(|| AppError::invalid("amount", "amount is out of range"))?,
+        )?,
         _ => credits::adjust(user.credits, delta)?,
     };
     user.credits = after;

@@ -3,10 +3,12 @@
 mod common;
 
 mod callbacks;
+mod connections;
 mod console;
 mod errors;
 mod examples;
 mod generations;
+mod leaks;
 mod ledger;
 mod login_security;
 mod models;
@@ -18,3 +20,4 @@ mod restart;
 mod simulators;
 mod strict_input;
 mod uploads;
+mod writer;

@@ -197,7 +197,12 @@ impl ConsoleTask {
             credits_reserved: t.credits_reserved,
             credits_refunded: t.credits_refunded,
             credits_refunded_amount: refunded,
-            credits_charged: t.credits_reserved - refunded,
+            // No arithmetic: a refund is always the whole reservation.
+            credits_charged: if t.credits_refunded {
+                0
+            } else {
+                t.credits_reserved
+            },
             created_at_ms: t.created_at_ms,
             finished_at_ms: t.finished_at_ms,
             elapsed_ms: t.elapsed_ms(now_ms).max(0),
