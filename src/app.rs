@@ -90,6 +90,7 @@ pub struct Running {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: tokio::task::JoinHandle<()>,
     webhooks: tokio::task::JoinHandle<()>,
+    session_purge: tokio::task::JoinHandle<()>,
 }
 
 /// Serve on `listener` with the engine running; the test seam and what `serve` uses.
@@ -103,6 +104,8 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
     }
     let (stop_engine, engine_rx) = watch::channel(false);
     let engine = tokio::spawn(state.engine.clone().run(engine_rx.clone()));
+    // Expired console sessions go on a timer, never inside a login.
+    let session_purge = tokio::spawn(state.sessions.clone().run_purge(engine_rx.clone()));
     let public_url = state.config.public_url.clone();
     let webhooks = Arc::new(crate::engine::webhooks::Webhooks::new(
         state.store.clone(),
@@ -142,6 +145,7 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
         server,
         engine,
         webhooks,
+        session_purge,
     })
 }
 
@@ -177,6 +181,7 @@ impl Running {
         let _ = self.stop_engine.send(true);
         let _ = self.engine.await;
         let _ = self.webhooks.await;
+        let _ = self.session_purge.await;
         self.state.store.close();
         served??;
         Ok(())
@@ -188,9 +193,11 @@ impl Running {
         self.server.abort();
         self.engine.abort();
         self.webhooks.abort();
+        self.session_purge.abort();
         let _ = self.server.await;
         let _ = self.engine.await;
         let _ = self.webhooks.await;
+        let _ = self.session_purge.await;
         self.state.store.close();
     }
 }

@@ -44,6 +44,9 @@ pub enum Command {
     Check,
     /// Load-test a running server on loopback and print the figures.
     Bench(crate::bench::BenchArgs),
+    /// Flood a running server on loopback with bad logins; print healthz latency, memory
+    /// and whether a real login still gets in.
+    LoginFlood(crate::login_flood::LoginFloodArgs),
 }
 
 #[derive(Args, Debug, Default)]
@@ -109,6 +112,7 @@ pub fn run() -> ExitCode {
         }
         Some(Command::Check) => check(&cli.global),
         Some(Command::Bench(args)) => crate::bench::run(args),
+        Some(Command::LoginFlood(args)) => crate::login_flood::run(args),
     };
     match result {
         Ok(code) => code,
@@ -240,7 +244,6 @@ fn admin(g: &GlobalArgs, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
-    use argon2::password_hash::PasswordHasher;
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -253,10 +256,7 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
                 .then(|| crate::domain::ids::random_alnum(20));
             let pw = password.or_else(|| generated.clone()).unwrap_or_default();
             crate::domain::user::validate_password(&pw)?;
-            let hash = argon2::Argon2::default()
-                .hash_password(pw.as_bytes())
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .to_string();
+            let hash = crate::service::passwords::hash_now(&pw)?;
             let user = store.write_now(|txn| {
                 store::users::create(
                     txn,
@@ -291,10 +291,7 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
                 .then(|| crate::domain::ids::random_alnum(20));
             let pw = password.or_else(|| generated.clone()).unwrap_or_default();
             crate::domain::user::validate_password(&pw)?;
-            let hash = argon2::Argon2::default()
-                .hash_password(pw.as_bytes())
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .to_string();
+            let hash = crate::service::passwords::hash_now(&pw)?;
             // New hash and the end of every session in one transaction: a stolen cookie
             // must not outlive the reset.
             let (user, ended) = store.write_now(|txn| {

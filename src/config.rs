@@ -46,6 +46,10 @@ pub struct Config {
     /// `metrics_token` · `VIDEOAPI_METRICS_TOKEN`: Bearer token for `/metrics` from
     /// non-loopback clients; without it `/metrics` answers loopback only.
     pub metrics_token: Option<String>,
+    /// `trusted_proxies` · `VIDEOAPI_TRUSTED_PROXIES` (comma-separated) · default none:
+    /// CIDR ranges of reverse proxies whose `X-Forwarded-For` / `Forwarded` give the
+    /// client address. From any other peer those headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `allow_private_callbacks` · `VIDEOAPI_ALLOW_PRIVATE_CALLBACKS` · default false:
     /// whether `callback_url` may point at loopback/private networks.
     pub allow_private_callbacks: bool,
@@ -80,6 +84,7 @@ impl Default for Config {
             poll_interval_ms: None,
             admin_password: None,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
             allow_private_callbacks: false,
             strict_request_fields: true,
             log_format: "auto".into(),
@@ -111,6 +116,7 @@ struct FileConfig {
     poll_interval_ms: Option<u64>,
     admin_password_file: Option<PathBuf>,
     metrics_token: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
     allow_private_callbacks: Option<bool>,
     strict_request_fields: Option<bool>,
     log_format: Option<String>,
@@ -204,6 +210,9 @@ impl Config {
             }
             admin_file = f.admin_password_file;
             c.metrics_token = f.metrics_token;
+            if let Some(v) = f.trusted_proxies {
+                c.trusted_proxies = parse_proxies(v.iter().map(String::as_str))?;
+            }
             if let Some(v) = f.allow_private_callbacks {
                 c.allow_private_callbacks = v;
             }
@@ -253,6 +262,10 @@ impl Config {
         }
         if let Some(v) = env("VIDEOAPI_METRICS_TOKEN") {
             c.metrics_token = Some(v);
+        }
+        if let Some(v) = env("VIDEOAPI_TRUSTED_PROXIES") {
+            c.trusted_proxies = parse_proxies(v.split(',').filter(|s| !s.trim().is_empty()))
+                .map_err(|e| anyhow::anyhow!("VIDEOAPI_TRUSTED_PROXIES: {e}"))?;
         }
         if let Some(v) = env("VIDEOAPI_LOG_FORMAT") {
             c.log_format = v;
@@ -322,6 +335,15 @@ impl Config {
     }
 }
 
+fn parse_proxies<'a>(items: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    items
+        .map(|s| {
+            crate::domain::client_addr::parse_cidr(s)
+                .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))
+        })
+        .collect()
+}
+
 fn parse_listen(v: &str) -> anyhow::Result<SocketAddr> {
     v.trim()
         .parse()
@@ -356,6 +378,28 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.listen.port(), 9100);
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_as_cidrs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "trusted_proxies = [\"127.0.0.1/32\", \"::1\"]\n").unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "::1/128"]);
+        std::fs::write(&path, "trusted_proxies = [\"nginx\"]\n").unwrap();
+        let err = Config::load(&Overrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("nginx"), "{err}");
+        assert!(Config::default().trusted_proxies.is_empty());
     }
 
     #[test]

@@ -1,12 +1,11 @@
 //! Accounts: API-key authentication, users, keys, credits, the first admin.
 
+use super::passwords;
 use crate::domain::ids;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::domain::user::{ApiKey, User, validate_password};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Store, ledger::Reason, users::NewUser};
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 /// Said wherever an operator may be left without an operator account: the server makes
 /// `admin` only on a database without users.
@@ -58,31 +57,6 @@ type AuthCache =
 pub struct Accounts {
     store: Store,
     cache: std::sync::Arc<AuthCache>,
-}
-
-pub async fn hash_password(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(AppError::internal)
-    })
-    .await
-    .map_err(AppError::internal)?
-}
-
-pub async fn verify_password(hash: String, password: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                argon2::Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
 }
 
 impl Accounts {
@@ -172,7 +146,7 @@ impl Accounts {
         let generated = password.is_none().then(|| ids::random_alnum(20));
         let password = password.or_else(|| generated.clone()).unwrap_or_default();
         validate_password(&password)?;
-        let hash = hash_password(password).await?;
+        let hash = passwords::hash(password, passwords::ACCOUNT_WAIT).await?;
         let (name, actor) = (username.to_string(), actor.to_string());
         let user = self
             .store

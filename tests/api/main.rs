@@ -13,6 +13,7 @@ mod examples;
 mod generations;
 mod leaks;
 mod ledger;
+mod login_security;
 mod models;
 mod openapi;
 mod ops;
