@@ -602,14 +602,18 @@ pub struct ProviderKindView {
     /// Channel fields this kind uses, among `api_key`, `api_secret` and `base_url`.
     pub fields: Vec<String>,
     /// What the upstream calls the key (null when `api_key` is not used).
+    #[oai(nullable)]
     pub api_key_label: Option<String>,
     /// What the upstream calls the secret (null when `api_secret` is not used).
+    #[oai(nullable)]
     pub api_secret_label: Option<String>,
     /// The base URL used when `base_url` is left empty; null when there is none.
+    #[oai(nullable)]
     pub default_base_url: Option<String>,
     /// True when `base_url` must be given (gateways with no default host).
     pub base_url_required: bool,
     /// An example base URL for kinds that need one.
+    #[oai(nullable)]
     pub base_url_example: Option<String>,
     /// Documented hosts to choose from (key, base URL and model must be of one region).
     pub regions: Vec<KindRegionView>,
@@ -687,13 +691,16 @@ pub struct ChannelHealthView {
 #[derive(Debug, Clone, Object)]
 pub struct FailureView {
     pub task_id: String,
+    #[oai(nullable)]
     pub username: Option<String>,
     pub model: String,
     /// The channel that last handled it, if any.
+    #[oai(nullable)]
     pub provider: Option<String>,
     pub error_code: String,
     pub error_message: String,
     pub created_at_ms: i64,
+    #[oai(nullable)]
     pub finished_at_ms: Option<i64>,
 }
 
