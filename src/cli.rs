@@ -152,6 +152,7 @@ fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = std::net::TcpListener::bind(config.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let data_dir = config.data_dir.clone();
+        let stop = shutdown_signal()?;
         let running = crate::app::start(config, listener).await.map_err(locked_hint)?;
         if let Some(pw) = &running.admin_password {
             // Printed once, on stdout, so it is not mixed with structured logs.
@@ -163,7 +164,7 @@ fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             data_dir = %data_dir.display(),
             "VideoApi is serving (console at /, API docs at /docs)"
         );
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down: finishing in-flight requests and engine steps");
         running.stop().await?;
         tracing::info!("stopped cleanly");
@@ -180,25 +181,26 @@ fn locked_hint(e: anyhow::Error) -> anyhow::Error {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGTERM/SIGINT handlers now and resolves on the first signal. Called
+/// before "serving" is logged: a supervisor (or a test) may signal as soon as it reads
+/// that line, and a signal with no handler yet would kill the process uncleanly.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        })
     }
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 fn init_logging(format: &str) {
