@@ -5,8 +5,8 @@ use crate::error::AppError;
 use poem::error::ResponseError;
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
-use poem_openapi::{ApiResponse, Object, types::ToJSON};
+use poem_openapi::registry::Registry;
+use poem_openapi::{Object, types::ToJSON};
 
 /// Details of an error.
 #[derive(Debug, Clone, Object)]
@@ -105,53 +105,6 @@ impl ResponseError for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.as_response()
-    }
-}
-
-const DOCUMENTED: &[(u16, &str)] = &[
-    (
-        400,
-        "Unknown or disabled model, or no provider configured for it.",
-    ),
-    (
-        401,
-        "Missing bearer token, wrong API key, or disabled user.",
-    ),
-    (402, "Not enough credits; nothing was created or charged."),
-    (403, "Not allowed for this account."),
-    (404, "Not found (or owned by someone else)."),
-    (409, "Conflicts with the current state."),
-    (413, "Upload larger than the configured limit."),
-    (415, "Not an image, video or audio file."),
-    (
-        422,
-        "Invalid field, or the prompt references an asset that was not given.",
-    ),
-    (429, "Too many requests."),
-    (500, "Internal error."),
-];
-
-impl ApiResponse for ApiError {
-    fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: DOCUMENTED
-                .iter()
-                .map(|(status, description)| MetaResponse {
-                    description,
-                    status: Some(*status),
-                    status_range: None,
-                    content: vec![MetaMediaType {
-                        content_type: "application/json; charset=utf-8",
-                        schema: <ErrorBody as poem_openapi::types::Type>::schema_ref(),
-                    }],
-                    headers: vec![],
-                })
-                .collect(),
-        }
-    }
-
-    fn register(registry: &mut Registry) {
-        <ErrorBody as poem_openapi::types::Type>::register(registry);
     }
 }
 
