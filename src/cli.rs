@@ -245,6 +245,17 @@ fn admin(g: &GlobalArgs, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
     result
 }
 
+/// Hash the password given on the command line, or a generated one (returned to be
+/// printed once).
+fn hash_given_or_generated(password: Option<String>) -> anyhow::Result<(String, Option<String>)> {
+    let generated = password
+        .is_none()
+        .then(|| crate::domain::ids::random_alnum(20));
+    let pw = password.or_else(|| generated.clone()).unwrap_or_default();
+    crate::domain::user::validate_password(&pw)?;
+    Ok((crate::service::passwords::hash_now(&pw)?, generated))
+}
+
 fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AdminCommand::CreateUser {
@@ -253,12 +264,7 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
             credits,
             admin,
         } => {
-            let generated = password
-                .is_none()
-                .then(|| crate::domain::ids::random_alnum(20));
-            let pw = password.or_else(|| generated.clone()).unwrap_or_default();
-            crate::domain::user::validate_password(&pw)?;
-            let hash = crate::service::passwords::hash_now(&pw)?;
+            let (hash, generated) = hash_given_or_generated(password)?;
             let user = store.write_now(|txn| {
                 store::users::create(
                     txn,
@@ -288,12 +294,7 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
             password,
             admin,
         } => {
-            let generated = password
-                .is_none()
-                .then(|| crate::domain::ids::random_alnum(20));
-            let pw = password.or_else(|| generated.clone()).unwrap_or_default();
-            crate::domain::user::validate_password(&pw)?;
-            let hash = crate::service::passwords::hash_now(&pw)?;
+            let (hash, generated) = hash_given_or_generated(password)?;
             // New hash and the end of every session in one transaction: a stolen cookie
             // must not outlive the reset.
             let (user, ended) = store.write_now(|txn| {
