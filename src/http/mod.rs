@@ -4,6 +4,7 @@ pub mod auth;
 pub mod console;
 pub mod errors;
 pub mod files;
+pub mod openai;
 pub mod public;
 pub mod uploads;
 pub mod views;
@@ -12,12 +13,22 @@ use crate::app::AppState;
 use poem::{Endpoint, EndpointExt, IntoResponse, Route};
 use poem_openapi::OpenApiService;
 
-pub type Apis = (public::PublicApi, uploads::UploadApi, console::ConsoleApis);
+pub type Apis = (
+    public::PublicApi,
+    openai::OpenAiApi,
+    uploads::UploadApi,
+    console::ConsoleApis,
+);
 
 /// The OpenAPI service for every documented route.
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (public::PublicApi, uploads::UploadApi, console::apis()),
+        (
+            public::PublicApi,
+            openai::OpenAiApi,
+            uploads::UploadApi,
+            console::apis(),
+        ),
         "VideoApi",
         env!("CARGO_PKG_VERSION"),
     )
@@ -43,6 +54,8 @@ pub fn routes(state: AppState) -> impl Endpoint {
     let uploads = files::stored_files(data_dir.join("uploads"));
     let videos = files::stored_files(data_dir.join("videos"));
     Route::new()
+        // `POST /v1/videos` takes image files; it caps its own JSON and file parts.
+        .at("/v1/videos", api.clone())
         .nest_no_strip("/v1", api.clone().around(limit_body))
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/console/api", api.clone().around(console::guard))

@@ -9,6 +9,7 @@ mod examples;
 mod generations;
 mod ledger;
 mod models;
+mod openai;
 mod openapi;
 mod ops;
 mod process;
