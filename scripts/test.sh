@@ -10,3 +10,6 @@ fi
 if [ -f tests/e2e/run.sh ]; then
   bash tests/e2e/run.sh
 fi
+if [ -f tests/openai/run.sh ]; then
+  bash tests/openai/run.sh
+fi
