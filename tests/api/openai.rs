@@ -412,3 +412,102 @@ async fn remix_makes_a_new_task_where_the_model_takes_a_video() {
     );
     app.stop().await;
 }
+
+/// Gateways chain both ways: our own `openai-videos` adapter, pointed at a second VideoApi's
+/// `/v1/videos`, completes tasks there (multipart with the image file, and JSON).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_videos_adapter_completes_tasks_on_another_videoapi() {
+    use crate::providers::{Spec, channel, create, finish, single, upload_png};
+    let back = TestApp::new().await;
+    let back_key = back.user_with_key("front-gateway", 100_000).await;
+    let spec = Spec {
+        kind: "openai-videos",
+        base_path: "/v1",
+        key: Box::leak(back_key.clone().into_boxed_str()),
+        secret: "",
+        settings: json!({}),
+        upstream_model: REF_MODEL,
+        request: json!({}),
+        failed_code: "demo_failure",
+        blocked_code: "invalid_field",
+        idempotent: false,
+    };
+    let (front, key) = single(&spec, &back.url).await;
+
+    // Multipart: the image goes upstream as the input_reference file part.
+    let image = upload_png(&front, &key).await;
+    let id = create(
+        &front,
+        &key,
+        json!({"model": "m", "type": "image-to-video", "prompt": "@Image1 waves",
+               "image_urls": [image], "resolution": "720p", "duration": 8,
+               "aspect_ratio": "9:16", "generate_audio": true}),
+    )
+    .await;
+    let done = finish(&front, &key, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let (_, page) = back.get(&back_key, "/v1/videos?limit=1").await;
+    let upstream = &page["data"][0];
+    assert_eq!(upstream["status"], "completed", "{page}");
+    assert_eq!(upstream["size"], "720x1280");
+    assert_eq!(upstream["seconds"], "8");
+    assert_eq!(upstream["prompt"], "the reference image waves");
+    let ours = front
+        .http
+        .get(done["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let theirs = back
+        .http
+        .get(back.path(&format!(
+            "/v1/videos/{}/content",
+            upstream["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&back_key)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(ours.len() > 1000 && ours == theirs);
+    assert_eq!(back.balance(&back_key).await, 100_000 - 8 * 36);
+
+    // A failure upstream fails the task here with its code, refunded on both sides.
+    let before = front.balance(&key).await;
+    let id = create(
+        &front,
+        &key,
+        json!({"model": "m", "prompt": "demo:fail", "resolution": "720p", "duration": 4,
+               "aspect_ratio": "16:9", "generate_audio": true}),
+    )
+    .await;
+    let failed = finish(&front, &key, &id).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["code"], "demo_failure");
+    assert_eq!(front.balance(&key).await, before);
+    assert_eq!(back.balance(&back_key).await, 100_000 - 8 * 36);
+
+    // The JSON body of the same adapter.
+    let json_spec = Spec {
+        settings: json!({"body": "json"}),
+        ..spec.clone()
+    };
+    channel(&front, "chan-json", &json_spec, &format!("{}/v1", back.url)).await;
+    crate::providers::model(&front, "mj", &[("chan-json", REF_MODEL, 0)]).await;
+    let id = create(
+        &front,
+        &key,
+        json!({"model": "mj", "prompt": "a kite", "resolution": "720p", "duration": 4,
+               "aspect_ratio": "16:9", "generate_audio": true}),
+    )
+    .await;
+    assert_eq!(finish(&front, &key, &id).await["status"], "completed");
+    assert!(front.audit().is_empty() && back.audit().is_empty());
+    front.stop().await;
+    back.stop().await;
+}
