@@ -26,7 +26,12 @@ BIN="$TARGET_DIR/debug/videoapi"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/videoapi-openai.XXXXXX")"
 DATA="$WORK/data"
 SERVER_PID=""
+LITELLM_PID=""
 stop() {
+  if [ -n "$LITELLM_PID" ]; then
+    kill -- "-$LITELLM_PID" 2>/dev/null || true
+    wait "$LITELLM_PID" 2>/dev/null || true
+  fi
   if [ -n "$SERVER_PID" ]; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
@@ -57,6 +62,25 @@ for _ in $(seq 1 100); do
   fi
   sleep 0.1
 done
+
+# LiteLLM's proxy with VideoApi as its OpenAI upstream; it starts in the background (it
+# takes a while) while the SDK tests run. Its own process group, stopped by its id.
+LITELLM_PORT=""
+if command -v litellm >/dev/null 2>&1 && python3 -c 'import litellm, fastapi, uvicorn' 2>/dev/null; then
+  LITELLM_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
+  cat >"$WORK/litellm.yaml" <<YAML
+model_list:
+  - model_name: video-2.0-mini-text-to-video
+    litellm_params:
+      model: openai/video-2.0-mini-text-to-video
+      api_base: $VIDEOAPI_BASE/v1
+      api_key: os.environ/VIDEOAPI_KEY
+YAML
+  export LITELLM_MASTER_KEY="sk-videoapi-test-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+  LITELLM_LOCAL_MODEL_COST_MAP=True setsid litellm --config "$WORK/litellm.yaml" \
+    --host 127.0.0.1 --port "$LITELLM_PORT" >"$WORK/litellm.log" 2>&1 &
+  LITELLM_PID=$!
+fi
 
 failed=0
 run() {
@@ -91,6 +115,25 @@ python3 "$HERE/readme_snippets.py" "$ROOT/README.md" "$WORK"
 
 run "python openai SDK" python3 -W ignore::DeprecationWarning "$HERE/sdk_test.py"
 snippet python python3 -W ignore::DeprecationWarning "$WORK/readme.py"
+if [ -n "$LITELLM_PORT" ]; then
+  export LITELLM_PROXY="http://127.0.0.1:$LITELLM_PORT"
+  for _ in $(seq 1 900); do
+    if python3 -c "import urllib.request; urllib.request.urlopen('$LITELLM_PROXY/health/liveliness', timeout=1)" 2>/dev/null; then
+      break
+    fi
+    kill -0 "$LITELLM_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! run "LiteLLM (SDK and proxy)" python3 -W ignore::DeprecationWarning "$HERE/litellm_test.py"; then
+    echo "openai: LiteLLM log:" >&2
+    tail -n 30 "$WORK/litellm.log" >&2
+  fi
+elif [ "${CI:-}" = "true" ]; then
+  echo "openai: litellm (with its proxy modules) missing; .ci/run installs tests/openai/requirements.txt" >&2
+  failed=$((failed + 1))
+else
+  echo "openai: LiteLLM SKIPPED (pip install -r tests/openai/requirements.txt)" >&2
+fi
 if [ -d "$HERE/node_modules/openai" ]; then
   run "node openai SDK" node --test --test-reporter=spec "$HERE/sdk.test.mjs"
   snippet javascript node "$HERE/.readme-snippet.mjs"
