@@ -13,3 +13,13 @@ fi
 if [ -f tests/openai/run.sh ]; then
   bash tests/openai/run.sh
 fi
+# API fuzz (schemathesis) and a client generated from the committed spec, against the
+# real binary on loopback (~1-2 min). Needs the pip tools that .ci/run installs.
+if command -v schemathesis >/dev/null 2>&1 && command -v openapi-python-client >/dev/null 2>&1; then
+  bash tests/fuzz/run.sh
+elif [ -n "${CI:-}" ]; then
+  echo "tests/fuzz needs schemathesis and openapi-python-client (see .ci/run)" >&2
+  exit 1
+else
+  echo "skipping tests/fuzz: pip install schemathesis==4.32.5 openapi-python-client==0.29.1"
+fi

@@ -104,19 +104,19 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
     let (stop_engine, engine_rx) = watch::channel(false);
     let engine = tokio::spawn(state.engine.clone().run(engine_rx.clone()));
     let public_url = state.config.public_url.clone();
-    let webhooks = Arc::new(crate::engine::webhooks::Webhooks {
-        store: state.store.clone(),
-        render: Arc::new(move |t| {
+    let webhooks = Arc::new(crate::engine::webhooks::Webhooks::new(
+        state.store.clone(),
+        Arc::new(move |t| {
             use poem_openapi::types::ToJSON;
             crate::http::views::TaskView::from_task(t, &public_url).to_json_string()
         }),
-        allow_private: state.config.allow_private_callbacks,
-        retry_base: state
+        state.config.allow_private_callbacks,
+        state
             .config
             .poll_interval_ms
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(5)),
-    });
+    ));
     let webhooks = tokio::spawn(webhooks.run(engine_rx));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let acceptor = poem::listener::TcpAcceptor::from_std(listener)?;

@@ -83,6 +83,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async move {
         crate::tls::ensure_crypto_provider();
         let client = reqwest::Client::builder()
+            .no_proxy()
             .pool_max_idle_per_host(args.concurrency * 2)
             .build()?;
         let args = Arc::new(args);

@@ -26,7 +26,8 @@ pub fn adjust(balance: i64, delta: i64) -> Result<i64, AppError> {
             "amount",
             format!(
                 "a deduction of {} would take the balance ({balance}) below zero",
-                -delta
+                // Not `-delta`: that overflows for i64::MIN (found by the API fuzz).
+                delta.unsigned_abs()
             ),
         ));
     }
@@ -54,5 +55,6 @@ mod tests {
         assert_eq!(adjust(10, -10).unwrap(), 0);
         assert!(adjust(10, -11).is_err());
         assert!(adjust(i64::MAX, 1).is_err());
+        assert!(adjust(0, i64::MIN).is_err());
     }
 }

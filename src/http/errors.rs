@@ -21,6 +21,7 @@ pub struct ErrorDetail {
     /// `insufficient_credits`, `payload_too_large`, `invalid_field`, `unknown_asset_reference`.
     pub code: String,
     /// The request field the error is about, or null.
+    #[oai(nullable)]
     pub param: Option<String>,
 }
 

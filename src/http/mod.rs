@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod console;
 pub mod errors;
+pub mod failures;
 pub mod files;
 pub mod openai;
 pub mod public;
@@ -38,9 +39,79 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
     )
 }
 
+/// Tags in the order Swagger UI shows them: the public API first, the console after.
+const TAG_ORDER: &[&str] = &[
+    "Models",
+    "Generations",
+    "OpenAI-compatible",
+    "Uploads",
+    "Account",
+    "Operations",
+    "Console",
+    "Console · Admin",
+];
+
 /// The spec as served at `/openapi.json` and committed in `openapi/openapi.json`.
 pub fn spec_json() -> String {
-    api_service().spec()
+    static SPEC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| order_tags(&api_service().spec()))
+        .clone()
+}
+
+/// poem-openapi lists tags alphabetically, which puts the console's routes before the
+/// public API in Swagger UI; put them in [`TAG_ORDER`] (unknown tags keep their place
+/// after the known ones).
+fn order_tags(spec: &str) -> String {
+    let mut doc: serde_json::Value = serde_json::from_str(spec).expect("poem-openapi spec is JSON");
+    if let Some(tags) = doc.get_mut("tags").and_then(|t| t.as_array_mut()) {
+        let rank = |t: &serde_json::Value| {
+            let name = t.get("name").and_then(|n| n.as_str()).unwrap_or("");
+            TAG_ORDER
+                .iter()
+                .position(|known| *known == name)
+                .unwrap_or(TAG_ORDER.len())
+        };
+        tags.sort_by_key(rank);
+    }
+    serde_json::to_string_pretty(&doc).expect("spec serialises")
+}
+
+/// Swagger UI over [`spec_json`] (poem-openapi's page embeds its own, unordered, spec).
+fn swagger_ui(api: &OpenApiService<Apis, ()>) -> impl Endpoint + use<> {
+    let html = api
+        .swagger_ui_html()
+        .replacen(&api.spec(), &spec_json(), 1)
+        .replacen(
+            "<title>Swagger UI</title>",
+            "<title>VideoApi · API docs</title>\n    <link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.ico\">",
+            1,
+        );
+    Route::new().at(
+        "/",
+        poem::endpoint::make_sync(move |_| poem::web::Html(html.clone())),
+    )
+}
+
+/// The console's icon, also at `/favicon.ico` where browsers look for it by default.
+#[poem::handler]
+fn favicon() -> poem::Response {
+    match files::WebAssets::get("favicon.svg") {
+        Some(f) => poem::Response::builder()
+            .content_type("image/svg+xml")
+            .header(poem::http::header::CACHE_CONTROL, "public, max-age=86400")
+            .body(f.data.into_owned()),
+        None => poem::Response::builder()
+            .status(poem::http::StatusCode::NOT_FOUND)
+            .finish(),
+    }
+}
+
+/// `/openapi.json`: the ordered spec.
+#[poem::handler]
+fn spec_endpoint() -> poem::Response {
+    poem::Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(spec_json())
 }
 
 /// JSON bodies are small; a cap keeps a hostile client from filling memory.
@@ -48,8 +119,7 @@ const JSON_LIMIT: usize = 1024 * 1024;
 
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = api_service();
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let docs = swagger_ui(&api);
     let data_dir = state.config.data_dir.clone();
     let uploads = files::stored_files(data_dir.join("uploads"));
     let videos = files::stored_files(data_dir.join("videos"));
@@ -60,7 +130,8 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/console/api", api.clone().around(console::guard))
         .at("/healthz", api)
-        .at("/openapi.json", spec)
+        .at("/openapi.json", poem::get(spec_endpoint))
+        .at("/favicon.ico", poem::get(favicon))
         .nest("/docs", docs)
         .nest("/uploads", uploads)
         .nest("/videos", videos)

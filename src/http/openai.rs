@@ -4,6 +4,7 @@
 
 use super::auth::ApiKeyAuth;
 use super::errors::ApiError;
+use super::failures::*;
 use super::public::DurationValue;
 use crate::app::AppState;
 use crate::domain::openai::{self, VideoRequest};
@@ -641,7 +642,7 @@ impl OpenAiApi {
         auth: ApiKeyAuth,
         body: CreateVideoBody,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<VideoResponse, ApiError> {
+    ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E409 }>> {
         let fields = body.read(state.0).await?;
         let create = decode_fields(fields, state.config.strict_request_fields)?;
         let model = state.catalog.usable_model(&create.model)?;
@@ -670,7 +671,7 @@ impl OpenAiApi {
         state: Data<&AppState>,
         auth: ApiKeyAuth,
         video_id: Path<String>,
-    ) -> Result<VideoResponse, ApiError> {
+    ) -> Result<VideoResponse, Failure<{ AUTH | E404 }>> {
         let task = state.tasks.get(&auth.0, &video_id.0).await?;
         let after = poll_after_ms(state.0, &task);
         Ok(VideoResponse::Ok(
@@ -698,7 +699,7 @@ impl OpenAiApi {
         limit: Query<Option<u32>>,
         /// `desc` (newest first, default) or `asc`.
         order: Query<Option<String>>,
-    ) -> Result<Json<VideoList>, ApiError> {
+    ) -> Result<Json<VideoList>, Failure<{ AUTH | PARAMS }>> {
         let limit = crate::domain::paging::page_limit(limit.0, 20, 100)?;
         let after = after.0.filter(|a| !a.is_empty());
         if let Some(a) = &after
@@ -753,7 +754,7 @@ impl OpenAiApi {
         state: Data<&AppState>,
         auth: ApiKeyAuth,
         video_id: Path<String>,
-    ) -> Result<Json<DeletedVideo>, ApiError> {
+    ) -> Result<Json<DeletedVideo>, Failure<{ AUTH | E404 | E409 }>> {
         let task = state
             .tasks
             .delete(&auth.0, &video_id.0, &state.storage)
@@ -782,7 +783,7 @@ impl OpenAiApi {
         video_id: Path<String>,
         /// `video` (default), `thumbnail` or `spritesheet`.
         variant: Query<Option<String>>,
-    ) -> Result<FileResponse, ApiError> {
+    ) -> Result<FileResponse, Failure<{ AUTH | E404 | PARAMS }>> {
         let task = state.tasks.get(&auth.0, &video_id.0).await?;
         match variant.0.as_deref() {
             None | Some("") | Some("video") => {}
@@ -843,7 +844,7 @@ impl OpenAiApi {
         video_id: Path<String>,
         body: Json<RemixVideo>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<VideoResponse, ApiError> {
+    ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E404 | E409 }>> {
         let task = state
             .tasks
             .remix(

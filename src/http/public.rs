@@ -1,7 +1,7 @@
 //! The public API of the source document: models, generations, account.
 
-use super::auth::{ApiKeyAuth, optional_key};
-use super::errors::ApiError;
+use super::auth::{ApiKeyAuth, OptionalApiKey};
+use super::failures::*;
 use super::views::*;
 use crate::app::AppState;
 use crate::domain::request::{self, DurationInput, GenerationInput};
@@ -9,12 +9,11 @@ use crate::domain::task::Status;
 use crate::error::AppError;
 use crate::service::uploads::check_own_uploads;
 use crate::store::tasks::Filter;
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::{ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::types::{Example, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags, Union};
 use std::borrow::Cow;
 
@@ -32,7 +31,8 @@ pub enum ApiTags {
     Operations,
 }
 
-/// `duration`: `"auto"`, a number of seconds, or a numeric string such as `"5"`.
+/// `duration`: `"auto"`, a number of seconds, or a numeric string such as `"5"`;
+/// per-second models bill this many seconds (`auto` = the model's default).
 #[derive(Debug, Clone, Union)]
 pub enum DurationValue {
     Seconds(f64),
@@ -43,6 +43,7 @@ pub enum DurationValue {
 /// `@Audio1` (1-based, in the order of the URL arrays); the forwarding layer adapts them
 /// to each channel's syntax.
 #[derive(Debug, Clone, Object)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct CreateGeneration {
     /// Public model id, e.g. `video-2.0-mini-reference-to-video`.
     pub model: String,
@@ -60,8 +61,8 @@ pub struct CreateGeneration {
     pub audio_urls: Option<Vec<String>>,
     /// e.g. `720p`, `480p`; see the model's `resolutions`.
     pub resolution: Option<String>,
-    /// `auto` or seconds; per-second models bill this many seconds (`auto` = the model's
-    /// default).
+    // Documented on `DurationValue`: a description here would wrap the union's `$ref` in an
+    // `allOf`, which client generators refuse.
     pub duration: Option<DurationValue>,
     /// e.g. `auto`, `16:9`, `9:16`, `1:1`, `21:9`; see the model's `aspect_ratios`.
     pub aspect_ratio: Option<String>,
@@ -76,6 +77,26 @@ pub struct CreateGeneration {
     /// the hex SHA-256 of the API key that created the task. Retried with backoff until a
     /// 2xx (8 attempts).
     pub callback_url: Option<String>,
+}
+
+/// What Swagger UI's "Try it out" sends: the demo text model answers it with a task.
+impl Example for CreateGeneration {
+    fn example() -> Self {
+        CreateGeneration {
+            model: "video-2.0-mini-text-to-video".into(),
+            kind: Some("text-to-video".into()),
+            prompt: "A paper boat drifts across a calm lake at sunrise, slow dolly in".into(),
+            image_urls: None,
+            video_urls: None,
+            audio_urls: None,
+            resolution: Some("720p".into()),
+            duration: Some(DurationValue::Text("auto".into())),
+            aspect_ratio: Some("16:9".into()),
+            generate_audio: None,
+            end_user_id: Some("customer_001".into()),
+            callback_url: None,
+        }
+    }
 }
 
 /// The create body as sent, decoded by [`CreateBody::decode`] so that every problem names
@@ -293,14 +314,19 @@ impl PublicApi {
     ///
     /// Models that can be called and their current prices. No key needed; with a valid
     /// Bearer key the prices are the caller's own.
-    #[oai(path = "/v1/models", method = "get", tag = "ApiTags::Models")]
+    #[oai(
+        path = "/v1/models",
+        method = "get",
+        tag = "ApiTags::Models",
+        operation_id = "list_models"
+    )]
     async fn models(
         &self,
         state: Data<&AppState>,
-        req: &Request,
-    ) -> Result<Json<ModelList>, ApiError> {
-        let who = optional_key(state.0, req).await?;
+        who: OptionalApiKey,
+    ) -> Result<Json<ModelList>, Failure<AUTH>> {
         let group = who
+            .0
             .as_ref()
             .and_then(|p| state.catalog.group(p.user.pricing_group.as_deref()));
         let data = state
@@ -325,7 +351,8 @@ impl PublicApi {
     #[oai(
         path = "/v1/video/generations",
         method = "post",
-        tag = "ApiTags::Generations"
+        tag = "ApiTags::Generations",
+        operation_id = "create_generation"
     )]
     async fn create(
         &self,
@@ -333,7 +360,7 @@ impl PublicApi {
         auth: ApiKeyAuth,
         body: Json<CreateBody>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<CreateResponse, ApiError> {
+    ) -> Result<CreateResponse, Failure<{ AUTH | BODY | E402 | E409 }>> {
         let input = body.0.decode(state.config.strict_request_fields)?;
         check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
         let (task, _) = state
@@ -354,14 +381,15 @@ impl PublicApi {
     #[oai(
         path = "/v1/video/generations/:task_id",
         method = "get",
-        tag = "ApiTags::Generations"
+        tag = "ApiTags::Generations",
+        operation_id = "get_generation"
     )]
     async fn get(
         &self,
         state: Data<&AppState>,
         auth: ApiKeyAuth,
         task_id: Path<String>,
-    ) -> Result<Json<TaskView>, ApiError> {
+    ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 }>> {
         let task = state.tasks.get(&auth.0, &task_id.0).await?;
         Ok(Json(TaskView::from_task(&task, &state.config.public_url)))
     }
@@ -372,7 +400,8 @@ impl PublicApi {
     #[oai(
         path = "/v1/video/generations",
         method = "get",
-        tag = "ApiTags::Generations"
+        tag = "ApiTags::Generations",
+        operation_id = "list_generations"
     )]
     async fn list(
         &self,
@@ -384,7 +413,7 @@ impl PublicApi {
         before: Query<Option<String>>,
         /// Only tasks with this status.
         status: Query<Option<String>>,
-    ) -> Result<Json<TaskList>, ApiError> {
+    ) -> Result<Json<TaskList>, Failure<{ AUTH | PARAMS }>> {
         let status = match status.0.as_deref() {
             None | Some("") => None,
             Some(s) => Some(Status::parse(s).ok_or_else(|| {
@@ -409,14 +438,15 @@ impl PublicApi {
     #[oai(
         path = "/v1/video/generations/:task_id/cancel",
         method = "post",
-        tag = "ApiTags::Generations"
+        tag = "ApiTags::Generations",
+        operation_id = "cancel_generation"
     )]
     async fn cancel(
         &self,
         state: Data<&AppState>,
         auth: ApiKeyAuth,
         task_id: Path<String>,
-    ) -> Result<Json<TaskView>, ApiError> {
+    ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 | E409 }>> {
         let task = state.tasks.cancel(&auth.0, &task_id.0).await?;
         Ok(Json(TaskView::from_task(&task, &state.config.public_url)))
     }
@@ -424,12 +454,17 @@ impl PublicApi {
     /// Your account
     ///
     /// The balance in credits and the account name.
-    #[oai(path = "/v1/account", method = "get", tag = "ApiTags::Account")]
+    #[oai(
+        path = "/v1/account",
+        method = "get",
+        tag = "ApiTags::Account",
+        operation_id = "get_account"
+    )]
     async fn account(
         &self,
         state: Data<&AppState>,
         auth: ApiKeyAuth,
-    ) -> Result<Json<Account>, ApiError> {
+    ) -> Result<Json<Account>, Failure<AUTH>> {
         // Fresh from the store: the principal may come from the auth cache.
         let u = &state.accounts.user(auth.0.user.id).await?;
         Ok(Json(Account {
@@ -443,8 +478,13 @@ impl PublicApi {
     /// Health check
     ///
     /// `{"status":"ok"}` when the server can read its database.
-    #[oai(path = "/healthz", method = "get", tag = "ApiTags::Operations")]
-    async fn healthz(&self, state: Data<&AppState>) -> Result<Json<Health>, ApiError> {
+    #[oai(
+        path = "/healthz",
+        method = "get",
+        tag = "ApiTags::Operations",
+        operation_id = "healthz"
+    )]
+    async fn healthz(&self, state: Data<&AppState>) -> Result<Json<Health>, Failure<0>> {
         state.store.read(crate::store::users::count).await?;
         Ok(Json(Health {
             status: "ok".into(),

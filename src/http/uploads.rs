@@ -2,6 +2,7 @@
 
 use super::auth::ApiKeyAuth;
 use super::errors::ApiError;
+use super::failures::{AUTH, BODY, Failure};
 use super::public::ApiTags;
 use crate::app::AppState;
 use crate::error::AppError;
@@ -145,13 +146,18 @@ impl UploadApi {
     /// Upload images, videos and audio (multipart field `files`, one or many). Returns URLs
     /// that generation requests can reference. Other file types are refused with 415; a
     /// file over the size limit with 413, and nothing of the request is kept.
-    #[oai(path = "/api/upload", method = "post", tag = "ApiTags::Uploads")]
+    #[oai(
+        path = "/api/upload",
+        method = "post",
+        tag = "ApiTags::Uploads",
+        operation_id = "upload_assets"
+    )]
     async fn upload(
         &self,
         state: Data<&AppState>,
         _auth: ApiKeyAuth,
         body: MultipartStream,
-    ) -> Result<Json<UploadResult>, ApiError> {
+    ) -> Result<Json<UploadResult>, Failure<{ AUTH | BODY }>> {
         Ok(Json(store_upload(state.0, body).await?))
     }
 }

@@ -106,8 +106,10 @@ pub struct TaskView {
     /// `pending`, `processing`, `completed` or `failed`.
     pub status: String,
     /// The first video, once `completed`; served by this gateway.
+    #[oai(nullable)]
     pub url: Option<String>,
     /// Container format of `url`, e.g. `mp4`.
+    #[oai(nullable)]
     pub format: Option<String>,
     /// Every generated video URL.
     pub generated: Vec<String>,
@@ -119,6 +121,7 @@ pub struct TaskView {
     /// True when the reservation was returned (failed or cancelled tasks).
     pub credits_refunded: bool,
     /// Null unless `failed`.
+    #[oai(nullable)]
     pub error: Option<TaskErrorView>,
     /// Same as `generated`.
     pub videos: Vec<String>,
@@ -169,6 +172,7 @@ pub struct TaskList {
     pub data: Vec<TaskView>,
     pub has_more: bool,
     /// Pass as `before` to get the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -200,6 +204,7 @@ pub struct Account {
     pub username: String,
     /// Current balance in credits.
     pub credits: i64,
+    #[oai(nullable)]
     pub pricing_group: Option<String>,
 }
 

@@ -17,12 +17,13 @@
 
 use super::{ByteStream, ProviderError};
 use crate::domain::catalog::ProviderConfig;
-use crate::outbound::{OutboundError, pinned_client};
+use crate::outbound::{OutboundError, Policy, refusal};
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest JSON answer read from an upstream (bigger is a bad response, not a crash).
@@ -33,6 +34,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest upstream message kept for a customer-visible error.
 const MAX_MESSAGE_CHARS: usize = 300;
+/// Most redirects followed while mirroring a result.
+const MAX_REDIRECTS: usize = 5;
 
 /// Which call an outcome belongs to: the same HTTP status means different things.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,17 +59,24 @@ pub struct LocalAssets {
 /// Everything an adapter gets when it is built.
 #[derive(Clone)]
 pub struct Kit {
+    /// The channel's guarded client (see [`crate::outbound`]): public addresses plus the
+    /// channel's `allow_private_cidrs`, no proxy, no redirects.
     pub http: reqwest::Client,
     pub assets: LocalAssets,
     /// Per-call timeout for API calls (channel setting `timeout_ms` / `timeout_secs`).
     pub timeout: Duration,
-    /// Test-only escape hatch (channel setting `allow_private_assets`): allow fetching
-    /// input assets from loopback/private addresses. Off by default (SSRF guard).
-    pub allow_private_assets: bool,
+    /// What the channel's requests may reach; literal addresses are checked against it
+    /// before sending (the client's resolver checks names).
+    pub policy: Arc<Policy>,
 }
 
 impl Kit {
-    pub fn new(http: reqwest::Client, assets: LocalAssets, cfg: &ProviderConfig) -> Kit {
+    pub fn new(
+        http: reqwest::Client,
+        policy: Arc<Policy>,
+        assets: LocalAssets,
+        cfg: &ProviderConfig,
+    ) -> Kit {
         let s = &cfg.settings;
         let timeout = s
             .get("timeout_ms")
@@ -82,11 +92,27 @@ impl Kit {
             http,
             assets,
             timeout,
-            allow_private_assets: s
-                .get("allow_private_assets")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            policy,
         }
+    }
+
+    /// Send through the channel's client after the guard's literal-address check.
+    async fn execute(
+        &self,
+        req: reqwest::RequestBuilder,
+        stage: Stage,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let (client, req) = req.build_split();
+        let req = req.map_err(|e| ProviderError::BadResponse {
+            message: format!("cannot build the request: {e}"),
+        })?;
+        self.policy
+            .check_url(req.url())
+            .map_err(|e| guard_error(&e, stage))?;
+        client.execute(req).await.map_err(|e| match refusal(&e) {
+            Some(o) => guard_error(o, stage),
+            None => network_error(&e, stage),
+        })
     }
 
     /// Send an API call and read its (bounded) answer; network failures are classified.
@@ -95,11 +121,7 @@ impl Kit {
         req: reqwest::RequestBuilder,
         stage: Stage,
     ) -> Result<Reply, ProviderError> {
-        let resp = req
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|e| network_error(&e, stage))?;
+        let resp = self.execute(req.timeout(self.timeout), stage).await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let mut body = Vec::new();
@@ -121,7 +143,9 @@ impl Kit {
     }
 
     /// Stream a finished video. `auth` headers are sent only to `same_host_as`'s host; a
-    /// redirect elsewhere (a signed storage URL) is followed without them.
+    /// redirect elsewhere (a signed storage URL) is followed without them. Every hop is
+    /// resolved and checked again by the guard (at most [`MAX_REDIRECTS`]); a hop to a
+    /// refused address fails the download for good (`Final`: the task fails and refunds).
     pub async fn download(
         &self,
         url: &str,
@@ -134,17 +158,14 @@ impl Kit {
         let auth_host = same_host_as
             .and_then(|u| reqwest::Url::parse(u).ok())
             .and_then(|u| u.host_str().map(str::to_string));
-        for _ in 0..5 {
+        for _ in 0..=MAX_REDIRECTS {
             let mut req = self.http.get(url.clone());
             if auth_host.is_some() && url.host_str() == auth_host.as_deref() {
                 for (name, value) in auth {
                     req = req.header(*name, value);
                 }
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| network_error(&e, Stage::Download))?;
+            let resp = self.execute(req, Stage::Download).await?;
             let status = resp.status().as_u16();
             if (300..400).contains(&status) {
                 let next = resp
@@ -214,19 +235,22 @@ impl Kit {
             return Ok(Asset { bytes, mime });
         }
         let parsed = reqwest::Url::parse(url).map_err(|_| bad("an asset URL is not valid"))?;
-        let client = pinned_client(url, self.allow_private_assets, self.timeout)
-            .await
-            .map_err(|e| match e {
-                OutboundError::Unresolvable(_) => bad("an asset URL's host cannot be resolved"),
-                OutboundError::Private(_) => bad("an asset URL points at a private address"),
-                OutboundError::Invalid(_) => bad("an asset URL is not valid"),
-            })?;
-        let resp = client
+        let refused = |e: &OutboundError| match e {
+            OutboundError::Unresolvable(_) => bad("an asset URL's host cannot be resolved"),
+            OutboundError::Private(_) => bad("an asset URL points at a private address"),
+            OutboundError::Invalid(_) => bad("an asset URL is not valid"),
+        };
+        self.policy.check_url(&parsed).map_err(|e| refused(&e))?;
+        let resp = self
+            .http
             .get(parsed)
             .timeout(self.timeout)
             .send()
             .await
-            .map_err(|e| network_error(&e, Stage::Poll))?;
+            .map_err(|e| match refusal(&e) {
+                Some(o) => refused(o),
+                None => network_error(&e, Stage::Poll),
+            })?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(if status >= 500 || status == 429 {
@@ -391,6 +415,26 @@ pub fn classify(
         _ => ProviderError::BadResponse {
             message: format!("HTTP {status} ({code}): {message}"),
         },
+    }
+}
+
+/// The guard refused a request. A channel address (API, test call) is the operator's to
+/// fix (`Channel`); a result URL comes from upstream and fails the task (`Final`); a name
+/// that does not resolve may be passing (`Retryable`).
+fn guard_error(e: &OutboundError, stage: Stage) -> ProviderError {
+    match (e, stage) {
+        (OutboundError::Unresolvable(_), _) => ProviderError::Retryable {
+            message: "cannot resolve the channel's host".into(),
+            retry_after: None,
+        },
+        (_, Stage::Download) => ProviderError::final_error(
+            "result_refused",
+            "the result URL (or a redirect) points at a non-public address",
+        ),
+        _ => ProviderError::channel(
+            "private_address",
+            "the channel's address is not public; admit it with settings.allow_private_cidrs",
+        ),
     }
 }
 
@@ -568,14 +612,14 @@ mod tests {
         let kit = Kit {
             http: {
                 crate::tls::ensure_crypto_provider();
-                reqwest::Client::new()
+                reqwest::Client::builder().no_proxy().build().unwrap()
             },
             assets: LocalAssets {
                 public_url: "https://gw.example".into(),
                 root: "/data".into(),
             },
             timeout: DEFAULT_TIMEOUT,
-            allow_private_assets: false,
+            policy: Arc::new(Policy::public_only()),
         };
         assert_eq!(
             kit.local_key("https://gw.example/uploads/ab/x.png?v=1")

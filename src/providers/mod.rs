@@ -179,28 +179,16 @@ pub struct Registry {
     inner: RwLock<HashMap<String, Arc<dyn Provider>>>,
     limits: RwLock<HashMap<String, Arc<limit::Limiter>>>,
     pub health: health::Health,
-    pub http: reqwest::Client,
     demo_delay: Duration,
     assets: http::LocalAssets,
 }
 
 impl Registry {
     pub fn new(demo_delay: Duration) -> Registry {
-        // Redirects are followed by the kit itself, so credentials never follow a
-        // redirect to another host.
-        crate::tls::ensure_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("videoapi/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("static client settings are valid");
         Registry {
             inner: RwLock::new(HashMap::new()),
             limits: RwLock::new(HashMap::new()),
             health: health::Health::default(),
-            http,
             demo_delay,
             assets: http::LocalAssets::default(),
         }
@@ -214,7 +202,23 @@ impl Registry {
 
     /// Build the adapter a channel's settings describe.
     pub fn build(&self, cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, AppError> {
-        let kit = || http::Kit::new(self.http.clone(), self.assets.clone(), cfg);
+        let policy = crate::outbound::Policy::from_settings(&cfg.settings)
+            .map_err(|m| AppError::invalid("settings.allow_private_cidrs", m))?;
+        // Each channel gets its own guarded client: its allow-list is part of the client's
+        // resolver. Redirects are followed by the kit itself, so credentials never follow
+        // a redirect to another host and every hop is checked again.
+        let kit = || {
+            let policy = Arc::new(policy.clone());
+            let client = crate::outbound::client(
+                policy.clone(),
+                crate::outbound::Timeouts {
+                    connect: Duration::from_secs(10),
+                    total: None,
+                    read: Some(Duration::from_secs(120)),
+                },
+            );
+            http::Kit::new(client, policy, self.assets.clone(), cfg)
+        };
         match cfg.kind.as_str() {
             "demo" => Ok(Arc::new(demo::Demo::new(self.demo_delay))),
             "seedance" | "seedance-byteplus" => Ok(Arc::new(seedance::Seedance::new(cfg, kit())?)),
@@ -278,17 +282,24 @@ impl Registry {
             .clone()
     }
 
+    /// How long a connection test may take before it counts as no answer.
+    pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+
     /// The operator's "test connection": build the adapter from `cfg` (saved or not,
     /// enabled or not) and make its free call, bounded in time. Errors carry no secrets.
+
     pub async fn test_channel(&self, cfg: &ProviderConfig) -> Result<String, ProviderError> {
         let adapter = self.build(cfg).map_err(|e| ProviderError::Channel {
             code: "invalid_settings".into(),
             message: e.to_string(),
         })?;
-        match tokio::time::timeout(Duration::from_secs(30), adapter.test_connection()).await {
+        match tokio::time::timeout(Self::TEST_TIMEOUT, adapter.test_connection()).await {
             Ok(r) => r,
             Err(_) => Err(ProviderError::Retryable {
-                message: "the channel did not answer within 30 seconds".into(),
+                message: format!(
+                    "the channel did not answer within {} seconds",
+                    Self::TEST_TIMEOUT.as_secs()
+                ),
                 retry_after: None,
             }),
         }

@@ -248,6 +248,29 @@ impl Accounts {
         Ok(user)
     }
 
+    /// The account's webhook signing secret, made on first use.
+    pub async fn webhook_secret(&self, user_id: u64) -> AppResult<Vec<u8>> {
+        let existing = self
+            .store
+            .read(move |txn| store::webhook_secrets::read(txn, user_id))
+            .await?;
+        match existing {
+            Some(s) => Ok(s),
+            None => {
+                self.store
+                    .write(move |txn| store::webhook_secrets::ensure(txn, user_id))
+                    .await
+            }
+        }
+    }
+
+    /// A new webhook signing secret; callbacks sent from now on use it.
+    pub async fn rotate_webhook_secret(&self, user_id: u64) -> AppResult<Vec<u8>> {
+        self.store
+            .write(move |txn| store::webhook_secrets::rotate(txn, user_id))
+            .await
+    }
+
     pub async fn list_keys(&self, user_id: u64) -> AppResult<Vec<ApiKey>> {
         self.store
             .read(move |txn| store::users::list_keys(txn, user_id))

@@ -8,6 +8,7 @@ pub mod sessions;
 pub mod tables;
 pub mod tasks;
 pub mod users;
+pub mod webhook_secrets;
 
 use crate::error::{AppError, AppResult};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
@@ -224,6 +225,8 @@ fn init_schema(db: &Database) -> AppResult<()> {
         txn.open_table(PRICING_GROUPS)?;
         txn.open_table(SESSIONS)?;
         txn.open_table(OUTBOX)?;
+        txn.open_table(OUTBOX_DUE)?;
+        txn.open_table(WEBHOOK_SECRETS)?;
     }
     txn.commit()?;
     Ok(())

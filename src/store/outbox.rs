@@ -1,6 +1,7 @@
-//! The callback outbox: terminal tasks whose `callback_url` still has to be told.
+//! The callback outbox: terminal tasks whose `callback_url` still has to be told, indexed
+//! by tenant and due time so the dispatcher finds what is due without scanning.
 
-use super::tables::OUTBOX;
+use super::tables::{OUTBOX, OUTBOX_DUE, TASKS};
 use super::{decode, encode, get_json};
 use crate::error::AppResult;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -10,44 +11,147 @@ use serde::{Deserialize, Serialize};
 pub struct Pending {
     pub attempts: u32,
     pub next_at_ms: i64,
+    /// The task's owner (absent in rows written before the index existed; filled in by
+    /// [`backfill`]).
+    #[serde(default)]
+    pub user_id: Option<u64>,
 }
 
-pub fn enqueue(txn: &WriteTransaction, task_id: &str) -> AppResult<()> {
-    let p = Pending {
-        attempts: 0,
-        next_at_ms: 0,
-    };
+fn index_key(p: &Pending, task_id: &str) -> (u64, i64, String) {
+    (p.user_id.unwrap_or(0), p.next_at_ms, task_id.to_string())
+}
+
+fn put(txn: &WriteTransaction, task_id: &str, p: &Pending) -> AppResult<()> {
     txn.open_table(OUTBOX)?
-        .insert(task_id, encode(&p)?.as_slice())?;
+        .insert(task_id, encode(p)?.as_slice())?;
+    let (u, due, id) = index_key(p, task_id);
+    txn.open_table(OUTBOX_DUE)?
+        .insert((u, due, id.as_str()), ())?;
     Ok(())
 }
 
-/// Entries due at `now_ms`, oldest task first, at most `limit`.
-pub fn due(txn: &ReadTransaction, now_ms: i64, limit: usize) -> AppResult<Vec<(String, Pending)>> {
-    let table = txn.open_table(OUTBOX)?;
+fn unindex(txn: &WriteTransaction, task_id: &str, p: &Pending) -> AppResult<()> {
+    let (u, due, id) = index_key(p, task_id);
+    txn.open_table(OUTBOX_DUE)?.remove((u, due, id.as_str()))?;
+    Ok(())
+}
+
+/// Queue the callback of a task that just became terminal (in that transaction). Its
+/// owner's signing secret is made here if the account has none yet. Due at once: a fresh
+/// callback sorts before its tenant's retries.
+pub fn enqueue(txn: &WriteTransaction, task_id: &str) -> AppResult<()> {
+    let user_id = get_json::<&str, crate::domain::task::Task>(&txn.open_table(TASKS)?, task_id)?
+        .map(|t| t.user_id);
+    if let Some(u) = user_id {
+        super::webhook_secrets::ensure(txn, u)?;
+    }
+    let p = Pending {
+        attempts: 0,
+        next_at_ms: 0,
+        user_id,
+    };
+    put(txn, task_id, &p)
+}
+
+/// Tenants with at least one callback due at `now_ms`, in user-id order, at most `limit`.
+/// Skips from tenant to tenant through the index: one lookup per tenant.
+pub fn tenants_due(txn: &ReadTransaction, now_ms: i64, limit: usize) -> AppResult<Vec<u64>> {
+    let index = txn.open_table(OUTBOX_DUE)?;
     let mut out = Vec::new();
-    for row in table.iter()? {
-        let (k, v) = row?;
-        let p: Pending = decode(v.value())?;
-        if p.next_at_ms <= now_ms {
-            out.push((k.value().to_string(), p));
-            if out.len() >= limit {
-                break;
-            }
+    let mut from = 0u64;
+    while out.len() < limit {
+        let Some(row) = index.range((from, i64::MIN, "")..)?.next() else {
+            break;
+        };
+        let (user, due, _) = row?.0.value();
+        if due <= now_ms {
+            out.push(user);
+        }
+        match user.checked_add(1) {
+            Some(next) => from = next,
+            None => break,
         }
     }
     Ok(out)
 }
 
+/// A tenant's callbacks due at `now_ms`, earliest first, at most `limit`.
+pub fn due_for(
+    txn: &ReadTransaction,
+    user_id: u64,
+    now_ms: i64,
+    limit: usize,
+) -> AppResult<Vec<(String, Pending)>> {
+    let index = txn.open_table(OUTBOX_DUE)?;
+    let outbox = txn.open_table(OUTBOX)?;
+    let mut out = Vec::new();
+    let upper = now_ms.saturating_add(1);
+    for row in index.range((user_id, i64::MIN, "")..(user_id, upper, ""))? {
+        if out.len() >= limit {
+            break;
+        }
+        let id = row?.0.value().2.to_string();
+        if let Some(p) = get_json::<&str, Pending>(&outbox, id.as_str())? {
+            out.push((id, p));
+        }
+    }
+    Ok(out)
+}
+
+/// Move an entry to its next try (no-op when it was removed meanwhile).
 pub fn reschedule(txn: &WriteTransaction, task_id: &str, p: &Pending) -> AppResult<()> {
-    let mut table = txn.open_table(OUTBOX)?;
-    if get_json::<&str, Pending>(&table, task_id)?.is_some() {
-        table.insert(task_id, encode(p)?.as_slice())?;
+    let old = get_json::<&str, Pending>(&txn.open_table(OUTBOX)?, task_id)?;
+    if let Some(old) = old {
+        unindex(txn, task_id, &old)?;
+        let p = Pending {
+            user_id: old.user_id,
+            ..p.clone()
+        };
+        put(txn, task_id, &p)?;
     }
     Ok(())
 }
 
 pub fn remove(txn: &WriteTransaction, task_id: &str) -> AppResult<()> {
+    let old = get_json::<&str, Pending>(&txn.open_table(OUTBOX)?, task_id)?;
+    if let Some(old) = old {
+        unindex(txn, task_id, &old)?;
+    }
     txn.open_table(OUTBOX)?.remove(task_id)?;
     Ok(())
+}
+
+/// Index rows written before the index existed (run once at start-up; cheap when there
+/// is nothing to do). Returns how many rows were indexed.
+pub fn backfill(txn: &WriteTransaction) -> AppResult<usize> {
+    let missing: Vec<(String, Pending)> = {
+        let outbox = txn.open_table(OUTBOX)?;
+        let mut v = Vec::new();
+        for row in outbox.iter()? {
+            let (k, val) = row?;
+            let p: Pending = decode(val.value())?;
+            if p.user_id.is_none() {
+                v.push((k.value().to_string(), p));
+            }
+        }
+        v
+    };
+    for (id, p) in &missing {
+        let user_id =
+            get_json::<&str, crate::domain::task::Task>(&txn.open_table(TASKS)?, id.as_str())?
+                .map(|t| t.user_id)
+                .unwrap_or(0);
+        if user_id != 0 {
+            super::webhook_secrets::ensure(txn, user_id)?;
+        }
+        put(
+            txn,
+            id,
+            &Pending {
+                user_id: Some(user_id),
+                ..p.clone()
+            },
+        )?;
+    }
+    Ok(missing.len())
 }

@@ -29,4 +29,10 @@ pub const PRICING_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("p
 /// Console sessions: SHA-256 of the session token -> session.
 /// Task callbacks waiting for delivery: task id -> attempts and next try.
 pub const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("callback_outbox");
+/// The outbox by tenant and due time: (user id, due ms, task id). The dispatcher reads
+/// only what is due, tenant by tenant, never the whole outbox.
+pub const OUTBOX_DUE: TableDefinition<(u64, i64, &str), ()> =
+    TableDefinition::new("callback_outbox_due");
+/// Each account's webhook signing secret: user id -> the secret's raw bytes.
+pub const WEBHOOK_SECRETS: TableDefinition<u64, &[u8]> = TableDefinition::new("webhook_secrets");
 pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");

@@ -797,6 +797,18 @@ async fn operator_creates_a_user_tops_up_and_deducts_with_notes() {
         .map(|e| e["note"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(notes, ["correction", "welcome", "starting credits"]);
+    // The system's own entries carry a reason code for the console to translate; an
+    // operator's free text has none.
+    let reasons: Vec<&serde_json::Value> = l["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["reason"])
+        .collect();
+    assert_eq!(
+        reasons,
+        [&json!(null), &json!(null), &json!("starting_credits")]
+    );
     assert_eq!(l["data"][0]["username"], "carol");
     assert_eq!(l["data"][0]["balance_after"], 450);
     let (_, page) = ops
@@ -980,6 +992,7 @@ async fn channels_keep_their_secrets_masked_and_can_be_tested() {
         .await;
     assert_eq!(status, 200, "{t}");
     assert_eq!(t["ok"], true);
+    assert_eq!(t["code"], "ok");
     let (_, kinds) = ops.get("/console/api/admin/provider-kinds").await;
     assert!(kinds.as_array().unwrap().contains(&json!("demo")));
     app.stop().await;
@@ -1088,5 +1101,11 @@ async fn operator_sees_every_task_filtered_by_user_model_and_status() {
     assert_eq!(status, 422);
     let (_, l) = ops.get("/console/api/admin/ledger").await;
     assert!(l["data"].as_array().unwrap().len() >= 5);
+    // A reservation and its refund carry reason codes, the refund also the task's error.
+    let entries = l["data"].as_array().unwrap();
+    let of = |kind: &str| entries.iter().find(|e| e["kind"] == kind).unwrap().clone();
+    assert_eq!(of("reserve")["reason"], "task_reserved");
+    assert_eq!(of("refund")["reason"], "task_refunded");
+    assert_eq!(of("refund")["error_code"], "demo_failure");
     app.stop().await;
 }

@@ -195,7 +195,8 @@ test("generation center: two images as @Image1/@Image2, estimate, submit, video 
   assert.equal(await headerCredits(page), 1000);
   await page.click('a[href="#/generate"]');
   await page.waitForSelector("#gen-status");
-  assert.equal((await page.textContent("#gen-status")).trim(), "就绪");
+  // Not ready before there is a prompt: the status says what is missing.
+  assert.equal((await page.textContent("#gen-status")).trim(), "请填写提示词");
 
   const a = path.join(WORK, "sunrise.png");
   const b = path.join(WORK, "ocean.png");
@@ -281,10 +282,13 @@ test("generation center: two images as @Image1/@Image2, estimate, submit, video 
   if (SHOTS) {
     fs.mkdirSync(SHOTS, { recursive: true });
     await page.evaluate(() => window.scrollTo(0, 0));
-    // Let the players show their first frame (a codec-less build never gets there).
-    await page
-      .waitForFunction(() => [...document.querySelectorAll("#gen-tasks video")].every((v) => v.readyState >= 2 && !v.seeking), null, { timeout: 5_000 })
-      .catch(() => {});
+    // Let the players show their first frame with no buffering spinner over it (a
+    // codec-less build never gets there). Chrome's controls draw the spinner until
+    // HAVE_FUTURE_DATA and fade it out over one turn of its animation after that.
+    const framed = await page
+      .waitForFunction(() => [...document.querySelectorAll("#gen-tasks video")].every((v) => v.readyState >= 3 && !v.seeking), null, { timeout: 10_000 })
+      .then(() => true, () => false);
+    if (framed) await page.waitForTimeout(1500);
     await page.screenshot({ path: path.join(SHOTS, "console-generate.png"), fullPage: true });
   }
   await page.close();
@@ -321,7 +325,13 @@ test("overview shows credits, connection, counts and recent tasks", async () => 
   assert.equal((await page.textContent("#stat-tasks")).trim(), "2");
   assert.equal(await page.locator("main tbody tr").count(), 2);
   await page.waitForFunction(() => [...document.querySelectorAll("main tbody video")].every((v) => v.getAttribute("src")));
-  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "console-overview.png") });
+  if (SHOTS) {
+    // No buffering spinner in the picture: wait for each player's first frame.
+    await page
+      .waitForFunction(() => [...document.querySelectorAll("main tbody video")].every((v) => v.readyState >= 2 && !v.seeking), null, { timeout: 5_000 })
+      .catch(() => {});
+    await page.screenshot({ path: path.join(SHOTS, "console-overview.png") });
+  }
   await page.close();
 });
 
@@ -332,7 +342,7 @@ test("the language switch is remembered", async () => {
   await page.waitForSelector("#gen-status");
   await page.click("#lang-switch");
   await page.waitForSelector('a.nav-link:has-text("Generation center")');
-  assert.equal((await page.textContent("#gen-status")).trim(), "Ready");
+  assert.equal((await page.textContent("#gen-status")).trim(), "Enter a prompt");
   assert.equal(await page.getAttribute("html", "lang"), "en");
   await page.reload();
   await page.waitForSelector('a.nav-link:has-text("Generation center")');

@@ -1,5 +1,44 @@
 // The console API client: same-origin, session cookie, CSRF header, one error shape.
-import { t } from "./i18n.js";
+import { t, maybe } from "./i18n.js";
+
+/** The name of a request field in the UI language: `image_urls[1]` -> "图片素材 #2". */
+export function paramName(param) {
+  const m = /^([a-z_]+)(?:\[(\d+)\])?/.exec(param || "");
+  if (!m) return param;
+  const name = maybe(`param.${m[1]}`) || m[1];
+  return m[2] !== undefined ? `${name} #${Number(m[2]) + 1}` : name;
+}
+
+/**
+ * An error in the UI language, from its code. The server's English message is only the
+ * fallback for a code the table does not know; a few values the message carries (a
+ * reference, a wait) are lifted into the translation.
+ */
+export function errorText(code, param, message, status) {
+  const msg = message || "";
+  const vars = { param: paramName(param) };
+  if (code === "invalid_field" && param) return t("error.invalid_field_named", vars);
+  if (code === "unknown_asset_reference") {
+    const ref = /@(Image|Video|Audio)\d+/.exec(msg);
+    return ref ? t("error.unknown_asset_reference", { ref: ref[0] }) : t("error.unknown_asset_reference_plain");
+  }
+  if (code === "login_throttled") {
+    const n = /(\d+) seconds?/.exec(msg);
+    return n ? t("error.login_throttled", { seconds: n[1] }) : t("error.login_throttled_plain");
+  }
+  if (code === "unknown_field" && param) {
+    const hint = /did you mean [`"'“]?([\w.]+)/.exec(msg);
+    return hint ? t("error.unknown_field_hint", { param, hint: hint[1] }) : t("error.unknown_field", { param });
+  }
+  const known = code ? maybe(`error.${code}`, vars) : null;
+  if (known) {
+    // A code whose text does not name the field: name it after the text.
+    const named = !param || ["model", "files"].includes(param) || maybe(`error.${code}`) !== maybe(`error.${code}`, { param: "\u0000" });
+    return named ? known : t("error.with_field", { msg: known, field: vars.param });
+  }
+  if (msg) return msg;
+  return t("error.http", { status });
+}
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -8,6 +47,13 @@ export class ApiError extends Error {
     this.status = status;
     this.code = e.code || (status === 0 ? "network_error" : "http_error");
     this.param = e.param || null;
+    this.serverMessage = e.message || null;
+    // The message follows the UI language, even after a switch.
+    Object.defineProperty(this, "message", {
+      configurable: true,
+      enumerable: false,
+      get: () => errorText(this.code, this.param, this.serverMessage, this.status),
+    });
   }
 }
 

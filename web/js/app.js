@@ -82,7 +82,7 @@ function renderChrome() {
   clear(
     nav,
     h("a.brand", { href: "#/overview" }, h("span.brand-mark", { "aria-hidden": "true" }, "▶"), "VideoApi"),
-    h("p.nav-section", me ? "Customer Workspace" : t("nav.public")),
+    h("p.nav-section", me ? t("nav.workspace") : t("nav.public")),
     items.map(([p, r]) => navLink(p, t(`nav${p.replace(/\//g, ".")}`), r.icon)),
     adminItems.length ? h("p.nav-section", t("nav.operator")) : null,
     adminItems.map(([p, r]) => navLink(p, t(`nav${p.replace(/\//g, ".")}`), r.icon)),
@@ -153,10 +153,39 @@ export function showCredits(credits) {
   if (el) el.textContent = fmtNumber(credits);
 }
 
-async function route() {
+// A language switch re-renders the page; what the user typed, chose or pasted must
+// survive it. Form controls with an id are saved and restored generically (with the
+// events their page listens to); state that is not a control (uploaded assets) lives in
+// `carry`, an object a page gets back when it is re-rendered for a language switch.
+let carry = {};
+
+function saveForm(root) {
+  return [...root.querySelectorAll("input, select, textarea")]
+    .filter((el) => el.id && el.type !== "file")
+    .map((el) => ({ id: el.id, value: el.value, checked: el.checked }));
+}
+
+function restoreForm(root, saved) {
+  for (const s of saved) {
+    const el = document.getElementById(s.id);
+    if (!el || !root.contains(el)) continue;
+    if (el.type === "checkbox" || el.type === "radio") {
+      if (el.checked === s.checked) continue;
+      el.checked = s.checked;
+      el.dispatchEvent(new Event("change", { bubbles: true }));
+    } else if (el.value !== s.value) {
+      if (el.tagName === "SELECT" && ![...el.options].some((o) => o.value === s.value)) continue;
+      el.value = s.value;
+      el.dispatchEvent(new Event(el.tagName === "SELECT" ? "change" : "input", { bubbles: true }));
+    }
+  }
+}
+
+async function route(opts) {
+  const keep = Boolean(opts && opts.keep);
   if (cleanup) {
     try {
-      cleanup();
+      cleanup({ keep });
     } catch {
       // a page's cleanup failing must not block navigation
     }
@@ -191,10 +220,15 @@ async function route() {
     );
     return;
   }
+  if (!keep) carry = {};
+  // Busy until the page is rendered (and, after a language switch, its form restored).
+  main.setAttribute("aria-busy", "true");
   try {
-    cleanup = (await r.page.render(main, { params, session, navigate, showCredits })) || null;
+    cleanup = (await r.page.render(main, { params, session, navigate, showCredits, carry })) || null;
   } catch (e) {
     main.append(errorBox(e, () => route()));
+  } finally {
+    if (!keep) main.removeAttribute("aria-busy");
   }
 }
 
@@ -208,9 +242,19 @@ async function boot() {
     const { path } = parseHash();
     if (ROUTES[path] && ROUTES[path].auth) navigate(`/login?next=${encodeURIComponent(path)}`);
   });
-  onLangChange(() => {
+  onLangChange(async () => {
     document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
-    route();
+    const saved = saveForm(main);
+    const scroll = window.scrollY;
+    // A keyboard user stays on the switch; a click leaves focus on main (no ring drawn).
+    const active = document.activeElement;
+    const keyboard = Boolean(active && active.id === "lang-switch" && active.matches(":focus-visible"));
+    await route({ keep: true });
+    restoreForm(main, saved);
+    main.removeAttribute("aria-busy");
+    window.scrollTo(0, scroll);
+    const btn = document.getElementById("lang-switch");
+    if (btn && keyboard) btn.focus({ preventScroll: true });
   });
   try {
     await session.refresh();
@@ -218,7 +262,7 @@ async function boot() {
     // The API is unreachable: public pages still render, with the error shown.
     clear(main, errorBox(e, () => location.reload()));
   }
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => route());
   // On phones the menu is a drawer: a tap on the page closes it.
   document.querySelector(".content").addEventListener("click", (e) => {
     if (document.body.classList.contains("nav-open") && !e.target.closest(".menu-toggle")) {

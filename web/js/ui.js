@@ -1,5 +1,5 @@
 // Small DOM helpers: an element builder, formatting, dialogs, copy, toasts.
-import { t, lang } from "./i18n.js";
+import { t, lang, locale, maybe } from "./i18n.js";
 
 /** h("div.card#id", {onclick, class, ...attrs}, ...children) */
 export function h(tag, attrs, ...children) {
@@ -40,26 +40,56 @@ export function clear(el, ...children) {
   return el;
 }
 
-/** Times in the browser's own locale. */
+/** Times in the UI language (zh-CN or en), not the browser's locale. */
 export function fmtTime(ms) {
   if (ms === null || ms === undefined) return "—";
-  return new Date(ms).toLocaleString();
+  return new Intl.DateTimeFormat(locale(), { dateStyle: "short", timeStyle: "medium" }).format(new Date(ms));
 }
 
 export function fmtElapsed(ms) {
   if (ms === null || ms === undefined || ms < 0) return "—";
   const s = ms / 1000;
-  if (s < 60) return t("elapsed.seconds", { n: s < 10 ? s.toFixed(1) : Math.round(s) });
+  if (s < 60) return t("elapsed.seconds", { n: s < 10 ? fmtNumber(Number(s.toFixed(1))) : Math.round(s) });
   const m = Math.floor(s / 60);
   return t("elapsed.minutes", { m, s: Math.round(s - m * 60) });
 }
 
+/** Numbers in the UI language. */
 export function fmtNumber(n) {
-  return typeof n === "number" ? n.toLocaleString() : "—";
+  return typeof n === "number" ? new Intl.NumberFormat(locale()).format(n) : "—";
 }
 
+/** A task status as a translated badge; `data-status` keeps the API value. */
 export function statusBadge(status) {
-  return h("span.badge", { class: `status-${status}`, "data-status": status }, status || "—");
+  return h(
+    "span.badge",
+    { class: `status-${status}`, "data-status": status },
+    status ? maybe(`task.status.${status}`) || status : "—",
+  );
+}
+
+/** A failed task's error in the UI language; upstream's own text for codes we do not know. */
+export function taskErrorText(error) {
+  if (!error) return t("status.failed");
+  return maybe(`taskerr.${error.code}`) || error.message || error.code || t("status.failed");
+}
+
+/** A ledger entry's note: a system reason in the UI language, or the operator's text as typed. */
+export function ledgerNote(e) {
+  if (e.reason === "task_refunded") {
+    return e.error_code
+      ? t("ledger.reason.task_refunded", { error: taskErrorText({ code: e.error_code, message: e.error_code }) })
+      : t("ledger.reason.task_refunded_plain");
+  }
+  if (e.reason) return maybe(`ledger.reason.${e.reason}`) || e.note || e.reason;
+  return e.note || "—";
+}
+
+/** A channel test's outcome in the UI language, with upstream's own words as the detail. */
+export function channelTestText(r, timeoutSecs = 20) {
+  const text = maybe(`channel.test.${r.code}`, { n: timeoutSecs });
+  if (!text) return r.message;
+  return r.detail ? `${text} (${r.detail})` : text;
 }
 
 export function shortId(id) {

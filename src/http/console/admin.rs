@@ -8,7 +8,8 @@ use crate::app::AppState;
 use crate::domain::catalog::{PricingGroup, ProviderConfig};
 use crate::error::AppError;
 use crate::http::errors::ApiError;
-use crate::providers::{ProviderError, Registry};
+use crate::http::failures::*;
+use crate::providers::Registry;
 use crate::service::accounts::UserPatch;
 use crate::store::{self, tasks::Filter};
 use poem::web::Data;
@@ -17,10 +18,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use std::collections::HashMap;
-use std::time::Duration;
 
-/// How long a "test connection" may take before it counts as unreachable.
-const TEST_TIMEOUT: Duration = Duration::from_secs(20);
 const MAX_NOTE: usize = 200;
 
 #[derive(Clone)]
@@ -135,7 +133,7 @@ impl AdminApi {
         auth: SessionAuth,
         /// Part of a user name (case-insensitive).
         q: Query<Option<String>>,
-    ) -> Result<Json<Vec<AdminUser>>, ApiError> {
+    ) -> Result<Json<Vec<AdminUser>>, Failure<ADMIN>> {
         auth.admin()?;
         let q = q.0.unwrap_or_default().trim().to_ascii_lowercase();
         let users = state.accounts.users().await?;
@@ -158,7 +156,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         body: Json<CreateUser>,
-    ) -> Result<Json<CreatedUser>, ApiError> {
+    ) -> Result<Json<CreatedUser>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 }>> {
         auth.admin()?;
         let b = body.0;
         let group = b.pricing_group.filter(|g| !g.trim().is_empty());
@@ -191,7 +189,8 @@ impl AdminApi {
         auth: SessionAuth,
         user_id: Path<u64>,
         body: Json<UpdateUser>,
-    ) -> Result<Json<AdminUser>, ApiError> {
+    ) -> Result<Json<AdminUser>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 | E409 }>>
+    {
         let me = auth.admin()?;
         let b = body.0;
         let id = user_id.0;
@@ -252,7 +251,7 @@ impl AdminApi {
         auth: SessionAuth,
         user_id: Path<u64>,
         body: Json<AdjustCredits>,
-    ) -> Result<Json<Adjusted>, ApiError> {
+    ) -> Result<Json<Adjusted>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>> {
         auth.admin()?;
         let note = body
             .0
@@ -279,7 +278,7 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<Vec<GroupView>>, ApiError> {
+    ) -> Result<Json<Vec<GroupView>>, Failure<ADMIN>> {
         auth.admin()?;
         let users = state.accounts.users().await?;
         Ok(Json(
@@ -303,7 +302,7 @@ impl AdminApi {
         auth: SessionAuth,
         name: Path<String>,
         body: Json<PutGroup>,
-    ) -> Result<Json<GroupView>, ApiError> {
+    ) -> Result<Json<GroupView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE }>> {
         auth.admin()?;
         let b = body.0;
         for (model, credits) in &b.overrides {
@@ -340,7 +339,7 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<Vec<ProviderView>>, ApiError> {
+    ) -> Result<Json<Vec<ProviderView>>, Failure<ADMIN>> {
         auth.admin()?;
         Ok(Json(
             state
@@ -354,7 +353,7 @@ impl AdminApi {
 
     /// Channel kinds this build supports
     #[oai(path = "/provider-kinds", method = "get")]
-    async fn provider_kinds(&self, auth: SessionAuth) -> Result<Json<Vec<String>>, ApiError> {
+    async fn provider_kinds(&self, auth: SessionAuth) -> Result<Json<Vec<String>>, Failure<ADMIN>> {
         auth.admin()?;
         Ok(Json(
             Registry::kinds().iter().map(|k| k.to_string()).collect(),
@@ -368,7 +367,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         body: Json<ProviderInput>,
-    ) -> Result<Json<ProviderView>, ApiError> {
+    ) -> Result<Json<ProviderView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 }>> {
         auth.admin()?;
         let b = body.0;
         let name = b.name.clone().unwrap_or_default().trim().to_string();
@@ -402,7 +401,7 @@ impl AdminApi {
         auth: SessionAuth,
         name: Path<String>,
         body: Json<ProviderInput>,
-    ) -> Result<Json<ProviderView>, ApiError> {
+    ) -> Result<Json<ProviderView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E404 }>> {
         auth.admin()?;
         let old = state
             .catalog
@@ -434,38 +433,18 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         name: Path<String>,
-    ) -> Result<Json<ConnectionTest>, ApiError> {
+    ) -> Result<Json<ConnectionTest>, Failure<{ ADMIN | CONSOLE_WRITE | E404 | E422 }>> {
         auth.admin()?;
         let cfg = state
             .catalog
             .provider(&name.0)
             .ok_or_else(|| AppError::not_found(format!("channel `{}`", name.0)))?;
-        let adapter = state.registry.build(&cfg)?;
-        let outcome = tokio::time::timeout(TEST_TIMEOUT, adapter.test_connection()).await;
-        let result = match outcome {
-            Err(_) => ConnectionTest {
-                ok: false,
-                supported: true,
-                message: format!("no answer within {} seconds", TEST_TIMEOUT.as_secs()),
-            },
-            Ok(Ok(message)) => ConnectionTest {
-                ok: true,
-                supported: true,
-                message,
-            },
-            Ok(Err(ProviderError::Final { code, message })) if code == "unsupported" => {
-                ConnectionTest {
-                    ok: false,
-                    supported: false,
-                    message,
-                }
-            }
-            Ok(Err(e)) => ConnectionTest {
-                ok: false,
-                supported: true,
-                message: e.to_string(),
-            },
-        };
+        // The registry's test call: the channel's own guarded client, allow-list and timeout.
+        let outcome = state.registry.test_channel(&cfg).await;
+        let result = ConnectionTest::from_outcome(
+            Some(outcome),
+            crate::providers::Registry::TEST_TIMEOUT.as_secs(),
+        );
         Ok(Json(result))
     }
 
@@ -475,7 +454,7 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<Vec<AdminModel>>, ApiError> {
+    ) -> Result<Json<Vec<AdminModel>>, Failure<ADMIN>> {
         auth.admin()?;
         Ok(Json(
             state
@@ -494,7 +473,7 @@ impl AdminApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         body: Json<AdminModel>,
-    ) -> Result<Json<AdminModel>, ApiError> {
+    ) -> Result<Json<AdminModel>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 }>> {
         auth.admin()?;
         let id = body.0.id.trim().to_string();
         if state.catalog.model(&id).is_some() {
@@ -517,7 +496,7 @@ impl AdminApi {
         auth: SessionAuth,
         model_id: Path<String>,
         body: Json<AdminModel>,
-    ) -> Result<Json<AdminModel>, ApiError> {
+    ) -> Result<Json<AdminModel>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E404 }>> {
         auth.admin()?;
         if state.catalog.model(&model_id.0).is_none() {
             return Err(AppError::not_found(format!("model `{}`", model_id.0)).into());
@@ -548,7 +527,7 @@ impl AdminApi {
         before: Query<Option<String>>,
         /// Page size, 1-100 (default 50).
         limit: Query<Option<u32>>,
-    ) -> Result<Json<ConsoleTaskList>, ApiError> {
+    ) -> Result<Json<ConsoleTaskList>, Failure<{ ADMIN | PARAMS }>> {
         auth.admin()?;
         let limit = crate::domain::paging::page_limit(limit.0, 50, 100)?;
         let status = parse_status(status.0.as_deref())?;
@@ -595,7 +574,7 @@ impl AdminApi {
         before: Query<Option<u64>>,
         /// Page size, 1-200 (default 50).
         limit: Query<Option<u32>>,
-    ) -> Result<Json<LedgerPage>, ApiError> {
+    ) -> Result<Json<LedgerPage>, Failure<{ ADMIN | PARAMS }>> {
         auth.admin()?;
         let limit = crate::domain::paging::page_limit(limit.0, 50, 200)?;
         let user_id = match user.0.as_deref().map(str::trim) {

@@ -5,7 +5,7 @@ use super::{ConsoleTags, SessionAuth};
 use crate::app::AppState;
 use crate::domain::now_ms;
 use crate::domain::task::Task;
-use crate::http::errors::ApiError;
+use crate::http::failures::*;
 use crate::http::public::{Accepted, CreateBody};
 use crate::http::uploads::{MultipartStream, UploadResult, store_upload};
 use crate::http::views::{ModelInfo, ModelList};
@@ -56,7 +56,7 @@ impl ConsoleApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<Overview>, ApiError> {
+    ) -> Result<Json<Overview>, Failure<SESSION>> {
         let uid = auth.who.user.id;
         let (keys, task_count, recent) = state
             .store
@@ -87,7 +87,7 @@ impl ConsoleApi {
         &self,
         state: Data<&AppState>,
         auth: SessionAuth,
-    ) -> Result<Json<Vec<KeyView>>, ApiError> {
+    ) -> Result<Json<Vec<KeyView>>, Failure<SESSION>> {
         let mut keys = state.accounts.list_keys(auth.who.user.id).await?;
         keys.sort_by_key(|k| std::cmp::Reverse(k.id));
         Ok(Json(keys.iter().map(KeyView::from_key).collect()))
@@ -102,7 +102,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         body: Json<CreateKey>,
-    ) -> Result<Json<CreatedKey>, ApiError> {
+    ) -> Result<Json<CreatedKey>, Failure<{ SESSION | BODY | CONSOLE_WRITE }>> {
         let name = body.0.name.unwrap_or_default();
         let (record, key) = state.accounts.create_key(auth.who.user.id, &name).await?;
         Ok(Json(CreatedKey {
@@ -120,7 +120,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         key_id: Path<u64>,
-    ) -> Result<Json<KeyView>, ApiError> {
+    ) -> Result<Json<KeyView>, Failure<{ SESSION | CONSOLE_WRITE | PARAMS | E404 }>> {
         let key = state
             .accounts
             .revoke_key(auth.who.user.id, key_id.0)
@@ -128,11 +128,49 @@ impl ConsoleApi {
         Ok(Json(KeyView::from_key(&key)))
     }
 
+    /// Webhook signing secret
+    ///
+    /// The secret that signs this account's task callbacks (`webhook-signature`,
+    /// Standard Webhooks). Made on first use.
+    #[oai(path = "/webhook-secret", method = "get")]
+    async fn webhook_secret(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+    ) -> Result<Json<WebhookSecret>, Failure<SESSION>> {
+        let s = state.accounts.webhook_secret(auth.who.user.id).await?;
+        Ok(Json(WebhookSecret {
+            secret: crate::engine::webhooks::display_secret(&s),
+        }))
+    }
+
+    /// Rotate the webhook signing secret
+    ///
+    /// Replaces the secret at once: callbacks sent from now on are signed with the new one.
+    #[oai(path = "/webhook-secret/rotate", method = "post")]
+    async fn rotate_webhook_secret(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+    ) -> Result<Json<WebhookSecret>, Failure<{ SESSION | CONSOLE_WRITE }>> {
+        let s = state
+            .accounts
+            .rotate_webhook_secret(auth.who.user.id)
+            .await?;
+        Ok(Json(WebhookSecret {
+            secret: crate::engine::webhooks::display_secret(&s),
+        }))
+    }
+
     /// Models at your price
     ///
     /// Enabled models with the caller's own prices (pricing group applied).
     #[oai(path = "/models", method = "get")]
-    async fn models(&self, state: Data<&AppState>, auth: SessionAuth) -> Json<ModelList> {
+    async fn models(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+    ) -> Result<Json<ModelList>, Failure<SESSION>> {
         let group = state.catalog.group(auth.who.user.pricing_group.as_deref());
         let data = state
             .catalog
@@ -141,10 +179,10 @@ impl ConsoleApi {
             .filter(|m| m.enabled)
             .map(|m| ModelInfo::from_model(m, group.as_ref()))
             .collect();
-        Json(ModelList {
+        Ok(Json(ModelList {
             object: "list".into(),
             data,
-        })
+        }))
     }
 
     /// Your tasks
@@ -161,7 +199,7 @@ impl ConsoleApi {
         before: Query<Option<String>>,
         /// Only tasks with this status.
         status: Query<Option<String>>,
-    ) -> Result<Json<ConsoleTaskList>, ApiError> {
+    ) -> Result<Json<ConsoleTaskList>, Failure<{ SESSION | PARAMS }>> {
         let limit = crate::domain::paging::page_limit(limit.0, 20, 100)?;
         let filter = Filter {
             user_id: Some(auth.who.user.id),
@@ -180,7 +218,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         task_id: Path<String>,
-    ) -> Result<Json<ConsoleTask>, ApiError> {
+    ) -> Result<Json<ConsoleTask>, Failure<{ SESSION | E404 }>> {
         let task = state.tasks.get(&auth.who, &task_id.0).await?;
         Ok(Json(console_tasks(state.0, &[task]).remove(0)))
     }
@@ -194,7 +232,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         task_id: Path<String>,
-    ) -> Result<Json<ConsoleTask>, ApiError> {
+    ) -> Result<Json<ConsoleTask>, Failure<{ SESSION | CONSOLE_WRITE | E404 | E409 }>> {
         let task = state.tasks.cancel(&auth.who, &task_id.0).await?;
         Ok(Json(console_tasks(state.0, &[task]).remove(0)))
     }
@@ -209,7 +247,7 @@ impl ConsoleApi {
         auth: SessionAuth,
         body: Json<CreateBody>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<Json<Accepted>, ApiError> {
+    ) -> Result<Json<Accepted>, Failure<{ SESSION | BODY | CONSOLE_WRITE | E402 | E409 }>> {
         // The console is our own client: it never sends extra fields, so always strict.
         let input = body.0.decode(true)?;
         check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
@@ -233,7 +271,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         _auth: SessionAuth,
         body: MultipartStream,
-    ) -> Result<Json<UploadResult>, ApiError> {
+    ) -> Result<Json<UploadResult>, Failure<{ SESSION | BODY | E403 }>> {
         Ok(Json(store_upload(state.0, body).await?))
     }
 }

@@ -3,7 +3,7 @@
 use super::views::{ChangePassword, LoginRequest, Me};
 use super::{ConsoleTags, SessionAuth, client_ip, session_cookie, session_set_cookie};
 use crate::app::AppState;
-use crate::http::errors::ApiError;
+use crate::http::failures::*;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
@@ -45,7 +45,7 @@ impl SessionApi {
         state: Data<&AppState>,
         req: &Request,
         body: Json<LoginRequest>,
-    ) -> Result<LoginResponse, ApiError> {
+    ) -> Result<LoginResponse, Failure<{ BODY | S401 | E403 | E429 }>> {
         let done = state
             .sessions
             .login(&body.username, &body.password, client_ip(req))
@@ -62,7 +62,7 @@ impl SessionApi {
         &self,
         state: Data<&AppState>,
         req: &Request,
-    ) -> Result<LogoutResponse, ApiError> {
+    ) -> Result<LogoutResponse, Failure<CONSOLE_WRITE>> {
         if let Some(token) = session_cookie(req) {
             state.sessions.logout(&token).await?;
         }
@@ -71,7 +71,7 @@ impl SessionApi {
 
     /// The logged-in account
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, auth: SessionAuth) -> Result<Json<Me>, ApiError> {
+    async fn me(&self, auth: SessionAuth) -> Result<Json<Me>, Failure<SESSION>> {
         Ok(Json(Me::from_user(&auth.who.user)))
     }
 
@@ -85,7 +85,7 @@ impl SessionApi {
         req: &Request,
         auth: SessionAuth,
         body: Json<ChangePassword>,
-    ) -> Result<Done, ApiError> {
+    ) -> Result<Done, Failure<{ SESSION | BODY | CONSOLE_WRITE | E429 }>> {
         state
             .sessions
             .change_password(

@@ -18,6 +18,7 @@ pub struct Me {
     pub is_admin: bool,
     /// Current balance in credits.
     pub credits: i64,
+    #[oai(nullable)]
     pub pricing_group: Option<String>,
     pub created_at_ms: i64,
 }
@@ -59,6 +60,7 @@ pub struct KeyView {
     pub status: String,
     pub created_at_ms: i64,
     /// Null when never used.
+    #[oai(nullable)]
     pub last_used_ms: Option<i64>,
 }
 
@@ -78,6 +80,7 @@ impl KeyView {
 #[derive(Debug, Clone, Object)]
 pub struct CreateKey {
     /// A name to recognise the key by (at most 64 characters).
+    #[oai(nullable)]
     pub name: Option<String>,
 }
 
@@ -88,6 +91,15 @@ pub struct CreatedKey {
     pub key: String,
     #[oai(flatten)]
     pub info: KeyView,
+}
+
+/// The account's webhook signing secret (Standard Webhooks form).
+#[derive(Debug, Clone, Object)]
+pub struct WebhookSecret {
+    /// `whsec_<base64>`: the HMAC-SHA256 key is the base64-decoded part after `whsec_`.
+    /// Signs `webhook-signature` on every callback of this account, and
+    /// `X-VideoApi-Signature` on callbacks of tasks created in the console.
+    pub secret: String,
 }
 
 /// Credits and elapsed time of a task, as the console shows them.
@@ -105,6 +117,7 @@ pub struct ConsoleTask {
     pub prompt: String,
     pub resolution: String,
     /// Requested seconds; null for `auto`.
+    #[oai(nullable)]
     pub duration: Option<u32>,
     pub aspect_ratio: String,
     pub generate_audio: bool,
@@ -112,8 +125,10 @@ pub struct ConsoleTask {
     pub video_urls: Vec<String>,
     pub audio_urls: Vec<String>,
     /// The video once completed (served by this gateway).
+    #[oai(nullable)]
     pub url: Option<String>,
     pub videos: Vec<String>,
+    #[oai(nullable)]
     pub error: Option<TaskErrorView>,
     /// `per_task` or `per_second`.
     pub billing_mode: String,
@@ -130,6 +145,7 @@ pub struct ConsoleTask {
     /// What the task cost in the end: reserved − refunded.
     pub credits_charged: i64,
     pub created_at_ms: i64,
+    #[oai(nullable)]
     pub finished_at_ms: Option<i64>,
     /// From creation to finish, or to now while unfinished.
     pub elapsed_ms: i64,
@@ -140,6 +156,7 @@ pub struct ConsoleTask {
     /// Whether the task can still be cancelled (not yet sent to a channel).
     pub cancellable: bool,
     /// The owner (operator views only).
+    #[oai(nullable)]
     pub username: Option<String>,
 }
 
@@ -198,6 +215,7 @@ pub struct ConsoleTaskList {
     pub data: Vec<ConsoleTask>,
     pub has_more: bool,
     /// Pass as `before` for the next page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -210,6 +228,7 @@ pub struct Overview {
     pub api_key_count: u64,
     pub task_count: u64,
     /// Status of the newest task; null without tasks.
+    #[oai(nullable)]
     pub latest_status: Option<String>,
     /// The newest tasks (up to 5).
     pub recent_tasks: Vec<ConsoleTask>,
@@ -224,6 +243,7 @@ pub struct AdminUser {
     pub is_admin: bool,
     pub disabled: bool,
     pub credits: i64,
+    #[oai(nullable)]
     pub pricing_group: Option<String>,
     pub created_at_ms: i64,
 }
@@ -247,10 +267,14 @@ pub struct CreateUser {
     /// 3-32 letters, digits, `_`, `-`, `.`.
     pub username: String,
     /// 8-256 characters; generated and returned once when omitted.
+    #[oai(nullable)]
     pub password: Option<String>,
     /// Starting credits (a top-up entry in the ledger).
+    #[oai(nullable)]
     pub credits: Option<i64>,
+    #[oai(nullable)]
     pub is_admin: Option<bool>,
+    #[oai(nullable)]
     pub pricing_group: Option<String>,
 }
 
@@ -258,6 +282,7 @@ pub struct CreateUser {
 pub struct CreatedUser {
     pub user: AdminUser,
     /// Only when the password was generated; shown once.
+    #[oai(nullable)]
     pub generated_password: Option<String>,
 }
 
@@ -265,11 +290,15 @@ pub struct CreatedUser {
 #[derive(Debug, Clone, Object)]
 pub struct UpdateUser {
     /// Disabled users cannot log in and their keys stop working.
+    #[oai(nullable)]
     pub disabled: Option<bool>,
+    #[oai(nullable)]
     pub is_admin: Option<bool>,
     /// A group name, or null for list prices.
+    #[oai(nullable)]
     pub pricing_group: MaybeUndefined<String>,
     /// A new password (ends the user's console sessions).
+    #[oai(nullable)]
     pub password: Option<String>,
 }
 
@@ -278,6 +307,7 @@ pub struct AdjustCredits {
     /// Positive tops up, negative deducts (never below zero).
     pub amount: i64,
     /// Why; kept in the ledger (at most 200 characters).
+    #[oai(nullable)]
     pub note: Option<String>,
 }
 
@@ -292,14 +322,45 @@ pub struct LedgerView {
     /// Signed change of the balance.
     pub amount: i64,
     pub balance_after: i64,
+    #[oai(nullable)]
     pub task_id: Option<String>,
     /// `user:<name>`, `admin:<name>`, `system` or `cli`.
     pub actor: String,
+    /// The note as stored: an operator's free text, or for entries the system wrote, the
+    /// text behind `reason`.
+    #[oai(nullable)]
     pub note: Option<String>,
+    /// Why the system wrote this entry, as a code to render in the reader's language:
+    /// `task_reserved`, `task_refunded` or `starting_credits`. Null for an operator's
+    /// change, whose `note` is free text to show as typed.
+    #[oai(nullable)]
+    pub reason: Option<String>,
+    /// For `task_refunded`: the error code the task failed with (e.g. `deadline_exceeded`).
+    #[oai(nullable)]
+    pub error_code: Option<String>,
 }
+
+/// The code behind a ledger entry the system wrote. The store keeps a note, not a code:
+/// a refund's note is the task's error code, and a user's starting credits carry a fixed
+/// note; everything else an operator typed.
+fn ledger_reason(e: &LedgerEntry) -> (Option<&'static str>, Option<String>) {
+    use crate::domain::ledger::EntryKind;
+    match e.kind {
+        EntryKind::Reserve => (Some("task_reserved"), None),
+        EntryKind::Refund => (Some("task_refunded"), e.note.clone()),
+        EntryKind::TopUp if e.note.as_deref() == Some(STARTING_CREDITS_NOTE) => {
+            (Some("starting_credits"), None)
+        }
+        EntryKind::TopUp | EntryKind::Adjust => (None, None),
+    }
+}
+
+/// The note `store::users` writes on a new user's starting credits.
+const STARTING_CREDITS_NOTE: &str = "starting credits";
 
 impl LedgerView {
     pub fn from_entry(e: &LedgerEntry, username: &str) -> LedgerView {
+        let (reason, error_code) = ledger_reason(e);
         LedgerView {
             id: e.id,
             at_ms: e.at_ms,
@@ -311,6 +372,8 @@ impl LedgerView {
             task_id: e.task_id.clone(),
             actor: e.actor.clone(),
             note: e.note.clone(),
+            reason: reason.map(str::to_string),
+            error_code,
         }
     }
 }
@@ -328,6 +391,7 @@ pub struct LedgerPage {
     pub data: Vec<LedgerView>,
     pub has_more: bool,
     /// Pass as `before` for the next page.
+    #[oai(nullable)]
     pub next_cursor: Option<u64>,
 }
 
@@ -423,15 +487,22 @@ pub fn mask_settings(v: &serde_json::Value) -> serde_json::Value {
 #[derive(Debug, Clone, Object)]
 pub struct ProviderInput {
     /// Required on create; ignored on edit (the path names the channel).
+    #[oai(nullable)]
     pub name: Option<String>,
     pub kind: String,
     #[oai(default)]
     pub base_url: String,
+    #[oai(nullable)]
     pub api_key: Option<String>,
+    #[oai(nullable)]
     pub api_secret: Option<String>,
+    #[oai(nullable)]
     pub enabled: Option<bool>,
+    #[oai(nullable)]
     pub priority: Option<i32>,
+    #[oai(nullable)]
     pub weight: Option<u32>,
+    #[oai(nullable)]
     pub settings: Option<Any<serde_json::Value>>,
 }
 
@@ -441,7 +512,71 @@ pub struct ConnectionTest {
     pub ok: bool,
     /// False when the adapter has no free test call.
     pub supported: bool,
+    /// The outcome as a code to render in the reader's language: `ok`, `unsupported`,
+    /// `no_answer` (nothing within the test timeout), `refused` (the channel refused the
+    /// credentials or account), `unavailable` (busy or down, try later), `uncertain` (the
+    /// connection dropped), `rejected` (the request was refused) or `unreadable` (an
+    /// answer that could not be understood).
+    pub code: String,
+    /// What upstream said on a failure (its own code and text), shown as a detail.
+    #[oai(nullable)]
+    pub detail: Option<String>,
+    /// The whole outcome in English.
     pub message: String,
+}
+
+impl ConnectionTest {
+    /// The outcome of an adapter's test call; `None` when it did not answer in time.
+    pub fn from_outcome(
+        outcome: Option<Result<String, crate::providers::ProviderError>>,
+        timeout_secs: u64,
+    ) -> ConnectionTest {
+        use crate::providers::ProviderError as E;
+        let failed = |code: &str, detail: String, message: String| ConnectionTest {
+            ok: false,
+            supported: true,
+            code: code.into(),
+            detail: Some(detail),
+            message,
+        };
+        match outcome {
+            None => ConnectionTest {
+                ok: false,
+                supported: true,
+                code: "no_answer".into(),
+                detail: None,
+                message: format!("no answer within {timeout_secs} seconds"),
+            },
+            Some(Ok(message)) => ConnectionTest {
+                ok: true,
+                supported: true,
+                code: "ok".into(),
+                detail: None,
+                message,
+            },
+            Some(Err(E::Final { code, message })) if code == "unsupported" => ConnectionTest {
+                ok: false,
+                supported: false,
+                code: "unsupported".into(),
+                detail: None,
+                message,
+            },
+            Some(Err(e)) => {
+                let full = e.to_string();
+                match e {
+                    E::Channel { code, message } => {
+                        failed("refused", format!("{code}: {message}"), full)
+                    }
+                    E::Retryable { message, .. } => failed("unavailable", message, full),
+                    E::Ambiguous { message } => failed("uncertain", message, full),
+                    E::Final { code, message } => {
+                        failed("rejected", format!("{code}: {message}"), full)
+                    }
+                    E::BadResponse { message } => failed("unreadable", message, full),
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -493,6 +628,7 @@ pub struct ModelRoute {
     /// Share among routes of the same priority.
     #[oai(default = "one")]
     pub weight: u32,
+    #[oai(nullable)]
     pub settings: Option<Any<serde_json::Value>>,
 }
 

@@ -288,6 +288,10 @@ async fn operators_test_channels_and_never_see_full_keys() {
         settings: json!({"timeout_ms": 500}),
     };
     let reg = &app.state().registry;
+    // The simulator is on loopback: refused until the channel's allow-list admits it.
+    let err = reg.test_channel(&cfg).await.unwrap_err();
+    assert!(err.to_string().contains("allow_private_cidrs"), "{err}");
+    cfg.settings = json!({"timeout_ms": 500, "allow_private_cidrs": LOOPBACK});
     assert!(
         reg.test_channel(&cfg).await.is_ok(),
         "a draft, disabled channel can be tested"

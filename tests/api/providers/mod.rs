@@ -8,6 +8,7 @@ mod chain;
 mod examples;
 mod fal;
 mod forwarding;
+mod guard;
 mod kling;
 mod luma;
 mod minimax;
@@ -28,6 +29,8 @@ use videoapi::domain::catalog::{Billing, BillingMode, Capabilities, Model, Provi
 /// Every public task in these tests costs this much.
 pub const PRICE: i64 = 100;
 pub const START_CREDITS: i64 = 100_000;
+/// The channel allow-list that lets a channel reach the loopback simulators.
+pub const LOOPBACK: [&str; 2] = ["127.0.0.1/32", "::1/128"];
 
 /// How a provider's channel is declared against its simulator.
 #[derive(Clone)]
@@ -92,7 +95,8 @@ pub async fn channel_with(
     key: &str,
     secret: &str,
 ) {
-    let mut settings = json!({"timeout_ms": 600});
+    // The simulators live on loopback: the channel admits exactly that (SSRF guard).
+    let mut settings = json!({"timeout_ms": 600, "allow_private_cidrs": LOOPBACK});
     if let Some(extra) = spec.settings.as_object() {
         for (k, v) in extra {
             settings[k] = v.clone();

@@ -111,9 +111,10 @@ async fn veo_inlines_our_uploads_and_downloads_with_the_key() {
             .contains("internal error")
     );
 
-    // An image on a private address is never fetched: failed, refunded, nothing sent.
+    // An image on a private address outside the channel's allow-list is never fetched:
+    // failed, refunded, nothing sent.
     let creates = sim.count(Op::Create);
-    let id = create(&app, &key, json!({"model": "m", "type": "image-to-video", "prompt": "p", "image_urls": ["http://127.0.0.1:9/secret.png"], "generate_audio": true})).await;
+    let id = create(&app, &key, json!({"model": "m", "type": "image-to-video", "prompt": "p", "image_urls": ["http://169.254.169.254/latest/secret.png"], "generate_audio": true})).await;
     let v = expect_failed(&app, &key, &id, "invalid_asset", &sim).await;
     assert!(
         v["error"]["message"].as_str().unwrap().contains("private"),

@@ -80,6 +80,8 @@ pub enum Fault {
     Malformed,
     /// Any raw answer.
     Raw { status: u16, body: String },
+    /// `302 Found` to this location.
+    Redirect(String),
 }
 
 /// A request as the simulator received it.
@@ -519,6 +521,11 @@ impl<U: Upstream> SimEndpoint<U> {
                 r
             }
             Fault::Raw { status, body } => text(status, &body),
+            Fault::Redirect(to) => {
+                let mut r = text(302, "");
+                r.headers_mut().insert("location", to.parse().unwrap());
+                r
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 // Operator: the ledger, newest first, filtered by user.
 import { get } from "../api.js";
 import { t } from "../i18n.js";
-import { h, clear, table, loading, errorBox, fmtTime, fmtNumber, pageHeader, field, shortId } from "../ui.js";
+import { h, clear, table, loading, errorBox, fmtTime, fmtNumber, pageHeader, field, shortId, ledgerNote } from "../ui.js";
 
 export default {
   async render(main, { params }) {
@@ -44,7 +44,7 @@ export default {
               fmtNumber(e.balance_after),
               e.task_id ? h("span.mono", { title: e.task_id }, shortId(e.task_id)) : "—",
               h("span.mono", e.actor),
-              e.note || "—",
+              ledgerNote(e),
             ]),
             { empty: t("admin.ledger.empty") },
           ),

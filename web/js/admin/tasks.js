@@ -9,7 +9,7 @@ export default {
   async render(main, { params }) {
     const user = h("input#tasks-user", { type: "search", value: params.get("user") || "", placeholder: t("admin.filter.user_hint") });
     const model = h("select#tasks-model", h("option", { value: "" }, t("all")));
-    const status = h("select#tasks-status", h("option", { value: "" }, t("all")), ["pending", "processing", "completed", "failed"].map((s) => h("option", { value: s }, s)));
+    const status = h("select#tasks-status", h("option", { value: "" }, t("all")), ["pending", "processing", "completed", "failed"].map((s) => h("option", { value: s }, t(`task.status.${s}`))));
     const body = h("div", loading());
     const more = h("div.load-more");
     clear(

@@ -3,7 +3,7 @@
 import { get, post, upload } from "../api.js";
 import { t } from "../i18n.js";
 import {
-  h, clear, field, loading, errorBox, statusBadge, shortId, fmtTime, fmtElapsed, fmtNumber, pageHeader, toast,
+  h, clear, field, loading, errorBox, statusBadge, shortId, fmtTime, fmtElapsed, fmtNumber, pageHeader, toast, taskErrorText,
 } from "../ui.js";
 
 const KIND_TAG = { image: "Image", video: "Video", audio: "Audio" };
@@ -20,16 +20,16 @@ export function unitLabel(mode, credits) {
 }
 
 export function creditDetail(task) {
-  const parts = [h("span", t("credits.reserved", { n: task.credits_reserved }))];
+  const parts = [h("span", t("credits.reserved", { n: fmtNumber(task.credits_reserved) }))];
   if (task.credits_refunded) {
-    parts.push(" · ", h("span.refunded", t("credits.refunded", { n: task.credits_refunded_amount })));
+    parts.push(" · ", h("span.refunded", t("credits.refunded", { n: fmtNumber(task.credits_refunded_amount) })));
   } else if (task.status === "completed") {
-    parts.push(" · ", h("span", t("credits.charged", { n: task.credits_charged })));
+    parts.push(" · ", h("span", t("credits.charged", { n: fmtNumber(task.credits_charged) })));
   }
   const unit =
     task.billing_mode === "per_second"
-      ? t("credits.formula_second", { unit: task.unit_credits, n: task.billed_units })
-      : t("credits.formula_task", { unit: task.unit_credits });
+      ? t("credits.formula_second", { unit: fmtNumber(task.unit_credits), n: task.billed_units })
+      : t("credits.formula_task", { unit: fmtNumber(task.unit_credits) });
   return h("div.credit-detail", { "data-testid": "credit-detail" }, parts, h("span.cell-sub", unit));
 }
 
@@ -56,10 +56,12 @@ function insertAtCursor(ta, text) {
 }
 
 export default {
-  async render(main, { session, showCredits }) {
+  async render(main, { session, showCredits, carry = {} }) {
     let models = [];
-    let assets = [];
-    let nextAssetId = 1;
+    // Uploaded assets outlive a language switch (the page is re-rendered around them).
+    carry.assets = carry.assets || [];
+    carry.nextAssetId = carry.nextAssetId || 1;
+    const assets = carry.assets;
     let busy = null; // "uploading" | "submitting" | null
     let lastError = null;
     let timers = [];
@@ -95,7 +97,7 @@ export default {
     const estimateValue = h("span.estimate-value#gen-estimate", "-");
     const estimateDetail = h("span.hint#gen-estimate-detail");
     const balanceLine = h("p.hint#gen-balance");
-    const statusLine = h("div.status-line#gen-status", { role: "status", "aria-live": "polite" }, t("ready"));
+    const statusLine = h("div.status-line#gen-status", { role: "status", "aria-live": "polite" });
     const submitBtn = h("button.btn.btn-primary#gen-submit", { type: "submit", form: "gen-form" }, t("generate.submit"));
     const formError = h("p.field-error#gen-form-error", { role: "alert" });
 
@@ -241,11 +243,28 @@ export default {
       }
       const uploading = assets.some((a) => !a.url && !a.error);
       busy = busy === "submitting" ? busy : uploading ? "uploading" : null;
-      submitBtn.disabled = !models.length || Boolean(busy);
+      // "Ready" only when a submit would really go through; otherwise the first reason.
+      const short = est && balance !== null && balance < est.total;
+      const blocker = notReady(short);
+      submitBtn.disabled = !models.length || Boolean(busy) || short;
+      statusLine.dataset.reason = blocker ? blocker.reason : busy || (lastError ? "error" : "ready");
       if (busy === "uploading") setStatus(t("status.uploading"), "busy");
       else if (busy === "submitting") setStatus(t("status.submitting"), "busy");
       else if (lastError) setStatus(lastError, "error");
-      else setStatus(t("ready"));
+      else if (blocker) setStatus(blocker.text, blocker.kind);
+      else setStatus(t("ready"), "ok");
+    }
+
+    function notReady(short) {
+      const m = model();
+      if (!models.length) return { reason: "no_models", text: t("generate.no_models"), kind: "error" };
+      if (!m) return { reason: "no_model", text: t("generate.choose_model"), kind: "warn" };
+      if (short) return { reason: "short", text: t("generate.short"), kind: "error" };
+      const over = ["image", "video", "audio"].find((k) => assets.filter((a) => a.kind === k).length > m[`max_${k}s`]);
+      if (over) return { reason: "too_many", text: t("generate.too_many", { kind: t(`kind.${over}`), n: m[`max_${over}s`] }), kind: "error" };
+      if (assets.some((a) => a.error)) return { reason: "failed_upload", text: t("generate.remove_failed"), kind: "error" };
+      if (!prompt.value.trim()) return { reason: "prompt", text: t("generate.prompt_required"), kind: "warn" };
+      return null;
     }
 
     function clearErrors() {
@@ -358,24 +377,25 @@ export default {
           toast(t("generate.bad_type", { name: file.name }), "error");
           continue;
         }
-        const a = { id: nextAssetId++, kind, name: file.name, preview: URL.createObjectURL(file), url: null, progress: 0, error: null };
+        const a = { id: carry.nextAssetId++, kind, name: file.name, preview: URL.createObjectURL(file), url: null, progress: 0, error: null };
         assets.push(a);
         upload(file, (p) => {
           a.progress = p;
-          const el = assetGrid.querySelectorAll(".asset")[assets.indexOf(a)];
+          const grid = document.getElementById("gen-assets");
+          const el = grid && grid.querySelectorAll(".asset")[assets.indexOf(a)];
           const bar = el && el.querySelector(".asset-progress");
           if (bar) bar.style.width = `${Math.round(p * 100)}%`;
         })
           .then((res) => {
             a.url = res.url;
-            if (!alive) return;
-            renderAssets();
+            // After a language switch the page showing this asset is a newer one.
+            if (carry.renderAssets) carry.renderAssets();
           })
           .catch((e) => {
             a.error = e.message;
-            if (!alive) return;
+            if (!carry.renderAssets) return;
             toast(e.message, "error");
-            renderAssets();
+            carry.renderAssets();
           });
       }
       syncType();
@@ -411,6 +431,7 @@ export default {
     for (const el of [resSel, durSel, typeSel, ratioSel]) el.addEventListener("change", update);
     audioBox.addEventListener("change", () => (audioBox.dataset.touched = "1"));
     prompt.addEventListener("input", () => {
+      update();
       if (fields.prompt.classList.contains("has-error")) {
         fields.prompt.classList.remove("has-error");
         fields.prompt.querySelector(".field-error").textContent = "";
@@ -488,7 +509,7 @@ export default {
               h("a.cell-sub", { href: task.url, target: "_blank", rel: "noopener" }, t("video.open")),
             )
           : task.status === "failed"
-            ? h("span.task-error", task.error ? task.error.message : "")
+            ? h("span.task-error", taskErrorText(task.error))
             : h("span.muted", "—");
       const row = h(
         "tr",
@@ -578,13 +599,16 @@ export default {
       }, 1000),
     );
 
+    carry.renderAssets = renderAssets;
     applyModel();
     await loadTasks();
 
-    return () => {
+    return ({ keep } = {}) => {
       alive = false;
       clearTimeout(pollTimer);
       timers.forEach(clearInterval);
+      if (keep) return;
+      carry.renderAssets = null;
       for (const a of assets) URL.revokeObjectURL(a.preview);
     };
   },

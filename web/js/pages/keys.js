@@ -1,7 +1,48 @@
-// API Key: create (shown once, with copy), list by name/prefix/status/last used, revoke.
+// API Key: create (shown once, with copy), list by name/prefix/status/last used, revoke;
+// the account's webhook signing secret (copy, rotate).
 import { get, post } from "../api.js";
 import { t } from "../i18n.js";
 import { h, clear, table, loading, errorBox, fmtTime, pageHeader, copyButton, confirmDialog, field, toast } from "../ui.js";
+
+// The account's webhook signing secret: shown on demand, copyable, rotatable.
+function webhookSecretCard() {
+  const body = h("div#webhook-secret", loading());
+  async function show(promise) {
+    try {
+      const { secret } = await promise;
+      clear(
+        body,
+        h("code#webhook-secret-value.mono", secret),
+        h(
+          "div.form-actions",
+          copyButton(secret, t("keys.webhook_copy")),
+          h(
+            "button.btn.btn-small.btn-danger#webhook-secret-rotate",
+            {
+              type: "button",
+              onclick: async () => {
+                const ok = await confirmDialog({
+                  title: t("keys.webhook_rotate_title"),
+                  message: t("keys.webhook_rotate_message"),
+                  confirm: t("keys.webhook_rotate"),
+                  danger: true,
+                });
+                if (!ok) return;
+                await show(post("/console/api/webhook-secret/rotate"));
+                toast(t("keys.webhook_rotated"));
+              },
+            },
+            t("keys.webhook_rotate"),
+          ),
+        ),
+      );
+    } catch (e) {
+      clear(body, errorBox(e, () => show(get("/console/api/webhook-secret"))));
+    }
+  }
+  show(get("/console/api/webhook-secret"));
+  return h("section.card", h("h2", t("keys.webhook_title")), h("p.muted", t("keys.webhook_help")), body);
+}
 
 export default {
   async render(main) {
@@ -41,6 +82,7 @@ export default {
         ),
       ),
       h("section.card", h("h2", t("keys.list")), list),
+      webhookSecretCard(),
     );
 
     function showOnce(k) {

@@ -1,7 +1,7 @@
 // 总览: credits, connection status, key and task counts, latest status, recent tasks.
 import { get } from "../api.js";
 import { t } from "../i18n.js";
-import { h, clear, table, loading, errorBox, statusBadge, shortId, fmtNumber, fmtTime } from "../ui.js";
+import { h, clear, table, loading, errorBox, statusBadge, shortId, fmtNumber, fmtTime, taskErrorText } from "../ui.js";
 
 export function videoCell(task, { small } = {}) {
   if (task.status === "completed" && task.url) {
@@ -19,7 +19,7 @@ export function videoCell(task, { small } = {}) {
     );
   }
   if (task.status === "failed") {
-    return h("span.task-error", task.error ? task.error.message : t("status.failed"));
+    return h("span.task-error", taskErrorText(task.error));
   }
   return h("span.muted", "—");
 }
@@ -39,7 +39,7 @@ export default {
           "div.hero-side",
           h("div", h("div.hero-label", t("credits")), credits),
           conn,
-          h("span.hero-label", "Customer Workspace"),
+          h("span.hero-label", t("nav.workspace")),
         ),
       ),
       stats,
