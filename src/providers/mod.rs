@@ -287,7 +287,6 @@ impl Registry {
 
     /// The operator's "test connection": build the adapter from `cfg` (saved or not,
     /// enabled or not) and make its free call, bounded in time. Errors carry no secrets.
-
     pub async fn test_channel(&self, cfg: &ProviderConfig) -> Result<String, ProviderError> {
         let adapter = self.build(cfg).map_err(|e| ProviderError::Channel {
             code: "invalid_settings".into(),
