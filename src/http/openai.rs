@@ -44,15 +44,10 @@ pub struct InputReference {
     pub file_id: Option<String>,
 }
 
-/// `input_reference`: an image URL object (JSON) or an image file (multipart).
-#[derive(Debug, Clone, poem_openapi::Union)]
-pub enum InputReferenceValue {
-    Object(InputReference),
-    Url(String),
-}
-
 /// A video request in the OpenAI shape. Send it as `multipart/form-data` (what the SDKs
-/// do; `input_reference` may then be an image file part) or as JSON. The unified fields of
+/// do; `input_reference` may then be an image file part) or as JSON. `seconds` (or the
+/// unified `duration`) is a number of seconds or a numeric string (`"4"`, `8`), one of the
+/// model's `durations`. The unified fields of
 /// `POST /v1/video/generations` are accepted too (SDKs pass them with `extra_body`).
 #[derive(Debug, Clone, Object)]
 pub struct CreateVideo {
@@ -60,13 +55,14 @@ pub struct CreateVideo {
     pub prompt: String,
     /// A public model id from `GET /v1/models`.
     pub model: String,
-    /// Length in seconds (`"4"`, `8`); one of the model's `durations`.
+    // Length in seconds (`"4"`, `8`), one of the model's `durations`. Not a doc comment: a
+    // description would wrap the union's `$ref` in an `allOf`, which client generators refuse.
     pub seconds: Option<DurationValue>,
     /// `WIDTHxHEIGHT`, e.g. `1280x720` or `720x1280`: mapped to the model's resolution
     /// and aspect ratio (a size the model cannot make is a 422 naming it).
     pub size: Option<String>,
     /// An image used as the first frame (`@Image1`): a file part, or `{"image_url": ...}`.
-    pub input_reference: Option<InputReferenceValue>,
+    pub input_reference: Option<InputReference>,
     /// `text-to-video`, `image-to-video` or `reference-to-video`.
     #[oai(rename = "type")]
     pub kind: Option<String>,
@@ -76,7 +72,7 @@ pub struct CreateVideo {
     pub audio_urls: Option<Vec<String>>,
     /// e.g. `720p`; instead of `size`.
     pub resolution: Option<String>,
-    /// `auto` or seconds; instead of `seconds`.
+    // `auto` or seconds, instead of `seconds` (see above for why this is no doc comment).
     pub duration: Option<DurationValue>,
     /// e.g. `16:9`; instead of `size`.
     pub aspect_ratio: Option<String>,
@@ -167,10 +163,18 @@ fn decode_fields(obj: Map<String, Value>, strict: bool) -> Result<CreateVideo, A
             ));
         }
     }
-    let known: Map<String, Value> = obj
+    let mut known: Map<String, Value> = obj
         .into_iter()
         .filter(|(k, _)| FIELDS.iter().any(|(f, _)| f == k))
         .collect();
+    // A bare URL is accepted as `{"image_url": ...}`.
+    if let Some(Value::String(url)) = known.get("input_reference") {
+        let url = url.clone();
+        known.insert(
+            "input_reference".into(),
+            serde_json::json!({ "image_url": url }),
+        );
+    }
     CreateVideo::parse_from_json(Some(Value::Object(known))).map_err(|e| {
         AppError::invalid(
             "input_reference",
@@ -385,23 +389,22 @@ fn duration(v: Option<DurationValue>) -> Option<DurationInput> {
 /// an upload.
 async fn reference_url(
     state: &AppState,
-    reference: Option<InputReferenceValue>,
+    reference: Option<InputReference>,
 ) -> Result<Option<String>, AppError> {
     let url = match reference {
         None => return Ok(None),
-        Some(InputReferenceValue::Url(u)) => u,
-        Some(InputReferenceValue::Object(InputReference {
+        Some(InputReference {
             image_url: Some(u), ..
-        })) => u,
-        Some(InputReferenceValue::Object(InputReference {
+        }) => u,
+        Some(InputReference {
             file_id: Some(_), ..
-        })) => {
+        }) => {
             return Err(AppError::invalid(
                 "input_reference",
                 "file_id is not supported: send the image as a file or as {\"image_url\": ...}",
             ));
         }
-        Some(InputReferenceValue::Object(_)) => {
+        Some(_) => {
             return Err(AppError::invalid(
                 "input_reference",
                 "input_reference needs an image file or {\"image_url\": ...}",
