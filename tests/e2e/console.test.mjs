@@ -371,6 +371,12 @@ test("quick start examples run as shown against this server", async () => {
   const printed = execFileSync("node", [file], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   assert.match(printed, /task_id: 'vidgen_/);
 
+  // The OpenAI SDK examples carry this server's /v1 and the key (tests/openai runs them).
+  for (const id of ["qs-openai-py", "qs-openai-js"]) {
+    const sdk = await page.textContent(`[data-testid="${id}"] pre`);
+    assert.ok(sdk.includes(`${BASE}/v1`) && sdk.includes(apiKey), sdk);
+  }
+
   const models = JSON.parse(execFileSync("bash", ["-c", await page.textContent('[data-testid="qs-curl-models"] pre')], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
   assert.equal(models.object, "list");
   await page.close();

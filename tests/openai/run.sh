@@ -36,7 +36,7 @@ stop() {
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
-  rm -rf "$WORK" "$HERE/.readme-snippet.mjs"
+  rm -rf "$WORK" "$HERE/.readme-snippet.mjs" "$HERE/.quickstart-snippet.mjs"
 }
 trap stop EXIT
 
@@ -93,18 +93,18 @@ run() {
   fi
 }
 
-# A README snippet run as written in its own folder: it must print "completed <id>" and
+# A snippet (README, console) run as written in its own folder: it must print "completed <id>" and
 # leave a video.mp4 there.
 snippet() {
   local name="$1" dir="$WORK/$1"
   shift
   mkdir -p "$dir"
-  echo "== README $name snippet"
+  echo "== snippet: $name"
   if (cd "$dir" && timeout 60 "$@" >"$dir/out.txt" 2>&1) &&
     grep -q '^completed vidgen_' "$dir/out.txt" && [ -s "$dir/video.mp4" ]; then
     cat "$dir/out.txt"
   else
-    echo "openai: README $name snippet FAILED:" >&2
+    echo "openai: snippet $name FAILED:" >&2
     cat "$dir/out.txt" >&2
     failed=$((failed + 1))
   fi
@@ -114,7 +114,7 @@ snippet() {
 python3 "$HERE/readme_snippets.py" "$ROOT/README.md" "$WORK"
 
 run "python openai SDK" python3 -W ignore::DeprecationWarning "$HERE/sdk_test.py"
-snippet python python3 -W ignore::DeprecationWarning "$WORK/readme.py"
+snippet readme-python python3 -W ignore::DeprecationWarning "$WORK/readme.py"
 if [ -n "$LITELLM_PORT" ]; then
   export LITELLM_PROXY="http://127.0.0.1:$LITELLM_PORT"
   for _ in $(seq 1 900); do
@@ -136,7 +136,11 @@ else
 fi
 if [ -d "$HERE/node_modules/openai" ]; then
   run "node openai SDK" node --test --test-reporter=spec "$HERE/sdk.test.mjs"
-  snippet javascript node "$HERE/.readme-snippet.mjs"
+  snippet readme-javascript node "$HERE/.readme-snippet.mjs"
+  # The console Quick start's "OpenAI SDK" examples, as the page makes them.
+  node "$HERE/quickstart_snippets.mjs" "$VIDEOAPI_BASE" "$VIDEOAPI_KEY" "$WORK"
+  snippet quickstart-python python3 -W ignore::DeprecationWarning "$WORK/quickstart.py"
+  snippet quickstart-javascript node "$HERE/.quickstart-snippet.mjs"
 elif [ "${CI:-}" = "true" ]; then
   echo "openai: tests/openai/node_modules missing; .ci/run runs npm ci" >&2
   failed=$((failed + 1))
