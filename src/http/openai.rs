@@ -316,6 +316,12 @@ async fn read_multipart(
                 .content_type()
                 .is_some_and(|m| m.type_() != "text" && m.essence_str() != "application/json");
         if name == "input_reference" && is_file {
+            if obj.contains_key("input_reference") {
+                return Err(AppError::invalid(
+                    "input_reference",
+                    "send one input_reference image (it is the first frame)",
+                ));
+            }
             let filename = field.file_name().unwrap_or("reference").to_string();
             let declared = field.content_type().map(|m| m.to_string());
             let saved = save_reference(

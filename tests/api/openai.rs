@@ -164,6 +164,34 @@ async fn multipart_with_an_image_file_uses_it_as_the_first_frame() {
         .await
         .unwrap();
     assert_eq!(bytes.as_ref(), png_bytes().as_slice());
+
+    // One first frame only: a second file part is refused before anything is charged.
+    let png = || {
+        reqwest::multipart::Part::bytes(png_bytes())
+            .file_name("x.png")
+            .mime_str("image/png")
+            .unwrap()
+    };
+    let two = reqwest::multipart::Form::new()
+        .text("model", REF_MODEL)
+        .text("prompt", "x")
+        .part("input_reference", png())
+        .part("input_reference", png());
+    let resp = app
+        .http
+        .post(app.path("/v1/videos"))
+        .bearer_auth(&key)
+        .multipart(two)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = status_json(resp).await;
+    assert_eq!(
+        (s, v["error"]["param"].as_str()),
+        (422, Some("input_reference")),
+        "{v}"
+    );
+    assert_eq!(app.balance(&key).await, 1000 - 4 * 36);
     app.stop().await;
 }
 
