@@ -2,6 +2,7 @@
 # Install a videoapi binary as a hardened systemd service.
 #
 # Usage: install.sh [--root DIR] [--no-start] BINARY
+# Build the shipped binary with: cargo build --profile dist  (then target/dist/videoapi)
 #
 # Safe to run more than once: the binary and unit file are replaced, the data
 # directory is kept, and an existing config file is never overwritten.
@@ -25,6 +26,7 @@ usage() {
 Usage: $PROG [--root DIR] [--no-start] BINARY
 
 Install the videoapi BINARY as the hardened systemd service "$SERVICE".
+Build it with 'cargo build --profile dist' (the binary is target/dist/videoapi).
 
 Writes:
   $BIN_PATH                   (0755, replaced atomically)
@@ -203,9 +205,33 @@ if [[ -e $D_CONF ]]; then
 else
     install_file "$D_CONF" 0640 "root:$SVC_GROUP" <<'EOF'
 # VideoApi configuration. Environment variables VIDEOAPI_* and command-line flags override these values.
+# Every key: README.md, "Configuration". Behind nginx or Caddy: README.md,
+# "Deploying behind a reverse proxy".
 listen = "127.0.0.1:8080"
 data_dir = "/var/lib/videoapi"
-# public_url = "https://video.example.com"   # used in upload and video URLs
+
+# The built-in demo provider and its "Video 2.0 Mini" models answer with sample videos
+# while charging real credits, so they are off in production. To try VideoApi without an
+# upstream account, set demo = true and restart; set it back to false before serving
+# customers (the demo channel and models are then disabled again; their tasks are kept).
+demo = false
+
+# The address customers and upstream providers use to reach this server: the base of every
+# upload and video URL. Set it when a reverse proxy (HTTPS) is in front:
+# public_url = "https://video.example.com"
+
+# Proxies whose X-Forwarded-For / Forwarded headers are believed (CIDRs; default none).
+# Set it when nginx or Caddy on this host forwards to VideoApi:
+# trusted_proxies = ["127.0.0.1/32", "::1/128"]
+
+# The first admin's password, read on the first start only (a database without users);
+# without it a password is generated and printed once in the journal. A file readable by
+# the videoapi group, e.g. (root:videoapi, mode 0640):
+# admin_password_file = "/etc/videoapi/admin-password"
+# Lost the password later? See README.md, "Running as a service" (admin reset-password).
+
+# Bearer token for /metrics from anything but loopback:
+# metrics_token = "a-long-random-string"
 # max_upload_mb = 100
 # task_deadline_secs = 3600
 EOF
@@ -231,24 +257,41 @@ RestartSec=2
 TimeoutStopSec=30
 KillSignal=SIGTERM
 
-# Hardening
+# Hardening (systemd-analyze security videoapi: exposure <= 2.0). The service only needs
+# its data dir, outgoing and listening TCP, and DNS.
 NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
 ProtectSystem=strict
+ReadWritePaths=$DATA_DIR
 ProtectHome=yes
 PrivateTmp=yes
 PrivateDevices=yes
+PrivateUsers=yes
+PrivateMounts=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
+ProtectKernelLogs=yes
 ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+ProcSubset=pid
 RestrictSUIDSGID=yes
-LockPersonality=yes
 RestrictRealtime=yes
 RestrictNamespaces=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+LockPersonality=yes
 MemoryDenyWriteExecute=yes
+RemoveIPC=yes
+KeyringMode=private
+DevicePolicy=closed
 SystemCallArchitectures=native
-CapabilityBoundingSet=
-ReadWritePaths=$DATA_DIR
-UMask=0027
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM
+# Data files are for the service alone.
+UMask=0077
 LimitNOFILE=65535
 
 [Install]
@@ -298,9 +341,28 @@ To start it (as root, on the target system):
 Then follow the logs with: journalctl -u $SERVICE -f
 EOF
 fi
+# The demo sells sample videos for real credits: say plainly whether it is on.
+if grep -Eq '^[[:space:]]*demo[[:space:]]*=[[:space:]]*false' "$D_CONF"; then
+    cat <<EOF
+
+The demo provider is off (demo = false in $CONF_PATH). To try VideoApi without an
+upstream account, set demo = true there and restart the service; set it back to false
+before serving customers.
+EOF
+else
+    cat <<EOF
+
+WARNING: the demo provider is ON in $CONF_PATH (demo = true, or no demo key: the
+default): its models sell sample videos for real credits. Set demo = false there and
+restart the service before serving customers.
+EOF
+fi
 cat <<EOF
 
 On first start the generated admin password is printed once in the journal
-(journalctl -u $SERVICE). To choose it yourself, set VIDEOAPI_ADMIN_PASSWORD_FILE
-before the first start (e.g. with 'systemctl edit $SERVICE').
+(journalctl -u $SERVICE). To choose it yourself, set admin_password_file in
+$CONF_PATH before the first start. Lost it later? Stop the service, then:
+  sudo -u $SVC_USER $BIN_PATH --config $CONF_PATH admin reset-password admin
+Behind nginx or Caddy: set public_url and trusted_proxies (README.md, "Deploying
+behind a reverse proxy").
 EOF

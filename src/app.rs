@@ -28,7 +28,7 @@ impl AppState {
     /// Open the data dir and database, load the catalog, create the first admin.
     /// Returns the state and the admin password when one was generated.
     pub async fn open(config: Config) -> anyhow::Result<(AppState, Option<String>)> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        crate::storage::private_dir(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
         })?;
         let store = Store::open(&config.db_path())?;
@@ -90,6 +90,7 @@ pub struct Running {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: tokio::task::JoinHandle<()>,
     webhooks: tokio::task::JoinHandle<()>,
+    session_purge: tokio::task::JoinHandle<()>,
 }
 
 /// Serve on `listener` with the engine running; the test seam and what `serve` uses.
@@ -103,6 +104,8 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
     }
     let (stop_engine, engine_rx) = watch::channel(false);
     let engine = tokio::spawn(state.engine.clone().run(engine_rx.clone()));
+    // Expired console sessions go on a timer, never inside a login.
+    let session_purge = tokio::spawn(state.sessions.clone().run_purge(engine_rx.clone()));
     let public_url = state.config.public_url.clone();
     let webhooks = Arc::new(crate::engine::webhooks::Webhooks::new(
         state.store.clone(),
@@ -119,7 +122,8 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
     ));
     let webhooks = tokio::spawn(webhooks.run(engine_rx));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let acceptor = poem::listener::TcpAcceptor::from_std(listener)?;
+    let acceptor =
+        crate::http::conn::GuardedAcceptor::from_std(listener, connection_limits(&state.config))?;
     let app = crate::http::routes(state.clone());
     let server = tokio::spawn(async move {
         poem::Server::new_with_acceptor(acceptor)
@@ -141,7 +145,25 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
         server,
         engine,
         webhooks,
+        session_purge,
     })
+}
+
+/// The connection limits from the config; an unset cap is sized from the fd limit.
+fn connection_limits(config: &Config) -> crate::http::conn::Limits {
+    use crate::http::conn;
+    let max_connections = if config.max_connections == 0 {
+        conn::raise_fd_limit();
+        conn::default_max_connections()
+    } else {
+        config.max_connections
+    };
+    conn::Limits {
+        header_read: Duration::from_secs(config.header_read_timeout_secs),
+        body_idle: Duration::from_secs(config.body_read_timeout_secs),
+        keep_alive: Duration::from_secs(config.keep_alive_timeout_secs),
+        max_connections,
+    }
 }
 
 impl Running {
@@ -159,6 +181,7 @@ impl Running {
         let _ = self.stop_engine.send(true);
         let _ = self.engine.await;
         let _ = self.webhooks.await;
+        let _ = self.session_purge.await;
         self.state.store.close();
         served??;
         Ok(())
@@ -170,9 +193,11 @@ impl Running {
         self.server.abort();
         self.engine.abort();
         self.webhooks.abort();
+        self.session_purge.abort();
         let _ = self.server.await;
         let _ = self.engine.await;
         let _ = self.webhooks.await;
+        let _ = self.session_purge.await;
         self.state.store.close();
     }
 }

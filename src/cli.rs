@@ -2,6 +2,7 @@
 
 use crate::config::{Config, Overrides};
 use crate::error::AppError;
+use crate::service::accounts::NO_ADMIN_HINT;
 use crate::store::{self, Store};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ pub enum Command {
     Check,
     /// Load-test a running server on loopback and print the figures.
     Bench(crate::bench::BenchArgs),
+    /// Flood a running server on loopback with bad logins; print healthz latency, memory
+    /// and whether a real login still gets in.
+    LoginFlood(crate::login_flood::LoginFloodArgs),
 }
 
 #[derive(Args, Debug, Default)]
@@ -81,12 +85,25 @@ pub enum AdminCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Set a new password (generated and printed when not given) and end the user's
+    /// console sessions: the way back in after a lost admin password.
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+        /// Also make the user an operator (admin).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List accounts: name, admin, disabled, credits, created.
+    ListUsers,
 }
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => serve(&cli.global, ServeArgs::default()),
+        // `videoapi` alone is `videoapi serve`, including its environment variables.
+        None => serve(&cli.global, serve_args_from_env()),
         Some(Command::Serve(args)) => serve(&cli.global, args),
         Some(Command::Admin(cmd)) => admin(&cli.global, cmd),
         Some(Command::Openapi) => {
@@ -95,6 +112,7 @@ pub fn run() -> ExitCode {
         }
         Some(Command::Check) => check(&cli.global),
         Some(Command::Bench(args)) => crate::bench::run(args),
+        Some(Command::LoginFlood(args)) => crate::login_flood::run(args),
     };
     match result {
         Ok(code) => code,
@@ -103,6 +121,13 @@ pub fn run() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `ServeArgs` filled the way clap fills them for `serve` without flags: from the env.
+fn serve_args_from_env() -> ServeArgs {
+    use clap::FromArgMatches;
+    let matches = ServeArgs::augment_args(clap::Command::new("serve")).get_matches_from(["serve"]);
+    ServeArgs::from_arg_matches(&matches).unwrap_or_default()
 }
 
 fn load_config(g: &GlobalArgs, s: &ServeArgs) -> anyhow::Result<Config> {
@@ -127,6 +152,7 @@ fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = std::net::TcpListener::bind(config.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let data_dir = config.data_dir.clone();
+        let stop = shutdown_signal()?;
         let running = crate::app::start(config, listener).await.map_err(locked_hint)?;
         if let Some(pw) = &running.admin_password {
             // Printed once, on stdout, so it is not mixed with structured logs.
@@ -138,7 +164,7 @@ fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             data_dir = %data_dir.display(),
             "VideoApi is serving (console at /, API docs at /docs)"
         );
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down: finishing in-flight requests and engine steps");
         running.stop().await?;
         tracing::info!("stopped cleanly");
@@ -155,25 +181,26 @@ fn locked_hint(e: anyhow::Error) -> anyhow::Error {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGTERM/SIGINT handlers now and resolves on the first signal. Called
+/// before "serving" is logged: a supervisor (or a test) may signal as soon as it reads
+/// that line, and a signal with no handler yet would kill the process uncleanly.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        })
     }
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 fn init_logging(format: &str) {
@@ -219,7 +246,6 @@ fn admin(g: &GlobalArgs, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
-    use argon2::password_hash::PasswordHasher;
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -232,10 +258,7 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
                 .then(|| crate::domain::ids::random_alnum(20));
             let pw = password.or_else(|| generated.clone()).unwrap_or_default();
             crate::domain::user::validate_password(&pw)?;
-            let hash = argon2::Argon2::default()
-                .hash_password(pw.as_bytes())
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .to_string();
+            let hash = crate::service::passwords::hash_now(&pw)?;
             let user = store.write_now(|txn| {
                 store::users::create(
                     txn,
@@ -255,6 +278,67 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
             );
             if let Some(pw) = generated {
                 println!("password: {pw}");
+            }
+            if !has_admin(store)? {
+                eprintln!("note: {NO_ADMIN_HINT}.");
+            }
+        }
+        AdminCommand::ResetPassword {
+            username,
+            password,
+            admin,
+        } => {
+            let generated = password
+                .is_none()
+                .then(|| crate::domain::ids::random_alnum(20));
+            let pw = password.or_else(|| generated.clone()).unwrap_or_default();
+            crate::domain::user::validate_password(&pw)?;
+            let hash = crate::service::passwords::hash_now(&pw)?;
+            // New hash and the end of every session in one transaction: a stolen cookie
+            // must not outlive the reset.
+            let (user, ended) = store.write_now(|txn| {
+                let user = store::users::get_by_name(txn, &username)?;
+                let user = store::users::update(txn, user.id, |u| {
+                    u.password_hash = hash;
+                    u.is_admin |= admin;
+                    Ok(())
+                })?;
+                let ended = store::sessions::delete_for_user(txn, user.id, None)?;
+                Ok((user, ended))
+            })?;
+            println!(
+                "password of {} reset{}; {ended} console session(s) ended",
+                user.username,
+                if admin { ", now an admin" } else { "" }
+            );
+            if user.disabled {
+                println!(
+                    "note: {} is disabled; enable it in the console",
+                    user.username
+                );
+            }
+            if let Some(pw) = generated {
+                println!("password: {pw}");
+            }
+        }
+        AdminCommand::ListUsers => {
+            let users = store.read_now(store::users::list)?;
+            println!(
+                "{:<24} {:<5} {:<8} {:>12}  created",
+                "name", "admin", "disabled", "credits"
+            );
+            for u in &users {
+                println!(
+                    "{:<24} {:<5} {:<8} {:>12}  {}",
+                    u.username,
+                    yes_no(u.is_admin),
+                    yes_no(u.disabled),
+                    u.credits,
+                    utc_minute(u.created_at_ms)
+                );
+            }
+            if !users.iter().any(|u| u.is_admin && !u.disabled) {
+                eprintln!("note: {NO_ADMIN_HINT}.");
             }
         }
         AdminCommand::AddCredits {
@@ -301,6 +385,36 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn has_admin(store: &Store) -> anyhow::Result<bool> {
+    let users = store.read_now(store::users::list)?;
+    Ok(users.iter().any(|u| u.is_admin && !u.disabled))
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC, from Unix milliseconds (no date crate for one column).
+fn utc_minute(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
 fn check(g: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let (_config, store) = open_store(g)?;
     let report = store.read_now(store::audit::check)?;
@@ -317,5 +431,18 @@ fn check(g: &GlobalArgs) -> anyhow::Result<ExitCode> {
             println!("VIOLATION: {v}");
         }
         Ok(ExitCode::from(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_minute;
+
+    #[test]
+    fn utc_minute_formats_civil_dates() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00");
+        assert_eq!(utc_minute(951_782_400_000), "2000-02-29 00:00");
+        assert_eq!(utc_minute(1_796_137_920_000), "2026-12-01 15:12");
+        assert_eq!(utc_minute(-60_000), "1969-12-31 23:59");
     }
 }

@@ -20,6 +20,19 @@ pub struct Config {
     pub max_result_bytes: u64,
     /// `task_deadline_secs` · `VIDEOAPI_TASK_DEADLINE_SECS` · default 3600.
     pub task_deadline_secs: u64,
+    /// `header_read_timeout_secs` · `VIDEOAPI_HEADER_READ_TIMEOUT_SECS` · default 10:
+    /// a request head must arrive this long after the connection (or its previous
+    /// response); trickled bytes do not extend it.
+    pub header_read_timeout_secs: u64,
+    /// `body_read_timeout_secs` · `VIDEOAPI_BODY_READ_TIMEOUT_SECS` · default 30:
+    /// longest pause between two reads of a request body.
+    pub body_read_timeout_secs: u64,
+    /// `keep_alive_timeout_secs` · `VIDEOAPI_KEEP_ALIVE_TIMEOUT_SECS` · default 60:
+    /// how long an idle kept-alive connection waits for its next request.
+    pub keep_alive_timeout_secs: u64,
+    /// `max_connections` · `VIDEOAPI_MAX_CONNECTIONS` · default 0 = 4096, or fewer when
+    /// the descriptor limit is low. Further clients wait in the listen backlog.
+    pub max_connections: usize,
     /// `demo` · `VIDEOAPI_DEMO` · default true: the demo provider and catalog.
     pub demo: bool,
     /// `demo_delay_ms` · `VIDEOAPI_DEMO_DELAY_MS` · default 3000.
@@ -33,6 +46,10 @@ pub struct Config {
     /// `metrics_token` · `VIDEOAPI_METRICS_TOKEN`: Bearer token for `/metrics` from
     /// non-loopback clients; without it `/metrics` answers loopback only.
     pub metrics_token: Option<String>,
+    /// `trusted_proxies` · `VIDEOAPI_TRUSTED_PROXIES` (comma-separated) · default none:
+    /// CIDR ranges of reverse proxies whose `X-Forwarded-For` / `Forwarded` give the
+    /// client address. From any other peer those headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `allow_private_callbacks` · `VIDEOAPI_ALLOW_PRIVATE_CALLBACKS` · default false:
     /// whether `callback_url` may point at loopback/private networks.
     pub allow_private_callbacks: bool,
@@ -58,11 +75,16 @@ impl Default for Config {
             max_upload_bytes: 100 * MB,
             max_result_bytes: 2048 * MB,
             task_deadline_secs: 3600,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            keep_alive_timeout_secs: 60,
+            max_connections: 0,
             demo: true,
             demo_delay_ms: 3000,
             poll_interval_ms: None,
             admin_password: None,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
             allow_private_callbacks: false,
             strict_request_fields: true,
             log_format: "auto".into(),
@@ -85,11 +107,16 @@ struct FileConfig {
     max_upload_mb: Option<u64>,
     max_result_mb: Option<u64>,
     task_deadline_secs: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
+    keep_alive_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     demo: Option<bool>,
     demo_delay_ms: Option<u64>,
     poll_interval_ms: Option<u64>,
     admin_password_file: Option<PathBuf>,
     metrics_token: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
     allow_private_callbacks: Option<bool>,
     strict_request_fields: Option<bool>,
     log_format: Option<String>,
@@ -159,6 +186,18 @@ impl Config {
             if let Some(v) = f.task_deadline_secs {
                 c.task_deadline_secs = v;
             }
+            if let Some(v) = f.header_read_timeout_secs {
+                c.header_read_timeout_secs = v;
+            }
+            if let Some(v) = f.body_read_timeout_secs {
+                c.body_read_timeout_secs = v;
+            }
+            if let Some(v) = f.keep_alive_timeout_secs {
+                c.keep_alive_timeout_secs = v;
+            }
+            if let Some(v) = f.max_connections {
+                c.max_connections = v;
+            }
             if let Some(v) = f.demo {
                 c.demo = v;
             }
@@ -171,6 +210,9 @@ impl Config {
             }
             admin_file = f.admin_password_file;
             c.metrics_token = f.metrics_token;
+            if let Some(v) = f.trusted_proxies {
+                c.trusted_proxies = parse_proxies(v.iter().map(String::as_str))?;
+            }
             if let Some(v) = f.allow_private_callbacks {
                 c.allow_private_callbacks = v;
             }
@@ -191,6 +233,18 @@ impl Config {
         if let Some(v) = env_parse("VIDEOAPI_TASK_DEADLINE_SECS")? {
             c.task_deadline_secs = v;
         }
+        if let Some(v) = env_parse("VIDEOAPI_HEADER_READ_TIMEOUT_SECS")? {
+            c.header_read_timeout_secs = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_BODY_READ_TIMEOUT_SECS")? {
+            c.body_read_timeout_secs = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_KEEP_ALIVE_TIMEOUT_SECS")? {
+            c.keep_alive_timeout_secs = v;
+        }
+        if let Some(v) = env_parse("VIDEOAPI_MAX_CONNECTIONS")? {
+            c.max_connections = v;
+        }
         if let Some(v) = env_parse("VIDEOAPI_DEMO")? {
             c.demo = v;
         }
@@ -208,6 +262,10 @@ impl Config {
         }
         if let Some(v) = env("VIDEOAPI_METRICS_TOKEN") {
             c.metrics_token = Some(v);
+        }
+        if let Some(v) = env("VIDEOAPI_TRUSTED_PROXIES") {
+            c.trusted_proxies = parse_proxies(v.split(',').filter(|s| !s.trim().is_empty()))
+                .map_err(|e| anyhow::anyhow!("VIDEOAPI_TRUSTED_PROXIES: {e}"))?;
         }
         if let Some(v) = env("VIDEOAPI_LOG_FORMAT") {
             c.log_format = v;
@@ -252,6 +310,15 @@ impl Config {
         if self.task_deadline_secs == 0 {
             anyhow::bail!("task_deadline_secs must be at least 1");
         }
+        for (name, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+            ("keep_alive_timeout_secs", self.keep_alive_timeout_secs),
+        ] {
+            if v == 0 {
+                anyhow::bail!("{name} must be at least 1");
+            }
+        }
         if !matches!(self.log_format.as_str(), "auto" | "pretty" | "plain") {
             anyhow::bail!("log_format must be auto, pretty or plain");
         }
@@ -266,6 +333,15 @@ impl Config {
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("videoapi.redb")
     }
+}
+
+fn parse_proxies<'a>(items: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    items
+        .map(|s| {
+            crate::domain::client_addr::parse_cidr(s)
+                .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))
+        })
+        .collect()
 }
 
 fn parse_listen(v: &str) -> anyhow::Result<SocketAddr> {
@@ -302,6 +378,28 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.listen.port(), 9100);
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_as_cidrs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "trusted_proxies = [\"127.0.0.1/32\", \"::1\"]\n").unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "::1/128"]);
+        std::fs::write(&path, "trusted_proxies = [\"nginx\"]\n").unwrap();
+        let err = Config::load(&Overrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("nginx"), "{err}");
+        assert!(Config::default().trusted_proxies.is_empty());
     }
 
     #[test]

@@ -91,10 +91,14 @@ pub enum AppError {
     NotLoggedIn,
     #[error("too many failed login attempts; try again in {retry_after_secs} seconds")]
     LoginThrottled { retry_after_secs: u64 },
+    #[error("too many password checks are running; try again in {retry_after_secs} seconds")]
+    LoginBusy { retry_after_secs: u64 },
     #[error("cross-site request refused: {reason}")]
     CrossSite { reason: String },
     #[error("database is locked by a running server")]
     DatabaseLocked,
+    #[error("writes are impossible right now: {reason}")]
+    Unavailable { reason: String },
     #[error("storage error: {0}")]
     Storage(String),
     #[error("internal error: {0}")]
@@ -209,8 +213,10 @@ impl AppError {
             RateLimited => code(429, "rate_limit_error", "rate_limited"),
             NotLoggedIn => code(401, "authentication_error", "not_logged_in"),
             LoginThrottled { .. } => code(429, "rate_limit_error", "login_throttled"),
+            LoginBusy { .. } => code(429, "rate_limit_error", "login_busy"),
             CrossSite { .. } => code(403, "permission_error", "csrf_rejected"),
             DatabaseLocked => code(503, "server_error", "database_locked"),
+            Unavailable { .. } => code(503, "server_error", "service_unavailable"),
             Storage(_) | Internal(_) => code(500, "server_error", "internal_error"),
         }
     }
@@ -234,6 +240,17 @@ impl AppError {
             AppError::PayloadTooLarge { .. }
             | AppError::UnsupportedMediaType { .. }
             | AppError::MediaMismatch { .. } => Some("files".into()),
+            _ => None,
+        }
+    }
+
+    /// Seconds to send in `Retry-After`: every 429 carries one (1 when the error has no
+    /// better figure).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::LoginThrottled { retry_after_secs }
+            | AppError::LoginBusy { retry_after_secs } => Some((*retry_after_secs).max(1)),
+            other if other.status() == 429 => Some(1),
             _ => None,
         }
     }

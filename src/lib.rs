@@ -12,6 +12,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod login_flood;
 pub mod metrics;
 pub mod outbound;
 pub mod providers;

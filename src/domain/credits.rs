@@ -2,6 +2,10 @@
 
 use crate::error::AppError;
 
+/// Highest unit price an operator may set (per task or per second). Far above any real
+/// price, and low enough that unit × seconds × group percent cannot overflow `i64`.
+pub const MAX_PRICE: i64 = 1_000_000_000_000;
+
 /// Balance after reserving `price`, or 402 when it does not cover it.
 pub fn reserve(balance: i64, price: i64) -> Result<i64, AppError> {
     if price < 0 {
@@ -13,7 +17,9 @@ pub fn reserve(balance: i64, price: i64) -> Result<i64, AppError> {
             balance,
         });
     }
-    Ok(balance - price)
+    balance
+        .checked_sub(price)
+        .ok_or_else(|| AppError::invalid("amount", "amount is out of range"))
 }
 
 /// Balance after an operator adjustment; deductions may not go below zero.
@@ -24,9 +30,9 @@ pub fn adjust(balance: i64, delta: i64) -> Result<i64, AppError> {
     if after < 0 {
         return Err(AppError::invalid(
             "amount",
+            // unsigned_abs: `-i64::MIN` would overflow.
             format!(
                 "a deduction of {} would take the balance ({balance}) below zero",
-                // Not `-delta`: that overflows for i64::MIN (found by the API fuzz).
                 delta.unsigned_abs()
             ),
         ));
@@ -56,5 +62,21 @@ mod tests {
         assert!(adjust(10, -11).is_err());
         assert!(adjust(i64::MAX, 1).is_err());
         assert!(adjust(0, i64::MIN).is_err());
+    }
+
+    #[test]
+    fn i64_extremes_are_refused_not_wrapped() {
+        for (balance, delta) in [
+            (0, i64::MIN),
+            (10, i64::MIN),
+            (1, i64::MAX),
+            (i64::MAX, i64::MAX),
+        ] {
+            let e = adjust(balance, delta).unwrap_err();
+            assert_eq!(e.status(), 422, "{balance} {delta}: {e}");
+        }
+        assert_eq!(adjust(0, i64::MAX).unwrap(), i64::MAX);
+        assert_eq!(reserve(i64::MAX, i64::MAX).unwrap(), 0);
+        assert!(reserve(0, i64::MAX).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Pure rules with no I/O: ids, credits, pricing, the task state machine, validation.
 
 pub mod catalog;
+pub mod client_addr;
 pub mod credits;
 pub mod ids;
 pub mod ledger;

@@ -1,6 +1,7 @@
 //! What a request costs a given user: list price, resolution, seconds, pricing group.
 
 use super::catalog::{BillingMode, Model, PricingGroup};
+use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
 /// The price applied to a task, stored on it so later catalog edits don't change history.
@@ -16,8 +17,19 @@ pub struct AppliedPrice {
     pub pricing_group: Option<String>,
 }
 
+fn out_of_range() -> AppError {
+    AppError::invalid(
+        "model",
+        "the price of this request is out of range; ask the operator to fix the model's price",
+    )
+}
+
 /// Unit price (per task or per second) for `resolution` after the user's group.
-pub fn unit_price(model: &Model, resolution: &str, group: Option<&PricingGroup>) -> i64 {
+pub fn unit_price(
+    model: &Model,
+    resolution: &str,
+    group: Option<&PricingGroup>,
+) -> Result<i64, AppError> {
     let list = model
         .billing
         .resolution_credits
@@ -26,11 +38,15 @@ pub fn unit_price(model: &Model, resolution: &str, group: Option<&PricingGroup>)
         .unwrap_or(model.billing.credits);
     match group {
         Some(g) => match g.overrides.get(&model.id) {
-            Some(v) => *v,
+            Some(v) => Ok(*v),
             // Round up: a discount never produces fractional credits in the caller's favour twice.
-            None => (list * i64::from(g.percent) + 99) / 100,
+            None => list
+                .checked_mul(i64::from(g.percent))
+                .and_then(|v| v.checked_add(99))
+                .map(|v| v / 100)
+                .ok_or_else(out_of_range),
         },
-        None => list,
+        None => Ok(list),
     }
 }
 
@@ -39,19 +55,19 @@ pub fn price(
     resolution: &str,
     seconds: u32,
     group: Option<&PricingGroup>,
-) -> AppliedPrice {
-    let unit = unit_price(model, resolution, group);
+) -> Result<AppliedPrice, AppError> {
+    let unit = unit_price(model, resolution, group)?;
     let units = match model.billing.mode {
         BillingMode::PerTask => 1,
         BillingMode::PerSecond => i64::from(seconds),
     };
-    AppliedPrice {
+    Ok(AppliedPrice {
         mode: model.billing.mode,
         unit_credits: unit,
         units,
-        total: unit.saturating_mul(units),
+        total: unit.checked_mul(units).ok_or_else(out_of_range)?,
         pricing_group: group.map(|g| g.name.clone()),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -63,9 +79,9 @@ mod tests {
     #[test]
     fn per_second_price_uses_default_seconds_for_the_documented_example() {
         let m = &demo_models()[0];
-        let p = price(m, "720p", m.capabilities.default_duration, None);
+        let p = price(m, "720p", m.capabilities.default_duration, None).unwrap();
         assert_eq!(p.total, 180);
-        assert_eq!(price(m, "480p", 10, None).total, 240);
+        assert_eq!(price(m, "480p", 10, None).unwrap().total, 240);
     }
 
     #[test]
@@ -76,14 +92,36 @@ mod tests {
             percent: 50,
             overrides: BTreeMap::new(),
         };
-        assert_eq!(price(m, "720p", 5, Some(&half)).total, 90);
+        assert_eq!(price(m, "720p", 5, Some(&half)).unwrap().total, 90);
         let fixed = PricingGroup {
             name: "x".into(),
             percent: 100,
             overrides: BTreeMap::from([(m.id.clone(), 7)]),
         };
-        assert_eq!(price(m, "720p", 5, Some(&fixed)).total, 35);
+        assert_eq!(price(m, "720p", 5, Some(&fixed)).unwrap().total, 35);
         let per_task = &demo_models()[1];
-        assert_eq!(price(per_task, "720p", 5, None).total, 100);
+        assert_eq!(price(per_task, "720p", 5, None).unwrap().total, 100);
+    }
+
+    #[test]
+    fn overflowing_prices_are_422_not_wrapped() {
+        let mut m = demo_models()[0].clone();
+        m.billing.credits = i64::MAX;
+        m.billing.resolution_credits.clear();
+        let e = price(&m, "720p", 5, None).unwrap_err();
+        assert_eq!(e.status(), 422);
+        let group = PricingGroup {
+            name: "g".into(),
+            percent: 200,
+            overrides: BTreeMap::new(),
+        };
+        assert_eq!(
+            unit_price(&m, "720p", Some(&group)).unwrap_err().status(),
+            422
+        );
+        let mut per_task = demo_models()[1].clone();
+        per_task.billing.credits = i64::MAX;
+        per_task.billing.resolution_credits.clear();
+        assert_eq!(price(&per_task, "720p", 5, None).unwrap().total, i64::MAX);
     }
 }

@@ -88,6 +88,10 @@ impl ResponseError for ApiError {
             self.0.public_message(),
             self.0.param(),
         );
+        if let Some(secs) = self.0.retry_after_secs() {
+            resp.headers_mut()
+                .insert(poem::http::header::RETRY_AFTER, secs.into());
+        }
         if c.status == 401 {
             resp.headers_mut().insert(
                 poem::http::header::WWW_AUTHENTICATE,

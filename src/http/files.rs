@@ -1,6 +1,9 @@
 //! Serving stored uploads and mirrored videos (streamed, with ranges) and the console.
 
+use crate::error::AppError;
+use crate::http::errors::ApiError;
 use poem::endpoint::{EmbeddedFilesEndpoint, StaticFilesEndpoint};
+use poem::error::{ResponseError, StaticFileError};
 use poem::http::HeaderValue;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response};
 use rust_embed::RustEmbed;
@@ -16,6 +19,7 @@ pub struct WebAssets;
 pub fn stored_files(dir: PathBuf) -> impl Endpoint<Output = Response> {
     StaticFilesEndpoint::new(dir)
         .into_endpoint()
+        .catch_error(|e: StaticFileError| async move { static_file_error(e) })
         .map_to_response()
         .map(|mut resp: Response| async move {
             let h = resp.headers_mut();
@@ -33,6 +37,28 @@ pub fn stored_files(dir: PathBuf) -> impl Endpoint<Output = Response> {
             );
             resp
         })
+}
+
+/// Static-file errors in the JSON shape and without a filesystem path: poem's 403 names
+/// the absolute path it refused, so a path outside the folder is just "not found".
+fn static_file_error(e: StaticFileError) -> Response {
+    match e {
+        StaticFileError::Forbidden(_)
+        | StaticFileError::NotFound
+        | StaticFileError::InvalidPath => ApiError(AppError::not_found("file")).as_response(),
+        StaticFileError::Io(io) => ApiError(AppError::internal(io)).as_response(),
+        other => other.as_response(),
+    }
+}
+
+/// The README, as plain text: the console's channel dialog links each kind to its row.
+#[poem::handler]
+pub fn readme() -> Response {
+    Response::builder()
+        .content_type("text/plain; charset=utf-8")
+        .header("x-content-type-options", "nosniff")
+        .header("cache-control", "no-cache")
+        .body(include_str!("../../README.md"))
 }
 
 pub fn console() -> impl Endpoint<Output = Response> {

@@ -1,6 +1,8 @@
 //! HTTP with poem + poem-openapi only: routes, auth, JSON errors for everything.
 
 pub mod auth;
+pub mod client_addr;
+pub mod conn;
 pub mod console;
 pub mod errors;
 pub mod failures;
@@ -136,6 +138,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .nest("/uploads", uploads)
         .nest("/videos", videos)
         .at("/metrics", poem::get(metrics))
+        .at("/README.md", poem::get(files::readme))
         .nest("/", files::console())
         .data(state)
         .catch_all_error(errors::catch_all)
@@ -192,26 +195,39 @@ async fn track<E: Endpoint>(
     Ok(resp)
 }
 
-/// Prometheus scrape endpoint: loopback clients, or anyone with the metrics token.
+/// Prometheus scrape endpoint. The metrics token always works. Without it only loopback
+/// peers are served, and only while the server itself listens on loopback with no
+/// `trusted_proxies`: behind a same-host proxy every visitor is a loopback peer.
 #[poem::handler]
 async fn metrics(req: &poem::Request, state: poem::web::Data<&AppState>) -> poem::Response {
-    let loopback = match req.remote_addr().as_socket_addr() {
-        Some(addr) => addr.ip().is_loopback(),
-        None => false,
-    };
-    let token_ok = state.config.metrics_token.as_deref().is_some_and(|t| {
+    let config = &state.config;
+    let token_ok = config.metrics_token.as_deref().is_some_and(|t| {
         req.headers()
             .get(poem::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.strip_prefix("Bearer ") == Some(t))
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| constant_time_eq(given.as_bytes(), t.as_bytes()))
     });
-    if !(loopback || token_ok) {
-        return errors::ApiError(crate::error::AppError::forbidden(
-            "metrics are served to loopback clients or with the metrics token",
-        ))
-        .into_response();
+    let open_to_loopback = config.trusted_proxies.is_empty() && config.listen.ip().is_loopback();
+    let loopback_peer = req
+        .remote_addr()
+        .as_socket_addr()
+        .is_some_and(|a| a.ip().to_canonical().is_loopback());
+    if !(token_ok || (open_to_loopback && loopback_peer)) {
+        let message = if open_to_loopback {
+            "metrics are served to loopback clients or with the metrics token"
+        } else {
+            "metrics need `Authorization: Bearer <metrics_token>` (set `metrics_token`): \
+             the server listens beyond loopback or behind a trusted proxy"
+        };
+        return errors::ApiError(crate::error::AppError::forbidden(message)).into_response();
     }
     poem::Response::builder()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(crate::metrics::METRICS.render())
+}
+
+/// Compare secrets without leaking, through timing, how much of a guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

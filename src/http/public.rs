@@ -477,14 +477,20 @@ impl PublicApi {
 
     /// Health check
     ///
-    /// `{"status":"ok"}` when the server can read its database.
+    /// `{"status":"ok"}` when the server can read its database and write to it;
+    /// `503 service_unavailable` with the reason while writes are impossible (the
+    /// database writer is down or stuck, or its last commit failed).
     #[oai(
         path = "/healthz",
         method = "get",
         tag = "ApiTags::Operations",
         operation_id = "healthz"
     )]
-    async fn healthz(&self, state: Data<&AppState>) -> Result<Json<Health>, Failure<0>> {
+    async fn healthz(&self, state: Data<&AppState>) -> Result<Json<Health>, Failure<E503>> {
+        // Cheap enough to poll: the writer's state is a few atomics, the read a snapshot.
+        if let Some(reason) = state.store.writer_problem() {
+            return Err(crate::error::AppError::Unavailable { reason }.into());
+        }
         state.store.read(crate::store::users::count).await?;
         Ok(Json(Health {
             status: "ok".into(),

@@ -60,11 +60,15 @@ impl ModelInfo {
             description: m.description.clone(),
             billing: BillingInfo {
                 mode: m.billing.mode.as_str().into(),
-                credits: pricing::unit_price(m, &first_res, group),
+                // Shown only; creating a task with a price out of range is a 422.
+                credits: pricing::unit_price(m, &first_res, group).unwrap_or(i64::MAX),
                 resolution_credits: c
                     .resolutions
                     .iter()
-                    .map(|r| (r.clone(), pricing::unit_price(m, r, group)))
+                    .map(|r| {
+                        let p = pricing::unit_price(m, r, group).unwrap_or(i64::MAX);
+                        (r.clone(), p)
+                    })
                     .collect(),
             },
             features: m.features.clone(),

@@ -7,6 +7,7 @@ pub mod fal;
 pub mod health;
 pub mod http;
 pub mod input_mapping;
+pub mod kinds;
 pub mod kling;
 pub mod limit;
 pub mod luma;
@@ -30,6 +31,8 @@ use futures_util::stream::BoxStream;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+pub use kinds::{KINDS, KindSpec, kind};
 
 pub type ByteStream = BoxStream<'static, Result<bytes::Bytes, String>>;
 
@@ -202,45 +205,35 @@ impl Registry {
 
     /// Build the adapter a channel's settings describe.
     pub fn build(&self, cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, AppError> {
-        let policy = crate::outbound::Policy::from_settings(&cfg.settings)
-            .map_err(|m| AppError::invalid("settings.allow_private_cidrs", m))?;
-        // Each channel gets its own guarded client: its allow-list is part of the client's
-        // resolver. Redirects are followed by the kit itself, so credentials never follow
-        // a redirect to another host and every hop is checked again.
-        let kit = || {
-            let policy = Arc::new(policy.clone());
-            let client = crate::outbound::client(
-                policy.clone(),
-                crate::outbound::Timeouts {
-                    connect: Duration::from_secs(10),
-                    total: None,
-                    read: Some(Duration::from_secs(120)),
-                },
-            );
-            http::Kit::new(client, policy, self.assets.clone(), cfg)
-        };
-        match cfg.kind.as_str() {
-            "demo" => Ok(Arc::new(demo::Demo::new(self.demo_delay))),
-            "seedance" | "seedance-byteplus" => Ok(Arc::new(seedance::Seedance::new(cfg, kit())?)),
-            "kling" => Ok(Arc::new(kling::Kling::new(cfg, kit())?)),
-            "veo" => Ok(Arc::new(veo::Veo::new(cfg, kit())?)),
-            "wan" => Ok(Arc::new(wan::Wan::new(cfg, kit())?)),
-            "minimax" => Ok(Arc::new(minimax::MiniMax::new(cfg, kit())?)),
-            "openai-videos" => Ok(Arc::new(openai_videos::OpenAiVideos::new(cfg, kit())?)),
-            "videoapi" => Ok(Arc::new(videoapi::VideoApi::new(cfg, kit())?)),
-            "runway" => Ok(Arc::new(runway::Runway::new(cfg, kit())?)),
-            "vidu" => Ok(Arc::new(vidu::Vidu::new(cfg, kit())?)),
-            "luma" => Ok(Arc::new(luma::Luma::new(cfg, kit())?)),
-            "fal" => Ok(Arc::new(fal::Fal::new(cfg, kit())?)),
-            "replicate" => Ok(Arc::new(replicate::Replicate::new(cfg, kit())?)),
-            other => Err(AppError::invalid(
+        match kind(&cfg.kind) {
+            Some(spec) => (spec.build)(self, cfg),
+            None => Err(AppError::invalid(
                 "kind",
                 format!(
-                    "unknown provider kind `{other}`; known kinds: {}",
+                    "unknown provider kind `{}`; known kinds: {}",
+                    cfg.kind,
                     Self::kinds().join(", ")
                 ),
             )),
         }
+    }
+
+    /// Each channel gets its own guarded client: its allow-list is part of the client's
+    /// resolver. Redirects are followed by the kit itself, so credentials never follow a
+    /// redirect to another host and every hop is checked again.
+    fn kit(&self, cfg: &ProviderConfig) -> Result<http::Kit, AppError> {
+        let policy = crate::outbound::Policy::from_settings(&cfg.settings)
+            .map_err(|m| AppError::invalid("settings.allow_private_cidrs", m))?;
+        let policy = Arc::new(policy);
+        let client = crate::outbound::client(
+            policy.clone(),
+            crate::outbound::Timeouts {
+                connect: Duration::from_secs(10),
+                total: None,
+                read: Some(Duration::from_secs(120)),
+            },
+        );
+        Ok(http::Kit::new(client, policy, self.assets.clone(), cfg))
     }
 
     /// Replace the adapter for a channel (after a create or an edit), or drop a disabled one.
@@ -304,23 +297,8 @@ impl Registry {
         }
     }
 
-    /// Every kind this build can talk to.
-    pub fn kinds() -> &'static [&'static str] {
-        &[
-            "demo",
-            "seedance",
-            "seedance-byteplus",
-            "kling",
-            "veo",
-            "wan",
-            "minimax",
-            "openai-videos",
-            "videoapi",
-            "runway",
-            "vidu",
-            "luma",
-            "fal",
-            "replicate",
-        ]
+    /// Every kind this build can talk to, in the order of [`KINDS`].
+    pub fn kinds() -> Vec<&'static str> {
+        KINDS.iter().map(|k| k.kind).collect()
     }
 }

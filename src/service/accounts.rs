@@ -1,12 +1,24 @@
 //! Accounts: API-key authentication, users, keys, credits, the first admin.
 
+use super::passwords;
 use crate::domain::ids;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::domain::user::{ApiKey, User, validate_password};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Store, ledger::Reason, users::NewUser};
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+/// Said wherever an operator may be left without an operator account: the server makes
+/// `admin` only on a database without users.
+pub const NO_ADMIN_HINT: &str = "there is no enabled admin account, and the server creates \
+`admin` only on a database without users. Make one with the server stopped: \
+`videoapi admin create-user NAME --admin`, or `videoapi admin reset-password NAME --admin` \
+for an existing user";
+
+/// Logged when `VIDEOAPI_ADMIN_PASSWORD(_FILE)` is set on a database that has an admin.
+pub const ADMIN_PASSWORD_IGNORED: &str = "VIDEOAPI_ADMIN_PASSWORD / VIDEOAPI_ADMIN_PASSWORD_FILE / \
+admin_password_file is set but ignored: it only sets the first admin's password, on a database \
+without users. To change an admin's password, stop the server and run \
+`videoapi admin reset-password NAME` (or use the console's password page)";
 
 /// Who is calling: the user, and the key used (none for console sessions).
 #[derive(Debug, Clone)]
@@ -45,31 +57,6 @@ type AuthCache =
 pub struct Accounts {
     store: Store,
     cache: std::sync::Arc<AuthCache>,
-}
-
-pub async fn hash_password(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(AppError::internal)
-    })
-    .await
-    .map_err(AppError::internal)?
-}
-
-pub async fn verify_password(hash: String, password: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                argon2::Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
 }
 
 impl Accounts {
@@ -159,7 +146,7 @@ impl Accounts {
         let generated = password.is_none().then(|| ids::random_alnum(20));
         let password = password.or_else(|| generated.clone()).unwrap_or_default();
         validate_password(&password)?;
-        let hash = hash_password(password).await?;
+        let hash = passwords::hash(password, passwords::ACCOUNT_WAIT).await?;
         let (name, actor) = (username.to_string(), actor.to_string());
         let user = self
             .store
@@ -238,7 +225,7 @@ impl Accounts {
     pub async fn modify_user(
         &self,
         user_id: u64,
-        f: impl FnOnce(&mut User) -> AppResult<()> + Send + 'static,
+        f: impl FnOnce(&mut User) -> AppResult<()> + Clone + Send + 'static,
     ) -> AppResult<User> {
         let user = self
             .store
@@ -306,9 +293,17 @@ impl Accounts {
     }
 
     /// On first start, create `admin`; returns the password when it was generated.
+    /// On later starts, say what an operator may be stuck on: no admin at all, or an
+    /// admin password in the environment that is no longer read.
     pub async fn bootstrap_admin(&self, password: Option<String>) -> AppResult<Option<String>> {
         let existing = self.store.read(store::users::count).await?;
         if existing > 0 {
+            let users = self.store.read(store::users::list).await?;
+            if !users.iter().any(|u| u.is_admin && !u.disabled) {
+                tracing::warn!("{NO_ADMIN_HINT}");
+            } else if password.is_some() {
+                tracing::warn!("{ADMIN_PASSWORD_IGNORED}");
+            }
             return Ok(None);
         }
         let (_, generated) = self

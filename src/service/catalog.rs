@@ -23,8 +23,8 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Seed the demo catalog (first start only), apply what the config file declares,
-    /// then load everything and build the adapters.
+    /// Apply the `demo` switch (seed or re-enable, or disable), apply what the config
+    /// file declares, then load everything and build the adapters.
     pub async fn load(
         store: Store,
         registry: Arc<Registry>,
@@ -37,18 +37,8 @@ impl Catalog {
         for p in &declared_providers {
             registry.build(p)?;
         }
-        store
+        let switched = store
             .write(move |txn| {
-                if demo {
-                    if store::catalog::get_provider(txn, "demo")?.is_none() {
-                        store::catalog::put_provider(txn, &cat::demo_provider())?;
-                    }
-                    for m in cat::demo_models() {
-                        if store::catalog::get_model(txn, &m.id)?.is_none() {
-                            store::catalog::put_model(txn, &m)?;
-                        }
-                    }
-                }
                 // The config file is the source of truth for what it declares.
                 for p in &declared_providers {
                     store::catalog::put_provider(txn, p)?;
@@ -59,9 +49,84 @@ impl Catalog {
                 for g in &declared_groups {
                     store::catalog::put_group(txn, g)?;
                 }
-                Ok(())
+                // The demo switch (README, "Running as a service", "The demo switch"):
+                // - demo = false: the built-in demo channel and every model only it serves
+                //   are disabled, never deleted (tasks and ledger stay), and marked as
+                //   switched off, so a production install cannot sell demo videos. At every
+                //   start, so one re-enabled in the console while demo is off is off again.
+                // - demo = true: seeded when missing; what the switch disabled is enabled
+                //   again, unless an operator saved it since (saving clears the mark) or
+                //   routed it to a real channel. What the file declares, the file decides.
+                let mut switched = 0;
+                let channel = store::catalog::get_provider(txn, DEMO_CHANNEL)?;
+                if demo {
+                    match channel {
+                        None => store::catalog::put_provider(txn, &cat::demo_provider())?,
+                        Some(mut p) => {
+                            if store::catalog::unmark_demo_off(txn, "provider", &p.name)?
+                                && !p.enabled
+                            {
+                                p.enabled = true;
+                                store::catalog::put_provider(txn, &p)?;
+                                switched += 1;
+                            }
+                        }
+                    }
+                    for seed in cat::demo_models() {
+                        if store::catalog::get_model(txn, &seed.id)?.is_none() {
+                            store::catalog::put_model(txn, &seed)?;
+                        }
+                    }
+                    for mut m in store::catalog::all_models(txn)? {
+                        if store::catalog::unmark_demo_off(txn, "model", &m.id)?
+                            && serves_only_demo(&m)
+                            && !m.enabled
+                        {
+                            m.enabled = true;
+                            store::catalog::put_model(txn, &m)?;
+                            switched += 1;
+                        }
+                    }
+                    return Ok(switched);
+                }
+                if let Some(mut p) = channel
+                    && is_demo_channel(&p)
+                    && p.enabled
+                    && !declared_providers.iter().any(|d| d.name == p.name)
+                {
+                    p.enabled = false;
+                    store::catalog::put_provider(txn, &p)?;
+                    store::catalog::mark_demo_off(txn, "provider", &p.name)?;
+                    switched += 1;
+                }
+                for mut m in store::catalog::all_models(txn)? {
+                    if serves_only_demo(&m)
+                        && m.enabled
+                        && !declared_models.iter().any(|d| d.id == m.id)
+                    {
+                        m.enabled = false;
+                        store::catalog::put_model(txn, &m)?;
+                        store::catalog::mark_demo_off(txn, "model", &m.id)?;
+                        switched += 1;
+                    }
+                }
+                Ok(switched)
             })
             .await?;
+        if switched > 0 {
+            if demo {
+                tracing::info!(
+                    entries = switched,
+                    "demo is on: re-enabled the built-in demo channel and models that demo = false had disabled"
+                );
+            } else {
+                tracing::info!(
+                    entries = switched,
+                    "demo is off: disabled the built-in demo channel and the models only it serves \
+                     (their tasks and ledger are kept; set demo = true to try things with them again)"
+                );
+            }
+        }
         let catalog = Catalog {
             store,
             registry,
@@ -187,7 +252,12 @@ impl Catalog {
             }
         }
         self.store
-            .write(move |txn| store::catalog::put_model(txn, &model))
+            .write(move |txn| {
+                // An operator's save makes the entry's enabled state theirs (see
+                // `Catalog::load`).
+                store::catalog::unmark_demo_off(txn, "model", &model.id)?;
+                store::catalog::put_model(txn, &model)
+            })
             .await?;
         self.reload().await
     }
@@ -201,7 +271,10 @@ impl Catalog {
         }
         self.registry.build(&p)?;
         self.store
-            .write(move |txn| store::catalog::put_provider(txn, &p))
+            .write(move |txn| {
+                store::catalog::unmark_demo_off(txn, "provider", &p.name)?;
+                store::catalog::put_provider(txn, &p)
+            })
             .await?;
         self.reload().await
     }
@@ -216,11 +289,31 @@ impl Catalog {
         if g.percent == 0 || g.percent > 10_000 {
             return Err(AppError::invalid("percent", "percent must be 1-10000"));
         }
+        let max = crate::domain::credits::MAX_PRICE;
+        if let Some((model, _)) = g.overrides.iter().find(|(_, v)| **v < 0 || **v > max) {
+            return Err(AppError::invalid(
+                format!("overrides.{model}"),
+                format!("prices are 0-{max} credits"),
+            ));
+        }
         self.store
             .write(move |txn| store::catalog::put_group(txn, &g))
             .await?;
         self.reload().await
     }
+}
+
+/// The channel seeded by `demo = true`: a `demo` provider named `demo`.
+const DEMO_CHANNEL: &str = "demo";
+
+fn is_demo_channel(p: &ProviderConfig) -> bool {
+    p.name == DEMO_CHANNEL && p.kind == "demo"
+}
+
+/// A model that can only ever answer with demo videos: every route leads to the built-in
+/// demo channel. A seeded model an operator has routed to a real channel is no longer one.
+fn serves_only_demo(m: &Model) -> bool {
+    !m.routes.is_empty() && m.routes.iter().all(|r| r.provider == DEMO_CHANNEL)
 }
 
 fn validate_model(m: &Model) -> AppResult<()> {
@@ -234,6 +327,13 @@ fn validate_model(m: &Model) -> AppResult<()> {
         return Err(AppError::invalid(
             "billing.credits",
             "prices cannot be negative",
+        ));
+    }
+    let max = crate::domain::credits::MAX_PRICE;
+    if m.billing.credits > max || m.billing.resolution_credits.values().any(|v| *v > max) {
+        return Err(AppError::invalid(
+            "billing.credits",
+            format!("prices are at most {max} credits"),
         ));
     }
     let c = &m.capabilities;

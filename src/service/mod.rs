@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod overview;
+pub mod passwords;
 pub mod sessions;
 pub mod tasks;
 pub mod uploads;

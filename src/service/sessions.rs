@@ -1,23 +1,35 @@
-//! Console logins: password check with a throttle, sessions, password changes.
+//! Console logins: password checks behind a growing per-name-and-address delay, sessions
+//! (capped per account, purged on a timer), password changes.
 
-use super::accounts::{Principal, hash_password, verify_password};
+use super::accounts::Principal;
+use super::passwords::{self, ACCOUNT_WAIT, LOGIN_WAIT};
+use crate::domain::client_addr::rate_key;
 use crate::domain::now_ms;
-use crate::domain::session::{self, SESSION_TTL_MS, Session, Throttle};
+use crate::domain::session::{
+    self, LoginThrottle, SESSION_TTL_MS, Session, UNKNOWN_GLOBAL, UNKNOWN_PER_ADDR,
+    UnknownNameBudget,
+};
 use crate::domain::user::{User, validate_password};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Store};
 use std::net::IpAddr;
 use std::sync::Mutex;
-use tokio::sync::OnceCell;
+use std::time::Duration;
+use tokio::sync::{OnceCell, watch};
 
-/// Failures allowed per user name and address in a window. Not per address alone: behind
-/// a reverse proxy every client shares one address, and one attacker could lock everyone out.
-const PER_USER_AND_IP: u32 = 5;
-const WINDOW_MS: i64 = 15 * 60 * 1000;
+/// Name-and-address keys the throttle remembers before it sheds the least-failed ones.
+const THROTTLE_MAX_KEYS: usize = 50_000;
+/// Addresses the unknown-name budget tracks at once.
+const BUDGET_MAX_ADDRS: usize = 10_000;
+/// How often expired sessions are removed.
+pub const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// Sessions removed per write transaction, so a purge never holds the writer for long.
+const PURGE_BATCH: usize = 1_000;
 
 pub struct Sessions {
     store: Store,
-    throttle: Mutex<Throttle>,
+    throttle: Mutex<LoginThrottle>,
+    unknown: Mutex<UnknownNameBudget>,
     /// Verified against when the user does not exist, so a wrong name takes as long as a
     /// wrong password and does not reveal which names exist.
     dummy_hash: OnceCell<String>,
@@ -30,51 +42,88 @@ pub struct LoggedIn {
     pub expires_at_ms: i64,
 }
 
+/// The throttle's key: user name (as typed, case-folded, bounded) and client address.
+/// Not the address alone: behind a shared address one attacker would delay everyone.
 fn throttle_key(username: &str, ip: Option<IpAddr>) -> String {
-    let ip = ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
-    format!("{}|{ip}", username.trim().to_ascii_lowercase())
+    let name: String = username.trim().to_lowercase().chars().take(64).collect();
+    format!("{name}|{}", addr_key(ip))
+}
+
+fn addr_key(ip: Option<IpAddr>) -> String {
+    ip.map(rate_key).unwrap_or_else(|| "-".into())
 }
 
 impl Sessions {
     pub fn new(store: Store) -> Sessions {
         Sessions {
             store,
-            throttle: Mutex::new(Throttle::new(PER_USER_AND_IP, WINDOW_MS)),
+            throttle: Mutex::new(LoginThrottle::new(THROTTLE_MAX_KEYS)),
+            unknown: Mutex::new(UnknownNameBudget::new(
+                UNKNOWN_PER_ADDR,
+                UNKNOWN_GLOBAL,
+                BUDGET_MAX_ADDRS,
+                now_ms(),
+            )),
             dummy_hash: OnceCell::new(),
         }
     }
 
-    fn check_throttle(&self, key: &str) -> AppResult<()> {
-        self.throttle
-            .lock()
-            .expect("throttle lock")
-            .check(key, now_ms())
+    fn throttle(&self) -> std::sync::MutexGuard<'_, LoginThrottle> {
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Start a password check for `key`, or `login_throttled` with the wait.
+    fn begin(&self, key: &str) -> AppResult<()> {
+        self.throttle()
+            .begin(key, now_ms())
             .map_err(|retry_after_secs| AppError::LoginThrottled { retry_after_secs })
     }
 
-    fn record_failure(&self, key: &str) {
-        self.throttle
-            .lock()
-            .expect("throttle lock")
-            .fail(key, now_ms());
-    }
-
-    /// Whether `password` is `user`'s, spending the same time when there is no user.
-    async fn password_matches(&self, user: Option<&User>, password: &str) -> AppResult<bool> {
-        match user {
-            Some(u) => Ok(verify_password(u.password_hash.clone(), password.to_string()).await),
-            None => {
-                let dummy = self
-                    .dummy_hash
-                    .get_or_try_init(|| hash_password("not-a-real-password".into()))
-                    .await?;
-                verify_password(dummy.clone(), password.to_string()).await;
-                Ok(false)
-            }
+    /// Record how a check begun with [`Self::begin`] ended: a wrong password counts, a
+    /// right one clears the key, anything else (busy, storage) leaves no trace.
+    fn finish(&self, key: &str, verdict: &AppResult<bool>) {
+        let mut t = self.throttle();
+        match verdict {
+            Ok(true) => t.succeeded(key),
+            Ok(false) => t.failed(key, now_ms()),
+            Err(_) => t.abandoned(key),
         }
     }
 
-    /// Check the password and open a session. Failures count against the throttle.
+    /// Whether `password` is `user`'s, spending the same time when there is no user.
+    async fn password_matches(
+        &self,
+        user: Option<&User>,
+        password: &str,
+        ip: Option<IpAddr>,
+    ) -> AppResult<bool> {
+        if password.len() > 256 {
+            return Ok(false);
+        }
+        if let Some(u) = user {
+            return passwords::verify(u.password_hash.clone(), password.to_string(), LOGIN_WAIT)
+                .await;
+        }
+        let dummy = self
+            .dummy_hash
+            .get_or_try_init(|| passwords::hash("not-a-real-password".into(), ACCOUNT_WAIT))
+            .await?;
+        let real = self
+            .unknown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(&addr_key(ip), now_ms());
+        if real {
+            passwords::verify(dummy.clone(), password.to_string(), LOGIN_WAIT).await?;
+        } else {
+            // Over budget: the same wait as a check, without its CPU and memory.
+            passwords::pretend(LOGIN_WAIT).await?;
+        }
+        Ok(false)
+    }
+
+    /// Check the password and open a session. A failure delays the next try for this
+    /// name from this address (1 s, 2 s, 4 s ... 60 s); it never locks the account.
     pub async fn login(
         &self,
         username: &str,
@@ -82,24 +131,27 @@ impl Sessions {
         ip: Option<IpAddr>,
     ) -> AppResult<LoggedIn> {
         let key = throttle_key(username, ip);
-        self.check_throttle(&key)?;
+        self.begin(&key)?;
         let name = username.trim().to_string();
         let user = if name.is_empty() || name.len() > 64 {
-            None
+            Ok(None)
         } else {
             self.store
                 .read(move |txn| store::users::read_by_name(txn, &name))
-                .await?
+                .await
         };
-        if password.len() > 256 || !self.password_matches(user.as_ref(), password).await? {
-            self.record_failure(&key);
+        let verdict = match &user {
+            Ok(user) => self.password_matches(user.as_ref(), password, ip).await,
+            Err(e) => Err(e.clone()),
+        };
+        self.finish(&key, &verdict);
+        if !verdict? {
             return Err(AppError::BadLogin);
         }
-        let user = user.ok_or(AppError::BadLogin)?;
+        let user = user?.ok_or(AppError::BadLogin)?;
         if user.disabled {
             return Err(AppError::UserDisabled);
         }
-        self.throttle.lock().expect("throttle lock").clear(&key);
         let token = session::new_token();
         let now = now_ms();
         let record = Session {
@@ -109,17 +161,52 @@ impl Sessions {
         };
         let hash = session::hash_token(&token);
         let expires_at_ms = record.expires_at_ms;
+        // Only this account's few index rows are touched: no scan inside the writer.
         self.store
-            .write(move |txn| {
-                store::sessions::purge_expired(txn, now)?;
-                store::sessions::put(txn, &hash, &record)
-            })
+            .write(move |txn| store::sessions::put(txn, &hash, &record))
             .await?;
         Ok(LoggedIn {
             token,
             user,
             expires_at_ms,
         })
+    }
+
+    /// Remove every expired session, a batch per transaction; returns how many went.
+    pub async fn purge_expired(&self) -> AppResult<usize> {
+        let mut total = 0;
+        loop {
+            let now = now_ms();
+            let n = self
+                .store
+                .write(move |txn| store::sessions::purge_expired(txn, now, PURGE_BATCH))
+                .await?;
+            total += n;
+            if n < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The purge timer: index sessions from older versions once, then purge expired
+    /// sessions at start and every [`PURGE_EVERY`] until `stop` turns true.
+    pub async fn run_purge(self: std::sync::Arc<Self>, mut stop: watch::Receiver<bool>) {
+        match self.store.write(store::sessions::index_existing).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "indexed existing console sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot index console sessions"),
+        }
+        loop {
+            match self.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(sessions = n, "purged expired console sessions"),
+                Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(PURGE_EVERY) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
     }
 
     /// The user behind a session cookie, with the stored hash (to end this session).
@@ -171,9 +258,15 @@ impl Sessions {
         ip: Option<IpAddr>,
     ) -> AppResult<()> {
         let key = throttle_key(&user.username, ip);
-        self.check_throttle(&key)?;
-        if !verify_password(user.password_hash.clone(), current.to_string()).await {
-            self.record_failure(&key);
+        self.begin(&key)?;
+        let verdict = passwords::verify(
+            user.password_hash.clone(),
+            current.to_string(),
+            ACCOUNT_WAIT,
+        )
+        .await;
+        self.finish(&key, &verdict);
+        if !verdict? {
             return Err(AppError::invalid(
                 "current_password",
                 "the current password is not correct",
@@ -197,7 +290,7 @@ impl Sessions {
         keep_session: Option<String>,
     ) -> AppResult<()> {
         validate_password(new).map_err(|e| AppError::invalid("new_password", e.to_string()))?;
-        let hash = hash_password(new.to_string()).await?;
+        let hash = passwords::hash(new.to_string(), ACCOUNT_WAIT).await?;
         self.store
             .write(move |txn| {
                 store::users::update(txn, user_id, |u| {

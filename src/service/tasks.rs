@@ -50,7 +50,7 @@ impl Tasks {
         }
         self.check_routes(&model, &req)?;
         let group = self.catalog.group(who.user.pricing_group.as_deref());
-        let price = pricing::price(&model, &req.resolution, req.seconds, group.as_ref());
+        let price = pricing::price(&model, &req.resolution, req.seconds, group.as_ref())?;
         let now = crate::domain::now_ms();
         let fingerprint = idempotency_key.as_ref().map(|_| {
             let body = serde_json::to_vec(&(&model.id, &req)).unwrap_or_default();

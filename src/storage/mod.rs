@@ -20,10 +20,48 @@ pub struct PartFile {
     done: bool,
 }
 
+/// Create `dir` (and missing parents) as owner-only (0700), and tighten it if it
+/// already exists. Tightening is best effort: a directory the operator prepared with
+/// other owners keeps working, with a warning.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        tighten(dir, 0o700);
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)?;
+    Ok(())
+}
+
+/// Make an existing file or directory owner-only (`mode` 0600 or 0700) when group or
+/// others can reach it.
+pub fn tighten(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.permissions().mode() & 0o077 != 0
+            && let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        {
+            tracing::warn!(path = %path.display(), error = %e, "cannot make it owner-only");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+}
+
 impl Storage {
     pub fn open(data_dir: &Path) -> AppResult<Storage> {
+        private_dir(data_dir)?;
         for sub in ["uploads", "videos", "tmp"] {
-            std::fs::create_dir_all(data_dir.join(sub))?;
+            private_dir(&data_dir.join(sub))?;
         }
         // Leftovers of writes a crash interrupted.
         if let Ok(entries) = std::fs::read_dir(data_dir.join("tmp")) {
@@ -48,7 +86,12 @@ impl Storage {
             .root
             .join("tmp")
             .join(format!("{}.part", crate::domain::ids::random_hex(12)));
-        let file = tokio::fs::File::create(&tmp).await?;
+        let mut open = tokio::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        // Owner-only from the first byte; the rename keeps the mode.
+        #[cfg(unix)]
+        open.mode(0o600);
+        let file = open.open(&tmp).await?;
         Ok(PartFile {
             tmp,
             file: Some(file),
@@ -134,7 +177,11 @@ impl PartFile {
             f.sync_all().await?;
         }
         if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await?;
+            let mut dirs = tokio::fs::DirBuilder::new();
+            dirs.recursive(true);
+            #[cfg(unix)]
+            dirs.mode(0o700);
+            dirs.create(parent).await?;
         }
         tokio::fs::rename(&self.tmp, &dest).await?;
         self.done = true;

@@ -30,7 +30,12 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         let e: LedgerEntry = decode(v.value())?;
         r.entries += 1;
         let bal = running.entry(e.user_id).or_default();
-        *bal += e.amount;
+        let Some(sum) = bal.checked_add(e.amount) else {
+            r.violations
+                .push(format!("entry {}: running balance overflows", e.id));
+            continue;
+        };
+        *bal = sum;
         if *bal != e.balance_after {
             r.violations.push(format!(
                 "entry {}: balance_after {} but running sum is {}",
@@ -42,7 +47,13 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
                 .push(format!("entry {}: balance went negative ({bal})", e.id));
         }
         if let Some(t) = &e.task_id {
-            *by_task.entry(t.clone()).or_default() += e.amount;
+            let net = by_task.entry(t.clone()).or_default();
+            match net.checked_add(e.amount) {
+                Some(v) => *net = v,
+                None => r
+                    .violations
+                    .push(format!("task {t}: ledger entries overflow")),
+            }
             if e.kind == crate::domain::ledger::EntryKind::Refund {
                 *refunds.entry(t.clone()).or_default() += 1;
             }
@@ -76,7 +87,17 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         } else {
             0
         };
-        let expected = -(t.credits_reserved - refunded);
+        // Reserved and not refunded: the entries took it; refunded: they net zero.
+        let expected = if t.credits_refunded {
+            Some(0)
+        } else {
+            t.credits_reserved.checked_neg()
+        };
+        let Some(expected) = expected else {
+            r.violations
+                .push(format!("task {}: reserved amount out of range", t.id));
+            continue;
+        };
         let got = by_task.get(&t.id).copied().unwrap_or(0);
         if got != expected {
             r.violations.push(format!(

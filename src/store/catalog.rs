@@ -61,3 +61,33 @@ pub fn put_group(txn: &WriteTransaction, g: &PricingGroup) -> AppResult<()> {
 pub fn groups(txn: &ReadTransaction) -> AppResult<Vec<PricingGroup>> {
     all(txn, PRICING_GROUPS)
 }
+
+/// Catalog entries that `demo = false` disabled (so `demo = true` may enable them again),
+/// kept as `demo_off:<kind>:<name>` rows of the meta table.
+fn demo_off_key(kind: &str, name: &str) -> String {
+    format!("demo_off:{kind}:{name}")
+}
+
+pub fn mark_demo_off(txn: &WriteTransaction, kind: &str, name: &str) -> AppResult<()> {
+    txn.open_table(META)?
+        .insert(demo_off_key(kind, name).as_str(), 1)?;
+    Ok(())
+}
+
+/// Forget the mark; true when there was one.
+pub fn unmark_demo_off(txn: &WriteTransaction, kind: &str, name: &str) -> AppResult<bool> {
+    Ok(txn
+        .open_table(META)?
+        .remove(demo_off_key(kind, name).as_str())?
+        .is_some())
+}
+
+pub fn all_models(txn: &WriteTransaction) -> AppResult<Vec<Model>> {
+    let table = txn.open_table(MODELS)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (_, v) = row?;
+        out.push(decode(v.value())?);
+    }
+    Ok(out)
+}

@@ -27,7 +27,12 @@ pub fn apply(
     let mut users = txn.open_table(USERS)?;
     let mut user: User = get_json(&users, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
     let after = match why.kind {
-        EntryKind::Reserve => credits::reserve(user.credits, -delta)?,
+        EntryKind::Reserve => credits::reserve(
+            user.credits,
+            delta
+                .checked_neg()
+                .ok_or_else(|| AppError::invalid("amount", "amount is out of range"))?,
+        )?,
         _ => credits::adjust(user.credits, delta)?,
     };
     user.credits = after;
@@ -99,4 +104,35 @@ pub fn for_task(
         }
     }
     Ok(out)
+}
+
+/// The part of an entry that sums need (the rest is skipped while decoding).
+#[derive(serde::Deserialize)]
+struct Amount {
+    at_ms: i64,
+    kind: EntryKind,
+    amount: i64,
+}
+
+/// Call `f(kind, amount)` for every entry made at or after `since_ms`, newest first, at
+/// most `cap` of them: the walk stops at the first older entry (ids grow with time), so
+/// it reads only the window, not the whole ledger. Returns how many were visited.
+pub fn fold_since(
+    txn: &ReadTransaction,
+    since_ms: i64,
+    cap: usize,
+    mut f: impl FnMut(EntryKind, i64),
+) -> AppResult<usize> {
+    let ledger = txn.open_table(LEDGER)?;
+    let mut n = 0;
+    for row in ledger.iter()?.rev().take(cap) {
+        let (_, v) = row?;
+        let e: Amount = decode(v.value())?;
+        if e.at_ms < since_ms {
+            break;
+        }
+        f(e.kind, e.amount);
+        n += 1;
+    }
+    Ok(n)
 }

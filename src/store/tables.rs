@@ -36,3 +36,9 @@ pub const OUTBOX_DUE: TableDefinition<(u64, i64, &str), ()> =
 /// Each account's webhook signing secret: user id -> the secret's raw bytes.
 pub const WEBHOOK_SECRETS: TableDefinition<u64, &[u8]> = TableDefinition::new("webhook_secrets");
 pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// (user id, created at, session hash): an account's sessions, oldest first (the cap).
+/// Created by the first write that needs it, like [`SESSION_EXPIRY`].
+pub const USER_SESSIONS: TableDefinition<(u64, i64, &str), ()> =
+    TableDefinition::new("user_sessions");
+/// (expires at, session hash): what the purge timer removes, found without a scan.
+pub const SESSION_EXPIRY: TableDefinition<(i64, &str), ()> = TableDefinition::new("session_expiry");

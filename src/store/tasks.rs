@@ -286,3 +286,47 @@ pub fn active_ids(txn: &ReadTransaction) -> AppResult<Vec<String>> {
     }
     Ok(out)
 }
+
+/// Just a task's status: the overview's scans read this and decode a whole task (its
+/// request, outputs, ...) only when they keep it.
+#[derive(Deserialize)]
+struct StatusOnly {
+    status: Status,
+}
+
+/// How many unfinished tasks are pending and processing (the active index, so finished
+/// history is never read).
+pub fn active_counts(txn: &ReadTransaction) -> AppResult<(u64, u64)> {
+    let tasks = txn.open_table(TASKS)?;
+    let idx = txn.open_table(ACTIVE_TASKS)?;
+    let (mut pending, mut processing) = (0, 0);
+    for row in idx.iter()? {
+        let (k, _) = row?;
+        if let Some(t) = get_json::<&str, StatusOnly>(&tasks, k.value())? {
+            match t.status {
+                Status::Pending => pending += 1,
+                Status::Processing => processing += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok((pending, processing))
+}
+
+/// The newest failed tasks, at most `limit`, looking at no more than the `scan` newest
+/// tasks: a bounded walk even when failures are rare.
+pub fn recent_failed(txn: &ReadTransaction, limit: usize, scan: usize) -> AppResult<Vec<Task>> {
+    let tasks = txn.open_table(TASKS)?;
+    let mut out = Vec::new();
+    for row in tasks.iter()?.rev().take(scan) {
+        let (_, v) = row?;
+        let head: StatusOnly = decode(v.value())?;
+        if head.status == Status::Failed {
+            out.push(decode(v.value())?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -134,37 +134,6 @@ async fn login_sets_an_httponly_strict_cookie_stored_only_as_a_hash() {
 }
 
 #[tokio::test]
-async fn wrong_passwords_are_401_then_throttled_per_user_and_address() {
-    let app = TestApp::new().await;
-    app.user_with_key("alice", 0).await;
-    let (status, v) = raw_login(&app, "nobody", "whatever-123").await;
-    assert_eq!(
-        (status, error_code(&v).as_str()),
-        (401, "invalid_credentials")
-    );
-    for _ in 0..5 {
-        let (status, v) = raw_login(&app, "alice", "wrong-password").await;
-        assert_eq!(
-            (status, error_code(&v).as_str()),
-            (401, "invalid_credentials"),
-            "{v}"
-        );
-    }
-    // Even the right password is refused while throttled: guessing cannot go on.
-    let (status, v) = raw_login(&app, "alice", "password-123").await;
-    assert_eq!(
-        (status, error_code(&v).as_str()),
-        (429, "login_throttled"),
-        "{v}"
-    );
-    assert!(v["error"]["message"].as_str().unwrap().contains("seconds"));
-    // Another account from the same address is not locked out.
-    let (status, v) = raw_login(&app, "admin", "admin-password").await;
-    assert_eq!(status, 200, "{v}");
-    app.stop().await;
-}
-
-#[tokio::test]
 async fn state_changing_calls_need_the_csrf_header_and_a_same_origin() {
     let app = TestApp::new().await;
     let body = json!({"username": "admin", "password": "admin-password"});
@@ -648,6 +617,7 @@ fn operator_routes() -> Vec<(reqwest::Method, &'static str, Value)> {
     use reqwest::Method as M;
     vec![
         (M::GET, "/console/api/admin/users", json!(null)),
+        (M::GET, "/console/api/admin/overview", json!(null)),
         (
             M::POST,
             "/console/api/admin/users",
@@ -994,7 +964,13 @@ async fn channels_keep_their_secrets_masked_and_can_be_tested() {
     assert_eq!(t["ok"], true);
     assert_eq!(t["code"], "ok");
     let (_, kinds) = ops.get("/console/api/admin/provider-kinds").await;
-    assert!(kinds.as_array().unwrap().contains(&json!("demo")));
+    assert!(
+        kinds
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kind"] == "demo")
+    );
     app.stop().await;
 }
 

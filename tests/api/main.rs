@@ -2,19 +2,27 @@
 
 mod common;
 
+mod admin;
+mod admin_cli;
 mod callbacks;
+mod connections;
 mod console;
+mod demo_switch;
 mod errors;
 mod examples;
 mod generations;
+mod leaks;
 mod ledger;
+mod login_security;
 mod models;
 mod openai;
 mod openapi;
 mod ops;
 mod process;
 mod providers;
+mod quickstart;
 mod restart;
 mod simulators;
 mod strict_input;
 mod uploads;
+mod writer;

@@ -359,17 +359,34 @@ test("quick start examples run as shown against this server", async () => {
   assert.equal((await page.textContent("#qs-base")).trim(), BASE);
   assert.match(await page.textContent("#qs-model-ids"), /video-2\.0-mini-reference-to-video/);
   await page.fill("#qs-key", apiKey);
-  const curl = await page.textContent('[data-testid="qs-curl-create"] pre');
-  assert.ok(curl.includes(`${BASE}/v1/video/generations`) && curl.includes(apiKey));
-  const out = JSON.parse(execFileSync("bash", ["-c", curl], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
-  assert.equal(out.status, "pending");
-  assert.match(out.task_id, /^vidgen_\d+_[0-9a-f]{8}$/);
+  // The page's flow, as the README's: upload ./image.png, create with its url, keep the
+  // task id, poll until terminal. Run in a directory that holds image.png.
+  const dir = fs.mkdtempSync(path.join(WORK, "quickstart-"));
+  fs.writeFileSync(path.join(dir, "image.png"), png(64, 64, [43, 88, 118], [247, 121, 125]));
+  const run = (cmd, args) => execFileSync(cmd, args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
+  const flow = await page.textContent('[data-testid="qs-flow-script"] pre');
+  assert.ok(flow.includes(`${BASE}/api/upload`) && flow.includes(apiKey) && !flow.includes("vidgen_17"));
+  const flowOut = run("bash", ["-c", flow]);
+  assert.match(flowOut, new RegExp(`^${BASE}/uploads/.+\\.png$`, "m"));
+  assert.match(flowOut, /"status":"pending"/);
+  assert.match(flowOut, /^completed$/m);
+  const finished = JSON.parse(flowOut.trim().split("\n").pop());
+  assert.equal(finished.status, "completed");
+  assert.ok(finished.url.startsWith(`${BASE}/videos/`));
+  assert.ok(!(await page.textContent('[data-testid="qs-curl-get"] pre')).includes("vidgen_"), "no fixed task id");
 
   const js = await page.textContent('[data-testid="qs-js-create"] pre');
-  const file = path.join(WORK, "example.mjs");
+  const file = path.join(dir, "example.mjs");
   fs.writeFileSync(file, js);
-  const printed = execFileSync("node", [file], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const printed = run("node", [file]);
   assert.match(printed, /task_id: 'vidgen_/);
+  assert.match(printed, /^completed http/m);
+
+  const py = await page.textContent('[data-testid="qs-py-create"] pre');
+  fs.writeFileSync(path.join(dir, "example.py"), py);
+  const pyPrinted = run("python3", [path.join(dir, "example.py")]);
+  assert.match(pyPrinted, /'task_id': 'vidgen_/);
+  assert.match(pyPrinted, /^completed http/m);
 
   // The OpenAI SDK examples carry this server's /v1 and the key (tests/openai runs them).
   for (const id of ["qs-openai-py", "qs-openai-js"]) {

@@ -10,6 +10,7 @@ import models from "./pages/models.js";
 import quickstart from "./pages/quickstart.js";
 import login from "./pages/login.js";
 import password from "./pages/password.js";
+import adminOverview from "./admin/overview.js";
 import adminUsers from "./admin/users.js";
 import adminGroups from "./admin/groups.js";
 import adminProviders from "./admin/providers.js";
@@ -25,6 +26,7 @@ const ROUTES = {
   "/quickstart": { page: quickstart, icon: "quickstart" },
   "/password": { page: password, auth: true, hidden: true },
   "/login": { page: login, bare: true, hidden: true },
+  "/admin/overview": { page: adminOverview, auth: true, admin: true, icon: "overview" },
   "/admin/users": { page: adminUsers, auth: true, admin: true, icon: "users" },
   "/admin/groups": { page: adminGroups, auth: true, admin: true, icon: "groups" },
   "/admin/providers": { page: adminProviders, auth: true, admin: true, icon: "providers" },
@@ -53,6 +55,14 @@ export function navigate(path) {
 }
 
 let cleanup = null;
+// The path shown before this one (null on the first route): a landing on the customer
+// overview right after boot or login takes an operator to the operator overview instead.
+let lastPath = null;
+
+/** Where a signed-in user lands: operators on their overview, customers on theirs. */
+export function homePath() {
+  return session.me && session.me.is_admin ? "/admin/overview" : "/overview";
+}
 let nav;
 let topbar;
 let main;
@@ -81,7 +91,7 @@ function renderChrome() {
   const adminItems = me && me.is_admin ? Object.entries(ROUTES).filter(([, r]) => r.admin) : [];
   clear(
     nav,
-    h("a.brand", { href: "#/overview" }, h("span.brand-mark", { "aria-hidden": "true" }, "▶"), "VideoApi"),
+    h("a.brand", { href: `#${me ? homePath() : "/overview"}` }, h("span.brand-mark", { "aria-hidden": "true" }, "▶"), "VideoApi"),
     h("p.nav-section", me ? t("nav.workspace") : t("nav.public")),
     items.map(([p, r]) => navLink(p, t(`nav${p.replace(/\//g, ".")}`), r.icon)),
     adminItems.length ? h("p.nav-section", t("nav.operator")) : null,
@@ -194,8 +204,14 @@ async function route(opts) {
   document.body.classList.remove("nav-open");
   const { path, params } = parseHash();
   const r = ROUTES[path];
+  const previous = lastPath;
+  lastPath = path;
   if (!r) {
-    navigate(session.me ? "/overview" : "/login");
+    navigate(session.me ? homePath() : "/login");
+    return;
+  }
+  if (path === "/overview" && session.me && session.me.is_admin && (previous === null || previous === "/login")) {
+    location.replace("#/admin/overview");
     return;
   }
   if (r.auth && !session.me) {
@@ -270,7 +286,7 @@ async function boot() {
     }
   });
   if (!location.hash || location.hash === "#" || location.hash === "#/") {
-    navigate(session.me ? "/overview" : "/login");
+    navigate(session.me ? homePath() : "/login");
   } else {
     route();
   }

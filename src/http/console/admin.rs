@@ -9,7 +9,6 @@ use crate::domain::catalog::{PricingGroup, ProviderConfig};
 use crate::error::AppError;
 use crate::http::errors::ApiError;
 use crate::http::failures::*;
-use crate::providers::Registry;
 use crate::service::accounts::UserPatch;
 use crate::store::{self, tasks::Filter};
 use poem::web::Data;
@@ -123,6 +122,31 @@ fn group_view(g: &PricingGroup, users: &[crate::domain::user::User]) -> GroupVie
 
 #[OpenApi(prefix_path = "/console/api/admin", tag = "ConsoleTags::ConsoleAdmin")]
 impl AdminApi {
+    /// Operator overview
+    ///
+    /// Users, today's credits sold and spent, tasks in flight, each channel's health and
+    /// the newest failed tasks. "Today" starts at midnight `tz_offset_minutes` east of UTC
+    /// (the browser's zone; UTC when omitted).
+    #[oai(path = "/overview", method = "get")]
+    async fn overview(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        /// Minutes east of UTC, -720 to 840 (e.g. 480 for UTC+8).
+        tz_offset_minutes: Query<Option<i32>>,
+    ) -> Result<Json<AdminOverview>, Failure<{ ADMIN | PARAMS }>> {
+        auth.admin()?;
+        let o = crate::service::overview::operator(
+            &state.store,
+            &state.catalog,
+            &state.registry.health,
+            crate::domain::now_ms(),
+            tz_offset_minutes.0.unwrap_or(0),
+        )
+        .await?;
+        Ok(Json(AdminOverview::from_overview(o)))
+    }
+
     /// List users
     ///
     /// Every account, optionally only those whose name contains `q`.
@@ -352,11 +376,20 @@ impl AdminApi {
     }
 
     /// Channel kinds this build supports
+    ///
+    /// From the server's one registration table: the fields each kind uses, its default
+    /// base URL and documented regions, and the README section with its row.
     #[oai(path = "/provider-kinds", method = "get")]
-    async fn provider_kinds(&self, auth: SessionAuth) -> Result<Json<Vec<String>>, Failure<ADMIN>> {
+    async fn provider_kinds(
+        &self,
+        auth: SessionAuth,
+    ) -> Result<Json<Vec<ProviderKindView>>, Failure<ADMIN>> {
         auth.admin()?;
         Ok(Json(
-            Registry::kinds().iter().map(|k| k.to_string()).collect(),
+            crate::providers::KINDS
+                .iter()
+                .map(ProviderKindView::from_spec)
+                .collect(),
         ))
     }
 

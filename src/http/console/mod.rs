@@ -15,7 +15,6 @@ use poem::http::{Method, header};
 use poem::{Endpoint, IntoResponse, Request, RequestBody, Response};
 use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, Tags};
-use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use admin::AdminApi;
@@ -138,11 +137,6 @@ pub fn session_set_cookie(state: &AppState, req: &Request, token: Option<&str>) 
         ),
         None => format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
-}
-
-/// The client's address, for the login throttle.
-pub fn client_ip(req: &Request) -> Option<IpAddr> {
-    req.remote_addr().as_socket_addr().map(|a| a.ip())
 }
 
 /// The header every state-changing console call must carry. Browsers cannot add it to a

@@ -1,8 +1,9 @@
 //! Console login, logout, the current account and password changes.
 
 use super::views::{ChangePassword, LoginRequest, Me};
-use super::{ConsoleTags, SessionAuth, client_ip, session_cookie, session_set_cookie};
+use super::{ConsoleTags, SessionAuth, session_cookie, session_set_cookie};
 use crate::app::AppState;
+use crate::http::client_addr::client_addr;
 use crate::http::failures::*;
 use poem::Request;
 use poem::web::Data;
@@ -37,8 +38,11 @@ pub struct SessionApi;
 impl SessionApi {
     /// Log in
     ///
-    /// Checks the password and sets the session cookie. Failed attempts are throttled per
-    /// user name and address (429 `login_throttled`).
+    /// Checks the password and sets the session cookie. After a few failed attempts for a
+    /// user name from one address, the next try must wait (1 s, 2 s, 4 s ... up to 60 s):
+    /// 429 `login_throttled` with `Retry-After`. The account is never locked. 429
+    /// `login_busy` (also with `Retry-After`) means the server is checking too many
+    /// passwords at once.
     #[oai(path = "/login", method = "post")]
     async fn login(
         &self,
@@ -48,7 +52,7 @@ impl SessionApi {
     ) -> Result<LoginResponse, Failure<{ BODY | S401 | E403 | E429 }>> {
         let done = state
             .sessions
-            .login(&body.username, &body.password, client_ip(req))
+            .login(&body.username, &body.password, client_addr(req))
             .await?;
         let cookie = session_set_cookie(state.0, req, Some(&done.token));
         Ok(LoginResponse::Ok(Json(Me::from_user(&done.user)), cookie))
@@ -93,7 +97,7 @@ impl SessionApi {
                 &auth.session_hash,
                 &body.current_password,
                 &body.new_password,
-                client_ip(req),
+                client_addr(req),
             )
             .await?;
         Ok(Done::Done)

@@ -197,7 +197,12 @@ impl ConsoleTask {
             credits_reserved: t.credits_reserved,
             credits_refunded: t.credits_refunded,
             credits_refunded_amount: refunded,
-            credits_charged: t.credits_reserved - refunded,
+            // No arithmetic: a refund is always the whole reservation.
+            credits_charged: if t.credits_refunded {
+                0
+            } else {
+                t.credits_reserved
+            },
             created_at_ms: t.created_at_ms,
             finished_at_ms: t.finished_at_ms,
             elapsed_ms: t.elapsed_ms(now_ms).max(0),
@@ -575,6 +580,194 @@ impl ConnectionTest {
                     E::BadResponse { message } => failed("unreadable", message, full),
                 }
             }
+        }
+    }
+}
+
+/// A documented host of a channel kind.
+#[derive(Debug, Clone, Object)]
+pub struct KindRegionView {
+    /// A stable id, e.g. `cn-beijing`.
+    pub code: String,
+    pub name: String,
+    pub base_url: String,
+}
+
+/// One channel kind, from the server's registration table: what the channel dialog shows.
+#[derive(Debug, Clone, Object)]
+pub struct ProviderKindView {
+    /// The `kind` a channel declares.
+    pub kind: String,
+    pub display_name: String,
+    /// Channel fields this kind uses, among `api_key`, `api_secret` and `base_url`.
+    pub fields: Vec<String>,
+    /// What the upstream calls the key (null when `api_key` is not used).
+    #[oai(nullable)]
+    pub api_key_label: Option<String>,
+    /// What the upstream calls the secret (null when `api_secret` is not used).
+    #[oai(nullable)]
+    pub api_secret_label: Option<String>,
+    /// The base URL used when `base_url` is left empty; null when there is none.
+    #[oai(nullable)]
+    pub default_base_url: Option<String>,
+    /// True when `base_url` must be given (gateways with no default host).
+    pub base_url_required: bool,
+    /// An example base URL for kinds that need one.
+    #[oai(nullable)]
+    pub base_url_example: Option<String>,
+    /// Documented hosts to choose from (key, base URL and model must be of one region).
+    pub regions: Vec<KindRegionView>,
+    /// The kind's own `settings` keys (every kind also takes `timeout_secs`,
+    /// `max_concurrency` and `requests_per_second`).
+    pub settings: Vec<String>,
+    /// True when a route to this kind declares the model's inputs in its `settings`.
+    pub route_mapping: bool,
+    /// False when the upstream has no free call for "test connection".
+    pub test_connection: bool,
+    /// Anchor of the README section whose table has this kind's row.
+    pub readme_anchor: String,
+}
+
+impl ProviderKindView {
+    pub fn from_spec(k: &crate::providers::KindSpec) -> Self {
+        use crate::providers::kinds::BaseUrl;
+        let mut fields = Vec::new();
+        if k.api_key.is_some() {
+            fields.push("api_key".to_string());
+        }
+        if k.api_secret.is_some() {
+            fields.push("api_secret".to_string());
+        }
+        if k.base_url != BaseUrl::Unused {
+            fields.push("base_url".to_string());
+        }
+        ProviderKindView {
+            kind: k.kind.into(),
+            display_name: k.display_name.into(),
+            fields,
+            api_key_label: k.api_key.map(Into::into),
+            api_secret_label: k.api_secret.map(Into::into),
+            default_base_url: match k.base_url {
+                BaseUrl::Default(u) => Some(u.into()),
+                _ => None,
+            },
+            base_url_required: matches!(k.base_url, BaseUrl::Required(_)),
+            base_url_example: match k.base_url {
+                BaseUrl::Required(u) => Some(u.into()),
+                _ => None,
+            },
+            regions: k
+                .regions
+                .iter()
+                .map(|r| KindRegionView {
+                    code: r.code.into(),
+                    name: r.name.into(),
+                    base_url: r.base_url.into(),
+                })
+                .collect(),
+            settings: k.settings.iter().map(|s| s.to_string()).collect(),
+            route_mapping: k.route_mapping,
+            test_connection: k.test_connection,
+            readme_anchor: k.readme_section.into(),
+        }
+    }
+}
+
+/// A channel on the operator overview.
+#[derive(Debug, Clone, Object)]
+pub struct ChannelHealthView {
+    pub name: String,
+    pub kind: String,
+    pub enabled: bool,
+    /// False while the channel cools down after upstream errors in a row.
+    pub healthy: bool,
+    /// Upstream errors in a row (a success resets it).
+    pub consecutive_errors: u32,
+    /// Upstream errors in the last hour (since the server started, at most).
+    pub recent_errors: u32,
+}
+
+/// A failed task on the operator overview.
+#[derive(Debug, Clone, Object)]
+pub struct FailureView {
+    pub task_id: String,
+    #[oai(nullable)]
+    pub username: Option<String>,
+    pub model: String,
+    /// The channel that last handled it, if any.
+    #[oai(nullable)]
+    pub provider: Option<String>,
+    pub error_code: String,
+    pub error_message: String,
+    pub created_at_ms: i64,
+    #[oai(nullable)]
+    pub finished_at_ms: Option<i64>,
+}
+
+/// The operator's first page: today's figures and what needs attention.
+#[derive(Debug, Clone, Object)]
+pub struct AdminOverview {
+    /// Where "today" began (the caller's `tz_offset_minutes`, UTC by default).
+    pub day_start_ms: i64,
+    pub users: u64,
+    pub new_users_today: u64,
+    /// Operator top-ups and positive adjustments today.
+    pub credits_sold_today: i64,
+    /// Credits reserved for tasks today less today's refunds.
+    pub credits_spent_today: i64,
+    pub tasks_pending: u64,
+    pub tasks_processing: u64,
+    pub channels: Vec<ChannelHealthView>,
+    /// The newest failed tasks (up to 10), newest first.
+    pub recent_failures: Vec<FailureView>,
+    /// False when today's ledger was too long to sum completely.
+    pub complete: bool,
+}
+
+impl AdminOverview {
+    pub fn from_overview(o: crate::service::overview::OperatorOverview) -> Self {
+        AdminOverview {
+            day_start_ms: o.day_start_ms,
+            users: o.users,
+            new_users_today: o.new_users_today,
+            credits_sold_today: o.credits_sold_today,
+            credits_spent_today: o.credits_spent_today,
+            tasks_pending: o.pending,
+            tasks_processing: o.processing,
+            channels: o
+                .channels
+                .into_iter()
+                .map(|c| ChannelHealthView {
+                    name: c.name,
+                    kind: c.kind,
+                    enabled: c.enabled,
+                    healthy: c.healthy,
+                    consecutive_errors: c.consecutive_errors,
+                    recent_errors: c.recent_errors,
+                })
+                .collect(),
+            recent_failures: o
+                .recent_failures
+                .into_iter()
+                .map(|f| {
+                    let (code, message) = f
+                        .task
+                        .error
+                        .map(|e| (e.code, e.message))
+                        .unwrap_or_default();
+                    FailureView {
+                        task_id: f.task.id,
+                        username: f.username,
+                        model: f.task.model,
+                        provider: f.task.provider,
+                        error_code: code,
+                        error_message: message,
+                        created_at_ms: f.task.created_at_ms,
+                        finished_at_ms: f.task.finished_at_ms,
+                    }
+                })
+                .collect(),
+            complete: o.complete,
         }
     }
 }

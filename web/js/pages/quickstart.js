@@ -1,22 +1,25 @@
 // 快速开始: the source document's API guide, filled with this server's base URL and a
-// real model from the live catalog, so every example runs as shown.
+// real model from the live catalog. Every example is the README's flow: upload an image,
+// create a task with the returned URL, capture the task id, poll at
+// poll_interval_seconds until it is completed or failed (no made-up ids, no placeholders).
 import { t } from "../i18n.js";
 import { h, clear, loading, errorBox, pageHeader, codeBlock, table, field } from "../ui.js";
 
 const PLACEHOLDER_KEY = "vga_xxxxxxxxxxxxxxxxxxxxxxxx";
+// Only in the example *responses*: commands use the id the create call returned.
 const SAMPLE_TASK = "vidgen_1783003830450_081f0558";
+// Stands for the uploaded image's URL in the body until each language fills it in.
+const IMAGE_SLOT = "__IMAGE_URL__";
 
 /** The request body of the document's example, adapted to what `m` accepts. */
-export function exampleBody(m, base) {
+export function exampleBody(m, base, imageUrl = `${base}/uploads/.../image.png`) {
   const type = m.types.includes("image-to-video") ? "image-to-video" : m.types[0];
   const withImage = type !== "text-to-video" && m.max_images > 0;
   const body = {
     model: m.id,
     type,
     prompt: withImage ? "让 @Image1 中的人物自然转身,镜头缓慢推进,光影真实" : "一只小猫在窗台上晒太阳,镜头缓慢推进,光影真实",
-    // The source document's placeholder: a URL under this server's own /uploads/ that
-    // names no file is refused (422 upload_not_found), so the example must not invent one.
-    image_urls: withImage ? ["https://your-domain.com/uploads/reference.png"] : [],
+    image_urls: withImage ? [imageUrl] : [],
     video_urls: [],
     audio_urls: [],
     resolution: m.resolutions.includes("720p") ? "720p" : m.resolutions[0],
@@ -37,34 +40,76 @@ function indent(json, spaces) {
   return json.replace(/\n/g, `\n${" ".repeat(spaces)}`);
 }
 
+const PY_FIELD = (path) => `python3 -c 'import json, sys; print(json.load(sys.stdin)${path})'`;
+
 export function examples(m, base, key) {
-  const body = exampleBody(m, base);
+  const body = exampleBody(m, base, IMAGE_SLOT);
+  const withImage = body.image_urls.length > 0;
   const short = { ...body };
   delete short.video_urls;
   delete short.audio_urls;
   delete short.end_user_id;
-  if (!short.image_urls.length) delete short.image_urls;
-  const jsonBody = JSON.stringify(body, null, 2);
-  const jsBody = JSON.stringify(short, null, 2).replace(/"(\w+)":/g, "$1:");
-  const pyBody = JSON.stringify(short, null, 4).replace(/: true/g, ": True").replace(/: false/g, ": False");
+  if (!withImage) delete short.image_urls;
+  const slot = `"${IMAGE_SLOT}"`;
+  const jsonBody = JSON.stringify(body, null, 2).replace(slot, `"'"$IMAGE_URL"'"`);
+  const jsBody = JSON.stringify(short, null, 2).replace(/"(\w+)":/g, "$1:").replace(slot, "imageUrl");
+  const pyBody = JSON.stringify(short, null, 4).replace(/: true/g, ": True").replace(/: false/g, ": False").replace(slot, "image_url");
+  const upload =
+    `IMAGE_URL=$(curl -s -X POST "${base}/api/upload" \\\n  -H "Authorization: Bearer ${key}" \\\n  -F "files=@image.png" | ${PY_FIELD('["data"][0]["url"]')})\n` +
+    `echo "$IMAGE_URL"`;
+  const create =
+    `TASK=$(curl -s -X POST "${base}/v1/video/generations" \\\n  -H "Authorization: Bearer ${key}" \\\n  -H "Content-Type: application/json" \\\n  -d '${jsonBody}')\n` +
+    `echo "$TASK"\n` +
+    `TASK_ID=$(echo "$TASK" | ${PY_FIELD('["task_id"]')})\n` +
+    `POLL=$(echo "$TASK" | ${PY_FIELD('["poll_interval_seconds"]')})`;
+  const get =
+    `for i in $(seq 120); do\n  sleep "$POLL"\n` +
+    `  RESULT=$(curl -s "${base}/v1/video/generations/$TASK_ID" \\\n    -H "Authorization: Bearer ${key}")\n` +
+    `  STATUS=$(echo "$RESULT" | ${PY_FIELD('["status"]')})\n  echo "$STATUS"\n` +
+    `  if [ "$STATUS" = completed ] || [ "$STATUS" = failed ]; then break; fi\ndone\necho "$RESULT"`;
+  const jsUpload = withImage
+    ? `// 1. Upload ./image.png; its URL is @Image1 in the prompt.\n` +
+      `const form = new FormData();\n` +
+      `form.append("files", new Blob([await readFile("image.png")], { type: "image/png" }), "image.png");\n` +
+      `const uploaded = await (await fetch(\`\${VIDEOAPI_BASE}/api/upload\`, { method: "POST", headers: auth, body: form })).json();\n` +
+      `const imageUrl = uploaded.data[0].url;\n\n`
+    : "";
+  const pyUpload = withImage
+    ? `# 1. Upload ./image.png; its URL is @Image1 in the prompt.\n` +
+      `with open("image.png", "rb") as f:\n    uploaded = requests.post(\n        f"{VIDEOAPI_BASE}/api/upload",\n        headers=headers,\n        files={"files": ("image.png", f, "image/png")},\n        timeout=60,\n    ).json()\n` +
+      `image_url = uploaded["data"][0]["url"]\n\n`
+    : "";
   return {
     header: `Authorization: Bearer ${key}`,
     models: `curl "${base}/v1/models"`,
-    upload: `curl -X POST "${base}/api/upload" \\\n  -H "Authorization: Bearer ${key}" \\\n  -F "files=@/path/to/image.png" \\\n  -F "files=@/path/to/audio.mp3"`,
+    upload,
     uploadResponse: JSON.stringify(
       { data: [{ filename: "image.png", content_type: "image/png", size: 123456, key: "uploads/...", url: `${base}/uploads/.../image.png` }] },
       null,
       2,
     ),
-    create: `curl -X POST "${base}/v1/video/generations" \\\n  -H "Authorization: Bearer ${key}" \\\n  -H "Content-Type: application/json" \\\n  -d '${jsonBody}'`,
+    create,
+    // Everything in one block, for a shell in the directory that holds image.png.
+    flow: [withImage ? upload : "", create, get].filter(Boolean).join("\n"),
     js:
-      `const VIDEOAPI_BASE = "${base}";\nconst VIDEOAPI_KEY = "${key}";\n\n` +
-      `const response = await fetch(\`\${VIDEOAPI_BASE}/v1/video/generations\`, {\n  method: "POST",\n  headers: {\n    "Authorization": \`Bearer \${VIDEOAPI_KEY}\`,\n    "Content-Type": "application/json"\n  },\n  body: JSON.stringify(${indent(jsBody, 2)})\n});\nconst task = await response.json();\nconsole.log(task);`,
+      (withImage ? `import { readFile } from "node:fs/promises";\n\n` : "") +
+      `const VIDEOAPI_BASE = "${base}";\nconst VIDEOAPI_KEY = "${key}";\nconst auth = { Authorization: \`Bearer \${VIDEOAPI_KEY}\` };\n\n` +
+      jsUpload +
+      `// ${withImage ? "2" : "1"}. Create the task.\n` +
+      `const response = await fetch(\`\${VIDEOAPI_BASE}/v1/video/generations\`, {\n  method: "POST",\n  headers: { ...auth, "Content-Type": "application/json" },\n  body: JSON.stringify(${indent(jsBody, 2)})\n});\nconst task = await response.json();\nconsole.log(task);\n\n` +
+      `// ${withImage ? "3" : "2"}. Poll every poll_interval_seconds until completed or failed.\n` +
+      `let result;\ndo {\n  await new Promise((resolve) => setTimeout(resolve, task.poll_interval_seconds * 1000));\n` +
+      `  result = await (await fetch(\`\${VIDEOAPI_BASE}/v1/video/generations/\${task.task_id}\`, { headers: auth })).json();\n` +
+      `} while (result.status === "pending" || result.status === "processing");\nconsole.log(result.status, result.url ?? result.error);`,
     python:
-      `import requests\n\nVIDEOAPI_BASE = "${base}"\nVIDEOAPI_KEY = "${key}"\n\n` +
-      `response = requests.post(\n    f"{VIDEOAPI_BASE}/v1/video/generations",\n    headers={\n        "Authorization": f"Bearer {VIDEOAPI_KEY}",\n        "Content-Type": "application/json",\n    },\n    json=${indent(pyBody, 4)},\n    timeout=30,\n)\ntask = response.json()\nprint(task)`,
+      `import time\n\nimport requests\n\nVIDEOAPI_BASE = "${base}"\nVIDEOAPI_KEY = "${key}"\nheaders = {"Authorization": f"Bearer {VIDEOAPI_KEY}"}\n\n` +
+      pyUpload +
+      `# ${withImage ? "2" : "1"}. Create the task.\n` +
+      `response = requests.post(\n    f"{VIDEOAPI_BASE}/v1/video/generations",\n    headers=headers,\n    json=${indent(pyBody, 4)},\n    timeout=30,\n)\ntask = response.json()\nprint(task)\n\n` +
+      `# ${withImage ? "3" : "2"}. Poll every poll_interval_seconds until completed or failed.\n` +
+      `while True:\n    time.sleep(task["poll_interval_seconds"])\n    result = requests.get(\n        f"{VIDEOAPI_BASE}/v1/video/generations/{task['task_id']}",\n        headers=headers,\n        timeout=30,\n    ).json()\n    if result["status"] in ("completed", "failed"):\n        break\nprint(result["status"], result.get("url") or result.get("error"))`,
     createResponse: JSON.stringify({ task_id: SAMPLE_TASK, status: "pending", poll_interval_seconds: m.poll_interval_seconds }, null, 2),
-    get: `curl "${base}/v1/video/generations/${SAMPLE_TASK}" \\\n  -H "Authorization: Bearer ${key}"`,
+    get,
     openaiPy:
       `from openai import OpenAI\n\nclient = OpenAI(base_url="${base}/v1", api_key="${key}")\n` +
       `video = client.videos.create_and_poll(\n    model="${m.id}",\n    prompt="A paper boat drifts across a calm lake at dawn",\n    seconds="${m.default_duration}",\n)\n` +
@@ -133,6 +178,12 @@ export default {
       clear(
         docs,
         h(
+          "section.card#qs-flow",
+          h("h2", t("qs.flow")),
+          h("p", t("qs.flow_text")),
+          code("qs-flow-script", ex.flow, "shell"),
+        ),
+        h(
           "section.card#qs-auth",
           h("h2", t("qs.auth")),
           h("p", t("qs.auth_text")),
@@ -163,7 +214,7 @@ export default {
           code("qs-curl-create", ex.create, "curl"),
           code("qs-js-create", ex.js, "JavaScript"),
           code("qs-py-create", ex.python, "Python"),
-          h("p.hint", t("qs.replace_image")),
+          h("p.hint", t("qs.flow_hint")),
           h("h3", t("qs.response")),
           code("qs-create-response", ex.createResponse, "JSON"),
         ),

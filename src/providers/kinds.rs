@@ -1,0 +1,372 @@
+//! The one table of channel kinds: how the registry builds each adapter and what the
+//! console's channel dialog shows for it (fields, default base URL, regions, README row).
+
+use super::{Provider, Registry};
+use super::{
+    demo, fal, kling, luma, minimax, openai_videos, replicate, runway, seedance, veo, videoapi,
+    vidu, wan,
+};
+use crate::domain::catalog::ProviderConfig;
+use crate::error::AppError;
+use std::sync::Arc;
+
+type Build = fn(&Registry, &ProviderConfig) -> Result<Arc<dyn Provider>, AppError>;
+
+/// How a kind uses `base_url`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaseUrl {
+    /// Not used (the demo adapter).
+    Unused,
+    /// Optional: empty means this documented default.
+    Default(&'static str),
+    /// Required: there is no default (gateways); the string is an example.
+    Required(&'static str),
+}
+
+/// A documented alternative host of the same upstream (key, base URL and model must
+/// belong to the same one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    /// A stable id the console translates (`cn-beijing`, `singapore`, ...).
+    pub code: &'static str,
+    pub name: &'static str,
+    pub base_url: &'static str,
+}
+
+/// One adapter kind.
+pub struct KindSpec {
+    /// The `kind` a channel declares.
+    pub kind: &'static str,
+    /// The upstream's name, for people.
+    pub display_name: &'static str,
+    /// What the upstream calls the `api_key` field (`None`: the kind takes no key).
+    pub api_key: Option<&'static str>,
+    /// What the upstream calls the `api_secret` field (`None`: not used). One secret per
+    /// key, in the same order.
+    pub api_secret: Option<&'static str>,
+    pub base_url: BaseUrl,
+    /// Other documented hosts; the first one is the default where there is one.
+    pub regions: &'static [Region],
+    /// The kind's own `settings` keys (besides `timeout_secs`, `max_concurrency`,
+    /// `requests_per_second`, which every kind understands).
+    pub settings: &'static [&'static str],
+    /// Routes to this kind declare the upstream model's inputs in their `settings`
+    /// (input mappings), instead of the adapter knowing the model.
+    pub route_mapping: bool,
+    /// Whether "test connection" makes a real call (otherwise it says it cannot).
+    pub test_connection: bool,
+    /// The README section whose table has this kind's row (a GitHub-style anchor).
+    pub readme_section: &'static str,
+    pub(super) build: Build,
+}
+
+const WHAT_EACH_CAN_DO: &str = "what-each-provider-can-do";
+const MORE_PROVIDERS: &str = "runway-vidu-luma-fal-replicate";
+const DECLARING: &str = "declaring-channels";
+
+/// Every kind this build can talk to, in the order the console lists them.
+pub static KINDS: &[KindSpec] = &[
+    KindSpec {
+        kind: "demo",
+        display_name: "Demo (built in)",
+        api_key: None,
+        api_secret: None,
+        base_url: BaseUrl::Unused,
+        regions: &[],
+        settings: &[],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: DECLARING,
+        build: |r, _| Ok(Arc::new(demo::Demo::new(r.demo_delay))),
+    },
+    KindSpec {
+        kind: "seedance",
+        display_name: "Seedance · Volcengine Ark (China)",
+        api_key: Some("Ark API key"),
+        api_secret: None,
+        base_url: BaseUrl::Default(seedance::ARK_CN),
+        regions: &[],
+        settings: &["reference_style", "smart_duration"],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: WHAT_EACH_CAN_DO,
+        build: |r, c| Ok(Arc::new(seedance::Seedance::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "seedance-byteplus",
+        display_name: "Seedance · BytePlus ModelArk (international)",
+        api_key: Some("ModelArk API key"),
+        api_secret: None,
+        base_url: BaseUrl::Default(seedance::BYTEPLUS),
+        regions: &[],
+        settings: &["reference_style", "smart_duration"],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: WHAT_EACH_CAN_DO,
+        build: |r, c| Ok(Arc::new(seedance::Seedance::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "kling",
+        display_name: "Kling",
+        api_key: Some("Access key (AK)"),
+        api_secret: Some("Secret key (SK)"),
+        base_url: BaseUrl::Default(kling::GLOBAL),
+        regions: &[
+            Region {
+                code: "global",
+                name: "Global (Singapore)",
+                base_url: kling::GLOBAL,
+            },
+            Region {
+                code: "china",
+                name: "China (Beijing)",
+                base_url: "https://api-beijing.klingai.com",
+            },
+        ],
+        settings: &[],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: WHAT_EACH_CAN_DO,
+        build: |r, c| Ok(Arc::new(kling::Kling::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "veo",
+        display_name: "Google Veo (Gemini API)",
+        api_key: Some("Gemini API key"),
+        api_secret: None,
+        base_url: BaseUrl::Default(veo::GEMINI),
+        regions: &[],
+        settings: &["person_generation", "max_image_bytes"],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: WHAT_EACH_CAN_DO,
+        build: |r, c| Ok(Arc::new(veo::Veo::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "wan",
+        display_name: "Alibaba Wan (DashScope)",
+        api_key: Some("DashScope API key"),
+        api_secret: None,
+        base_url: BaseUrl::Default(wan::BEIJING),
+        regions: &[
+            Region {
+                code: "cn-beijing",
+                name: "Beijing",
+                base_url: wan::BEIJING,
+            },
+            Region {
+                code: "singapore",
+                name: "Singapore",
+                base_url: "https://dashscope-intl.aliyuncs.com/api/v1",
+            },
+            Region {
+                code: "us-virginia",
+                name: "Virginia",
+                base_url: "https://dashscope-us.aliyuncs.com/api/v1",
+            },
+        ],
+        settings: &["workspace"],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: WHAT_EACH_CAN_DO,
+        build: |r, c| Ok(Arc::new(wan::Wan::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "minimax",
+        display_name: "MiniMax Hailuo",
+        api_key: Some("API key"),
+        api_secret: None,
+        base_url: BaseUrl::Default(minimax::INTL),
+        regions: &[
+            Region {
+                code: "international",
+                name: "International",
+                base_url: minimax::INTL,
+            },
+            Region {
+                code: "china",
+                name: "China",
+                base_url: "https://api.minimaxi.com",
+            },
+        ],
+        settings: &[],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: WHAT_EACH_CAN_DO,
+        build: |r, c| Ok(Arc::new(minimax::MiniMax::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "openai-videos",
+        display_name: "OpenAI-Videos-compatible gateway (/v1/videos)",
+        api_key: Some("API key"),
+        api_secret: None,
+        base_url: BaseUrl::Required("https://gateway.example/v1"),
+        regions: &[],
+        settings: &["body", "max_image_bytes"],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: WHAT_EACH_CAN_DO,
+        build: |r, c| Ok(Arc::new(openai_videos::OpenAiVideos::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "videoapi",
+        display_name: "Another VideoApi (chained gateway)",
+        api_key: Some("API key (vga_…)"),
+        api_secret: None,
+        base_url: BaseUrl::Required("https://videoapi.example"),
+        regions: &[],
+        settings: &["idempotency_key"],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: WHAT_EACH_CAN_DO,
+        build: |r, c| Ok(Arc::new(videoapi::VideoApi::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "runway",
+        display_name: "Runway",
+        api_key: Some("API key (key_…)"),
+        api_secret: None,
+        base_url: BaseUrl::Default(runway::BASE),
+        regions: &[],
+        settings: &["runway_version"],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: MORE_PROVIDERS,
+        build: |r, c| Ok(Arc::new(runway::Runway::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "vidu",
+        display_name: "Vidu",
+        api_key: Some("API key"),
+        api_secret: None,
+        base_url: BaseUrl::Default(vidu::BASE),
+        regions: &[
+            Region {
+                code: "international",
+                name: "International",
+                base_url: vidu::BASE,
+            },
+            Region {
+                code: "china",
+                name: "China",
+                base_url: "https://api.vidu.cn",
+            },
+        ],
+        settings: &["subject_ids"],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: MORE_PROVIDERS,
+        build: |r, c| Ok(Arc::new(vidu::Vidu::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "luma",
+        display_name: "Luma Dream Machine",
+        api_key: Some("API key"),
+        api_secret: None,
+        base_url: BaseUrl::Default(luma::BASE),
+        regions: &[],
+        settings: &[],
+        route_mapping: false,
+        test_connection: true,
+        readme_section: MORE_PROVIDERS,
+        build: |r, c| Ok(Arc::new(luma::Luma::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "fal",
+        display_name: "fal (queue)",
+        api_key: Some("Key (key_id:secret)"),
+        api_secret: None,
+        base_url: BaseUrl::Default(fal::BASE),
+        regions: &[],
+        settings: &[],
+        route_mapping: true,
+        test_connection: false,
+        readme_section: MORE_PROVIDERS,
+        build: |r, c| Ok(Arc::new(fal::Fal::new(c, r.kit(c)?)?)),
+    },
+    KindSpec {
+        kind: "replicate",
+        display_name: "Replicate",
+        api_key: Some("API token (r8_…)"),
+        api_secret: None,
+        base_url: BaseUrl::Default(replicate::BASE),
+        regions: &[],
+        settings: &[],
+        route_mapping: true,
+        test_connection: true,
+        readme_section: MORE_PROVIDERS,
+        build: |r, c| Ok(Arc::new(replicate::Replicate::new(c, r.kit(c)?)?)),
+    },
+];
+
+/// The entry for a kind, if this build has it.
+pub fn kind(name: &str) -> Option<&'static KindSpec> {
+    KINDS.iter().find(|k| k.kind == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_listed_once_and_builds_from_its_own_entry() {
+        let registry = Registry::new(std::time::Duration::ZERO);
+        let mut seen = std::collections::HashSet::new();
+        for spec in KINDS {
+            assert!(seen.insert(spec.kind), "{} listed twice", spec.kind);
+            let cfg = ProviderConfig {
+                name: format!("t-{}", spec.kind),
+                kind: spec.kind.to_string(),
+                base_url: match spec.base_url {
+                    BaseUrl::Required(example) => example.to_string(),
+                    _ => String::new(),
+                },
+                api_key: spec.api_key.map(|_| "k".to_string()).unwrap_or_default(),
+                api_secret: spec.api_secret.map(|_| "s".to_string()).unwrap_or_default(),
+                enabled: true,
+                priority: 0,
+                weight: 1,
+                settings: serde_json::Value::Null,
+            };
+            let adapter = registry
+                .build(&cfg)
+                .unwrap_or_else(|e| panic!("{}: {e}", spec.kind));
+            // seedance-byteplus shares the seedance adapter.
+            assert!(
+                spec.kind.starts_with(adapter.kind()),
+                "{} built {}",
+                spec.kind,
+                adapter.kind()
+            );
+        }
+    }
+
+    #[test]
+    fn region_codes_are_the_ones_the_console_translates() {
+        let known = [
+            "global",
+            "china",
+            "cn-beijing",
+            "singapore",
+            "us-virginia",
+            "international",
+        ];
+        for spec in KINDS {
+            for r in spec.regions {
+                assert!(known.contains(&r.code), "{}: {}", spec.kind, r.code);
+            }
+        }
+    }
+
+    #[test]
+    fn regions_start_with_the_default_base_url() {
+        for spec in KINDS.iter().filter(|k| !k.regions.is_empty()) {
+            assert_eq!(
+                BaseUrl::Default(spec.regions[0].base_url),
+                spec.base_url,
+                "{}",
+                spec.kind
+            );
+        }
+    }
+}
