@@ -10,6 +10,9 @@ fi
 if [ -f tests/e2e/run.sh ]; then
   bash tests/e2e/run.sh
 fi
+if [ -f tests/openai/run.sh ]; then
+  bash tests/openai/run.sh
+fi
 # API fuzz (schemathesis) and a client generated from the committed spec, against the
 # real binary on loopback (~1-2 min). Needs the pip tools that .ci/run installs.
 if command -v schemathesis >/dev/null 2>&1 && command -v openapi-python-client >/dev/null 2>&1; then

@@ -80,6 +80,11 @@ pub enum AppError {
         available: usize,
         kind: &'static str,
     },
+    /// `POST /v1/videos/{id}/remix` on a model that takes no reference video.
+    #[error(
+        "model `{model}` cannot remix: it takes no reference video; create a new video instead"
+    )]
+    RemixUnsupported { model: String },
     #[error("too many requests, retry later")]
     RateLimited,
     #[error("not logged in, or the session expired: log in to the console again")]
@@ -204,6 +209,7 @@ impl AppError {
             UnknownReference { .. } => {
                 code(422, "invalid_request_error", "unknown_asset_reference")
             }
+            RemixUnsupported { .. } => code(422, "invalid_request_error", "remix_unsupported"),
             RateLimited => code(429, "rate_limit_error", "rate_limited"),
             NotLoggedIn => code(401, "authentication_error", "not_logged_in"),
             LoginThrottled { .. } => code(429, "rate_limit_error", "login_throttled"),
@@ -228,6 +234,7 @@ impl AppError {
             AppError::UnknownField { field, .. } => Some(field.clone()),
             AppError::UnknownReference { .. } => Some("prompt".into()),
             AppError::UnknownModel { .. }
+            | AppError::RemixUnsupported { .. }
             | AppError::ModelDisabled { .. }
             | AppError::NoProvider { .. } => Some("model".into()),
             AppError::PayloadTooLarge { .. }

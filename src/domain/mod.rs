@@ -6,6 +6,7 @@ pub mod credits;
 pub mod ids;
 pub mod ledger;
 pub mod network;
+pub mod openai;
 pub mod paging;
 pub mod pricing;
 pub mod references;

@@ -7,6 +7,7 @@ pub mod console;
 pub mod errors;
 pub mod failures;
 pub mod files;
+pub mod openai;
 pub mod public;
 pub mod uploads;
 pub mod views;
@@ -15,12 +16,22 @@ use crate::app::AppState;
 use poem::{Endpoint, EndpointExt, IntoResponse, Route};
 use poem_openapi::OpenApiService;
 
-pub type Apis = (public::PublicApi, uploads::UploadApi, console::ConsoleApis);
+pub type Apis = (
+    public::PublicApi,
+    openai::OpenAiApi,
+    uploads::UploadApi,
+    console::ConsoleApis,
+);
 
 /// The OpenAPI service for every documented route.
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (public::PublicApi, uploads::UploadApi, console::apis()),
+        (
+            public::PublicApi,
+            openai::OpenAiApi,
+            uploads::UploadApi,
+            console::apis(),
+        ),
         "VideoApi",
         env!("CARGO_PKG_VERSION"),
     )
@@ -34,6 +45,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
 const TAG_ORDER: &[&str] = &[
     "Models",
     "Generations",
+    "OpenAI-compatible",
     "Uploads",
     "Account",
     "Operations",
@@ -114,6 +126,8 @@ pub fn routes(state: AppState) -> impl Endpoint {
     let uploads = files::stored_files(data_dir.join("uploads"));
     let videos = files::stored_files(data_dir.join("videos"));
     Route::new()
+        // `POST /v1/videos` takes image files; it caps its own JSON and file parts.
+        .at("/v1/videos", api.clone())
         .nest_no_strip("/v1", api.clone().around(limit_body))
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/console/api", api.clone().around(console::guard))

@@ -1,4 +1,5 @@
-//! Task use cases: create (validate, price, reserve, queue), read, list, cancel.
+//! Task use cases: create (validate, price, reserve, queue), read, list, cancel, and the
+//! OpenAI Videos extras (delete, remix).
 
 use super::accounts::Principal;
 use super::catalog::Catalog;
@@ -203,5 +204,68 @@ impl Tasks {
                 m.task_finished(&t.model, "failed");
                 m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
             })
+    }
+
+    /// The caller's tasks oldest first, after the task id `after` (the OpenAI `order=asc`).
+    pub async fn list_oldest_first(
+        &self,
+        who: &Principal,
+        after: Option<String>,
+        limit: usize,
+    ) -> AppResult<Vec<Task>> {
+        let uid = who.user.id;
+        let limit = limit.clamp(1, MAX_PAGE + 1);
+        self.store
+            .read(move |txn| store::tasks::list_oldest_first(txn, uid, after.as_deref(), limit))
+            .await
+    }
+
+    /// Delete a video: a task not yet sent upstream is cancelled and refunded; a finished
+    /// one loses its stored files (its ledger entries stay); one upstream is working on
+    /// is a 409, since upstream is already spending money on it.
+    pub async fn delete(
+        &self,
+        who: &Principal,
+        id: &str,
+        storage: &crate::storage::Storage,
+    ) -> AppResult<Task> {
+        let task = self.get(who, id).await?;
+        if task.can_cancel() {
+            return self.cancel(who, id).await;
+        }
+        if !task.status.is_terminal() {
+            return Err(AppError::conflict(
+                "the video is being generated upstream and cannot be deleted yet; delete it once it is completed or failed",
+            ));
+        }
+        let key = id.to_string();
+        let before = self
+            .store
+            .write(move |txn| store::tasks::clear_outputs(txn, &key))
+            .await?
+            .ok_or_else(|| AppError::not_found("task"))?;
+        // Files go after the record: a crash in between leaves files no task names
+        // (harmless), never a task naming missing files.
+        for o in &before.outputs {
+            storage.remove(&o.key).await;
+        }
+        Ok(before)
+    }
+
+    /// Remix a finished video: a new task of the same model with the source video as
+    /// `@Video1`, where the model takes a reference video.
+    pub async fn remix(
+        &self,
+        who: &Principal,
+        id: &str,
+        prompt: String,
+        public_url: &str,
+        idempotency_key: Option<String>,
+    ) -> AppResult<Task> {
+        let source = self.get(who, id).await?;
+        let model = self.catalog.usable_model(&source.model)?;
+        let input = crate::domain::openai::remix_input(&source, &model, prompt, public_url)?;
+        let (task, _) = self.create(who, input, idempotency_key, "api").await?;
+        Ok(task)
     }
 }

@@ -237,6 +237,81 @@ pub async fn check_own_uploads(
     Ok(())
 }
 
+/// Store an OpenAI `input_reference` image (a file part or a data URL's bytes) like an
+/// upload. The key is derived from the content, so a retried request (same
+/// `Idempotency-Key`, same file) names the same URL and is recognised as the same body.
+pub async fn save_reference<S, E>(
+    storage: &Storage,
+    filename: &str,
+    declared: Option<&str>,
+    mut body: S,
+    limit: u64,
+) -> AppResult<Uploaded>
+where
+    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    use futures_util::StreamExt;
+    use sha2::{Digest, Sha256};
+    let bad = |e: E| AppError::invalid("input_reference", format!("cannot read the file: {e}"));
+    let mut head: Vec<u8> = Vec::new();
+    let mut rest = None;
+    while head.len() < SNIFF_BYTES {
+        match body.next().await {
+            Some(chunk) => head.extend_from_slice(&chunk.map_err(bad)?),
+            None => {
+                rest = Some(());
+                break;
+            }
+        }
+        if head.len() as u64 > limit {
+            return Err(AppError::PayloadTooLarge { limit_bytes: limit });
+        }
+    }
+    if head.is_empty() {
+        return Err(AppError::invalid(
+            "input_reference",
+            "input_reference is empty: send the image's bytes",
+        ));
+    }
+    let format = recognise(declared, &head)?;
+    if !format.served.starts_with("image/") {
+        return Err(AppError::invalid(
+            "input_reference",
+            format!(
+                "input_reference must be an image (it is used as the first frame), not {}",
+                format.served
+            ),
+        ));
+    }
+    let mut hash = Sha256::new();
+    let mut part = storage.create(limit).await?;
+    hash.update(&head);
+    part.write(&head).await?;
+    drop(head);
+    if rest.is_none() {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(bad)?;
+            hash.update(&chunk);
+            part.write(&chunk).await?;
+        }
+    }
+    let digest = hex::encode(hash.finalize());
+    let key = format!(
+        "uploads/ref-{}/{}.{}",
+        &digest[..24],
+        safe_stem(filename),
+        format.ext
+    );
+    let size = part.finish(storage, &key).await?;
+    Ok(Uploaded {
+        filename: filename.to_string(),
+        content_type: format.served.to_string(),
+        size,
+        key,
+    })
+}
+
 /// Store every `files` part of a multipart body. All or nothing: on any error the files
 /// already written by this request are removed.
 pub async fn save_multipart<S>(

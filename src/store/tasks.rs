@@ -218,6 +218,53 @@ pub fn list(txn: &ReadTransaction, filter: &Filter, limit: usize) -> AppResult<V
     Ok(out)
 }
 
+/// A user's tasks oldest first, created after the task id `after` (exclusive).
+pub fn list_oldest_first(
+    txn: &ReadTransaction,
+    uid: u64,
+    after: Option<&str>,
+    limit: usize,
+) -> AppResult<Vec<Task>> {
+    let tasks = txn.open_table(TASKS)?;
+    let idx = txn.open_table(USER_TASKS)?;
+    let mut out = Vec::new();
+    let from = after.unwrap_or("");
+    for row in idx.range((uid, from)..(uid, "vidgen_~"))? {
+        let (k, _) = row?;
+        let key = k.value();
+        if key.1 == from {
+            continue;
+        }
+        if let Some(t) = get_json::<&str, Task>(&tasks, key.1)? {
+            out.push(t);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Forget the stored outputs of a finished task (its files are being deleted). The task,
+/// its price and its ledger entries stay as they are. Returns the task as it was.
+pub fn clear_outputs(txn: &WriteTransaction, id: &str) -> AppResult<Option<Task>> {
+    let Some(mut task) = get(txn, id)? else {
+        return Ok(None);
+    };
+    if !task.status.is_terminal() {
+        return Err(AppError::conflict(
+            "the task is not finished; only finished tasks have files to delete",
+        ));
+    }
+    let before = task.clone();
+    if !task.outputs.is_empty() {
+        task.outputs.clear();
+        task.updated_at_ms = crate::domain::now_ms();
+        put(txn, &task)?;
+    }
+    Ok(Some(before))
+}
+
 /// How many tasks a user has.
 pub fn count_for_user(txn: &ReadTransaction, uid: u64) -> AppResult<u64> {
     let idx = txn.open_table(USER_TASKS)?;

@@ -15,6 +15,7 @@ mod leaks;
 mod ledger;
 mod login_security;
 mod models;
+mod openai;
 mod openapi;
 mod ops;
 mod process;

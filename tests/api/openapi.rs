@@ -199,7 +199,14 @@ async fn public_tags_come_first_and_docs_have_a_favicon() {
     let first_console = tags.iter().position(|t| t.starts_with("Console")).unwrap();
     assert_eq!(
         &tags[..first_console],
-        &["Models", "Generations", "Uploads", "Account", "Operations"]
+        &[
+            "Models",
+            "Generations",
+            "OpenAI-compatible",
+            "Uploads",
+            "Account",
+            "Operations"
+        ]
     );
     assert!(
         tags[first_console..]

@@ -388,6 +388,12 @@ test("quick start examples run as shown against this server", async () => {
   assert.match(pyPrinted, /'task_id': 'vidgen_/);
   assert.match(pyPrinted, /^completed http/m);
 
+  // The OpenAI SDK examples carry this server's /v1 and the key (tests/openai runs them).
+  for (const id of ["qs-openai-py", "qs-openai-js"]) {
+    const sdk = await page.textContent(`[data-testid="${id}"] pre`);
+    assert.ok(sdk.includes(`${BASE}/v1`) && sdk.includes(apiKey), sdk);
+  }
+
   const models = JSON.parse(execFileSync("bash", ["-c", await page.textContent('[data-testid="qs-curl-models"] pre')], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
   assert.equal(models.object, "list");
   await page.close();

@@ -110,6 +110,15 @@ export function examples(m, base, key) {
       `while True:\n    time.sleep(task["poll_interval_seconds"])\n    result = requests.get(\n        f"{VIDEOAPI_BASE}/v1/video/generations/{task['task_id']}",\n        headers=headers,\n        timeout=30,\n    ).json()\n    if result["status"] in ("completed", "failed"):\n        break\nprint(result["status"], result.get("url") or result.get("error"))`,
     createResponse: JSON.stringify({ task_id: SAMPLE_TASK, status: "pending", poll_interval_seconds: m.poll_interval_seconds }, null, 2),
     get,
+    openaiPy:
+      `from openai import OpenAI\n\nclient = OpenAI(base_url="${base}/v1", api_key="${key}")\n` +
+      `video = client.videos.create_and_poll(\n    model="${m.id}",\n    prompt="A paper boat drifts across a calm lake at dawn",\n    seconds="${m.default_duration}",\n)\n` +
+      `print(video.status, video.id)\nif video.status == "completed":\n    client.videos.download_content(video.id).write_to_file("video.mp4")`,
+    openaiJs:
+      `import fs from "node:fs";\nimport OpenAI from "openai";\n\nconst client = new OpenAI({ baseURL: "${base}/v1", apiKey: "${key}" });\n` +
+      `let video = await client.videos.create({\n  model: "${m.id}",\n  prompt: "A paper boat drifts across a calm lake at dawn",\n  seconds: "${m.default_duration}",\n});\n` +
+      `while (video.status === "queued" || video.status === "in_progress") {\n  await new Promise((resolve) => setTimeout(resolve, 2000));\n  video = await client.videos.retrieve(video.id);\n}\nconsole.log(video.status, video.id);\n` +
+      `if (video.status === "completed") {\n  const content = await client.videos.downloadContent(video.id);\n  fs.writeFileSync("video.mp4", Buffer.from(await content.arrayBuffer()));\n}`,
     done: JSON.stringify(
       {
         task_id: SAMPLE_TASK,
@@ -217,6 +226,14 @@ export default {
           code("qs-curl-get", ex.get, "curl"),
           h("h3", t("qs.done")),
           code("qs-done-response", ex.done, "JSON"),
+        ),
+        h(
+          "section.card#qs-openai",
+          h("h2", t("qs.openai")),
+          h("p", t("qs.openai_text")),
+          endpoint("POST", "/v1/videos"),
+          code("qs-openai-py", ex.openaiPy, "Python · OpenAI SDK"),
+          code("qs-openai-js", ex.openaiJs, "JavaScript · OpenAI SDK"),
         ),
         h(
           "section.card#qs-fields",
