@@ -139,6 +139,101 @@ fn parse_duration(model: &Model, input: Option<&DurationInput>) -> Result<Option
     Ok(Some(secs))
 }
 
+/// The JSON a body field accepts, in the words error messages use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Text,
+    TextList,
+    Bool,
+    /// `"auto"`, a number or a numeric string.
+    Duration,
+    /// A number of seconds or a numeric string.
+    Seconds,
+    /// An image file part, a URL, or `{"image_url": ...}`.
+    Reference,
+}
+
+impl Expect {
+    fn accepts(self, v: &serde_json::Value) -> bool {
+        match self {
+            Expect::Text => v.is_string(),
+            Expect::TextList => v
+                .as_array()
+                .is_some_and(|items| items.iter().all(|i| i.is_string())),
+            Expect::Bool => v.is_boolean(),
+            Expect::Duration | Expect::Seconds => v.is_string() || v.is_number(),
+            Expect::Reference => v.is_string() || v.is_object(),
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Expect::Text => "a string",
+            Expect::TextList => "an array of strings",
+            Expect::Bool => "true or false",
+            Expect::Duration => "\"auto\", a number or a numeric string",
+            Expect::Seconds => "a number of seconds or a numeric string",
+            Expect::Reference => "an image file or {\"image_url\": \"...\"}",
+        }
+    }
+}
+
+/// What a JSON value is, in the words error messages use.
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "true/false",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Check a create body field by field, naming the field in plain words: with `strict`, a
+/// field the body does not declare (a typo like `resolutoin` would otherwise be ignored
+/// and billed at the default), then the required ones, then each field's JSON type.
+pub fn check_fields(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    fields: &[(&str, Expect)],
+    required: &[&str],
+    strict: bool,
+) -> Result<(), AppError> {
+    if strict {
+        let known: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
+        if let Some(field) = obj.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(AppError::UnknownField {
+                field: field.clone(),
+                suggestion: suggest_field(field, &known).map(str::to_string),
+            });
+        }
+    }
+    for field in required {
+        if obj.get(*field).is_none_or(|v| v.is_null()) {
+            return Err(AppError::invalid(
+                *field,
+                format!("\"{field}\" is required"),
+            ));
+        }
+    }
+    for (field, expect) in fields {
+        if let Some(v) = obj.get(*field)
+            && !v.is_null()
+            && !expect.accepts(v)
+        {
+            return Err(AppError::invalid(
+                *field,
+                format!(
+                    "\"{field}\" must be {}, not {}",
+                    expect.words(),
+                    json_kind(v)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The known field a misspelt `field` most likely meant: the closest by edit distance
 /// (a swapped pair of letters counts once), when it is close enough to be a typo.
 pub fn suggest_field<'a>(field: &str, known: &[&'a str]) -> Option<&'a str> {

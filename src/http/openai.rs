@@ -8,7 +8,7 @@ use super::failures::*;
 use super::public::DurationValue;
 use crate::app::AppState;
 use crate::domain::openai::{self, VideoRequest};
-use crate::domain::request::{self, DurationInput, GenerationInput};
+use crate::domain::request::{self, DurationInput, Expect, GenerationInput};
 use crate::domain::task::{Status, Task};
 use crate::error::AppError;
 use crate::service::uploads::{check_own_uploads, save_reference};
@@ -82,37 +82,6 @@ pub struct CreateVideo {
     pub end_user_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    Text,
-    TextList,
-    Bool,
-    Seconds,
-    Reference,
-}
-
-impl Expect {
-    fn accepts(self, v: &Value) -> bool {
-        match self {
-            Expect::Text => v.is_string(),
-            Expect::TextList => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
-            Expect::Bool => v.is_boolean(),
-            Expect::Seconds => v.is_string() || v.is_number(),
-            Expect::Reference => v.is_string() || v.is_object(),
-        }
-    }
-
-    fn words(self) -> &'static str {
-        match self {
-            Expect::Text => "a string",
-            Expect::TextList => "an array of strings",
-            Expect::Bool => "true or false",
-            Expect::Seconds => "a number of seconds or a numeric string",
-            Expect::Reference => "an image file or {\"image_url\": \"...\"}",
-        }
-    }
-}
-
 /// Every field of [`CreateVideo`] (a test keeps this in step with the schema).
 const FIELDS: &[(&str, Expect)] = &[
     ("prompt", Expect::Text),
@@ -135,34 +104,7 @@ const REQUIRED: &[&str] = &["prompt", "model"];
 
 /// Check the fields one by one (naming the field in plain words), then decode.
 fn decode_fields(obj: Map<String, Value>, strict: bool) -> Result<CreateVideo, AppError> {
-    if strict {
-        let known: Vec<&str> = FIELDS.iter().map(|(f, _)| *f).collect();
-        if let Some(field) = obj.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(AppError::UnknownField {
-                field: field.clone(),
-                suggestion: request::suggest_field(field, &known).map(str::to_string),
-            });
-        }
-    }
-    for field in REQUIRED {
-        if obj.get(*field).is_none_or(Value::is_null) {
-            return Err(AppError::invalid(
-                *field,
-                format!("\"{field}\" is required"),
-            ));
-        }
-    }
-    for (field, expect) in FIELDS {
-        if let Some(v) = obj.get(*field)
-            && !v.is_null()
-            && !expect.accepts(v)
-        {
-            return Err(AppError::invalid(
-                *field,
-                format!("\"{field}\" must be {}", expect.words()),
-            ));
-        }
-    }
+    request::check_fields(&obj, FIELDS, REQUIRED, strict)?;
     let mut known: Map<String, Value> = obj
         .into_iter()
         .filter(|(k, _)| FIELDS.iter().any(|(f, _)| f == k))

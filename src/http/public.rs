@@ -4,7 +4,7 @@ use super::auth::{ApiKeyAuth, OptionalApiKey};
 use super::failures::*;
 use super::views::*;
 use crate::app::AppState;
-use crate::domain::request::{self, DurationInput, GenerationInput};
+use crate::domain::request::{self, DurationInput, Expect, GenerationInput};
 use crate::domain::task::Status;
 use crate::error::AppError;
 use crate::service::uploads::check_own_uploads;
@@ -105,37 +105,6 @@ impl Example for CreateGeneration {
 /// not known; so parsing here only keeps the JSON and the handler decides.
 pub struct CreateBody(serde_json::Value);
 
-/// The JSON a field accepts, in the words error messages use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    Text,
-    TextList,
-    Bool,
-    Duration,
-}
-
-impl Expect {
-    fn accepts(self, v: &serde_json::Value) -> bool {
-        match self {
-            Expect::Text => v.is_string(),
-            Expect::TextList => v
-                .as_array()
-                .is_some_and(|items| items.iter().all(|i| i.is_string())),
-            Expect::Bool => v.is_boolean(),
-            Expect::Duration => v.is_string() || v.is_number(),
-        }
-    }
-
-    fn words(self) -> &'static str {
-        match self {
-            Expect::Text => "a string",
-            Expect::TextList => "an array of strings",
-            Expect::Bool => "true or false",
-            Expect::Duration => "\"auto\", a number or a numeric string",
-        }
-    }
-}
-
 /// Every field of [`CreateGeneration`] (a test keeps this in step with the schema).
 const FIELDS: &[(&str, Expect)] = &[
     ("model", Expect::Text),
@@ -153,17 +122,6 @@ const FIELDS: &[(&str, Expect)] = &[
 ];
 const REQUIRED: &[&str] = &["model", "prompt"];
 
-fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "true/false",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
-
 impl CreateBody {
     /// Check the body field by field, then decode it. With `strict`, a field the request
     /// does not have is an error (a typo like `resolutoin` would otherwise be ignored
@@ -180,43 +138,12 @@ impl CreateBody {
                 return Err(AppError::InvalidBody {
                     message: format!(
                         "the request body must be a JSON object, not {}",
-                        json_kind(&other)
+                        request::json_kind(&other)
                     ),
                 });
             }
         };
-        if strict {
-            let known: Vec<&str> = FIELDS.iter().map(|(f, _)| *f).collect();
-            if let Some(field) = obj.keys().find(|k| !known.contains(&k.as_str())) {
-                return Err(AppError::UnknownField {
-                    field: field.clone(),
-                    suggestion: request::suggest_field(field, &known).map(str::to_string),
-                });
-            }
-        }
-        for field in REQUIRED {
-            if obj.get(*field).is_none_or(|v| v.is_null()) {
-                return Err(AppError::invalid(
-                    *field,
-                    format!("\"{field}\" is required"),
-                ));
-            }
-        }
-        for (field, expect) in FIELDS {
-            if let Some(v) = obj.get(*field)
-                && !v.is_null()
-                && !expect.accepts(v)
-            {
-                return Err(AppError::invalid(
-                    *field,
-                    format!(
-                        "\"{field}\" must be {}, not {}",
-                        expect.words(),
-                        json_kind(v)
-                    ),
-                ));
-            }
-        }
+        request::check_fields(&obj, FIELDS, REQUIRED, strict)?;
         // Every field was checked above, so this cannot fail on the caller's input; its
         // message would name Rust types, so it is not passed on.
         CreateGeneration::parse_from_json(Some(serde_json::Value::Object(obj)))
