@@ -338,6 +338,7 @@ impl Engine {
             request: &task.request,
             route_settings: &route.settings,
             credential: credential.as_deref(),
+            callback_url: None,
         };
         let result = provider.submit(job).await;
         self.note_health(&route.provider, result.as_ref().err());

@@ -47,6 +47,11 @@ pub struct SubmitJob<'a> {
     /// Fingerprint of the channel credential to use (from [`Provider::credentials`]),
     /// recorded on the task before this call so every later call uses the same one.
     pub credential: Option<&'a str>,
+    /// A per-task URL on this gateway that the provider may call when the task ends, for
+    /// adapters whose API offers a completion callback. `None` when the gateway has no
+    /// `public_url`; polling then finds the result. A callback only makes the engine poll
+    /// at once, so what arrives is never trusted by itself.
+    pub callback_url: Option<&'a str>,
 }
 
 pub struct PollJob<'a> {
