@@ -63,6 +63,9 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<Model>,
     pub pricing_groups: Vec<PricingGroup>,
+    /// Not a setting: the wall clock the server reads. Tests put a
+    /// [`crate::clock::ManualClock`] here to move time instead of waiting.
+    pub clock: crate::clock::SharedClock,
 }
 
 impl Default for Config {
@@ -91,6 +94,7 @@ impl Default for Config {
             providers: Vec::new(),
             models: Vec::new(),
             pricing_groups: Vec::new(),
+            clock: crate::clock::SharedClock::system(),
         }
     }
 }
