@@ -51,6 +51,8 @@ impl AppState {
                 poll_interval_override: config.poll_interval_ms.map(Duration::from_millis),
                 max_result_bytes: config.max_result_bytes,
             },
+            config.clock.clone(),
+            callback_signer(&config)?,
         );
         let accounts = Accounts::new(store.clone());
         let generated = accounts
@@ -60,7 +62,8 @@ impl AppState {
             store: store.clone(),
             catalog: catalog.clone(),
             registry: registry.clone(),
-            engine: engine.clone(),
+            queue: engine.clone(),
+            clock: config.clock.clone(),
             deadline: Duration::from_secs(config.task_deadline_secs),
             allow_private_callbacks: config.allow_private_callbacks,
         });
@@ -78,6 +81,20 @@ impl AppState {
         };
         Ok((state, generated))
     }
+}
+
+/// Upstream completion callbacks need an address upstreams can reach: a public
+/// `public_url`, or any when private callbacks are allowed (a private network, tests).
+fn callback_signer(config: &Config) -> anyhow::Result<Option<crate::engine::callbacks::Signer>> {
+    let reachable = config.allow_private_callbacks
+        || crate::domain::network::url_host(&config.public_url)
+            .is_some_and(|h| !crate::domain::network::is_internal_host(h));
+    if !reachable {
+        return Ok(None);
+    }
+    let signer = crate::engine::callbacks::Signer::load(&config.data_dir, &config.public_url)
+        .map_err(|e| anyhow::anyhow!("cannot read or create the callback key: {e}"))?;
+    Ok(Some(signer))
 }
 
 /// A running server: its state, address, and how to stop it.

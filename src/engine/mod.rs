@@ -1,27 +1,36 @@
-//! The task scheduler: one timer queue drives every unfinished task — submit, poll with
-//! the model's interval and backoff, mirror results, enforce deadlines, resume on start.
+//! The task scheduler: one timer book drives every unfinished task through a fixed pool of
+//! workers — submit, poll on an adaptive cadence, mirror results, enforce deadlines,
+//! resume on start. Each step picks a state-machine event (`domain::task`); the store
+//! applies it with its ledger effects; this module only performs the I/O around it.
 
+pub mod callbacks;
+pub mod scheduler;
 pub mod webhooks;
 
-use crate::domain::now_ms;
-use crate::domain::task::{Output, Phase, ResultRef, Status, Task};
+use crate::clock::SharedClock;
+use crate::domain::task::{self, Event, Output, Phase, ResultRef, Status, Task};
 use crate::error::{AppError, AppResult};
+use crate::providers::limit::{Limiter, Slot};
 use crate::providers::{PollJob, PollOutcome, Provider, ProviderError, Registry, SubmitJob};
 use crate::service::catalog::Catalog;
 use crate::storage::Storage;
-use crate::store::{self, Store};
+use crate::store::{self, Store, tasks::Outcome};
 use rand::Rng;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use scheduler::{Scheduler, TaskKey};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 
-/// Tasks worked on at once across all channels.
-const MAX_IN_FLIGHT: usize = 64;
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Steps worked on at once across all channels: the fixed worker pool. A task that is
+/// not being stepped costs only its timer entry.
+const WORKERS: usize = 64;
+/// Base of the backoff when no poll interval override is set.
+const BACKOFF_BASE_MS: i64 = 2_000;
+/// Longest the scheduler sleeps without looking at the clock again (a test clock moves
+/// without waking it).
+const MAX_IDLE: Duration = Duration::from_millis(250);
 
 pub struct EngineSettings {
     pub poll_interval_override: Option<Duration>,
@@ -34,23 +43,38 @@ pub struct Engine {
     catalog: Arc<Catalog>,
     registry: Arc<Registry>,
     settings: EngineSettings,
-    due: mpsc::UnboundedSender<(Instant, String)>,
-    due_rx: Mutex<Option<mpsc::UnboundedReceiver<(Instant, String)>>>,
-    /// Tasks with a timer or a worker; one of each at most, so nothing runs twice.
-    scheduled: Mutex<HashSet<String>>,
-    /// Consecutive unreadable or failed polls, kept in memory: a restart forgives them.
-    failures: Mutex<HashMap<String, u32>>,
-    permits: Arc<Semaphore>,
+    clock: SharedClock,
+    /// Signs per-task callback URLs; `None` when upstreams cannot reach this gateway.
+    callbacks: Option<callbacks::Signer>,
+    book: Mutex<Scheduler>,
+    /// Wakes the scheduler loop when a timer moved earlier or a worker finished.
+    wake: Notify,
+    /// Tasks waiting for a slot on a busy channel, and which channels have a waiter.
+    parked: Mutex<Parking>,
+    /// Tasks handed a channel slot by a waiter, to be stepped next (with that slot).
+    ready: Mutex<VecDeque<(TaskKey, Slot)>>,
     key_turn: std::sync::atomic::AtomicUsize,
+}
+
+#[derive(Default)]
+struct Parking {
+    by_channel: HashMap<String, VecDeque<TaskKey>>,
+    waiters: Vec<tokio::task::AbortHandle>,
 }
 
 /// What to do with a task after one step.
 enum Next {
-    After(Duration),
-    /// The channel has no free slot: wait for one (holding no engine permit) and step
-    /// again with it, instead of re-reading the task on a timer.
-    Busy(Arc<crate::providers::limit::Limiter>),
+    /// Step again at this clock time (ms).
+    At(i64),
+    /// The channel has no free slot: park until a waiter hands one over.
+    Busy(String, Arc<Limiter>),
     Done,
+}
+
+impl crate::service::tasks::TaskQueue for Engine {
+    fn enqueue(&self, task_id: &str) {
+        self.schedule(task_id, Duration::ZERO);
+    }
 }
 
 impl Engine {
@@ -60,75 +84,105 @@ impl Engine {
         catalog: Arc<Catalog>,
         registry: Arc<Registry>,
         settings: EngineSettings,
+        clock: SharedClock,
+        callbacks: Option<callbacks::Signer>,
     ) -> Arc<Engine> {
-        let (tx, rx) = mpsc::unbounded_channel();
         Arc::new(Engine {
             store,
             storage,
             catalog,
             registry,
             settings,
-            due: tx,
-            due_rx: Mutex::new(Some(rx)),
-            scheduled: Mutex::new(HashSet::new()),
-            failures: Mutex::new(HashMap::new()),
-            permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            clock,
+            callbacks,
+            book: Mutex::new(Scheduler::default()),
+            wake: Notify::new(),
+            parked: Mutex::new(Parking::default()),
+            ready: Mutex::new(VecDeque::new()),
             key_turn: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
-    /// Ask for a task to be worked on after `delay` (ignored if it already is scheduled).
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Have a task stepped after `delay` (or sooner if it already is due sooner).
     pub fn schedule(&self, task_id: &str, delay: Duration) {
-        let fresh = self
-            .scheduled
+        let due = self.now().saturating_add(delay.as_millis() as i64);
+        if self
+            .book
             .lock()
             .expect("engine lock")
-            .insert(task_id.to_string());
-        if fresh {
-            let _ = self.due.send((Instant::now() + delay, task_id.to_string()));
+            .schedule(task_id, due)
+        {
+            self.wake.notify_one();
         }
+    }
+
+    /// Unfinished tasks the engine holds (timers, running, parked).
+    pub fn held(&self) -> usize {
+        self.book.lock().expect("engine lock").len()
     }
 
     /// Every unfinished task, staggered a little so a restart does not stampede upstream.
     pub async fn resume(&self) -> AppResult<usize> {
         let ids = self.store.read(store::tasks::active_ids).await?;
+        let now = self.now();
+        let mut book = self.book.lock().expect("engine lock");
         for (i, id) in ids.iter().enumerate() {
-            self.schedule(id, Duration::from_millis((i as u64 % 100) * 5));
+            book.schedule(id, now + (i as i64 % 100) * 5);
         }
         Ok(ids.len())
     }
 
+    /// A completion callback for `task_id` with `token`: when the token is this task's,
+    /// poll it at once (upstream is asked; the call itself proves nothing). False when
+    /// the token does not match.
+    pub fn callback(&self, task_id: &str, token: &str) -> bool {
+        let Some(signer) = &self.callbacks else {
+            return false;
+        };
+        if !signer.verify(task_id, token) {
+            return false;
+        }
+        self.schedule(task_id, Duration::ZERO);
+        true
+    }
+
     /// The scheduler loop; returns after `shutdown` flips, once in-flight steps finished.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let Some(mut rx) = self.due_rx.lock().expect("engine lock").take() else {
-            return;
-        };
-        let mut timers: BinaryHeap<Reverse<(Instant, u64, String)>> = BinaryHeap::new();
-        let mut seq = 0u64;
         let mut workers = JoinSet::new();
         loop {
-            let next = timers.peek().map(|Reverse((t, _, _))| *t);
+            // Fill the pool: tasks handed a slot first, then due timers.
+            while workers.len() < WORKERS {
+                let Some((id, slot)) = self.next_job() else {
+                    break;
+                };
+                let engine = self.clone();
+                workers.spawn(async move { engine.work(id, slot).await });
+            }
+            let idle = if workers.len() < WORKERS {
+                let next = self.book.lock().expect("engine lock").next_due();
+                next.map(|due| Duration::from_millis((due - self.now()).max(0) as u64))
+                    .unwrap_or(MAX_IDLE)
+                    .min(MAX_IDLE)
+            } else {
+                MAX_IDLE
+            };
             tokio::select! {
-                msg = rx.recv() => match msg {
-                    Some((at, id)) => { seq += 1; timers.push(Reverse((at, seq, id))); }
-                    None => break,
-                },
-                _ = sleep_until_opt(next) => {
-                    let now = Instant::now();
-                    while let Some(Reverse((at, _, _))) = timers.peek() {
-                        if *at > now { break; }
-                        let Reverse((_, _, id)) = timers.pop().expect("peeked");
-                        let engine = self.clone();
-                        workers.spawn(async move { engine.work(id).await });
-                    }
-                },
+                _ = tokio::time::sleep(idle) => {},
+                _ = self.wake.notified() => {},
                 Some(_) = workers.join_next(), if !workers.is_empty() => {},
                 _ = shutdown.changed() => break,
             }
         }
+        for w in self.parked.lock().expect("engine lock").waiters.drain(..) {
+            w.abort();
+        }
         // Let in-flight steps record what they did; a step cut short is resumed on start.
         let drain = async { while workers.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(20), drain)
+        if tokio::time::timeout(Duration::from_secs(4), drain)
             .await
             .is_err()
         {
@@ -136,36 +190,150 @@ impl Engine {
         }
     }
 
-    async fn work(self: Arc<Self>, id: String) {
-        let mut slot = None;
-        // `Some(delay)`: step again after it; `None`: the task needs nothing more.
-        let again = loop {
-            let permit = self.permits.clone().acquire_owned().await;
-            crate::metrics::METRICS.engine_in_flight.inc();
-            let result = self.step(&id, slot.take()).await;
-            crate::metrics::METRICS.engine_in_flight.dec();
-            drop(permit);
-            match result {
-                Ok(Next::Busy(limiter)) => slot = Some(limiter.acquire().await),
-                Ok(Next::After(d)) => break Some(d),
-                Ok(Next::Done) => break None,
-                Err(e) => {
-                    tracing::error!(task = %id, error = %e, "engine step failed; retrying");
-                    break Some(self.backoff(&id));
-                }
+    fn next_job(&self) -> Option<(TaskKey, Option<Slot>)> {
+        if let Some((id, slot)) = self.ready.lock().expect("engine lock").pop_front() {
+            return Some((id, Some(slot)));
+        }
+        let now = self.now();
+        let id = self.book.lock().expect("engine lock").pop_due(now)?;
+        Some((id, None))
+    }
+
+    /// Step every task due now once, plus those handed a channel slot, inline; returns how
+    /// many steps ran. Tests drive the engine with this and a manual clock.
+    pub async fn run_once(self: &Arc<Self>) -> usize {
+        let mut jobs = Vec::new();
+        while let Some(job) = self.next_job() {
+            jobs.push(job);
+        }
+        let n = jobs.len();
+        for (id, slot) in jobs {
+            self.clone().work(id, slot).await;
+        }
+        n
+    }
+
+    async fn work(self: Arc<Self>, id: TaskKey, slot: Option<Slot>) {
+        crate::metrics::METRICS.engine_in_flight.inc();
+        let result = self.step(&id, slot).await;
+        crate::metrics::METRICS.engine_in_flight.dec();
+        let next = match result {
+            Ok(Next::At(at)) => Some(at),
+            Ok(Next::Done) => None,
+            Ok(Next::Busy(channel, limiter)) => {
+                self.park(id, channel, limiter);
+                return;
+            }
+            Err(e) => {
+                tracing::error!(task = %id, error = %e, "engine step failed; retrying");
+                Some(self.now() + self.backoff(&id))
             }
         };
-        self.scheduled.lock().expect("engine lock").remove(&id);
-        match again {
-            Some(d) => self.schedule(&id, d),
-            None => {
-                self.failures.lock().expect("engine lock").remove(&id);
-            }
+        self.book.lock().expect("engine lock").finish(&id, next);
+        self.wake.notify_one();
+    }
+
+    /// Wait for `channel`'s next free slot without a timer or a future per task: one
+    /// waiter per busy channel hands slots to parked tasks in arrival order.
+    fn park(self: &Arc<Self>, id: TaskKey, channel: String, limiter: Arc<Limiter>) {
+        self.book.lock().expect("engine lock").park(&id);
+        let mut parking = self.parked.lock().expect("engine lock");
+        let queue = parking.by_channel.entry(channel.clone()).or_default();
+        queue.push_back(id);
+        if queue.len() > 1 {
+            return; // its waiter is running
         }
+        let engine = self.clone();
+        let waiter = tokio::spawn(async move {
+            loop {
+                let slot = limiter.acquire().await;
+                let (next, last) = {
+                    let mut parking = engine.parked.lock().expect("engine lock");
+                    let queue = parking.by_channel.entry(channel.clone()).or_default();
+                    let next = queue.pop_front();
+                    let last = queue.is_empty();
+                    // An empty queue goes: the next task to park starts a new waiter.
+                    if last {
+                        parking.by_channel.remove(&channel);
+                    }
+                    (next, last)
+                };
+                let Some(id) = next else { break };
+                engine.book.lock().expect("engine lock").unpark(&id);
+                engine
+                    .ready
+                    .lock()
+                    .expect("engine lock")
+                    .push_back((id, slot));
+                engine.wake.notify_one();
+                if last {
+                    break;
+                }
+            }
+        });
+        parking.waiters.retain(|w| !w.is_finished());
+        parking.waiters.push(waiter.abort_handle());
+    }
+
+    /// Apply one state-machine event in its own write transaction (with its ledger
+    /// effects). `None`: the task is gone.
+    async fn apply(&self, id: &str, event: Event) -> AppResult<Option<Outcome>> {
+        let now = self.now();
+        let key = id.to_string();
+        let out = self
+            .store
+            .write(move |txn| store::tasks::apply(txn, &key, event, now))
+            .await?;
+        if let Some(o) = &out
+            && o.applied.is_ok()
+            && o.task.status.is_terminal()
+        {
+            self.ended(&o.task);
+        }
+        Ok(out)
+    }
+
+    /// Applied and still current: the step may go on with the task it returns.
+    async fn advance(&self, id: &str, event: Event) -> AppResult<Option<Task>> {
+        Ok(self
+            .apply(id, event)
+            .await?
+            .and_then(|o| o.applied.is_ok().then_some(o.task)))
+    }
+
+    async fn fail(&self, id: &str, code: &str, message: &str) -> AppResult<Next> {
+        let event = Event::Failed {
+            code: code.into(),
+            message: message.into(),
+        };
+        self.apply(id, event).await?;
+        Ok(Next::Done)
+    }
+
+    /// A task reached completed or failed (after its transaction committed).
+    fn ended(&self, t: &Task) {
+        let m = &crate::metrics::METRICS;
+        m.task_finished(&t.model, t.status.as_str());
+        if t.status == Status::Failed {
+            m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
+        }
+        // Seam: whatever holds a place per key or user (a concurrency slot) lets go here.
+    }
+
+    /// Seam: whether this task may be sent upstream now (a per-key concurrency limit says
+    /// no by returning false; the task then stays pending and is asked again).
+    fn may_start(&self, _task: &Task) -> bool {
+        true
+    }
+
+    /// Seam: whether results may be copied in now (a disk guard says no; the task waits
+    /// in mirroring rather than fail).
+    fn may_mirror(&self, _task: &Task) -> bool {
+        true
     }
 
     /// Advance one task by one step.
-    async fn step(&self, id: &str, slot: Option<crate::providers::limit::Slot>) -> AppResult<Next> {
+    async fn step(&self, id: &str, slot: Option<Slot>) -> AppResult<Next> {
         let key = id.to_string();
         let Some(task) = self
             .store
@@ -177,23 +345,25 @@ impl Engine {
         if task.status.is_terminal() {
             return Ok(Next::Done);
         }
-        if now_ms() >= task.deadline_ms {
+        if self.now() >= task.deadline_ms {
             self.cancel_upstream(&task).await;
-            self.fail(
-                id,
-                "deadline_exceeded",
-                "the task did not finish before its deadline; credits were refunded",
-            )
-            .await?;
+            self.apply(id, Event::DeadlinePassed).await?;
             return Ok(Next::Done);
         }
-        match task.phase.clone() {
-            Phase::Queued => self.submit(task, None, slot).await,
-            Phase::Submitting { route } => self.resubmit_after_crash(task, route).await,
-            Phase::Submitted { upstream_id } => self.poll(task, upstream_id, slot).await,
-            Phase::Mirroring { results } => self.mirror(task, results).await,
+        let next = match task.phase.clone() {
+            Phase::Queued if !self.may_start(&task) => Ok(Next::At(self.now() + 1_000)),
+            Phase::Queued => self.submit(task.clone(), None, slot).await,
+            Phase::Submitting { route } => self.resubmit_after_crash(task.clone(), route).await,
+            Phase::Submitted { upstream_id } => self.poll(task.clone(), upstream_id, slot).await,
+            Phase::Mirroring { .. } if !self.may_mirror(&task) => Ok(Next::At(self.now() + 5_000)),
+            Phase::Mirroring { results } => self.mirror(task.clone(), results).await,
             Phase::Done => Ok(Next::Done),
-        }
+        }?;
+        // Never sleep past the deadline: the step then fails the task on time.
+        Ok(match next {
+            Next::At(at) => Next::At(at.min(task.deadline_ms)),
+            other => other,
+        })
     }
 
     /// A submission was recorded but its outcome was lost (crash or kill). Only an
@@ -208,8 +378,7 @@ impl Engine {
                     "submission_unknown",
                     "the service restarted while submitting this task and the channel cannot confirm it; credits were refunded",
                 )
-                .await?;
-                Ok(Next::Done)
+                .await
             }
         }
     }
@@ -248,52 +417,48 @@ impl Engine {
         candidates.first().map(|c| c.0)
     }
 
+    /// The per-task callback URL, when upstreams can reach this gateway.
+    fn callback_url(&self, task_id: &str) -> Option<String> {
+        self.callbacks.as_ref().map(|s| s.url(task_id))
+    }
+
     async fn submit(
         &self,
         task: Task,
         forced_route: Option<usize>,
-        slot: Option<crate::providers::limit::Slot>,
+        slot: Option<Slot>,
     ) -> AppResult<Next> {
         let Some(model) = self.catalog.model(&task.model) else {
-            self.fail(
-                &task.id,
-                "model_removed",
-                "the model was removed before the task was submitted; credits were refunded",
-            )
-            .await?;
-            return Ok(Next::Done);
+            return self
+                .fail(
+                    &task.id,
+                    "model_removed",
+                    "the model was removed before the task was submitted; credits were refunded",
+                )
+                .await;
         };
         let route_idx = match forced_route.or_else(|| self.pick_route(&task, &model)) {
             Some(i) if i < model.routes.len() => i,
             _ => {
                 if !task.tried_routes.is_empty() {
                     // Every route refused with a retryable error: start over after a pause.
-                    let id = task.id.clone();
-                    self.store
-                        .write(move |txn| {
-                            store::tasks::update(txn, &id, |t| {
-                                t.tried_routes.clear();
-                                Ok(true)
-                            })
-                        })
-                        .await?;
+                    self.apply(&task.id, Event::RoutesReset).await?;
                 }
-                return Ok(Next::After(self.backoff(&task.id)));
+                return Ok(Next::At(self.now() + self.backoff(&task.id)));
             }
         };
         let route = model.routes[route_idx].clone();
         let Some(provider) = self.registry.get(&route.provider) else {
-            return Ok(Next::After(self.backoff(&task.id)));
+            return Ok(Next::At(self.now() + self.backoff(&task.id)));
         };
-        // The channel's pacing: come back later rather than wait holding a worker.
-        // A slot handed in was waited for on this task's last busy channel; it is only
-        // good for that channel.
+        // The channel's pacing: park rather than wait holding a worker. A slot handed in
+        // was waited for on this task's last busy channel; it is only good for that one.
         let limiter = self.registry.limiter(&route.provider);
         let _slot = match slot.filter(|s| s.is_for(&limiter)) {
             Some(slot) => slot,
             None => match limiter.try_acquire() {
                 Ok(slot) => slot,
-                Err(_) => return Ok(Next::Busy(limiter)),
+                Err(_) => return Ok(Next::Busy(route.provider.clone(), limiter)),
             },
         };
         // A resend (same route after an unknown outcome) must use the same key: the
@@ -309,54 +474,41 @@ impl Engine {
                 (!ids.is_empty()).then(|| ids[n % ids.len()].clone())
             }
         };
-        // Record the attempt before calling upstream, so a crash mid-call is visible.
-        let id = task.id.clone();
-        let (pname, umodel) = (route.provider.clone(), route.upstream_model.clone());
-        let cred = credential.clone();
-        let recorded = self
-            .store
-            .write(move |txn| {
-                store::tasks::update(txn, &id, |t| {
-                    if t.status != Status::Pending {
-                        return Ok(false);
-                    }
-                    t.phase = Phase::Submitting { route: route_idx };
-                    t.submit_attempts += 1;
-                    t.provider = Some(pname);
-                    t.upstream_model = Some(umodel);
-                    t.credential = cred;
-                    Ok(true)
-                })
-            })
-            .await?;
-        if !recorded.is_some_and(|t| t.phase == Phase::Submitting { route: route_idx }) {
-            return Ok(Next::Done);
+        // Record the attempt before calling upstream, so a crash mid-call is visible. A
+        // resend after a crash is already in Submitting and goes straight on.
+        if forced_route.is_none() {
+            let event = Event::Submitting {
+                route: route_idx,
+                provider: route.provider.clone(),
+                upstream_model: route.upstream_model.clone(),
+                credential: credential.clone(),
+            };
+            if self.advance(&task.id, event).await?.is_none() {
+                return Ok(Next::Done);
+            }
         }
+        let callback_url = self.callback_url(&task.id);
         let job = SubmitJob {
             task_id: &task.id,
             upstream_model: &route.upstream_model,
             request: &task.request,
             route_settings: &route.settings,
             credential: credential.as_deref(),
-            callback_url: None,
+            callback_url: callback_url.as_deref(),
         };
         let result = provider.submit(job).await;
         self.note_health(&route.provider, result.as_ref().err());
         self.note_retry_after(&route.provider, result.as_ref().err());
-        let id = task.id.clone();
         match result {
             Ok(upstream_id) => {
-                self.store
-                    .write(move |txn| {
-                        store::tasks::update(txn, &id, |t| {
-                            t.status = Status::Processing;
-                            t.phase = Phase::Submitted { upstream_id };
-                            t.submitted_at_ms = Some(now_ms());
-                            Ok(true)
-                        })
-                    })
+                self.book.lock().expect("engine lock").succeeded(&task.id);
+                self.advance(&task.id, Event::Accepted { upstream_id })
                     .await?;
-                Ok(Next::After(self.poll_interval(&model)))
+                // The first poll comes soon: a short job is seen at once.
+                let callback = self.callbacks.is_some() && provider.completion_callback();
+                Ok(Next::At(
+                    self.now() + self.poll_delay(0, model.poll_interval_seconds, callback),
+                ))
             }
             Err(ProviderError::Retryable {
                 message,
@@ -364,102 +516,83 @@ impl Engine {
             }) => {
                 tracing::warn!(task = %task.id, provider = %route.provider, %message, "submission refused; will retry");
                 let more_routes = model.routes.len() > 1;
-                self.store
-                    .write(move |txn| {
-                        store::tasks::update(txn, &id, |t| {
-                            t.phase = Phase::Queued;
-                            if more_routes && !t.tried_routes.contains(&route_idx) {
-                                t.tried_routes.push(route_idx);
-                            }
-                            Ok(true)
-                        })
-                    })
-                    .await?;
+                let event = Event::Requeued {
+                    route: route_idx,
+                    skip_route: more_routes,
+                };
+                self.apply(&task.id, event).await?;
                 if more_routes {
-                    return Ok(Next::After(Duration::from_millis(10)));
+                    return Ok(Next::At(self.now() + 10));
                 }
-                Ok(Next::After(
-                    retry_after.unwrap_or_else(|| self.backoff(&task.id)),
-                ))
+                let wait = retry_after
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or_else(|| self.backoff(&task.id));
+                Ok(Next::At(self.now() + wait))
             }
             Err(ProviderError::Ambiguous { message })
             | Err(ProviderError::BadResponse { message }) => {
                 if provider.idempotent_submit() {
                     tracing::warn!(task = %task.id, %message, "submission outcome unknown; resending with the same id");
-                    return Ok(Next::After(self.backoff(&task.id)));
+                    return Ok(Next::At(self.now() + self.backoff(&task.id)));
                 }
                 self.fail(
                     &task.id,
                     "upstream_unreachable",
                     &format!("the channel did not confirm the submission ({message}); credits were refunded"),
                 )
-                .await?;
-                Ok(Next::Done)
+                .await
             }
             Err(ProviderError::Final { code, message }) => {
-                self.fail(&task.id, &code, &message).await?;
-                Ok(Next::Done)
+                self.fail(&task.id, &code, &message).await
             }
             Err(ProviderError::Channel { code, message }) => {
                 // The channel (not the request) is at fault and nothing was created: try
                 // another route; with none left, fail and refund rather than wait.
                 tracing::warn!(task = %task.id, provider = %route.provider, %code, %message, "channel refused the submission");
-                let updated = self
-                    .store
-                    .write(move |txn| {
-                        store::tasks::update(txn, &id, |t| {
-                            t.phase = Phase::Queued;
-                            if !t.tried_routes.contains(&route_idx) {
-                                t.tried_routes.push(route_idx);
-                            }
-                            Ok(true)
-                        })
-                    })
-                    .await?;
+                let event = Event::Requeued {
+                    route: route_idx,
+                    skip_route: true,
+                };
+                let updated = self.advance(&task.id, event).await?;
                 if updated.is_some_and(|t| self.pick_route(&t, &model).is_some()) {
-                    return Ok(Next::After(Duration::from_millis(10)));
+                    return Ok(Next::At(self.now() + 10));
                 }
                 self.fail(
                     &task.id,
                     "channel_unavailable",
                     "no channel could accept this task right now; credits were refunded",
                 )
-                .await?;
-                Ok(Next::Done)
+                .await
             }
         }
     }
 
-    async fn poll(
-        &self,
-        task: Task,
-        upstream_id: String,
-        slot: Option<crate::providers::limit::Slot>,
-    ) -> AppResult<Next> {
-        let Some(provider) = task.provider.as_deref().and_then(|p| self.registry.get(p)) else {
-            // Channel disabled or removed: keep the task until it comes back or the deadline.
-            return Ok(Next::After(self.backoff(&task.id)));
-        };
-        let model = self.catalog.model(&task.model);
-        let settings = model
-            .as_ref()
+    fn route_settings(&self, task: &Task) -> serde_json::Value {
+        self.catalog
+            .model(&task.model)
             .and_then(|m| {
                 m.routes
                     .iter()
                     .find(|r| Some(&r.provider) == task.provider.as_ref())
                     .map(|r| r.settings.clone())
             })
-            .unwrap_or(serde_json::Value::Null);
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    async fn poll(&self, task: Task, upstream_id: String, slot: Option<Slot>) -> AppResult<Next> {
+        let Some(provider) = task.provider.as_deref().and_then(|p| self.registry.get(p)) else {
+            // Channel disabled or removed: keep the task until it comes back or the deadline.
+            return Ok(Next::At(self.now() + self.backoff(&task.id)));
+        };
+        let settings = self.route_settings(&task);
         let channel = task.provider.clone().unwrap_or_default();
-        let slot = match slot {
+        let limiter = self.registry.limiter(&channel);
+        let slot = match slot.filter(|s| s.is_for(&limiter)) {
             Some(slot) => slot,
-            None => {
-                let limiter = self.registry.limiter(&channel);
-                match limiter.try_acquire() {
-                    Ok(slot) => slot,
-                    Err(_) => return Ok(Next::Busy(limiter)),
-                }
-            }
+            None => match limiter.try_acquire() {
+                Ok(slot) => slot,
+                Err(_) => return Ok(Next::Busy(channel, limiter)),
+            },
         };
         let job = PollJob {
             task_id: &task.id,
@@ -474,8 +607,12 @@ impl Engine {
         self.note_retry_after(&channel, outcome.as_ref().err());
         match outcome {
             Ok(PollOutcome::Queued) | Ok(PollOutcome::Running) => {
-                self.failures.lock().expect("engine lock").remove(&task.id);
-                Ok(Next::After(self.task_interval(&task)))
+                self.book.lock().expect("engine lock").succeeded(&task.id);
+                let age = self.now() - task.submitted_at_ms.unwrap_or(task.created_at_ms);
+                let callback = self.callbacks.is_some() && provider.completion_callback();
+                Ok(Next::At(
+                    self.now() + self.poll_delay(age, task.poll_interval_seconds, callback),
+                ))
             }
             Ok(PollOutcome::Succeeded(results)) if results.is_empty() => {
                 self.fail(
@@ -483,38 +620,32 @@ impl Engine {
                     "empty_result",
                     "the channel reported success without a video; credits were refunded",
                 )
-                .await?;
-                Ok(Next::Done)
+                .await
             }
             Ok(PollOutcome::Succeeded(results)) => {
-                let id = task.id.clone();
-                let saved = results.clone();
-                self.store
-                    .write(move |txn| {
-                        store::tasks::update(txn, &id, |t| {
-                            t.phase = Phase::Mirroring { results: saved };
-                            Ok(true)
-                        })
-                    })
-                    .await?;
+                let event = Event::UpstreamSucceeded {
+                    results: results.clone(),
+                };
+                let Some(task) = self.advance(&task.id, event).await? else {
+                    return Ok(Next::Done);
+                };
+                if !self.may_mirror(&task) {
+                    return Ok(Next::At(self.now() + 5_000));
+                }
                 self.mirror(task, results).await
             }
-            Ok(PollOutcome::Failed { code, message }) => {
-                self.fail(&task.id, &code, &message).await?;
-                Ok(Next::Done)
-            }
+            Ok(PollOutcome::Failed { code, message }) => self.fail(&task.id, &code, &message).await,
             Err(ProviderError::Retryable {
                 retry_after: Some(after),
                 ..
-            }) => Ok(Next::After(after)),
+            }) => Ok(Next::At(self.now() + after.as_millis() as i64)),
             Err(ProviderError::Final { code, message }) => {
-                self.fail(&task.id, &code, &message).await?;
-                Ok(Next::Done)
+                self.fail(&task.id, &code, &message).await
             }
             // One unreadable answer proves nothing: back off, the deadline ends it.
             Err(e) => {
                 tracing::warn!(task = %task.id, error = %e, "poll failed; backing off");
-                Ok(Next::After(self.backoff(&task.id)))
+                Ok(Next::At(self.now() + self.backoff(&task.id)))
             }
         }
     }
@@ -528,16 +659,7 @@ impl Engine {
         let Some(provider) = task.provider.as_deref().and_then(|p| self.registry.get(p)) else {
             return;
         };
-        let settings = self
-            .catalog
-            .model(&task.model)
-            .and_then(|m| {
-                m.routes
-                    .iter()
-                    .find(|r| Some(&r.provider) == task.provider.as_ref())
-                    .map(|r| r.settings.clone())
-            })
-            .unwrap_or(serde_json::Value::Null);
+        let settings = self.route_settings(task);
         let job = PollJob {
             task_id: &task.id,
             upstream_id,
@@ -553,7 +675,7 @@ impl Engine {
     /// Copy every result into local storage, then (and only then) mark completed.
     async fn mirror(&self, task: Task, results: Vec<ResultRef>) -> AppResult<Next> {
         let Some(provider) = task.provider.as_deref().and_then(|p| self.registry.get(p)) else {
-            return Ok(Next::After(self.backoff(&task.id)));
+            return Ok(Next::At(self.now() + self.backoff(&task.id)));
         };
         let mut outputs = Vec::with_capacity(results.len());
         for (i, r) in results.iter().enumerate() {
@@ -566,27 +688,21 @@ impl Engine {
                 Ok(size) => outputs.push(Output { key, size }),
                 Err(Fetch::Gone(msg)) => {
                     self.remove_outputs(&outputs).await;
-                    self.fail(&task.id, "result_unavailable", &msg).await?;
-                    return Ok(Next::Done);
+                    return self.fail(&task.id, "result_unavailable", &msg).await;
                 }
                 Err(Fetch::Retry(msg)) => {
                     tracing::warn!(task = %task.id, %msg, "mirroring failed; will retry");
                     self.remove_outputs(&outputs).await;
-                    return Ok(Next::After(self.backoff(&task.id)));
+                    return Ok(Next::At(self.now() + self.backoff(&task.id)));
                 }
             }
         }
-        let id = task.id.clone();
-        let kept = outputs.clone();
-        let done = self
-            .store
-            .write(move |txn| store::tasks::complete(txn, &id, kept))
-            .await?;
-        match done {
-            Some(t) if t.status == Status::Completed && t.outputs == outputs => {
-                crate::metrics::METRICS.task_finished(&t.model, "completed");
-            }
-            _ => self.remove_outputs(&outputs).await,
+        // Completion: the charge settles in this same transaction (Effect::Settle).
+        let event = Event::Mirrored {
+            outputs: outputs.clone(),
+        };
+        if self.advance(&task.id, event).await?.is_none() {
+            self.remove_outputs(&outputs).await;
         }
         Ok(Next::Done)
     }
@@ -618,20 +734,6 @@ impl Engine {
         }
     }
 
-    async fn fail(&self, id: &str, code: &str, message: &str) -> AppResult<()> {
-        let (id, c, message) = (id.to_string(), code.to_string(), message.to_string());
-        let task = self
-            .store
-            .write(move |txn| store::tasks::fail_and_refund(txn, &id, &c, &message))
-            .await?;
-        if let Some(t) = task.filter(|t| t.error.as_ref().is_some_and(|e| e.code == code)) {
-            let m = &crate::metrics::METRICS;
-            m.task_finished(&t.model, "failed");
-            m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
-        }
-        Ok(())
-    }
-
     fn note_health(&self, provider: &str, err: Option<&ProviderError>) {
         match err {
             None => self.registry.health.record_ok(provider),
@@ -659,35 +761,25 @@ impl Engine {
         }
     }
 
-    fn poll_interval(&self, model: &crate::domain::catalog::Model) -> Duration {
-        self.interval_secs(model.poll_interval_seconds)
-    }
-
-    fn task_interval(&self, task: &Task) -> Duration {
-        self.interval_secs(task.poll_interval_seconds)
-    }
-
-    fn interval_secs(&self, secs: u32) -> Duration {
-        let base = self
-            .settings
-            .poll_interval_override
-            .unwrap_or(Duration::from_secs(u64::from(secs.max(1))));
-        jitter(base)
+    /// Milliseconds to the next poll (see [`task::poll_delay_ms`]); a configured override
+    /// (tests, demos) replaces the whole cadence.
+    fn poll_delay(&self, age_ms: i64, interval_secs: u32, callback: bool) -> i64 {
+        if let Some(o) = self.settings.poll_interval_override {
+            return jitter(o.as_millis() as i64);
+        }
+        let interval = i64::from(interval_secs.max(1)) * 1_000;
+        jitter(task::poll_delay_ms(age_ms, interval, callback))
     }
 
     /// Exponential backoff per task, from the poll interval up to five minutes.
-    fn backoff(&self, id: &str) -> Duration {
-        let n = {
-            let mut f = self.failures.lock().expect("engine lock");
-            let n = f.entry(id.to_string()).or_default();
-            *n = n.saturating_add(1);
-            *n
-        };
+    fn backoff(&self, id: &str) -> i64 {
+        let n = self.book.lock().expect("engine lock").failed(id);
         let base = self
             .settings
             .poll_interval_override
-            .unwrap_or(Duration::from_secs(2));
-        jitter(base.saturating_mul(1u32 << n.min(10)).min(MAX_BACKOFF))
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(BACKOFF_BASE_MS);
+        jitter(task::backoff_ms(n, base))
     }
 }
 
@@ -697,14 +789,8 @@ enum Fetch {
     Retry(String),
 }
 
-fn jitter(d: Duration) -> Duration {
+/// ±10 %, so tasks created together do not poll together forever.
+fn jitter(ms: i64) -> i64 {
     let factor = rand::rng().random_range(0.9..1.1);
-    d.mul_f64(factor)
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
+    ((ms as f64) * factor) as i64
 }

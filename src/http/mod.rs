@@ -10,6 +10,7 @@ pub mod files;
 pub mod openai;
 pub mod public;
 pub mod uploads;
+pub mod upstream_callbacks;
 pub mod views;
 
 use crate::app::AppState;
@@ -138,6 +139,10 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .nest("/uploads", uploads)
         .nest("/videos", videos)
         .at("/metrics", poem::get(metrics))
+        .at(
+            "/callbacks/tasks/:task_id/:token",
+            poem::post(upstream_callbacks::receive),
+        )
         .at("/README.md", poem::get(files::readme))
         .nest("/", files::console())
         .data(state)

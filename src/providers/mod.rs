@@ -122,6 +122,12 @@ impl ProviderError {
 pub trait Provider: Send + Sync {
     fn kind(&self) -> &'static str;
 
+    /// Whether `submit` passes `SubmitJob::callback_url` to the upstream, which then calls
+    /// it when the task ends; the engine polls such tasks at a slower fallback cadence.
+    fn completion_callback(&self) -> bool {
+        false
+    }
+
     /// True when resubmitting the same task id cannot create a second upstream task.
     fn idempotent_submit(&self) -> bool {
         false

@@ -166,14 +166,24 @@ impl Provider for VideoApi {
         Ok(())
     }
 
+    fn completion_callback(&self) -> bool {
+        true
+    }
+
     async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
         let cred = self.keys.get(job.credential)?;
+        let mut body = build_body(job.upstream_model, job.request);
+        // Chaining: the upstream VideoApi calls this gateway back the moment the task
+        // ends (its own `callback_url` field), so our engine polls at once.
+        if let Some(cb) = job.callback_url {
+            body["callback_url"] = json!(cb);
+        }
         let mut req = self
             .kit
             .http
             .post(self.url("/v1/video/generations"))
             .bearer_auth(&cred.key)
-            .json(&build_body(job.upstream_model, job.request));
+            .json(&body);
         if self.idempotency {
             req = req.header("Idempotency-Key", job.task_id);
         }

@@ -6,8 +6,7 @@ use super::catalog::Catalog;
 use crate::domain::ids;
 use crate::domain::pricing;
 use crate::domain::request::{self, GenerationInput};
-use crate::domain::task::{Phase, Status, Task};
-use crate::engine::Engine;
+use crate::domain::task::{Event, Phase, Status, Task};
 use crate::error::{AppError, AppResult};
 use crate::providers::Registry;
 use crate::store::{self, Store, tasks::Created, tasks::Filter, tasks::Idempotency};
@@ -15,11 +14,18 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Where a new task is handed for work. The engine implements it; services never name
+/// the engine (it depends on them, not the other way round).
+pub trait TaskQueue: Send + Sync {
+    fn enqueue(&self, task_id: &str);
+}
+
 pub struct Tasks {
     pub store: Store,
     pub catalog: Arc<Catalog>,
     pub registry: Arc<Registry>,
-    pub engine: Arc<Engine>,
+    pub queue: Arc<dyn TaskQueue>,
+    pub clock: crate::clock::SharedClock,
     pub deadline: Duration,
     pub allow_private_callbacks: bool,
 }
@@ -51,7 +57,7 @@ impl Tasks {
         self.check_routes(&model, &req)?;
         let group = self.catalog.group(who.user.pricing_group.as_deref());
         let price = pricing::price(&model, &req.resolution, req.seconds, group.as_ref())?;
-        let now = crate::domain::now_ms();
+        let now = self.clock.now_ms();
         let fingerprint = idempotency_key.as_ref().map(|_| {
             let body = serde_json::to_vec(&(&model.id, &req)).unwrap_or_default();
             hex::encode(Sha256::digest(body))
@@ -114,7 +120,7 @@ impl Tasks {
                     .inc();
                 m.credits_reserved
                     .inc_by(task.credits_reserved.max(0) as u64);
-                self.engine.schedule(&task.id, Duration::ZERO);
+                self.queue.enqueue(&task.id);
                 Ok((task, false))
             }
             Created::Existing(task) => Ok((task, true)),
@@ -186,17 +192,18 @@ impl Tasks {
     pub async fn cancel(&self, who: &Principal, id: &str) -> AppResult<Task> {
         self.get(who, id).await?;
         let key = id.to_string();
+        let now = self.clock.now_ms();
         self.store
             .write(move |txn| {
-                let task = store::tasks::get(txn, &key)?.ok_or_else(|| AppError::not_found("task"))?;
-                if !task.can_cancel() {
-                    return Err(AppError::conflict(format!(
+                let out = store::tasks::apply(txn, &key, Event::Cancelled, now)?
+                    .ok_or_else(|| AppError::not_found("task"))?;
+                match out.applied {
+                    Ok(()) => Ok(out.task),
+                    Err(_) => Err(AppError::conflict(format!(
                         "task is {} and was already sent to the channel; only pending tasks that were not submitted can be cancelled",
-                        task.status.as_str()
-                    )));
+                        out.task.status.as_str()
+                    ))),
                 }
-                store::tasks::fail_and_refund(txn, &key, "cancelled", "cancelled by the caller; credits were refunded")?
-                    .ok_or_else(|| AppError::not_found("task"))
             })
             .await
             .inspect(|t| {

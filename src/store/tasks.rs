@@ -4,7 +4,7 @@ use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
 use crate::domain::ledger::EntryKind;
-use crate::domain::task::{Output, Phase, Status, Task};
+use crate::domain::task::{Effect, Event, Illegal, Status, Task, Transition, transition};
 use crate::error::{AppError, AppResult};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -88,7 +88,8 @@ pub fn read(txn: &ReadTransaction, id: &str) -> AppResult<Option<Task>> {
     get_json(&txn.open_table(TASKS)?, id)
 }
 
-/// Change a non-terminal task. `f` returns false to leave it untouched.
+/// Change a non-terminal task outside the state machine (tests seed odd states with it).
+/// `f` returns false to leave it untouched.
 pub fn update(
     txn: &WriteTransaction,
     id: &str,
@@ -120,6 +121,66 @@ fn finished(txn: &WriteTransaction, task: &Task) -> AppResult<()> {
     Ok(())
 }
 
+/// What became of an event applied to a stored task.
+pub struct Outcome {
+    /// The task as it is now (changed or not).
+    pub task: Task,
+    /// `Err`: the event did not apply and nothing was written.
+    pub applied: Result<(), Illegal>,
+}
+
+/// Apply one state-machine event and its effects (refund, settlement, leaving the active
+/// index) in this one transaction. `None`: no such task.
+pub fn apply(
+    txn: &WriteTransaction,
+    id: &str,
+    event: Event,
+    now_ms: i64,
+) -> AppResult<Option<Outcome>> {
+    let Some(task) = get(txn, id)? else {
+        return Ok(None);
+    };
+    let Transition { task, effects } = match transition(&task, event, now_ms) {
+        Ok(t) => t,
+        Err(why) => {
+            return Ok(Some(Outcome {
+                task,
+                applied: Err(why),
+            }));
+        }
+    };
+    for effect in &effects {
+        match effect {
+            Effect::Refund {
+                user_id,
+                amount,
+                code,
+            } => {
+                ledger::apply(
+                    txn,
+                    *user_id,
+                    *amount,
+                    Reason {
+                        kind: EntryKind::Refund,
+                        task_id: Some(&task.id),
+                        actor: "system",
+                        note: Some(code),
+                    },
+                )?;
+            }
+            // The reservation already is the charge; a settlement against a final price
+            // is written here, in this transaction.
+            Effect::Settle { .. } => {}
+            Effect::Finished => finished(txn, &task)?,
+        }
+    }
+    put(txn, &task)?;
+    Ok(Some(Outcome {
+        task,
+        applied: Ok(()),
+    }))
+}
+
 /// Fail a task and refund its reservation, in one transaction. Whatever retries or
 /// restarts call this, the refund happens once: a terminal task is left as it is.
 pub fn fail_and_refund(
@@ -128,43 +189,11 @@ pub fn fail_and_refund(
     code: &str,
     message: &str,
 ) -> AppResult<Option<Task>> {
-    let Some(mut task) = get(txn, id)? else {
-        return Ok(None);
+    let event = Event::Failed {
+        code: code.into(),
+        message: message.into(),
     };
-    if task.status.is_terminal() {
-        return Ok(Some(task));
-    }
-    let now = crate::domain::now_ms();
-    task.fail(code, message, now);
-    if !task.credits_refunded && task.credits_reserved > 0 {
-        ledger::apply(
-            txn,
-            task.user_id,
-            task.credits_reserved,
-            Reason {
-                kind: EntryKind::Refund,
-                task_id: Some(&task.id),
-                actor: "system",
-                note: Some(code),
-            },
-        )?;
-    }
-    task.credits_refunded = true;
-    put(txn, &task)?;
-    finished(txn, &task)?;
-    Ok(Some(task))
-}
-
-/// Mark completed once the outputs are in local storage.
-pub fn complete(txn: &WriteTransaction, id: &str, outputs: Vec<Output>) -> AppResult<Option<Task>> {
-    update(txn, id, move |t| {
-        let now = crate::domain::now_ms();
-        t.status = Status::Completed;
-        t.phase = Phase::Done;
-        t.outputs = outputs;
-        t.finished_at_ms = Some(now);
-        Ok(true)
-    })
+    Ok(apply(txn, id, event, crate::domain::now_ms())?.map(|o| o.task))
 }
 
 /// Filters for task listings.
