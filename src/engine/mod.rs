@@ -49,6 +49,8 @@ pub struct Engine {
     book: Mutex<Scheduler>,
     /// Wakes the scheduler loop when a timer moved earlier or a worker finished.
     wake: Notify,
+    /// Told after every step, for [`Engine::run_until_idle`].
+    step_done: Notify,
     /// Tasks waiting for a slot on a busy channel, and which channels have a waiter.
     parked: Mutex<Parking>,
     /// Tasks handed a channel slot by a waiter, to be stepped next (with that slot).
@@ -97,6 +99,7 @@ impl Engine {
             callbacks,
             book: Mutex::new(Scheduler::default()),
             wake: Notify::new(),
+            step_done: Notify::new(),
             parked: Mutex::new(Parking::default()),
             ready: Mutex::new(VecDeque::new()),
             key_turn: std::sync::atomic::AtomicUsize::new(0),
@@ -213,6 +216,25 @@ impl Engine {
         n
     }
 
+    /// Step until nothing is due at the clock's current time and no step is running
+    /// (bounded): tests move a manual clock, then call this instead of waiting.
+    pub async fn run_until_idle(self: &Arc<Self>) {
+        for _ in 0..10_000 {
+            let stepped = self.run_once().await;
+            let running = self.book.lock().expect("engine lock").running();
+            let ready = !self.ready.lock().expect("engine lock").is_empty();
+            if stepped == 0 && running == 0 && !ready {
+                return;
+            }
+            if stepped == 0 {
+                // A step of the background loop is still going: wait for its end.
+                let done = self.step_done.notified();
+                let _ = tokio::time::timeout(Duration::from_millis(20), done).await;
+            }
+        }
+        tracing::warn!("run_until_idle gave up: the engine kept finding work");
+    }
+
     async fn work(self: Arc<Self>, id: TaskKey, slot: Option<Slot>) {
         crate::metrics::METRICS.engine_in_flight.inc();
         let result = self.step(&id, slot).await;
@@ -222,6 +244,7 @@ impl Engine {
             Ok(Next::Done) => None,
             Ok(Next::Busy(channel, limiter)) => {
                 self.park(id, channel, limiter);
+                self.step_done.notify_waiters();
                 return;
             }
             Err(e) => {
@@ -231,6 +254,7 @@ impl Engine {
         };
         self.book.lock().expect("engine lock").finish(&id, next);
         self.wake.notify_one();
+        self.step_done.notify_waiters();
     }
 
     /// Wait for `channel`'s next free slot without a timer or a future per task: one

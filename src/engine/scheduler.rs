@@ -31,6 +31,8 @@ pub struct Scheduler {
     heap: BinaryHeap<Reverse<(i64, u64, TaskKey)>>,
     tasks: HashMap<TaskKey, Slot>,
     seq: u64,
+    /// Tasks a worker is stepping now.
+    running: usize,
 }
 
 impl Scheduler {
@@ -100,6 +102,7 @@ impl Scheduler {
             self.heap.pop();
             if let Some(slot) = self.tasks.get_mut(&key) {
                 slot.entry = Entry::Running { again_at: None };
+                self.running += 1;
             }
             return Some(key);
         }
@@ -112,7 +115,10 @@ impl Scheduler {
             return;
         };
         let again_at = match slot.entry {
-            Entry::Running { again_at } => again_at,
+            Entry::Running { again_at } => {
+                self.running = self.running.saturating_sub(1);
+                again_at
+            }
             _ => None,
         };
         let due = match (next, again_at) {
@@ -137,14 +143,20 @@ impl Scheduler {
     /// A running task waits for its channel: no timer until it is handed a slot.
     pub fn park(&mut self, id: &TaskKey) {
         if let Some(slot) = self.tasks.get_mut(id) {
+            if matches!(slot.entry, Entry::Running { .. }) {
+                self.running = self.running.saturating_sub(1);
+            }
             slot.entry = Entry::Parked;
         }
     }
 
     /// A parked task got its slot and goes to a worker.
     pub fn unpark(&mut self, id: &TaskKey) {
-        if let Some(slot) = self.tasks.get_mut(id) {
+        if let Some(slot) = self.tasks.get_mut(id)
+            && slot.entry == Entry::Parked
+        {
             slot.entry = Entry::Running { again_at: None };
+            self.running += 1;
         }
     }
 
@@ -163,6 +175,11 @@ impl Scheduler {
         if let Some(slot) = self.tasks.get_mut(id) {
             slot.failures = 0;
         }
+    }
+
+    /// Steps running now.
+    pub fn running(&self) -> usize {
+        self.running
     }
 
     /// Unfinished tasks known (timers, running and parked).
@@ -190,6 +207,7 @@ mod tests {
         assert_eq!(s.pop_due(25).as_deref(), Some("b"));
         assert_eq!(s.pop_due(25), None);
         assert_eq!(s.len(), 3);
+        assert_eq!(s.running(), 2);
         // A running task is not handed out twice.
         s.schedule("a", 0);
         assert_eq!(s.pop_due(25), None);
@@ -226,8 +244,11 @@ mod tests {
         s.park(&a);
         assert!(!s.schedule("a", 0));
         assert_eq!(s.next_due(), None);
+        assert_eq!(s.running(), 0);
         s.unpark(&a);
+        assert_eq!(s.running(), 1);
         s.finish(&a, Some(3));
+        assert_eq!(s.running(), 0);
         assert_eq!(s.pop_due(3).as_deref(), Some("a"));
     }
 

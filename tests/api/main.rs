@@ -8,6 +8,7 @@ mod callbacks;
 mod connections;
 mod console;
 mod demo_switch;
+mod engine;
 mod errors;
 mod examples;
 mod generations;

@@ -137,3 +137,67 @@ async fn videoapi_tasks_survive_restart_and_crash() {
     restart(&spec(&up_key), &sim, &sim.url).await;
     up.stop().await;
 }
+
+/// VideoApi → VideoApi: our engine hands the upstream a signed callback URL, the upstream
+/// calls it the moment its task ends, and the task here completes at once although its
+/// polls are an hour apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chained_task_completes_within_a_second_of_the_upstream_callback() {
+    let up_dir = tempfile::tempdir().unwrap();
+    let mut up_cfg = test_config(up_dir.path());
+    up_cfg.demo_delay_ms = 1_500;
+    up_cfg.allow_private_callbacks = true;
+    let up = TestApp::with_config(up_dir, up_cfg).await;
+    let up_key = fast_user(&up, "downstream-gateway", UPSTREAM_CREDITS).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    cfg.poll_interval_ms = Some(3_600_000);
+    cfg.allow_private_callbacks = true;
+    let app = TestApp::with_config(dir, cfg).await;
+    let key = fast_user(&app, "buyer", START_CREDITS).await;
+    channel(&app, "chan-a", &spec(&up_key), &up.url).await;
+    model(&app, "m", &[("chan-a", UPSTREAM_MODEL, 0)]).await;
+
+    let id = create(
+        &app,
+        &key,
+        json!({"model": "m", "prompt": "a red fox runs"}),
+    )
+    .await;
+    wait_until("the submission", || {
+        matches!(
+            stored(&app, &id).phase,
+            videoapi::domain::task::Phase::Submitted { .. }
+        )
+    })
+    .await;
+    let videoapi::domain::task::Phase::Submitted { upstream_id } = stored(&app, &id).phase else {
+        unreachable!()
+    };
+    let sent = stored(&up, &upstream_id)
+        .request
+        .callback_url
+        .unwrap_or_default();
+    assert!(
+        sent.starts_with(&format!("{}/callbacks/tasks/{id}/", app.url)),
+        "{sent}"
+    );
+    // The upstream finishes (and then calls back); from then on, at most a second here.
+    up.wait_for(&up_key, &upstream_id, "completed").await;
+    let done_upstream = std::time::Instant::now();
+    let v = app.wait_for(&key, &id, "completed").await;
+    let took = done_upstream.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "completed {took:?} after upstream: {v}"
+    );
+    assert_eq!(
+        app.get(&key, &format!("/v1/video/generations/{id}"))
+            .await
+            .1["status"],
+        "completed"
+    );
+    app.stop().await;
+    up.stop().await;
+}
