@@ -41,6 +41,7 @@ pub struct Metrics {
     pub credits_refunded: Counter,
     pub upstream_errors: Family<ProviderLabels, Counter>,
     pub engine_in_flight: Gauge,
+    pub engine_tasks_held: Gauge,
     pub webhooks_delivered: Counter,
     pub webhooks_failed: Counter,
 }
@@ -61,6 +62,7 @@ impl Metrics {
             credits_refunded: Counter::default(),
             upstream_errors: Family::default(),
             engine_in_flight: Gauge::default(),
+            engine_tasks_held: Gauge::default(),
             webhooks_delivered: Counter::default(),
             webhooks_failed: Counter::default(),
             registry: Registry::default(),
@@ -104,6 +106,11 @@ impl Metrics {
             "engine_in_flight",
             "Engine steps running now",
             m.engine_in_flight.clone(),
+        );
+        registry.register(
+            "engine_tasks_held",
+            "Unfinished tasks the engine holds (each a timer entry unless being stepped)",
+            m.engine_tasks_held.clone(),
         );
         registry.register(
             "webhooks_delivered",

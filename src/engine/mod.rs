@@ -128,13 +128,14 @@ impl Engine {
         self.book.lock().expect("engine lock").len()
     }
 
-    /// Every unfinished task, staggered a little so a restart does not stampede upstream.
+    /// Every unfinished task, spread over up to two seconds so a restart does not
+    /// stampede upstream (or this machine) with one step per task at once.
     pub async fn resume(&self) -> AppResult<usize> {
         let ids = self.store.read(store::tasks::active_ids).await?;
         let now = self.now();
         let mut book = self.book.lock().expect("engine lock");
         for (i, id) in ids.iter().enumerate() {
-            book.schedule(id, now + (i as i64 % 100) * 5);
+            book.schedule(id, now + (i as i64 % 1_000) * 2);
         }
         Ok(ids.len())
     }
@@ -166,7 +167,11 @@ impl Engine {
                 workers.spawn(async move { engine.work(id, slot).await });
             }
             let idle = if workers.len() < WORKERS {
-                let next = self.book.lock().expect("engine lock").next_due();
+                let (next, held) = {
+                    let mut book = self.book.lock().expect("engine lock");
+                    (book.next_due(), book.len())
+                };
+                crate::metrics::METRICS.engine_tasks_held.set(held as i64);
                 next.map(|due| Duration::from_millis((due - self.now()).max(0) as u64))
                     .unwrap_or(MAX_IDLE)
                     .min(MAX_IDLE)
