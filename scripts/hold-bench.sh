@@ -70,8 +70,11 @@ t0=$(now_ms)
 serve
 wait_serving
 echo "restart to serving: $(($(now_ms) - t0)) ms"
-for s in 1 2 5 10; do
-  sleep $((s == 1 ? 1 : s == 2 ? 1 : s == 5 ? 3 : 5))
+# After a restart every task is stepped once within ~2 s, then again one poll interval later.
+last=0
+for s in 1 2 5 10 30 $((POLL_MS / 1000 + 10)); do
+  sleep $((s - last))
+  last=$s
   echo "rss ${s}s after restart: $(rss_mib "$PID") MiB"
 done
 HELD=$(curl -sf "$URL/metrics" | awk '/^videoapi_engine_tasks_held / {print $2}')

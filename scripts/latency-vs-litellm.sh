@@ -55,7 +55,7 @@ id = "fake-video"
 name = "Fake video"
 billing = { mode = "per_task", credits = 10 }
 poll_interval_seconds = 5
-capabilities = { types = ["text-to-video"], resolutions = ["720p"], durations = [4], default_duration = 4, aspect_ratios = ["16:9"] }
+capabilities = { types = ["text-to-video"], resolutions = ["720p"], durations = [4], default_duration = 4, aspect_ratios = ["16:9"], supports_audio = true, default_generate_audio = true }
 routes = [{ provider = "fake-videos", upstream_model = "fake-video", priority = 0, weight = 1 }]
 TOML
 V_PORT=$(free_port)

@@ -7,6 +7,7 @@ every POLL seconds until completed or failed, N times in a row; print p50 / p90 
 import json
 import sys
 import time
+import urllib.error
 import urllib.request
 
 
@@ -16,8 +17,11 @@ def call(method, url, key, body=None):
     req.add_header("authorization", f"Bearer {key}")
     if data is not None:
         req.add_header("content-type", "application/json")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.load(r)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)
+    except urllib.error.HTTPError as e:
+        raise SystemExit(f"{method} {url}: {e.code} {e.read().decode(errors='replace')}")
 
 
 def main():

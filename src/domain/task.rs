@@ -347,15 +347,16 @@ fn fail(t: &mut Task, effects: &mut Vec<Effect>, code: &str, message: &str, now_
     effects.push(Effect::Finished);
 }
 
-/// The first poll after upstream accepted a task comes this soon: a short job is seen at
-/// once instead of a whole interval later.
-pub const FIRST_POLL_MS: i64 = 100;
+/// The first poll after upstream accepted a task comes this soon: a job upstream finishes
+/// at once is seen at once instead of a whole interval later.
+pub const FIRST_POLL_MS: i64 = 10;
 /// The longest pause between two tries after errors.
 pub const MAX_BACKOFF_MS: i64 = 300_000;
 
-/// How long until the next poll of a task upstream accepted `age_ms` ago: a quarter of its
-/// age, at least [`FIRST_POLL_MS`], at most the model's interval (`interval_ms`), so polls
-/// are dense while a result is likely and sparse for long jobs. With a completion callback
+/// How long until the next poll of a task upstream accepted `age_ms` ago: half its age, at
+/// least [`FIRST_POLL_MS`], at most the model's interval (`interval_ms`), so polls are
+/// dense while a quick result is likely and sparse for long jobs (about 16 polls to reach
+/// a 5 s interval, then one per interval). With a completion callback
 /// the callback brings the news and polling is a fallback at three intervals.
 pub fn poll_delay_ms(age_ms: i64, interval_ms: i64, callback: bool) -> i64 {
     let ceiling = if callback {
@@ -363,7 +364,7 @@ pub fn poll_delay_ms(age_ms: i64, interval_ms: i64, callback: bool) -> i64 {
     } else {
         interval_ms
     };
-    (age_ms.max(0) / 4).clamp(FIRST_POLL_MS, ceiling.max(FIRST_POLL_MS))
+    (age_ms.max(0) / 2).clamp(FIRST_POLL_MS, ceiling.max(FIRST_POLL_MS))
 }
 
 /// The pause after `failures` consecutive failed tries: doubling from `base_ms`, capped.
@@ -703,17 +704,17 @@ mod tests {
     fn polls_are_fast_early_and_reach_the_interval_later() {
         let cases = [
             // (age, interval, callback, delay)
-            (0, 5_000, false, 100),
-            (300, 5_000, false, 100),
-            (2_000, 5_000, false, 500),
-            (8_000, 5_000, false, 2_000),
+            (0, 5_000, false, 10),
+            (15, 5_000, false, 10),
+            (300, 5_000, false, 150),
+            (2_000, 5_000, false, 1_000),
             (20_000, 5_000, false, 5_000),
             (3_600_000, 5_000, false, 5_000),
-            (-50, 5_000, false, 100),
-            (0, 5_000, true, 100),
-            (20_000, 5_000, true, 5_000),
+            (-50, 5_000, false, 10),
+            (0, 5_000, true, 10),
+            (10_000, 5_000, true, 5_000),
             (3_600_000, 5_000, true, 15_000),
-            (10_000, 40, false, 100),
+            (10_000, 5, false, 10),
         ];
         for (age, interval, cb, want) in cases {
             assert_eq!(

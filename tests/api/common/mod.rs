@@ -73,6 +73,12 @@ impl TestApp {
         self.start_again().await;
     }
 
+    /// Start again after the caller stopped the server itself (to time the stop).
+    pub async fn start_after_stop(&mut self) {
+        assert!(self.running.is_none(), "stop it first");
+        self.start_again().await;
+    }
+
     async fn start_again(&mut self) {
         // Drop pooled connections: their server-side tasks hold the old state (and the
         // database file) until they close.
