@@ -259,7 +259,9 @@ pub const CANCEL_MESSAGE: &str = "cancelled by the caller; credits were refunded
 
 /// Apply `event` to `task` at `now_ms`: the new task and its effects, or why not.
 pub fn transition(task: &Task, event: Event, now_ms: i64) -> Result<Transition, Illegal> {
-    if task.status.is_terminal() || task.phase == Phase::Done {
+    // The status decides: a record whose phase says done but whose status does not
+    // (an old or hand-edited one) can still be failed and refunded.
+    if task.status.is_terminal() {
         return Err(Illegal::Terminal);
     }
     let wrong = || Illegal::WrongPhase {
