@@ -29,7 +29,8 @@ URL="http://127.0.0.1:$PORT"
 now_ms() { date +%s%3N; }
 rss_mib() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 serve() {
-  VIDEOAPI_LOG=warn VIDEOAPI_DEMO_DELAY_MS=86400000 VIDEOAPI_POLL_INTERVAL_MS=$POLL_MS \
+  # As the systemd unit of install.sh runs it (MALLOC_ARENA_MAX=0 measures glibc's default).
+  MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} VIDEOAPI_LOG=warn VIDEOAPI_DEMO_DELAY_MS=86400000 VIDEOAPI_POLL_INTERVAL_MS=$POLL_MS \
     VIDEOAPI_TASK_DEADLINE_SECS=86400 "$BIN" --data-dir "$DATA" serve --listen 127.0.0.1:$PORT \
     >>"$DATA/server.log" 2>&1 &
   PID=$!

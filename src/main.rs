@@ -1,10 +1,12 @@
 //! The `videoapi` binary: run the CLI and map its exit code.
 
-// The allocator is glibc's, chosen by measurement: with 100 000 unfinished tasks held
-// (`N=100000 bash scripts/hold-bench.sh`, release, same 2-core machine and load) glibc
-// idled at 22 MiB, held them in 117 MiB and sat at 133 MiB 10 s after a restart; mimalloc
-// 0.1.52 idled at 55 MiB, held them in 162 MiB and grew to 430 MiB after the restart
-// (stop 0.16 s vs 0.07 s, restart to serving 0.59 s vs 0.49 s: both well inside the goals).
+// The allocator is glibc's with two arenas (`MALLOC_ARENA_MAX=2`, set by install.sh's
+// systemd unit), chosen by measurement: 100 000 unfinished tasks held by one server
+// (`N=100000 bash scripts/hold-bench.sh`, release, the shared 2-core machine), RSS idle /
+// holding them / 70 s after a restart with them:
+//   glibc, 2 arenas         22 / 130 / 137 MiB   (stop 0.08 s, restart to serving 0.30 s)
+//   glibc, default arenas   22 / 116 / 170 MiB   (stop 0.18 s, restart 0.25 s)
+//   mimalloc 0.1.52         55 / 162 / 430 MiB   (10 s after; stop 0.07 s, restart 0.49 s)
 
 fn main() -> std::process::ExitCode {
     videoapi::cli::run()
