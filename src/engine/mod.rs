@@ -385,7 +385,7 @@ impl Engine {
             Phase::Submitting { route } => self.resubmit_after_crash(task.clone(), route).await,
             Phase::Submitted { upstream_id } => self.poll(task.clone(), upstream_id, slot).await,
             Phase::Mirroring { .. } if !self.may_mirror(&task) => Ok(Next::At(self.now() + 5_000)),
-            Phase::Mirroring { results } => self.mirror(task.clone(), results).await,
+            Phase::Mirroring { results } => self.mirror(task.clone(), results, false).await,
             Phase::Done => Ok(Next::Done),
         }?;
         // Never sleep past the deadline: the step then fails the task on time.
@@ -652,16 +652,14 @@ impl Engine {
                 .await
             }
             Ok(PollOutcome::Succeeded(results)) => {
-                let event = Event::UpstreamSucceeded {
-                    results: results.clone(),
-                };
-                let Some(task) = self.advance(&task.id, event).await? else {
-                    return Ok(Next::Done);
-                };
-                if !self.may_mirror(&task) {
-                    return Ok(Next::At(self.now() + 5_000));
+                if self.may_mirror(&task) {
+                    // Straight on: the results are recorded with the completion (or
+                    // before a retry), saving a write on the way to `completed`.
+                    return self.mirror(task, results, true).await;
                 }
-                self.mirror(task, results).await
+                let event = Event::UpstreamSucceeded { results };
+                self.advance(&task.id, event).await?;
+                Ok(Next::At(self.now() + 5_000))
             }
             Ok(PollOutcome::Failed { code, message }) => self.fail(&task.id, &code, &message).await,
             Err(ProviderError::Retryable {
@@ -702,9 +700,19 @@ impl Engine {
     }
 
     /// Copy every result into local storage, then (and only then) mark completed.
-    async fn mirror(&self, task: Task, results: Vec<ResultRef>) -> AppResult<Next> {
+    /// `from_poll`: the task is still `submitted` (upstream just said it succeeded); the
+    /// move to mirroring is written in the same transaction as the completion.
+    async fn mirror(
+        &self,
+        task: Task,
+        results: Vec<ResultRef>,
+        from_poll: bool,
+    ) -> AppResult<Next> {
         let Some(provider) = task.provider.as_deref().and_then(|p| self.registry.get(p)) else {
             return Ok(Next::At(self.now() + self.backoff(&task.id)));
+        };
+        let succeeded = Event::UpstreamSucceeded {
+            results: results.clone(),
         };
         let mut outputs = Vec::with_capacity(results.len());
         for (i, r) in results.iter().enumerate() {
@@ -722,16 +730,31 @@ impl Engine {
                 Err(Fetch::Retry(msg)) => {
                     tracing::warn!(task = %task.id, %msg, "mirroring failed; will retry");
                     self.remove_outputs(&outputs).await;
+                    if from_poll {
+                        // Keep what upstream said: the retry mirrors without asking again.
+                        self.advance(&task.id, succeeded).await?;
+                    }
                     return Ok(Next::At(self.now() + self.backoff(&task.id)));
                 }
             }
         }
         // Completion: the charge settles in this same transaction (Effect::Settle).
-        let event = Event::Mirrored {
+        let mut events = Vec::with_capacity(2);
+        if from_poll {
+            events.push(succeeded);
+        }
+        events.push(Event::Mirrored {
             outputs: outputs.clone(),
-        };
-        if self.advance(&task.id, event).await?.is_none() {
-            self.remove_outputs(&outputs).await;
+        });
+        let now = self.now();
+        let id = task.id.clone();
+        let done = self
+            .store
+            .write(move |txn| store::tasks::apply_all(txn, &id, events, now))
+            .await?;
+        match done {
+            Some(o) if o.applied.is_ok() => self.ended(&o.task),
+            _ => self.remove_outputs(&outputs).await,
         }
         Ok(Next::Done)
     }

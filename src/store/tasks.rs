@@ -181,6 +181,28 @@ pub fn apply(
     }))
 }
 
+/// Apply several events in order in this one transaction; the first that does not apply
+/// stops the rest (what was applied before it stays).
+pub fn apply_all(
+    txn: &WriteTransaction,
+    id: &str,
+    events: Vec<Event>,
+    now_ms: i64,
+) -> AppResult<Option<Outcome>> {
+    let mut last = None;
+    for event in events {
+        let Some(out) = apply(txn, id, event, now_ms)? else {
+            return Ok(None);
+        };
+        let stop = out.applied.is_err();
+        last = Some(out);
+        if stop {
+            break;
+        }
+    }
+    Ok(last)
+}
+
 /// Fail a task and refund its reservation, in one transaction. Whatever retries or
 /// restarts call this, the refund happens once: a terminal task is left as it is.
 pub fn fail_and_refund(
