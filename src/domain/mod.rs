@@ -5,6 +5,7 @@ pub mod client_addr;
 pub mod credits;
 pub mod ids;
 pub mod ledger;
+pub mod mp4;
 pub mod network;
 pub mod openai;
 pub mod paging;
@@ -12,6 +13,7 @@ pub mod pricing;
 pub mod references;
 pub mod request;
 pub mod session;
+pub mod settlement;
 pub mod task;
 pub mod user;
 

@@ -5,5 +5,6 @@ pub mod catalog;
 pub mod overview;
 pub mod passwords;
 pub mod sessions;
+pub mod settlement;
 pub mod tasks;
 pub mod uploads;

@@ -18,6 +18,7 @@ mod models;
 mod openai;
 mod openapi;
 mod ops;
+mod pricing;
 mod process;
 mod providers;
 mod quickstart;

@@ -296,6 +296,57 @@ impl AdminApi {
         }))
     }
 
+    /// A customer's own prices
+    ///
+    /// The models this customer pays an own price for, above any pricing group.
+    #[oai(path = "/users/:user_id/prices", method = "get")]
+    async fn user_prices(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        user_id: Path<u64>,
+    ) -> Result<Json<Vec<UserPriceView>>, Failure<{ ADMIN | PARAMS | E404 }>> {
+        auth.admin()?;
+        state.accounts.user(user_id.0).await?;
+        Ok(Json(
+            state
+                .catalog
+                .user_prices(user_id.0)
+                .iter()
+                .map(UserPriceView::from_price)
+                .collect(),
+        ))
+    }
+
+    /// Set a customer's own price for a model
+    ///
+    /// `percent` of list price (80 = 20 % off, rounded up) or `credits` per task, second
+    /// or bucket as the model bills; both null removes it. Wins over the pricing group.
+    /// Tasks already created keep the price they were created with.
+    #[oai(path = "/users/:user_id/prices/:model_id", method = "put")]
+    async fn put_user_price(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        user_id: Path<u64>,
+        model_id: Path<String>,
+        body: Json<PutUserPrice>,
+    ) -> Result<Json<UserPriceView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>>
+    {
+        auth.admin()?;
+        state.accounts.user(user_id.0).await?;
+        let price = crate::domain::catalog::UserPrice {
+            model: model_id.0,
+            percent: body.0.percent,
+            credits: body.0.credits,
+        };
+        state
+            .catalog
+            .put_user_price(user_id.0, price.clone())
+            .await?;
+        Ok(Json(UserPriceView::from_price(&price)))
+    }
+
     /// List pricing groups
     #[oai(path = "/pricing-groups", method = "get")]
     async fn groups(

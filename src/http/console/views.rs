@@ -168,10 +168,11 @@ impl ConsoleTask {
         now_ms: i64,
     ) -> ConsoleTask {
         let view = crate::http::views::TaskView::from_task(t, public_url);
-        let refunded = if t.credits_refunded {
-            t.credits_reserved
-        } else {
-            0
+        // A failure returns the whole reservation; a settlement what was not used.
+        let refunded = match (&t.settlement, t.status) {
+            (_, Status::Failed) if t.credits_refunded => t.credits_reserved,
+            (Some(st), _) => st.refunded,
+            _ => 0,
         };
         let r = &t.request;
         ConsoleTask {
@@ -197,11 +198,10 @@ impl ConsoleTask {
             credits_reserved: t.credits_reserved,
             credits_refunded: t.credits_refunded,
             credits_refunded_amount: refunded,
-            // No arithmetic: a refund is always the whole reservation.
-            credits_charged: if t.credits_refunded {
-                0
-            } else {
-                t.credits_reserved
+            credits_charged: match (t.credits_charged, t.status) {
+                (Some(c), _) => c,
+                (None, Status::Failed) if t.credits_refunded => 0,
+                (None, _) => t.credits_reserved,
             },
             created_at_ms: t.created_at_ms,
             finished_at_ms: t.finished_at_ms,
@@ -356,6 +356,7 @@ fn ledger_reason(e: &LedgerEntry) -> (Option<&'static str>, Option<String>) {
         EntryKind::TopUp if e.note.as_deref() == Some(STARTING_CREDITS_NOTE) => {
             (Some("starting_credits"), None)
         }
+        EntryKind::Settle => (Some("task_settled"), None),
         EntryKind::TopUp | EntryKind::Adjust => (None, None),
     }
 }
@@ -777,6 +778,7 @@ impl AdminOverview {
 pub enum BillingModeInput {
     PerTask,
     PerSecond,
+    PerDuration,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -787,6 +789,44 @@ pub struct ModelBilling {
     /// Per-resolution override of `credits`, e.g. `{"480p": 24}`.
     #[oai(default)]
     pub resolution_credits: BTreeMap<String, i64>,
+    /// `per_duration`: the price of videos up to each bucket's `max_seconds`.
+    #[oai(default)]
+    pub buckets: Vec<BucketInput>,
+    /// With `generate_audio`: the base price times this percent (150 = ×1.5).
+    #[oai(default)]
+    pub audio_percent: Option<u32>,
+    /// With `generate_audio`: credits added per task.
+    #[oai(default)]
+    pub audio_credits: i64,
+    /// With a video input: credits added per task.
+    #[oai(default)]
+    pub video_input_credits: i64,
+}
+
+/// One `per_duration` bucket.
+#[derive(Debug, Clone, Object)]
+pub struct BucketInput {
+    pub max_seconds: u32,
+    /// Price at any resolution not in `resolution_credits`; null = unpriced there.
+    #[oai(default)]
+    pub credits: Option<i64>,
+    #[oai(default)]
+    pub resolution_credits: BTreeMap<String, i64>,
+}
+
+/// What the channel charges per task on a route, in credits (for the margin).
+#[derive(Debug, Clone, Object)]
+pub struct RouteCostInput {
+    #[oai(default)]
+    pub per_task: i64,
+    /// Per second of video by resolution; `"*"` = any other.
+    #[oai(default)]
+    pub per_second: BTreeMap<String, i64>,
+    /// Per provider unit (Kling unit, Ark token): `unit_credits` per `per_units` units.
+    #[oai(default)]
+    pub unit_credits: i64,
+    #[oai(default)]
+    pub per_units: Option<u64>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -823,6 +863,9 @@ pub struct ModelRoute {
     pub weight: u32,
     #[oai(nullable)]
     pub settings: Option<Any<serde_json::Value>>,
+    /// What the channel charges for a task on this route; null = not recorded.
+    #[oai(default)]
+    pub cost: Option<RouteCostInput>,
 }
 
 fn one() -> u32 {
@@ -870,9 +913,23 @@ impl AdminModel {
                 mode: match m.billing.mode {
                     cat::BillingMode::PerTask => BillingModeInput::PerTask,
                     cat::BillingMode::PerSecond => BillingModeInput::PerSecond,
+                    cat::BillingMode::PerDuration => BillingModeInput::PerDuration,
                 },
                 credits: m.billing.credits,
                 resolution_credits: m.billing.resolution_credits.clone(),
+                buckets: m
+                    .billing
+                    .buckets
+                    .iter()
+                    .map(|b| BucketInput {
+                        max_seconds: b.max_seconds,
+                        credits: b.credits,
+                        resolution_credits: b.resolution_credits.clone(),
+                    })
+                    .collect(),
+                audio_percent: m.billing.audio_percent,
+                audio_credits: m.billing.audio_credits,
+                video_input_credits: m.billing.video_input_credits,
             },
             capabilities: ModelCapabilities {
                 types: c.types.clone(),
@@ -896,6 +953,12 @@ impl AdminModel {
                     priority: r.priority,
                     weight: r.weight,
                     settings: (!r.settings.is_null()).then(|| Any(r.settings.clone())),
+                    cost: r.cost.as_ref().map(|c| RouteCostInput {
+                        per_task: c.per_task,
+                        per_second: c.per_second.clone(),
+                        unit_credits: c.unit_credits,
+                        per_units: c.per_units,
+                    }),
                 })
                 .collect(),
         }
@@ -913,9 +976,23 @@ impl AdminModel {
                 mode: match self.billing.mode {
                     BillingModeInput::PerTask => cat::BillingMode::PerTask,
                     BillingModeInput::PerSecond => cat::BillingMode::PerSecond,
+                    BillingModeInput::PerDuration => cat::BillingMode::PerDuration,
                 },
                 credits: self.billing.credits,
                 resolution_credits: self.billing.resolution_credits,
+                buckets: self
+                    .billing
+                    .buckets
+                    .into_iter()
+                    .map(|b| cat::DurationBucket {
+                        max_seconds: b.max_seconds,
+                        credits: b.credits,
+                        resolution_credits: b.resolution_credits,
+                    })
+                    .collect(),
+                audio_percent: self.billing.audio_percent,
+                audio_credits: self.billing.audio_credits,
+                video_input_credits: self.billing.video_input_credits,
             },
             capabilities: cat::Capabilities {
                 types: c.types,
@@ -939,6 +1016,12 @@ impl AdminModel {
                     priority: r.priority,
                     weight: r.weight,
                     settings: r.settings.map(|s| s.0).unwrap_or(serde_json::Value::Null),
+                    cost: r.cost.map(|c| cat::RouteCost {
+                        per_task: c.per_task,
+                        per_second: c.per_second,
+                        unit_credits: c.unit_credits,
+                        per_units: c.per_units,
+                    }),
                 })
                 .collect(),
         }
@@ -956,4 +1039,35 @@ pub fn parse_status(s: Option<&str>) -> Result<Option<Status>, crate::error::App
             )
         }),
     }
+}
+
+/// A customer's own price for one model.
+#[derive(Debug, Clone, Object)]
+pub struct UserPriceView {
+    pub model: String,
+    /// Percent of list price; null when `credits` is set.
+    #[oai(nullable)]
+    pub percent: Option<u32>,
+    /// Unit price (per task, second or bucket); null when `percent` is set.
+    #[oai(nullable)]
+    pub credits: Option<i64>,
+}
+
+impl UserPriceView {
+    pub fn from_price(p: &cat::UserPrice) -> UserPriceView {
+        UserPriceView {
+            model: p.model.clone(),
+            percent: p.percent,
+            credits: p.credits,
+        }
+    }
+}
+
+/// Set a customer's price for a model: one of `percent` or `credits`; neither removes it.
+#[derive(Debug, Clone, Object)]
+pub struct PutUserPrice {
+    /// 1-10000; 100 = list price.
+    pub percent: Option<u32>,
+    /// 0 or more credits per task, second or bucket.
+    pub credits: Option<i64>,
 }

@@ -152,6 +152,7 @@ pub async fn model(app: &TestApp, id: &str, routes: &[(&str, &str, i32)]) {
                 mode: BillingMode::PerTask,
                 credits: PRICE,
                 resolution_credits: Default::default(),
+                ..Default::default()
             },
             capabilities: all_capabilities(),
             poll_interval_seconds: 1,
@@ -163,6 +164,7 @@ pub async fn model(app: &TestApp, id: &str, routes: &[(&str, &str, i32)]) {
                     priority: *prio,
                     weight: 1,
                     settings: Value::Null,
+                    cost: None,
                 })
                 .collect(),
         })
@@ -586,6 +588,7 @@ pub async fn model_with_settings(
             mode: BillingMode::PerTask,
             credits: PRICE,
             resolution_credits: Default::default(),
+            ..Default::default()
         },
         capabilities: all_capabilities(),
         poll_interval_seconds: 1,
@@ -597,6 +600,7 @@ pub async fn model_with_settings(
         priority: 0,
         weight: 1,
         settings,
+        cost: None,
     });
     app.state().catalog.put_model(m).await.unwrap();
 }
