@@ -324,7 +324,7 @@ impl PublicApi {
     ) -> Result<Json<EstimateView>, Failure<{ AUTH | BODY | E402 }>> {
         let input = body.0.decode(state.config.strict_request_fields)?;
         check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
-        let e = state.tasks.estimate(&auth.0, input).await?;
+        let e = state.tasks.estimate(&auth.0, input, false).await?;
         Ok(Json(EstimateView::from_estimate(&e)))
     }
 

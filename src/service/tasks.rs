@@ -148,8 +148,14 @@ impl Tasks {
     }
 
     /// What a create with this body would cost, with the same checks and errors (402
-    /// when the balance is short); nothing is written.
-    pub async fn estimate(&self, who: &Principal, input: GenerationInput) -> AppResult<Estimate> {
+    /// when the balance is short, unless `allow_short`: the console shows the price and a
+    /// negative `balance_after` instead); nothing is written.
+    pub async fn estimate(
+        &self,
+        who: &Principal,
+        input: GenerationInput,
+        allow_short: bool,
+    ) -> AppResult<Estimate> {
         let (model, req, price) = self.prepare(who, input)?;
         let uid = who.user.id;
         let balance = self
@@ -158,7 +164,12 @@ impl Tasks {
             .await?
             .ok_or_else(|| AppError::not_found("user"))?
             .credits;
-        let balance_after = crate::domain::credits::reserve(balance, price.total)?;
+        let balance_after = match crate::domain::credits::reserve(balance, price.total) {
+            Err(AppError::InsufficientCredits { .. }) if allow_short => balance
+                .checked_sub(price.total)
+                .ok_or_else(|| AppError::invalid("model", "the price is out of range"))?,
+            other => other?,
+        };
         Ok(Estimate {
             model: model.id.clone(),
             seconds: req.seconds,

@@ -575,3 +575,21 @@ async fn settlement_racing_a_deadline_settles_exactly_once() {
     assert!(app.audit().is_empty(), "{:?}", app.audit());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_console_estimate_shows_the_price_even_when_the_balance_is_short() {
+    let app = TestApp::new().await;
+    app.user_with_key("poor", 100).await;
+    let mut c = Console::login(&app, "poor", "password-123").await;
+    let (s, e) = c
+        .post("/console/api/generations/estimate", seed_request())
+        .await;
+    assert_eq!(s, 200, "{e}");
+    assert_eq!(
+        (e["credits"].as_i64(), e["balance_after"].as_i64()),
+        (Some(180), Some(-80))
+    );
+    let (s, v) = c.post("/console/api/generations", seed_request()).await;
+    assert_eq!((s, error_code(&v).as_str()), (402, "insufficient_credits"));
+    app.stop().await;
+}

@@ -220,7 +220,15 @@ test("the model dialog refuses a bad price next to the field and round-trips a p
 
   const saved = (await api(page, "GET", "/console/api/admin/models")).body.find((m) => m.id === "e2e-structured");
   assert.ok(saved, "saved");
-  assert.deepEqual(saved.billing, { mode: "per_second", credits: 30, resolution_credits: { "480p": 20, "1080p": 60 } });
+  assert.deepEqual(saved.billing, {
+    mode: "per_second",
+    credits: 30,
+    resolution_credits: { "480p": 20, "1080p": 60 },
+    buckets: [],
+    audio_percent: null,
+    audio_credits: 0,
+    video_input_credits: 0,
+  });
   assert.deepEqual(saved.capabilities.resolutions.slice().sort(), ["1080p", "480p", "720p"]);
   assert.deepEqual(saved.capabilities.durations, [5, 10]);
   assert.deepEqual(saved.capabilities.aspect_ratios.slice().sort(), ["16:9", "9:16"]);
