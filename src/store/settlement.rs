@@ -51,3 +51,27 @@ pub fn settle(
     task.settlement = Some(s);
     Ok(())
 }
+
+/// The margin report over tasks created in `[from_ms, to_ms)`, found by their ids (which
+/// start with the creation time), at most `cap` tasks; true in the second field when the
+/// cap cut it short.
+pub fn margins(
+    txn: &redb::ReadTransaction,
+    from_ms: i64,
+    to_ms: i64,
+    cap: usize,
+) -> AppResult<(crate::domain::margins::Report, bool)> {
+    let mut report = crate::domain::margins::Report::default();
+    let table = txn.open_table(super::tables::TASKS)?;
+    let lo = format!("vidgen_{:013}", from_ms.max(0));
+    let hi = format!("vidgen_{:013}", to_ms.max(0));
+    for (seen, row) in table.range(lo.as_str()..hi.as_str())?.enumerate() {
+        if seen == cap {
+            return Ok((report, true));
+        }
+        let (_, v) = row?;
+        let t: Task = super::decode(v.value())?;
+        report.add(&t);
+    }
+    Ok((report, false))
+}

@@ -593,3 +593,85 @@ async fn the_console_estimate_shows_the_price_even_when_the_balance_is_short() {
     assert_eq!((s, error_code(&v).as_str()), (402, "insufficient_credits"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_operator_sees_charged_cost_and_margin_per_task_and_per_model_channel_customer() {
+    let app = TestApp::new().await;
+    let mut m = (*app.state().catalog.model(SEED).unwrap()).clone();
+    m.routes[0].cost = Some(RouteCost {
+        per_task: 5,
+        per_second: [("*".to_string(), 4)].into(),
+        ..RouteCost::default()
+    });
+    app.state().catalog.put_model(m).await.unwrap();
+    let key = app.user_with_key("payer", 1000).await;
+    let mut failing = seed_request();
+    failing["prompt"] = json!("@Image1 demo:fail");
+    let (_, ok) = app.create(&key, seed_request()).await;
+    let (_, bad) = app.create(&key, failing).await;
+    app.wait_for(&key, ok["task_id"].as_str().unwrap(), "completed")
+        .await;
+    app.wait_for(&key, bad["task_id"].as_str().unwrap(), "failed")
+        .await;
+
+    let mut ops = Console::login(&app, "admin", "admin-password").await;
+    let (s, r) = ops.get("/console/api/admin/margins").await;
+    assert_eq!(s, 200, "{r}");
+    let line = |list: &Value, key: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key} in {list}"))
+    };
+    // 180 charged for the completed task (0 for the failed one); cost 5 + 4 × 5 = 25.
+    for l in [
+        r["all"].clone(),
+        line(&r["by_model"], SEED),
+        line(&r["by_channel"], "demo"),
+        line(&r["by_customer"], "payer"),
+    ] {
+        assert_eq!(
+            (
+                l["tasks"].as_u64(),
+                l["charged"].as_i64(),
+                l["costed_tasks"].as_u64(),
+                l["upstream_cost"].as_i64(),
+                l["margin"].as_i64()
+            ),
+            (Some(2), Some(180), Some(1), Some(25), Some(155)),
+            "{l}"
+        );
+    }
+    let now = videoapi::domain::now_ms();
+    let (_, empty) = ops
+        .get(&format!(
+            "/console/api/admin/margins?from_ms={}&to_ms={}",
+            now + 60_000,
+            now + 120_000
+        ))
+        .await;
+    assert_eq!(empty["all"]["tasks"], 0);
+    let (s, v) = ops
+        .get("/console/api/admin/margins?from_ms=10&to_ms=5")
+        .await;
+    assert_eq!((s, v["error"]["param"].as_str()), (422, Some("from_ms")));
+
+    let (_, tasks) = ops.get("/console/api/admin/tasks?status=completed").await;
+    let t = &tasks["data"][0];
+    assert_eq!(
+        (
+            t["credits_charged"].as_i64(),
+            t["upstream_cost"].as_i64(),
+            t["margin"].as_i64()
+        ),
+        (Some(180), Some(25), Some(155))
+    );
+    // A customer never sees the operator's cost.
+    let mut me = Console::login(&app, "payer", "password-123").await;
+    let (_, own) = me.get("/console/api/tasks?status=completed").await;
+    assert_eq!(own["data"][0]["upstream_cost"], Value::Null);
+    assert_eq!(own["data"][0]["margin"], Value::Null);
+    app.stop().await;
+}

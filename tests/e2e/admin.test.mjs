@@ -259,3 +259,16 @@ test("the model dialog refuses a bad price next to the field and round-trips a p
   assert.equal(again.routes.length, 1, "the route survived the edit");
   await page.close();
 });
+
+test("the tasks page shows charged, channel cost and margin per model, channel and customer", async () => {
+  const page = await freshPage("en");
+  await loginAdmin(page);
+  await page.goto(`${BASE}/#/admin/tasks`);
+  await page.waitForSelector('[data-testid="margins-all"]');
+  assert.match(await page.textContent('[data-testid="margins-all"]'), /^Charged [\d,]+ · Channel cost [\d,]+ · Margin -?[\d,]+$/);
+  const heads = await page.$$eval("#margins h3", (els) => els.map((e) => e.textContent));
+  assert.deepEqual(heads, ["Per model", "Per channel", "Per customer"]);
+  await page.selectOption("#margins-period", "1");
+  await page.waitForSelector('[data-testid="margins-all"]');
+  await page.close();
+});

@@ -158,6 +158,13 @@ pub struct ConsoleTask {
     /// The owner (operator views only).
     #[oai(nullable)]
     pub username: Option<String>,
+    /// What the channel charged for it, in credits, when its route has a cost (operator
+    /// views only).
+    #[oai(nullable)]
+    pub upstream_cost: Option<i64>,
+    /// `credits_charged - upstream_cost` (operator views only).
+    #[oai(nullable)]
+    pub margin: Option<i64>,
 }
 
 impl ConsoleTask {
@@ -210,6 +217,8 @@ impl ConsoleTask {
             source: t.source.clone(),
             cancellable: t.can_cancel(),
             username: None,
+            upstream_cost: None,
+            margin: None,
         }
     }
 }
@@ -1070,4 +1079,45 @@ pub struct PutUserPrice {
     pub percent: Option<u32>,
     /// 0 or more credits per task, second or bucket.
     pub credits: Option<i64>,
+}
+
+/// Charged, upstream cost and margin over a set of tasks.
+#[derive(Debug, Clone, Object)]
+pub struct MarginTotals {
+    /// The model id, channel name or user name (empty for the overall line).
+    pub key: String,
+    /// Finished tasks counted.
+    pub tasks: u64,
+    pub charged: i64,
+    /// Tasks whose upstream cost is known (their route has a cost).
+    pub costed_tasks: u64,
+    pub upstream_cost: i64,
+    /// Charged minus cost over the costed tasks only.
+    pub margin: i64,
+}
+
+impl MarginTotals {
+    pub fn new(key: String, t: &crate::domain::margins::Totals) -> MarginTotals {
+        MarginTotals {
+            key,
+            tasks: t.tasks,
+            charged: t.charged,
+            costed_tasks: t.costed,
+            upstream_cost: t.upstream_cost,
+            margin: t.margin,
+        }
+    }
+}
+
+/// The operator's margin for finished tasks created in a period.
+#[derive(Debug, Clone, Object)]
+pub struct MarginReport {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// True when the period held more tasks than one report reads; narrow it.
+    pub truncated: bool,
+    pub all: MarginTotals,
+    pub by_model: Vec<MarginTotals>,
+    pub by_channel: Vec<MarginTotals>,
+    pub by_customer: Vec<MarginTotals>,
 }
