@@ -675,3 +675,32 @@ async fn the_operator_sees_charged_cost_and_margin_per_task_and_per_model_channe
     assert_eq!(own["data"][0]["margin"], Value::Null);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn settlement_happens_once_across_a_crash_and_restart() {
+    let mut app = TestApp::new().await;
+    let key = app.user_with_key("crash", 10_000).await;
+    let mut body = seed_request();
+    body["prompt"] = json!("@Image1 demo:made=measure");
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let (_, t) = app.create(&key, body.clone()).await;
+        ids.push(t["task_id"].as_str().unwrap().to_string());
+    }
+    // Crash as soon as the first one completes: the others are mid-poll or mid-mirror.
+    app.wait_for(&key, &ids[0], "completed").await;
+    app.crash_and_restart().await;
+    for id in &ids {
+        let t = app.wait_for(&key, id, "completed").await;
+        assert_eq!(t["credits_charged"], 108, "{t}");
+    }
+    assert_eq!(app.balance(&key).await, 10_000 - 4 * 108);
+    let settles = ledger_kinds(&app)
+        .await
+        .into_iter()
+        .filter(|k| k == "settle")
+        .count();
+    assert_eq!(settles, 4);
+    assert!(app.audit().is_empty(), "{:?}", app.audit());
+    app.stop().await;
+}
