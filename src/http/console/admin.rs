@@ -666,8 +666,10 @@ impl AdminApi {
         to_ms: Query<Option<i64>>,
     ) -> Result<Json<MarginReport>, Failure<{ ADMIN | PARAMS }>> {
         auth.admin()?;
-        let to = to_ms.0.unwrap_or_else(|| state.config.clock.now_ms() + 1);
-        let from = from_ms.0.unwrap_or(to - 30 * 86_400_000);
+        let to = to_ms
+            .0
+            .unwrap_or_else(|| state.config.clock.now_ms().saturating_add(1));
+        let from = from_ms.0.unwrap_or(to.saturating_sub(30 * 86_400_000));
         if from < 0 || to <= from {
             return Err(AppError::invalid(
                 "from_ms",

@@ -801,8 +801,8 @@ pub struct ModelBilling {
     /// `per_duration`: the price of videos up to each bucket's `max_seconds`.
     #[oai(default)]
     pub buckets: Vec<BucketInput>,
-    /// With `generate_audio`: the base price times this percent (150 = ×1.5).
-    #[oai(default)]
+    /// With `generate_audio`: the base price times this percent (150 = ×1.5); null = 100.
+    #[oai(default, nullable)]
     pub audio_percent: Option<u32>,
     /// With `generate_audio`: credits added per task.
     #[oai(default)]
@@ -817,7 +817,7 @@ pub struct ModelBilling {
 pub struct BucketInput {
     pub max_seconds: u32,
     /// Price at any resolution not in `resolution_credits`; null = unpriced there.
-    #[oai(default)]
+    #[oai(default, nullable)]
     pub credits: Option<i64>,
     #[oai(default)]
     pub resolution_credits: BTreeMap<String, i64>,
@@ -834,7 +834,7 @@ pub struct RouteCostInput {
     /// Per provider unit (Kling unit, Ark token): `unit_credits` per `per_units` units.
     #[oai(default)]
     pub unit_credits: i64,
-    #[oai(default)]
+    #[oai(default, nullable)]
     pub per_units: Option<u64>,
 }
 
@@ -873,7 +873,7 @@ pub struct ModelRoute {
     #[oai(nullable)]
     pub settings: Option<Any<serde_json::Value>>,
     /// What the channel charges for a task on this route; null = not recorded.
-    #[oai(default)]
+    #[oai(default, nullable)]
     pub cost: Option<RouteCostInput>,
 }
 
@@ -1076,8 +1076,10 @@ impl UserPriceView {
 #[derive(Debug, Clone, Object)]
 pub struct PutUserPrice {
     /// 1-10000; 100 = list price.
+    #[oai(nullable)]
     pub percent: Option<u32>,
     /// 0 or more credits per task, second or bucket.
+    #[oai(nullable)]
     pub credits: Option<i64>,
 }
 
