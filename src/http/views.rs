@@ -15,9 +15,10 @@ pub struct ModelList {
 /// How a model is billed.
 #[derive(Debug, Clone, Object)]
 pub struct BillingInfo {
-    /// `per_task` or `per_second`.
+    /// `per_task`, `per_second` or `per_duration`.
     pub mode: String,
-    /// Credits per task, or per second of video (at the first listed resolution).
+    /// Credits per task, per second of video, or for the shortest duration bucket (at the
+    /// first listed resolution), at your price.
     pub credits: i64,
     /// Credits per task or second for each resolution.
     pub resolution_credits: std::collections::BTreeMap<String, i64>,

@@ -130,9 +130,9 @@ pub struct ConsoleTask {
     pub videos: Vec<String>,
     #[oai(nullable)]
     pub error: Option<TaskErrorView>,
-    /// `per_task` or `per_second`.
+    /// `per_task`, `per_second` or `per_duration`.
     pub billing_mode: String,
-    /// Credits per task or per second.
+    /// The matrix cell used: credits per task, per second or per duration bucket.
     pub unit_credits: i64,
     /// Seconds billed (per-second models) or 1.
     pub billed_units: i64,
@@ -142,7 +142,8 @@ pub struct ConsoleTask {
     pub credits_refunded: bool,
     /// Credits returned (0 unless refunded).
     pub credits_refunded_amount: i64,
-    /// What the task cost in the end: reserved − refunded.
+    /// What the task cost in the end: reserved − refunded (the settlement of a completed
+    /// task; the reservation while it runs).
     pub credits_charged: i64,
     pub created_at_ms: i64,
     #[oai(nullable)]
