@@ -704,3 +704,49 @@ async fn settlement_happens_once_across_a_crash_and_restart() {
     assert!(app.audit().is_empty(), "{:?}", app.audit());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn check_command_proves_reserved_minus_refunded_minus_settled_back_is_charged() {
+    let app = TestApp::new().await;
+    let key = app.user_with_key("audit", 1000).await;
+    let mut body = seed_request();
+    body["prompt"] = json!("@Image1 demo:made=measure");
+    let (_, t) = app.create(&key, body).await;
+    let id = t["task_id"].as_str().unwrap().to_string();
+    app.wait_for(&key, &id, "completed").await;
+    let guard = app.stop().await;
+    let dir = guard.path().to_path_buf();
+    let check = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_videoapi"))
+            .args(["--data-dir", dir.to_str().unwrap(), "check"])
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("1 settled") && stdout.contains("ledger OK"),
+        "{stdout}"
+    );
+
+    // Tamper: claim the task cost 10 more than its entries took.
+    let store = videoapi::store::Store::open(&dir.join("videoapi.redb")).unwrap();
+    store
+        .write_now(|txn| {
+            use redb::ReadableTable;
+            let mut table = txn.open_table(videoapi::store::tables::TASKS)?;
+            let mut task: Value =
+                serde_json::from_slice(table.get(id.as_str())?.unwrap().value()).unwrap();
+            task["credits_charged"] = json!(118);
+            table.insert(id.as_str(), serde_json::to_vec(&task).unwrap().as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+    store.close();
+    drop(store);
+    let out = check();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("≠ charged 118"), "{stdout}");
+}
