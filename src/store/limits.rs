@@ -478,6 +478,15 @@ pub fn group_limits(txn: &ReadTransaction, group: &str) -> AppResult<Limits> {
         .unwrap_or_default())
 }
 
+/// [`group_limits`] inside a write transaction.
+pub fn group_limits_w(txn: &WriteTransaction, group: &str) -> AppResult<Limits> {
+    let table = txn.open_table(GROUP_LIMITS)?;
+    let v = table.get(group)?;
+    Ok(v.map(|v| decode(v.value()))
+        .transpose()?
+        .unwrap_or_default())
+}
+
 pub fn set_group_limits(txn: &WriteTransaction, group: &str, limits: &Limits) -> AppResult<()> {
     let mut table = txn.open_table(GROUP_LIMITS)?;
     if *limits == Limits::default() {

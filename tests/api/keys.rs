@@ -631,3 +631,160 @@ mod upstream {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_create_key_takes_every_limit_as_a_flag() {
+    let bin = env!("CARGO_BIN_EXE_videoapi");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("VIDEOAPI_ADMIN_PASSWORD")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (ok, out) = run(&["admin", "create-user", "cliuser", "--credits", "1000"]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&[
+        "admin",
+        "create-key",
+        "cliuser",
+        "--name",
+        "ci",
+        "--expires-in",
+        "30d",
+        "--models",
+        &format!("{MODEL},other-model"),
+        "--allowed-ips",
+        "127.0.0.1/32,::1",
+        "--budget",
+        "500",
+        "--budget-period",
+        "monthly",
+        "--max-concurrency",
+        "2",
+        "--rpm",
+        "10",
+        "--max-queued",
+        "3",
+    ]);
+    assert!(ok, "{out}");
+    let key = out.trim().to_string();
+    assert!(key.starts_with("vga_"), "{out}");
+    let (ok, out) = run(&[
+        "admin",
+        "create-key",
+        "cliuser",
+        "--budget-period",
+        "weekly",
+    ]);
+    assert!(!ok && out.contains("budget_period"), "{out}");
+    let (ok, out) = run(&["admin", "create-key", "cliuser", "--allowed-ips", "nope"]);
+    assert!(!ok && out.contains("nope"), "{out}");
+    let (ok, out) = run(&[
+        "admin",
+        "set-user-limits",
+        "cliuser",
+        "--max-concurrency",
+        "5",
+    ]);
+    assert!(ok && out.contains("max_concurrency 5"), "{out}");
+
+    let config = test_config(dir.path());
+    let app = TestApp::with_config(dir, config).await;
+    let acc = account(&app, &key).await;
+    let k = &acc["key"];
+    assert_eq!(k["name"], "ci");
+    assert_eq!(k["models"], json!([MODEL, "other-model"]));
+    assert_eq!(k["allowed_ips"], json!(["127.0.0.1/32", "::1/128"]));
+    assert_eq!(
+        k["limits"],
+        json!({"budget": 500, "budget_period": "monthly", "max_concurrency": 2, "rpm": 10, "max_queued": 3})
+    );
+    assert!(k["expires_at"].is_string());
+    assert_eq!(acc["account_limits"]["limits"]["max_concurrency"], 5);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_set_account_limits_and_pricing_group_defaults() {
+    let app = TestApp::new().await;
+    let key = app.user_with_key("member", 10_000).await;
+    let mut admin = Console::login(&app, "admin", "admin-password").await;
+    let (s, v) = admin
+        .put(
+            "/console/api/admin/pricing-groups/team",
+            json!({"percent": 100}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = admin
+        .put(
+            "/console/api/admin/pricing-groups/team/limits",
+            json!({"max_concurrency": 1, "max_queued": 0}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["max_concurrency"], 1);
+    let (s, _) = admin
+        .put(
+            "/console/api/admin/pricing-groups/nope/limits",
+            json!({"rpm": 1}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (_, users) = admin.get("/console/api/admin/users").await;
+    let uid = users
+        .as_array()
+        .or_else(|| users["data"].as_array())
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "member")
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let (s, v) = admin
+        .patch(
+            &format!("/console/api/admin/users/{uid}"),
+            json!({"pricing_group": "team"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // The group's default: one task at once, no queue.
+    let (s, _) = app.create(&key, text("a")).await;
+    assert_eq!(s, 200);
+    let (s, v) = app.create(&key, text("b")).await;
+    assert_eq!((s, error_code(&v).as_str()), (429, "queue_full"), "{v}");
+    // The account's own value wins over the group's.
+    let (s, v) = admin
+        .put(
+            &format!("/console/api/admin/users/{uid}/limits"),
+            json!({"max_concurrency": 3, "rpm": -1}),
+        )
+        .await;
+    assert_eq!((s, v["error"]["param"].as_str()), (422, Some("rpm")), "{v}");
+    let (s, v) = admin
+        .put(
+            &format!("/console/api/admin/users/{uid}/limits"),
+            json!({"max_concurrency": 3}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["limits"]["max_concurrency"], 3);
+    assert_eq!(v["limits"]["max_queued"], 0);
+    assert_eq!(v["usage"]["unfinished_tasks"], 1);
+    let (s, v) = app.create(&key, text("c")).await;
+    assert_eq!(s, 200, "{v}");
+    // Customers cannot reach these routes.
+    let mut member = Console::login(&app, "member", "password-123").await;
+    let (s, _) = member
+        .get(&format!("/console/api/admin/users/{uid}/limits"))
+        .await;
+    assert_eq!(s, 403);
+    app.stop().await;
+}
