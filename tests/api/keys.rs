@@ -788,3 +788,52 @@ async fn operators_set_account_limits_and_pricing_group_defaults() {
     assert_eq!(s, 403);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_settlement_entry_of_a_task_corrects_its_keys_spend() {
+    let app = TestApp::new().await;
+    let (key, _) = key_with(&app, "settled", 10_000, json!({"budget": 1_000})).await;
+    let (_, v) = app.create(&key, text("settle me")).await;
+    let id = v["task_id"].as_str().unwrap().to_string();
+    app.wait_for(&key, &id, "completed").await;
+    assert_eq!(
+        account(&app, &key).await["key"]["usage"]["spent_this_period"],
+        PRICE
+    );
+    // Billing settles on the real video for less than was reserved: a ledger entry of
+    // the task gives 30 back. Budgets follow the task's entries, whatever writes them.
+    let st = app.state();
+    let uid = st
+        .accounts
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username == "settled")
+        .unwrap()
+        .id;
+    st.store
+        .write(move |txn| {
+            videoapi::store::ledger::apply(
+                txn,
+                uid,
+                30,
+                videoapi::store::ledger::Reason {
+                    kind: videoapi::domain::ledger::EntryKind::Adjust,
+                    task_id: Some(&id),
+                    actor: "system",
+                    note: Some("settled"),
+                },
+            )
+        })
+        .await
+        .unwrap();
+    let acc = account(&app, &key).await;
+    assert_eq!(acc["key"]["usage"]["spent_this_period"], PRICE - 30);
+    assert_eq!(
+        acc["account_limits"]["usage"]["spent_this_period"],
+        PRICE - 30
+    );
+    assert_eq!(acc["key"]["usage"]["budget_remaining"], 1_000 - PRICE + 30);
+    app.stop().await;
+}
