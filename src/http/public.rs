@@ -309,7 +309,7 @@ impl PublicApi {
             .tasks
             .create(&auth.0, input, idempotency_key.0, "api")
             .await?;
-        let queue_position = state.tasks.queue_position(&auth.0, &task).await;
+        let queue_position = state.tasks.queue_position(&task).await;
         Ok(CreateResponse::Ok(Json(Accepted {
             task_id: task.id,
             status: task.status.as_str().into(),
@@ -336,7 +336,7 @@ impl PublicApi {
     ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 }>> {
         let task = state.tasks.get(&auth.0, &task_id.0).await?;
         let mut view = TaskView::from_task(&task, &state.config.public_url);
-        view.queue_position = state.tasks.queue_position(&auth.0, &task).await;
+        view.queue_position = state.tasks.queue_position(&task).await;
         Ok(Json(view))
     }
 

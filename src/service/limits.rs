@@ -197,18 +197,22 @@ impl LimitsService {
     }
 
     /// A waiting task's 1-based place in its queue; `None` when it is not waiting.
-    pub async fn queue_position(
-        &self,
-        user: &User,
-        task: &crate::domain::task::Task,
-    ) -> AppResult<Option<u64>> {
+    pub async fn queue_position(&self, task: &crate::domain::task::Task) -> AppResult<Option<u64>> {
         if task.status.is_terminal() {
             return Ok(None);
         }
-        let rules = self.rules_for(user, task.key_id).await?;
         let id = task.id.clone();
         self.store
-            .read(move |txn| store::limits::queue_position(txn, &id, &rules))
+            .read(move |txn| {
+                let Some(slot) = store::limits::read_slot(txn, &id)? else {
+                    return Ok(None);
+                };
+                if slot.state != store::limits::SlotState::Waiting {
+                    return Ok(None);
+                }
+                let rules = task_rules(txn, slot.user_id, slot.key_id)?;
+                store::limits::queue_position(txn, &id, &rules)
+            })
             .await
     }
 
@@ -285,34 +289,38 @@ fn task_rules(txn: &ReadTransaction, user_id: u64, key_id: Option<u64>) -> AppRe
 /// may; a waiting one takes a free slot if it is among the oldest waiting. A task held
 /// back stays `pending` and is woken by [`freed`] when a slot frees.
 pub async fn may_start(store: &Store, task_id: &str) -> AppResult<bool> {
+    enum Gate {
+        Go,
+        Wait,
+        Try(Vec<Rule>),
+    }
     let id = task_id.to_string();
-    let rules = store
+    let gate = store
         .read(move |txn| {
             let Some(slot) = store::limits::read_slot(txn, &id)? else {
-                return Ok(None);
+                return Ok(Gate::Go);
             };
             if slot.state != store::limits::SlotState::Waiting {
-                return Ok(None);
+                return Ok(Gate::Go);
             }
             let rules = task_rules(txn, slot.user_id, slot.key_id)?;
             // A cheap read first: most checks of a waiting task say "not yet".
-            Ok(store::limits::looks_startable(txn, &id, &rules)?.then_some(rules))
+            Ok(match store::limits::looks_startable(txn, &id, &rules)? {
+                true => Gate::Try(rules),
+                false => Gate::Wait,
+            })
         })
         .await?;
-    let Some(rules) = rules else {
-        // Either nothing holds it back, or it must wait: tell which.
-        let id = task_id.to_string();
-        return store
-            .read(move |txn| {
-                Ok(store::limits::read_slot(txn, &id)?
-                    .is_none_or(|s| s.state != store::limits::SlotState::Waiting))
-            })
-            .await;
-    };
-    let id = task_id.to_string();
-    store
-        .write(move |txn| store::limits::try_start(txn, &id, &rules))
-        .await
+    match gate {
+        Gate::Go => Ok(true),
+        Gate::Wait => Ok(false),
+        Gate::Try(rules) => {
+            let id = task_id.to_string();
+            store
+                .write(move |txn| store::limits::try_start(txn, &id, &rules))
+                .await
+        }
+    }
 }
 
 /// The engine tells after a task finished: which waiting tasks of its key and account

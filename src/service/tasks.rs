@@ -254,14 +254,11 @@ impl Tasks {
     }
 
     /// A waiting task's 1-based place in its key's (or account's) queue.
-    pub async fn queue_position(&self, who: &Principal, task: &Task) -> Option<u64> {
+    pub async fn queue_position(&self, task: &Task) -> Option<u64> {
         if task.status != Status::Pending {
             return None;
         }
-        self.limits
-            .queue_position(&who.user, task)
-            .await
-            .unwrap_or_default()
+        self.limits.queue_position(task).await.unwrap_or_default()
     }
 
     /// The caller's tasks oldest first, after the task id `after` (the OpenAI `order=asc`).

@@ -288,7 +288,7 @@ impl ConsoleApi {
             .tasks
             .create(&auth.who, input, idempotency_key.0, "console")
             .await?;
-        let queue_position = state.tasks.queue_position(&auth.who, &task).await;
+        let queue_position = state.tasks.queue_position(&task).await;
         Ok(Json(Accepted {
             task_id: task.id,
             status: task.status.as_str().into(),
