@@ -162,3 +162,27 @@ test("the key form in English", async () => {
   assert.match(await fieldError(page, "max_queued"), /Max queued/);
   await page.close();
 });
+
+test("an operator sets an account's limits from the users page", async () => {
+  const page = await freshPage("zh");
+  await login(page, "admin", ADMIN_PASSWORD);
+  await page.click('a[href="#/admin/users"]');
+  await page.fill("#users-q", USER.name);
+  await page.waitForSelector(`[data-user="${USER.name}"]`);
+  await page.click(`button[aria-label="${USER.name} 的账号限制"]`);
+  await page.waitForSelector("#ulimit-usage");
+  assert.match(await page.textContent("#ulimit-usage"), /运行 1 · 排队 1|运行 \d · 排队 \d/);
+  await page.fill("#ulimit-max_concurrency", "0");
+  await page.click('dialog button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector("dialog form > p.field-error")?.textContent);
+  assert.match(await page.textContent("dialog form > p.field-error"), /最大并发/);
+  await page.fill("#ulimit-max_concurrency", "3");
+  await page.fill("#ulimit-rpm", "120");
+  await page.click('dialog button[type="submit"]');
+  await page.waitForSelector("dialog", { state: "detached" });
+  const users = await api(page, "GET", `/console/api/admin/users?q=${USER.name}`);
+  const limits = await api(page, "GET", `/console/api/admin/users/${users.body[0].id}/limits`);
+  assert.equal(limits.body.limits.max_concurrency, 3);
+  assert.equal(limits.body.limits.rpm, 120);
+  await page.close();
+});
