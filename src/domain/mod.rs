@@ -5,6 +5,7 @@ pub mod client_addr;
 pub mod credits;
 pub mod ids;
 pub mod ledger;
+pub mod limits;
 pub mod margins;
 pub mod mp4;
 pub mod network;

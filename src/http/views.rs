@@ -159,6 +159,10 @@ pub struct TaskView {
     pub error: Option<TaskErrorView>,
     /// Same as `generated`.
     pub videos: Vec<String>,
+    /// Present while a `pending` task waits for a free slot of its key's (or account's)
+    /// `max_concurrency`: its 1-based place in that queue.
+    #[oai(skip_serializing_if_is_none)]
+    pub queue_position: Option<u64>,
     /// What the task finally cost: null until it is settled on what was made (0 for a
     /// failed task). Never more than `credits_reserved`.
     #[oai(nullable)]
@@ -338,6 +342,7 @@ impl TaskView {
                     message: e.message.clone(),
                 }),
             videos,
+            queue_position: None,
             credits_charged: match (t.credits_charged, t.status) {
                 (Some(c), _) => Some(c),
                 (None, Status::Failed) if t.credits_refunded => Some(0),
@@ -390,6 +395,12 @@ pub struct Account {
     pub credits: i64,
     #[oai(nullable)]
     pub pricing_group: Option<String>,
+    /// The calling API key: its settings, limits and usage now.
+    #[oai(skip_serializing_if_is_none)]
+    pub key: Option<crate::http::console::views::KeyView>,
+    /// The account's own limits across all its keys, with usage.
+    #[oai(skip_serializing_if_is_none)]
+    pub account_limits: Option<crate::http::limits::LimitsWithUsage>,
 }
 
 #[derive(Debug, Clone, Object)]
