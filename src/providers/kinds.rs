@@ -3,8 +3,8 @@
 
 use super::{Provider, Registry};
 use super::{
-    demo, fal, kling, luma, minimax, openai_videos, replicate, runway, seedance, veo, videoapi,
-    vidu, wan,
+    demo, fal, generic, kling, luma, minimax, openai_videos, replicate, runway, seedance, veo,
+    videoapi, vidu, wan,
 };
 use crate::domain::catalog::ProviderConfig;
 use crate::error::AppError;
@@ -269,7 +269,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: false,
         test_connection: true,
         readme_section: MORE_PROVIDERS,
-        build: |r, c| Ok(Arc::new(luma::Luma::new(c, r.kit(c)?)?)),
+        build: generic::build::<luma::Luma>,
     },
     KindSpec {
         kind: "fal",

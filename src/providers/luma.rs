@@ -2,14 +2,15 @@
 //! (start) and `frame1` (end), durations as `"5s"`/`"9s"`, poll `GET /generations/{id}`,
 //! download `assets.video`; a failed generation carries a free-text `failure_reason`.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple, video,
+};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references;
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -21,33 +22,8 @@ const RESOLUTIONS: [&str; 4] = ["540p", "720p", "1080p", "4k"];
 const PROMPT_MIN: usize = 3;
 const PROMPT_MAX: usize = 5000;
 
-pub struct Luma {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
-}
-
-impl Luma {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Luma, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BASE.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        Ok(Luma {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-        })
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .bearer_auth(key)
-    }
-}
+/// Luma Dream Machine, described for the [generic adapter](super::generic).
+pub struct Luma;
 
 /// `{"detail": "..."}`, or a pydantic-style list of `{msg}`.
 fn detail(v: &Value) -> Option<String> {
@@ -171,27 +147,20 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
 
 /// Map one Generation object to an outcome.
 pub fn parse_generation(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let state =
-        v.get("state")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "generation without a state".into(),
-            })?;
-    Ok(match state {
-        "queued" => PollOutcome::Queued,
-        "dreaming" => PollOutcome::Running,
-        "completed" => {
-            let url =
-                str_at(v, &["assets", "video"]).ok_or_else(|| ProviderError::BadResponse {
-                    message: "completed without assets.video".into(),
-                })?;
-            PollOutcome::Succeeded(vec![ResultRef {
-                url,
-                duration_seconds: None,
-                credential: None,
-            }])
-        }
-        "failed" => {
+    let table = [
+        ("queued", Phase::Queued),
+        ("dreaming", Phase::Running),
+        ("completed", Phase::Succeeded),
+        ("failed", Phase::Failed),
+    ];
+    let phase = parse_status(v, &["state"], &table)?;
+    Ok(match phase {
+        Phase::Succeeded => video(
+            str_at(v, &["assets", "video"]).ok_or_else(|| missing("assets.video"))?,
+            None,
+            None,
+        ),
+        Phase::Failed => {
             let reason = str_at(v, &["failure_reason"])
                 .unwrap_or_else(|| "the channel failed to generate the video".into());
             PollOutcome::Failed {
@@ -199,95 +168,56 @@ pub fn parse_generation(v: &Value) -> Result<PollOutcome, ProviderError> {
                 message: http::public_message(&reason),
             }
         }
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown generation state `{other}`"),
-            });
-        }
+        p => simple(p).expect("simple phase"),
     })
 }
 
 #[async_trait]
-impl Provider for Luma {
-    fn kind(&self) -> &'static str {
-        "luma"
+impl Describe for Luma {
+    const KIND: &'static str = "luma";
+
+    fn from_config(_: &ProviderConfig) -> Result<Luma, AppError> {
+        Ok(Luma)
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req).map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request).map(|_| ())
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let body = build_body(job.upstream_model, job.request).map_err(invalid)?;
+        Ok(Call::post("/generations/video", body))
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let body = build_body(job.upstream_model, job.request)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::POST, "/generations/video", &cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+    fn poll_call(&self, id: &str, _: &str) -> Call {
+        Call::get(format!("/generations/{id}"))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::GET,
-                    &format!("/generations/{id}"),
-                    &cred.key,
-                ),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_generation(&reply.json()?)
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_generation(v)
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // A public CDN URL with no documented expiry: no credentials go with it.
-        self.kit.download(&result.url, &[], None).await
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        let mut balances = Vec::new();
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.call(reqwest::Method::GET, "/credits", &cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-            balances
-                .push(str_at(&reply.value(), &["credit_balance"]).unwrap_or_else(|| "?".into()));
-        }
-        Ok(format!(
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/credits"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        let balances: Vec<String> = answers
+            .iter()
+            .map(|v| str_at(v, &["credit_balance"]).unwrap_or_else(|| "?".into()))
+            .collect();
+        format!(
             "credit balance (USD cents) per key: {}",
             balances.join(", ")
-        ))
+        )
     }
 }
 
