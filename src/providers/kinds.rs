@@ -90,7 +90,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: false,
         test_connection: true,
         readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(seedance::Seedance::new(c, r.kit(c)?)?)),
+        build: generic::build::<seedance::Seedance>,
     },
     KindSpec {
         kind: "seedance-byteplus",
@@ -103,7 +103,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: false,
         test_connection: true,
         readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(seedance::Seedance::new(c, r.kit(c)?)?)),
+        build: generic::build::<seedance::Seedance>,
     },
     KindSpec {
         kind: "kling",

@@ -2,14 +2,15 @@
 //! `seedance-byteplus`, intl): one wire format — `POST /contents/generations/tasks`, poll
 //! `GET /contents/generations/tasks/{id}`, download the pre-signed `content.video_url`.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
+};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -26,10 +27,8 @@ pub enum RefStyle {
     En,
 }
 
+/// Seedance on Ark, described for the [generic adapter](super::generic).
 pub struct Seedance {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     style: RefStyle,
     /// Channel setting `smart_duration`: send `duration: -1` for `auto` on 2.x / 1.5 pro
     /// (the upstream picks the length; billing still uses the model's default seconds).
@@ -63,13 +62,8 @@ fn family(model: &str) -> Family {
 }
 
 impl Seedance {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Seedance, AppError> {
+    pub fn new(cfg: &ProviderConfig) -> Result<Seedance, AppError> {
         let intl = cfg.kind == "seedance-byteplus";
-        let base = if cfg.base_url.trim().is_empty() {
-            if intl { BYTEPLUS } else { ARK_CN }.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
         let style = match cfg.settings.get("reference_style").and_then(Value::as_str) {
             Some("zh") => RefStyle::Zh,
             Some("en") => RefStyle::En,
@@ -82,21 +76,11 @@ impl Seedance {
             None if intl => RefStyle::En,
             None => RefStyle::Zh,
         };
+        let smart_duration = cfg.settings.get("smart_duration").and_then(Value::as_bool);
         Ok(Seedance {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
             style,
-            smart_duration: cfg
-                .settings
-                .get("smart_duration")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            smart_duration: smart_duration.unwrap_or(false),
         })
-    }
-
-    fn url(&self, path: &str) -> String {
-        http::join(&self.base, path)
     }
 
     fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
@@ -286,138 +270,95 @@ pub fn build_body(
 
 /// Map one Ark task object to an outcome.
 pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let status =
-        v.get("status")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "task without a status".into(),
-            })?;
-    Ok(match status {
-        "queued" => PollOutcome::Queued,
-        "running" => PollOutcome::Running,
-        "succeeded" => {
+    let table = [
+        ("queued", Phase::Queued),
+        ("running", Phase::Running),
+        ("succeeded", Phase::Succeeded),
+        ("failed", Phase::Failed),
+        (
+            "expired",
+            Phase::Ended(
+                "upstream_expired",
+                "the channel did not run the task before it expired",
+            ),
+        ),
+        (
+            "cancelled",
+            Phase::Ended(
+                "upstream_cancelled",
+                "the task was cancelled on the channel",
+            ),
+        ),
+    ];
+    Ok(match parse_status(v, &["status"], &table)? {
+        Phase::Succeeded => {
             let url =
-                str_at(v, &["content", "video_url"]).ok_or_else(|| ProviderError::BadResponse {
-                    message: "succeeded without content.video_url".into(),
-                })?;
-            PollOutcome::Succeeded(vec![ResultRef {
+                str_at(v, &["content", "video_url"]).ok_or_else(|| missing("content.video_url"))?;
+            video(
                 url,
-                duration_seconds: v.get("duration").and_then(Value::as_u64).map(|d| d as u32),
-                credential: None,
-            }])
+                v.get("duration").and_then(Value::as_u64).map(|d| d as u32),
+                None,
+            )
         }
-        "failed" => PollOutcome::Failed {
-            code: http::public_code(
-                &str_at(v, &["error", "code"]).unwrap_or_else(|| "generation_failed".into()),
-            ),
-            message: http::public_message(
-                &str_at(v, &["error", "message"])
-                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
-            ),
-        },
-        "expired" => PollOutcome::Failed {
-            code: "upstream_expired".into(),
-            message: "the channel did not run the task before it expired".into(),
-        },
-        "cancelled" => PollOutcome::Failed {
-            code: "upstream_cancelled".into(),
-            message: "the task was cancelled on the channel".into(),
-        },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown task status `{other}`"),
-            });
-        }
+        Phase::Failed => failed(
+            str_at(v, &["error", "code"]),
+            str_at(v, &["error", "message"]),
+        ),
+        p => simple(p).expect("simple phase"),
     })
 }
 
 #[async_trait]
-impl Provider for Seedance {
-    fn kind(&self) -> &'static str {
-        "seedance"
+impl Describe for Seedance {
+    const KIND: &'static str = "seedance";
+
+    fn from_config(cfg: &ProviderConfig) -> Result<Seedance, AppError> {
+        Seedance::new(cfg)
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req, self.style, self.smart_duration).map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request, self.style, self.smart_duration).map(|_| ())
-    }
-
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let body = build_body(
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let mut body = build_body(
             job.upstream_model,
             job.request,
             self.style,
             self.smart_duration,
         )
-        .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .post(self.url("/contents/generations/tasks"))
-                    .bearer_auth(&cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(Self::error(&reply, Stage::Submit));
+        .map_err(invalid)?;
+        // Ark posts the task object here on each status change.
+        if let Some(u) = job.callback_url {
+            body["callback_url"] = json!(u);
         }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+        Ok(Call::post("/contents/generations/tasks", body))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .get(self.url(&format!("/contents/generations/tasks/{id}")))
-                    .bearer_auth(&cred.key),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(Self::error(&reply, Stage::Poll));
-        }
-        parse_task(&reply.json()?)
+    fn poll_call(&self, id: &str, _: &str) -> Call {
+        Call::get(format!("/contents/generations/tasks/{id}"))
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // A pre-signed URL: no credentials go with it.
-        self.kit.download(&result.url, &[], None).await
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_task(v)
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        let mut ok = 0;
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.kit
-                        .http
-                        .get(self.url("/contents/generations/tasks?page_num=1&page_size=1"))
-                        .bearer_auth(&cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(Self::error(&reply, Stage::Test));
-            }
-            ok += 1;
-        }
-        Ok(format!("listed tasks with {ok} key(s)"))
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        Self::error(reply, stage)
+    }
+
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get(
+            "/contents/generations/tasks?page_num=1&page_size=1",
+        ))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        format!("listed tasks with {} key(s)", answers.len())
     }
 }
 
