@@ -184,7 +184,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
         str_at(v, Self::ID_AT).ok_or_else(|| missing("a task id"))
     }
 
-    fn poll_call(&self, id: &str, model: &str) -> Call;
+    fn poll_call(&self, id: &str, model: &str) -> Result<Call, ProviderError>;
 
     /// A poll answer, mapped.
     fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError>;
@@ -229,6 +229,12 @@ pub trait Describe: Send + Sync + Sized + 'static {
         }]
     }
 
+    /// Whether `reply` says the credential's token went stale (Kling's JWT): the cached
+    /// token is dropped and the call made once more.
+    fn stale_auth(&self, _cred: &Credential, _reply: &Reply) -> bool {
+        false
+    }
+
     /// [`Provider::check_route`] for providers whose mapping is declared on the route.
     fn check_route(
         &self,
@@ -261,7 +267,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
         let id = http::safe_id(job.upstream_id)?;
         let cred = a.keys.get(job.credential)?;
         let v = a
-            .call(cred, self.poll_call(id, job.upstream_model), Stage::Poll)
+            .call(cred, self.poll_call(id, job.upstream_model)?, Stage::Poll)
             .await?;
         let ctx = Ctx {
             base: &a.base,
@@ -371,19 +377,46 @@ impl<D: Describe> Adapter<D> {
         call: Call,
         stage: Stage,
     ) -> Result<Value, ProviderError> {
+        let reply = self.send(cred, call, stage).await?;
+        self.d.read(&reply, stage)
+    }
+
+    /// Send one described call with `cred`; the raw answer. A stale token is renewed and
+    /// the call made once more (JSON and empty bodies only).
+    pub async fn send(
+        &self,
+        cred: &Credential,
+        call: Call,
+        stage: Stage,
+    ) -> Result<Reply, ProviderError> {
+        let again = match &call.body {
+            Body::Json(v) => Some(Body::Json(v.clone())),
+            Body::Empty => Some(Body::Empty),
+            Body::Form(_) => None,
+        };
+        let (method, path) = (call.method.clone(), call.path.clone());
+        let reply = self.kit.send(self.request(cred, call), stage).await?;
+        match again {
+            Some(body) if self.d.stale_auth(cred, &reply) => {
+                let call = Call { method, path, body };
+                self.kit.send(self.request(cred, call), stage).await
+            }
+            _ => Ok(reply),
+        }
+    }
+
+    fn request(&self, cred: &Credential, call: Call) -> reqwest::RequestBuilder {
         let req = self.kit.http.request(call.method, self.url(&call.path));
         let req = self
             .d
             .auth_headers(cred)
             .into_iter()
             .fold(req, |r, (k, v)| r.header(k, v));
-        let req = match call.body {
+        match call.body {
             Body::Empty => req,
             Body::Json(v) => req.json(&v),
             Body::Form(f) => req.multipart(f),
-        };
-        let reply = self.kit.send(req, stage).await?;
-        self.d.read(&reply, stage)
+        }
     }
 }
 

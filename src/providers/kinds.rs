@@ -127,7 +127,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: false,
         test_connection: true,
         readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(kling::Kling::new(c, r.kit(c)?)?)),
+        build: generic::build::<kling::Kling>,
     },
     KindSpec {
         kind: "veo",

@@ -3,10 +3,11 @@
 //! poll `GET /v1/videos/{kind}/{task_id}`. Our task id goes out as `external_task_id`, so a
 //! resent submission finds the first one instead of creating a second task.
 
-use super::credentials::{Credential, Keyring};
-use super::http::{self, Kit, Stage, str_at};
+use super::credentials::Credential;
+use super::generic::{Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -24,10 +25,8 @@ pub const GLOBAL: &str = "https://api-singapore.klingai.com";
 const TOKEN_SECS: i64 = 1800;
 const RENEW_BEFORE_SECS: i64 = 300;
 
+/// Kling, described for the [generic adapter](super::generic).
 pub struct Kling {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     /// Cached JWT per credential: (token, expiry in Unix seconds).
     tokens: Mutex<HashMap<String, (String, i64)>>,
 }
@@ -328,23 +327,18 @@ fn data(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
 
 /// Map one task object (`data`) to an outcome.
 pub fn parse_task(d: &Value) -> Result<PollOutcome, ProviderError> {
-    let status = d
-        .get("task_status")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ProviderError::BadResponse {
-            message: "task without task_status".into(),
-        })?;
-    Ok(match status {
-        "submitted" => PollOutcome::Queued,
-        "processing" => PollOutcome::Running,
-        "succeed" => {
-            let videos = d
-                .pointer("/task_result/videos")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+    let table = [
+        ("submitted", Phase::Queued),
+        ("processing", Phase::Running),
+        ("succeed", Phase::Succeeded),
+        ("failed", Phase::Failed),
+    ];
+    Ok(match parse_status(d, &["task_status"], &table)? {
+        Phase::Succeeded => {
+            let videos = d.pointer("/task_result/videos").and_then(Value::as_array);
             let results: Vec<ResultRef> = videos
-                .iter()
+                .into_iter()
+                .flatten()
                 .filter_map(|v| {
                     Some(ResultRef {
                         url: v.get("url")?.as_str()?.to_string(),
@@ -356,24 +350,18 @@ pub fn parse_task(d: &Value) -> Result<PollOutcome, ProviderError> {
                 })
                 .collect();
             if results.is_empty() {
-                return Err(ProviderError::BadResponse {
-                    message: "succeed without videos".into(),
-                });
+                return Err(missing("task_result.videos"));
             }
             PollOutcome::Succeeded(results)
         }
-        "failed" => PollOutcome::Failed {
+        Phase::Failed => PollOutcome::Failed {
             code: "generation_failed".into(),
             message: http::public_message(
                 &str_at(d, &["task_status_msg"])
                     .unwrap_or_else(|| "the channel failed to generate the video".into()),
             ),
         },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown task status `{other}`"),
-            });
-        }
+        p => simple(p).expect("simple phase"),
     })
 }
 
@@ -397,20 +385,6 @@ pub fn jwt(access_key: &str, secret_key: &str, now: i64) -> String {
 }
 
 impl Kling {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Kling, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            GLOBAL.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        Ok(Kling {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, true)?,
-            tokens: Mutex::new(HashMap::new()),
-        })
-    }
-
     fn token(&self, cred: &Credential) -> String {
         let now = crate::domain::now_ms() / 1000;
         let mut cache = self.tokens.lock().expect("token cache");
@@ -424,46 +398,16 @@ impl Kling {
         t
     }
 
-    fn forget_token(&self, cred: &Credential) {
-        self.tokens.lock().expect("token cache").remove(&cred.id);
-    }
-
-    /// One authenticated call; a token the upstream calls expired or not yet valid
-    /// (clock skew) is renewed and the call made once more.
-    async fn call(
-        &self,
-        cred: &Credential,
-        stage: Stage,
-        make: impl Fn(String) -> reqwest::RequestBuilder,
-    ) -> Result<http::Reply, ProviderError> {
-        let reply = self.kit.send(make(self.token(cred)), stage).await?;
-        let code = reply.value().get("code").and_then(Value::as_i64);
-        if reply.status == 401 && matches!(code, Some(1003 | 1004)) {
-            self.forget_token(cred);
-            return self.kit.send(make(self.token(cred)), stage).await;
-        }
-        Ok(reply)
-    }
-
-    fn url(&self, path: &str) -> String {
-        http::join(&self.base, path)
-    }
-
     /// The task this account created with our id, if any (after an ambiguous submit).
     async fn find_by_external_id(
         &self,
+        a: &Adapter<Self>,
         cred: &Credential,
         endpoint: Endpoint,
         external_id: &str,
     ) -> Option<String> {
-        let url = self.url(&format!("/v1/videos/{}/{external_id}", endpoint.path()));
-        let reply = self
-            .call(cred, Stage::Poll, |t| {
-                self.kit.http.get(&url).bearer_auth(t)
-            })
-            .await
-            .ok()?;
-        let d = data(&reply, Stage::Poll).ok()?;
+        let path = format!("/v1/videos/{}/{external_id}", endpoint.path());
+        let d = a.call(cred, Call::get(path), Stage::Poll).await.ok()?;
         let found = str_at(&d, &["task_info", "external_task_id"]);
         if found.as_deref().is_some_and(|f| f != external_id) {
             return None;
@@ -473,91 +417,104 @@ impl Kling {
 }
 
 #[async_trait]
-impl Provider for Kling {
-    fn kind(&self) -> &'static str {
-        "kling"
-    }
-
+impl Describe for Kling {
+    const KIND: &'static str = "kling";
     // `external_task_id` is unique per account: a resend cannot make a second task.
-    fn idempotent_submit(&self) -> bool {
-        true
+    const IDEMPOTENT: bool = true;
+
+    fn from_config(_: &ProviderConfig) -> Result<Kling, AppError> {
+        Ok(Kling {
+            tokens: Mutex::new(HashMap::new()),
+        })
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req, "check").map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request, "check").map(|_| ())
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let (endpoint, mut body) =
+            build_body(job.upstream_model, job.request, job.task_id).map_err(invalid)?;
+        // Kling posts the task object here on each status change.
+        if let Some(u) = job.callback_url {
+            body["callback_url"] = json!(u);
+        }
+        Ok(Call::post(format!("/v1/videos/{}", endpoint.path()), body))
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let (endpoint, body) = build_body(job.upstream_model, job.request, job.task_id)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let url = self.url(&format!("/v1/videos/{}", endpoint.path()));
-        let reply = self
-            .call(cred, Stage::Submit, |t| {
-                self.kit.http.post(&url).bearer_auth(t).json(&body)
-            })
-            .await?;
-        match data(&reply, Stage::Submit) {
-            Ok(d) => {
-                let id = str_at(&d, &["task_id"]).ok_or_else(|| ProviderError::BadResponse {
-                    message: "create answer without data.task_id".into(),
-                })?;
-                Ok(format!("{}:{}", endpoint.path(), http::safe_id(&id)?))
-            }
+    async fn submit(&self, a: &Adapter<Self>, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+        let call = self.submit_call(a, &job).await?;
+        let endpoint = call
+            .path
+            .rsplit('/')
+            .next()
+            .and_then(Endpoint::parse)
+            .expect("own path");
+        let cred = a.keys.get(job.credential)?;
+        let id = match a.call(cred, call, Stage::Submit).await {
+            Ok(d) => str_at(&d, &["task_id"]).ok_or_else(|| missing("data.task_id"))?,
             // A refusal may be "this external_task_id exists": an earlier attempt whose
             // answer was lost. Then that task is ours.
             Err(e @ ProviderError::Final { .. }) => {
-                match self.find_by_external_id(cred, endpoint, job.task_id).await {
-                    Some(id) => Ok(format!("{}:{}", endpoint.path(), http::safe_id(&id)?)),
-                    None => Err(e),
+                match self
+                    .find_by_external_id(a, cred, endpoint, job.task_id)
+                    .await
+                {
+                    Some(id) => id,
+                    None => return Err(e),
                 }
             }
-            Err(e) => Err(e),
-        }
+            Err(e) => return Err(e),
+        };
+        Ok(format!("{}:{}", endpoint.path(), http::safe_id(&id)?))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let (kind, id) = job
-            .upstream_id
+    fn poll_call(&self, stored: &str, _: &str) -> Result<Call, ProviderError> {
+        let (kind, id) = stored
             .split_once(':')
             .and_then(|(k, id)| Some((Endpoint::parse(k)?, id)))
             .ok_or_else(|| ProviderError::BadResponse {
                 message: "unexpected stored task id".into(),
             })?;
-        let id = http::safe_id(id)?;
-        let cred = self.keys.get(job.credential)?;
-        let url = self.url(&format!("/v1/videos/{}/{id}", kind.path()));
-        let reply = self
-            .call(cred, Stage::Poll, |t| {
-                self.kit.http.get(&url).bearer_auth(t)
-            })
-            .await?;
-        parse_task(&data(&reply, Stage::Poll)?)
+        Ok(Call::get(format!(
+            "/v1/videos/{}/{}",
+            kind.path(),
+            http::safe_id(id)?
+        )))
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // A plain CDN URL: no credentials go with it.
-        self.kit.download(&result.url, &[], None).await
+    fn outcome(&self, d: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_task(d)
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        let url = self.url("/v1/videos/text2video?pageNum=1&pageSize=1");
-        for cred in self.keys.all() {
-            let reply = self
-                .call(cred, Stage::Test, |t| {
-                    self.kit.http.get(&url).bearer_auth(t)
-                })
-                .await?;
-            data(&reply, Stage::Test)?;
+    fn read(&self, reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
+        data(reply, stage)
+    }
+
+    fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
+        vec![("authorization", format!("Bearer {}", self.token(cred)))]
+    }
+
+    // A token the upstream calls expired or not yet valid (clock skew) is renewed.
+    fn stale_auth(&self, cred: &Credential, reply: &http::Reply) -> bool {
+        let code = reply.value().get("code").and_then(Value::as_i64);
+        let stale = reply.status == 401 && matches!(code, Some(1003 | 1004));
+        if stale {
+            self.tokens.lock().expect("token cache").remove(&cred.id);
         }
-        Ok(format!(
-            "listed tasks with {} key pair(s)",
-            self.keys.all().len()
-        ))
+        stale
+    }
+
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/v1/videos/text2video?pageNum=1&pageSize=1"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        format!("listed tasks with {} key pair(s)", answers.len())
     }
 }
 

@@ -193,8 +193,8 @@ impl Describe for Luma {
         Ok(Call::post("/generations/video", body))
     }
 
-    fn poll_call(&self, id: &str, _: &str) -> Call {
-        Call::get(format!("/generations/{id}"))
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/generations/{id}")))
     }
 
     fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {

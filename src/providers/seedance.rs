@@ -339,8 +339,8 @@ impl Describe for Seedance {
         Ok(Call::post("/contents/generations/tasks", body))
     }
 
-    fn poll_call(&self, id: &str, _: &str) -> Call {
-        Call::get(format!("/contents/generations/tasks/{id}"))
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/contents/generations/tasks/{id}")))
     }
 
     fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
