@@ -282,7 +282,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: true,
         test_connection: false,
         readme_section: MORE_PROVIDERS,
-        build: |r, c| Ok(Arc::new(fal::Fal::new(c, r.kit(c)?)?)),
+        build: generic::build::<fal::Fal>,
     },
     KindSpec {
         kind: "replicate",
