@@ -151,6 +151,8 @@ impl Describe for Fal {
     const KIND: &'static str = "fal";
     const AUTH: Auth = Auth::Scheme("Key");
     const ID_AT: &'static [&'static str] = &["request_id"];
+    // 400 ALREADY_COMPLETED / 404 NOT_FOUND: nothing left to stop.
+    const CANCEL_DONE: &'static [u16] = &[400, 404];
 
     fn from_config(_: &ProviderConfig) -> Result<Fal, AppError> {
         Ok(Fal)
@@ -235,21 +237,9 @@ impl Describe for Fal {
         error(reply, stage)
     }
 
-    async fn cancel(&self, a: &Adapter<Self>, job: PollJob<'_>) -> Result<(), ProviderError> {
-        let cred = a.keys.get(job.credential)?;
-        let path = format!(
-            "{}/cancel",
-            request_path(job.upstream_model, job.upstream_id)?
-        );
-        let reply = a
-            .send(cred, Call::get(path).method(Method::PUT), Stage::Poll)
-            .await?;
-        // 400 ALREADY_COMPLETED / 404 NOT_FOUND: nothing left to stop.
-        if reply.ok() || matches!(reply.status, 400 | 404) {
-            Ok(())
-        } else {
-            Err(error(&reply, Stage::Poll))
-        }
+    fn cancel_call(&self, id: &str, model: &str) -> Option<Call> {
+        let path = format!("{}/cancel", request_path(model, id).ok()?);
+        Some(Call::get(path).method(Method::PUT))
     }
 }
 

@@ -74,6 +74,8 @@ pub struct Ctx<'a> {
     pub base: &'a str,
     pub credential: &'a str,
     pub upstream_id: &'a str,
+    /// The route's settings (output mappings of the generic hosts).
+    pub route_settings: &'a Value,
 }
 
 /// The phase an upstream status word stands for.
@@ -163,6 +165,8 @@ pub trait Describe: Send + Sync + Sized + 'static {
     const DOWNLOAD_AUTH: bool = false;
     /// Extra headers on an authenticated download.
     const DOWNLOAD_HEADERS: &'static [(&'static str, &'static str)] = &[];
+    /// Answers to a cancel that mean there is nothing left to stop.
+    const CANCEL_DONE: &'static [u16] = &[];
     /// Where the upstream task id is in the create answer.
     const ID_AT: &'static [&'static str] = &["id"];
 
@@ -273,6 +277,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
             base: &a.base,
             credential: &cred.id,
             upstream_id: id,
+            route_settings: job.route_settings,
         };
         self.outcome(&v, &ctx)
     }
@@ -302,7 +307,12 @@ pub trait Describe: Send + Sync + Sized + 'static {
             return Ok(());
         };
         let cred = a.keys.get(job.credential)?;
-        a.call(cred, call, Stage::Poll).await.map(|_| ())
+        let reply = a.send(cred, call, Stage::Poll).await?;
+        if reply.ok() || Self::CANCEL_DONE.contains(&reply.status) {
+            Ok(())
+        } else {
+            Err(self.error(&reply, Stage::Poll))
+        }
     }
 
     async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {

@@ -295,7 +295,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: true,
         test_connection: true,
         readme_section: MORE_PROVIDERS,
-        build: |r, c| Ok(Arc::new(replicate::Replicate::new(c, r.kit(c)?)?)),
+        build: generic::build::<replicate::Replicate>,
     },
 ];
 

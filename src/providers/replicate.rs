@@ -7,13 +7,12 @@
 //! The input is data: each route's `settings` map unified fields to the model's input
 //! names ([`InputMapping`]), so a new model needs no release.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{Adapter, Call, Ctx, Describe, invalid, missing, video};
+use super::http::{self, Stage, str_at};
 use super::input_mapping::{self, InputMapping, output_url};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -152,20 +151,14 @@ pub fn parse_prediction(
     v: &Value,
     output_path: Option<&str>,
 ) -> Result<PollOutcome, ProviderError> {
-    let status = str_at(v, &["status"]).ok_or_else(|| ProviderError::BadResponse {
-        message: "prediction without a status".into(),
-    })?;
+    let status = str_at(v, &["status"]).ok_or_else(|| missing("a status"))?;
     Ok(match status.as_str() {
         "starting" => PollOutcome::Queued,
         "processing" => PollOutcome::Running,
         "succeeded" => {
             let output = v.get("output").unwrap_or(&Value::Null);
             match output_url(output, output_path) {
-                Some(url) => PollOutcome::Succeeded(vec![ResultRef {
-                    url,
-                    duration_seconds: None,
-                    credential: None,
-                }]),
+                Some(url) => video(url, None, None),
                 None if v.get("data_removed") == Some(&Value::Bool(true)) => PollOutcome::Failed {
                     code: "result_unavailable".into(),
                     message: "the channel deleted the result before it could be copied".into(),
@@ -199,168 +192,111 @@ pub fn parse_prediction(
     })
 }
 
-pub struct Replicate {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
-}
+/// Replicate, described for the [generic adapter](super::generic).
+pub struct Replicate;
 
-impl Replicate {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Replicate, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BASE.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        Ok(Replicate {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-        })
+/// A prediction id: it ends up in a path of its own.
+fn prediction_id(upstream_id: &str) -> Result<&str, ProviderError> {
+    let id = http::safe_id(upstream_id)?;
+    if id.contains('/') {
+        return Err(ProviderError::BadResponse {
+            message: "unexpected prediction id".into(),
+        });
     }
-
-    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .bearer_auth(key)
-    }
-
-    fn id(upstream_id: &str) -> Result<&str, ProviderError> {
-        let id = http::safe_id(upstream_id)?;
-        if id.contains('/') {
-            return Err(ProviderError::BadResponse {
-                message: "unexpected prediction id".into(),
-            });
-        }
-        Ok(id)
-    }
+    Ok(id)
 }
 
 #[async_trait]
-impl Provider for Replicate {
-    fn kind(&self) -> &'static str {
-        "replicate"
+impl Describe for Replicate {
+    const KIND: &'static str = "replicate";
+    const CANCEL_DONE: &'static [u16] = &[404];
+
+    fn from_config(_: &ProviderConfig) -> Result<Replicate, AppError> {
+        Ok(Replicate)
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, _: &str, _: &UnifiedRequest) -> Result<(), AppError> {
+        Ok(())
     }
 
     fn check_route(
         &self,
-        upstream_model: &str,
-        route_settings: &Value,
-        request: &UnifiedRequest,
+        model: &str,
+        settings: &Value,
+        req: &UnifiedRequest,
     ) -> Result<(), AppError> {
-        Target::parse(upstream_model).map_err(|e| {
+        Target::parse(model).map_err(|e| {
             tracing::warn!(error = %e, "a replicate route names an invalid model");
             AppError::BadRequest {
                 message: "this model's route is misconfigured; the operator must fix it".into(),
             }
         })?;
-        input_mapping::for_route("replicate", route_settings)?
-            .build(request)
+        input_mapping::for_route("replicate", settings)?
+            .build(req)
             .map(|_| ())
     }
 
-    fn validate_route(&self, upstream_model: &str, route_settings: &Value) -> Result<(), String> {
-        Target::parse(upstream_model)?;
-        InputMapping::from_settings(route_settings).map(|_| ())
+    fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {
+        Target::parse(model)?;
+        InputMapping::from_settings(settings).map(|_| ())
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
         let input = input_mapping::for_route("replicate", job.route_settings)
             .and_then(|m| m.build(job.request))
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
+            .map_err(invalid)?;
         let target = Target::parse(job.upstream_model)
             .map_err(|m| ProviderError::final_error("invalid_request", m))?;
-        let (path, body) = target.request(Value::Object(input));
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::POST, &path, &cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
+        let (path, mut body) = target.request(Value::Object(input));
+        // Replicate posts the prediction to `webhook`; only its end matters to us.
+        if let Some(u) = job.callback_url {
+            body["webhook"] = json!(u);
+            body["webhook_events_filter"] = json!(["completed"]);
         }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an id".into(),
-        })?;
-        Ok(Self::id(&id)?.to_string())
+        Ok(Call::post(path, body))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = Self::id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::GET,
-                    &format!("/predictions/{id}"),
-                    &cred.key,
-                ),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        let output = InputMapping::from_settings(job.route_settings)
+    fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
+        let id = str_at(v, &["id"]).ok_or_else(|| missing("an id"))?;
+        Ok(prediction_id(&id)?.to_string())
+    }
+
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/predictions/{}", prediction_id(id)?)))
+    }
+
+    fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        let output = InputMapping::from_settings(ctx.route_settings)
             .ok()
             .and_then(|m| m.output);
-        parse_prediction(&reply.json()?, output.as_deref())
+        parse_prediction(v, output.as_deref())
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // replicate.delivery URLs need no auth and are deleted after an hour: the engine
-        // copies them as soon as the prediction succeeds.
-        self.kit.download(&result.url, &[], None).await
+    fn cancel_call(&self, id: &str, _: &str) -> Option<Call> {
+        Some(Call::post(
+            format!("/predictions/{}/cancel", prediction_id(id).ok()?),
+            json!({}),
+        ))
     }
 
-    async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
-        let id = Self::id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::POST,
-                    &format!("/predictions/{id}/cancel"),
-                    &cred.key,
-                ),
-                Stage::Poll,
-            )
-            .await?;
-        if reply.ok() || reply.status == 404 {
-            Ok(())
-        } else {
-            Err(error(&reply, Stage::Poll))
-        }
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        let mut names = Vec::new();
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.call(reqwest::Method::GET, "/account", &cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-            names.push(str_at(&reply.value(), &["username"]).unwrap_or_else(|| "?".into()));
-        }
-        Ok(format!("account(s): {}", names.join(", ")))
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/account"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        let names: Vec<String> = answers
+            .iter()
+            .map(|v| str_at(v, &["username"]).unwrap_or_else(|| "?".into()))
+            .collect();
+        format!("account(s): {}", names.join(", "))
     }
 }
 
