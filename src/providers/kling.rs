@@ -560,6 +560,7 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let b = |m: &str, r: &UnifiedRequest| {
             build_body(m, r, "vidgen_1").map(|(e, mut v)| {
@@ -568,277 +569,42 @@ mod tests {
             })
         };
         let cases = vec![
-            case(
-                "t2v endpoint",
-                "kling-v2-6",
-                |_| {},
-                Sent("/endpoint", json!("text2video")),
-            ),
-            case(
-                "model_name",
-                "kling-v2-6",
-                |_| {},
-                Sent("/model_name", json!("kling-v2-6")),
-            ),
-            case(
-                "external id",
-                "kling-v2-6",
-                |_| {},
-                Sent("/external_task_id", json!("vidgen_1")),
-            ),
-            case(
-                "duration is a string",
-                "kling-v2-6",
-                |r| r.duration = Some(10),
-                Sent("/duration", json!("10")),
-            ),
-            case(
-                "duration 7 on v2.6",
-                "kling-v2-6",
-                |r| r.duration = Some(7),
-                Refused("duration"),
-            ),
-            case(
-                "duration 7 on v3",
-                "kling-v3",
-                |r| r.duration = Some(7),
-                Sent("/duration", json!("7")),
-            ),
-            case(
-                "auto outside the set sends 5",
-                "kling-v2-6",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 8;
-                },
-                Sent("/duration", json!("5")),
-            ),
-            case(
-                "720p is std",
-                "kling-v2-6",
-                |_| {},
-                Sent("/mode", json!("std")),
-            ),
-            case(
-                "1080p is pro",
-                "kling-v2-6",
-                |r| r.resolution = "1080p".into(),
-                Sent("/mode", json!("pro")),
-            ),
-            case(
-                "480p",
-                "kling-v2-6",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "ratio 9:16",
-                "kling-v2-6",
-                |r| r.aspect_ratio = "9:16".into(),
-                Sent("/aspect_ratio", json!("9:16")),
-            ),
-            case(
-                "ratio auto omitted",
-                "kling-v2-6",
-                |r| r.aspect_ratio = "auto".into(),
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "ratio 21:9",
-                "kling-v2-6",
-                |r| r.aspect_ratio = "21:9".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "sound off",
-                "kling-v2-6",
-                |_| {},
-                Sent("/sound", json!("off")),
-            ),
-            case(
-                "sound on",
-                "kling-v2-6",
-                |r| r.generate_audio = true,
-                Sent("/sound", json!("on")),
-            ),
-            case(
-                "sound before v2.6",
-                "kling-v2-5-turbo",
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "no sound field before v2.6",
-                "kling-v2-5-turbo",
-                |_| {},
-                Omitted("/sound"),
-            ),
-            case(
-                "audio urls",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "i2v endpoint",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/endpoint", json!("image2video")),
-            ),
-            case(
-                "i2v first frame",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/image", json!("https://x/1")),
-            ),
-            case(
-                "i2v tail",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/image_tail", json!("https://x/2")),
-            ),
-            case(
-                "i2v ignores the ratio",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.aspect_ratio = "9:16".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "i2v 3 images",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 3];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "t2v on an i2v-only model",
-                "kling-v2-1",
-                |_| {},
-                Refused("type"),
-            ),
-            case(
-                "references on v2.6",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "references on v1.6",
-                "kling-v1-6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 4];
-                },
-                Sent("/image_list/3/image", json!("https://x/1")),
-            ),
-            case(
-                "5 references on v1.6",
-                "kling-v1-6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 5];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "video on v1.6",
-                "kling-v1-6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "omni endpoint",
-                "kling-v3-omni",
-                |_| {},
-                Sent("/endpoint", json!("omni-video")),
-            ),
-            case(
-                "omni prompt",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.prompt = "@Image1 in @Video1".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Sent("/prompt", json!("<<<image_1>>> in <<<video_1>>>")),
-            ),
-            case(
-                "omni video list",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Sent("/video_list/0/refer_type", json!("feature")),
-            ),
-            case(
-                "omni 5 images with a video",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 5];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "omni 7 images",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 7];
-                },
-                Sent("/image_list/6/image_url", json!("https://x/1")),
-            ),
-            case(
-                "omni first/end frames",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/image_list/1/type", json!("end_frame")),
-            ),
-            case(
-                "@Video on a plain endpoint",
-                "kling-v1-6",
-                |r| {
-                    r.prompt = "@Video1".into();
-                },
-                Refused("prompt"),
-            ),
-            case(
-                "unknown newer model",
-                "kling-v9",
-                |r| r.generate_audio = true,
-                Sent("/sound", json!("on")),
-            ),
+            case("t2v endpoint", "kling-v2-6", |_| {}, Sent("/endpoint", json!("text2video"))),
+            case("model_name", "kling-v2-6", |_| {}, Sent("/model_name", json!("kling-v2-6"))),
+            case("external id", "kling-v2-6", |_| {}, Sent("/external_task_id", json!("vidgen_1"))),
+            case("duration is a string", "kling-v2-6", |r| r.duration = Some(10), Sent("/duration", json!("10"))),
+            case("duration 7 on v2.6", "kling-v2-6", |r| r.duration = Some(7), Refused("duration")),
+            case("duration 7 on v3", "kling-v3", |r| r.duration = Some(7), Sent("/duration", json!("7"))),
+            case("auto outside the set sends 5", "kling-v2-6", |r| { r.duration = None; r.seconds = 8; }, Sent("/duration", json!("5"))),
+            case("720p is std", "kling-v2-6", |_| {}, Sent("/mode", json!("std"))),
+            case("1080p is pro", "kling-v2-6", |r| r.resolution = "1080p".into(), Sent("/mode", json!("pro"))),
+            case("480p", "kling-v2-6", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("ratio 9:16", "kling-v2-6", |r| r.aspect_ratio = "9:16".into(), Sent("/aspect_ratio", json!("9:16"))),
+            case("ratio auto omitted", "kling-v2-6", |r| r.aspect_ratio = "auto".into(), Omitted("/aspect_ratio")),
+            case("ratio 21:9", "kling-v2-6", |r| r.aspect_ratio = "21:9".into(), Refused("aspect_ratio")),
+            case("sound off", "kling-v2-6", |_| {}, Sent("/sound", json!("off"))),
+            case("sound on", "kling-v2-6", |r| r.generate_audio = true, Sent("/sound", json!("on"))),
+            case("sound before v2.6", "kling-v2-5-turbo", |r| r.generate_audio = true, Refused("generate_audio")),
+            case("no sound field before v2.6", "kling-v2-5-turbo", |_| {}, Omitted("/sound")),
+            case("audio urls", "kling-v3-omni", |r| { r.kind = "reference-to-video".into(); r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
+            case("i2v endpoint", "kling-v2-6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/endpoint", json!("image2video"))),
+            case("i2v first frame", "kling-v2-6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/image", json!("https://x/1"))),
+            case("i2v tail", "kling-v2-6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/image_tail", json!("https://x/2"))),
+            case("i2v ignores the ratio", "kling-v2-6", |r| { r.kind = "image-to-video".into(); r.aspect_ratio = "9:16".into(); r.image_urls = vec!["https://x/1".into()]; }, Omitted("/aspect_ratio")),
+            case("i2v 3 images", "kling-v2-6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 3]; }, Refused("image_urls")),
+            case("t2v on an i2v-only model", "kling-v2-1", |_| {}, Refused("type")),
+            case("references on v2.6", "kling-v2-6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
+            case("references on v1.6", "kling-v1-6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 4]; }, Sent("/image_list/3/image", json!("https://x/1"))),
+            case("5 references on v1.6", "kling-v1-6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 5]; }, Refused("image_urls")),
+            case("video on v1.6", "kling-v1-6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
+            case("omni endpoint", "kling-v3-omni", |_| {}, Sent("/endpoint", json!("omni-video"))),
+            case("omni prompt", "kling-v3-omni", |r| { r.kind = "reference-to-video".into(); r.prompt = "@Image1 in @Video1".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Sent("/prompt", json!("<<<image_1>>> in <<<video_1>>>"))),
+            case("omni video list", "kling-v3-omni", |r| { r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v".into()]; }, Sent("/video_list/0/refer_type", json!("feature"))),
+            case("omni 5 images with a video", "kling-v3-omni", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 5]; r.video_urls = vec!["https://x/v".into()]; }, Refused("image_urls")),
+            case("omni 7 images", "kling-v3-omni", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 7]; }, Sent("/image_list/6/image_url", json!("https://x/1"))),
+            case("omni first/end frames", "kling-v3-omni", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/image_list/1/type", json!("end_frame"))),
+            case("@Video on a plain endpoint", "kling-v1-6", |r| { r.prompt = "@Video1".into(); }, Refused("prompt")),
+            case("unknown newer model", "kling-v9", |r| r.generate_audio = true, Sent("/sound", json!("on"))),
         ];
         run(cases, b);
     }

@@ -227,6 +227,7 @@ mod tests {
     use crate::providers::mapping::table::{Expect::*, case, run};
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         fn i2v(r: &mut UnifiedRequest) {
             r.kind = "image-to-video".into();
@@ -234,161 +235,31 @@ mod tests {
             r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
         }
         let cases = vec![
-            case(
-                "type",
-                "ray-2",
-                |_| {},
-                Sent("/generation_type", json!("video")),
-            ),
-            case(
-                "model",
-                "ray-flash-2",
-                |_| {},
-                Sent("/model", json!("ray-flash-2")),
-            ),
+            case("type", "ray-2", |_| {}, Sent("/generation_type", json!("video"))),
+            case("model", "ray-flash-2", |_| {}, Sent("/model", json!("ray-flash-2"))),
             case("5s", "ray-2", |_| {}, Sent("/duration", json!("5s"))),
-            case(
-                "9s",
-                "ray-2",
-                |r| r.duration = Some(9),
-                Sent("/duration", json!("9s")),
-            ),
+            case("9s", "ray-2", |r| r.duration = Some(9), Sent("/duration", json!("9s"))),
             case("7s", "ray-2", |r| r.duration = Some(7), Refused("duration")),
-            case(
-                "auto is 5s",
-                "ray-2",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 6;
-                },
-                Sent("/duration", json!("5s")),
-            ),
-            case(
-                "auto keeps billed 9s",
-                "ray-2",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 9;
-                },
-                Sent("/duration", json!("9s")),
-            ),
+            case("auto is 5s", "ray-2", |r| { r.duration = None; r.seconds = 6; }, Sent("/duration", json!("5s"))),
+            case("auto keeps billed 9s", "ray-2", |r| { r.duration = None; r.seconds = 9; }, Sent("/duration", json!("9s"))),
             case("720p", "ray-2", |_| {}, Sent("/resolution", json!("720p"))),
-            case(
-                "1080p",
-                "ray-2",
-                |r| r.resolution = "1080p".into(),
-                Sent("/resolution", json!("1080p")),
-            ),
-            case(
-                "480p",
-                "ray-2",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "21:9",
-                "ray-2",
-                |r| r.aspect_ratio = "21:9".into(),
-                Sent("/aspect_ratio", json!("21:9")),
-            ),
-            case(
-                "auto ratio",
-                "ray-2",
-                |r| r.aspect_ratio = "auto".into(),
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "5:4",
-                "ray-2",
-                |r| r.aspect_ratio = "5:4".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "t2v has no keyframes",
-                "ray-2",
-                |_| {},
-                Omitted("/keyframes"),
-            ),
-            case(
-                "frame0",
-                "ray-2",
-                i2v,
-                Sent(
-                    "/keyframes/frame0",
-                    json!({"type": "image", "url": "https://x/1.png"}),
-                ),
-            ),
-            case(
-                "frame1",
-                "ray-2",
-                i2v,
-                Sent(
-                    "/keyframes/frame1",
-                    json!({"type": "image", "url": "https://x/2.png"}),
-                ),
-            ),
-            case(
-                "prompt words",
-                "ray-2",
-                i2v,
-                Sent("/prompt", json!("the start frame melts into the end frame")),
-            ),
-            case(
-                "three images",
-                "ray-2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into(); 3];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "references",
-                "ray-2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "video",
-                "ray-2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v.mp4".into()];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "audio",
-                "ray-2",
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "short prompt",
-                "ray-2",
-                |r| r.prompt = "go".into(),
-                Refused("prompt"),
-            ),
-            case(
-                "short prompt with a keyframe",
-                "ray-2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "go".into();
-                    r.image_urls = vec!["https://x/1.png".into()];
-                },
-                Sent("/prompt", json!("go")),
-            ),
+            case("1080p", "ray-2", |r| r.resolution = "1080p".into(), Sent("/resolution", json!("1080p"))),
+            case("480p", "ray-2", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("21:9", "ray-2", |r| r.aspect_ratio = "21:9".into(), Sent("/aspect_ratio", json!("21:9"))),
+            case("auto ratio", "ray-2", |r| r.aspect_ratio = "auto".into(), Omitted("/aspect_ratio")),
+            case("5:4", "ray-2", |r| r.aspect_ratio = "5:4".into(), Refused("aspect_ratio")),
+            case("t2v has no keyframes", "ray-2", |_| {}, Omitted("/keyframes")),
+            case("frame0", "ray-2", i2v, Sent("/keyframes/frame0", json!({"type": "image", "url": "https://x/1.png"}))),
+            case("frame1", "ray-2", i2v, Sent("/keyframes/frame1", json!({"type": "image", "url": "https://x/2.png"}))),
+            case("prompt words", "ray-2", i2v, Sent("/prompt", json!("the start frame melts into the end frame"))),
+            case("three images", "ray-2", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1.png".into(); 3]; }, Refused("image_urls")),
+            case("references", "ray-2", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1.png".into()]; }, Refused("type")),
+            case("video", "ray-2", |r| { r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v.mp4".into()]; }, Refused("video_urls")),
+            case("audio", "ray-2", |r| r.generate_audio = true, Refused("generate_audio")),
+            case("short prompt", "ray-2", |r| r.prompt = "go".into(), Refused("prompt")),
+            case("short prompt with a keyframe", "ray-2", |r| { r.kind = "image-to-video".into(); r.prompt = "go".into(); r.image_urls = vec!["https://x/1.png".into()]; }, Sent("/prompt", json!("go"))),
             case("no loop", "ray-2", |_| {}, Omitted("/loop")),
-            case(
-                "no end user",
-                "ray-2",
-                |r| r.end_user_id = Some("c".into()),
-                Omitted("/user"),
-            ),
+            case("no end user", "ray-2", |r| r.end_user_id = Some("c".into()), Omitted("/user")),
         ];
         run(cases, build_body);
     }

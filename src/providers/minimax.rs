@@ -393,196 +393,35 @@ mod tests {
     const H02: &str = "MiniMax-Hailuo-02";
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let cases = vec![
             case("model", H23, |_| {}, Sent("/model", json!(H23))),
-            case(
-                "720p is 768P on Hailuo",
-                H23,
-                |_| {},
-                Sent("/resolution", json!("768P")),
-            ),
-            case(
-                "720p is 720P on 01",
-                "T2V-01",
-                |_| {},
-                Sent("/resolution", json!("720P")),
-            ),
-            case(
-                "1080p",
-                H23,
-                |r| r.resolution = "1080p".into(),
-                Sent("/resolution", json!("1080P")),
-            ),
-            case(
-                "1080p 10 s",
-                H23,
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = Some(10);
-                },
-                Refused("duration"),
-            ),
-            case(
-                "1080p auto 10 omitted",
-                H23,
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = None;
-                    r.seconds = 10;
-                },
-                Omitted("/duration"),
-            ),
-            case(
-                "1080p on 01",
-                "T2V-01",
-                |r| r.resolution = "1080p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "480p text",
-                H02,
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "480p single image on 02",
-                H02,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.resolution = "480p".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/resolution", json!("512P")),
-            ),
-            case(
-                "480p two frames on 02",
-                H02,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.resolution = "480p".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "duration 10",
-                H23,
-                |r| r.duration = Some(10),
-                Sent("/duration", json!(10)),
-            ),
-            case(
-                "duration 5",
-                H23,
-                |r| r.duration = Some(5),
-                Refused("duration"),
-            ),
-            case(
-                "duration 10 on 01",
-                "T2V-01",
-                |r| r.duration = Some(10),
-                Refused("duration"),
-            ),
-            case(
-                "t2v 9:16",
-                H23,
-                |r| r.aspect_ratio = "9:16".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "t2v auto ratio",
-                H23,
-                |r| r.aspect_ratio = "auto".into(),
-                Sent("/resolution", json!("768P")),
-            ),
-            case(
-                "audio",
-                H23,
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "first frame",
-                H23,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.aspect_ratio = "9:16".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/first_frame_image", json!("https://x/1")),
-            ),
-            case(
-                "last frame on 2.3",
-                H23,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "last frame on 02",
-                H02,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/last_frame_image", json!("https://x/2")),
-            ),
-            case(
-                "i2v prompt",
-                H02,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 then @Image2".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Sent("/prompt", json!("the first frame then the last frame")),
-            ),
-            case(
-                "t2v on Fast",
-                "MiniMax-Hailuo-2.3-Fast",
-                |_| {},
-                Refused("type"),
-            ),
+            case("720p is 768P on Hailuo", H23, |_| {}, Sent("/resolution", json!("768P"))),
+            case("720p is 720P on 01", "T2V-01", |_| {}, Sent("/resolution", json!("720P"))),
+            case("1080p", H23, |r| r.resolution = "1080p".into(), Sent("/resolution", json!("1080P"))),
+            case("1080p 10 s", H23, |r| { r.resolution = "1080p".into(); r.duration = Some(10); }, Refused("duration")),
+            case("1080p auto 10 omitted", H23, |r| { r.resolution = "1080p".into(); r.duration = None; r.seconds = 10; }, Omitted("/duration")),
+            case("1080p on 01", "T2V-01", |r| r.resolution = "1080p".into(), Refused("resolution")),
+            case("480p text", H02, |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("480p single image on 02", H02, |r| { r.kind = "image-to-video".into(); r.resolution = "480p".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/resolution", json!("512P"))),
+            case("480p two frames on 02", H02, |r| { r.kind = "image-to-video".into(); r.resolution = "480p".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("resolution")),
+            case("duration 10", H23, |r| r.duration = Some(10), Sent("/duration", json!(10))),
+            case("duration 5", H23, |r| r.duration = Some(5), Refused("duration")),
+            case("duration 10 on 01", "T2V-01", |r| r.duration = Some(10), Refused("duration")),
+            case("t2v 9:16", H23, |r| r.aspect_ratio = "9:16".into(), Refused("aspect_ratio")),
+            case("t2v auto ratio", H23, |r| r.aspect_ratio = "auto".into(), Sent("/resolution", json!("768P"))),
+            case("audio", H23, |r| r.generate_audio = true, Refused("generate_audio")),
+            case("first frame", H23, |r| { r.kind = "image-to-video".into(); r.aspect_ratio = "9:16".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/first_frame_image", json!("https://x/1"))),
+            case("last frame on 2.3", H23, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("image_urls")),
+            case("last frame on 02", H02, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/last_frame_image", json!("https://x/2"))),
+            case("i2v prompt", H02, |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 then @Image2".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Sent("/prompt", json!("the first frame then the last frame"))),
+            case("t2v on Fast", "MiniMax-Hailuo-2.3-Fast", |_| {}, Refused("type")),
             case("t2v on I2V-01", "I2V-01", |_| {}, Refused("type")),
-            case(
-                "subject",
-                "S2V-01",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/subject_reference/0/image/0", json!("https://x/1")),
-            ),
-            case(
-                "two subjects",
-                "S2V-01",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "references on Hailuo",
-                H23,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "videos",
-                "S2V-01",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("video_urls"),
-            ),
+            case("subject", "S2V-01", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/subject_reference/0/image/0", json!("https://x/1"))),
+            case("two subjects", "S2V-01", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("image_urls")),
+            case("references on Hailuo", H23, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
+            case("videos", "S2V-01", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
         ];
         // Hailuo clips are 6 or 10 seconds.
         run_from(

@@ -339,134 +339,27 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let cases = vec![
             case("model", "sora-2", |_| {}, Sent("/model", json!("sora-2"))),
-            case(
-                "seconds as a string",
-                "sora-2",
-                |_| {},
-                Sent("/seconds", json!("8")),
-            ),
-            case(
-                "seconds 5",
-                "sora-2",
-                |r| r.duration = Some(5),
-                Refused("duration"),
-            ),
-            case(
-                "auto outside the set omitted",
-                "sora-2",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 5;
-                },
-                Omitted("/seconds"),
-            ),
-            case(
-                "720p 16:9",
-                "sora-2",
-                |_| {},
-                Sent("/size", json!("1280x720")),
-            ),
-            case(
-                "720p 9:16",
-                "sora-2",
-                |r| r.aspect_ratio = "9:16".into(),
-                Sent("/size", json!("720x1280")),
-            ),
-            case(
-                "auto omitted",
-                "sora-2",
-                |r| r.aspect_ratio = "auto".into(),
-                Omitted("/size"),
-            ),
-            case(
-                "1080p on sora-2",
-                "sora-2",
-                |r| r.resolution = "1080p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "1080p on pro",
-                "sora-2-pro",
-                |r| r.resolution = "1080p".into(),
-                Sent("/size", json!("1792x1024")),
-            ),
-            case(
-                "1080p 9:16 on pro",
-                "sora-2-pro",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.aspect_ratio = "9:16".into();
-                },
-                Sent("/size", json!("1024x1792")),
-            ),
-            case(
-                "480p",
-                "sora-2",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "1:1",
-                "sora-2",
-                |r| r.aspect_ratio = "1:1".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "silent",
-                "sora-2",
-                |r| r.generate_audio = false,
-                Refused("generate_audio"),
-            ),
-            case(
-                "reference image",
-                "sora-2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 smiles".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/input_reference", json!("https://x/1")),
-            ),
-            case(
-                "reference prompt",
-                "sora-2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 smiles".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/prompt", json!("the reference image smiles")),
-            ),
-            case(
-                "two images",
-                "sora-2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "references",
-                "sora-2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "video",
-                "sora-2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("video_urls"),
-            ),
+            case("seconds as a string", "sora-2", |_| {}, Sent("/seconds", json!("8"))),
+            case("seconds 5", "sora-2", |r| r.duration = Some(5), Refused("duration")),
+            case("auto outside the set omitted", "sora-2", |r| { r.duration = None; r.seconds = 5; }, Omitted("/seconds")),
+            case("720p 16:9", "sora-2", |_| {}, Sent("/size", json!("1280x720"))),
+            case("720p 9:16", "sora-2", |r| r.aspect_ratio = "9:16".into(), Sent("/size", json!("720x1280"))),
+            case("auto omitted", "sora-2", |r| r.aspect_ratio = "auto".into(), Omitted("/size")),
+            case("1080p on sora-2", "sora-2", |r| r.resolution = "1080p".into(), Refused("resolution")),
+            case("1080p on pro", "sora-2-pro", |r| r.resolution = "1080p".into(), Sent("/size", json!("1792x1024"))),
+            case("1080p 9:16 on pro", "sora-2-pro", |r| { r.resolution = "1080p".into(); r.aspect_ratio = "9:16".into(); }, Sent("/size", json!("1024x1792"))),
+            case("480p", "sora-2", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("1:1", "sora-2", |r| r.aspect_ratio = "1:1".into(), Refused("aspect_ratio")),
+            case("silent", "sora-2", |r| r.generate_audio = false, Refused("generate_audio")),
+            case("reference image", "sora-2", |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 smiles".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/input_reference", json!("https://x/1"))),
+            case("reference prompt", "sora-2", |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 smiles".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/prompt", json!("the reference image smiles"))),
+            case("two images", "sora-2", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("image_urls")),
+            case("references", "sora-2", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
+            case("video", "sora-2", |r| { r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
         ];
         let start = UnifiedRequest {
             duration: Some(8),

@@ -564,254 +564,46 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let i2v = |r: &mut UnifiedRequest| {
             r.kind = "image-to-video".into();
             r.image_urls = vec!["https://x.example/1.png".into()];
         };
         let cases = vec![
-            case(
-                "t2v path",
-                "gen4.5",
-                |_| {},
-                Sent("/model", json!("gen4.5")),
-            ),
-            case(
-                "720p 16:9",
-                "gen4.5",
-                |_| {},
-                Sent("/ratio", json!("1280:720")),
-            ),
-            case(
-                "720p 9:16",
-                "gen4.5",
-                |r| r.aspect_ratio = "9:16".into(),
-                Sent("/ratio", json!("720:1280")),
-            ),
-            case(
-                "gen4.5 t2v square",
-                "gen4.5",
-                |r| r.aspect_ratio = "1:1".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "gen4.5 i2v square",
-                "gen4.5",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into()];
-                    r.aspect_ratio = "1:1".into();
-                },
-                Sent("/ratio", json!("960:960")),
-            ),
-            case(
-                "gen4 21:9",
-                "gen4_turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into()];
-                    r.aspect_ratio = "21:9".into();
-                },
-                Sent("/ratio", json!("1584:672")),
-            ),
-            case(
-                "auto is landscape",
-                "gen4.5",
-                |r| r.aspect_ratio = "auto".into(),
-                Sent("/ratio", json!("1280:720")),
-            ),
-            case(
-                "veo 1080p",
-                "veo3.1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = None;
-                },
-                Sent("/ratio", json!("1920:1080")),
-            ),
-            case(
-                "veo 1080p portrait",
-                "veo3.1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.aspect_ratio = "9:16".into();
-                    r.duration = Some(4);
-                },
-                Sent("/ratio", json!("1080:1920")),
-            ),
-            case(
-                "gen4 1080p",
-                "gen4.5",
-                |r| r.resolution = "1080p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "480p on gen4",
-                "gen4.5",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "seedance 480p",
-                "seedance2_fast",
-                |r| r.resolution = "480p".into(),
-                Sent("/ratio", json!("864:496")),
-            ),
-            case(
-                "seedance 1080p 4:3",
-                "seedance2",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.aspect_ratio = "4:3".into();
-                },
-                Sent("/ratio", json!("1664:1248")),
-            ),
-            case(
-                "seedance fast 1080p",
-                "seedance2_fast",
-                |r| r.resolution = "1080p".into(),
-                Refused("resolution"),
-            ),
+            case("t2v path", "gen4.5", |_| {}, Sent("/model", json!("gen4.5"))),
+            case("720p 16:9", "gen4.5", |_| {}, Sent("/ratio", json!("1280:720"))),
+            case("720p 9:16", "gen4.5", |r| r.aspect_ratio = "9:16".into(), Sent("/ratio", json!("720:1280"))),
+            case("gen4.5 t2v square", "gen4.5", |r| r.aspect_ratio = "1:1".into(), Refused("aspect_ratio")),
+            case("gen4.5 i2v square", "gen4.5", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into()]; r.aspect_ratio = "1:1".into(); }, Sent("/ratio", json!("960:960"))),
+            case("gen4 21:9", "gen4_turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into()]; r.aspect_ratio = "21:9".into(); }, Sent("/ratio", json!("1584:672"))),
+            case("auto is landscape", "gen4.5", |r| r.aspect_ratio = "auto".into(), Sent("/ratio", json!("1280:720"))),
+            case("veo 1080p", "veo3.1", |r| { r.resolution = "1080p".into(); r.duration = None; }, Sent("/ratio", json!("1920:1080"))),
+            case("veo 1080p portrait", "veo3.1", |r| { r.resolution = "1080p".into(); r.aspect_ratio = "9:16".into(); r.duration = Some(4); }, Sent("/ratio", json!("1080:1920"))),
+            case("gen4 1080p", "gen4.5", |r| r.resolution = "1080p".into(), Refused("resolution")),
+            case("480p on gen4", "gen4.5", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("seedance 480p", "seedance2_fast", |r| r.resolution = "480p".into(), Sent("/ratio", json!("864:496"))),
+            case("seedance 1080p 4:3", "seedance2", |r| { r.resolution = "1080p".into(); r.aspect_ratio = "4:3".into(); }, Sent("/ratio", json!("1664:1248"))),
+            case("seedance fast 1080p", "seedance2_fast", |r| r.resolution = "1080p".into(), Refused("resolution")),
             case("gen4 text-to-video", "gen4_turbo", |_| {}, Refused("type")),
             case("unknown model", "gen9", |_| {}, Refused("model")),
-            case(
-                "i2v image",
-                "gen4_turbo",
-                i2v,
-                Sent("/promptImage", json!("https://x.example/1.png")),
-            ),
-            case(
-                "gen4 last frame",
-                "gen4_turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "veo3.1 last frame",
-                "veo3.1",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec![
-                        "https://x.example/1.png".into(),
-                        "https://x.example/2.png".into(),
-                    ];
-                    r.duration = Some(6);
-                },
-                Sent(
-                    "/promptImage/1",
-                    json!({"uri": "https://x.example/2.png", "position": "last"}),
-                ),
-            ),
-            case(
-                "gen4 duration 5",
-                "gen4_turbo",
-                i2v,
-                Sent("/duration", json!(5)),
-            ),
-            case(
-                "gen4 duration 7",
-                "gen4_turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into()];
-                    r.duration = Some(7);
-                },
-                Refused("duration"),
-            ),
-            case(
-                "veo3 auto is 8",
-                "veo3",
-                |r| r.duration = None,
-                Sent("/duration", json!(8)),
-            ),
-            case(
-                "veo3 5s",
-                "veo3",
-                |r| r.duration = Some(5),
-                Refused("duration"),
-            ),
-            case(
-                "gen4.5 auto sends billed seconds",
-                "gen4.5",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 6;
-                },
-                Sent("/duration", json!(6)),
-            ),
-            case(
-                "audio on gen4.5",
-                "gen4.5",
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "silent gen4.5 says nothing",
-                "gen4.5",
-                |_| {},
-                Omitted("/audio"),
-            ),
-            case(
-                "audio on veo3.1",
-                "veo3.1",
-                |r| {
-                    r.generate_audio = true;
-                    r.duration = None;
-                },
-                Sent("/audio", json!(true)),
-            ),
-            case(
-                "references on seedance2",
-                "seedance2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into()];
-                    r.audio_urls = vec!["https://x.example/a.mp3".into()];
-                },
-                Sent(
-                    "/referenceAudio/0",
-                    json!({"type": "audio", "uri": "https://x.example/a.mp3"}),
-                ),
-            ),
-            case(
-                "references on gen4.5",
-                "gen4.5",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "10 references",
-                "seedance2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into(); 10];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "long prompt on gen4",
-                "gen4.5",
-                |r| r.prompt = "x".repeat(1001),
-                Refused("prompt"),
-            ),
-            case(
-                "long prompt fits seedance2",
-                "seedance2",
-                |r| r.prompt = "x".repeat(1001),
-                Sent("/model", json!("seedance2")),
-            ),
-            case(
-                "no end user",
-                "gen4.5",
-                |r| r.end_user_id = Some("u".into()),
-                Omitted("/end_user_id"),
-            ),
+            case("i2v image", "gen4_turbo", i2v, Sent("/promptImage", json!("https://x.example/1.png"))),
+            case("gen4 last frame", "gen4_turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into(); 2]; }, Refused("image_urls")),
+            case("veo3.1 last frame", "veo3.1", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into(), "https://x.example/2.png".into()]; r.duration = Some(6); }, Sent("/promptImage/1", json!({"uri": "https://x.example/2.png", "position": "last"}))),
+            case("gen4 duration 5", "gen4_turbo", i2v, Sent("/duration", json!(5))),
+            case("gen4 duration 7", "gen4_turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into()]; r.duration = Some(7); }, Refused("duration")),
+            case("veo3 auto is 8", "veo3", |r| r.duration = None, Sent("/duration", json!(8))),
+            case("veo3 5s", "veo3", |r| r.duration = Some(5), Refused("duration")),
+            case("gen4.5 auto sends billed seconds", "gen4.5", |r| { r.duration = None; r.seconds = 6; }, Sent("/duration", json!(6))),
+            case("audio on gen4.5", "gen4.5", |r| r.generate_audio = true, Refused("generate_audio")),
+            case("silent gen4.5 says nothing", "gen4.5", |_| {}, Omitted("/audio")),
+            case("audio on veo3.1", "veo3.1", |r| { r.generate_audio = true; r.duration = None; }, Sent("/audio", json!(true))),
+            case("references on seedance2", "seedance2", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into()]; r.audio_urls = vec!["https://x.example/a.mp3".into()]; }, Sent("/referenceAudio/0", json!({"type": "audio", "uri": "https://x.example/a.mp3"}))),
+            case("references on gen4.5", "gen4.5", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into()]; }, Refused("type")),
+            case("10 references", "seedance2", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into(); 10]; }, Refused("image_urls")),
+            case("long prompt on gen4", "gen4.5", |r| r.prompt = "x".repeat(1001), Refused("prompt")),
+            case("long prompt fits seedance2", "seedance2", |r| r.prompt = "x".repeat(1001), Sent("/model", json!("seedance2"))),
+            case("no end user", "gen4.5", |r| r.end_user_id = Some("u".into()), Omitted("/end_user_id")),
         ];
         run(cases, |m, r| build_body(m, r).map(|(_, b)| b));
     }

@@ -439,255 +439,43 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         use crate::providers::mapping::table::{Expect::*, case, run};
         let cases = vec![
-            case(
-                "i2v first+last",
-                V2,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 to @Image2".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/content/2/role", json!("last_frame")),
-            ),
-            case(
-                "i2v prompt",
-                V2,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 to @Image2".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/content/0/text", json!("[Image 1] to [Image 2]")),
-            ),
-            case(
-                "i2v 3 images",
-                V2,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 3];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "i2v with a video",
-                V2,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "i2v last frame on 1.0 pro fast",
-                V10_FAST,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
+            case("i2v first+last", V2, |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 to @Image2".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/content/2/role", json!("last_frame"))),
+            case("i2v prompt", V2, |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 to @Image2".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/content/0/text", json!("[Image 1] to [Image 2]"))),
+            case("i2v 3 images", V2, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 3]; }, Refused("image_urls")),
+            case("i2v with a video", V2, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
+            case("i2v last frame on 1.0 pro fast", V10_FAST, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("image_urls")),
             case("t2v has text only", V2, |_| {}, Omitted("/content/1")),
-            case(
-                "auto ratio",
-                V2,
-                |r| r.aspect_ratio = "auto".into(),
-                Sent("/ratio", json!("adaptive")),
-            ),
-            case(
-                "ratio 21:9",
-                V2,
-                |r| r.aspect_ratio = "21:9".into(),
-                Sent("/ratio", json!("21:9")),
-            ),
-            case(
-                "ratio 5:4",
-                V2,
-                |r| r.aspect_ratio = "5:4".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "480p",
-                V2,
-                |r| r.resolution = "480p".into(),
-                Sent("/resolution", json!("480p")),
-            ),
-            case(
-                "1080p on 2.0 fast",
-                V2_FAST,
-                |r| r.resolution = "1080p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "1080p on 2.0",
-                V2,
-                |r| r.resolution = "1080p".into(),
-                Sent("/resolution", json!("1080p")),
-            ),
-            case(
-                "4k",
-                V2,
-                |r| r.resolution = "4k".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "duration 16 on 2.0",
-                V2,
-                |r| r.duration = Some(16),
-                Refused("duration"),
-            ),
-            case(
-                "duration 3 on 2.0",
-                V2,
-                |r| r.duration = Some(3),
-                Refused("duration"),
-            ),
-            case(
-                "duration 13 on 1.5",
-                V15,
-                |r| r.duration = Some(13),
-                Refused("duration"),
-            ),
-            case(
-                "duration 2 on 1.0",
-                V10_FAST,
-                |r| r.duration = Some(2),
-                Sent("/duration", json!(2)),
-            ),
-            case(
-                "auto sends billed seconds",
-                V2,
-                |r| {
-                    r.duration = None;
-                    r.seconds = 5;
-                },
-                Sent("/duration", json!(5)),
-            ),
-            case(
-                "auto past the range on 1.0 omits",
-                V10_FAST,
-                |r| {
-                    r.duration = None;
-                    r.seconds = 20;
-                },
-                Omitted("/duration"),
-            ),
-            case(
-                "audio on 1.0",
-                V10_FAST,
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "1.0 says nothing about audio",
-                V10_FAST,
-                |_| {},
-                Omitted("/generate_audio"),
-            ),
-            case(
-                "silent 2.0 still says so",
-                V2,
-                |_| {},
-                Sent("/generate_audio", json!(false)),
-            ),
-            case(
-                "audio on 1.5",
-                V15,
-                |r| r.generate_audio = true,
-                Sent("/generate_audio", json!(true)),
-            ),
-            case(
-                "no end user, no identifier",
-                V2,
-                |_| {},
-                Omitted("/safety_identifier"),
-            ),
-            case(
-                "reference on 1.5",
-                V15,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "audio-only reference",
-                V2,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "10 reference images",
-                V2,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/i".into(); 10];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "4 reference videos",
-                V2,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v".into(); 4];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "4 reference audio",
-                V2,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a".into(); 4];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "lite i2v references",
-                LITE_I2V,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 4];
-                },
-                Sent("/content/4/role", json!("reference_image")),
-            ),
-            case(
-                "lite i2v 5 references",
-                LITE_I2V,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 5];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "lite i2v 1080p references",
-                LITE_I2V,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.resolution = "1080p".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "lite t2v with an image",
-                LITE_T2V,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
+            case("auto ratio", V2, |r| r.aspect_ratio = "auto".into(), Sent("/ratio", json!("adaptive"))),
+            case("ratio 21:9", V2, |r| r.aspect_ratio = "21:9".into(), Sent("/ratio", json!("21:9"))),
+            case("ratio 5:4", V2, |r| r.aspect_ratio = "5:4".into(), Refused("aspect_ratio")),
+            case("480p", V2, |r| r.resolution = "480p".into(), Sent("/resolution", json!("480p"))),
+            case("1080p on 2.0 fast", V2_FAST, |r| r.resolution = "1080p".into(), Refused("resolution")),
+            case("1080p on 2.0", V2, |r| r.resolution = "1080p".into(), Sent("/resolution", json!("1080p"))),
+            case("4k", V2, |r| r.resolution = "4k".into(), Refused("resolution")),
+            case("duration 16 on 2.0", V2, |r| r.duration = Some(16), Refused("duration")),
+            case("duration 3 on 2.0", V2, |r| r.duration = Some(3), Refused("duration")),
+            case("duration 13 on 1.5", V15, |r| r.duration = Some(13), Refused("duration")),
+            case("duration 2 on 1.0", V10_FAST, |r| r.duration = Some(2), Sent("/duration", json!(2))),
+            case("auto sends billed seconds", V2, |r| { r.duration = None; r.seconds = 5; }, Sent("/duration", json!(5))),
+            case("auto past the range on 1.0 omits", V10_FAST, |r| { r.duration = None; r.seconds = 20; }, Omitted("/duration")),
+            case("audio on 1.0", V10_FAST, |r| r.generate_audio = true, Refused("generate_audio")),
+            case("1.0 says nothing about audio", V10_FAST, |_| {}, Omitted("/generate_audio")),
+            case("silent 2.0 still says so", V2, |_| {}, Sent("/generate_audio", json!(false))),
+            case("audio on 1.5", V15, |r| r.generate_audio = true, Sent("/generate_audio", json!(true))),
+            case("no end user, no identifier", V2, |_| {}, Omitted("/safety_identifier")),
+            case("reference on 1.5", V15, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
+            case("audio-only reference", V2, |r| { r.kind = "reference-to-video".into(); r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
+            case("10 reference images", V2, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/i".into(); 10]; }, Refused("image_urls")),
+            case("4 reference videos", V2, |r| { r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v".into(); 4]; }, Refused("video_urls")),
+            case("4 reference audio", V2, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a".into(); 4]; }, Refused("audio_urls")),
+            case("lite i2v references", LITE_I2V, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 4]; }, Sent("/content/4/role", json!("reference_image"))),
+            case("lite i2v 5 references", LITE_I2V, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 5]; }, Refused("image_urls")),
+            case("lite i2v 1080p references", LITE_I2V, |r| { r.kind = "reference-to-video".into(); r.resolution = "1080p".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("resolution")),
+            case("lite t2v with an image", LITE_T2V, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
             case("lite i2v text only", LITE_I2V, |_| {}, Refused("type")),
         ];
         run(cases, |m, r| build_body(m, r, RefStyle::En, false));

@@ -433,289 +433,39 @@ mod tests {
     const V2: &str = "veo-2.0-generate-001";
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let b = |m: &str, r: &UnifiedRequest| build_body(m, r, None, |i| json!({"img": i}));
         let cases = vec![
-            case(
-                "prompt",
-                V31,
-                |r| r.generate_audio = true,
-                Sent("/instances/0/prompt", json!("a fox")),
-            ),
-            case(
-                "silent veo 3",
-                V31,
-                |r| r.generate_audio = false,
-                Refused("generate_audio"),
-            ),
-            case(
-                "sound on veo 2",
-                V2,
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "veo 2 silent",
-                V2,
-                |r| r.duration = Some(6),
-                Sent("/parameters/durationSeconds", json!(6)),
-            ),
-            case(
-                "duration 5 on 3.1",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.duration = Some(5);
-                },
-                Refused("duration"),
-            ),
-            case(
-                "duration 6 on 3.1",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.duration = Some(6);
-                },
-                Sent("/parameters/durationSeconds", json!(6)),
-            ),
-            case(
-                "auto outside the set omitted",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.duration = None;
-                    r.seconds = 5;
-                },
-                Omitted("/parameters/durationSeconds"),
-            ),
-            case(
-                "1080p with 4 s",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.resolution = "1080p".into();
-                    r.duration = Some(4);
-                },
-                Refused("duration"),
-            ),
-            case(
-                "1080p auto asks 8",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.resolution = "1080p".into();
-                    r.duration = None;
-                },
-                Sent("/parameters/durationSeconds", json!(8)),
-            ),
-            case(
-                "1080p on veo 2",
-                V2,
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = Some(8);
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "480p",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.resolution = "480p".into();
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "4k on 3.0",
-                V30,
-                |r| {
-                    r.generate_audio = true;
-                    r.resolution = "4k".into();
-                    r.duration = Some(8);
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "ratio",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.aspect_ratio = "9:16".into();
-                },
-                Sent("/parameters/aspectRatio", json!("9:16")),
-            ),
-            case(
-                "auto ratio omitted",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.aspect_ratio = "auto".into();
-                },
-                Omitted("/parameters/aspectRatio"),
-            ),
-            case(
-                "1:1",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.aspect_ratio = "1:1".into();
-                },
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "text allows all people",
-                V31,
-                |r| r.generate_audio = true,
-                Sent("/parameters/personGeneration", json!("allow_all")),
-            ),
-            case(
-                "first frame inline",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/instances/0/image", json!({"img": 0})),
-            ),
-            case(
-                "images allow adults",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/parameters/personGeneration", json!("allow_adult")),
-            ),
-            case(
-                "last frame",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Sent("/instances/0/lastFrame", json!({"img": 1})),
-            ),
-            case(
-                "last frame on 3.0",
-                V30,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "i2v prompt",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 to @Image2".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Sent(
-                    "/instances/0/prompt",
-                    json!("the first frame to the last frame"),
-                ),
-            ),
-            case(
-                "references",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(8);
-                    r.image_urls = vec!["https://x/1".into(); 3];
-                },
-                Sent(
-                    "/instances/0/referenceImages/2/referenceType",
-                    json!("asset"),
-                ),
-            ),
-            case(
-                "reference prompt",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(8);
-                    r.prompt = "@Image2 hugs @Image1".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Sent(
-                    "/instances/0/prompt",
-                    json!("reference image 2 hugs reference image 1"),
-                ),
-            ),
-            case(
-                "4 references",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(8);
-                    r.image_urls = vec!["https://x/1".into(); 4];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "references need 8 s",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(6);
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("duration"),
-            ),
-            case(
-                "references 9:16",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(8);
-                    r.aspect_ratio = "9:16".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "references on 3.0",
-                V30,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "videos",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "audio",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Refused("audio_urls"),
-            ),
+            case("prompt", V31, |r| r.generate_audio = true, Sent("/instances/0/prompt", json!("a fox"))),
+            case("silent veo 3", V31, |r| r.generate_audio = false, Refused("generate_audio")),
+            case("sound on veo 2", V2, |r| r.generate_audio = true, Refused("generate_audio")),
+            case("veo 2 silent", V2, |r| r.duration = Some(6), Sent("/parameters/durationSeconds", json!(6))),
+            case("duration 5 on 3.1", V31, |r| { r.generate_audio = true; r.duration = Some(5); }, Refused("duration")),
+            case("duration 6 on 3.1", V31, |r| { r.generate_audio = true; r.duration = Some(6); }, Sent("/parameters/durationSeconds", json!(6))),
+            case("auto outside the set omitted", V31, |r| { r.generate_audio = true; r.duration = None; r.seconds = 5; }, Omitted("/parameters/durationSeconds")),
+            case("1080p with 4 s", V31, |r| { r.generate_audio = true; r.resolution = "1080p".into(); r.duration = Some(4); }, Refused("duration")),
+            case("1080p auto asks 8", V31, |r| { r.generate_audio = true; r.resolution = "1080p".into(); r.duration = None; }, Sent("/parameters/durationSeconds", json!(8))),
+            case("1080p on veo 2", V2, |r| { r.resolution = "1080p".into(); r.duration = Some(8); }, Refused("resolution")),
+            case("480p", V31, |r| { r.generate_audio = true; r.resolution = "480p".into(); }, Refused("resolution")),
+            case("4k on 3.0", V30, |r| { r.generate_audio = true; r.resolution = "4k".into(); r.duration = Some(8); }, Refused("resolution")),
+            case("ratio", V31, |r| { r.generate_audio = true; r.aspect_ratio = "9:16".into(); }, Sent("/parameters/aspectRatio", json!("9:16"))),
+            case("auto ratio omitted", V31, |r| { r.generate_audio = true; r.aspect_ratio = "auto".into(); }, Omitted("/parameters/aspectRatio")),
+            case("1:1", V31, |r| { r.generate_audio = true; r.aspect_ratio = "1:1".into(); }, Refused("aspect_ratio")),
+            case("text allows all people", V31, |r| r.generate_audio = true, Sent("/parameters/personGeneration", json!("allow_all"))),
+            case("first frame inline", V31, |r| { r.generate_audio = true; r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/instances/0/image", json!({"img": 0}))),
+            case("images allow adults", V31, |r| { r.generate_audio = true; r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/parameters/personGeneration", json!("allow_adult"))),
+            case("last frame", V31, |r| { r.generate_audio = true; r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Sent("/instances/0/lastFrame", json!({"img": 1}))),
+            case("last frame on 3.0", V30, |r| { r.generate_audio = true; r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("image_urls")),
+            case("i2v prompt", V31, |r| { r.generate_audio = true; r.kind = "image-to-video".into(); r.prompt = "@Image1 to @Image2".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Sent("/instances/0/prompt", json!("the first frame to the last frame"))),
+            case("references", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.duration = Some(8); r.image_urls = vec!["https://x/1".into(); 3]; }, Sent("/instances/0/referenceImages/2/referenceType", json!("asset"))),
+            case("reference prompt", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.duration = Some(8); r.prompt = "@Image2 hugs @Image1".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Sent("/instances/0/prompt", json!("reference image 2 hugs reference image 1"))),
+            case("4 references", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.duration = Some(8); r.image_urls = vec!["https://x/1".into(); 4]; }, Refused("image_urls")),
+            case("references need 8 s", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.duration = Some(6); r.image_urls = vec!["https://x/1".into()]; }, Refused("duration")),
+            case("references 9:16", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.duration = Some(8); r.aspect_ratio = "9:16".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("aspect_ratio")),
+            case("references on 3.0", V30, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
+            case("videos", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
+            case("audio", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
         ];
         // Veo 3 clips are 4, 6 or 8 s and always have sound.
         let start = UnifiedRequest {

@@ -506,6 +506,7 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         fn refs(r: &mut UnifiedRequest) {
             r.kind = "reference-to-video".into();
@@ -513,283 +514,43 @@ mod tests {
             r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
         }
         let cases = vec![
-            case(
-                "t2v endpoint",
-                "viduq2",
-                |_| {},
-                Sent("/_endpoint", json!("text2video")),
-            ),
-            case(
-                "payload is our id",
-                "viduq2",
-                |_| {},
-                Sent("/payload", json!("vidgen_1")),
-            ),
+            case("t2v endpoint", "viduq2", |_| {}, Sent("/_endpoint", json!("text2video"))),
+            case("payload is our id", "viduq2", |_| {}, Sent("/payload", json!("vidgen_1"))),
             case("720p", "viduq2", |_| {}, Sent("/resolution", json!("720p"))),
-            case(
-                "480p",
-                "viduq2",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "q1 720p",
-                "viduq1",
-                |r| r.duration = None,
-                Refused("resolution"),
-            ),
-            case(
-                "q1 1080p",
-                "viduq1",
-                |r| r.resolution = "1080p".into(),
-                Sent("/duration", json!(5)),
-            ),
-            case(
-                "q1 8s",
-                "viduq1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = Some(8);
-                },
-                Refused("duration"),
-            ),
-            case(
-                "vidu2.0 8s t2v 720p",
-                "vidu2.0",
-                |r| r.duration = Some(8),
-                Sent("/duration", json!(8)),
-            ),
-            case(
-                "vidu1.5 8s 1080p",
-                "vidu1.5",
-                |r| {
-                    r.duration = Some(8);
-                    r.resolution = "1080p".into();
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "q3 16s",
-                "viduq3-pro",
-                |r| r.duration = Some(16),
-                Sent("/duration", json!(16)),
-            ),
-            case(
-                "q2 16s",
-                "viduq2",
-                |r| r.duration = Some(16),
-                Refused("duration"),
-            ),
-            case(
-                "auto past the range omits",
-                "viduq1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = None;
-                    r.seconds = 8;
-                },
-                Omitted("/duration"),
-            ),
-            case(
-                "21:9",
-                "viduq2",
-                |r| r.aspect_ratio = "21:9".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "4:3 on q2",
-                "viduq2",
-                |r| r.aspect_ratio = "4:3".into(),
-                Sent("/aspect_ratio", json!("4:3")),
-            ),
-            case(
-                "4:3 on q1",
-                "viduq1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.aspect_ratio = "4:3".into();
-                },
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "auto ratio omitted",
-                "viduq2",
-                |r| r.aspect_ratio = "auto".into(),
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "i2v one image",
-                "viduq2-turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into()];
-                },
-                Sent("/_endpoint", json!("img2video")),
-            ),
-            case(
-                "i2v ignores the ratio",
-                "viduq2-turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into()];
-                    r.aspect_ratio = "9:16".into();
-                },
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "i2v two images",
-                "viduq2-turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
-                },
-                Sent("/_endpoint", json!("start-end2video")),
-            ),
-            case(
-                "i2v prompt",
-                "viduq2-turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 then @Image2".into();
-                    r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
-                },
-                Sent("/prompt", json!("the first frame then the last frame")),
-            ),
-            case(
-                "i2v three images",
-                "viduq2-turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into(); 3];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "q3 subjects",
-                "viduq3-turbo",
-                refs,
-                Sent(
-                    "/subjects/1",
-                    json!({"id": "2", "images": ["https://x/2.png"]}),
-                ),
-            ),
-            case(
-                "q3 subject tags",
-                "viduq3-turbo",
-                refs,
-                Sent("/prompt", json!("@1 hugs @2")),
-            ),
-            case(
-                "q1 plain images",
-                "viduq1",
-                |r| {
-                    refs(r);
-                    r.resolution = "1080p".into();
-                },
-                Sent("/images/1", json!("https://x/2.png")),
-            ),
-            case(
-                "q1 plain words",
-                "viduq1",
-                |r| {
-                    refs(r);
-                    r.resolution = "1080p".into();
-                },
-                Sent(
-                    "/prompt",
-                    json!("the first reference image hugs the second reference image"),
-                ),
-            ),
-            case(
-                "8 references",
-                "viduq3-turbo",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into(); 8];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "video subject on q2-pro",
-                "viduq2-pro",
-                |r| {
-                    refs(r);
-                    r.prompt = "@Image1 copies @Video1".into();
-                    r.video_urls = vec!["https://x/v.mp4".into()];
-                },
-                Sent(
-                    "/subjects/2",
-                    json!({"id": "3", "videos": ["https://x/v.mp4"]}),
-                ),
-            ),
-            case(
-                "video tag on q2-pro",
-                "viduq2-pro",
-                |r| {
-                    refs(r);
-                    r.prompt = "@Image1 copies @Video1".into();
-                    r.video_urls = vec!["https://x/v.mp4".into()];
-                },
-                Sent("/prompt", json!("@1 copies @3")),
-            ),
-            case(
-                "video on q3",
-                "viduq3-turbo",
-                |r| {
-                    refs(r);
-                    r.video_urls = vec!["https://x/v.mp4".into()];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "audio asset",
-                "viduq3-turbo",
-                |r| {
-                    refs(r);
-                    r.audio_urls = vec!["https://x/a.mp3".into()];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "audio on q2",
-                "viduq2",
-                |r| r.generate_audio = true,
-                Sent("/audio", json!(true)),
-            ),
-            case(
-                "silent q3 says so",
-                "viduq3-turbo",
-                |_| {},
-                Sent("/audio", json!(false)),
-            ),
-            case(
-                "audio on q1 is bgm",
-                "viduq1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.generate_audio = true;
-                },
-                Sent("/bgm", json!(true)),
-            ),
+            case("480p", "viduq2", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("q1 720p", "viduq1", |r| r.duration = None, Refused("resolution")),
+            case("q1 1080p", "viduq1", |r| r.resolution = "1080p".into(), Sent("/duration", json!(5))),
+            case("q1 8s", "viduq1", |r| { r.resolution = "1080p".into(); r.duration = Some(8); }, Refused("duration")),
+            case("vidu2.0 8s t2v 720p", "vidu2.0", |r| r.duration = Some(8), Sent("/duration", json!(8))),
+            case("vidu1.5 8s 1080p", "vidu1.5", |r| { r.duration = Some(8); r.resolution = "1080p".into(); }, Refused("resolution")),
+            case("q3 16s", "viduq3-pro", |r| r.duration = Some(16), Sent("/duration", json!(16))),
+            case("q2 16s", "viduq2", |r| r.duration = Some(16), Refused("duration")),
+            case("auto past the range omits", "viduq1", |r| { r.resolution = "1080p".into(); r.duration = None; r.seconds = 8; }, Omitted("/duration")),
+            case("21:9", "viduq2", |r| r.aspect_ratio = "21:9".into(), Refused("aspect_ratio")),
+            case("4:3 on q2", "viduq2", |r| r.aspect_ratio = "4:3".into(), Sent("/aspect_ratio", json!("4:3"))),
+            case("4:3 on q1", "viduq1", |r| { r.resolution = "1080p".into(); r.aspect_ratio = "4:3".into(); }, Refused("aspect_ratio")),
+            case("auto ratio omitted", "viduq2", |r| r.aspect_ratio = "auto".into(), Omitted("/aspect_ratio")),
+            case("i2v one image", "viduq2-turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1.png".into()]; }, Sent("/_endpoint", json!("img2video"))),
+            case("i2v ignores the ratio", "viduq2-turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1.png".into()]; r.aspect_ratio = "9:16".into(); }, Omitted("/aspect_ratio")),
+            case("i2v two images", "viduq2-turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()]; }, Sent("/_endpoint", json!("start-end2video"))),
+            case("i2v prompt", "viduq2-turbo", |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 then @Image2".into(); r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()]; }, Sent("/prompt", json!("the first frame then the last frame"))),
+            case("i2v three images", "viduq2-turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1.png".into(); 3]; }, Refused("image_urls")),
+            case("q3 subjects", "viduq3-turbo", refs, Sent("/subjects/1", json!({"id": "2", "images": ["https://x/2.png"]}))),
+            case("q3 subject tags", "viduq3-turbo", refs, Sent("/prompt", json!("@1 hugs @2"))),
+            case("q1 plain images", "viduq1", |r| { refs(r); r.resolution = "1080p".into(); }, Sent("/images/1", json!("https://x/2.png"))),
+            case("q1 plain words", "viduq1", |r| { refs(r); r.resolution = "1080p".into(); }, Sent("/prompt", json!("the first reference image hugs the second reference image"))),
+            case("8 references", "viduq3-turbo", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1.png".into(); 8]; }, Refused("image_urls")),
+            case("video subject on q2-pro", "viduq2-pro", |r| { refs(r); r.prompt = "@Image1 copies @Video1".into(); r.video_urls = vec!["https://x/v.mp4".into()]; }, Sent("/subjects/2", json!({"id": "3", "videos": ["https://x/v.mp4"]}))),
+            case("video tag on q2-pro", "viduq2-pro", |r| { refs(r); r.prompt = "@Image1 copies @Video1".into(); r.video_urls = vec!["https://x/v.mp4".into()]; }, Sent("/prompt", json!("@1 copies @3"))),
+            case("video on q3", "viduq3-turbo", |r| { refs(r); r.video_urls = vec!["https://x/v.mp4".into()]; }, Refused("video_urls")),
+            case("audio asset", "viduq3-turbo", |r| { refs(r); r.audio_urls = vec!["https://x/a.mp3".into()]; }, Refused("audio_urls")),
+            case("audio on q2", "viduq2", |r| r.generate_audio = true, Sent("/audio", json!(true))),
+            case("silent q3 says so", "viduq3-turbo", |_| {}, Sent("/audio", json!(false))),
+            case("audio on q1 is bgm", "viduq1", |r| { r.resolution = "1080p".into(); r.generate_audio = true; }, Sent("/bgm", json!(true))),
             case("unknown model", "sora-2", |_| {}, Refused("model")),
-            case(
-                "long prompt q2",
-                "viduq2",
-                |r| r.prompt = "x".repeat(2001),
-                Refused("prompt"),
-            ),
-            case(
-                "long prompt q3",
-                "viduq3-pro",
-                |r| r.prompt = "x".repeat(2001),
-                Sent("/model", json!("viduq3-pro")),
-            ),
-            case(
-                "no end user",
-                "viduq2",
-                |r| r.end_user_id = Some("c".into()),
-                Omitted("/end_user_id"),
-            ),
+            case("long prompt q2", "viduq2", |r| r.prompt = "x".repeat(2001), Refused("prompt")),
+            case("long prompt q3", "viduq3-pro", |r| r.prompt = "x".repeat(2001), Sent("/model", json!("viduq3-pro"))),
+            case("no end user", "viduq2", |r| r.end_user_id = Some("c".into()), Omitted("/end_user_id")),
         ];
         run(cases, body);
     }

@@ -576,316 +576,46 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let cases = vec![
-            case(
-                "t2v model",
-                "wan2.6",
-                |_| {},
-                Sent("/model", json!("wan2.6-t2v")),
-            ),
-            case(
-                "t2v size",
-                "wan2.6",
-                |_| {},
-                Sent("/parameters/size", json!("1280*720")),
-            ),
-            case(
-                "t2v 9:16 1080p",
-                "wan2.6",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.aspect_ratio = "9:16".into();
-                },
-                Sent("/parameters/size", json!("1080*1920")),
-            ),
-            case(
-                "t2v auto is 16:9",
-                "wan2.6",
-                |r| r.aspect_ratio = "auto".into(),
-                Sent("/parameters/size", json!("1280*720")),
-            ),
-            case(
-                "t2v 21:9",
-                "wan2.6",
-                |r| r.aspect_ratio = "21:9".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "480p 4:3 on 2.5",
-                "wan2.5",
-                |r| {
-                    r.resolution = "480p".into();
-                    r.aspect_ratio = "4:3".into();
-                },
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "480p on 2.6",
-                "wan2.6",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "480p on 2.5",
-                "wan2.5",
-                |r| r.resolution = "480p".into(),
-                Sent("/parameters/size", json!("832*480")),
-            ),
-            case(
-                "duration",
-                "wan2.6",
-                |r| r.duration = Some(12),
-                Sent("/parameters/duration", json!(12)),
-            ),
-            case(
-                "duration 7 on 2.5",
-                "wan2.5",
-                |r| r.duration = Some(7),
-                Refused("duration"),
-            ),
-            case(
-                "duration 10 on 2.2",
-                "wan2.2",
-                |r| r.duration = Some(10),
-                Refused("duration"),
-            ),
-            case(
-                "auto outside the range omitted",
-                "wan2.5",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 6;
-                },
-                Omitted("/parameters/duration"),
-            ),
-            case(
-                "audio switch on 2.6",
-                "wan2.6",
-                |r| r.generate_audio = true,
-                Sent("/parameters/audio", json!(true)),
-            ),
-            case(
-                "silent 2.6 says so",
-                "wan2.6",
-                |_| {},
-                Sent("/parameters/audio", json!(false)),
-            ),
-            case(
-                "audio on 2.2",
-                "wan2.2",
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "2.2 sends no audio switch",
-                "wan2.2",
-                |_| {},
-                Omitted("/parameters/audio"),
-            ),
-            case(
-                "prompt extend",
-                "wan2.6",
-                |_| {},
-                Sent("/parameters/prompt_extend", json!(true)),
-            ),
-            case(
-                "i2v img_url",
-                "wan2.6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/input/img_url", json!("https://x/1")),
-            ),
-            case(
-                "i2v resolution upper case",
-                "wan2.6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/parameters/resolution", json!("720P")),
-            ),
-            case(
-                "i2v has no size",
-                "wan2.6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Omitted("/parameters/size"),
-            ),
-            case(
-                "i2v driving audio",
-                "wan2.6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a.mp3".into()];
-                },
-                Sent("/input/audio_url", json!("https://x/a.mp3")),
-            ),
-            case(
-                "driving audio on 2.2",
-                "wan2.2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a.mp3".into()];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "two audio clips",
-                "wan2.6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a.mp3".into(); 2];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "kf2v frames",
-                "wan2.2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/input/last_frame_url", json!("https://x/2")),
-            ),
-            case(
-                "kf2v model",
-                "wan2.2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/model", json!("wan2.2-kf2v-flash")),
-            ),
-            case(
-                "r2v 2.6 references",
-                "wan2.6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.prompt = "@Image1 and @Video1".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Sent(
-                    "/input/reference_urls",
-                    json!(["https://x/1", "https://x/v"]),
-                ),
-            ),
-            case(
-                "r2v 2.6 prompt",
-                "wan2.6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.prompt = "@Image1 and @Video1".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Sent("/input/prompt", json!("character1 and character2")),
-            ),
-            case(
-                "r2v 6 references",
-                "wan2.6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 4];
-                    r.video_urls = vec!["https://x/v".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "r2v 2.6 duration 12",
-                "wan2.6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(12);
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("duration"),
-            ),
-            case(
-                "r2v audio",
-                "wan2.6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "2.7 media frames",
-                "wan2.7",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent(
-                    "/input/media/1",
-                    json!({"type": "last_frame", "url": "https://x/2"}),
-                ),
-            ),
-            case(
-                "2.7 driving audio",
-                "wan2.7",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Sent("/input/media/1/type", json!("driving_audio")),
-            ),
-            case(
-                "2.7 t2v ratio",
-                "wan2.7",
-                |r| r.aspect_ratio = "3:4".into(),
-                Sent("/parameters/ratio", json!("3:4")),
-            ),
-            case(
-                "2.7 t2v resolution",
-                "wan2.7",
-                |r| r.resolution = "1080p".into(),
-                Sent("/parameters/resolution", json!("1080P")),
-            ),
-            case(
-                "2.7 references",
-                "wan2.7",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Sent(
-                    "/input/media/1",
-                    json!({"type": "reference_video", "url": "https://x/v"}),
-                ),
-            ),
-            case(
-                "2.7 video refs cap 10 s",
-                "wan2.7",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(12);
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("duration"),
-            ),
-            case(
-                "2.7 reference audio",
-                "wan2.7",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Refused("audio_urls"),
-            ),
+            case("t2v model", "wan2.6", |_| {}, Sent("/model", json!("wan2.6-t2v"))),
+            case("t2v size", "wan2.6", |_| {}, Sent("/parameters/size", json!("1280*720"))),
+            case("t2v 9:16 1080p", "wan2.6", |r| { r.resolution = "1080p".into(); r.aspect_ratio = "9:16".into(); }, Sent("/parameters/size", json!("1080*1920"))),
+            case("t2v auto is 16:9", "wan2.6", |r| r.aspect_ratio = "auto".into(), Sent("/parameters/size", json!("1280*720"))),
+            case("t2v 21:9", "wan2.6", |r| r.aspect_ratio = "21:9".into(), Refused("aspect_ratio")),
+            case("480p 4:3 on 2.5", "wan2.5", |r| { r.resolution = "480p".into(); r.aspect_ratio = "4:3".into(); }, Refused("aspect_ratio")),
+            case("480p on 2.6", "wan2.6", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("480p on 2.5", "wan2.5", |r| r.resolution = "480p".into(), Sent("/parameters/size", json!("832*480"))),
+            case("duration", "wan2.6", |r| r.duration = Some(12), Sent("/parameters/duration", json!(12))),
+            case("duration 7 on 2.5", "wan2.5", |r| r.duration = Some(7), Refused("duration")),
+            case("duration 10 on 2.2", "wan2.2", |r| r.duration = Some(10), Refused("duration")),
+            case("auto outside the range omitted", "wan2.5", |r| { r.duration = None; r.seconds = 6; }, Omitted("/parameters/duration")),
+            case("audio switch on 2.6", "wan2.6", |r| r.generate_audio = true, Sent("/parameters/audio", json!(true))),
+            case("silent 2.6 says so", "wan2.6", |_| {}, Sent("/parameters/audio", json!(false))),
+            case("audio on 2.2", "wan2.2", |r| r.generate_audio = true, Refused("generate_audio")),
+            case("2.2 sends no audio switch", "wan2.2", |_| {}, Omitted("/parameters/audio")),
+            case("prompt extend", "wan2.6", |_| {}, Sent("/parameters/prompt_extend", json!(true))),
+            case("i2v img_url", "wan2.6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/input/img_url", json!("https://x/1"))),
+            case("i2v resolution upper case", "wan2.6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/parameters/resolution", json!("720P"))),
+            case("i2v has no size", "wan2.6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Omitted("/parameters/size")),
+            case("i2v driving audio", "wan2.6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a.mp3".into()]; }, Sent("/input/audio_url", json!("https://x/a.mp3"))),
+            case("driving audio on 2.2", "wan2.2", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a.mp3".into()]; }, Refused("audio_urls")),
+            case("two audio clips", "wan2.6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a.mp3".into(); 2]; }, Refused("audio_urls")),
+            case("kf2v frames", "wan2.2", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/input/last_frame_url", json!("https://x/2"))),
+            case("kf2v model", "wan2.2", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/model", json!("wan2.2-kf2v-flash"))),
+            case("r2v 2.6 references", "wan2.6", |r| { r.kind = "reference-to-video".into(); r.prompt = "@Image1 and @Video1".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Sent("/input/reference_urls", json!(["https://x/1", "https://x/v"]))),
+            case("r2v 2.6 prompt", "wan2.6", |r| { r.kind = "reference-to-video".into(); r.prompt = "@Image1 and @Video1".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Sent("/input/prompt", json!("character1 and character2"))),
+            case("r2v 6 references", "wan2.6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 4]; r.video_urls = vec!["https://x/v".into(); 2]; }, Refused("image_urls")),
+            case("r2v 2.6 duration 12", "wan2.6", |r| { r.kind = "reference-to-video".into(); r.duration = Some(12); r.image_urls = vec!["https://x/1".into()]; }, Refused("duration")),
+            case("r2v audio", "wan2.6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
+            case("2.7 media frames", "wan2.7", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/input/media/1", json!({"type": "last_frame", "url": "https://x/2"}))),
+            case("2.7 driving audio", "wan2.7", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a".into()]; }, Sent("/input/media/1/type", json!("driving_audio"))),
+            case("2.7 t2v ratio", "wan2.7", |r| r.aspect_ratio = "3:4".into(), Sent("/parameters/ratio", json!("3:4"))),
+            case("2.7 t2v resolution", "wan2.7", |r| r.resolution = "1080p".into(), Sent("/parameters/resolution", json!("1080P"))),
+            case("2.7 references", "wan2.7", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Sent("/input/media/1", json!({"type": "reference_video", "url": "https://x/v"}))),
+            case("2.7 video refs cap 10 s", "wan2.7", |r| { r.kind = "reference-to-video".into(); r.duration = Some(12); r.video_urls = vec!["https://x/v".into()]; }, Refused("duration")),
+            case("2.7 reference audio", "wan2.7", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
         ];
         run(cases, build_body);
     }
