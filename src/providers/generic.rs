@@ -43,6 +43,8 @@ pub struct Call {
     pub method: Method,
     pub path: String,
     pub body: Body,
+    /// Headers of this call only (the key's headers come from [`Describe::auth_headers`]).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Call {
@@ -51,6 +53,7 @@ impl Call {
             method: Method::GET,
             path: path.into(),
             body: Body::Empty,
+            headers: Vec::new(),
         }
     }
 
@@ -59,11 +62,17 @@ impl Call {
             method: Method::POST,
             path: path.into(),
             body: Body::Json(body),
+            headers: Vec::new(),
         }
     }
 
     pub fn method(mut self, m: Method) -> Call {
         self.method = m;
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Call {
+        self.headers.push((name, value.into()));
         self
     }
 }
@@ -404,11 +413,17 @@ impl<D: Describe> Adapter<D> {
             Body::Empty => Some(Body::Empty),
             Body::Form(_) => None,
         };
-        let (method, path) = (call.method.clone(), call.path.clone());
+        let (method, path, headers) =
+            (call.method.clone(), call.path.clone(), call.headers.clone());
         let reply = self.kit.send(self.request(cred, call), stage).await?;
         match again {
             Some(body) if self.d.stale_auth(cred, &reply) => {
-                let call = Call { method, path, body };
+                let call = Call {
+                    method,
+                    path,
+                    body,
+                    headers,
+                };
                 self.kit.send(self.request(cred, call), stage).await
             }
             _ => Ok(reply),
@@ -421,6 +436,7 @@ impl<D: Describe> Adapter<D> {
             .d
             .auth_headers(cred)
             .into_iter()
+            .chain(call.headers)
             .fold(req, |r, (k, v)| r.header(k, v));
         match call.body {
             Body::Empty => req,

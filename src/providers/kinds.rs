@@ -169,7 +169,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: false,
         test_connection: true,
         readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(wan::Wan::new(c, r.kit(c)?)?)),
+        build: generic::build::<wan::Wan>,
     },
     KindSpec {
         kind: "minimax",

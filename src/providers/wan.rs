@@ -6,14 +6,16 @@
 //! A route's upstream model is either a full model id (`wan2.6-i2v`, `wan2.2-kf2v-flash`)
 //! or a family (`wan2.6`, `wan2.7`) from which the adapter picks the id for the type.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::credentials::Credential;
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
+};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -347,47 +349,29 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
 /// Map a task answer to an outcome.
 pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
     let out = v.get("output").cloned().unwrap_or(Value::Null);
-    let status = out
-        .get("task_status")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ProviderError::BadResponse {
-            message: "task without output.task_status".into(),
-        })?;
-    Ok(match status {
-        "PENDING" => PollOutcome::Queued,
-        "RUNNING" => PollOutcome::Running,
-        "SUCCEEDED" => {
-            let url = str_at(&out, &["video_url"]).ok_or_else(|| ProviderError::BadResponse {
-                message: "SUCCEEDED without output.video_url".into(),
-            })?;
-            PollOutcome::Succeeded(vec![ResultRef {
-                url,
-                duration_seconds: v
-                    .pointer("/usage/duration")
-                    .and_then(Value::as_f64)
-                    .map(|d| d.round() as u32),
-                credential: None,
-            }])
-        }
-        "FAILED" => PollOutcome::Failed {
-            code: http::public_code(
-                &str_at(&out, &["code"]).unwrap_or_else(|| "generation_failed".into()),
+    // UNKNOWN (missing or expired) is not in the table: not proof of failure on its own,
+    // the deadline ends it.
+    let table = [
+        ("PENDING", Phase::Queued),
+        ("RUNNING", Phase::Running),
+        ("SUCCEEDED", Phase::Succeeded),
+        ("FAILED", Phase::Failed),
+        (
+            "CANCELED",
+            Phase::Ended(
+                "upstream_cancelled",
+                "the task was cancelled on the channel",
             ),
-            message: http::public_message(
-                &str_at(&out, &["message"])
-                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
-            ),
-        },
-        "CANCELED" => PollOutcome::Failed {
-            code: "upstream_cancelled".into(),
-            message: "the task was cancelled on the channel".into(),
-        },
-        // UNKNOWN: missing or expired. Not proof of failure on its own: the deadline ends it.
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("task status `{other}`"),
-            });
+        ),
+    ];
+    Ok(match parse_status(&out, &["task_status"], &table)? {
+        Phase::Succeeded => {
+            let url = str_at(&out, &["video_url"]).ok_or_else(|| missing("output.video_url"))?;
+            let secs = v.pointer("/usage/duration").and_then(Value::as_f64);
+            video(url, secs.map(|d| d.round() as u32), None)
         }
+        Phase::Failed => failed(str_at(&out, &["code"]), str_at(&out, &["message"])),
+        p => simple(p).expect("simple phase"),
     })
 }
 
@@ -406,124 +390,62 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     reply.error(stage, code, message)
 }
 
+/// Wan on DashScope, described for the [generic adapter](super::generic).
 pub struct Wan {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     workspace: Option<String>,
 }
 
-impl Wan {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Wan, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BEIJING.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
+#[async_trait]
+impl Describe for Wan {
+    const KIND: &'static str = "wan";
+    const ID_AT: &'static [&'static str] = &["output", "task_id"];
+
+    fn from_config(cfg: &ProviderConfig) -> Result<Wan, AppError> {
+        let workspace = cfg.settings.get("workspace").and_then(Value::as_str);
         Ok(Wan {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-            workspace: cfg
-                .settings
-                .get("workspace")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            workspace: workspace.map(str::to_string),
         })
     }
 
-    fn request(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        let mut r = self
-            .kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .bearer_auth(key);
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req).map(|_| ())
+    }
+
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let body = build_body(job.upstream_model, job.request).map_err(invalid)?;
+        Ok(Call::post(CREATE_PATH, body).header("X-DashScope-Async", "enable"))
+    }
+
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/tasks/{id}")))
+    }
+
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_task(v)
+    }
+
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
+    }
+
+    fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
+        let mut h = vec![("authorization", format!("Bearer {}", cred.key))];
         if let Some(w) = &self.workspace {
-            r = r.header("X-DashScope-WorkSpace", w);
+            h.push(("X-DashScope-WorkSpace", w.clone()));
         }
-        r
-    }
-}
-
-#[async_trait]
-impl Provider for Wan {
-    fn kind(&self) -> &'static str {
-        "wan"
+        h
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/tasks?page_no=1&page_size=1"))
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request).map(|_| ())
-    }
-
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let body = build_body(job.upstream_model, job.request)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.request(reqwest::Method::POST, CREATE_PATH, &cred.key)
-                    .header("X-DashScope-Async", "enable")
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["output", "task_id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without output.task_id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
-    }
-
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.request(reqwest::Method::GET, &format!("/tasks/{id}"), &cred.key),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_task(&reply.json()?)
-    }
-
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // A signed OSS URL: no credentials go with it.
-        self.kit.download(&result.url, &[], None).await
-    }
-
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.request(
-                        reqwest::Method::GET,
-                        "/tasks?page_no=1&page_size=1",
-                        &cred.key,
-                    ),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-        }
-        Ok(format!(
-            "listed tasks with {} key(s)",
-            self.keys.all().len()
-        ))
+    fn tested(&self, answers: &[Value]) -> String {
+        format!("listed tasks with {} key(s)", answers.len())
     }
 }
 
