@@ -382,10 +382,8 @@ impl<D: Describe> Adapter<D> {
         })
     }
 
+    /// Always under the base URL: an upstream id in a path never picks the host.
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
-            return path.to_string();
-        }
         http::join(&self.base, path)
     }
 

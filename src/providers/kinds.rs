@@ -140,7 +140,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: false,
         test_connection: true,
         readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(veo::Veo::new(c, r.kit(c)?)?)),
+        build: generic::build::<veo::Veo>,
     },
     KindSpec {
         kind: "wan",
