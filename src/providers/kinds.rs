@@ -193,7 +193,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: false,
         test_connection: true,
         readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(minimax::MiniMax::new(c, r.kit(c)?)?)),
+        build: generic::build::<minimax::MiniMax>,
     },
     KindSpec {
         kind: "openai-videos",

@@ -3,10 +3,10 @@
 //! short-lived `download_url`. Errors come inside `base_resp` (often with HTTP 200).
 //! The stored result is the file id; every mirroring attempt retrieves a fresh URL.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{Adapter, Call, Ctx, Describe, invalid, missing};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{ByteStream, PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -243,103 +243,59 @@ pub fn parse_query(v: &Value, credential: Option<&str>) -> Result<PollOutcome, P
     })
 }
 
-pub struct MiniMax {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
-}
-
-impl MiniMax {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<MiniMax, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            INTL.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        Ok(MiniMax {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-        })
-    }
-
-    async fn get(&self, path: &str, key: &str, stage: Stage) -> Result<Value, ProviderError> {
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .get(http::join(&self.base, path))
-                    .bearer_auth(key),
-                stage,
-            )
-            .await?;
-        checked(&reply, stage)
-    }
-}
+/// MiniMax Hailuo, described for the [generic adapter](super::generic).
+pub struct MiniMax;
 
 #[async_trait]
-impl Provider for MiniMax {
-    fn kind(&self) -> &'static str {
-        "minimax"
+impl Describe for MiniMax {
+    const KIND: &'static str = "minimax";
+    const ID_AT: &'static [&'static str] = &["task_id"];
+
+    fn from_config(_: &ProviderConfig) -> Result<MiniMax, AppError> {
+        Ok(MiniMax)
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req).map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request).map(|_| ())
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let body = build_body(job.upstream_model, job.request).map_err(invalid)?;
+        Ok(Call::post("/v1/video_generation", body))
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let body = build_body(job.upstream_model, job.request)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .post(http::join(&self.base, "/v1/video_generation"))
-                    .bearer_auth(&cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        let v = checked(&reply, Stage::Submit)?;
-        let id = str_at(&v, &["task_id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without task_id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!(
+            "/v1/query/video_generation?task_id={id}"
+        )))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let path = format!("/v1/query/video_generation?task_id={id}");
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .get(http::join(&self.base, &path))
-                    .bearer_auth(&cred.key),
-                Stage::Poll,
-            )
-            .await?;
+    fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_query(v, Some(ctx.credential))
+    }
+
+    fn read(&self, reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
         // A failed task reports its reason in base_resp, next to status "Fail".
-        if reply.ok()
+        if stage == Stage::Poll
+            && reply.ok()
             && let Ok(v) = reply.json::<Value>()
             && v.get("status").and_then(Value::as_str) == Some("Fail")
         {
-            return parse_query(&v, Some(&cred.id));
+            return Ok(v);
         }
-        let v = checked(&reply, Stage::Poll)?;
-        parse_query(&v, Some(&cred.id))
+        checked(reply, stage)
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
+    // The result is a file id: one more call gives its signed CDN URL.
+    async fn download(
+        &self,
+        a: &Adapter<Self>,
+        result: &ResultRef,
+    ) -> Result<ByteStream, ProviderError> {
         let file =
             result
                 .url
@@ -348,39 +304,26 @@ impl Provider for MiniMax {
                     message: "unexpected stored result".into(),
                 })?;
         let file = http::safe_id(file)?;
-        let cred = self.keys.get(result.credential.as_deref())?;
-        let v = self
-            .get(
-                &format!("/v1/files/retrieve?file_id={file}"),
-                &cred.key,
-                Stage::Download,
-            )
-            .await?;
+        let cred = a.keys.get(result.credential.as_deref())?;
+        let call = Call::get(format!("/v1/files/retrieve?file_id={file}"));
+        let v = a.call(cred, call, Stage::Download).await?;
         let url =
-            str_at(&v, &["file", "download_url"]).ok_or_else(|| ProviderError::BadResponse {
-                message: "retrieve answer without file.download_url".into(),
-            })?;
+            str_at(&v, &["file", "download_url"]).ok_or_else(|| missing("file.download_url"))?;
         // A signed CDN URL: no credentials go with it.
-        self.kit.download(&url, &[], None).await
+        a.kit.download(&url, &[], None).await
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        // No free listing call: query a task id that cannot exist. Any answer other than
-        // an auth error proves the key works.
-        for cred in self.keys.all() {
-            match self
-                .get(
-                    "/v1/query/video_generation?task_id=0",
-                    &cred.key,
-                    Stage::Test,
-                )
-                .await
-            {
+    // No free listing call: query a task id that cannot exist. Any answer other than an
+    // auth error proves the key works.
+    async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {
+        for cred in a.keys.all() {
+            let call = Call::get("/v1/query/video_generation?task_id=0");
+            match a.call(cred, call, Stage::Test).await {
                 Ok(_) | Err(ProviderError::BadResponse { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(format!("{} key(s) accepted", self.keys.all().len()))
+        Ok(format!("{} key(s) accepted", a.keys.all().len()))
     }
 }
 
