@@ -232,7 +232,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: false,
         test_connection: true,
         readme_section: MORE_PROVIDERS,
-        build: |r, c| Ok(Arc::new(runway::Runway::new(c, r.kit(c)?)?)),
+        build: generic::build::<runway::Runway>,
     },
     KindSpec {
         kind: "vidu",

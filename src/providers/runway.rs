@@ -5,10 +5,11 @@
 //! Runway's body is a union discriminated by `model`, so abilities come from a per-model
 //! table ([`spec`]); resolution and aspect ratio become one pixel ratio such as `1280:720`.
 
-use super::credentials::Keyring;
+use super::credentials::Credential;
+use super::generic::{Adapter, Call, Ctx, Describe, invalid};
 use super::http::{self, Kit, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -174,56 +175,25 @@ pub fn spec(model: &str) -> Option<ModelSpec> {
     })
 }
 
+/// Runway, described for the [generic adapter](super::generic).
 pub struct Runway {
-    kit: Kit,
-    base: String,
+    /// Channel setting `runway_version` (the `X-Runway-Version` header).
     version: String,
-    keys: Keyring,
 }
 
-impl Runway {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Runway, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BASE.to_string()
+/// Runway fetches only HTTPS URLs on a domain name; anything else (our own uploads on a
+/// plain-HTTP or IP address, private hosts) is sent inline as a data URI.
+async fn inline(kit: &Kit, urls: &[String], limit: u64) -> Result<Vec<String>, ProviderError> {
+    let mut out = Vec::with_capacity(urls.len());
+    for u in urls {
+        if fetchable(u) {
+            out.push(u.clone());
         } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        let version = cfg
-            .settings
-            .get("runway_version")
-            .and_then(Value::as_str)
-            .unwrap_or(VERSION)
-            .to_string();
-        Ok(Runway {
-            kit,
-            base,
-            version,
-            keys: Keyring::from_config(cfg, true, false)?,
-        })
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .bearer_auth(key)
-            .header("X-Runway-Version", &self.version)
-    }
-
-    /// Runway fetches only HTTPS URLs on a domain name; anything else (our own uploads on
-    /// a plain-HTTP or IP address, private hosts) is sent inline as a data URI.
-    async fn inline(&self, urls: &[String], limit: u64) -> Result<Vec<String>, ProviderError> {
-        let mut out = Vec::with_capacity(urls.len());
-        for u in urls {
-            if fetchable(u) {
-                out.push(u.clone());
-            } else {
-                let a = self.kit.fetch_asset(u, limit).await?;
-                out.push(format!("data:{};base64,{}", a.mime, a.base64()));
-            }
+            let a = kit.fetch_asset(u, limit).await?;
+            out.push(format!("data:{};base64,{}", a.mime, a.base64()));
         }
-        Ok(out)
     }
+    Ok(out)
 }
 
 /// An HTTPS URL whose host is a domain name (not an IP literal).
@@ -428,109 +398,72 @@ pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
 }
 
 #[async_trait]
-impl Provider for Runway {
-    fn kind(&self) -> &'static str {
-        "runway"
+impl Describe for Runway {
+    const KIND: &'static str = "runway";
+    // 404: already gone, which is what we wanted.
+    const CANCEL_DONE: &'static [u16] = &[404];
+
+    fn from_config(cfg: &ProviderConfig) -> Result<Runway, AppError> {
+        let version = cfg.settings.get("runway_version").and_then(Value::as_str);
+        Ok(Runway {
+            version: version.unwrap_or(VERSION).to_string(),
+        })
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req).map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request).map(|_| ())
-    }
-
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit_call(
+        &self,
+        a: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
         let mut req = job.request.clone();
-        req.image_urls = self.inline(&req.image_urls, IMAGE_LIMIT).await?;
-        req.video_urls = self.inline(&req.video_urls, MEDIA_LIMIT).await?;
-        req.audio_urls = self.inline(&req.audio_urls, MEDIA_LIMIT).await?;
-        let (path, body) = build_body(job.upstream_model, &req)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::POST, path, &cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+        req.image_urls = inline(&a.kit, &req.image_urls, IMAGE_LIMIT).await?;
+        req.video_urls = inline(&a.kit, &req.video_urls, MEDIA_LIMIT).await?;
+        req.audio_urls = inline(&a.kit, &req.audio_urls, MEDIA_LIMIT).await?;
+        let (path, body) = build_body(job.upstream_model, &req).map_err(invalid)?;
+        Ok(Call::post(path, body))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::GET, &format!("/v1/tasks/{id}"), &cred.key),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_task(&reply.json()?)
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/v1/tasks/{id}")))
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // A signed CloudFront link: no credentials go with it.
-        self.kit.download(&result.url, &[], None).await
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_task(v)
     }
 
-    async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::DELETE,
-                    &format!("/v1/tasks/{id}"),
-                    &cred.key,
-                ),
-                Stage::Poll,
-            )
-            .await?;
-        // 404: already gone, which is what we wanted.
-        if reply.ok() || reply.status == 404 {
-            Ok(())
-        } else {
-            Err(error(&reply, Stage::Poll))
-        }
+    fn cancel_call(&self, id: &str, _: &str) -> Option<Call> {
+        Some(Call::get(format!("/v1/tasks/{id}")).method(reqwest::Method::DELETE))
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        let mut credits = Vec::new();
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.call(reqwest::Method::GET, "/v1/organization", &cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-            let v = reply.value();
-            credits.push(str_at(&v, &["creditBalance"]).unwrap_or_else(|| "?".into()));
-        }
-        Ok(format!(
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
+    }
+
+    fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
+        vec![
+            ("authorization", format!("Bearer {}", cred.key)),
+            ("X-Runway-Version", self.version.clone()),
+        ]
+    }
+
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/v1/organization"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        let credits: Vec<String> = answers
+            .iter()
+            .map(|v| str_at(v, &["creditBalance"]).unwrap_or_else(|| "?".into()))
+            .collect();
+        format!(
             "organization reachable with {} key(s); credit balance: {}",
             credits.len(),
             credits.join(", ")
-        ))
+        )
     }
 }
 
