@@ -256,7 +256,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: false,
         test_connection: true,
         readme_section: MORE_PROVIDERS,
-        build: |r, c| Ok(Arc::new(vidu::Vidu::new(c, r.kit(c)?)?)),
+        build: generic::build::<vidu::Vidu>,
     },
     KindSpec {
         kind: "luma",

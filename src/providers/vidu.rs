@@ -6,10 +6,10 @@
 //! any of them), aspect ratios, audio, prompt length and the reference form (`subjects`
 //! with `@1` tags on q3 / q2-pro, plain `images` elsewhere).
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{Adapter, Auth, Call, Ctx, Describe, invalid, missing};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -113,44 +113,9 @@ impl Family {
     }
 }
 
+/// Vidu, described for the [generic adapter](super::generic).
 pub struct Vidu {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     subject_ids: SubjectIds,
-}
-
-impl Vidu {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Vidu, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BASE.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        let subject_ids = match cfg.settings.get("subject_ids").and_then(Value::as_str) {
-            None | Some("numbers") => SubjectIds::Numbers,
-            Some("names") => SubjectIds::Names,
-            Some(other) => {
-                return Err(AppError::invalid(
-                    "settings.subject_ids",
-                    format!("`{other}` is not numbers or names"),
-                ));
-            }
-        };
-        Ok(Vidu {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-            subject_ids,
-        })
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .header(reqwest::header::AUTHORIZATION, format!("Token {key}"))
-    }
 }
 
 /// Vidu's error body: `{"code","reason","message"}`. Account problems are the channel's.
@@ -374,20 +339,33 @@ pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
 }
 
 #[async_trait]
-impl Provider for Vidu {
-    fn kind(&self) -> &'static str {
-        "vidu"
+impl Describe for Vidu {
+    const KIND: &'static str = "vidu";
+    const AUTH: Auth = Auth::Scheme("Token");
+
+    fn from_config(cfg: &ProviderConfig) -> Result<Vidu, AppError> {
+        let subject_ids = match cfg.settings.get("subject_ids").and_then(Value::as_str) {
+            None | Some("numbers") => SubjectIds::Numbers,
+            Some("names") => SubjectIds::Names,
+            Some(other) => {
+                return Err(AppError::invalid(
+                    "settings.subject_ids",
+                    format!("`{other}` is not numbers or names"),
+                ));
+            }
+        };
+        Ok(Vidu { subject_ids })
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req, self.subject_ids, "").map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request, self.subject_ids, "").map(|_| ())
-    }
-
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
         // `payload` is echoed back by Vidu: our task id, never anything about the customer.
         let (endpoint, body) = build_body(
             job.upstream_model,
@@ -395,101 +373,53 @@ impl Provider for Vidu {
             self.subject_ids,
             job.task_id,
         )
-        .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::POST,
-                    &format!("/ent/v2/{endpoint}"),
-                    &cred.key,
-                )
-                .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
+        .map_err(invalid)?;
+        Ok(Call::post(format!("/ent/v2/{endpoint}"), body))
+    }
+
+    fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
         if v.get("state").and_then(Value::as_str) == Some("failed") {
-            let code = str_at(&v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
+            let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
             return Err(ProviderError::final_error(
                 code.clone(),
                 failure_message(&code),
             ));
         }
-        let id = str_at(&v, &["task_id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without a task_id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+        str_at(v, &["task_id"]).ok_or_else(|| missing("a task_id"))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::GET,
-                    &format!("/ent/v2/tasks/{id}/creations"),
-                    &cred.key,
-                ),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_task(&reply.json()?)
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/ent/v2/tasks/{id}/creations")))
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // Pre-signed and valid for 24 h: the engine mirrors it as soon as the task succeeds.
-        self.kit.download(&result.url, &[], None).await
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_task(v)
     }
 
-    async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
-        // Documented for queued tasks only (unconfirmed); a refusal is harmless.
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::POST,
-                    &format!("/ent/v2/tasks/{id}/cancel"),
-                    &cred.key,
-                )
-                .json(&json!({"id": id})),
-                Stage::Poll,
-            )
-            .await?;
-        if reply.ok() {
-            Ok(())
-        } else {
-            Err(error(&reply, Stage::Poll))
-        }
+    // Documented for queued tasks only (unconfirmed); a refusal is harmless.
+    fn cancel_call(&self, id: &str, _: &str) -> Option<Call> {
+        Some(Call::post(
+            format!("/ent/v2/tasks/{id}/cancel"),
+            json!({"id": id}),
+        ))
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        // Vidu has no free account call: looking up a task that cannot exist proves the key
-        // (404 TaskNotFound) without creating anything; a bad key answers 401.
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.call(reqwest::Method::GET, "/ent/v2/tasks/0/creations", &cred.key),
-                    Stage::Test,
-                )
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
+    }
+
+    // Vidu has no free account call: looking up a task that cannot exist proves the key
+    // (404 TaskNotFound) without creating anything; a bad key answers 401.
+    async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {
+        for cred in a.keys.all() {
+            let reply = a
+                .send(cred, Call::get("/ent/v2/tasks/0/creations"), Stage::Test)
                 .await?;
             if !(reply.ok() || reply.status == 404) {
                 return Err(error(&reply, Stage::Test));
             }
         }
-        Ok(format!("key(s) accepted: {}", self.keys.all().len()))
+        Ok(format!("key(s) accepted: {}", a.keys.all().len()))
     }
 }
 
