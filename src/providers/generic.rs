@@ -360,7 +360,7 @@ impl<D: Describe> Adapter<D> {
                 return Err(AppError::invalid(
                     "base_url",
                     format!(
-                        "a {} channel needs the base URL of the upstream, e.g. {example}",
+                        "a `{}` channel needs the base URL of the upstream, e.g. {example}",
                         cfg.kind
                     ),
                 ));

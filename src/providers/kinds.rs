@@ -206,7 +206,7 @@ pub static KINDS: &[KindSpec] = &[
         route_mapping: false,
         test_connection: true,
         readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(openai_videos::OpenAiVideos::new(c, r.kit(c)?)?)),
+        build: generic::build::<openai_videos::OpenAiVideos>,
     },
     KindSpec {
         kind: "videoapi",

@@ -3,10 +3,10 @@
 //! `GET /videos/{id}/content` with the key. The Sora API itself closed; LiteLLM, new-api
 //! and other gateways serve this shape, so the base URL is the operator's.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{Adapter, Body, Call, Ctx, Describe, invalid};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -147,23 +147,21 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     reply.error(stage, code, message)
 }
 
+/// An OpenAI-Videos-compatible upstream, described for the [generic adapter](super::generic).
 pub struct OpenAiVideos {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     format: BodyFormat,
     max_image_bytes: u64,
 }
 
-impl OpenAiVideos {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<OpenAiVideos, AppError> {
-        let base = cfg.base_url.trim().trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(AppError::invalid(
-                "base_url",
-                "an openai-videos channel needs the base URL of the upstream, e.g. https://gateway.example/v1",
-            ));
-        }
+#[async_trait]
+impl Describe for OpenAiVideos {
+    const KIND: &'static str = "openai-videos";
+    // The content URL is the API's own and needs the key that made the video.
+    const DOWNLOAD_AUTH: bool = true;
+    const DOWNLOAD_HEADERS: &'static [(&'static str, &'static str)] =
+        &[("accept", "application/binary")];
+
+    fn from_config(cfg: &ProviderConfig) -> Result<OpenAiVideos, AppError> {
         let format = match cfg.settings.get("body").and_then(Value::as_str) {
             None | Some("multipart") => BodyFormat::Multipart,
             Some("json") => BodyFormat::Json,
@@ -174,48 +172,24 @@ impl OpenAiVideos {
                 ));
             }
         };
+        let max = cfg.settings.get("max_image_bytes").and_then(Value::as_u64);
         Ok(OpenAiVideos {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
             format,
-            max_image_bytes: cfg
-                .settings
-                .get("max_image_bytes")
-                .and_then(Value::as_u64)
-                .unwrap_or(DEFAULT_MAX_IMAGE_BYTES),
+            max_image_bytes: max.unwrap_or(DEFAULT_MAX_IMAGE_BYTES),
         })
     }
 
-    fn url(&self, path: &str) -> String {
-        http::join(&self.base, path)
-    }
-}
-
-#[async_trait]
-impl Provider for OpenAiVideos {
-    fn kind(&self) -> &'static str {
-        "openai-videos"
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_fields(model, req).map(|_| ())
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
-    }
-
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_fields(upstream_model, request).map(|_| ())
-    }
-
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let fields = build_fields(job.upstream_model, job.request)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let req = self
-            .kit
-            .http
-            .post(self.url("/videos"))
-            .bearer_auth(&cred.key);
-        let req = match self.format {
+    async fn submit_call(
+        &self,
+        a: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let fields = build_fields(job.upstream_model, job.request).map_err(invalid)?;
+        let body = match self.format {
             BodyFormat::Json => {
                 let mut body = json!({});
                 for (k, v) in &fields.text {
@@ -224,7 +198,7 @@ impl Provider for OpenAiVideos {
                 if let Some(u) = &fields.reference {
                     body["input_reference"] = json!({"image_url": u});
                 }
-                req.json(&body)
+                return Ok(Call::post("/videos", body));
             }
             BodyFormat::Multipart => {
                 let mut form = reqwest::multipart::Form::new();
@@ -232,7 +206,7 @@ impl Provider for OpenAiVideos {
                     form = form.text(k, v);
                 }
                 if let Some(u) = &fields.reference {
-                    let asset = self.kit.fetch_asset(u, self.max_image_bytes).await?;
+                    let asset = a.kit.fetch_asset(u, self.max_image_bytes).await?;
                     let ext = asset.mime.trim_start_matches("image/").to_string();
                     let part = reqwest::multipart::Part::bytes(asset.bytes)
                         .file_name(format!("reference.{ext}"))
@@ -245,77 +219,34 @@ impl Provider for OpenAiVideos {
                         })?;
                     form = form.part("input_reference", part);
                 }
-                req.multipart(form)
+                Body::Form(form)
             }
         };
-        let reply = self.kit.send(req, Stage::Submit).await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+        Ok(Call {
+            body,
+            ..Call::get("/videos").method(reqwest::Method::POST)
+        })
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .get(self.url(&format!("/videos/{id}")))
-                    .bearer_auth(&cred.key),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_video(
-            &reply.json()?,
-            &self.url(&format!("/videos/{id}/content")),
-            Some(&cred.id),
-        )
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/videos/{id}")))
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        let cred = self.keys.get(result.credential.as_deref())?;
-        self.kit
-            .download(
-                &result.url,
-                &[
-                    ("authorization", format!("Bearer {}", cred.key)),
-                    ("accept", "application/binary".into()),
-                ],
-                Some(&self.base),
-            )
-            .await
+    fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        let content = http::join(ctx.base, &format!("/videos/{}/content", ctx.upstream_id));
+        parse_video(v, &content, Some(ctx.credential))
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.kit
-                        .http
-                        .get(self.url("/videos?limit=1"))
-                        .bearer_auth(&cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-        }
-        Ok(format!(
-            "listed videos with {} key(s)",
-            self.keys.all().len()
-        ))
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
+    }
+
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/videos?limit=1"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        format!("listed videos with {} key(s)", answers.len())
     }
 }
 
