@@ -3,6 +3,7 @@
 
 pub mod credentials;
 pub mod demo;
+pub mod example;
 pub mod fal;
 pub mod generic;
 pub mod health;

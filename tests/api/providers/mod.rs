@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod chain;
+mod example;
 mod examples;
 mod fal;
 mod forwarding;
