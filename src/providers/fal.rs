@@ -244,21 +244,14 @@ impl Describe for Fal {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
 
     #[test]
     fn model_ids_give_the_submit_path_and_the_app() {
-        assert_eq!(
-            model_path("fal-ai/veo3/image-to-video").unwrap(),
-            ("fal-ai/veo3/image-to-video", "fal-ai/veo3".to_string())
-        );
-        assert_eq!(
-            model_path("fal-ai/kling-video/v2.1/master/text-to-video")
-                .unwrap()
-                .1,
-            "fal-ai/kling-video"
-        );
+        assert_eq!(model_path("fal-ai/veo3/image-to-video").unwrap(), ("fal-ai/veo3/image-to-video", "fal-ai/veo3".to_string()));
+        assert_eq!(model_path("fal-ai/kling-video/v2.1/master/text-to-video") .unwrap() .1, "fal-ai/kling-video");
         for bad in [
             "veo3",
             "fal-ai/",
@@ -269,10 +262,7 @@ mod tests {
         ] {
             assert!(model_path(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            request_path("fal-ai/veo3/image-to-video", "80e732af-660e").unwrap(),
-            "fal-ai/veo3/requests/80e732af-660e"
-        );
+        assert_eq!(request_path("fal-ai/veo3/image-to-video", "80e732af-660e").unwrap(), "fal-ai/veo3/requests/80e732af-660e");
         assert!(request_path("fal-ai/veo3", "../x").is_err());
         assert!(request_path("fal-ai/veo3", "a/b").is_err());
     }

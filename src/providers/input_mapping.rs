@@ -459,6 +459,7 @@ fn collect_urls<'a>(v: &'a Value, out: &mut Vec<&'a str>, depth: u32) {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
@@ -559,36 +560,18 @@ mod tests {
     #[test]
     fn video_urls_are_found_in_any_output_shape() {
         let fal = json!({"video": {"url": "https://v3.fal.media/x/out.mp4", "content_type": "video/mp4"}, "seed": 1});
-        assert_eq!(
-            output_url(&fal, None).as_deref(),
-            Some("https://v3.fal.media/x/out.mp4")
-        );
-        assert_eq!(
-            output_url(&fal, Some("video.url")).as_deref(),
-            Some("https://v3.fal.media/x/out.mp4")
-        );
+        assert_eq!(output_url(&fal, None).as_deref(), Some("https://v3.fal.media/x/out.mp4"));
+        assert_eq!(output_url(&fal, Some("video.url")).as_deref(), Some("https://v3.fal.media/x/out.mp4"));
         let list = json!([
             "https://r.delivery/a/thumb.jpg",
             "https://r.delivery/a/out.mp4?x=1"
         ]);
-        assert_eq!(
-            output_url(&list, None).as_deref(),
-            Some("https://r.delivery/a/out.mp4?x=1")
-        );
-        assert_eq!(
-            output_url(&list, Some("0")).as_deref(),
-            Some("https://r.delivery/a/thumb.jpg")
-        );
-        assert_eq!(
-            output_url(&json!("https://r.delivery/o"), None).as_deref(),
-            Some("https://r.delivery/o")
-        );
+        assert_eq!(output_url(&list, None).as_deref(), Some("https://r.delivery/a/out.mp4?x=1"));
+        assert_eq!(output_url(&list, Some("0")).as_deref(), Some("https://r.delivery/a/thumb.jpg"));
+        assert_eq!(output_url(&json!("https://r.delivery/o"), None).as_deref(), Some("https://r.delivery/o"));
         let nested =
             json!({"thumbnail": "https://x/t.png", "videos": [{"url": "https://x/v.webm"}]});
-        assert_eq!(
-            output_url(&nested, None).as_deref(),
-            Some("https://x/v.webm")
-        );
+        assert_eq!(output_url(&nested, None).as_deref(), Some("https://x/v.webm"));
         assert_eq!(output_url(&nested, Some("videos.1.url")), None);
         assert_eq!(output_url(&json!({"seed": 1}), None), None);
     }

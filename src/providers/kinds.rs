@@ -305,6 +305,7 @@ pub fn kind(name: &str) -> Option<&'static KindSpec> {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
 
@@ -332,12 +333,7 @@ mod tests {
                 .build(&cfg)
                 .unwrap_or_else(|e| panic!("{}: {e}", spec.kind));
             // seedance-byteplus shares the seedance adapter.
-            assert!(
-                spec.kind.starts_with(adapter.kind()),
-                "{} built {}",
-                spec.kind,
-                adapter.kind()
-            );
+            assert!(spec.kind.starts_with(adapter.kind()), "{} built {}", spec.kind, adapter.kind());
         }
     }
 
@@ -361,12 +357,7 @@ mod tests {
     #[test]
     fn regions_start_with_the_default_base_url() {
         for spec in KINDS.iter().filter(|k| !k.regions.is_empty()) {
-            assert_eq!(
-                BaseUrl::Default(spec.regions[0].base_url),
-                spec.base_url,
-                "{}",
-                spec.kind
-            );
+            assert_eq!(BaseUrl::Default(spec.regions[0].base_url), spec.base_url, "{}", spec.kind);
         }
     }
 }

@@ -519,6 +519,7 @@ impl Describe for Kling {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
@@ -534,10 +535,7 @@ mod tests {
                 .unwrap(),
         )
         .unwrap();
-        assert_eq!(
-            claims,
-            json!({"iss": "AK", "exp": 1_700_001_800, "nbf": 1_699_999_995})
-        );
+        assert_eq!(claims, json!({"iss": "AK", "exp": 1_700_001_800, "nbf": 1_699_999_995}));
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"SK").unwrap();
         mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
         assert_eq!(parts[2], b64(&mac.finalize().into_bytes()));
@@ -545,18 +543,9 @@ mod tests {
 
     #[test]
     fn references_per_endpoint() {
-        assert_eq!(
-            rewrite_prompt("@Image1 dances in @Video1 with @Image2", Endpoint::Omni),
-            "<<<image_1>>> dances in <<<video_1>>> with <<<image_2>>>"
-        );
-        assert_eq!(
-            rewrite_prompt("@Image1 turns into @Image2", Endpoint::Image),
-            "the first frame turns into the last frame"
-        );
-        assert_eq!(
-            rewrite_prompt("@Image2 waves", Endpoint::MultiImage),
-            "image 2 waves"
-        );
+        assert_eq!(rewrite_prompt("@Image1 dances in @Video1 with @Image2", Endpoint::Omni), "<<<image_1>>> dances in <<<video_1>>> with <<<image_2>>>");
+        assert_eq!(rewrite_prompt("@Image1 turns into @Image2", Endpoint::Image), "the first frame turns into the last frame");
+        assert_eq!(rewrite_prompt("@Image2 waves", Endpoint::MultiImage), "image 2 waves");
     }
 
     #[test]
@@ -611,14 +600,8 @@ mod tests {
 
     #[test]
     fn statuses_and_business_codes() {
-        assert_eq!(
-            parse_task(&json!({"task_status": "submitted"})).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_task(&json!({"task_status": "processing"})).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_task(&json!({"task_status": "submitted"})).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_task(&json!({"task_status": "processing"})).unwrap(), PollOutcome::Running);
         let ok = parse_task(&json!({"task_status": "succeed", "task_result": {"videos": [{"url": "https://cdn/x.mp4", "duration": "5.042"}]}})).unwrap();
         assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(5)));
         assert_eq!(
@@ -626,11 +609,7 @@ mod tests {
             PollOutcome::Failed { code: "generation_failed".into(), message: "Failure to pass the risk control system".into() }
         );
         assert!(parse_task(&json!({"task_status": "succeeded"})).is_err());
-        assert_eq!(
-            code_status(1102, 429),
-            402,
-            "out of balance is the channel's problem"
-        );
+        assert_eq!(code_status(1102, 429), 402, "out of balance is the channel's problem");
         assert_eq!(code_status(1302, 429), 429);
         assert_eq!(code_status(1301, 400), 400);
         assert_eq!(code_status(1004, 401), 401);

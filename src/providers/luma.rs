@@ -222,6 +222,7 @@ impl Describe for Luma {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
@@ -266,14 +267,8 @@ mod tests {
 
     #[test]
     fn states_and_reasons_map_to_outcomes() {
-        assert_eq!(
-            parse_generation(&json!({"state": "queued"})).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_generation(&json!({"state": "dreaming", "assets": null})).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_generation(&json!({"state": "queued"})).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_generation(&json!({"state": "dreaming", "assets": null})).unwrap(), PollOutcome::Running);
         let done = parse_generation(&json!({"state": "completed", "assets": {"video": "https://cdn/v.mp4", "image": "https://cdn/t.jpg"}})).unwrap();
         assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://cdn/v.mp4"));
         for (reason, code) in [
@@ -289,13 +284,7 @@ mod tests {
         ] {
             let out =
                 parse_generation(&json!({"state": "failed", "failure_reason": reason})).unwrap();
-            assert_eq!(
-                out,
-                PollOutcome::Failed {
-                    code: code.into(),
-                    message: reason.into()
-                }
-            );
+            assert_eq!(out, PollOutcome::Failed { code: code.into(), message: reason.into() });
         }
         assert!(matches!(
             parse_generation(&json!({"state": "completed", "assets": null})),
@@ -309,14 +298,7 @@ mod tests {
 
     #[test]
     fn error_details_are_read_in_both_shapes() {
-        assert_eq!(
-            detail(&json!({"detail": "Prompt is required"})).as_deref(),
-            Some("Prompt is required")
-        );
-        assert_eq!(
-            detail(&json!({"detail": [{"loc": ["body", "duration"], "msg": "invalid duration"}]}))
-                .as_deref(),
-            Some("invalid duration")
-        );
+        assert_eq!(detail(&json!({"detail": "Prompt is required"})).as_deref(), Some("Prompt is required"));
+        assert_eq!(detail(&json!({"detail": [{"loc": ["body", "duration"], "msg": "invalid duration"}]})) .as_deref(), Some("invalid duration"));
     }
 }

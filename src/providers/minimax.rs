@@ -328,6 +328,7 @@ impl Describe for MiniMax {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, base, case, run_from};
@@ -400,9 +401,7 @@ mod tests {
             base_error(1008, "", Stage::Submit),
             ProviderError::Channel { .. }
         ));
-        assert!(
-            matches!(base_error(1026, "", Stage::Submit), ProviderError::Final { ref code, .. } if code == "input_sensitive")
-        );
+        assert!(matches!(base_error(1026, "", Stage::Submit), ProviderError::Final { ref code, .. } if code == "input_sensitive"));
         assert!(matches!(
             base_error(2013, "", Stage::Poll),
             ProviderError::BadResponse { .. }
@@ -417,31 +416,16 @@ mod tests {
             v["status"] = json!(s);
             v
         };
-        assert_eq!(
-            parse_query(&with("Preparing"), None).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_query(&with("Queueing"), None).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_query(&with("Processing"), None).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_query(&with("Preparing"), None).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_query(&with("Queueing"), None).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_query(&with("Processing"), None).unwrap(), PollOutcome::Running);
         let mut done = with("Success");
         done["file_id"] = json!("241342648594580");
         assert!(
             matches!(parse_query(&done, Some("k")).unwrap(), PollOutcome::Succeeded(ref r) if r[0].url == "minimax-file:241342648594580" && r[0].credential.as_deref() == Some("k"))
         );
         let failed = json!({"status": "Fail", "base_resp": {"status_code": 1027, "status_msg": "output new_sensitive"}});
-        assert_eq!(
-            parse_query(&failed, None).unwrap(),
-            PollOutcome::Failed {
-                code: "output_sensitive".into(),
-                message: "output new_sensitive".into()
-            }
-        );
+        assert_eq!(parse_query(&failed, None).unwrap(), PollOutcome::Failed { code: "output_sensitive".into(), message: "output new_sensitive".into() });
         assert!(parse_query(&with("Paused"), None).is_err());
     }
 }

@@ -251,6 +251,7 @@ impl Describe for OpenAiVideos {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, base, case, run_from};
@@ -304,23 +305,15 @@ mod tests {
     #[test]
     fn statuses_map_to_outcomes() {
         let c = "https://gw/v1/videos/video_1/content";
-        assert_eq!(
-            parse_video(&json!({"status": "queued"}), c, None).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_video(&json!({"status": "in_progress", "progress": 42}), c, None).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_video(&json!({"status": "queued"}), c, None).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_video(&json!({"status": "in_progress", "progress": 42}), c, None).unwrap(), PollOutcome::Running);
         let done = parse_video(
             &json!({"status": "completed", "seconds": "8"}),
             c,
             Some("k"),
         )
         .unwrap();
-        assert!(
-            matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == c && r[0].credential.as_deref() == Some("k") && r[0].duration_seconds == Some(8))
-        );
+        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == c && r[0].credential.as_deref() == Some("k") && r[0].duration_seconds == Some(8)));
         assert_eq!(
             parse_video(&json!({"status": "failed", "error": {"code": "moderation_blocked", "message": "no"}}), c, None).unwrap(),
             PollOutcome::Failed { code: "moderation_blocked".into(), message: "no".into() }

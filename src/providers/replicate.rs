@@ -301,6 +301,7 @@ impl Describe for Replicate {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
 
@@ -309,26 +310,11 @@ mod tests {
     #[test]
     fn targets_choose_the_create_call() {
         let model = Target::parse("bytedance/seedance-1-lite").unwrap();
-        assert_eq!(
-            model.request(json!({"prompt": "p"})),
-            (
-                "/models/bytedance/seedance-1-lite/predictions".into(),
-                json!({"input": {"prompt": "p"}})
-            )
-        );
+        assert_eq!(model.request(json!({"prompt": "p"})), ("/models/bytedance/seedance-1-lite/predictions".into(), json!({"input": {"prompt": "p"}})));
         let pinned = Target::parse(&format!("kwaivgi/kling-v2.1:{V}")).unwrap();
-        assert_eq!(
-            pinned.request(json!({})),
-            ("/predictions".into(), json!({"version": V, "input": {}}))
-        );
+        assert_eq!(pinned.request(json!({})), ("/predictions".into(), json!({"version": V, "input": {}})));
         assert_eq!(Target::parse(V).unwrap(), Target::Version(V.into()));
-        assert_eq!(
-            Target::parse("deployments/acme/my-video")
-                .unwrap()
-                .request(json!({}))
-                .0,
-            "/deployments/acme/my-video/predictions"
-        );
+        assert_eq!(Target::parse("deployments/acme/my-video") .unwrap() .request(json!({})) .0, "/deployments/acme/my-video/predictions");
         for bad in [
             "veo-3",
             "a/b/c",
@@ -344,80 +330,35 @@ mod tests {
 
     #[test]
     fn throttling_and_failure_texts_are_read() {
-        assert_eq!(
-            throttle_hint("Request was throttled. Your rate limit resets in ~30s."),
-            Some(Duration::from_secs(30))
-        );
+        assert_eq!(throttle_hint("Request was throttled. Your rate limit resets in ~30s."), Some(Duration::from_secs(30)));
         assert_eq!(throttle_hint("resets in 2s"), Some(Duration::from_secs(2)));
         assert_eq!(throttle_hint("slow down"), None);
-        assert_eq!(
-            failure_code("Prediction failed: content flagged as sensitive (E005)"),
-            "E005"
-        );
+        assert_eq!(failure_code("Prediction failed: content flagged as sensitive (E005)"), "E005");
         assert_eq!(failure_code("CUDA out of memory"), "prediction_failed");
-        assert_eq!(
-            failure_code("Error: Every frame failed"),
-            "prediction_failed"
-        );
+        assert_eq!(failure_code("Error: Every frame failed"), "prediction_failed");
     }
 
     #[test]
     fn statuses_and_outputs_map_to_outcomes() {
-        assert_eq!(
-            parse_prediction(&json!({"status": "starting"}), None).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_prediction(&json!({"status": "processing", "logs": "10/120"}), None).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_prediction(&json!({"status": "starting"}), None).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_prediction(&json!({"status": "processing", "logs": "10/120"}), None).unwrap(), PollOutcome::Running);
         let url = |v: Value, path: Option<&str>| match parse_prediction(&v, path).unwrap() {
             PollOutcome::Succeeded(r) => r[0].url.clone(),
             other => panic!("{other:?}"),
         };
-        assert_eq!(
-            url(
-                json!({"status": "succeeded", "output": "https://replicate.delivery/x/out.mp4"}),
-                None
-            ),
-            "https://replicate.delivery/x/out.mp4"
-        );
-        assert_eq!(
-            url(
-                json!({"status": "succeeded", "output": ["https://r.d/t.webp", "https://r.d/o.mp4"]}),
-                None
-            ),
-            "https://r.d/o.mp4"
-        );
-        assert_eq!(
-            url(
-                json!({"status": "succeeded", "output": {"video": "https://r.d/v", "poster": "https://r.d/p.jpg"}}),
-                Some("video")
-            ),
-            "https://r.d/v"
-        );
+        assert_eq!(url(json!({"status": "succeeded", "output": "https://replicate.delivery/x/out.mp4"}), None), "https://replicate.delivery/x/out.mp4");
+        assert_eq!(url(json!({"status": "succeeded", "output": ["https://r.d/t.webp", "https://r.d/o.mp4"]}), None), "https://r.d/o.mp4");
+        assert_eq!(url(json!({"status": "succeeded", "output": {"video": "https://r.d/v", "poster": "https://r.d/p.jpg"}}), Some("video")), "https://r.d/v");
         let failed = |v: Value| match parse_prediction(&v, None).unwrap() {
             PollOutcome::Failed { code, .. } => code,
             other => panic!("{other:?}"),
         };
-        assert_eq!(
-            failed(json!({"status": "failed", "error": "content flagged as sensitive (E005)"})),
-            "E005"
-        );
-        assert_eq!(
-            failed(json!({"status": "failed", "error": null})),
-            "prediction_failed"
-        );
+        assert_eq!(failed(json!({"status": "failed", "error": "content flagged as sensitive (E005)"})), "E005");
+        assert_eq!(failed(json!({"status": "failed", "error": null})), "prediction_failed");
         assert_eq!(failed(json!({"status": "canceled"})), "upstream_cancelled");
         assert_eq!(failed(json!({"status": "aborted"})), "upstream_aborted");
-        assert_eq!(
-            failed(json!({"status": "succeeded", "output": null, "data_removed": true})),
-            "result_unavailable"
-        );
-        assert_eq!(
-            failed(json!({"status": "succeeded", "output": {"seed": 1}})),
-            "no_video_in_result"
-        );
+        assert_eq!(failed(json!({"status": "succeeded", "output": null, "data_removed": true})), "result_unavailable");
+        assert_eq!(failed(json!({"status": "succeeded", "output": {"seed": 1}})), "no_video_in_result");
         assert!(matches!(
             parse_prediction(&json!({"status": "booting"}), None),
             Err(ProviderError::BadResponse { .. })

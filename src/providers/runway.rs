@@ -468,16 +468,14 @@ impl Describe for Runway {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
 
     #[test]
     fn references_become_plain_words() {
-        assert_eq!(
-            rewrite_prompt("from @Image1 to @Image2", "image-to-video"),
-            "from the first frame to the last frame"
-        );
+        assert_eq!(rewrite_prompt("from @Image1 to @Image2", "image-to-video"), "from the first frame to the last frame");
         assert_eq!(
             rewrite_prompt(
                 "@Image2 dances to @Audio1 like @Video1",
@@ -560,17 +558,12 @@ mod tests {
             ("THROTTLED", PollOutcome::Queued),
             ("RUNNING", PollOutcome::Running),
         ] {
-            assert_eq!(
-                parse_task(&json!({"status": s, "progress": 0.4})).unwrap(),
-                want
-            );
+            assert_eq!(parse_task(&json!({"status": s, "progress": 0.4})).unwrap(), want);
         }
         let done =
             parse_task(&json!({"status": "SUCCEEDED", "output": ["https://cf/x.mp4?_jwt=1"]}))
                 .unwrap();
-        assert!(
-            matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://cf/x.mp4?_jwt=1")
-        );
+        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://cf/x.mp4?_jwt=1"));
         assert_eq!(
             parse_task(&json!({"status": "FAILED", "failure": "Input text did not pass moderation.", "failureCode": "SAFETY.INPUT.TEXT"})).unwrap(),
             PollOutcome::Failed {

@@ -363,6 +363,7 @@ impl Describe for Seedance {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
 
@@ -392,14 +393,8 @@ mod tests {
 
     #[test]
     fn references_are_rewritten_per_style() {
-        assert_eq!(
-            rewrite_prompt("@Image1 和 @Video2 @Audio1", RefStyle::Zh),
-            "[图1] 和 [视频2] [音频1]"
-        );
-        assert_eq!(
-            rewrite_prompt("@Image1 and @Video2 @Audio1", RefStyle::En),
-            "[Image 1] and [Video 2] [Audio 1]"
-        );
+        assert_eq!(rewrite_prompt("@Image1 和 @Video2 @Audio1", RefStyle::Zh), "[图1] 和 [视频2] [音频1]");
+        assert_eq!(rewrite_prompt("@Image1 and @Video2 @Audio1", RefStyle::En), "[Image 1] and [Video 2] [Audio 1]");
     }
 
     #[test]
@@ -410,23 +405,12 @@ mod tests {
         r.audio_urls = vec!["https://x/a.wav".into()];
         let b = build_body(V2, &r, RefStyle::En, false).unwrap();
         assert_eq!(b["model"], V2);
-        assert_eq!(
-            b["content"][0]["text"],
-            "[Image 1] walks into [Video 1] humming [Audio 1]"
-        );
+        assert_eq!(b["content"][0]["text"], "[Image 1] walks into [Video 1] humming [Audio 1]");
         let roles: Vec<&str> = b["content"].as_array().unwrap()[1..]
             .iter()
             .map(|c| c["role"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            roles,
-            [
-                "reference_image",
-                "reference_image",
-                "reference_video",
-                "reference_audio"
-            ]
-        );
+        assert_eq!(roles, ["reference_image", "reference_image", "reference_video", "reference_audio"]);
         assert_eq!(b["content"][3]["video_url"]["url"], "https://x/v.mp4");
         assert_eq!(b["resolution"], "720p");
         assert_eq!(b["ratio"], "16:9");
@@ -486,41 +470,19 @@ mod tests {
         let mut r = req("text-to-video");
         r.prompt = "p".into();
         r.duration = None;
-        assert_eq!(
-            build_body(V2, &r, RefStyle::En, true).unwrap()["duration"],
-            -1
-        );
-        assert_eq!(
-            build_body(V2, &r, RefStyle::En, false).unwrap()["duration"],
-            5
-        );
+        assert_eq!(build_body(V2, &r, RefStyle::En, true).unwrap()["duration"], -1);
+        assert_eq!(build_body(V2, &r, RefStyle::En, false).unwrap()["duration"], 5);
     }
 
     #[test]
     fn statuses_map_to_outcomes() {
-        assert_eq!(
-            parse_task(&json!({"status": "queued"})).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_task(&json!({"status": "running"})).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_task(&json!({"status": "queued"})).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_task(&json!({"status": "running"})).unwrap(), PollOutcome::Running);
         let done = parse_task(&json!({"status": "succeeded", "duration": 5, "content": {"video_url": "https://tos/x.mp4"}})).unwrap();
-        assert!(
-            matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://tos/x.mp4" && r[0].duration_seconds == Some(5))
-        );
+        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://tos/x.mp4" && r[0].duration_seconds == Some(5)));
         let failed = parse_task(&json!({"status": "failed", "error": {"code": "OutputVideoSensitiveContentDetected", "message": "blocked, see https://x"}})).unwrap();
-        assert_eq!(
-            failed,
-            PollOutcome::Failed {
-                code: "OutputVideoSensitiveContentDetected".into(),
-                message: "blocked, see [link]".into()
-            }
-        );
-        assert!(
-            matches!(parse_task(&json!({"status": "expired"})).unwrap(), PollOutcome::Failed { ref code, .. } if code == "upstream_expired")
-        );
+        assert_eq!(failed, PollOutcome::Failed { code: "OutputVideoSensitiveContentDetected".into(), message: "blocked, see [link]".into() });
+        assert!(matches!(parse_task(&json!({"status": "expired"})).unwrap(), PollOutcome::Failed { ref code, .. } if code == "upstream_expired"));
         assert!(matches!(
             parse_task(&json!({"status": "paused"})),
             Err(ProviderError::BadResponse { .. })

@@ -357,6 +357,7 @@ impl Describe for Veo {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, base, case, run_from};
@@ -410,38 +411,14 @@ mod tests {
 
     #[test]
     fn operations_map_to_outcomes() {
-        assert_eq!(
-            parse_operation(
-                &json!({"name": "models/m/operations/1", "done": false}),
-                None
-            )
-            .unwrap(),
-            PollOutcome::Running
-        );
-        assert_eq!(
-            parse_operation(&json!({"name": "models/m/operations/1"}), None).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_operation(&json!({"name": "models/m/operations/1", "done": false}), None) .unwrap(), PollOutcome::Running);
+        assert_eq!(parse_operation(&json!({"name": "models/m/operations/1"}), None).unwrap(), PollOutcome::Running);
         let ok = parse_operation(&json!({"name": "n", "done": true, "response": {"@type": "x", "generateVideoResponse": {"generatedSamples": [{"video": {"uri": "https://g/files/a:download?alt=media"}}]}}}), Some("k1")).unwrap();
-        assert!(
-            matches!(ok, PollOutcome::Succeeded(ref r) if r[0].credential.as_deref() == Some("k1"))
-        );
+        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].credential.as_deref() == Some("k1")));
         let filtered = parse_operation(&json!({"done": true, "response": {"generateVideoResponse": {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["celebrity likeness"]}}}), None).unwrap();
-        assert_eq!(
-            filtered,
-            PollOutcome::Failed {
-                code: "content_filtered".into(),
-                message: "celebrity likeness".into()
-            }
-        );
+        assert_eq!(filtered, PollOutcome::Failed { code: "content_filtered".into(), message: "celebrity likeness".into() });
         let failed = parse_operation(&json!({"done": true, "error": {"code": 3, "message": "bad", "status": "INVALID_ARGUMENT"}}), None).unwrap();
-        assert_eq!(
-            failed,
-            PollOutcome::Failed {
-                code: "INVALID_ARGUMENT".into(),
-                message: "bad".into()
-            }
-        );
+        assert_eq!(failed, PollOutcome::Failed { code: "INVALID_ARGUMENT".into(), message: "bad".into() });
         let plain = parse_operation(&json!({"done": true, "error": "quota"}), None).unwrap();
         assert!(matches!(plain, PollOutcome::Failed { ref message, .. } if message == "quota"));
         assert!(parse_operation(&json!({"oops": 1}), None).is_err());

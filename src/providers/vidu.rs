@@ -424,6 +424,7 @@ impl Describe for Vidu {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
@@ -498,27 +499,16 @@ mod tests {
 
     #[test]
     fn states_map_to_outcomes() {
-        assert_eq!(
-            parse_task(&json!({"state": "created"})).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_task(&json!({"state": "queueing", "creations": null})).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_task(&json!({"state": "processing", "creations": []})).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_task(&json!({"state": "created"})).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_task(&json!({"state": "queueing", "creations": null})).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_task(&json!({"state": "processing", "creations": []})).unwrap(), PollOutcome::Running);
         let done = parse_task(&json!({"state": "success", "creations": [{"id": "1", "url": "https://v/x.mp4", "cover_url": "https://v/x.jpg"}]})).unwrap();
         assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://v/x.mp4"));
         let failed = parse_task(
             &json!({"state": "failed", "err_code": "CreationPolicyViolation", "creations": []}),
         )
         .unwrap();
-        assert!(
-            matches!(failed, PollOutcome::Failed { ref code, ref message } if code == "CreationPolicyViolation" && message.contains("content policy"))
-        );
+        assert!(matches!(failed, PollOutcome::Failed { ref code, ref message } if code == "CreationPolicyViolation" && message.contains("content policy")));
         assert!(matches!(
             parse_task(&json!({"state": "success", "creations": []})),
             Err(ProviderError::BadResponse { .. })

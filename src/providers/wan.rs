@@ -450,6 +450,7 @@ impl Describe for Wan {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
@@ -464,20 +465,11 @@ mod tests {
         r.image_urls.push("https://x/2".into());
         assert_eq!(target("wan2.2", &r).unwrap().model, "wan2.2-kf2v-flash");
         assert_eq!(target("wan2.7", &r).unwrap().model, "wan2.7-i2v");
-        assert_eq!(
-            target("wan2.6", &r).unwrap_err().param().as_deref(),
-            Some("image_urls")
-        );
+        assert_eq!(target("wan2.6", &r).unwrap_err().param().as_deref(), Some("image_urls"));
         r.kind = "reference-to-video".into();
         assert_eq!(target("wan2.6", &r).unwrap().model, "wan2.6-r2v");
-        assert_eq!(
-            target("wan2.5", &r).unwrap_err().param().as_deref(),
-            Some("type")
-        );
-        assert_eq!(
-            target("wan2.6-t2v", &r).unwrap_err().param().as_deref(),
-            Some("type")
-        );
+        assert_eq!(target("wan2.5", &r).unwrap_err().param().as_deref(), Some("type"));
+        assert_eq!(target("wan2.6-t2v", &r).unwrap_err().param().as_deref(), Some("type"));
         assert!(target("kling-v1", &r).is_err());
     }
 
@@ -486,15 +478,9 @@ mod tests {
         let mut r = crate::providers::mapping::table::base();
         r.kind = "reference-to-video".into();
         let t26 = target("wan2.6-r2v", &r).unwrap();
-        assert_eq!(
-            rewrite_prompt("@Image1 sings while @Video1 dances with @Image2", &t26, 2),
-            "character1 sings while character3 dances with character2"
-        );
+        assert_eq!(rewrite_prompt("@Image1 sings while @Video1 dances with @Image2", &t26, 2), "character1 sings while character3 dances with character2");
         let t27 = target("wan2.7-r2v", &r).unwrap();
-        assert_eq!(
-            rewrite_prompt("@Image1 walks through @Video1", &t27, 1),
-            "Image 1 walks through Video 1"
-        );
+        assert_eq!(rewrite_prompt("@Image1 walks through @Video1", &t27, 1), "Image 1 walks through Video 1");
     }
 
     #[test]
