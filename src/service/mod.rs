@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod limits;
 pub mod overview;
 pub mod passwords;
 pub mod sessions;

@@ -11,6 +11,7 @@ mod demo_switch;
 mod errors;
 mod examples;
 mod generations;
+mod keys;
 mod leaks;
 mod ledger;
 mod login_security;
