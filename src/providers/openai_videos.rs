@@ -3,14 +3,15 @@
 //! `GET /videos/{id}/content` with the key. The Sora API itself closed; LiteLLM, new-api
 //! and other gateways serve this shape, so the base URL is the operator's.
 
-use super::generic::{Adapter, Body, Call, Ctx, Describe, invalid};
+use super::generic::{
+    Adapter, Body, Call, Ctx, Describe, Phase, failed, invalid, parse_status, simple, video,
+};
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -106,34 +107,22 @@ pub fn parse_video(
     content_url: &str,
     credential: Option<&str>,
 ) -> Result<PollOutcome, ProviderError> {
-    let status =
-        v.get("status")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "video without a status".into(),
-            })?;
-    Ok(match status {
-        "queued" => PollOutcome::Queued,
-        "in_progress" => PollOutcome::Running,
-        "completed" => PollOutcome::Succeeded(vec![ResultRef {
-            url: content_url.to_string(),
-            duration_seconds: str_at(v, &["seconds"]).and_then(|s| s.parse().ok()),
-            credential: credential.map(str::to_string),
-        }]),
-        "failed" => PollOutcome::Failed {
-            code: http::public_code(
-                &str_at(v, &["error", "code"]).unwrap_or_else(|| "generation_failed".into()),
-            ),
-            message: http::public_message(
-                &str_at(v, &["error", "message"])
-                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
-            ),
-        },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown video status `{other}`"),
-            });
+    let table = [
+        ("queued", Phase::Queued),
+        ("in_progress", Phase::Running),
+        ("completed", Phase::Succeeded),
+        ("failed", Phase::Failed),
+    ];
+    Ok(match parse_status(v, &["status"], &table)? {
+        Phase::Succeeded => {
+            let secs = str_at(v, &["seconds"]).and_then(|s| s.parse().ok());
+            video(content_url.to_string(), secs, credential)
         }
+        Phase::Failed => failed(
+            str_at(v, &["error", "code"]),
+            str_at(v, &["error", "message"]),
+        ),
+        p => simple(p).expect("simple phase"),
     })
 }
 

@@ -6,14 +6,15 @@
 //! table ([`spec`]); resolution and aspect ratio become one pixel ratio such as `1280:720`.
 
 use super::credentials::Credential;
-use super::generic::{Adapter, Call, Ctx, Describe, invalid};
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
+};
 use super::http::{self, Kit, Stage, str_at};
 use super::mapping::{self, unsupported};
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -353,47 +354,35 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
 
 /// Map one Runway task to an outcome.
 pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let status =
-        v.get("status")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "task without a status".into(),
-            })?;
-    Ok(match status {
+    let table = [
         // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
-        "PENDING" | "THROTTLED" => PollOutcome::Queued,
-        "RUNNING" => PollOutcome::Running,
-        "SUCCEEDED" => {
-            let url = v
-                .get("output")
-                .and_then(Value::as_array)
-                .and_then(|o| o.iter().find_map(Value::as_str))
-                .filter(|u| !u.is_empty())
-                .ok_or_else(|| ProviderError::BadResponse {
-                    message: "succeeded without an output URL".into(),
-                })?;
-            PollOutcome::Succeeded(vec![ResultRef {
-                url: url.to_string(),
-                duration_seconds: None,
-                credential: None,
-            }])
-        }
-        "FAILED" => PollOutcome::Failed {
-            code: str_at(v, &["failureCode"]).unwrap_or_else(|| "generation_failed".into()),
-            message: http::public_message(
-                &str_at(v, &["failure"])
-                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
+        ("PENDING", Phase::Queued),
+        ("THROTTLED", Phase::Queued),
+        ("RUNNING", Phase::Running),
+        ("SUCCEEDED", Phase::Succeeded),
+        ("FAILED", Phase::Failed),
+        (
+            "CANCELLED",
+            Phase::Ended(
+                "upstream_cancelled",
+                "the task was cancelled on the channel",
             ),
-        },
-        "CANCELLED" => PollOutcome::Failed {
-            code: "upstream_cancelled".into(),
-            message: "the task was cancelled on the channel".into(),
-        },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown task status `{other}`"),
-            });
+        ),
+    ];
+    Ok(match parse_status(v, &["status"], &table)? {
+        Phase::Succeeded => {
+            let output = v.get("output").and_then(Value::as_array);
+            let url = output
+                .and_then(|o| o.iter().find_map(Value::as_str))
+                .filter(|u| !u.is_empty());
+            video(
+                url.ok_or_else(|| missing("an output URL"))?.to_string(),
+                None,
+                None,
+            )
         }
+        Phase::Failed => failed(str_at(v, &["failureCode"]), str_at(v, &["failure"])),
+        p => simple(p).expect("simple phase"),
     })
 }
 

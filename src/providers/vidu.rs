@@ -6,14 +6,15 @@
 //! any of them), aspect ratios, audio, prompt length and the reference form (`subjects`
 //! with `@1` tags on q3 / q2-pro, plain `images` elsewhere).
 
-use super::generic::{Adapter, Auth, Call, Ctx, Describe, invalid, missing};
+use super::generic::{
+    Adapter, Auth, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple, video,
+};
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -300,41 +301,27 @@ pub fn build_body(
 
 /// Map one `creations` answer to an outcome.
 pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let state =
-        v.get("state")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "task without a state".into(),
-            })?;
-    Ok(match state {
-        "created" | "queueing" => PollOutcome::Queued,
-        "processing" => PollOutcome::Running,
-        "success" => {
-            let url = v
-                .get("creations")
-                .and_then(Value::as_array)
-                .and_then(|c| c.iter().find_map(|c| str_at(c, &["url"])))
-                .ok_or_else(|| ProviderError::BadResponse {
-                    message: "success without a creation URL".into(),
-                })?;
-            PollOutcome::Succeeded(vec![ResultRef {
-                url,
-                duration_seconds: None,
-                credential: None,
-            }])
+    let table = [
+        ("created", Phase::Queued),
+        ("queueing", Phase::Queued),
+        ("processing", Phase::Running),
+        ("success", Phase::Succeeded),
+        ("failed", Phase::Failed),
+    ];
+    Ok(match parse_status(v, &["state"], &table)? {
+        Phase::Succeeded => {
+            let creations = v.get("creations").and_then(Value::as_array);
+            let url = creations.and_then(|c| c.iter().find_map(|c| str_at(c, &["url"])));
+            video(url.ok_or_else(|| missing("a creation URL"))?, None, None)
         }
-        "failed" => {
+        Phase::Failed => {
             let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
             PollOutcome::Failed {
                 message: failure_message(&code),
                 code,
             }
         }
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown task state `{other}`"),
-            });
-        }
+        p => simple(p).expect("simple phase"),
     })
 }
 
