@@ -3,7 +3,9 @@
 //! short-lived `download_url`. Errors come inside `base_resp` (often with HTTP 200).
 //! The stored result is the file id; every mirroring attempt retrieves a fresh URL.
 
-use super::generic::{Adapter, Call, Ctx, Describe, invalid, missing};
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
+};
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
 use super::{ByteStream, PollOutcome, ProviderError, SubmitJob};
@@ -201,45 +203,32 @@ fn checked(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
 
 /// Map a query answer to an outcome.
 pub fn parse_query(v: &Value, credential: Option<&str>) -> Result<PollOutcome, ProviderError> {
-    let status =
-        v.get("status")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "query answer without status".into(),
-            })?;
-    Ok(match status {
-        "Preparing" | "Queueing" => PollOutcome::Queued,
-        "Processing" => PollOutcome::Running,
-        "Success" => {
-            let file = str_at(v, &["file_id"]).ok_or_else(|| ProviderError::BadResponse {
-                message: "Success without file_id".into(),
-            })?;
-            PollOutcome::Succeeded(vec![ResultRef {
-                url: format!("{FILE_SCHEME}{}", http::safe_id(&file)?),
-                duration_seconds: None,
-                credential: credential.map(str::to_string),
-            }])
+    let table = [
+        ("Preparing", Phase::Queued),
+        ("Queueing", Phase::Queued),
+        ("Processing", Phase::Running),
+        ("Success", Phase::Succeeded),
+        ("Fail", Phase::Failed),
+    ];
+    Ok(match parse_status(v, &["status"], &table)? {
+        Phase::Succeeded => {
+            let file = str_at(v, &["file_id"]).ok_or_else(|| missing("file_id"))?;
+            video(
+                format!("{FILE_SCHEME}{}", http::safe_id(&file)?),
+                None,
+                credential,
+            )
         }
-        "Fail" => {
-            let code = v.pointer("/base_resp/status_code").and_then(Value::as_i64);
-            PollOutcome::Failed {
-                code: match code {
-                    Some(1026) => "input_sensitive".into(),
-                    Some(1027) => "output_sensitive".into(),
-                    _ => "generation_failed".into(),
-                },
-                message: http::public_message(
-                    &str_at(v, &["base_resp", "status_msg"])
-                        .filter(|m| m != "success")
-                        .unwrap_or_else(|| "the channel failed to generate the video".into()),
-                ),
-            }
+        Phase::Failed => {
+            let code = match v.pointer("/base_resp/status_code").and_then(Value::as_i64) {
+                Some(1026) => "input_sensitive",
+                Some(1027) => "output_sensitive",
+                _ => "generation_failed",
+            };
+            let msg = str_at(v, &["base_resp", "status_msg"]).filter(|m| m != "success");
+            failed(Some(code.into()), msg)
         }
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown task status `{other}`"),
-            });
-        }
+        p => simple(p).expect("simple phase"),
     })
 }
 
