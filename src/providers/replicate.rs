@@ -7,7 +7,9 @@
 //! The input is data: each route's `settings` map unified fields to the model's input
 //! names ([`InputMapping`]), so a new model needs no release.
 
-use super::generic::{Adapter, Call, Ctx, Describe, invalid, missing, video};
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple, video,
+};
 use super::http::{self, Stage, str_at};
 use super::input_mapping::{self, InputMapping, output_url};
 use super::{PollOutcome, ProviderError, SubmitJob};
@@ -151,11 +153,28 @@ pub fn parse_prediction(
     v: &Value,
     output_path: Option<&str>,
 ) -> Result<PollOutcome, ProviderError> {
-    let status = str_at(v, &["status"]).ok_or_else(|| missing("a status"))?;
-    Ok(match status.as_str() {
-        "starting" => PollOutcome::Queued,
-        "processing" => PollOutcome::Running,
-        "succeeded" => {
+    let table = [
+        ("starting", Phase::Queued),
+        ("processing", Phase::Running),
+        ("succeeded", Phase::Succeeded),
+        ("failed", Phase::Failed),
+        (
+            "canceled",
+            Phase::Ended(
+                "upstream_cancelled",
+                "the prediction was cancelled on the channel",
+            ),
+        ),
+        (
+            "aborted",
+            Phase::Ended(
+                "upstream_aborted",
+                "the prediction's deadline passed before it started",
+            ),
+        ),
+    ];
+    Ok(match parse_status(v, &["status"], &table)? {
+        Phase::Succeeded => {
             let output = v.get("output").unwrap_or(&Value::Null);
             match output_url(output, output_path) {
                 Some(url) => video(url, None, None),
@@ -169,26 +188,14 @@ pub fn parse_prediction(
                 },
             }
         }
-        "failed" => {
+        Phase::Failed => {
             let error = str_at(v, &["error"]).unwrap_or_else(|| "the model failed".into());
             PollOutcome::Failed {
                 code: failure_code(&error),
                 message: http::public_message(&error),
             }
         }
-        "canceled" => PollOutcome::Failed {
-            code: "upstream_cancelled".into(),
-            message: "the prediction was cancelled on the channel".into(),
-        },
-        "aborted" => PollOutcome::Failed {
-            code: "upstream_aborted".into(),
-            message: "the prediction's deadline passed before it started".into(),
-        },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown prediction status `{other}`"),
-            });
-        }
+        p => simple(p).expect("simple phase"),
     })
 }
 
