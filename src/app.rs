@@ -22,6 +22,7 @@ pub struct AppState {
     pub accounts: Accounts,
     pub tasks: Arc<Tasks>,
     pub sessions: Arc<Sessions>,
+    pub limits: Arc<crate::service::limits::LimitsService>,
 }
 
 impl AppState {
@@ -54,7 +55,12 @@ impl AppState {
             config.clock.clone(),
             callback_signer(&config)?,
         );
-        let accounts = Accounts::new(store.clone());
+        let accounts = Accounts::new(store.clone()).with_clock(config.clock.clone());
+        let limits = Arc::new(crate::service::limits::LimitsService::new(
+            store.clone(),
+            config.clock.clone(),
+            &config.limits_time_zone,
+        )?);
         let generated = accounts
             .bootstrap_admin(config.admin_password.clone())
             .await?;
@@ -66,6 +72,7 @@ impl AppState {
             clock: config.clock.clone(),
             deadline: Duration::from_secs(config.task_deadline_secs),
             allow_private_callbacks: config.allow_private_callbacks,
+            limits: limits.clone(),
         });
         let sessions = Arc::new(Sessions::new(store.clone()));
         let state = AppState {
@@ -78,6 +85,7 @@ impl AppState {
             accounts,
             tasks,
             sessions,
+            limits,
         };
         Ok((state, generated))
     }

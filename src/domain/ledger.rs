@@ -13,6 +13,8 @@ pub enum EntryKind {
     TopUp,
     /// Operator correction (either sign).
     Adjust,
+    /// What a completed task did not use returned: reservation − price of what was made.
+    Settle,
 }
 
 impl EntryKind {
@@ -22,6 +24,7 @@ impl EntryKind {
             EntryKind::Refund => "refund",
             EntryKind::TopUp => "top_up",
             EntryKind::Adjust => "adjust",
+            EntryKind::Settle => "settle",
         }
     }
 }

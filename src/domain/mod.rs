@@ -5,6 +5,9 @@ pub mod client_addr;
 pub mod credits;
 pub mod ids;
 pub mod ledger;
+pub mod limits;
+pub mod margins;
+pub mod mp4;
 pub mod network;
 pub mod openai;
 pub mod paging;
@@ -12,6 +15,7 @@ pub mod pricing;
 pub mod references;
 pub mod request;
 pub mod session;
+pub mod settlement;
 pub mod task;
 pub mod user;
 

@@ -258,6 +258,13 @@ impl Engine {
             }
         };
         self.book.lock().expect("engine lock").finish(&id, next);
+        if next.is_none() {
+            // A finished task frees its key's/account's slot: wake who waits for it.
+            match crate::service::limits::freed(&self.store, &id).await {
+                Ok(woken) => woken.iter().for_each(|t| self.schedule(t, Duration::ZERO)),
+                Err(e) => tracing::warn!(task = %id, error = %e, "could not wake queued tasks"),
+            }
+        }
         self.wake.notify_one();
         self.step_done.notify_waiters();
     }
@@ -346,13 +353,8 @@ impl Engine {
         if t.status == Status::Failed {
             m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
         }
-        // Seam: whatever holds a place per key or user (a concurrency slot) lets go here.
-    }
-
-    /// Seam: whether this task may be sent upstream now (a per-key concurrency limit says
-    /// no by returning false; the task then stays pending and is asked again).
-    fn may_start(&self, _task: &Task) -> bool {
-        true
+        // The slot a key or account held for it is released in its transaction
+        // (`store::limits::release`); the tasks waiting for it are woken in `work`.
     }
 
     /// Seam: whether results may be copied in now (a disk guard says no; the task waits
@@ -380,8 +382,14 @@ impl Engine {
             return Ok(Next::Done);
         }
         let next = match task.phase.clone() {
-            Phase::Queued if !self.may_start(&task) => Ok(Next::At(self.now() + 1_000)),
-            Phase::Queued => self.submit(task.clone(), None, slot).await,
+            Phase::Queued => {
+                // The key's/account's concurrency limit: a task held back stays pending;
+                // `limits::freed` wakes it, the re-check is only a safety net.
+                if !crate::service::limits::may_start(&self.store, id).await? {
+                    return Ok(Next::At(self.now() + 5_000));
+                }
+                self.submit(task.clone(), None, slot).await
+            }
             Phase::Submitting { route } => self.resubmit_after_crash(task.clone(), route).await,
             Phase::Submitted { upstream_id } => self.poll(task.clone(), upstream_id, slot).await,
             Phase::Mirroring { .. } if !self.may_mirror(&task) => Ok(Next::At(self.now() + 5_000)),
@@ -748,9 +756,13 @@ impl Engine {
         });
         let now = self.now();
         let id = task.id.clone();
+        // Settlement (issue 11): what was made and the route's cost, settled in the write
+        // that completes the task.
+        let made = crate::service::settlement::made(&self.storage, &results, &outputs).await;
+        let cost = crate::service::settlement::route_cost(&self.catalog, &task);
         let done = self
             .store
-            .write(move |txn| store::tasks::apply_all(txn, &id, events, now))
+            .write(move |txn| store::tasks::apply_all(txn, &id, events, now, &made, cost.as_ref()))
             .await?;
         match done {
             Some(o) if o.applied.is_ok() => self.ended(&o.task),

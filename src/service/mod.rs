@@ -2,8 +2,10 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod limits;
 pub mod overview;
 pub mod passwords;
 pub mod sessions;
+pub mod settlement;
 pub mod tasks;
 pub mod uploads;

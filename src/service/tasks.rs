@@ -28,9 +28,18 @@ pub struct Tasks {
     pub clock: crate::clock::SharedClock,
     pub deadline: Duration,
     pub allow_private_callbacks: bool,
+    pub limits: Arc<super::limits::LimitsService>,
 }
 
 pub const MAX_PAGE: usize = 100;
+
+/// What a create would reserve, and the balance it would leave.
+pub struct Estimate {
+    pub model: String,
+    pub seconds: u32,
+    pub price: pricing::AppliedPrice,
+    pub balance_after: i64,
+}
 
 impl Tasks {
     /// Validate against the model and its routes, then reserve and insert in one
@@ -42,21 +51,12 @@ impl Tasks {
         idempotency_key: Option<String>,
         source: &str,
     ) -> AppResult<(Task, bool)> {
-        let model = self.catalog.usable_model(&input.model)?;
-        let req = request::normalize(&model, input)?;
-        if let Some(cb) = &req.callback_url
-            && !self.allow_private_callbacks
-            && crate::domain::network::url_host(cb)
-                .is_none_or(crate::domain::network::is_internal_host)
-        {
-            return Err(AppError::invalid(
-                "callback_url",
-                "callback_url must be a public http(s) address",
-            ));
-        }
-        self.check_routes(&model, &req)?;
-        let group = self.catalog.group(who.user.pricing_group.as_deref());
-        let price = pricing::price(&model, &req.resolution, req.seconds, group.as_ref())?;
+        // The caller's key and account limits: rate first (every create counts), then the
+        // key's model allow-list (in `prepare`); budgets and the queue are judged in the
+        // write below.
+        let (rules, key) = self.limits.caller(&who.user, who.key_id).await?;
+        self.limits.check_rate(&rules)?;
+        let (model, req, price) = self.prepare(who, input, key.as_ref())?;
         let now = self.clock.now_ms();
         let fingerprint = idempotency_key.as_ref().map(|_| {
             let body = serde_json::to_vec(&(&model.id, &req)).unwrap_or_default();
@@ -81,6 +81,8 @@ impl Tasks {
             status: Status::Pending,
             phase: Phase::Queued,
             credits_refunded: false,
+            credits_charged: None,
+            settlement: None,
             poll_interval_seconds: model.poll_interval_seconds,
             provider: None,
             upstream_model: None,
@@ -97,7 +99,8 @@ impl Tasks {
             source: source.to_string(),
         };
         let actor = who.actor();
-        let created = self
+        let at_ms = self.limits.now_ms();
+        let (created, admission) = self
             .store
             .write(move |txn| {
                 let idem = match (&idempotency_key, &fingerprint) {
@@ -107,7 +110,25 @@ impl Tasks {
                     }),
                     _ => None,
                 };
-                store::tasks::create(txn, task, &actor, idem)
+                // Budgets and the queue are checked in the transaction that reserves, so
+                // parallel creates cannot overspend or overfill; a refusal writes nothing.
+                let replay = match &idem {
+                    Some(i) => store::limits::idempotent_replay(txn, task.user_id, i.key)?,
+                    None => false,
+                };
+                let admission = match replay {
+                    true => None,
+                    false => Some(store::limits::check_new(
+                        txn,
+                        &rules,
+                        task.credits_reserved,
+                    )?),
+                };
+                let created = store::tasks::create(txn, task, &actor, idem)?;
+                if let (Created::New(t), Some(a)) = (&created, admission) {
+                    store::limits::record_new(txn, t, at_ms, a)?;
+                }
+                Ok((created, admission))
             })
             .await?;
         match created {
@@ -120,11 +141,86 @@ impl Tasks {
                     .inc();
                 m.credits_reserved
                     .inc_by(task.credits_reserved.max(0) as u64);
-                self.queue.enqueue(&task.id);
+                // A queued task is left alone until a slot frees (the engine wakes it).
+                if admission != Some(crate::domain::limits::Admission::Queue) {
+                    self.queue.enqueue(&task.id);
+                }
                 Ok((task, false))
             }
             Created::Existing(task) => Ok((task, true)),
         }
+    }
+
+    /// Everything a create checks before it writes: the model, the request, a route that
+    /// takes it, and the caller's price (the snapshot stored on the task).
+    fn prepare(
+        &self,
+        who: &Principal,
+        input: GenerationInput,
+        key: Option<&crate::domain::user::ApiKey>,
+    ) -> AppResult<(
+        Arc<crate::domain::catalog::Model>,
+        request::UnifiedRequest,
+        pricing::AppliedPrice,
+    )> {
+        let model = self.catalog.usable_model(&input.model)?;
+        if let Some(k) = key
+            && !k.limits.allows_model(&model.id)
+        {
+            return Err(AppError::ModelNotAllowed {
+                model: model.id.clone(),
+                allowed: k.limits.models.join(", "),
+            });
+        }
+        let req = request::normalize(&model, input)?;
+        if let Some(cb) = &req.callback_url
+            && !self.allow_private_callbacks
+            && crate::domain::network::url_host(cb)
+                .is_none_or(crate::domain::network::is_internal_host)
+        {
+            return Err(AppError::invalid(
+                "callback_url",
+                "callback_url must be a public http(s) address",
+            ));
+        }
+        self.check_routes(&model, &req)?;
+        let group = self.catalog.group(who.user.pricing_group.as_deref());
+        let user = self.catalog.user_price(who.user.id, &model.id);
+        let price = pricing::price(&model, &req, group.as_ref(), user.as_ref())?;
+        Ok((model, req, price))
+    }
+
+    /// What a create with this body would cost, with the same checks and errors (402
+    /// when the balance is short, unless `allow_short`: the console shows the price and a
+    /// negative `balance_after` instead); nothing is written.
+    pub async fn estimate(
+        &self,
+        who: &Principal,
+        input: GenerationInput,
+        allow_short: bool,
+    ) -> AppResult<Estimate> {
+        // The same key rules as a create, except the rate: an estimate creates nothing.
+        let (_, key) = self.limits.caller(&who.user, who.key_id).await?;
+        let (model, req, price) = self.prepare(who, input, key.as_ref())?;
+        let uid = who.user.id;
+        let balance = self
+            .store
+            .read(move |txn| crate::store::users::read(txn, uid))
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?
+            .credits;
+        let balance_after = match crate::domain::credits::reserve(balance, price.total) {
+            Err(AppError::InsufficientCredits { .. }) if allow_short => balance
+                .checked_sub(price.total)
+                .ok_or_else(|| AppError::invalid("model", "the price is out of range"))?,
+            other => other?,
+        };
+        Ok(Estimate {
+            model: model.id.clone(),
+            seconds: req.seconds,
+            price,
+            balance_after,
+        })
     }
 
     /// At least one enabled route must accept the request as its adapter would send it.
@@ -193,7 +289,8 @@ impl Tasks {
         self.get(who, id).await?;
         let key = id.to_string();
         let now = self.clock.now_ms();
-        self.store
+        let cancelled = self
+            .store
             .write(move |txn| {
                 let out = store::tasks::apply(txn, &key, Event::Cancelled, now)?
                     .ok_or_else(|| AppError::not_found("task"))?;
@@ -210,7 +307,25 @@ impl Tasks {
                 let m = &crate::metrics::METRICS;
                 m.task_finished(&t.model, "failed");
                 m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
-            })
+            })?;
+        self.wake_after(id).await;
+        Ok(cancelled)
+    }
+
+    /// A task finished outside the engine (cancelled): start who waits for its slot.
+    async fn wake_after(&self, id: &str) {
+        match super::limits::freed(&self.store, id).await {
+            Ok(ids) => ids.iter().for_each(|t| self.queue.enqueue(t)),
+            Err(e) => tracing::warn!(task = %id, error = %e, "could not wake queued tasks"),
+        }
+    }
+
+    /// A waiting task's 1-based place in its key's (or account's) queue.
+    pub async fn queue_position(&self, task: &Task) -> Option<u64> {
+        if task.status != Status::Pending {
+            return None;
+        }
+        self.limits.queue_position(task).await.unwrap_or_default()
     }
 
     /// The caller's tasks oldest first, after the task id `after` (the OpenAI `order=asc`).

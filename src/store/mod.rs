@@ -3,8 +3,10 @@
 pub mod audit;
 pub mod catalog;
 pub mod ledger;
+pub mod limits;
 pub mod outbox;
 pub mod sessions;
+pub mod settlement;
 pub mod tables;
 pub mod tasks;
 pub mod users;
@@ -411,10 +413,12 @@ fn init_schema(db: &Database) -> AppResult<()> {
         txn.open_table(PROVIDERS)?;
         txn.open_table(MODELS)?;
         txn.open_table(PRICING_GROUPS)?;
+        txn.open_table(USER_PRICES)?;
         txn.open_table(SESSIONS)?;
         txn.open_table(OUTBOX)?;
         txn.open_table(OUTBOX_DUE)?;
         txn.open_table(WEBHOOK_SECRETS)?;
+        limits::create_tables(&txn)?;
     }
     txn.commit()?;
     Ok(())

@@ -26,6 +26,8 @@ pub const IDEMPOTENCY: TableDefinition<(u64, &str), &[u8]> = TableDefinition::ne
 pub const PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("providers");
 pub const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 pub const PRICING_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("pricing_groups");
+/// (user id, model id) -> that customer's own price for the model.
+pub const USER_PRICES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("user_prices");
 /// Console sessions: SHA-256 of the session token -> session.
 /// Task callbacks waiting for delivery: task id -> attempts and next try.
 pub const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("callback_outbox");
@@ -42,3 +44,17 @@ pub const USER_SESSIONS: TableDefinition<(u64, i64, &str), ()> =
     TableDefinition::new("user_sessions");
 /// (expires at, session hash): what the purge timer removes, found without a scan.
 pub const SESSION_EXPIRY: TableDefinition<(i64, &str), ()> = TableDefinition::new("session_expiry");
+/// API key and account limits (see `store::limits`): each task's scopes and slot state,
+/// task id -> JSON.
+pub const LIMIT_TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("limit_tasks");
+/// (scope, task id): tasks holding a concurrency slot of a key (`k<id>`) or account (`u<id>`).
+pub const SLOTS_HELD: TableDefinition<(&str, &str), ()> = TableDefinition::new("slots_held");
+/// (scope, task id): tasks waiting for a slot, oldest first (task ids sort by time).
+pub const SLOTS_WAITING: TableDefinition<(&str, &str), ()> = TableDefinition::new("slots_waiting");
+/// scope -> (held, waiting): the counts of the two tables above.
+pub const SLOT_COUNTS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("slot_counts");
+/// (scope, 15-minute bucket of task creation) -> credits spent by tasks created then;
+/// bucket `i64::MAX` holds the all-time total. Every ledger entry of a task moves it.
+pub const SPEND: TableDefinition<(&str, i64), i64> = TableDefinition::new("limit_spend");
+/// Pricing group name -> default account limits for its members (JSON).
+pub const GROUP_LIMITS: TableDefinition<&str, &[u8]> = TableDefinition::new("group_limits");

@@ -3,8 +3,10 @@
 use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
+use crate::domain::catalog::RouteCost;
 use crate::domain::ledger::EntryKind;
-use crate::domain::task::{Effect, Event, Illegal, Status, Task, Transition, transition};
+use crate::domain::settlement::Made;
+use crate::domain::task::{Effect, Event, Illegal, Output, Status, Task, Transition, transition};
 use crate::error::{AppError, AppResult};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -115,6 +117,8 @@ pub fn update(
 /// active index and its callback (if any) enters the outbox, so neither can be lost.
 fn finished(txn: &WriteTransaction, task: &Task) -> AppResult<()> {
     txn.open_table(ACTIVE_TASKS)?.remove(task.id.as_str())?;
+    // The task's concurrency slot (or place in a key's queue) frees with it.
+    super::limits::release(txn, &task.id)?;
     if task.request.callback_url.is_some() {
         super::outbox::enqueue(txn, &task.id)?;
     }
@@ -137,10 +141,23 @@ pub fn apply(
     event: Event,
     now_ms: i64,
 ) -> AppResult<Option<Outcome>> {
+    apply_with(txn, id, event, now_ms, None)
+}
+
+/// What a completion settles on: what was made and the route's cost.
+type SettleOn<'a> = Option<(&'a Made, Option<&'a RouteCost>)>;
+
+fn apply_with(
+    txn: &WriteTransaction,
+    id: &str,
+    event: Event,
+    now_ms: i64,
+    settle_on: SettleOn,
+) -> AppResult<Option<Outcome>> {
     let Some(task) = get(txn, id)? else {
         return Ok(None);
     };
-    let Transition { task, effects } = match transition(&task, event, now_ms) {
+    let Transition { mut task, effects } = match transition(&task, event, now_ms) {
         Ok(t) => t,
         Err(why) => {
             return Ok(Some(Outcome {
@@ -168,9 +185,13 @@ pub fn apply(
                     },
                 )?;
             }
-            // The reservation already is the charge; a settlement against a final price
-            // is written here, in this transaction.
-            Effect::Settle { .. } => {}
+            // The final charge against the reservation, in this transaction; without
+            // what was made (an old caller) the reservation stays the charge.
+            Effect::Settle { .. } => {
+                if let Some((made, cost)) = settle_on {
+                    super::settlement::settle(txn, &mut task, made, cost)?;
+                }
+            }
             Effect::Finished => finished(txn, &task)?,
         }
     }
@@ -181,17 +202,20 @@ pub fn apply(
     }))
 }
 
-/// Apply several events in order in this one transaction; the first that does not apply
-/// stops the rest (what was applied before it stays).
+/// Apply several events in order in this one transaction, a completion settled on `made`
+/// and `cost`; the first that does not apply stops the rest (what was applied before it
+/// stays).
 pub fn apply_all(
     txn: &WriteTransaction,
     id: &str,
     events: Vec<Event>,
     now_ms: i64,
+    made: &Made,
+    cost: Option<&RouteCost>,
 ) -> AppResult<Option<Outcome>> {
     let mut last = None;
     for event in events {
-        let Some(out) = apply(txn, id, event, now_ms)? else {
+        let Some(out) = apply_with(txn, id, event, now_ms, Some((made, cost)))? else {
             return Ok(None);
         };
         let stop = out.applied.is_err();
@@ -216,6 +240,20 @@ pub fn fail_and_refund(
         message: message.into(),
     };
     Ok(apply(txn, id, event, crate::domain::now_ms())?.map(|o| o.task))
+}
+
+/// Mark completed once the outputs are in local storage, and settle it on what was made
+/// in the same transaction (a crash leaves it neither completed nor settled).
+pub fn complete(
+    txn: &WriteTransaction,
+    id: &str,
+    outputs: Vec<Output>,
+    made: &Made,
+    cost: Option<&RouteCost>,
+) -> AppResult<Option<Task>> {
+    let events = vec![Event::Mirrored { outputs }];
+    let now = crate::domain::now_ms();
+    Ok(apply_all(txn, id, events, now, made, cost)?.map(|o| o.task))
 }
 
 /// Filters for task listings.

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod customer;
+pub mod limits;
 pub mod session;
 pub mod views;
 
@@ -32,10 +33,10 @@ pub enum ConsoleTags {
 }
 
 /// Every console API, as one member of the OpenAPI service.
-pub type ConsoleApis = (SessionApi, ConsoleApi, AdminApi);
+pub type ConsoleApis = (SessionApi, ConsoleApi, AdminApi, limits::AdminLimitsApi);
 
 pub fn apis() -> ConsoleApis {
-    (SessionApi, ConsoleApi, AdminApi)
+    (SessionApi, ConsoleApi, AdminApi, limits::AdminLimitsApi)
 }
 
 const SCHEME: &str = "ConsoleSession";
