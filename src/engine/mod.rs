@@ -16,7 +16,7 @@ use crate::service::catalog::Catalog;
 use crate::storage::Storage;
 use crate::store::{self, Store, tasks::Outcome};
 use rand::Rng;
-use scheduler::{Scheduler, TaskKey};
+use scheduler::{Due, Scheduler, TaskKey};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -47,6 +47,7 @@ pub struct Engine {
     /// Signs per-task callback URLs; `None` when upstreams cannot reach this gateway.
     callbacks: Option<callbacks::Signer>,
     book: Mutex<Scheduler>,
+    started: std::time::Instant,
     /// Wakes the scheduler loop when a timer moved earlier or a worker finished.
     wake: Notify,
     /// Told after every step, for [`Engine::run_until_idle`].
@@ -68,6 +69,8 @@ struct Parking {
 enum Next {
     /// Step again at this clock time (ms).
     At(i64),
+    /// Step again at this clock time, and on the clock no later than the deadline.
+    AtBy(i64, i64),
     /// The channel has no free slot: park until a waiter hands one over.
     Busy(String, Arc<Limiter>),
     Done,
@@ -98,6 +101,7 @@ impl Engine {
             clock,
             callbacks,
             book: Mutex::new(Scheduler::default()),
+            started: std::time::Instant::now(),
             wake: Notify::new(),
             step_done: Notify::new(),
             parked: Mutex::new(Parking::default()),
@@ -110,9 +114,32 @@ impl Engine {
         self.clock.now_ms()
     }
 
+    /// Real milliseconds since the engine started (the second clock of a timer).
+    fn real_now(&self) -> i64 {
+        self.started.elapsed().as_millis() as i64
+    }
+
+    /// Both clocks now.
+    fn now_due(&self) -> Due {
+        Due {
+            clock: self.now(),
+            real: self.real_now(),
+        }
+    }
+
+    /// The timer for clock time `at`: that far ahead on both clocks.
+    fn due_at(&self, at: i64) -> Due {
+        let now = self.now_due();
+        let ahead = at.saturating_sub(now.clock).max(0);
+        Due {
+            clock: at,
+            real: now.real.saturating_add(ahead),
+        }
+    }
+
     /// Have a task stepped after `delay` (or sooner if it already is due sooner).
     pub fn schedule(&self, task_id: &str, delay: Duration) {
-        let due = self.now().saturating_add(delay.as_millis() as i64);
+        let due = self.due_at(self.now().saturating_add(delay.as_millis() as i64));
         if self
             .book
             .lock()
@@ -135,7 +162,7 @@ impl Engine {
         let now = self.now();
         let mut book = self.book.lock().expect("engine lock");
         for (i, id) in ids.iter().enumerate() {
-            book.schedule(id, now + (i as i64 % 1_000) * 2);
+            book.schedule(id, self.due_at(now + (i as i64 % 1_000) * 2));
         }
         Ok(ids.len())
     }
@@ -172,7 +199,7 @@ impl Engine {
                     (book.next_due(), book.len())
                 };
                 crate::metrics::METRICS.engine_tasks_held.set(held as i64);
-                next.map(|due| Duration::from_millis((due - self.now()).max(0) as u64))
+                next.map(|due| Duration::from_millis((due - self.real_now()).max(0) as u64))
                     .unwrap_or(MAX_IDLE)
                     .min(MAX_IDLE)
             } else {
@@ -202,7 +229,7 @@ impl Engine {
         if let Some((id, slot)) = self.ready.lock().expect("engine lock").pop_front() {
             return Some((id, Some(slot)));
         }
-        let now = self.now();
+        let now = self.now_due();
         let id = self.book.lock().expect("engine lock").pop_due(now)?;
         Some((id, None))
     }
@@ -245,7 +272,12 @@ impl Engine {
         let result = self.step(&id, slot).await;
         crate::metrics::METRICS.engine_in_flight.dec();
         let next = match result {
-            Ok(Next::At(at)) => Some(at),
+            Ok(Next::At(at)) => Some(self.due_at(at)),
+            Ok(Next::AtBy(at, deadline)) => {
+                let mut due = self.due_at(at);
+                due.clock = due.clock.min(deadline);
+                Some(due)
+            }
             Ok(Next::Done) => None,
             Ok(Next::Busy(channel, limiter)) => {
                 self.park(id, channel, limiter);
@@ -254,7 +286,7 @@ impl Engine {
             }
             Err(e) => {
                 tracing::error!(task = %id, error = %e, "engine step failed; retrying");
-                Some(self.now() + self.backoff(&id))
+                Some(self.due_at(self.now() + self.backoff(&id)))
             }
         };
         self.book.lock().expect("engine lock").finish(&id, next);
@@ -396,9 +428,11 @@ impl Engine {
             Phase::Mirroring { results } => self.mirror(task.clone(), results, false).await,
             Phase::Done => Ok(Next::Done),
         }?;
-        // Never sleep past the deadline: the step then fails the task on time.
+        // Never sleep past the deadline on the clock: the step then fails the task on
+        // time. (Real time keeps the natural delay, so a stopped test clock does not make
+        // the task spin towards a deadline it never reaches.)
         Ok(match next {
-            Next::At(at) => Next::At(at.min(task.deadline_ms)),
+            Next::At(at) => Next::AtBy(at, task.deadline_ms),
             other => other,
         })
     }
