@@ -2,16 +2,19 @@
 
 pub mod catalog;
 pub mod client_addr;
+pub mod codes;
 pub mod credits;
 pub mod ids;
 pub mod ledger;
 pub mod network;
 pub mod openai;
 pub mod paging;
+pub mod payments;
 pub mod pricing;
 pub mod references;
 pub mod request;
 pub mod session;
+pub mod signup;
 pub mod task;
 pub mod user;
 

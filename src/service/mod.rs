@@ -1,9 +1,14 @@
 //! Use cases: what handlers and the engine call (domain + store + providers).
 
 pub mod accounts;
+pub mod attempts;
 pub mod catalog;
+pub mod codes;
+pub mod mail;
 pub mod overview;
 pub mod passwords;
+pub mod payments;
 pub mod sessions;
+pub mod signup;
 pub mod tasks;
 pub mod uploads;

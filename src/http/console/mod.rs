@@ -2,7 +2,9 @@
 //! operator routes. API keys never work here; the session cookie never works on `/v1`.
 
 pub mod admin;
+pub mod admin_money;
 pub mod customer;
+pub mod money;
 pub mod session;
 pub mod views;
 
@@ -32,10 +34,22 @@ pub enum ConsoleTags {
 }
 
 /// Every console API, as one member of the OpenAPI service.
-pub type ConsoleApis = (SessionApi, ConsoleApi, AdminApi);
+pub type ConsoleApis = (
+    SessionApi,
+    ConsoleApi,
+    AdminApi,
+    money::MoneyConsoleApi,
+    admin_money::MoneyAdminApi,
+);
 
 pub fn apis() -> ConsoleApis {
-    (SessionApi, ConsoleApi, AdminApi)
+    (
+        SessionApi,
+        ConsoleApi,
+        AdminApi,
+        money::MoneyConsoleApi,
+        admin_money::MoneyAdminApi,
+    )
 }
 
 const SCHEME: &str = "ConsoleSession";
