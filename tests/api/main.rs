@@ -17,6 +17,7 @@ mod login_security;
 mod models;
 mod openai;
 mod openapi;
+mod payments;
 mod ops;
 mod process;
 mod providers;

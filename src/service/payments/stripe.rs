@@ -13,6 +13,7 @@ use std::time::Duration;
 
 pub struct Stripe {
     http: reqwest::Client,
+    policy: Arc<Policy>,
     api_base: String,
     secret_key: String,
     webhook_secret: String,
@@ -33,8 +34,9 @@ impl Stripe {
             Policy::with_cidrs(&c.allow_private_cidrs)
                 .map_err(|e| anyhow::anyhow!("payments.stripe.allow_private_cidrs: {e}"))?
         };
+        let policy = Arc::new(policy);
         let http = outbound::client(
-            Arc::new(policy),
+            policy.clone(),
             Timeouts {
                 connect: Duration::from_secs(10),
                 total: Some(Duration::from_secs(30)),
@@ -43,6 +45,7 @@ impl Stripe {
         );
         Ok(Stripe {
             http,
+            policy,
             api_base: c.api_base.trim_end_matches('/').to_string(),
             secret_key: c.secret_key.clone().unwrap_or_default(),
             webhook_secret: c.webhook_secret.clone().unwrap_or_default(),
@@ -57,13 +60,22 @@ impl Stripe {
     }
 
     async fn call(&self, req: reqwest::RequestBuilder) -> AppResult<Value> {
-        let resp =
-            req.bearer_auth(&self.secret_key).send().await.map_err(
-                |e| match outbound::refusal(&e) {
-                    Some(r) => provider_error(format!("refused by the outbound guard: {r}")),
-                    None => provider_error(format!("cannot reach Stripe: {e}")),
-                },
-            )?;
+        let req = req
+            .bearer_auth(&self.secret_key)
+            .build()
+            .map_err(provider_error)?;
+        // Literal addresses never reach the guarded resolver: check them here.
+        self.policy
+            .check_url(req.url())
+            .map_err(|r| provider_error(format!("refused by the outbound guard: {r}")))?;
+        let resp = self
+            .http
+            .execute(req)
+            .await
+            .map_err(|e| match outbound::refusal(&e) {
+                Some(r) => provider_error(format!("refused by the outbound guard: {r}")),
+                None => provider_error(format!("cannot reach Stripe: {e}")),
+            })?;
         let status = resp.status();
         let body: Value = resp
             .json()
