@@ -126,8 +126,6 @@ impl Signup {
         }
         let keys = [addr_key("register", ip)];
         self.attempts.check(&keys)?;
-        // Every attempt counts, a success too: one address cannot mint accounts fast.
-        self.attempts.count(&keys);
         let username = input.username.trim().to_string();
         validate_username(&username)?;
         signup::check_new_password(&username, &input.password)?;
@@ -154,6 +152,9 @@ impl Signup {
             }
             _ => None,
         };
+        // Every attempt that gets this far counts, a success too: one address cannot
+        // mint accounts (or try invite codes) fast. Typos in the form above do not count.
+        self.attempts.count(&keys);
         let hash = passwords::hash(input.password.clone(), ACCOUNT_WAIT).await?;
         let now = self.clock.now_ms();
         let rec = store::signup::Registration {

@@ -78,7 +78,10 @@ async fn a_paid_checkout_is_credited_once_whatever_the_webhooks_do() {
     assert_eq!(v["payment"]["status"], "pending");
     // What Stripe was asked for: the account, the price, an idempotency key.
     let create = sim.state.creates.lock().unwrap()[0].clone();
-    assert_eq!(create["client_reference_id"], v["payment"]["user_id"].to_string());
+    assert_eq!(
+        create["client_reference_id"],
+        v["payment"]["user_id"].to_string()
+    );
     assert_eq!(create["line_items[0][price_data][unit_amount]"], "500");
     assert_eq!(create["metadata[credits]"], "1000");
     assert_eq!(create["mode"], "payment");
@@ -106,7 +109,10 @@ async fn a_paid_checkout_is_credited_once_whatever_the_webhooks_do() {
 
     let entries = payment_entries(&app);
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].source.as_deref(), Some(format!("stripe:{id}").as_str()));
+    assert_eq!(
+        entries[0].source.as_deref(),
+        Some(format!("stripe:{id}").as_str())
+    );
     assert_eq!(entries[0].amount, 1000);
     let (s, page) = c.get("/console/api/topup").await;
     assert_eq!(s, 200, "{page}");
@@ -128,8 +134,7 @@ async fn parallel_deliveries_for_one_session_credit_it_once() {
     let events: Vec<Value> = (0..20)
         .map(|_| sim.event("checkout.session.completed", paid.clone()))
         .collect();
-    let results =
-        futures_util::future::join_all(events.iter().map(|e| sim.deliver(e, None))).await;
+    let results = futures_util::future::join_all(events.iter().map(|e| sim.deliver(e, None))).await;
     assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
     assert_eq!(balance(&mut c).await, 1400);
     assert_eq!(payment_entries(&app).len(), 1);
@@ -153,7 +158,11 @@ async fn webhooks_with_a_bad_or_stale_signature_are_refused() {
         String::new(),
     ] {
         let (s, body) = sim.deliver(&ev, Some(sig.clone())).await;
-        assert_eq!((s, error_code(&body).as_str()), (400, "invalid_signature"), "{sig}");
+        assert_eq!(
+            (s, error_code(&body).as_str()),
+            (400, "invalid_signature"),
+            "{sig}"
+        );
     }
     assert_eq!(balance(&mut c).await, 0);
     // Within the 5-minute tolerance it works.
@@ -275,13 +284,22 @@ async fn checkout_choices_are_validated_and_unconfigured_servers_say_so() {
         json!({}),
     ] {
         let (s, v) = c.post("/console/api/topup/checkout", body.clone()).await;
-        assert_eq!((s, error_code(&v).as_str()), (422, "invalid_field"), "{body}: {v}");
+        assert_eq!(
+            (s, error_code(&v).as_str()),
+            (422, "invalid_field"),
+            "{body}: {v}"
+        );
     }
     let plain = TestApp::new().await;
     plain.user_with_key("payer", 0).await;
     let mut c = Console::login(&plain, "payer", "password-123").await;
-    let (s, v) = c.post("/console/api/topup/checkout", json!({"package": 0})).await;
-    assert_eq!((s, error_code(&v).as_str()), (503, "payments_not_configured"));
+    let (s, v) = c
+        .post("/console/api/topup/checkout", json!({"package": 0}))
+        .await;
+    assert_eq!(
+        (s, error_code(&v).as_str()),
+        (503, "payments_not_configured")
+    );
     let (s, v) = c.get("/console/api/topup").await;
     assert_eq!((s, v["enabled"].as_bool()), (200, Some(false)));
     let r = plain
@@ -305,8 +323,20 @@ async fn the_outbound_guard_keeps_stripe_off_private_addresses_unless_allowed() 
     let app = TestApp::with_config(dir, config).await;
     app.user_with_key("payer", 0).await;
     let mut c = Console::login(&app, "payer", "password-123").await;
-    let (s, v) = c.post("/console/api/topup/checkout", json!({"package": 0})).await;
-    assert_eq!((s, error_code(&v).as_str()), (502, "payment_provider_error"), "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("outbound guard"), "{v}");
+    let (s, v) = c
+        .post("/console/api/topup/checkout", json!({"package": 0}))
+        .await;
+    assert_eq!(
+        (s, error_code(&v).as_str()),
+        (502, "payment_provider_error"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outbound guard"),
+        "{v}"
+    );
     assert!(sim.state.creates.lock().unwrap().is_empty());
 }
