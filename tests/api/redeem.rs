@@ -251,3 +251,49 @@ fn clock_now(c: &ManualClock) -> i64 {
     use videoapi::clock::Clock;
     c.now_ms()
 }
+
+#[tokio::test]
+async fn the_audit_flags_credits_whose_source_does_not_match() {
+    use videoapi::domain::ledger::EntryKind;
+    use videoapi::store::ledger::{Reason, apply_from};
+    let app = TestApp::new().await;
+    app.user_with_key("mallory", 0).await;
+    assert!(app.audit().is_empty());
+    // Entries written around the use cases: a redeem naming no code, a payment naming no
+    // checkout, a second sign-up bonus.
+    app.state()
+        .store
+        .write(|txn| {
+            let uid = videoapi::store::users::get_by_name(txn, "mallory")?.id;
+            let why = |kind| Reason {
+                kind,
+                task_id: None,
+                actor: "user:mallory",
+                note: None,
+            };
+            apply_from(txn, uid, 100, why(EntryKind::Redeem), Some("code:999"))?;
+            apply_from(
+                txn,
+                uid,
+                100,
+                why(EntryKind::Payment),
+                Some("stripe:cs_nope"),
+            )?;
+            apply_from(txn, uid, 5, why(EntryKind::SignupBonus), Some("signup"))?;
+            apply_from(txn, uid, 5, why(EntryKind::SignupBonus), Some("signup"))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let v = app.audit();
+    assert!(
+        v.iter()
+            .any(|m| m.contains("redeem from unknown source `code:999`")),
+        "{v:?}"
+    );
+    assert!(
+        v.iter().any(|m| m.contains("payment from unknown source")),
+        "{v:?}"
+    );
+    assert!(v.iter().any(|m| m.contains("sign-up bonus")), "{v:?}");
+}
