@@ -31,7 +31,7 @@ async fn the_test_mail_button_sends_through_the_configured_server() {
     );
     assert!(mails[0].body.contains("test mail"), "{:?}", mails[0]);
 
-    // No [smtp]: 503; a mail server that is down: 502 with the reason.
+    // No [smtp]: 409; a mail server that is down: 502 with the reason.
     let plain = TestApp::new().await;
     let mut a = Console::login(&plain, "admin", "admin-password").await;
     let (s, v) = a
@@ -40,7 +40,7 @@ async fn the_test_mail_button_sends_through_the_configured_server() {
             json!({"to": "ops@example.com"}),
         )
         .await;
-    assert_eq!((s, error_code(&v).as_str()), (503, "email_not_configured"));
+    assert_eq!((s, error_code(&v).as_str()), (409, "email_not_configured"));
     let mut down = sink.config();
     down.port = Some(
         crate::simulators::dead_url()

@@ -298,7 +298,7 @@ async fn checkout_choices_are_validated_and_unconfigured_servers_say_so() {
         .await;
     assert_eq!(
         (s, error_code(&v).as_str()),
-        (503, "payments_not_configured")
+        (409, "payments_not_configured")
     );
     let (s, v) = c.get("/console/api/topup").await;
     assert_eq!((s, v["enabled"].as_bool()), (200, Some(false)));
@@ -309,7 +309,7 @@ async fn checkout_choices_are_validated_and_unconfigured_servers_say_so() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.status().as_u16(), 409);
 }
 
 #[tokio::test]

@@ -498,7 +498,7 @@ impl MoneyAdminApi {
 
     /// Send a test mail
     ///
-    /// Checks the `[smtp]` settings: 503 `email_not_configured` without them, 502
+    /// Checks the `[smtp]` settings: 409 `email_not_configured` without them, 502
     /// `email_failed` with the mail server's answer when sending fails.
     #[oai(path = "/test-mail", method = "post")]
     async fn test_mail(
@@ -506,7 +506,7 @@ impl MoneyAdminApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         body: Json<TestMail>,
-    ) -> Result<Done, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E502 | E503 }>> {
+    ) -> Result<Done, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 | E502 }>> {
         auth.admin()?;
         state.signup.test_mail(&body.0.to).await?;
         Ok(Done::Done)

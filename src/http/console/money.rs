@@ -212,8 +212,7 @@ impl MoneyConsoleApi {
         state: Data<&AppState>,
         req: &Request,
         body: Json<RegisterRequest>,
-    ) -> Result<RegisterResponse, Failure<{ BODY | CONSOLE_WRITE | E409 | E429 | E502 | E503 }>>
-    {
+    ) -> Result<RegisterResponse, Failure<{ BODY | CONSOLE_WRITE | E409 | E429 | E502 }>> {
         let b = body.0;
         let done = state
             .signup
@@ -257,7 +256,7 @@ impl MoneyConsoleApi {
     /// Forgot password
     ///
     /// Emails a single-use reset link (valid for an hour) when the address belongs to an
-    /// account; the answer is the same either way. Needs `[smtp]` (503
+    /// account; the answer is the same either way. Needs `[smtp]` (409
     /// `email_not_configured`). Throttled per address and per email address.
     #[oai(path = "/forgot-password", method = "post")]
     async fn forgot_password(
@@ -265,7 +264,7 @@ impl MoneyConsoleApi {
         state: Data<&AppState>,
         req: &Request,
         body: Json<ForgotPassword>,
-    ) -> Result<Accepted, Failure<{ BODY | CONSOLE_WRITE | E429 | E502 | E503 }>> {
+    ) -> Result<Accepted, Failure<{ BODY | CONSOLE_WRITE | E429 | E409 | E502 }>> {
         state
             .signup
             .forgot_password(&body.0.email, client_addr(req))
@@ -281,7 +280,7 @@ impl MoneyConsoleApi {
         &self,
         state: Data<&AppState>,
         body: Json<ResetPassword>,
-    ) -> Result<Done, Failure<{ BODY | CONSOLE_WRITE }>> {
+    ) -> Result<Done, Failure<{ BODY | CONSOLE_WRITE | E429 }>> {
         state
             .signup
             .reset_password(&state.sessions, &body.0.token, &body.0.new_password)
@@ -362,7 +361,7 @@ impl MoneyConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         body: Json<CheckoutRequestBody>,
-    ) -> Result<Json<CheckoutView>, Failure<{ SESSION | BODY | CONSOLE_WRITE | E502 | E503 }>> {
+    ) -> Result<Json<CheckoutView>, Failure<{ SESSION | BODY | CONSOLE_WRITE | E409 | E502 }>> {
         let choice = match (body.0.package, body.0.amount) {
             (Some(i), None) => Choice::Package(i as usize),
             (None, Some(a)) => Choice::Amount(a),
@@ -389,7 +388,7 @@ impl MoneyConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
         session_id: Path<String>,
-    ) -> Result<Json<PaymentView>, Failure<{ SESSION | E404 | E502 | E503 }>> {
+    ) -> Result<Json<PaymentView>, Failure<{ SESSION | PARAMS | E404 | E409 | E502 }>> {
         let p = state.payments.refresh(&auth.who, &session_id.0).await?;
         Ok(Json(PaymentView::from_payment(&p)))
     }
