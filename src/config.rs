@@ -620,6 +620,68 @@ mod tests {
     }
 
     #[test]
+    fn sign_up_mail_and_stripe_settings_read_their_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = |name: &str, value: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, format!("{value}\n")).unwrap();
+            p.display().to_string()
+        };
+        let (smtp, key, whsec) = (
+            secret("smtp", "mail-pass"),
+            secret("key", "sk_test_file"),
+            secret("whsec", "whsec_file"),
+        );
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "registration = \"invite\"\nsignup_credits = 25\n\
+                 [smtp]\nhost = \"mail.example.com\"\nfrom = \"a@example.com\"\npassword_file = \"{smtp}\"\n\
+                 [payments.stripe]\nsecret_key_file = \"{key}\"\nwebhook_secret_file = \"{whsec}\"\n\
+                 packages = [{{ credits = 10, amount = 100 }}]\n"
+            ),
+        )
+        .unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.registration, crate::domain::signup::Registration::Invite);
+        assert_eq!(c.signup_credits, 25);
+        let smtp = c.smtp.unwrap();
+        assert_eq!(
+            (smtp.password.as_deref(), smtp.security.as_str()),
+            (Some("mail-pass"), "starttls")
+        );
+        let st = c.stripe.unwrap();
+        assert_eq!(st.secret_key.as_deref(), Some("sk_test_file"));
+        assert_eq!(st.webhook_secret.as_deref(), Some("whsec_file"));
+        assert_eq!(st.currency, "usd");
+        // Nothing on sale, or no secrets: refused at start, not at the first checkout.
+        std::fs::write(
+            &path,
+            "[payments.stripe]\nsecret_key = \"k\"\nwebhook_secret = \"w\"\n",
+        )
+        .unwrap();
+        let err = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("packages"), "{err}");
+        std::fs::write(&path, "registration = \"maybe\"\n").unwrap();
+        assert!(
+            Config::load(&Overrides {
+                config: Some(path),
+                ..Default::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
