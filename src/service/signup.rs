@@ -247,7 +247,7 @@ impl Signup {
     /// "Forgot password": mail a reset link when the address belongs to an account. The
     /// answer is the same either way, so it does not reveal who has an account.
     pub async fn forgot_password(&self, email: &str, ip: Option<IpAddr>) -> AppResult<()> {
-        let mailer = self.mailer()?;
+        let mailer = self.mailer.clone().ok_or(AppError::EmailNotConfigured)?;
         let email = signup::normalize_email(email)?;
         let keys = [addr_key("reset", ip), format!("reset|email|{email}")];
         self.attempts.check(&keys)?;
@@ -269,19 +269,24 @@ impl Signup {
             .new_token(user.id, TokenPurpose::ResetPassword, signup::RESET_TTL_MS)
             .await?;
         let link = format!("{}/#/reset?token={token}", self.public_url);
-        mailer
-            .send(
-                &email,
-                "Reset your password / 重置密码",
-                format!(
-                    "Someone asked to reset the password of the account `{}`. Open this link \
+        let body = format!(
+            "Someone asked to reset the password of the account `{}`. Open this link \
                      within one hour to choose a new one (it works once):\n\n{link}\n\n\
                      If it was not you, ignore this mail.\n\n\
                      有人请求重置账户 `{}` 的密码。请在一小时内打开上面的链接设置新密码（仅可使用一次）；如非本人操作，请忽略本邮件。\n",
-                    user.username, user.username
-                ),
-            )
-            .await
+            user.username, user.username
+        );
+        // Sent in the background: the answer (and its timing) must not tell whether the
+        // address has an account. A failure is logged for the operator.
+        tokio::spawn(async move {
+            if let Err(e) = mailer
+                .send(&email, "Reset your password / 重置密码", body)
+                .await
+            {
+                tracing::warn!(error = %e, "the password-reset mail was not sent");
+            }
+        });
+        Ok(())
     }
 
     /// Set a new password with an emailed reset link; every session of the account ends.

@@ -256,7 +256,8 @@ impl MoneyConsoleApi {
     /// Forgot password
     ///
     /// Emails a single-use reset link (valid for an hour) when the address belongs to an
-    /// account; the answer is the same either way. Needs `[smtp]` (409
+    /// account; the answer (and its timing: the mail goes out in the background) is the
+    /// same either way. Needs `[smtp]` (409
     /// `email_not_configured`). Throttled per address and per email address.
     #[oai(path = "/forgot-password", method = "post")]
     async fn forgot_password(

@@ -162,9 +162,16 @@ impl Payments {
             notices: Vec::new(),
         };
         let rec = payment.clone();
-        self.store
+        if let Err(e) = self
+            .store
             .write(move |txn| store::payments::create(txn, &rec))
-            .await?;
+            .await
+        {
+            // The checkout exists at the processor but not here: name it for reconciling.
+            tracing::error!(session = %payment.id, user = who.user.id, error = %e,
+                "a checkout was opened but could not be recorded");
+            return Err(e);
+        }
         Ok((payment, made.url))
     }
 
