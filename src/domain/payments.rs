@@ -170,6 +170,9 @@ pub struct SessionState {
     /// Our account id, as we put it into the checkout.
     pub reference: Option<String>,
     pub payment_ref: Option<String>,
+    /// The credits we wrote into the checkout's metadata when we opened it: lets a paid
+    /// checkout whose local record was lost still be credited.
+    pub credits: Option<i64>,
 }
 
 /// What to do with a payment given the processor's state of its checkout. Credits only
@@ -318,6 +321,7 @@ mod tests {
             currency: "USD".into(),
             reference: Some("7".into()),
             payment_ref: None,
+            credits: Some(10),
         };
         assert_eq!(settle(&p, &s), Ok(Settle::Credit));
         let paid = Payment {

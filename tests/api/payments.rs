@@ -340,3 +340,56 @@ async fn the_outbound_guard_keeps_stripe_off_private_addresses_unless_allowed() 
     );
     assert!(sim.state.creates.lock().unwrap().is_empty());
 }
+
+/// Open a checkout at the simulator directly, as this server would have, but without the
+/// server's local record (as if its write had failed after Stripe made the session).
+async fn orphan_session(sim: &StripeSim, user_id: &str, credits: Option<&str>) -> String {
+    let mut form = vec![
+        ("mode", "payment".to_string()),
+        ("success_url", "http://127.0.0.1/x".to_string()),
+        ("client_reference_id", user_id.to_string()),
+        ("line_items[0][quantity]", "1".to_string()),
+        ("line_items[0][price_data][currency]", "usd".to_string()),
+        ("line_items[0][price_data][unit_amount]", "500".to_string()),
+    ];
+    if let Some(c) = credits {
+        form.push(("metadata[credits]", c.to_string()));
+    }
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish();
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/v1/checkout/sessions", sim.url))
+        .bearer_auth(stripe::SECRET_KEY)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_paid_checkout_whose_record_was_lost_is_still_credited_once() {
+    let (app, sim) = app_with_stripe().await;
+    let mut c = Console::login(&app, "payer", "password-123").await;
+    let (_, me) = c.get("/console/api/me").await;
+    let uid = me["id"].to_string();
+    let id = orphan_session(&sim, &uid, Some("1000")).await;
+    let ev = sim.event("checkout.session.completed", sim.pay(&id));
+    assert_eq!(sim.deliver(&ev, None).await.0, 200);
+    let again = sim.event("checkout.session.completed", sim.session(&id));
+    assert_eq!(sim.deliver(&again, None).await.0, 200);
+    assert_eq!(balance(&mut c).await, 1000);
+    // Another application's checkout on the same Stripe account (no credits of ours in
+    // its metadata) is acknowledged and ignored.
+    let foreign = orphan_session(&sim, &uid, None).await;
+    let ev = sim.event("checkout.session.completed", sim.pay(&foreign));
+    assert_eq!(sim.deliver(&ev, None).await.0, 200);
+    assert_eq!(balance(&mut c).await, 1000);
+    assert_eq!(payment_entries(&app).len(), 1);
+    assert!(app.audit().is_empty(), "{:?}", app.audit());
+}

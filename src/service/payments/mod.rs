@@ -190,10 +190,10 @@ impl Payments {
                 .read(move |txn| store::payments::read(txn, &id))
                 .await?
         };
-        if known.is_none() {
-            return Err(AppError::not_found(format!("payment {session_id}")));
-        }
         let state = p.retrieve(session_id).await?;
+        if known.is_none() {
+            self.adopt(&state).await?;
+        }
         let now = self.clock.now_ms();
         self.store
             .write(move |txn| {
@@ -204,6 +204,53 @@ impl Payments {
                 Ok(out)
             })
             .await
+    }
+
+    /// A paid checkout this server opened but has no record of (the record's write failed
+    /// after the processor made the session): rebuild the record from what we put into
+    /// the checkout (account and credits), read back from the processor with our key.
+    /// Anything else (another application's checkouts) stays unknown: 404.
+    async fn adopt(&self, s: &SessionState) -> AppResult<()> {
+        let unknown = || AppError::not_found(format!("payment {}", s.id));
+        let p = self.processor()?;
+        let (Some(user_id), Some(credits)) = (
+            s.reference.as_deref().and_then(|r| r.parse::<u64>().ok()),
+            s.credits.filter(|c| *c > 0),
+        ) else {
+            return Err(unknown());
+        };
+        if !s.paid || !s.currency.eq_ignore_ascii_case(&p.offer().currency) {
+            return Err(unknown());
+        }
+        let payment = Payment {
+            id: s.id.clone(),
+            processor: p.name().to_string(),
+            user_id,
+            credits,
+            amount: s.amount,
+            currency: s.currency.to_lowercase(),
+            status: PaymentStatus::Pending,
+            created_at_ms: self.clock.now_ms(),
+            paid_at_ms: None,
+            ledger_id: None,
+            payment_ref: None,
+            notices: Vec::new(),
+        };
+        tracing::warn!(session = %s.id, user = user_id, "recording a paid checkout that had no local record");
+        self.store
+            .write(move |txn| {
+                if store::users::get(txn, payment.user_id)?.is_none() {
+                    return Err(AppError::not_found("user"));
+                }
+                store::payments::create(txn, &payment)
+            })
+            .await
+            .or_else(|e| match e {
+                // A parallel delivery recorded it first: settle as usual.
+                AppError::Conflict { .. } => Ok(()),
+                AppError::NotFound { .. } => Err(unknown()),
+                other => Err(other),
+            })
     }
 
     /// A webhook delivery: verify, drop redeliveries, apply.

@@ -102,6 +102,9 @@ fn session_state(v: &Value) -> AppResult<SessionState> {
         currency: v["currency"].as_str().unwrap_or("").to_string(),
         reference: v["client_reference_id"].as_str().map(str::to_string),
         payment_ref: v["payment_intent"].as_str().map(str::to_string),
+        credits: v["metadata"]["credits"]
+            .as_str()
+            .and_then(|c| c.parse().ok()),
     })
 }
 
