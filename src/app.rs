@@ -28,6 +28,7 @@ pub struct AppState {
     pub codes: Arc<crate::service::codes::Codes>,
     /// Online top-ups.
     pub payments: Arc<crate::service::payments::Payments>,
+    pub limits: Arc<crate::service::limits::LimitsService>,
 }
 
 impl AppState {
@@ -58,7 +59,12 @@ impl AppState {
                 max_result_bytes: config.max_result_bytes,
             },
         );
-        let accounts = Accounts::new(store.clone());
+        let accounts = Accounts::new(store.clone()).with_clock(config.clock.clone());
+        let limits = Arc::new(crate::service::limits::LimitsService::new(
+            store.clone(),
+            config.clock.clone(),
+            &config.limits_time_zone,
+        )?);
         let generated = accounts
             .bootstrap_admin(config.admin_password.clone())
             .await?;
@@ -69,6 +75,7 @@ impl AppState {
             engine: engine.clone(),
             deadline: Duration::from_secs(config.task_deadline_secs),
             allow_private_callbacks: config.allow_private_callbacks,
+            limits: limits.clone(),
         });
         let sessions = Arc::new(Sessions::new(store.clone()));
         let (signup, codes, payments) = money_services(&store, &config)?;
@@ -85,6 +92,7 @@ impl AppState {
             signup,
             codes,
             payments,
+            limits,
         };
         Ok((state, generated))
     }

@@ -6,6 +6,7 @@ pub mod codes;
 pub mod credits;
 pub mod ids;
 pub mod ledger;
+pub mod limits;
 pub mod network;
 pub mod openai;
 pub mod paging;

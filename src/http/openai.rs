@@ -593,7 +593,7 @@ impl OpenAiApi {
         auth: ApiKeyAuth,
         body: CreateVideoBody,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E409 }>> {
+    ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E409 | E429 }>> {
         let fields = body.read(state.0).await?;
         let create = decode_fields(fields, state.config.strict_request_fields)?;
         let model = state.catalog.usable_model(&create.model)?;
@@ -795,7 +795,7 @@ impl OpenAiApi {
         video_id: Path<String>,
         body: Json<RemixVideo>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E404 | E409 }>> {
+    ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E404 | E409 | E429 }>> {
         let task = state
             .tasks
             .remix(

@@ -129,6 +129,10 @@ pub struct TaskView {
     pub error: Option<TaskErrorView>,
     /// Same as `generated`.
     pub videos: Vec<String>,
+    /// Present while a `pending` task waits for a free slot of its key's (or account's)
+    /// `max_concurrency`: its 1-based place in that queue.
+    #[oai(skip_serializing_if_is_none)]
+    pub queue_position: Option<u64>,
 }
 
 impl TaskView {
@@ -164,6 +168,7 @@ impl TaskView {
                     message: e.message.clone(),
                 }),
             videos,
+            queue_position: None,
         }
     }
 }
@@ -210,6 +215,12 @@ pub struct Account {
     pub credits: i64,
     #[oai(nullable)]
     pub pricing_group: Option<String>,
+    /// The calling API key: its settings, limits and usage now.
+    #[oai(skip_serializing_if_is_none)]
+    pub key: Option<crate::http::console::views::KeyView>,
+    /// The account's own limits across all its keys, with usage.
+    #[oai(skip_serializing_if_is_none)]
+    pub account_limits: Option<crate::http::limits::LimitsWithUsage>,
 }
 
 #[derive(Debug, Clone, Object)]

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod attempts;
 pub mod catalog;
 pub mod codes;
+pub mod limits;
 pub mod mail;
 pub mod overview;
 pub mod passwords;

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod catalog;
 pub mod codes;
 pub mod ledger;
+pub mod limits;
 pub mod outbox;
 pub mod payments;
 pub mod sessions;
@@ -419,6 +420,7 @@ fn init_schema(db: &Database) -> AppResult<()> {
         txn.open_table(OUTBOX_DUE)?;
         txn.open_table(WEBHOOK_SECRETS)?;
         money_tables(&txn)?;
+        limits::create_tables(&txn)?;
     }
     txn.commit()?;
     Ok(())

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod admin_money;
 pub mod customer;
+pub mod limits;
 pub mod money;
 pub mod session;
 pub mod views;
@@ -38,6 +39,7 @@ pub type ConsoleApis = (
     SessionApi,
     ConsoleApi,
     AdminApi,
+    limits::AdminLimitsApi,
     money::MoneyConsoleApi,
     admin_money::MoneyAdminApi,
 );
@@ -47,6 +49,7 @@ pub fn apis() -> ConsoleApis {
         SessionApi,
         ConsoleApi,
         AdminApi,
+        limits::AdminLimitsApi,
         money::MoneyConsoleApi,
         admin_money::MoneyAdminApi,
     )
