@@ -470,6 +470,9 @@ impl Config {
             if m.id.trim().is_empty() {
                 anyhow::bail!("a model in the config has an empty id");
             }
+            // A matrix that leaves something the model accepts unpriced stops the start.
+            crate::domain::pricing::validate(m)
+                .map_err(|e| anyhow::anyhow!("price of model `{}`: {e}", m.id))?;
         }
         if self.signup_credits < 0 {
             anyhow::bail!("signup_credits cannot be negative");

@@ -19,6 +19,8 @@ pub enum EntryKind {
     Payment,
     /// Credits a self-registered account starts with; `source` is `signup`.
     SignupBonus,
+    /// What a completed task did not use returned: reservation − price of what was made.
+    Settle,
 }
 
 impl EntryKind {
@@ -31,13 +33,15 @@ impl EntryKind {
             EntryKind::Redeem => "redeem",
             EntryKind::Payment => "payment",
             EntryKind::SignupBonus => "signup_bonus",
+            EntryKind::Settle => "settle",
         }
     }
 
     /// Every kind, for filters and their error messages.
-    pub const ALL: [EntryKind; 7] = [
+    pub const ALL: [EntryKind; 8] = [
         EntryKind::Reserve,
         EntryKind::Refund,
+        EntryKind::Settle,
         EntryKind::TopUp,
         EntryKind::Adjust,
         EntryKind::Redeem,

@@ -10,6 +10,7 @@ pub mod overview;
 pub mod passwords;
 pub mod payments;
 pub mod sessions;
+pub mod settlement;
 pub mod signup;
 pub mod tasks;
 pub mod uploads;

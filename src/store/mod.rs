@@ -8,6 +8,7 @@ pub mod limits;
 pub mod outbox;
 pub mod payments;
 pub mod sessions;
+pub mod settlement;
 pub mod signup;
 pub mod tables;
 pub mod tasks;
@@ -415,6 +416,7 @@ fn init_schema(db: &Database) -> AppResult<()> {
         txn.open_table(PROVIDERS)?;
         txn.open_table(MODELS)?;
         txn.open_table(PRICING_GROUPS)?;
+        txn.open_table(USER_PRICES)?;
         txn.open_table(SESSIONS)?;
         txn.open_table(OUTBOX)?;
         txn.open_table(OUTBOX_DUE)?;

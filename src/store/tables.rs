@@ -26,6 +26,8 @@ pub const IDEMPOTENCY: TableDefinition<(u64, &str), &[u8]> = TableDefinition::ne
 pub const PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("providers");
 pub const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 pub const PRICING_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("pricing_groups");
+/// (user id, model id) -> that customer's own price for the model.
+pub const USER_PRICES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("user_prices");
 /// Console sessions: SHA-256 of the session token -> session.
 /// Task callbacks waiting for delivery: task id -> attempts and next try.
 pub const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("callback_outbox");

@@ -21,6 +21,7 @@ mod openai;
 mod openapi;
 mod ops;
 mod payments;
+mod pricing;
 mod process;
 mod providers;
 mod quickstart;

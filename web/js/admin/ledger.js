@@ -6,7 +6,7 @@ import { h, clear, table, loading, errorBox, fmtTime, fmtNumber, pageHeader, fie
 export default {
   async render(main, { params }) {
     const user = h("input#ledger-user", { type: "search", value: params.get("user") || "", placeholder: t("admin.filter.user_hint") });
-    const KINDS = ["top_up", "adjust", "redeem", "payment", "signup_bonus", "reserve", "refund"];
+    const KINDS = ["top_up", "adjust", "redeem", "payment", "signup_bonus", "reserve", "refund", "settle"];
     const kind = h("select#ledger-kind", h("option", { value: "" }, t("all")), KINDS.map((k) => h("option", { value: k, selected: params.get("kind") === k }, t(`ledger.${k}`))));
     const body = h("div", loading());
     const more = h("div.load-more");
