@@ -22,6 +22,12 @@ pub struct AppState {
     pub accounts: Accounts,
     pub tasks: Arc<Tasks>,
     pub sessions: Arc<Sessions>,
+    /// Sign-up, invites, email links (issue 13).
+    pub signup: Arc<crate::service::signup::Signup>,
+    /// Redemption codes.
+    pub codes: Arc<crate::service::codes::Codes>,
+    /// Online top-ups.
+    pub payments: Arc<crate::service::payments::Payments>,
     pub limits: Arc<crate::service::limits::LimitsService>,
 }
 
@@ -75,6 +81,7 @@ impl AppState {
             limits: limits.clone(),
         });
         let sessions = Arc::new(Sessions::new(store.clone()));
+        let (signup, codes, payments) = money_services(&store, &config)?;
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -85,6 +92,9 @@ impl AppState {
             accounts,
             tasks,
             sessions,
+            signup,
+            codes,
+            payments,
             limits,
         };
         Ok((state, generated))
@@ -103,6 +113,30 @@ fn callback_signer(config: &Config) -> anyhow::Result<Option<crate::engine::call
     let signer = crate::engine::callbacks::Signer::load(&config.data_dir, &config.public_url)
         .map_err(|e| anyhow::anyhow!("cannot read or create the callback key: {e}"))?;
     Ok(Some(signer))
+}
+
+type MoneyServices = (
+    Arc<crate::service::signup::Signup>,
+    Arc<crate::service::codes::Codes>,
+    Arc<crate::service::payments::Payments>,
+);
+
+/// Sign-up, codes and payments, from the config (`[smtp]`, `[payments.stripe]`).
+fn money_services(store: &Store, config: &Config) -> anyhow::Result<MoneyServices> {
+    use crate::service::payments::{Payments, Processor, stripe::Stripe};
+    let signup = crate::service::signup::Signup::new(store.clone(), config)?;
+    let codes = crate::service::codes::Codes::new(store.clone(), config.clock.clone());
+    let processor: Option<Arc<dyn Processor>> = match &config.stripe {
+        Some(c) => Some(Arc::new(Stripe::new(c)?)),
+        None => None,
+    };
+    let payments = Payments::new(
+        store.clone(),
+        config.clock.clone(),
+        processor,
+        config.public_url.clone(),
+    );
+    Ok((Arc::new(signup), Arc::new(codes), Arc::new(payments)))
 }
 
 /// A running server: its state, address, and how to stop it.

@@ -28,6 +28,8 @@ pub const E429: u32 = 1 << 9;
 pub const E503: u32 = 1 << 10;
 /// 401 on console routes: the same status as [`E401`], described for a session.
 pub const S401: u32 = 1 << 11;
+pub const E410: u32 = 1 << 12;
+pub const E502: u32 = 1 << 13;
 
 /// Any JSON body: malformed JSON, too large, wrong content type, invalid fields.
 pub const BODY: u32 = E400 | E413 | E415 | E422;
@@ -102,6 +104,17 @@ const STATUSES: &[(u32, u16, &str)] = &[
          (`invalid_credentials`).",
     ),
     (E503, 503, "The service cannot serve the request now."),
+    (
+        E410,
+        410,
+        "Gone: the redemption code expired (`code_expired`).",
+    ),
+    (
+        E502,
+        502,
+        "An outside service (the payment processor, the mail server) failed \
+         (`payment_provider_error`, `email_failed`).",
+    ),
 ];
 
 /// The statuses declared by the bit set `s`, in ascending order.

@@ -162,5 +162,115 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
             ));
         }
     }
+    money_sources(txn, &mut r)?;
     Ok(r)
+}
+
+/// Credits from outside name their source and match it: a code's redeem entries equal
+/// its uses and its value; a payment is credited once, by the entry it names, for what
+/// it was sold for; a sign-up bonus happens once per account; operator changes name an
+/// actor.
+fn money_sources(txn: &ReadTransaction, r: &mut Report) -> AppResult<()> {
+    use crate::domain::codes::RedemptionCode;
+    use crate::domain::ledger::EntryKind;
+    use crate::domain::payments::{Payment, PaymentStatus};
+    let codes = txn.open_table(CODES)?;
+    let payments = txn.open_table(PAYMENTS)?;
+    let mut code_uses: HashMap<u64, u32> = HashMap::new();
+    let mut paid: HashMap<String, u64> = HashMap::new();
+    let mut bonus: HashMap<u64, usize> = HashMap::new();
+    for row in txn.open_table(LEDGER)?.iter()? {
+        let (_, v) = row?;
+        let e: LedgerEntry = decode(v.value())?;
+        let source = e.source.as_deref().unwrap_or("");
+        match e.kind {
+            EntryKind::TopUp | EntryKind::Adjust => {
+                if e.actor.trim().is_empty() || e.task_id.is_some() {
+                    r.violations.push(format!(
+                        "entry {}: an operator change without an actor",
+                        e.id
+                    ));
+                }
+            }
+            EntryKind::Redeem => {
+                let code = source
+                    .strip_prefix("code:")
+                    .and_then(|id| id.parse::<u64>().ok())
+                    .map(|id| super::get_json::<u64, RedemptionCode>(&codes, id))
+                    .transpose()?
+                    .flatten();
+                match code {
+                    None => r.violations.push(format!(
+                        "entry {}: redeem from unknown source `{source}`",
+                        e.id
+                    )),
+                    Some(c) => {
+                        *code_uses.entry(c.id).or_default() += 1;
+                        if e.amount != c.credits {
+                            r.violations.push(format!(
+                                "entry {}: redeemed {} but code {} is worth {}",
+                                e.id, e.amount, c.id, c.credits
+                            ));
+                        }
+                    }
+                }
+            }
+            EntryKind::Payment => {
+                let id = source.split_once(':').map(|(_, id)| id).unwrap_or("");
+                match super::get_json::<&str, Payment>(&payments, id)? {
+                    None => r.violations.push(format!(
+                        "entry {}: payment from unknown source `{source}`",
+                        e.id
+                    )),
+                    Some(p) => {
+                        if paid.insert(p.id.clone(), e.id).is_some() {
+                            r.violations
+                                .push(format!("payment {}: credited more than once", p.id));
+                        }
+                        if p.ledger_id != Some(e.id) || p.credits != e.amount {
+                            r.violations.push(format!(
+                                "entry {}: does not match payment {} ({} credits, entry {:?})",
+                                e.id, p.id, p.credits, p.ledger_id
+                            ));
+                        }
+                    }
+                }
+            }
+            EntryKind::SignupBonus => {
+                let n = bonus.entry(e.user_id).or_default();
+                *n += 1;
+                if *n > 1 || e.amount <= 0 || source != "signup" {
+                    r.violations.push(format!(
+                        "entry {}: a second or malformed sign-up bonus",
+                        e.id
+                    ));
+                }
+            }
+            EntryKind::Reserve | EntryKind::Refund | EntryKind::Settle => {}
+        }
+    }
+    for row in codes.iter()? {
+        let (_, v) = row?;
+        let c: RedemptionCode = decode(v.value())?;
+        let n = code_uses.get(&c.id).copied().unwrap_or(0);
+        if n != c.uses || c.uses > c.max_uses {
+            r.violations.push(format!(
+                "code {}: {} uses recorded, {} ledger entries, max {}",
+                c.id, c.uses, n, c.max_uses
+            ));
+        }
+    }
+    for row in payments.iter()? {
+        let (_, v) = row?;
+        let p: Payment = decode(v.value())?;
+        if (p.status == PaymentStatus::Paid) != paid.contains_key(&p.id) {
+            r.violations.push(format!(
+                "payment {}: status {} but {} ledger entry",
+                p.id,
+                p.status.as_str(),
+                if paid.contains_key(&p.id) { "a" } else { "no" }
+            ));
+        }
+    }
+    Ok(())
 }

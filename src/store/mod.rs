@@ -2,11 +2,14 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod codes;
 pub mod ledger;
 pub mod limits;
 pub mod outbox;
+pub mod payments;
 pub mod sessions;
 pub mod settlement;
+pub mod signup;
 pub mod tables;
 pub mod tasks;
 pub mod users;
@@ -418,9 +421,29 @@ fn init_schema(db: &Database) -> AppResult<()> {
         txn.open_table(OUTBOX)?;
         txn.open_table(OUTBOX_DUE)?;
         txn.open_table(WEBHOOK_SECRETS)?;
+        money_tables(&txn)?;
         limits::create_tables(&txn)?;
     }
     txn.commit()?;
+    Ok(())
+}
+
+/// The sign-up, code and payment tables (issue 13), so reads never meet a missing table.
+fn money_tables(txn: &WriteTransaction) -> AppResult<()> {
+    txn.open_table(SETTINGS)?;
+    txn.open_table(USERNAMES_FOLDED)?;
+    txn.open_table(USER_EMAILS)?;
+    txn.open_table(EMAILS)?;
+    txn.open_table(TOKENS)?;
+    txn.open_table(INVITES)?;
+    txn.open_table(INVITE_HASHES)?;
+    txn.open_table(CODES)?;
+    txn.open_table(CODE_HASHES)?;
+    txn.open_table(REDEMPTIONS)?;
+    txn.open_table(PAYMENTS)?;
+    txn.open_table(USER_PAYMENTS)?;
+    txn.open_table(PAYMENT_REFS)?;
+    txn.open_table(PAYMENT_EVENTS)?;
     Ok(())
 }
 

@@ -44,6 +44,35 @@ pub const USER_SESSIONS: TableDefinition<(u64, i64, &str), ()> =
     TableDefinition::new("user_sessions");
 /// (expires at, session hash): what the purge timer removes, found without a scan.
 pub const SESSION_EXPIRY: TableDefinition<(i64, &str), ()> = TableDefinition::new("session_expiry");
+
+// Sign-up, redemption codes, online payments (issue 13). Created at start-up with the rest.
+/// Settings changed from the console: name -> JSON (`signup`).
+pub const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+/// Lower-cased user name -> user id: names are unique without regard to case.
+pub const USERNAMES_FOLDED: TableDefinition<&str, u64> = TableDefinition::new("usernames_folded");
+/// User id -> the account's email address and whether it was verified.
+pub const USER_EMAILS: TableDefinition<u64, &[u8]> = TableDefinition::new("user_emails");
+/// Lower-cased email address -> user id.
+pub const EMAILS: TableDefinition<&str, u64> = TableDefinition::new("emails");
+/// SHA-256 of an emailed token (verification, password reset) -> the token's record.
+pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("one_time_tokens");
+pub const INVITES: TableDefinition<u64, &[u8]> = TableDefinition::new("invites");
+/// SHA-256 of an invite code -> invite id.
+pub const INVITE_HASHES: TableDefinition<&str, u64> = TableDefinition::new("invite_hashes");
+pub const CODES: TableDefinition<u64, &[u8]> = TableDefinition::new("redemption_codes");
+/// SHA-256 of a normalised redemption code -> code id.
+pub const CODE_HASHES: TableDefinition<&str, u64> = TableDefinition::new("redemption_code_hashes");
+/// (code id, ledger entry id) -> who redeemed it and when.
+pub const REDEMPTIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("redemptions");
+/// Processor session id -> payment.
+pub const PAYMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("payments");
+/// (user id, created at, session id): an account's payments in order.
+pub const USER_PAYMENTS: TableDefinition<(u64, i64, &str), ()> =
+    TableDefinition::new("user_payments");
+/// The processor's payment id (Stripe PaymentIntent) -> session id, to match refunds.
+pub const PAYMENT_REFS: TableDefinition<&str, &str> = TableDefinition::new("payment_refs");
+/// Webhook event ids already handled -> when: a redelivered event does nothing.
+pub const PAYMENT_EVENTS: TableDefinition<&str, i64> = TableDefinition::new("payment_events");
 /// API key and account limits (see `store::limits`): each task's scopes and slot state,
 /// task id -> JSON.
 pub const LIMIT_TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("limit_tasks");

@@ -706,7 +706,8 @@ impl AdminApi {
 
     /// The ledger
     ///
-    /// Every balance change, newest first; filter by user name.
+    /// Every balance change, newest first; filter by user name and by kind (where the
+    /// credits came from).
     #[oai(path = "/ledger", method = "get")]
     async fn ledger(
         &self,
@@ -718,9 +719,13 @@ impl AdminApi {
         before: Query<Option<u64>>,
         /// Page size, 1-200 (default 50).
         limit: Query<Option<u32>>,
+        /// Only entries of this kind (the source of credits): `top_up`, `adjust`,
+        /// `redeem`, `payment`, `signup_bonus`, `reserve`, `refund` or `settle`.
+        kind: Query<Option<String>>,
     ) -> Result<Json<LedgerPage>, Failure<{ ADMIN | PARAMS }>> {
         auth.admin()?;
         let limit = crate::domain::paging::page_limit(limit.0, 50, 200)?;
+        let kind = super::admin_money::ledger_kind(kind.0.as_deref())?;
         let user_id = match user.0.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(name) => match user_id_by_name(state.0, name).await? {
@@ -737,7 +742,10 @@ impl AdminApi {
         let before = before.0;
         let mut entries = state
             .store
-            .read(move |txn| store::ledger::list(txn, user_id, before, limit + 1))
+            .read(move |txn| match kind {
+                Some(k) => store::ledger::list_kind(txn, user_id, k, before, limit + 1, 100_000),
+                None => store::ledger::list(txn, user_id, before, limit + 1),
+            })
             .await?;
         let has_more = entries.len() > limit;
         entries.truncate(limit);

@@ -2,8 +2,10 @@
 //! operator routes. API keys never work here; the session cookie never works on `/v1`.
 
 pub mod admin;
+pub mod admin_money;
 pub mod customer;
 pub mod limits;
+pub mod money;
 pub mod session;
 pub mod views;
 
@@ -33,10 +35,24 @@ pub enum ConsoleTags {
 }
 
 /// Every console API, as one member of the OpenAPI service.
-pub type ConsoleApis = (SessionApi, ConsoleApi, AdminApi, limits::AdminLimitsApi);
+pub type ConsoleApis = (
+    SessionApi,
+    ConsoleApi,
+    AdminApi,
+    limits::AdminLimitsApi,
+    money::MoneyConsoleApi,
+    admin_money::MoneyAdminApi,
+);
 
 pub fn apis() -> ConsoleApis {
-    (SessionApi, ConsoleApi, AdminApi, limits::AdminLimitsApi)
+    (
+        SessionApi,
+        ConsoleApi,
+        AdminApi,
+        limits::AdminLimitsApi,
+        money::MoneyConsoleApi,
+        admin_money::MoneyAdminApi,
+    )
 }
 
 const SCHEME: &str = "ConsoleSession";

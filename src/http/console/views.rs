@@ -371,7 +371,7 @@ pub struct LedgerView {
     pub at_ms: i64,
     pub user_id: u64,
     pub username: String,
-    /// `reserve`, `refund`, `top_up` or `adjust`.
+    /// `reserve`, `refund`, `settle`, `top_up`, `adjust`, `redeem`, `payment` or `signup_bonus`.
     pub kind: String,
     /// Signed change of the balance.
     pub amount: i64,
@@ -385,13 +385,18 @@ pub struct LedgerView {
     #[oai(nullable)]
     pub note: Option<String>,
     /// Why the system wrote this entry, as a code to render in the reader's language:
-    /// `task_reserved`, `task_refunded` or `starting_credits`. Null for an operator's
+    /// `task_reserved`, `task_refunded`, `starting_credits`, `code_redeemed`,
+    /// `payment_received` or `signup_bonus`. Null for an operator's
     /// change, whose `note` is free text to show as typed.
     #[oai(nullable)]
     pub reason: Option<String>,
     /// For `task_refunded`: the error code the task failed with (e.g. `deadline_exceeded`).
     #[oai(nullable)]
     pub error_code: Option<String>,
+    /// Where credits from outside came from: `code:<id>` (redemption code),
+    /// `stripe:<checkout session id>` (online payment) or `signup` (sign-up bonus).
+    #[oai(nullable)]
+    pub source: Option<String>,
 }
 
 /// The code behind a ledger entry the system wrote. The store keeps a note, not a code:
@@ -407,6 +412,9 @@ fn ledger_reason(e: &LedgerEntry) -> (Option<&'static str>, Option<String>) {
         }
         EntryKind::Settle => (Some("task_settled"), None),
         EntryKind::TopUp | EntryKind::Adjust => (None, None),
+        EntryKind::Redeem => (Some("code_redeemed"), None),
+        EntryKind::Payment => (Some("payment_received"), None),
+        EntryKind::SignupBonus => (Some("signup_bonus"), None),
     }
 }
 
@@ -429,6 +437,7 @@ impl LedgerView {
             note: e.note.clone(),
             reason: reason.map(str::to_string),
             error_code,
+            source: e.source.clone(),
         }
     }
 }

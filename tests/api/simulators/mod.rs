@@ -29,6 +29,7 @@ pub mod openai;
 pub mod replicate;
 pub mod runway;
 pub mod seedance;
+pub mod stripe;
 pub mod veo;
 pub mod vidu;
 pub mod wan;
