@@ -28,6 +28,8 @@ pub const E429: u32 = 1 << 9;
 pub const E503: u32 = 1 << 10;
 /// 401 on console routes: the same status as [`E401`], described for a session.
 pub const S401: u32 = 1 << 11;
+pub const E410: u32 = 1 << 12;
+pub const E507: u32 = 1 << 13;
 
 /// Any JSON body: malformed JSON, too large, wrong content type, invalid fields.
 pub const BODY: u32 = E400 | E413 | E415 | E422;
@@ -72,7 +74,8 @@ const STATUSES: &[(u32, u16, &str)] = &[
     (
         E413,
         413,
-        "Body or file larger than the limit (`payload_too_large`).",
+        "Body or file larger than the limit (`payload_too_large`), or over the account's \
+         storage quota (`storage_quota_exceeded`).",
     ),
     (
         E415,
@@ -98,6 +101,16 @@ const STATUSES: &[(u32, u16, &str)] = &[
          (`invalid_credentials`).",
     ),
     (E503, 503, "The service cannot serve the request now."),
+    (
+        E410,
+        410,
+        "The file expired under the retention policy and was deleted (`file_expired`).",
+    ),
+    (
+        E507,
+        507,
+        "The server is low on disk space (`insufficient_storage`); retry later.",
+    ),
 ];
 
 /// The statuses declared by the bit set `s`, in ascending order.

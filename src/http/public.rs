@@ -289,7 +289,13 @@ impl PublicApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
     ) -> Result<CreateResponse, Failure<{ AUTH | BODY | E402 | E409 }>> {
         let input = body.0.decode(state.config.strict_request_fields)?;
-        check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
+        check_own_uploads(
+            &state.storage,
+            auth.0.user.id,
+            &state.config.public_url,
+            &input,
+        )
+        .await?;
         let (task, _) = state
             .tasks
             .create(&auth.0, input, idempotency_key.0, "api")
@@ -318,7 +324,10 @@ impl PublicApi {
         task_id: Path<String>,
     ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 }>> {
         let task = state.tasks.get(&auth.0, &task_id.0).await?;
-        Ok(Json(TaskView::from_task(&task, &state.config.public_url)))
+        Ok(Json(
+            TaskView::from_task(&task, &state.config.public_url)
+                .expiring(state.storage.video_expiry(&task)),
+        ))
     }
 
     /// List your tasks
@@ -355,7 +364,15 @@ impl PublicApi {
             model: None,
         };
         let tasks = state.tasks.list(filter, limit + 1).await?;
-        Ok(Json(TaskList::page(tasks, limit, &state.config.public_url)))
+        let expiry: Vec<_> = tasks
+            .iter()
+            .map(|t| state.storage.video_expiry(t))
+            .collect();
+        let mut page = TaskList::page(tasks, limit, &state.config.public_url);
+        for (view, at) in page.data.iter_mut().zip(expiry) {
+            *view = view.clone().expiring(at);
+        }
+        Ok(Json(page))
     }
 
     /// Cancel a task
@@ -375,12 +392,16 @@ impl PublicApi {
         task_id: Path<String>,
     ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 | E409 }>> {
         let task = state.tasks.cancel(&auth.0, &task_id.0).await?;
-        Ok(Json(TaskView::from_task(&task, &state.config.public_url)))
+        Ok(Json(
+            TaskView::from_task(&task, &state.config.public_url)
+                .expiring(state.storage.video_expiry(&task)),
+        ))
     }
 
     /// Your account
     ///
-    /// The balance in credits and the account name.
+    /// The balance in credits, the account name, and the files it stores against its
+    /// storage quota.
     #[oai(
         path = "/v1/account",
         method = "get",
@@ -394,11 +415,17 @@ impl PublicApi {
     ) -> Result<Json<Account>, Failure<AUTH>> {
         // Fresh from the store: the principal may come from the auth cache.
         let u = &state.accounts.user(auth.0.user.id).await?;
+        let usage = state.storage.usage(u.id).await?;
+        let quota = state
+            .storage
+            .quota_of(u.id, u.pricing_group.clone())
+            .await?;
         Ok(Json(Account {
             object: "account".into(),
             username: u.username.clone(),
             credits: u.credits,
             pricing_group: u.pricing_group.clone(),
+            storage: crate::http::views::StorageView::new(usage, quota),
         }))
     }
 

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod ledger;
+pub mod media;
 pub mod outbox;
 pub mod sessions;
 pub mod tables;
@@ -415,6 +416,7 @@ fn init_schema(db: &Database) -> AppResult<()> {
         txn.open_table(OUTBOX)?;
         txn.open_table(OUTBOX_DUE)?;
         txn.open_table(WEBHOOK_SECRETS)?;
+        media::create_tables(&txn)?;
     }
     txn.commit()?;
     Ok(())

@@ -14,6 +14,7 @@ mod generations;
 mod leaks;
 mod ledger;
 mod login_security;
+mod media;
 mod models;
 mod openai;
 mod openapi;
