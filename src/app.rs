@@ -106,6 +106,7 @@ pub struct Running {
     webhooks: tokio::task::JoinHandle<()>,
     session_purge: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
+    control: tokio::task::JoinHandle<()>,
 }
 
 /// Serve on `listener` with the engine running; the test seam and what `serve` uses.
@@ -123,6 +124,8 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
     let session_purge = tokio::spawn(state.sessions.clone().run_purge(engine_rx.clone()));
     // Expired media goes in bounded passes on its own timer.
     let janitor = tokio::spawn(state.janitor.clone().run(engine_rx.clone()));
+    // `videoapi backup` reaches the running server (which holds the database) here.
+    let control = tokio::spawn(crate::control::serve(state.clone(), engine_rx.clone()));
     let public_url = state.config.public_url.clone();
     let storage = state.storage.clone();
     let webhooks = Arc::new(crate::engine::webhooks::Webhooks::new(
@@ -167,6 +170,7 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
         webhooks,
         session_purge,
         janitor,
+        control,
     })
 }
 
@@ -204,6 +208,7 @@ impl Running {
         let _ = self.webhooks.await;
         let _ = self.session_purge.await;
         let _ = self.janitor.await;
+        let _ = self.control.await;
         self.state.store.close();
         served??;
         Ok(())
@@ -217,7 +222,9 @@ impl Running {
         self.webhooks.abort();
         self.session_purge.abort();
         self.janitor.abort();
+        self.control.abort();
         let _ = self.janitor.await;
+        let _ = self.control.await;
         let _ = self.server.await;
         let _ = self.engine.await;
         let _ = self.webhooks.await;

@@ -1,6 +1,7 @@
 //! Use cases: what handlers and the engine call (domain + store + providers).
 
 pub mod accounts;
+pub mod backup;
 pub mod catalog;
 pub mod overview;
 pub mod passwords;

@@ -103,13 +103,7 @@ impl LocalFiles {
 
     /// Absolute path of a stored key; keys never leave the storage root.
     pub fn path_of(&self, key: &str) -> AppResult<PathBuf> {
-        let ok = !key.is_empty()
-            && !key.starts_with('/')
-            && key
-                .split('/')
-                .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
-            && (key.starts_with("uploads/") || key.starts_with("videos/"));
-        if !ok {
+        if !is_safe_key(key) {
             return Err(AppError::not_found("file"));
         }
         Ok(self.root.join(key))
@@ -197,6 +191,16 @@ impl Drop for PartFile {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// Whether `key` names a file under `uploads/` or `videos/` without leaving them.
+pub fn is_safe_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('/')
+        && key
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && (key.starts_with("uploads/") || key.starts_with("videos/"))
 }
 
 /// A file name reduced to safe characters, keeping a readable stem.

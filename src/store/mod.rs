@@ -1,6 +1,7 @@
 //! The only module that names redb: tables, one group-committing writer, read helpers.
 
 pub mod audit;
+pub mod backup;
 pub mod catalog;
 pub mod ledger;
 pub mod media;

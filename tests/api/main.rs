@@ -4,6 +4,7 @@ mod common;
 
 mod admin;
 mod admin_cli;
+mod backup;
 mod callbacks;
 mod connections;
 mod console;
