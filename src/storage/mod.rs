@@ -242,6 +242,73 @@ impl Storage {
         rec
     }
 
+    /// The operator's purge: every file of `owner`, in bounded batches. Their URLs answer
+    /// 410 afterwards; tasks keep their records.
+    pub async fn purge_owner(&self, owner: u64) -> AppResult<(u64, u64)> {
+        let (mut files, mut bytes) = (0u64, 0u64);
+        loop {
+            let keys = self
+                .store
+                .read(move |txn| store::media::keys_of(txn, owner, janitor::BATCH))
+                .await?;
+            if keys.is_empty() {
+                return Ok((files, bytes));
+            }
+            for k in &keys {
+                self.files.remove(k).await;
+            }
+            let now = self.clock.now_ms();
+            let removed = self
+                .store
+                .write(move |txn| {
+                    let mut out = Vec::new();
+                    for k in &keys {
+                        out.extend(store::media::remove(txn, k, Some(now))?);
+                    }
+                    Ok(out)
+                })
+                .await?;
+            for r in &removed {
+                crate::metrics::METRICS.storage_add(r.kind, -(r.size as i64), -1);
+                files += 1;
+                bytes += r.size;
+            }
+        }
+    }
+
+    /// Set (or with `None`, clear) an account's own quota.
+    pub async fn set_quota(
+        &self,
+        user: u64,
+        quota: Option<crate::domain::media::Quota>,
+    ) -> AppResult<()> {
+        self.store
+            .write(move |txn| store::media::set_quota(txn, user, quota))
+            .await
+    }
+
+    /// Every account's own quota (those the operator set).
+    pub async fn own_quotas(
+        &self,
+    ) -> AppResult<std::collections::HashMap<u64, crate::domain::media::Quota>> {
+        self.store.read(store::media::own_quotas).await
+    }
+
+    /// Every account that stores files, with its usage and own quota.
+    pub async fn usage_by_user(
+        &self,
+    ) -> AppResult<Vec<(u64, Usage, Option<crate::domain::media::Quota>)>> {
+        self.store
+            .read(|txn| {
+                let mut out = Vec::new();
+                for (user, usage) in store::media::usage_all(txn)? {
+                    out.push((user, usage, store::media::own_quota(txn, user)?));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
     /// Whether `key` was removed by retention (its URL answers 410).
     pub async fn is_gone(&self, key: &str) -> bool {
         let k = key.to_string();

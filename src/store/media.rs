@@ -219,6 +219,16 @@ pub fn own_quota(txn: &ReadTransaction, user: u64) -> AppResult<Option<Quota>> {
     get_json(&txn.open_table(STORAGE_QUOTAS)?, user)
 }
 
+pub fn own_quotas(txn: &ReadTransaction) -> AppResult<std::collections::HashMap<u64, Quota>> {
+    let t = txn.open_table(STORAGE_QUOTAS)?;
+    let mut out = std::collections::HashMap::new();
+    for row in t.iter()? {
+        let (k, v) = row?;
+        out.insert(k.value(), decode(v.value())?);
+    }
+    Ok(out)
+}
+
 pub fn set_quota(txn: &WriteTransaction, user: u64, quota: Option<Quota>) -> AppResult<()> {
     let mut t = txn.open_table(STORAGE_QUOTAS)?;
     match quota {

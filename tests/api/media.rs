@@ -286,3 +286,48 @@ async fn below_the_critical_watermark_the_soonest_to_expire_go_first() {
         200
     );
 }
+
+#[tokio::test]
+async fn the_operator_sees_storage_by_user_sets_a_quota_and_purges() {
+    let m = media_app(|_| {}).await;
+    let app = &m.app;
+    let key = app.user_with_key("hoarder", 0).await;
+    let (_, up) = upload(app, &key, 2).await;
+    let mut admin = crate::console::Console::login(app, "admin", "admin-password").await;
+    let (s, v) = admin.get("/console/api/admin/storage").await;
+    assert_eq!(s, 200, "{v}");
+    let row = v["users"][0].clone();
+    assert_eq!(row["username"], "hoarder", "{v}");
+    assert_eq!(row["storage"]["upload_files"], 2, "{v}");
+    assert_eq!(v["settings"]["upload_retention_secs"], 7 * 86_400, "{v}");
+    let id = row["user_id"].as_u64().unwrap();
+
+    let (s, q) = admin
+        .put(
+            &format!("/console/api/admin/users/{id}/storage-quota"),
+            json!({"quota_files": 2, "quota_bytes": null}),
+        )
+        .await;
+    assert_eq!(s, 200, "{q}");
+    assert_eq!(q["own_quota"], true);
+    let (s, v) = upload(app, &key, 1).await;
+    assert_eq!((s, error_code(&v)), (413, "storage_quota_exceeded".into()));
+
+    let (s, p) = admin
+        .post(
+            &format!("/console/api/admin/users/{id}/storage/purge"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["files"], 2);
+    assert_eq!(
+        fetch(app, up["data"][0]["url"].as_str().unwrap()).await.0,
+        410
+    );
+    assert_eq!(upload(app, &key, 1).await.0, 200);
+    // Not for customers.
+    app.user_with_key("customer", 0).await;
+    let mut customer = crate::console::Console::login(app, "customer", "password-123").await;
+    assert_eq!(customer.get("/console/api/admin/storage").await.0, 403);
+}

@@ -17,6 +17,7 @@ import adminProviders from "./admin/providers.js";
 import adminModels from "./admin/models.js";
 import adminTasks from "./admin/tasks.js";
 import adminLedger from "./admin/ledger.js";
+import adminStorage from "./admin/storage.js";
 
 const ROUTES = {
   "/overview": { page: overview, auth: true, icon: "overview" },
@@ -33,6 +34,7 @@ const ROUTES = {
   "/admin/models": { page: adminModels, auth: true, admin: true, icon: "adminModels" },
   "/admin/tasks": { page: adminTasks, auth: true, admin: true, icon: "tasks" },
   "/admin/ledger": { page: adminLedger, auth: true, admin: true, icon: "ledger" },
+  "/admin/storage": { page: adminStorage, auth: true, admin: true, icon: "storage" },
 };
 
 export const session = {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod customer;
 pub mod session;
+pub mod storage;
 pub mod views;
 
 use super::errors::ApiError;
@@ -32,10 +33,10 @@ pub enum ConsoleTags {
 }
 
 /// Every console API, as one member of the OpenAPI service.
-pub type ConsoleApis = (SessionApi, ConsoleApi, AdminApi);
+pub type ConsoleApis = (SessionApi, ConsoleApi, AdminApi, storage::StorageAdminApi);
 
 pub fn apis() -> ConsoleApis {
-    (SessionApi, ConsoleApi, AdminApi)
+    (SessionApi, ConsoleApi, AdminApi, storage::StorageAdminApi)
 }
 
 const SCHEME: &str = "ConsoleSession";
