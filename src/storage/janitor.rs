@@ -45,8 +45,18 @@ impl Janitor {
 
     /// Run passes until `stop` flips: back to back while there is a backlog.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        if let Err(e) = self.storage.adopt_unrecorded().await {
+            tracing::warn!(error = %e, "cannot record files stored before retention existed");
+        }
+        // The first pass waits a while: start-up is busy enough (resumed tasks), and the
+        // expiry index keeps until then.
+        let mut pause = IDLE;
         loop {
-            let pause = match self.run_once(BATCH).await {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            pause = match self.run_once(BATCH).await {
                 Ok(p) if p.more => BETWEEN_BATCHES,
                 Ok(_) => IDLE,
                 Err(e) => {
@@ -54,10 +64,6 @@ impl Janitor {
                     IDLE
                 }
             };
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
         }
     }
 

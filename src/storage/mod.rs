@@ -48,6 +48,44 @@ pub struct NewUpload<'a> {
     pub size: u64,
 }
 
+/// Every stored file under the root (`uploads/<dir>/<name>`, `videos/<name>`) and its size.
+fn walk_keys(root: &Path) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let list = |dir: &Path| -> Vec<std::fs::DirEntry> {
+        std::fs::read_dir(dir)
+            .map(|r| r.flatten().collect())
+            .unwrap_or_default()
+    };
+    for e in list(&root.join("videos")) {
+        if let Ok(m) = e.metadata()
+            && m.is_file()
+        {
+            out.push((
+                format!("videos/{}", e.file_name().to_string_lossy()),
+                m.len(),
+            ));
+        }
+    }
+    for d in list(&root.join("uploads")) {
+        for e in list(&d.path()) {
+            if let Ok(m) = e.metadata()
+                && m.is_file()
+            {
+                out.push((
+                    format!(
+                        "uploads/{}/{}",
+                        d.file_name().to_string_lossy(),
+                        e.file_name().to_string_lossy()
+                    ),
+                    m.len(),
+                ));
+            }
+        }
+    }
+    out.retain(|(k, _)| local::is_safe_key(k));
+    out
+}
+
 impl Storage {
     pub fn open(
         data_dir: &Path,
@@ -203,6 +241,73 @@ impl Storage {
             .await?;
         crate::metrics::METRICS.storage_add(MediaKind::Video, size as i64, 1);
         Ok(())
+    }
+
+    /// Give files stored before files had records (an upgrade) a record, once: uploads
+    /// owned by nobody (owner 0: any account may still reference them), videos by their
+    /// task's owner, both expiring one retention period from now.
+    pub async fn adopt_unrecorded(&self) -> AppResult<usize> {
+        if self.store.read(store::media::adopted).await? {
+            return Ok(0);
+        }
+        let root = self.files.root().to_path_buf();
+        let found = tokio::task::spawn_blocking(move || walk_keys(&root))
+            .await
+            .map_err(AppError::internal)?;
+        let mut adopted = 0;
+        for chunk in found.chunks(janitor::BATCH) {
+            let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
+            let missing = self
+                .store
+                .read(move |txn| store::media::unrecorded(txn, &keys))
+                .await?;
+            let now = self.clock.now_ms();
+            let mut rows = Vec::new();
+            for (key, size) in chunk.iter().filter(|(k, _)| missing.contains(k)) {
+                let rec = match video_task_id(key) {
+                    Some(id) => {
+                        let id = id.to_string();
+                        let task = self
+                            .store
+                            .read(move |txn| store::tasks::read(txn, &id))
+                            .await?;
+                        let model = task.as_ref().map(|t| t.model.clone()).unwrap_or_default();
+                        MediaRecord {
+                            owner: task.as_ref().map_or(0, |t| t.user_id),
+                            kind: MediaKind::Video,
+                            size: *size,
+                            created_at_ms: now,
+                            expires_at_ms: self.settings.retention.video_expiry(&model, now),
+                            task_id: task.map(|t| t.id),
+                        }
+                    }
+                    None => MediaRecord {
+                        owner: 0,
+                        kind: MediaKind::Upload,
+                        size: *size,
+                        created_at_ms: now,
+                        expires_at_ms: self.settings.retention.upload_expiry(now),
+                        task_id: None,
+                    },
+                };
+                rows.push((key.clone(), rec));
+            }
+            adopted += rows.len();
+            if !rows.is_empty() {
+                self.store
+                    .write(move |txn| store::media::add(txn, &rows, None))
+                    .await?;
+            }
+        }
+        self.store.write(store::media::mark_adopted).await?;
+        if adopted > 0 {
+            tracing::info!(
+                files = adopted,
+                "recorded files stored before retention existed"
+            );
+            self.publish_usage();
+        }
+        Ok(adopted)
     }
 
     /// When a finished task's videos expire (unix ms), by the same rule the record used.

@@ -252,3 +252,25 @@ pub fn all(txn: &ReadTransaction) -> AppResult<Vec<(String, MediaRecord)>> {
     }
     Ok(out)
 }
+
+/// Whether files stored before records existed were adopted (done once per database).
+pub fn adopted(txn: &ReadTransaction) -> AppResult<bool> {
+    Ok(txn.open_table(META)?.get("media_adopted")?.is_some())
+}
+
+pub fn mark_adopted(txn: &WriteTransaction) -> AppResult<()> {
+    txn.open_table(META)?.insert("media_adopted", 1)?;
+    Ok(())
+}
+
+/// The keys among `keys` that have no record.
+pub fn unrecorded(txn: &ReadTransaction, keys: &[String]) -> AppResult<Vec<String>> {
+    let t = txn.open_table(MEDIA)?;
+    let mut out = Vec::new();
+    for k in keys {
+        if t.get(k.as_str())?.is_none() {
+            out.push(k.clone());
+        }
+    }
+    Ok(out)
+}

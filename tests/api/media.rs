@@ -331,3 +331,37 @@ async fn the_operator_sees_storage_by_user_sets_a_quota_and_purges() {
     let mut customer = crate::console::Console::login(app, "customer", "password-123").await;
     assert_eq!(customer.get("/console/api/admin/storage").await.0, 403);
 }
+
+#[tokio::test]
+async fn files_stored_before_records_existed_are_adopted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // As an older version left them: files on disk, no records.
+    let old = dir.path().join("uploads/legacy01");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("a.png"), png_bytes()).unwrap();
+    let mut config = test_config(dir.path());
+    let clock = ManualClock::starting_now();
+    config.clock = SharedClock::new(clock.clone());
+    let app = TestApp::with_config(dir, config).await;
+    let adopted = app.state().storage.adopt_unrecorded().await.unwrap();
+    // The janitor's start may have done it already; either way it is recorded once.
+    assert!(adopted <= 1);
+    assert_eq!(app.state().storage.adopt_unrecorded().await.unwrap(), 0);
+    let rec = app
+        .state()
+        .storage
+        .record("uploads/legacy01/a.png")
+        .await
+        .unwrap()
+        .expect("adopted");
+    assert_eq!(rec.owner, 0);
+    // Anyone may still reference it; it expires one period after the upgrade.
+    let key = app.user_with_key("old", 1000).await;
+    let url = format!("{}/uploads/legacy01/a.png", app.url);
+    assert_eq!(app.create(&key, request_with_image(&url)).await.0, 200);
+    let expires = rec.expires_at_ms.unwrap();
+    assert!(
+        (expires - (clock.now_ms() + 7 * DAY_MS)).abs() < 60_000,
+        "{rec:?}"
+    );
+}
