@@ -97,12 +97,12 @@ impl Janitor {
                 // Enough space freed: files not yet due stay.
                 break;
             } else {
-                // Bytes first, record second: a crash in between leaves a record whose
-                // file is already gone, which the next pass removes again (idempotent).
-                self.storage.files.remove(&key).await;
                 remove.push(key);
             }
         }
+        // Bytes first, records second: a crash in between leaves records whose files are
+        // already gone, which the next pass removes again (idempotent).
+        self.storage.files.remove_many(remove.clone()).await;
         pass.held = postpone.len();
         let keys = remove.clone();
         let removed = self
@@ -111,13 +111,7 @@ impl Janitor {
                 for k in &postpone {
                     store::media::postpone(txn, k, now.saturating_add(HOLD_MS))?;
                 }
-                let mut out = Vec::new();
-                for k in &keys {
-                    if let Some(r) = store::media::remove(txn, k, Some(now))? {
-                        out.push(r);
-                    }
-                }
-                Ok(out)
+                store::media::remove_many(txn, &keys, Some(now))
             })
             .await?;
         let m = &crate::metrics::METRICS;

@@ -359,19 +359,11 @@ impl Storage {
             if keys.is_empty() {
                 return Ok((files, bytes));
             }
-            for k in &keys {
-                self.files.remove(k).await;
-            }
+            self.files.remove_many(keys.clone()).await;
             let now = self.clock.now_ms();
             let removed = self
                 .store
-                .write(move |txn| {
-                    let mut out = Vec::new();
-                    for k in &keys {
-                        out.extend(store::media::remove(txn, k, Some(now))?);
-                    }
-                    Ok(out)
-                })
+                .write(move |txn| store::media::remove_many(txn, &keys, Some(now)))
                 .await?;
             for r in &removed {
                 crate::metrics::METRICS.storage_add(r.kind, -(r.size as i64), -1);

@@ -133,6 +133,50 @@ pub fn remove(
     Ok(Some(rec))
 }
 
+/// Forget many files in one go (the janitor's batch), tables opened once; with
+/// `gone_at`, their URLs answer 410. Returns the records removed.
+pub fn remove_many(
+    txn: &WriteTransaction,
+    keys: &[String],
+    gone_at: Option<i64>,
+) -> AppResult<Vec<MediaRecord>> {
+    let mut media = txn.open_table(MEDIA)?;
+    let mut expiry = txn.open_table(MEDIA_EXPIRY)?;
+    let mut by_user = txn.open_table(USER_MEDIA)?;
+    let mut usage_t = txn.open_table(MEDIA_USAGE)?;
+    let mut gone = txn.open_table(MEDIA_GONE)?;
+    let mut out = Vec::new();
+    let mut usage: std::collections::HashMap<u64, Usage> = std::collections::HashMap::new();
+    for key in keys {
+        let Some(rec) = media
+            .remove(key.as_str())?
+            .map(|v| decode::<MediaRecord>(v.value()))
+        else {
+            continue;
+        };
+        let rec = rec?;
+        if let Some(at) = rec.expires_at_ms {
+            expiry.remove((at, key.as_str()))?;
+        }
+        by_user.remove((rec.owner, key.as_str()))?;
+        let u = match usage.entry(rec.owner) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(get_json(&usage_t, rec.owner)?.unwrap_or_default())
+            }
+        };
+        bump(u, rec.kind, rec.size, false);
+        if let Some(at) = gone_at {
+            gone.insert(key.as_str(), at)?;
+        }
+        out.push(rec);
+    }
+    for (owner, u) in usage {
+        usage_t.insert(owner, encode(&u)?.as_slice())?;
+    }
+    Ok(out)
+}
+
 /// Move a file's expiry (a task still needs it).
 pub fn postpone(txn: &WriteTransaction, key: &str, until_ms: i64) -> AppResult<()> {
     let mut media = txn.open_table(MEDIA)?;

@@ -365,3 +365,139 @@ async fn files_stored_before_records_existed_are_adopted_once() {
         "{rec:?}"
     );
 }
+
+/// Latency percentiles (ms) of the probe's samples.
+fn percentiles(mut ms: Vec<f64>) -> (f64, f64, f64) {
+    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let at = |p: f64| ms[((ms.len() as f64 - 1.0) * p) as usize];
+    (at(0.5), at(0.99), *ms.last().unwrap())
+}
+
+/// Fetch one file over and over for `dur` (or until `stop`), returning each request's
+/// latency in ms.
+async fn probe(
+    http: reqwest::Client,
+    url: String,
+    dur: std::time::Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<f64> {
+    let until = std::time::Instant::now() + dur;
+    let mut out = Vec::new();
+    while std::time::Instant::now() < until
+        && out.len() < 1_000_000
+        && !stop.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        let t = std::time::Instant::now();
+        let r = http.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap();
+        out.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    out
+}
+
+/// The janitor draining a backlog of expired files while a file is served: the figures
+/// for `scripts/janitor-bench.sh` (JANITOR_FILES=100000); the suite runs 2 000.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn janitor_drains_a_backlog_while_serving_stays_flat() {
+    let n: usize = std::env::var("JANITOR_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let m = media_app(|c| c.quotas.default = Default::default()).await;
+    let app = &m.app;
+    let key = app.user_with_key("backlog", 0).await;
+    let owner = app
+        .state()
+        .accounts
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username == "backlog")
+        .unwrap()
+        .id;
+    // Files as uploads leave them: one folder each, recorded in batches.
+    let t = std::time::Instant::now();
+    let root = app.data_dir();
+    let st = &app.state().storage;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let keys: Vec<String> = chunk
+            .iter()
+            .map(|i| format!("uploads/bl{i:07}/f.png"))
+            .collect();
+        for k in &keys {
+            let p = root.join(k);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, png_bytes()).unwrap();
+        }
+        let new: Vec<videoapi::storage::NewUpload> = keys
+            .iter()
+            .map(|k| videoapi::storage::NewUpload {
+                key: k,
+                size: png_bytes().len() as u64,
+            })
+            .collect();
+        st.record_uploads(owner, &new).await.unwrap();
+    }
+    println!("setup: {n} files in {:.1} s", t.elapsed().as_secs_f64());
+    m.clock.advance_ms(8 * DAY_MS);
+    // A live file to serve throughout (uploaded after the jump: not expired).
+    let (_, v) = upload(app, &key, 1).await;
+    let url = v["data"][0]["url"].as_str().unwrap().to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let before = probe(
+        app.http.clone(),
+        url.clone(),
+        std::time::Duration::from_secs(2),
+        stop.clone(),
+    )
+    .await;
+    let during = tokio::spawn(probe(
+        app.http.clone(),
+        url.clone(),
+        std::time::Duration::from_secs(600),
+        stop.clone(),
+    ));
+    let t = std::time::Instant::now();
+    let (mut removed, mut passes) = (0, 0);
+    loop {
+        let p = app
+            .state()
+            .janitor
+            .run_once(videoapi::storage::janitor::BATCH)
+            .await
+            .unwrap();
+        removed += p.removed;
+        passes += 1;
+        if !p.more {
+            break;
+        }
+        assert!(passes <= n / 100 + 10, "no progress");
+    }
+    let drain = t.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let during = during.await.unwrap();
+    assert_eq!(removed, n);
+    let (b50, b99, bmax) = percentiles(before);
+    let samples = during.len();
+    let (d50, d99, dmax) = percentiles(during);
+    println!(
+        "janitor: {removed} files in {passes} passes, {:.2} s ({:.0} files/s)",
+        drain.as_secs_f64(),
+        removed as f64 / drain.as_secs_f64()
+    );
+    println!("serving before: p50 {b50:.2} ms, p99 {b99:.2} ms, max {bmax:.2} ms");
+    println!(
+        "serving during: p50 {d50:.2} ms, p99 {d99:.2} ms, max {dmax:.2} ms ({samples} requests)"
+    );
+    // Flat: the median stays within a few times the idle one (a generous bound for a
+    // shared 2-core machine); nothing stalls for a whole second.
+    assert!(d50 <= (b50 * 5.0).max(5.0), "p50 {b50:.2} -> {d50:.2} ms");
+    assert!(
+        dmax < 1000.0,
+        "a request took {dmax:.0} ms during the drain"
+    );
+    let (_, acct) = app.get(&key, "/v1/account").await;
+    assert_eq!(acct["storage"]["upload_files"], 1, "{acct}");
+}
