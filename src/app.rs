@@ -23,6 +23,7 @@ pub struct AppState {
     pub tasks: Arc<Tasks>,
     pub sessions: Arc<Sessions>,
     pub janitor: Arc<crate::storage::janitor::Janitor>,
+    pub limits: Arc<crate::service::limits::LimitsService>,
 }
 
 impl AppState {
@@ -65,7 +66,12 @@ impl AppState {
                 max_result_bytes: config.max_result_bytes,
             },
         );
-        let accounts = Accounts::new(store.clone());
+        let accounts = Accounts::new(store.clone()).with_clock(config.clock.clone());
+        let limits = Arc::new(crate::service::limits::LimitsService::new(
+            store.clone(),
+            config.clock.clone(),
+            &config.limits_time_zone,
+        )?);
         let generated = accounts
             .bootstrap_admin(config.admin_password.clone())
             .await?;
@@ -76,6 +82,7 @@ impl AppState {
             engine: engine.clone(),
             deadline: Duration::from_secs(config.task_deadline_secs),
             allow_private_callbacks: config.allow_private_callbacks,
+            limits: limits.clone(),
         });
         let sessions = Arc::new(Sessions::new(store.clone()));
         let state = AppState {
@@ -89,6 +96,7 @@ impl AppState {
             tasks,
             sessions,
             janitor,
+            limits,
         };
         Ok((state, generated))
     }

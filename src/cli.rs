@@ -90,11 +90,32 @@ pub enum AdminCommand {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Create an API key and print it (only now; it is stored hashed).
+    /// Create an API key and print it (only now; it is stored hashed), with optional
+    /// limits (see the README's "API keys").
     CreateKey {
         username: String,
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        limits: KeyLimitArgs,
+    },
+    /// Set an account's own limits across all its keys (unset flags stay as they are;
+    /// `--clear` first removes them all, back to the pricing group's defaults).
+    SetUserLimits {
+        username: String,
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Set a pricing group's default account limits for its members (`--clear` removes
+    /// them).
+    SetGroupLimits {
+        group: String,
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[arg(long)]
+        clear: bool,
     },
     /// Set a new password (generated and printed when not given) and end the user's
     /// console sessions: the way back in after a lost admin password.
@@ -387,16 +408,168 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
                 entry.amount, entry.balance_after
             );
         }
-        AdminCommand::CreateKey { username, name } => {
+        AdminCommand::CreateKey {
+            username,
+            name,
+            limits,
+        } => {
+            let now = crate::domain::now_ms();
+            let limits = limits.key_limits(now)?.normalize(now)?;
             let key = crate::domain::ids::new_api_key();
             store.write_now(|txn| {
                 let user = store::users::get_by_name(txn, &username)?;
-                store::users::create_key(txn, user.id, name.as_deref().unwrap_or(""), &key)
+                store::users::create_key_with(
+                    txn,
+                    user.id,
+                    name.as_deref().unwrap_or(""),
+                    &key,
+                    limits,
+                )
             })?;
             println!("{key}");
         }
+        AdminCommand::SetUserLimits {
+            username,
+            limits,
+            clear,
+        } => {
+            let user = store.write_now(|txn| {
+                let user = store::users::get_by_name(txn, &username)?;
+                store::users::update(txn, user.id, |u| {
+                    let base = if clear {
+                        Default::default()
+                    } else {
+                        u.limits.clone()
+                    };
+                    u.limits = limits.apply(&base)?;
+                    Ok(())
+                })
+            })?;
+            println!("{username}: {}", describe(&user.limits));
+        }
+        AdminCommand::SetGroupLimits {
+            group,
+            limits,
+            clear,
+        } => {
+            let set = store.write_now(|txn| {
+                let base = if clear {
+                    Default::default()
+                } else {
+                    store::limits::group_limits_w(txn, &group)?
+                };
+                let next = limits.apply(&base)?;
+                store::limits::set_group_limits(txn, &group, &next)?;
+                Ok(next)
+            })?;
+            println!("group {group}: {}", describe(&set));
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The limits a key and an account share, as flags.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct LimitArgs {
+    /// Credits that may be spent per `--budget-period`.
+    #[arg(long)]
+    budget: Option<i64>,
+    /// total (default), daily or monthly (in `limits_time_zone`).
+    #[arg(long)]
+    budget_period: Option<String>,
+    /// Unfinished tasks at once; more wait in the queue.
+    #[arg(long)]
+    max_concurrency: Option<u32>,
+    /// Creates per minute.
+    #[arg(long)]
+    rpm: Option<u32>,
+    /// Tasks that may wait for a slot; beyond it creates get 429 queue_full.
+    #[arg(long)]
+    max_queued: Option<u32>,
+}
+
+impl LimitArgs {
+    fn apply(
+        &self,
+        base: &crate::domain::limits::Limits,
+    ) -> crate::error::AppResult<crate::domain::limits::Limits> {
+        let mut l = base.clone();
+        if let Some(b) = self.budget {
+            l.budget = Some(b);
+        }
+        if let Some(p) = &self.budget_period {
+            l.budget_period = crate::domain::limits::BudgetPeriod::parse(p)?;
+        }
+        if let Some(n) = self.max_concurrency {
+            l.max_concurrency = Some(n);
+        }
+        if let Some(n) = self.rpm {
+            l.rpm = Some(n);
+        }
+        if let Some(n) = self.max_queued {
+            l.max_queued = Some(n);
+        }
+        l.validate()?;
+        Ok(l)
+    }
+}
+
+/// A key's limits as flags.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct KeyLimitArgs {
+    /// The key stops working at this time (RFC 3339, e.g. 2026-12-31T23:59:59Z).
+    #[arg(long, conflicts_with = "expires_in")]
+    expires_at: Option<String>,
+    /// The key stops working after this span: 90m, 12h, 30d, 2w.
+    #[arg(long)]
+    expires_in: Option<String>,
+    /// Public model ids the key may use, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// CIDR ranges the key may be used from, comma-separated (default: anywhere).
+    #[arg(long, value_delimiter = ',')]
+    allowed_ips: Vec<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+impl KeyLimitArgs {
+    fn key_limits(&self, now_ms: i64) -> crate::error::AppResult<crate::domain::limits::KeyLimits> {
+        use crate::domain::limits;
+        let expires_at_ms = match (&self.expires_at, &self.expires_in) {
+            (Some(at), _) => Some(limits::parse_rfc3339(at, "expires_at")?),
+            (None, Some(span)) => Some(now_ms.saturating_add(limits::parse_span(span)?)),
+            (None, None) => None,
+        };
+        Ok(limits::KeyLimits {
+            expires_at_ms,
+            models: self.models.clone(),
+            allowed_ips: self.allowed_ips.clone(),
+            limits: self.limits.apply(&Default::default())?,
+        })
+    }
+}
+
+/// One line: the limits that are set.
+fn describe(l: &crate::domain::limits::Limits) -> String {
+    let mut parts = Vec::new();
+    if let Some(b) = l.budget {
+        parts.push(format!("budget {b} ({})", l.budget_period.as_str()));
+    }
+    if let Some(n) = l.max_concurrency {
+        parts.push(format!("max_concurrency {n}"));
+    }
+    if let Some(n) = l.rpm {
+        parts.push(format!("rpm {n}"));
+    }
+    if let Some(n) = l.max_queued {
+        parts.push(format!("max_queued {n}"));
+    }
+    if parts.is_empty() {
+        "no limits".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 fn has_admin(store: &Store) -> anyhow::Result<bool> {

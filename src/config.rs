@@ -73,6 +73,9 @@ pub struct Config {
     /// unknown field in a public JSON body is a 422 `unknown_field` (a typo would otherwise
     /// be ignored and billed at the default); false ignores extra fields.
     pub strict_request_fields: bool,
+    /// `limits_time_zone` · `VIDEOAPI_LIMITS_TIME_ZONE` · default `UTC`: the IANA time zone
+    /// in which daily and monthly API-key and account budgets reset (at midnight).
+    pub limits_time_zone: String,
     /// `log_format`: `auto` (plain under systemd or without a terminal), `pretty`, `plain`.
     pub log_format: String,
     /// Providers, models and pricing groups declared in the TOML file, applied at start-up.
@@ -111,6 +114,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             allow_private_callbacks: false,
             strict_request_fields: true,
+            limits_time_zone: "UTC".into(),
             log_format: "auto".into(),
             providers: Vec::new(),
             models: Vec::new(),
@@ -144,6 +148,7 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     allow_private_callbacks: Option<bool>,
     strict_request_fields: Option<bool>,
+    limits_time_zone: Option<String>,
     log_format: Option<String>,
     #[serde(default)]
     providers: Vec<ProviderConfig>,
@@ -291,6 +296,9 @@ impl Config {
             if let Some(v) = f.strict_request_fields {
                 c.strict_request_fields = v;
             }
+            if let Some(v) = f.limits_time_zone {
+                c.limits_time_zone = v;
+            }
             c.providers = f.providers;
             c.models = f.models;
             c.pricing_groups = f.pricing_groups;
@@ -396,6 +404,9 @@ impl Config {
             c.trusted_proxies = parse_proxies(v.split(',').filter(|s| !s.trim().is_empty()))
                 .map_err(|e| anyhow::anyhow!("VIDEOAPI_TRUSTED_PROXIES: {e}"))?;
         }
+        if let Some(v) = env("VIDEOAPI_LIMITS_TIME_ZONE") {
+            c.limits_time_zone = v;
+        }
         if let Some(v) = env("VIDEOAPI_LOG_FORMAT") {
             c.log_format = v;
         }
@@ -451,6 +462,8 @@ impl Config {
                 anyhow::bail!("{name} must be at least 1");
             }
         }
+        crate::domain::limits::time_zone(&self.limits_time_zone)
+            .map_err(|e| anyhow::anyhow!("limits_time_zone: {e}"))?;
         if !matches!(self.log_format.as_str(), "auto" | "pretty" | "plain") {
             anyhow::bail!("log_format must be auto, pretty or plain");
         }

@@ -20,6 +20,45 @@ pub enum AppError {
     InvalidKey,
     #[error("this account is disabled")]
     UserDisabled,
+    #[error("this API key expired at {expired_at}; ask for a new key")]
+    KeyExpired { expired_at: String },
+    #[error("this API key may not use model `{model}`; allowed: {allowed}")]
+    ModelNotAllowed { model: String, allowed: String },
+    #[error("this API key may not be used from {ip}")]
+    IpNotAllowed { ip: String },
+    #[error(
+        "this API key's budget is used up: {spent} of {budget} credits spent {period}, this request needs {needed}"
+    )]
+    KeyBudgetExceeded {
+        budget: i64,
+        spent: i64,
+        needed: i64,
+        period: String,
+    },
+    #[error(
+        "this account's budget is used up: {spent} of {budget} credits spent {period}, this request needs {needed}"
+    )]
+    UserBudgetExceeded {
+        budget: i64,
+        spent: i64,
+        needed: i64,
+        period: String,
+    },
+    #[error(
+        "too many requests: {limit} creates per minute allowed for this {scope}; retry in {retry_after_secs} s"
+    )]
+    RpmExceeded {
+        scope: &'static str,
+        limit: u32,
+        retry_after_secs: u64,
+    },
+    #[error(
+        "the queue of this {scope} is full ({max_queued} tasks waiting for a free slot); retry later"
+    )]
+    QueueFull {
+        scope: &'static str,
+        max_queued: u32,
+    },
     #[error("invalid username or password")]
     BadLogin,
     #[error("not enough credits: this request needs {needed}, the balance is {balance}")]
@@ -210,6 +249,13 @@ impl AppError {
             MissingKey => code(401, "authentication_error", "missing_api_key"),
             InvalidKey => code(401, "authentication_error", "invalid_api_key"),
             UserDisabled => code(401, "authentication_error", "user_disabled"),
+            KeyExpired { .. } => code(401, "authentication_error", "key_expired"),
+            ModelNotAllowed { .. } => code(403, "permission_error", "model_not_allowed"),
+            IpNotAllowed { .. } => code(403, "permission_error", "ip_not_allowed"),
+            KeyBudgetExceeded { .. } => code(402, "insufficient_credits", "key_budget_exceeded"),
+            UserBudgetExceeded { .. } => code(402, "insufficient_credits", "user_budget_exceeded"),
+            RpmExceeded { .. } => code(429, "rate_limit_error", "rate_limited"),
+            QueueFull { .. } => code(429, "rate_limit_error", "queue_full"),
             BadLogin => code(401, "authentication_error", "invalid_credentials"),
             InsufficientCredits { .. } => code(402, "insufficient_credits", "insufficient_credits"),
             Forbidden { .. } => code(403, "permission_error", "forbidden"),
@@ -266,7 +312,8 @@ impl AppError {
             AppError::UnknownModel { .. }
             | AppError::RemixUnsupported { .. }
             | AppError::ModelDisabled { .. }
-            | AppError::NoProvider { .. } => Some("model".into()),
+            | AppError::NoProvider { .. }
+            | AppError::ModelNotAllowed { .. } => Some("model".into()),
             AppError::PayloadTooLarge { .. }
             | AppError::UnsupportedMediaType { .. }
             | AppError::StorageQuotaExceeded { .. }
@@ -280,7 +327,10 @@ impl AppError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             AppError::LoginThrottled { retry_after_secs }
-            | AppError::LoginBusy { retry_after_secs } => Some((*retry_after_secs).max(1)),
+            | AppError::LoginBusy { retry_after_secs }
+            | AppError::RpmExceeded {
+                retry_after_secs, ..
+            } => Some((*retry_after_secs).max(1)),
             other if other.status() == 429 => Some(1),
             _ => None,
         }

@@ -5,6 +5,7 @@ pub mod client_addr;
 pub mod credits;
 pub mod ids;
 pub mod ledger;
+pub mod limits;
 pub mod media;
 pub mod network;
 pub mod openai;

@@ -13,6 +13,10 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing_group: Option<String>,
     pub created_at_ms: i64,
+    /// Limits across all of the account's keys, set by an operator; unset fields fall back
+    /// to the pricing group's defaults.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub limits: crate::domain::limits::Limits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +30,13 @@ pub struct ApiKey {
     pub created_at_ms: i64,
     #[serde(default)]
     pub last_used_ms: Option<i64>,
+    /// Expiry, model and address allow-lists, budget, concurrency and rate.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub limits: crate::domain::limits::KeyLimits,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// A user name is 3–32 characters of letters, digits, `_`, `-` and `.`.

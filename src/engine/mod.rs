@@ -160,6 +160,11 @@ impl Engine {
             Some(d) => self.schedule(&id, d),
             None => {
                 self.failures.lock().expect("engine lock").remove(&id);
+                // A finished task frees its key's/account's slot: wake who waits for it.
+                match crate::service::limits::freed(&self.store, &id).await {
+                    Ok(next) => next.iter().for_each(|t| self.schedule(t, Duration::ZERO)),
+                    Err(e) => tracing::warn!(task = %id, error = %e, "could not wake queued tasks"),
+                }
             }
         }
     }
@@ -188,7 +193,14 @@ impl Engine {
             return Ok(Next::Done);
         }
         match task.phase.clone() {
-            Phase::Queued => self.submit(task, None, slot).await,
+            Phase::Queued => {
+                // The key's/account's concurrency limit: a task held back stays pending;
+                // `limits::freed` wakes it, the re-check is only a safety net.
+                if !crate::service::limits::may_start(&self.store, id).await? {
+                    return Ok(Next::After(self.interval_secs(5)));
+                }
+                self.submit(task, None, slot).await
+            }
             Phase::Submitting { route } => self.resubmit_after_crash(task, route).await,
             Phase::Submitted { upstream_id } => self.poll(task, upstream_id, slot).await,
             Phase::Mirroring { results } => self.mirror(task, results).await,

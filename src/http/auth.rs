@@ -21,7 +21,7 @@ async fn check_key(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
         .ok_or_else(|| ApiError(AppError::internal("state missing")))?;
     Ok(state
         .accounts
-        .authenticate_key(&bearer.token)
+        .authenticate_key(&bearer.token, super::client_addr::client_addr(req))
         .await
         .map_err(ApiError)?)
 }
@@ -37,7 +37,12 @@ pub async fn optional_key(state: &AppState, req: &Request) -> Result<Option<Prin
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .ok_or(ApiError(AppError::InvalidKey))?;
-    Ok(Some(state.accounts.authenticate_key(token).await?))
+    Ok(Some(
+        state
+            .accounts
+            .authenticate_key(token, super::client_addr::client_addr(req))
+            .await?,
+    ))
 }
 
 /// The Bearer key where it is optional (`GET /v1/models`): the spec declares the key

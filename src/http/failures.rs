@@ -33,8 +33,8 @@ pub const E507: u32 = 1 << 13;
 
 /// Any JSON body: malformed JSON, too large, wrong content type, invalid fields.
 pub const BODY: u32 = E400 | E413 | E415 | E422;
-/// Routes behind an API key.
-pub const AUTH: u32 = E401;
+/// Routes behind an API key: 401 for the key, 403 for its address allow-list.
+pub const AUTH: u32 = E401 | E403;
 /// Console routes behind a session.
 pub const SESSION: u32 = S401;
 /// Typed query or path parameters that can fail to parse.
@@ -55,19 +55,22 @@ const STATUSES: &[(u32, u16, &str)] = &[
     (
         E401,
         401,
-        "No or a wrong API key (`missing_api_key`, `invalid_api_key`), or a disabled user \
-         (`user_disabled`).",
+        "No or a wrong API key (`missing_api_key`, `invalid_api_key`), an expired key \
+         (`key_expired`), or a disabled user (`user_disabled`).",
     ),
     (
         E402,
         402,
-        "Not enough credits (`insufficient_credits`); nothing was created or charged.",
+        "Not enough credits (`insufficient_credits`), or the key's or account's budget for \
+         the period is used up (`key_budget_exceeded`, `user_budget_exceeded`); nothing was \
+         created or charged.",
     ),
     (
         E403,
         403,
-        "Not allowed: operator pages for customers, or a cross-site console request \
-         (`csrf_rejected`).",
+        "Not allowed: the key may not use this model (`model_not_allowed`) or be used from \
+         this address (`ip_not_allowed`), operator pages for customers, or a cross-site \
+         console request (`csrf_rejected`).",
     ),
     (E404, 404, "Not found (or owned by someone else)."),
     (E409, 409, "Conflicts with the current state (`conflict`)."),
@@ -92,7 +95,8 @@ const STATUSES: &[(u32, u16, &str)] = &[
     (
         E429,
         429,
-        "Too many requests (`rate_limited`, `login_throttled`); retry later.",
+        "Too many requests (`rate_limited`: the key's or account's `rpm`, `login_throttled`), \
+         or the key's queue is full (`queue_full`); retry after `Retry-After` seconds.",
     ),
     (
         S401,

@@ -7,6 +7,7 @@ pub mod console;
 pub mod errors;
 pub mod failures;
 pub mod files;
+pub mod limits;
 pub mod openai;
 pub mod public;
 pub mod uploads;

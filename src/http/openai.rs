@@ -607,7 +607,7 @@ impl OpenAiApi {
         auth: ApiKeyAuth,
         body: CreateVideoBody,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E409 }>> {
+    ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E409 | E429 }>> {
         let owner = auth.0.user.id;
         let fields = body.read(state.0, owner).await?;
         let create = decode_fields(fields, state.config.strict_request_fields)?;
@@ -819,7 +819,7 @@ impl OpenAiApi {
         video_id: Path<String>,
         body: Json<RemixVideo>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E404 | E409 }>> {
+    ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E404 | E409 | E429 }>> {
         let task = state
             .tasks
             .remix(

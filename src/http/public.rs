@@ -223,6 +223,11 @@ pub struct Accepted {
     pub status: String,
     /// How often to poll `GET /v1/video/generations/{task_id}`.
     pub poll_interval_seconds: u32,
+    /// Present while the task waits for a free slot of the key's (or account's)
+    /// `max_concurrency`: its 1-based place among that key's waiting tasks. It is
+    /// accepted and charged; it starts when a slot frees.
+    #[oai(skip_serializing_if_is_none)]
+    pub queue_position: Option<u64>,
 }
 
 #[derive(ApiResponse)]
@@ -256,11 +261,21 @@ impl PublicApi {
             .0
             .as_ref()
             .and_then(|p| state.catalog.group(p.user.pricing_group.as_deref()));
+        // A key with a model allow-list sees only those models.
+        let allowed = match who
+            .0
+            .as_ref()
+            .and_then(|p| p.key_id.map(|k| (p.user.id, k)))
+        {
+            Some((uid, kid)) => Some(state.accounts.key(uid, kid).await?.limits),
+            None => None,
+        };
         let data = state
             .catalog
             .models()
             .iter()
             .filter(|m| m.enabled)
+            .filter(|m| allowed.as_ref().is_none_or(|l| l.allows_model(&m.id)))
             .map(|m| ModelInfo::from_model(m, group.as_ref()))
             .collect();
         Ok(Json(ModelList {
@@ -287,7 +302,7 @@ impl PublicApi {
         auth: ApiKeyAuth,
         body: Json<CreateBody>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<CreateResponse, Failure<{ AUTH | BODY | E402 | E409 }>> {
+    ) -> Result<CreateResponse, Failure<{ AUTH | BODY | E402 | E409 | E429 }>> {
         let input = body.0.decode(state.config.strict_request_fields)?;
         check_own_uploads(
             &state.storage,
@@ -300,10 +315,12 @@ impl PublicApi {
             .tasks
             .create(&auth.0, input, idempotency_key.0, "api")
             .await?;
+        let queue_position = state.tasks.queue_position(&task).await;
         Ok(CreateResponse::Ok(Json(Accepted {
             task_id: task.id,
             status: task.status.as_str().into(),
             poll_interval_seconds: task.poll_interval_seconds,
+            queue_position,
         })))
     }
 
@@ -324,10 +341,10 @@ impl PublicApi {
         task_id: Path<String>,
     ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 }>> {
         let task = state.tasks.get(&auth.0, &task_id.0).await?;
-        Ok(Json(
-            TaskView::from_task(&task, &state.config.public_url)
-                .expiring(state.storage.video_expiry(&task)),
-        ))
+        let mut view = TaskView::from_task(&task, &state.config.public_url)
+            .expiring(state.storage.video_expiry(&task));
+        view.queue_position = state.tasks.queue_position(&task).await;
+        Ok(Json(view))
     }
 
     /// List your tasks
@@ -400,8 +417,9 @@ impl PublicApi {
 
     /// Your account
     ///
-    /// The balance in credits, the account name, and the files it stores against its
-    /// storage quota.
+    /// The balance in credits and the account name; the calling key's limits and usage
+    /// (`key`), the account's own limits across all its keys (`account_limits`), and the
+    /// files it stores against its storage quota (`storage`).
     #[oai(
         path = "/v1/account",
         method = "get",
@@ -415,7 +433,24 @@ impl PublicApi {
     ) -> Result<Json<Account>, Failure<AUTH>> {
         // Fresh from the store: the principal may come from the auth cache.
         let u = &state.accounts.user(auth.0.user.id).await?;
-        let usage = state.storage.usage(u.id).await?;
+        let limit_usage = state.limits.usage(u, auth.0.key_id).await?;
+        let key = match auth.0.key_id {
+            Some(kid) => {
+                let k = state.accounts.key(u.id, kid).await?;
+                let mut view = crate::http::console::views::KeyView::at(&k, state.limits.now_ms());
+                view.usage = limit_usage
+                    .iter()
+                    .find(|(r, _)| r.is_key)
+                    .map(|(_, u)| crate::http::limits::UsageView::from_usage(u));
+                Some(view)
+            }
+            None => None,
+        };
+        let account_limits = limit_usage
+            .iter()
+            .find(|(r, _)| !r.is_key)
+            .map(|(_, u)| crate::http::limits::LimitsWithUsage::from_usage(u));
+        let storage_usage = state.storage.usage(u.id).await?;
         let quota = state
             .storage
             .quota_of(u.id, u.pricing_group.clone())
@@ -425,7 +460,9 @@ impl PublicApi {
             username: u.username.clone(),
             credits: u.credits,
             pricing_group: u.pricing_group.clone(),
-            storage: crate::http::views::StorageView::new(usage, quota),
+            key,
+            account_limits,
+            storage: crate::http::views::StorageView::new(storage_usage, quota),
         }))
     }
 

@@ -134,6 +134,10 @@ pub struct TaskView {
     /// are kept until deleted.
     #[oai(nullable)]
     pub expires_at: Option<i64>,
+    /// Present while a `pending` task waits for a free slot of its key's (or account's)
+    /// `max_concurrency`: its 1-based place in that queue.
+    #[oai(skip_serializing_if_is_none)]
+    pub queue_position: Option<u64>,
 }
 
 impl TaskView {
@@ -170,6 +174,7 @@ impl TaskView {
                 }),
             videos,
             expires_at: None,
+            queue_position: None,
         }
     }
 
@@ -224,6 +229,12 @@ pub struct Account {
     pub credits: i64,
     #[oai(nullable)]
     pub pricing_group: Option<String>,
+    /// The calling API key: its settings, limits and usage now.
+    #[oai(skip_serializing_if_is_none)]
+    pub key: Option<crate::http::console::views::KeyView>,
+    /// The account's own limits across all its keys, with usage.
+    #[oai(skip_serializing_if_is_none)]
+    pub account_limits: Option<crate::http::limits::LimitsWithUsage>,
     /// Files this account stores and its quota.
     pub storage: StorageView,
 }

@@ -3,6 +3,7 @@
 use super::passwords;
 use crate::domain::ids;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
+use crate::domain::limits::KeyLimits;
 use crate::domain::user::{ApiKey, User, validate_password};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Store, ledger::Reason, users::NewUser};
@@ -57,6 +58,8 @@ type AuthCache =
 pub struct Accounts {
     store: Store,
     cache: std::sync::Arc<AuthCache>,
+    /// Key expiries are judged by this clock (tests move it).
+    clock: crate::clock::SharedClock,
 }
 
 impl Accounts {
@@ -64,7 +67,14 @@ impl Accounts {
         Accounts {
             store,
             cache: Default::default(),
+            clock: crate::clock::SharedClock::system(),
         }
+    }
+
+    /// The same accounts, judging key expiries by `clock`.
+    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> Accounts {
+        self.clock = clock;
+        self
     }
 
     /// Forget every cached key: call after any change to a user or a key.
@@ -93,8 +103,13 @@ impl Accounts {
         Ok(found)
     }
 
-    /// Resolve a bearer token to its user: 401 for unknown/revoked keys and disabled users.
-    pub async fn authenticate_key(&self, token: &str) -> AppResult<Principal> {
+    /// Resolve a bearer token to its user: 401 for unknown/revoked/expired keys and
+    /// disabled users, 403 when the key's address allow-list does not hold `client`.
+    pub async fn authenticate_key(
+        &self,
+        token: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> AppResult<Principal> {
         let token = token.trim();
         if token.is_empty() {
             return Err(AppError::MissingKey);
@@ -112,6 +127,18 @@ impl Accounts {
         }
         if user.disabled {
             return Err(AppError::UserDisabled);
+        }
+        if key.limits.expired(self.clock.now_ms()) {
+            return Err(AppError::KeyExpired {
+                expired_at: crate::domain::limits::format_rfc3339(
+                    key.limits.expires_at_ms.unwrap_or_default(),
+                ),
+            });
+        }
+        if !key.limits.allows_ip(client) {
+            return Err(AppError::IpNotAllowed {
+                ip: client.map_or_else(|| "an unknown address".into(), |ip| ip.to_string()),
+            });
         }
         let now = crate::domain::now_ms();
         if key.last_used_ms.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
@@ -210,6 +237,65 @@ impl Accounts {
             .write(move |txn| store::users::create_key(txn, user_id, &n, &k))
             .await?;
         Ok((record, key))
+    }
+
+    /// A new key with limits; they are checked here (422 naming the field).
+    pub async fn create_key_with(
+        &self,
+        user_id: u64,
+        name: &str,
+        limits: KeyLimits,
+    ) -> AppResult<(ApiKey, String)> {
+        let limits = limits.normalize(self.clock.now_ms())?;
+        let key = ids::new_api_key();
+        let (k, n) = (key.clone(), name.to_string());
+        let record = self
+            .store
+            .write(move |txn| store::users::create_key_with(txn, user_id, &n, &k, limits))
+            .await?;
+        Ok((record, key))
+    }
+
+    /// Replace a key's limits (and name, when given); checked like at creation.
+    pub async fn update_key(
+        &self,
+        user_id: u64,
+        key_id: u64,
+        name: Option<String>,
+        limits: KeyLimits,
+    ) -> AppResult<ApiKey> {
+        let limits = limits.normalize(self.clock.now_ms())?;
+        if let Some(n) = &name
+            && n.trim().chars().count() > 64
+        {
+            return Err(AppError::invalid(
+                "name",
+                "key name is longer than 64 characters",
+            ));
+        }
+        let key = self
+            .store
+            .write(move |txn| {
+                store::users::update_key(txn, user_id, key_id, |k| {
+                    if let Some(n) = name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                        k.name = n.to_string();
+                    }
+                    k.limits = limits;
+                    Ok(())
+                })
+            })
+            .await?;
+        self.forget_cached_keys();
+        Ok(key)
+    }
+
+    /// One of `user_id`'s keys.
+    pub async fn key(&self, user_id: u64, key_id: u64) -> AppResult<ApiKey> {
+        self.store
+            .read(move |txn| store::users::read_key(txn, key_id))
+            .await?
+            .filter(|k| k.user_id == user_id)
+            .ok_or_else(|| AppError::not_found("API key"))
     }
 
     pub async fn revoke_key(&self, user_id: u64, key_id: u64) -> AppResult<ApiKey> {

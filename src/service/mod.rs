@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod backup;
 pub mod catalog;
+pub mod limits;
 pub mod overview;
 pub mod passwords;
 pub mod sessions;

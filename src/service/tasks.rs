@@ -22,6 +22,7 @@ pub struct Tasks {
     pub engine: Arc<Engine>,
     pub deadline: Duration,
     pub allow_private_callbacks: bool,
+    pub limits: Arc<super::limits::LimitsService>,
 }
 
 pub const MAX_PAGE: usize = 100;
@@ -36,7 +37,19 @@ impl Tasks {
         idempotency_key: Option<String>,
         source: &str,
     ) -> AppResult<(Task, bool)> {
+        // The caller's key and account limits: rate first (every create counts), then the
+        // key's model allow-list; budgets and the queue are judged in the write below.
+        let (rules, key) = self.limits.caller(&who.user, who.key_id).await?;
+        self.limits.check_rate(&rules)?;
         let model = self.catalog.usable_model(&input.model)?;
+        if let Some(k) = &key
+            && !k.limits.allows_model(&model.id)
+        {
+            return Err(AppError::ModelNotAllowed {
+                model: model.id.clone(),
+                allowed: k.limits.models.join(", "),
+            });
+        }
         let req = request::normalize(&model, input)?;
         if let Some(cb) = &req.callback_url
             && !self.allow_private_callbacks
@@ -91,7 +104,8 @@ impl Tasks {
             source: source.to_string(),
         };
         let actor = who.actor();
-        let created = self
+        let at_ms = self.limits.now_ms();
+        let (created, admission) = self
             .store
             .write(move |txn| {
                 let idem = match (&idempotency_key, &fingerprint) {
@@ -101,7 +115,25 @@ impl Tasks {
                     }),
                     _ => None,
                 };
-                store::tasks::create(txn, task, &actor, idem)
+                // Budgets and the queue are checked in the transaction that reserves, so
+                // parallel creates cannot overspend or overfill; a refusal writes nothing.
+                let replay = match &idem {
+                    Some(i) => store::limits::idempotent_replay(txn, task.user_id, i.key)?,
+                    None => false,
+                };
+                let admission = match replay {
+                    true => None,
+                    false => Some(store::limits::check_new(
+                        txn,
+                        &rules,
+                        task.credits_reserved,
+                    )?),
+                };
+                let created = store::tasks::create(txn, task, &actor, idem)?;
+                if let (Created::New(t), Some(a)) = (&created, admission) {
+                    store::limits::record_new(txn, t, at_ms, a)?;
+                }
+                Ok((created, admission))
             })
             .await?;
         match created {
@@ -114,7 +146,10 @@ impl Tasks {
                     .inc();
                 m.credits_reserved
                     .inc_by(task.credits_reserved.max(0) as u64);
-                self.engine.schedule(&task.id, Duration::ZERO);
+                // A queued task is left alone until a slot frees (the engine wakes it).
+                if admission != Some(crate::domain::limits::Admission::Queue) {
+                    self.engine.schedule(&task.id, Duration::ZERO);
+                }
                 Ok((task, false))
             }
             Created::Existing(task) => Ok((task, true)),
@@ -186,7 +221,7 @@ impl Tasks {
     pub async fn cancel(&self, who: &Principal, id: &str) -> AppResult<Task> {
         self.get(who, id).await?;
         let key = id.to_string();
-        self.store
+        let cancelled = self.store
             .write(move |txn| {
                 let task = store::tasks::get(txn, &key)?.ok_or_else(|| AppError::not_found("task"))?;
                 if !task.can_cancel() {
@@ -203,7 +238,27 @@ impl Tasks {
                 let m = &crate::metrics::METRICS;
                 m.task_finished(&t.model, "failed");
                 m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
-            })
+            })?;
+        self.wake_after(id).await;
+        Ok(cancelled)
+    }
+
+    /// A task finished outside the engine (cancelled): start who waits for its slot.
+    async fn wake_after(&self, id: &str) {
+        match super::limits::freed(&self.store, id).await {
+            Ok(ids) => ids
+                .iter()
+                .for_each(|t| self.engine.schedule(t, Duration::ZERO)),
+            Err(e) => tracing::warn!(task = %id, error = %e, "could not wake queued tasks"),
+        }
+    }
+
+    /// A waiting task's 1-based place in its key's (or account's) queue.
+    pub async fn queue_position(&self, task: &Task) -> Option<u64> {
+        if task.status != Status::Pending {
+            return None;
+        }
+        self.limits.queue_position(task).await.unwrap_or_default()
     }
 
     /// The caller's tasks oldest first, after the task id `after` (the OpenAI `order=asc`).

@@ -88,6 +88,12 @@ pub fn export(src: &ReadTransaction, dest: &Path) -> AppResult<Copied> {
         MEDIA_USAGE,
         MEDIA_GONE,
         STORAGE_QUOTAS,
+        LIMIT_TASKS,
+        SLOTS_HELD,
+        SLOTS_WAITING,
+        SLOT_COUNTS,
+        SPEND,
+        GROUP_LIMITS,
     );
     for t in src.list_tables()? {
         if !names.contains(t.name()) {

@@ -55,6 +55,8 @@ pub fn apply(
     txn.open_table(USER_LEDGER)?.insert((user_id, id), ())?;
     if let Some(task) = why.task_id {
         txn.open_table(TASK_LEDGER)?.insert((task, id), ())?;
+        // Key and account budgets count what their tasks' entries say, in this txn.
+        super::limits::on_task_entry(txn, task, delta)?;
     }
     Ok(entry)
 }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod backup;
 pub mod catalog;
 pub mod ledger;
+pub mod limits;
 pub mod media;
 pub mod outbox;
 pub mod sessions;
@@ -418,6 +419,7 @@ fn init_schema(db: &Database) -> AppResult<()> {
         txn.open_table(OUTBOX_DUE)?;
         txn.open_table(WEBHOOK_SECRETS)?;
         media::create_tables(&txn)?;
+        limits::create_tables(&txn)?;
     }
     txn.commit()?;
     Ok(())

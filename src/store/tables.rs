@@ -54,3 +54,17 @@ pub const MEDIA_USAGE: TableDefinition<u64, &[u8]> = TableDefinition::new("media
 pub const MEDIA_GONE: TableDefinition<&str, i64> = TableDefinition::new("media_gone");
 /// User id -> the operator's own storage quota for that account.
 pub const STORAGE_QUOTAS: TableDefinition<u64, &[u8]> = TableDefinition::new("storage_quotas");
+/// API key and account limits (see `store::limits`): each task's scopes and slot state,
+/// task id -> JSON.
+pub const LIMIT_TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("limit_tasks");
+/// (scope, task id): tasks holding a concurrency slot of a key (`k<id>`) or account (`u<id>`).
+pub const SLOTS_HELD: TableDefinition<(&str, &str), ()> = TableDefinition::new("slots_held");
+/// (scope, task id): tasks waiting for a slot, oldest first (task ids sort by time).
+pub const SLOTS_WAITING: TableDefinition<(&str, &str), ()> = TableDefinition::new("slots_waiting");
+/// scope -> (held, waiting): the counts of the two tables above.
+pub const SLOT_COUNTS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("slot_counts");
+/// (scope, 15-minute bucket of task creation) -> credits spent by tasks created then;
+/// bucket `i64::MAX` holds the all-time total. Every ledger entry of a task moves it.
+pub const SPEND: TableDefinition<(&str, i64), i64> = TableDefinition::new("limit_spend");
+/// Pricing group name -> default account limits for its members (JSON).
+pub const GROUP_LIMITS: TableDefinition<&str, &[u8]> = TableDefinition::new("group_limits");

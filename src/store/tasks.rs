@@ -114,6 +114,8 @@ pub fn update(
 /// active index and its callback (if any) enters the outbox, so neither can be lost.
 fn finished(txn: &WriteTransaction, task: &Task) -> AppResult<()> {
     txn.open_table(ACTIVE_TASKS)?.remove(task.id.as_str())?;
+    // The task's concurrency slot (or place in a key's queue) frees with it.
+    super::limits::release(txn, &task.id)?;
     if task.request.callback_url.is_some() {
         super::outbox::enqueue(txn, &task.id)?;
     }

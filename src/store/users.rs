@@ -4,6 +4,7 @@ use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
 use crate::domain::ledger::EntryKind;
+use crate::domain::limits::KeyLimits;
 use crate::domain::now_ms;
 use crate::domain::user::{ApiKey, User};
 use crate::error::{AppError, AppResult};
@@ -45,6 +46,7 @@ pub fn create(txn: &WriteTransaction, new: NewUser) -> AppResult<User> {
         credits: 0,
         pricing_group: new.pricing_group,
         created_at_ms: now_ms(),
+        limits: Default::default(),
     };
     users.insert(id, encode(&user)?.as_slice())?;
     names.insert(new.username, id)?;
@@ -127,6 +129,17 @@ pub fn create_key(
     name: &str,
     key: &str,
 ) -> AppResult<ApiKey> {
+    create_key_with(txn, user_id, name, key, KeyLimits::default())
+}
+
+/// A new key with its limits (already checked by the caller).
+pub fn create_key_with(
+    txn: &WriteTransaction,
+    user_id: u64,
+    name: &str,
+    key: &str,
+    limits: KeyLimits,
+) -> AppResult<ApiKey> {
     let name = name.trim();
     if name.chars().count() > 64 {
         return Err(AppError::invalid(
@@ -152,6 +165,7 @@ pub fn create_key(
         revoked: false,
         created_at_ms: now_ms(),
         last_used_ms: None,
+        limits,
     };
     keys.insert(id, encode(&record)?.as_slice())?;
     txn.open_table(KEY_HASHES)?
@@ -182,6 +196,27 @@ pub fn revoke_key(txn: &WriteTransaction, user_id: u64, key_id: u64) -> AppResul
     key.revoked = true;
     keys.insert(key_id, encode(&key)?.as_slice())?;
     Ok(key)
+}
+
+/// Change one of `user_id`'s keys (name, limits). Another user's key is "not found".
+pub fn update_key(
+    txn: &WriteTransaction,
+    user_id: u64,
+    key_id: u64,
+    f: impl FnOnce(&mut ApiKey) -> AppResult<()>,
+) -> AppResult<ApiKey> {
+    let mut keys = txn.open_table(KEYS)?;
+    let mut key: ApiKey = get_json(&keys, key_id)?
+        .filter(|k: &ApiKey| k.user_id == user_id)
+        .ok_or_else(|| AppError::not_found("API key"))?;
+    f(&mut key)?;
+    keys.insert(key_id, encode(&key)?.as_slice())?;
+    Ok(key)
+}
+
+/// One key by id, whoever owns it.
+pub fn read_key(txn: &ReadTransaction, key_id: u64) -> AppResult<Option<ApiKey>> {
+    get_json(&txn.open_table(KEYS)?, key_id)
 }
 
 /// The key and its owner for a key hash, if the key exists (revoked or not).

@@ -12,6 +12,7 @@ mod demo_switch;
 mod errors;
 mod examples;
 mod generations;
+mod keys;
 mod leaks;
 mod ledger;
 mod login_security;

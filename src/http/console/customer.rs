@@ -90,7 +90,11 @@ impl ConsoleApi {
     ) -> Result<Json<Vec<KeyView>>, Failure<SESSION>> {
         let mut keys = state.accounts.list_keys(auth.who.user.id).await?;
         keys.sort_by_key(|k| std::cmp::Reverse(k.id));
-        Ok(Json(keys.iter().map(KeyView::from_key).collect()))
+        let mut out = Vec::with_capacity(keys.len());
+        for k in &keys {
+            out.push(key_view(&state, &auth.who.user, k).await?);
+        }
+        Ok(Json(out))
     }
 
     /// Create an API key
@@ -104,11 +108,39 @@ impl ConsoleApi {
         body: Json<CreateKey>,
     ) -> Result<Json<CreatedKey>, Failure<{ SESSION | BODY | CONSOLE_WRITE }>> {
         let name = body.0.name.unwrap_or_default();
-        let (record, key) = state.accounts.create_key(auth.who.user.id, &name).await?;
+        let limits = body.0.settings.apply(Default::default())?;
+        crate::service::limits::check_models(&state.catalog, &limits)?;
+        let (record, key) = state
+            .accounts
+            .create_key_with(auth.who.user.id, &name, limits)
+            .await?;
         Ok(Json(CreatedKey {
             key,
-            info: KeyView::from_key(&record),
+            info: key_view(&state, &auth.who.user, &record).await?,
         }))
+    }
+
+    /// Change an API key's name and limits
+    ///
+    /// Missing fields stay as they are; `null` removes a limit. Each invalid field is a
+    /// 422 `invalid_field` whose `param` names it. Another user's key is 404.
+    #[oai(path = "/keys/:key_id", method = "patch")]
+    async fn update_key(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        key_id: Path<u64>,
+        body: Json<UpdateKey>,
+    ) -> Result<Json<KeyView>, Failure<{ SESSION | BODY | CONSOLE_WRITE | E404 }>> {
+        let uid = auth.who.user.id;
+        let current = state.accounts.key(uid, key_id.0).await?;
+        let limits = body.0.settings.apply(current.limits)?;
+        crate::service::limits::check_models(&state.catalog, &limits)?;
+        let key = state
+            .accounts
+            .update_key(uid, key_id.0, body.0.name, limits)
+            .await?;
+        Ok(Json(key_view(&state, &auth.who.user, &key).await?))
     }
 
     /// Revoke an API key
@@ -247,7 +279,8 @@ impl ConsoleApi {
         auth: SessionAuth,
         body: Json<CreateBody>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-    ) -> Result<Json<Accepted>, Failure<{ SESSION | BODY | CONSOLE_WRITE | E402 | E409 }>> {
+    ) -> Result<Json<Accepted>, Failure<{ SESSION | BODY | CONSOLE_WRITE | E402 | E409 | E429 }>>
+    {
         // The console is our own client: it never sends extra fields, so always strict.
         let input = body.0.decode(true)?;
         check_own_uploads(
@@ -261,10 +294,12 @@ impl ConsoleApi {
             .tasks
             .create(&auth.who, input, idempotency_key.0, "console")
             .await?;
+        let queue_position = state.tasks.queue_position(&task).await;
         Ok(Json(Accepted {
             task_id: task.id,
             status: task.status.as_str().into(),
             poll_interval_seconds: task.poll_interval_seconds,
+            queue_position,
         }))
     }
 
@@ -280,4 +315,19 @@ impl ConsoleApi {
     ) -> Result<Json<UploadResult>, Failure<{ SESSION | BODY | E403 | E507 }>> {
         Ok(Json(store_upload(state.0, auth.who.user.id, body).await?))
     }
+}
+
+/// A key with its usage now.
+async fn key_view(
+    state: &AppState,
+    user: &crate::domain::user::User,
+    key: &crate::domain::user::ApiKey,
+) -> Result<KeyView, crate::error::AppError> {
+    let mut view = KeyView::at(key, state.limits.now_ms());
+    let usage = state.limits.usage(user, Some(key.id)).await?;
+    view.usage = usage
+        .first()
+        .filter(|(r, _)| r.is_key)
+        .map(|(_, u)| crate::http::limits::UsageView::from_usage(u));
+    Ok(view)
 }

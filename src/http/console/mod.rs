@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod customer;
+pub mod limits;
 pub mod session;
 pub mod storage;
 pub mod views;
@@ -33,10 +34,22 @@ pub enum ConsoleTags {
 }
 
 /// Every console API, as one member of the OpenAPI service.
-pub type ConsoleApis = (SessionApi, ConsoleApi, AdminApi, storage::StorageAdminApi);
+pub type ConsoleApis = (
+    SessionApi,
+    ConsoleApi,
+    AdminApi,
+    limits::AdminLimitsApi,
+    storage::StorageAdminApi,
+);
 
 pub fn apis() -> ConsoleApis {
-    (SessionApi, ConsoleApi, AdminApi, storage::StorageAdminApi)
+    (
+        SessionApi,
+        ConsoleApi,
+        AdminApi,
+        limits::AdminLimitsApi,
+        storage::StorageAdminApi,
+    )
 }
 
 const SCHEME: &str = "ConsoleSession";

@@ -62,10 +62,28 @@ pub struct KeyView {
     /// Null when never used.
     #[oai(nullable)]
     pub last_used_ms: Option<i64>,
+    /// When the key stops working (RFC 3339); null = never.
+    #[oai(nullable)]
+    pub expires_at: Option<String>,
+    /// True once `expires_at` has passed.
+    pub expired: bool,
+    /// Public model ids the key may use; empty = all.
+    pub models: Vec<String>,
+    /// CIDR ranges the key may be used from; empty = anywhere.
+    pub allowed_ips: Vec<String>,
+    pub limits: crate::http::limits::LimitsView,
+    /// What the key uses now (null where not computed).
+    #[oai(nullable)]
+    pub usage: Option<crate::http::limits::UsageView>,
 }
 
 impl KeyView {
     pub fn from_key(k: &ApiKey) -> KeyView {
+        KeyView::at(k, crate::domain::now_ms())
+    }
+
+    /// The key as seen at `now_ms` (the server clock), for `expired`.
+    pub fn at(k: &ApiKey, now_ms: i64) -> KeyView {
         KeyView {
             id: k.id,
             name: k.name.clone(),
@@ -73,6 +91,15 @@ impl KeyView {
             status: if k.revoked { "revoked" } else { "active" }.into(),
             created_at_ms: k.created_at_ms,
             last_used_ms: k.last_used_ms,
+            expires_at: k
+                .limits
+                .expires_at_ms
+                .map(crate::domain::limits::format_rfc3339),
+            expired: k.limits.expired(now_ms),
+            models: k.limits.models.clone(),
+            allowed_ips: k.limits.allowed_ips.clone(),
+            limits: crate::http::limits::LimitsView::from_limits(&k.limits.limits),
+            usage: None,
         }
     }
 }
@@ -82,6 +109,18 @@ pub struct CreateKey {
     /// A name to recognise the key by (at most 64 characters).
     #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(flatten)]
+    pub settings: crate::http::limits::KeySettings,
+}
+
+/// Change a key: its name and limits. Missing fields stay as they are; `null` removes
+/// a limit.
+#[derive(Debug, Clone, Object)]
+pub struct UpdateKey {
+    /// A new name (at most 64 characters).
+    pub name: Option<String>,
+    #[oai(flatten)]
+    pub settings: crate::http::limits::KeySettings,
 }
 
 /// A new key. `key` is shown only in this response: store it now.

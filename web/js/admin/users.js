@@ -1,5 +1,5 @@
 // Operator: users — search, create, disable/enable, credits ± with a note, pricing group.
-import { get, post, patch } from "../api.js";
+import { get, post, patch, put } from "../api.js";
 import { t } from "../i18n.js";
 import { h, clear, table, loading, errorBox, fmtTime, fmtNumber, pageHeader, formDialog, field, toast, copyButton } from "../ui.js";
 
@@ -75,6 +75,56 @@ export default {
       }
     }
 
+    // The account's own limits across all its keys (the values in force are shown; empty
+    // = no own value, so the pricing group's default applies).
+    async function limits(u) {
+      let cur;
+      try {
+        cur = await get(`/console/api/admin/users/${u.id}/limits`);
+      } catch (e) {
+        toast(e.message, "error");
+        return;
+      }
+      const l = cur.limits;
+      const num = (name, v) => h(`input#ulimit-${name}`, { name, type: "number", inputmode: "numeric", value: v ?? "" });
+      const res = await formDialog({
+        title: t("admin.users.limits_title", { name: u.username }),
+        fields: [
+          h(
+            "p.hint#ulimit-usage",
+            t("admin.users.limits_usage", {
+              spent: fmtNumber(cur.usage.spent_this_period),
+              running: cur.usage.running_tasks,
+              queued: cur.usage.queued_tasks,
+            }),
+          ),
+          field(t("keys.limits.budget"), num("budget", l.budget)),
+          field(
+            t("keys.limits.budget_period"),
+            h(
+              "select#ulimit-budget_period",
+              { name: "budget_period" },
+              ["total", "daily", "monthly"].map((p) => h("option", { value: p, selected: l.budget_period === p }, t(`keys.period.${p}`))),
+            ),
+          ),
+          field(t("keys.limits.max_concurrency"), num("max_concurrency", l.max_concurrency)),
+          field(t("keys.limits.max_queued"), num("max_queued", l.max_queued)),
+          field(t("keys.limits.rpm"), num("rpm", l.rpm)),
+        ],
+        submit: (d) => {
+          const int = (v) => (v === undefined || String(v).trim() === "" ? null : Number(v));
+          return put(`/console/api/admin/users/${u.id}/limits`, {
+            budget: int(d.budget),
+            budget_period: d.budget_period,
+            max_concurrency: int(d.max_concurrency),
+            max_queued: int(d.max_queued),
+            rpm: int(d.rpm),
+          });
+        },
+      });
+      if (res) toast(t("admin.users.limits_saved", { name: u.username }));
+    }
+
     async function resetPassword(u) {
       const res = await formDialog({
         title: t("admin.users.reset_title", { name: u.username }),
@@ -139,6 +189,7 @@ export default {
                         },
                         u.disabled ? t("admin.users.enable") : t("admin.users.disable"),
                       ),
+                  h("button.btn.btn-small", { type: "button", "aria-label": t("admin.users.limits_title", { name: u.username }), onclick: () => limits(u) }, t("admin.users.limits")),
                   h("button.btn.btn-small.btn-ghost", { type: "button", onclick: () => resetPassword(u) }, t("admin.users.reset")),
                 ),
               ];
