@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 JANITOR_FILES=${N:-100000} cargo nextest run --no-capture \
   -E 'test(janitor_drains_a_backlog_while_serving_stays_flat)' 2>&1 \
-  | grep -E '^(setup|janitor|serving)'
+  | grep -E '^(setup|janitor|serving)|panicked|assertion|FAIL'

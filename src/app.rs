@@ -131,7 +131,11 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
     // Expired console sessions go on a timer, never inside a login.
     let session_purge = tokio::spawn(state.sessions.clone().run_purge(engine_rx.clone()));
     // Expired media goes in bounded passes on its own timer.
-    let janitor = tokio::spawn(state.janitor.clone().run(engine_rx.clone()));
+    let janitor = if state.config.janitor_timer {
+        tokio::spawn(state.janitor.clone().run(engine_rx.clone()))
+    } else {
+        tokio::spawn(async {})
+    };
     // `videoapi backup` reaches the running server (which holds the database) here.
     let control = tokio::spawn(crate::control::serve(state.clone(), engine_rx.clone()));
     let public_url = state.config.public_url.clone();

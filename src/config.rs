@@ -34,6 +34,9 @@ pub struct Config {
     pub critical_free_bytes: u64,
     /// Not a setting: how free space is measured (tests inject a fixed figure).
     pub free_space_probe: crate::storage::guard::SharedProbe,
+    /// Not a setting: whether the janitor runs on its own timer (measurements drive its
+    /// passes themselves).
+    pub janitor_timer: bool,
     /// `task_deadline_secs` · `VIDEOAPI_TASK_DEADLINE_SECS` · default 3600.
     pub task_deadline_secs: u64,
     /// `header_read_timeout_secs` · `VIDEOAPI_HEADER_READ_TIMEOUT_SECS` · default 10:
@@ -101,6 +104,7 @@ impl Default for Config {
             min_free_bytes: 1024 * MB,
             critical_free_bytes: 256 * MB,
             free_space_probe: Default::default(),
+            janitor_timer: true,
             task_deadline_secs: 3600,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,

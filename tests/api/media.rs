@@ -388,9 +388,13 @@ async fn probe(
         && !stop.load(std::sync::atomic::Ordering::Relaxed)
     {
         let t = std::time::Instant::now();
-        let r = http.get(&url).send().await.unwrap();
+        let r = http
+            .get(&url)
+            .send()
+            .await
+            .expect("the probe's request failed");
         assert_eq!(r.status(), 200);
-        r.bytes().await.unwrap();
+        r.bytes().await.expect("the probe's body failed");
         out.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     out
@@ -404,7 +408,12 @@ async fn janitor_drains_a_backlog_while_serving_stays_flat() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let m = media_app(|c| c.quotas.default = Default::default()).await;
+    let m = media_app(|c| {
+        c.quotas.default = Default::default();
+        // Only the passes below drain the backlog, so the figures are theirs alone.
+        c.janitor_timer = false;
+    })
+    .await;
     let app = &m.app;
     let key = app.user_with_key("backlog", 0).await;
     let owner = app
@@ -473,12 +482,11 @@ async fn janitor_drains_a_backlog_while_serving_stays_flat() {
         if !p.more {
             break;
         }
-        assert!(passes <= n / 100 + 10, "no progress");
+        assert!(passes <= n / 100 + 10, "no progress after {removed} files");
     }
     let drain = t.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let during = during.await.unwrap();
-    assert_eq!(removed, n);
     let (b50, b99, bmax) = percentiles(before);
     let samples = during.len();
     let (d50, d99, dmax) = percentiles(during);
@@ -491,6 +499,7 @@ async fn janitor_drains_a_backlog_while_serving_stays_flat() {
     println!(
         "serving during: p50 {d50:.2} ms, p99 {d99:.2} ms, max {dmax:.2} ms ({samples} requests)"
     );
+    assert_eq!(removed, n);
     // Flat: the median stays within a few times the idle one (a generous bound for a
     // shared 2-core machine); nothing stalls for a whole second.
     assert!(d50 <= (b50 * 5.0).max(5.0), "p50 {b50:.2} -> {d50:.2} ms");
