@@ -2,6 +2,9 @@
 # Runs the whole test suite: unit + integration tests (and, when present, browser e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The email tests start a real SMTP server (aiosmtpd) on loopback.
+python3 -c 'import aiosmtpd' 2>/dev/null \
+  || pip install -q --disable-pip-version-check -r tests/api/requirements.txt
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --no-fail-fast
 else

@@ -23,6 +23,12 @@ pub struct AppState {
     pub tasks: Arc<Tasks>,
     pub sessions: Arc<Sessions>,
     pub janitor: Arc<crate::storage::janitor::Janitor>,
+    /// Sign-up, invites, email links (issue 13).
+    pub signup: Arc<crate::service::signup::Signup>,
+    /// Redemption codes.
+    pub codes: Arc<crate::service::codes::Codes>,
+    /// Online top-ups.
+    pub payments: Arc<crate::service::payments::Payments>,
     pub limits: Arc<crate::service::limits::LimitsService>,
 }
 
@@ -85,6 +91,7 @@ impl AppState {
             limits: limits.clone(),
         });
         let sessions = Arc::new(Sessions::new(store.clone()));
+        let (signup, codes, payments) = money_services(&store, &config)?;
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -96,10 +103,37 @@ impl AppState {
             tasks,
             sessions,
             janitor,
+            signup,
+            codes,
+            payments,
             limits,
         };
         Ok((state, generated))
     }
+}
+
+type MoneyServices = (
+    Arc<crate::service::signup::Signup>,
+    Arc<crate::service::codes::Codes>,
+    Arc<crate::service::payments::Payments>,
+);
+
+/// Sign-up, codes and payments, from the config (`[smtp]`, `[payments.stripe]`).
+fn money_services(store: &Store, config: &Config) -> anyhow::Result<MoneyServices> {
+    use crate::service::payments::{Payments, Processor, stripe::Stripe};
+    let signup = crate::service::signup::Signup::new(store.clone(), config)?;
+    let codes = crate::service::codes::Codes::new(store.clone(), config.clock.clone());
+    let processor: Option<Arc<dyn Processor>> = match &config.stripe {
+        Some(c) => Some(Arc::new(Stripe::new(c)?)),
+        None => None,
+    };
+    let payments = Payments::new(
+        store.clone(),
+        config.clock.clone(),
+        processor,
+        config.public_url.clone(),
+    );
+    Ok((Arc::new(signup), Arc::new(codes), Arc::new(payments)))
 }
 
 /// A running server: its state, address, and how to stop it.

@@ -671,8 +671,8 @@ fn check(g: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let report = store.read_now(store::audit::check)?;
     store.close();
     println!(
-        "checked {} users, {} ledger entries, {} tasks",
-        report.users, report.entries, report.tasks
+        "checked {} users, {} ledger entries, {} tasks ({} settled: reserved − refunded − settled back = charged)",
+        report.users, report.entries, report.tasks, report.settled
     );
     if report.violations.is_empty() {
         println!("ledger OK");

@@ -85,6 +85,25 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<Model>,
     pub pricing_groups: Vec<PricingGroup>,
+    /// `registration` · `VIDEOAPI_REGISTRATION` · default `closed`: whether visitors may
+    /// create accounts (`closed`, `invite` = with an operator's invite code, `open`).
+    /// The operator console can change it later (stored in the database, which then wins).
+    pub registration: crate::domain::signup::Registration,
+    /// `signup_credits` · `VIDEOAPI_SIGNUP_CREDITS` · default 0: credits a self-registered
+    /// account starts with (a `signup_bonus` ledger entry). Console-editable too.
+    pub signup_credits: i64,
+    /// `signup_pricing_group` · `VIDEOAPI_SIGNUP_PRICING_GROUP` · default none (list
+    /// prices): the pricing group of self-registered accounts. Console-editable too.
+    pub signup_pricing_group: Option<String>,
+    /// `email_verification` · `VIDEOAPI_EMAIL_VERIFICATION` · default false: sign-up needs
+    /// an email address and the account can log in only after opening the emailed link.
+    /// Needs `[smtp]`. Console-editable too.
+    pub email_verification: bool,
+    /// `[smtp]`: outgoing mail (verification, password resets). Without it there is no
+    /// email at all.
+    pub smtp: Option<SmtpConfig>,
+    /// `[payments.stripe]`: online top-up through Stripe Checkout.
+    pub stripe: Option<StripeConfig>,
     /// Not a setting: the wall clock the server reads. Tests put a
     /// [`crate::clock::ManualClock`] here to move time instead of waiting.
     pub clock: crate::clock::SharedClock,
@@ -124,11 +143,98 @@ impl Default for Config {
             models: Vec::new(),
             pricing_groups: Vec::new(),
             clock: crate::clock::SharedClock::system(),
+            registration: crate::domain::signup::Registration::Closed,
+            signup_credits: 0,
+            signup_pricing_group: None,
+            email_verification: false,
+            smtp: None,
+            stripe: None,
         }
     }
 }
 
 const MB: u64 = 1024 * 1024;
+
+/// `[smtp]`: where outgoing mail goes. `password_file` (or `VIDEOAPI_SMTP_PASSWORD(_FILE)`)
+/// keeps the password out of the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// Default 587 (STARTTLS), 465 with `security = "tls"`.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit TLS, port 465) or `none` (plain text: only
+    /// for a relay on the same host).
+    #[serde(default = "default_smtp_security")]
+    pub security: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The sender, e.g. `VideoApi <noreply@example.com>`.
+    pub from: String,
+}
+
+fn default_smtp_security() -> String {
+    "starttls".into()
+}
+
+/// `[payments.stripe]`: Stripe Checkout for online top-ups. Amounts are in the currency's
+/// smallest unit (cents for USD).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeConfig {
+    /// `sk_live_...` / `sk_test_...`; or `secret_key_file`, or
+    /// `VIDEOAPI_STRIPE_SECRET_KEY(_FILE)`.
+    #[serde(default)]
+    pub secret_key: Option<String>,
+    #[serde(default)]
+    pub secret_key_file: Option<PathBuf>,
+    /// `whsec_...` from the webhook endpoint; or `webhook_secret_file`, or
+    /// `VIDEOAPI_STRIPE_WEBHOOK_SECRET(_FILE)`.
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    #[serde(default)]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Stripe's API address; tests point it at a simulator.
+    #[serde(default = "default_stripe_api_base")]
+    pub api_base: String,
+    /// Lower-case ISO code, default `usd`.
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    /// Fixed offers: `[{ credits = 1000, amount = 500 }]` (500 = $5.00).
+    #[serde(default)]
+    pub packages: Vec<crate::domain::payments::Package>,
+    /// A free amount: credits per smallest currency unit (e.g. 2 = 200 credits per $1).
+    #[serde(default)]
+    pub credits_per_unit: Option<i64>,
+    /// Bounds of a free amount, in the smallest unit (default 100 and 100000).
+    #[serde(default)]
+    pub min_amount: Option<i64>,
+    #[serde(default)]
+    pub max_amount: Option<i64>,
+    /// CIDRs the Stripe client may reach besides public addresses (tests: loopback).
+    #[serde(default)]
+    pub allow_private_cidrs: Vec<String>,
+}
+
+fn default_stripe_api_base() -> String {
+    "https://api.stripe.com".into()
+}
+
+fn default_currency() -> String {
+    "usd".into()
+}
+
+/// `[payments]`: one table per processor.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentsFile {
+    stripe: Option<StripeConfig>,
+}
 
 /// The TOML file's shape; every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -163,6 +269,12 @@ struct FileConfig {
     retention: Option<RetentionFile>,
     quotas: Option<QuotasFile>,
     storage: Option<StorageFile>,
+    registration: Option<String>,
+    signup_credits: Option<i64>,
+    signup_pricing_group: Option<String>,
+    email_verification: Option<bool>,
+    smtp: Option<SmtpConfig>,
+    payments: Option<PaymentsFile>,
 }
 
 /// `[retention]`: periods as `7d`, `12h`, `30s` or `0` (forever).
@@ -345,7 +457,22 @@ impl Config {
                     c.critical_free_bytes = v * MB;
                 }
             }
+            if let Some(v) = f.registration {
+                c.registration = v
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("registration: {e}"))?;
+            }
+            if let Some(v) = f.signup_credits {
+                c.signup_credits = v;
+            }
+            c.signup_pricing_group = f.signup_pricing_group.or(c.signup_pricing_group);
+            if let Some(v) = f.email_verification {
+                c.email_verification = v;
+            }
+            c.smtp = f.smtp;
+            c.stripe = f.payments.and_then(|p| p.stripe);
         }
+        load_money_env(&mut c)?;
         // Environment (VIDEOAPI_LISTEN/DATA_DIR/PUBLIC_URL arrive through clap as flags).
         if let Some(v) = env_parse::<u64>("VIDEOAPI_MAX_UPLOAD_MB")? {
             c.max_upload_bytes = v * MB;
@@ -475,6 +602,31 @@ impl Config {
             if m.id.trim().is_empty() {
                 anyhow::bail!("a model in the config has an empty id");
             }
+            // A matrix that leaves something the model accepts unpriced stops the start.
+            crate::domain::pricing::validate(m)
+                .map_err(|e| anyhow::anyhow!("price of model `{}`: {e}", m.id))?;
+        }
+        if self.signup_credits < 0 {
+            anyhow::bail!("signup_credits cannot be negative");
+        }
+        if let Some(smtp) = &self.smtp
+            && !matches!(smtp.security.as_str(), "starttls" | "tls" | "none")
+        {
+            anyhow::bail!("smtp.security must be starttls, tls or none");
+        }
+        if let Some(st) = &self.stripe {
+            crate::domain::payments::check_offer(
+                &st.packages,
+                st.credits_per_unit,
+                st.min_amount,
+                st.max_amount,
+            )
+            .map_err(|e| anyhow::anyhow!("payments.stripe: {e}"))?;
+            if st.secret_key.is_none() || st.webhook_secret.is_none() {
+                anyhow::bail!(
+                    "payments.stripe needs secret_key and webhook_secret (or their *_FILE)"
+                );
+            }
         }
         Ok(())
     }
@@ -482,6 +634,56 @@ impl Config {
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("videoapi.redb")
     }
+}
+
+/// The sign-up, mail and payment settings from the environment, and their secret files.
+fn load_money_env(c: &mut Config) -> anyhow::Result<()> {
+    if let Some(v) = env("VIDEOAPI_REGISTRATION") {
+        c.registration = v
+            .parse()
+            .map_err(|e| anyhow::anyhow!("VIDEOAPI_REGISTRATION: {e}"))?;
+    }
+    if let Some(v) = env_parse("VIDEOAPI_SIGNUP_CREDITS")? {
+        c.signup_credits = v;
+    }
+    if let Some(v) = env("VIDEOAPI_SIGNUP_PRICING_GROUP") {
+        c.signup_pricing_group = Some(v);
+    }
+    if let Some(v) = env_parse("VIDEOAPI_EMAIL_VERIFICATION")? {
+        c.email_verification = v;
+    }
+    if let Some(smtp) = c.smtp.as_mut() {
+        if let Some(p) = env("VIDEOAPI_SMTP_PASSWORD") {
+            smtp.password = Some(p);
+        } else if let Some(f) = env("VIDEOAPI_SMTP_PASSWORD_FILE") {
+            smtp.password = Some(read_secret_file(Path::new(&f))?);
+        } else if let (None, Some(f)) = (&smtp.password, &smtp.password_file) {
+            smtp.password = Some(read_secret_file(f)?);
+        }
+    }
+    if let Some(st) = c.stripe.as_mut() {
+        for (value, file, var) in [
+            (
+                &mut st.secret_key,
+                &st.secret_key_file,
+                "VIDEOAPI_STRIPE_SECRET_KEY",
+            ),
+            (
+                &mut st.webhook_secret,
+                &st.webhook_secret_file,
+                "VIDEOAPI_STRIPE_WEBHOOK_SECRET",
+            ),
+        ] {
+            if let Some(v) = env(var) {
+                *value = Some(v);
+            } else if let Some(f) = env(&format!("{var}_FILE")) {
+                *value = Some(read_secret_file(Path::new(&f))?);
+            } else if let (None, Some(f)) = (&value, file) {
+                *value = Some(read_secret_file(f)?);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_proxies<'a>(items: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<ipnet::IpNet>> {
@@ -563,6 +765,68 @@ mod tests {
         })
         .unwrap();
         assert!(!c.strict_request_fields);
+    }
+
+    #[test]
+    fn sign_up_mail_and_stripe_settings_read_their_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = |name: &str, value: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, format!("{value}\n")).unwrap();
+            p.display().to_string()
+        };
+        let (smtp, key, whsec) = (
+            secret("smtp", "mail-pass"),
+            secret("key", "sk_test_file"),
+            secret("whsec", "whsec_file"),
+        );
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "registration = \"invite\"\nsignup_credits = 25\n\
+                 [smtp]\nhost = \"mail.example.com\"\nfrom = \"a@example.com\"\npassword_file = \"{smtp}\"\n\
+                 [payments.stripe]\nsecret_key_file = \"{key}\"\nwebhook_secret_file = \"{whsec}\"\n\
+                 packages = [{{ credits = 10, amount = 100 }}]\n"
+            ),
+        )
+        .unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.registration, crate::domain::signup::Registration::Invite);
+        assert_eq!(c.signup_credits, 25);
+        let smtp = c.smtp.unwrap();
+        assert_eq!(
+            (smtp.password.as_deref(), smtp.security.as_str()),
+            (Some("mail-pass"), "starttls")
+        );
+        let st = c.stripe.unwrap();
+        assert_eq!(st.secret_key.as_deref(), Some("sk_test_file"));
+        assert_eq!(st.webhook_secret.as_deref(), Some("whsec_file"));
+        assert_eq!(st.currency, "usd");
+        // Nothing on sale, or no secrets: refused at start, not at the first checkout.
+        std::fs::write(
+            &path,
+            "[payments.stripe]\nsecret_key = \"k\"\nwebhook_secret = \"w\"\n",
+        )
+        .unwrap();
+        let err = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("packages"), "{err}");
+        std::fs::write(&path, "registration = \"maybe\"\n").unwrap();
+        assert!(
+            Config::load(&Overrides {
+                config: Some(path),
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 
     #[test]

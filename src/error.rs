@@ -153,6 +153,43 @@ pub enum AppError {
     LoginBusy { retry_after_secs: u64 },
     #[error("cross-site request refused: {reason}")]
     CrossSite { reason: String },
+    #[error("no redemption code matches; check for typos")]
+    CodeNotFound,
+    #[error("this redemption code has already been used the maximum number of times")]
+    CodeUsedUp,
+    #[error("this redemption code has expired")]
+    CodeExpired,
+    #[error("this redemption code has been disabled")]
+    CodeDisabled,
+    /// Guess-shaped attempts (redeem, sign-up, password reset) from one account or address.
+    #[error("too many attempts; try again in {retry_after_secs} seconds")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("{message}")]
+    RegistrationClosed { message: String },
+    #[error("the invite code is missing, used up, expired or unknown")]
+    InviteInvalid,
+    #[error("the user name `{username}` is taken")]
+    UsernameTaken { username: String },
+    #[error("this email address already belongs to an account")]
+    EmailTaken,
+    #[error("{message}")]
+    WeakPassword { message: String },
+    #[error("this link is invalid, already used or expired; ask for a new one")]
+    TokenInvalid,
+    #[error(
+        "the email address of this account is not verified yet: open the link in the email we sent"
+    )]
+    EmailNotVerified,
+    #[error("email is not configured on this server (no [smtp] section)")]
+    EmailNotConfigured,
+    #[error("sending the email failed: {message}")]
+    EmailFailed { message: String },
+    #[error("online payments are not configured on this server")]
+    PaymentsNotConfigured,
+    #[error("the payment processor failed: {message}")]
+    PaymentProvider { message: String },
+    #[error("the webhook signature is missing, wrong or too old")]
+    BadSignature,
     #[error("database is locked by a running server")]
     DatabaseLocked,
     #[error("writes are impossible right now: {reason}")]
@@ -291,6 +328,23 @@ impl AppError {
             LoginThrottled { .. } => code(429, "rate_limit_error", "login_throttled"),
             LoginBusy { .. } => code(429, "rate_limit_error", "login_busy"),
             CrossSite { .. } => code(403, "permission_error", "csrf_rejected"),
+            CodeNotFound => code(404, "not_found_error", "code_not_found"),
+            CodeUsedUp => code(409, "invalid_request_error", "code_used_up"),
+            CodeExpired => code(410, "invalid_request_error", "code_expired"),
+            CodeDisabled => code(403, "permission_error", "code_disabled"),
+            TooManyAttempts { .. } => code(429, "rate_limit_error", "too_many_attempts"),
+            RegistrationClosed { .. } => code(403, "permission_error", "registration_closed"),
+            InviteInvalid => code(403, "permission_error", "invite_invalid"),
+            UsernameTaken { .. } => code(409, "invalid_request_error", "username_taken"),
+            EmailTaken => code(409, "invalid_request_error", "email_taken"),
+            WeakPassword { .. } => code(422, "invalid_request_error", "weak_password"),
+            TokenInvalid => code(400, "invalid_request_error", "token_invalid"),
+            EmailNotVerified => code(403, "authentication_error", "email_not_verified"),
+            EmailNotConfigured => code(409, "invalid_request_error", "email_not_configured"),
+            EmailFailed { .. } => code(502, "server_error", "email_failed"),
+            PaymentsNotConfigured => code(409, "invalid_request_error", "payments_not_configured"),
+            PaymentProvider { .. } => code(502, "server_error", "payment_provider_error"),
+            BadSignature => code(400, "invalid_request_error", "invalid_signature"),
             DatabaseLocked => code(503, "server_error", "database_locked"),
             Unavailable { .. } => code(503, "server_error", "service_unavailable"),
             Storage(_) | Internal(_) => code(500, "server_error", "internal_error"),
@@ -309,6 +363,14 @@ impl AppError {
             }
             AppError::UnknownField { field, .. } => Some(field.clone()),
             AppError::UnknownReference { .. } => Some("prompt".into()),
+            AppError::CodeNotFound
+            | AppError::CodeUsedUp
+            | AppError::CodeExpired
+            | AppError::CodeDisabled => Some("code".into()),
+            AppError::UsernameTaken { .. } => Some("username".into()),
+            AppError::EmailTaken => Some("email".into()),
+            AppError::WeakPassword { .. } => Some("password".into()),
+            AppError::InviteInvalid => Some("invite_code".into()),
             AppError::UnknownModel { .. }
             | AppError::RemixUnsupported { .. }
             | AppError::ModelDisabled { .. }
@@ -328,6 +390,7 @@ impl AppError {
         match self {
             AppError::LoginThrottled { retry_after_secs }
             | AppError::LoginBusy { retry_after_secs }
+            | AppError::TooManyAttempts { retry_after_secs }
             | AppError::RpmExceeded {
                 retry_after_secs, ..
             } => Some((*retry_after_secs).max(1)),

@@ -3,11 +3,14 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BillingMode {
+    #[default]
     PerTask,
     PerSecond,
+    /// A price per duration bucket: the shortest bucket that covers the seconds.
+    PerDuration,
 }
 
 impl BillingMode {
@@ -15,11 +18,15 @@ impl BillingMode {
         match self {
             BillingMode::PerTask => "per_task",
             BillingMode::PerSecond => "per_second",
+            BillingMode::PerDuration => "per_duration",
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A model's price matrix (README, "Pricing and billing"). `per_task` and `per_second`
+/// with `credits` and `resolution_credits` are today's forms; buckets and surcharges
+/// extend them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Billing {
     pub mode: BillingMode,
     /// Credits per task, or per second of video.
@@ -27,6 +34,51 @@ pub struct Billing {
     /// Per-resolution override of `credits` (e.g. 1080p costs more per second).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resolution_credits: BTreeMap<String, i64>,
+    /// `per_duration`: one price per bucket; a request is billed at the shortest bucket
+    /// whose `max_seconds` covers its seconds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<DurationBucket>,
+    /// With `generate_audio`: the base price times this percent (150 = ×1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_percent: Option<u32>,
+    /// With `generate_audio`: credits added per task.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub audio_credits: i64,
+    /// With a video input (reference or edit): credits added per task.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub video_input_credits: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
+/// One column of a `per_duration` matrix: the price of videos up to `max_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DurationBucket {
+    pub max_seconds: u32,
+    /// Price at any resolution not listed in `resolution_credits`; none = unpriced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<i64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolution_credits: BTreeMap<String, i64>,
+}
+
+/// What a channel charges the operator for one task on a route, in credits, so that the
+/// margin is `charged - cost`. Any mix of parts; they add up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteCost {
+    /// Per task.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub per_task: i64,
+    /// Per second of video made, by resolution (`"*"` = any other resolution).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_second: BTreeMap<String, i64>,
+    /// Per provider unit (a Kling unit, an Ark token): `unit_credits` per `per_units`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unit_credits: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_units: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +127,9 @@ pub struct Route {
     /// Adapter-specific settings (e.g. an input mapping), kept as data.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub settings: serde_json::Value,
+    /// What the channel charges for a task on this route (for the operator's margin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<RouteCost>,
 }
 
 fn one() -> u32 {
@@ -162,6 +217,17 @@ pub struct PricingGroup {
     pub overrides: BTreeMap<String, i64>,
 }
 
+/// One customer's own price for one model, above any pricing group: a percent of list
+/// price, or a unit price (per task, per second or per bucket, as the model bills).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPrice {
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<i64>,
+}
+
 /// Keep only what is safe to show: the last four characters of a secret.
 pub fn mask_secret(secret: &str) -> String {
     if secret.is_empty() {
@@ -205,6 +271,7 @@ pub fn demo_models() -> Vec<Model> {
         priority: 0,
         weight: 1,
         settings: serde_json::Value::Null,
+        cost: None,
     };
     let ratios = ["auto", "16:9", "9:16", "1:1", "21:9"]
         .map(String::from)
@@ -224,6 +291,7 @@ pub fn demo_models() -> Vec<Model> {
                 mode: BillingMode::PerSecond,
                 credits: 36,
                 resolution_credits: BTreeMap::from([("480p".into(), 24)]),
+                ..Billing::default()
             },
             capabilities: Capabilities {
                 types: ["image-to-video", "reference-to-video", "text-to-video"]
@@ -252,6 +320,7 @@ pub fn demo_models() -> Vec<Model> {
                 mode: BillingMode::PerTask,
                 credits: 100,
                 resolution_credits: BTreeMap::new(),
+                ..Billing::default()
             },
             capabilities: Capabilities {
                 types: vec!["text-to-video".into()],

@@ -13,6 +13,14 @@ pub enum EntryKind {
     TopUp,
     /// Operator correction (either sign).
     Adjust,
+    /// Credits from a redemption code; `source` is `code:<code id>`.
+    Redeem,
+    /// Credits bought online; `source` is `<processor>:<payment session id>`.
+    Payment,
+    /// Credits a self-registered account starts with; `source` is `signup`.
+    SignupBonus,
+    /// What a completed task did not use returned: reservation − price of what was made.
+    Settle,
 }
 
 impl EntryKind {
@@ -22,7 +30,36 @@ impl EntryKind {
             EntryKind::Refund => "refund",
             EntryKind::TopUp => "top_up",
             EntryKind::Adjust => "adjust",
+            EntryKind::Redeem => "redeem",
+            EntryKind::Payment => "payment",
+            EntryKind::SignupBonus => "signup_bonus",
+            EntryKind::Settle => "settle",
         }
+    }
+
+    /// Every kind, for filters and their error messages.
+    pub const ALL: [EntryKind; 8] = [
+        EntryKind::Reserve,
+        EntryKind::Refund,
+        EntryKind::Settle,
+        EntryKind::TopUp,
+        EntryKind::Adjust,
+        EntryKind::Redeem,
+        EntryKind::Payment,
+        EntryKind::SignupBonus,
+    ];
+
+    pub fn parse(s: &str) -> Option<EntryKind> {
+        EntryKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Credits that came into the system from outside (sold or given), as opposed to
+    /// spending and refunds.
+    pub fn is_credit_in(self) -> bool {
+        matches!(
+            self,
+            EntryKind::TopUp | EntryKind::Redeem | EntryKind::Payment | EntryKind::SignupBonus
+        )
     }
 }
 
@@ -41,4 +78,8 @@ pub struct LedgerEntry {
     pub actor: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Where credits from outside came from: `code:<id>`, `stripe:<session id>`,
+    /// `signup`. None for task entries and operator changes (their actor says who).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }

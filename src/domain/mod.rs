@@ -2,18 +2,24 @@
 
 pub mod catalog;
 pub mod client_addr;
+pub mod codes;
 pub mod credits;
 pub mod ids;
 pub mod ledger;
 pub mod limits;
+pub mod margins;
 pub mod media;
+pub mod mp4;
 pub mod network;
 pub mod openai;
 pub mod paging;
+pub mod payments;
 pub mod pricing;
 pub mod references;
 pub mod request;
 pub mod session;
+pub mod settlement;
+pub mod signup;
 pub mod task;
 pub mod user;
 

@@ -93,6 +93,12 @@ pub struct Task {
     pub phase: Phase,
     pub credits_reserved: i64,
     pub credits_refunded: bool,
+    /// What the task finally cost; `None` until settled (and on tasks settled before
+    /// settlement existed, which kept their reservation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits_charged: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<super::settlement::Settlement>,
     pub poll_interval_seconds: u32,
     /// Route chosen for the current or last submission.
     #[serde(default, skip_serializing_if = "Option::is_none")]

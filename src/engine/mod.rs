@@ -595,9 +595,13 @@ impl Engine {
         }
         let id = task.id.clone();
         let kept = outputs.clone();
+        // Settlement (issue 11): what was made and the route's cost, settled in the write
+        // that completes the task.
+        let made = crate::service::settlement::made(&self.storage, &results, &outputs).await;
+        let cost = crate::service::settlement::route_cost(&self.catalog, &task);
         let done = self
             .store
-            .write(move |txn| store::tasks::complete(txn, &id, kept))
+            .write(move |txn| store::tasks::complete(txn, &id, kept, &made, cost.as_ref()))
             .await?;
         match done {
             Some(t) if t.status == Status::Completed && t.outputs == outputs => {

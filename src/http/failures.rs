@@ -29,7 +29,8 @@ pub const E503: u32 = 1 << 10;
 /// 401 on console routes: the same status as [`E401`], described for a session.
 pub const S401: u32 = 1 << 11;
 pub const E410: u32 = 1 << 12;
-pub const E507: u32 = 1 << 13;
+pub const E502: u32 = 1 << 13;
+pub const E507: u32 = 1 << 14;
 
 /// Any JSON body: malformed JSON, too large, wrong content type, invalid fields.
 pub const BODY: u32 = E400 | E413 | E415 | E422;
@@ -108,7 +109,14 @@ const STATUSES: &[(u32, u16, &str)] = &[
     (
         E410,
         410,
-        "The file expired under the retention policy and was deleted (`file_expired`).",
+        "Gone: the redemption code expired (`code_expired`), or a stored file expired under \
+         the retention policy and was deleted (`file_expired`).",
+    ),
+    (
+        E502,
+        502,
+        "An outside service (the payment processor, the mail server) failed \
+         (`payment_provider_error`, `email_failed`).",
     ),
     (
         E507,

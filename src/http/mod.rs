@@ -8,6 +8,7 @@ pub mod errors;
 pub mod failures;
 pub mod files;
 pub mod limits;
+pub mod money;
 pub mod openai;
 pub mod public;
 pub mod uploads;
@@ -22,6 +23,7 @@ pub type Apis = (
     openai::OpenAiApi,
     uploads::UploadApi,
     console::ConsoleApis,
+    money::RedeemApi,
 );
 
 /// The OpenAPI service for every documented route.
@@ -32,6 +34,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             openai::OpenAiApi,
             uploads::UploadApi,
             console::apis(),
+            money::RedeemApi,
         ),
         "VideoApi",
         env!("CARGO_PKG_VERSION"),
@@ -133,6 +136,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .nest_no_strip("/api", api.clone())
         .nest_no_strip("/console/api", api.clone().around(console::guard))
         .at("/healthz", api)
+        .at("/payments/:processor/webhook", poem::post(money::webhook))
         .at("/openapi.json", poem::get(spec_endpoint))
         .at("/favicon.ico", poem::get(favicon))
         .nest("/docs", docs)

@@ -261,6 +261,7 @@ impl PublicApi {
             .0
             .as_ref()
             .and_then(|p| state.catalog.group(p.user.pricing_group.as_deref()));
+        let who_id = who.0.as_ref().map(|p| p.user.id);
         // A key with a model allow-list sees only those models.
         let allowed = match who
             .0
@@ -276,7 +277,10 @@ impl PublicApi {
             .iter()
             .filter(|m| m.enabled)
             .filter(|m| allowed.as_ref().is_none_or(|l| l.allows_model(&m.id)))
-            .map(|m| ModelInfo::from_model(m, group.as_ref()))
+            .map(|m| {
+                let own = who_id.and_then(|u| state.catalog.user_price(u, &m.id));
+                ModelInfo::from_model(m, group.as_ref(), own.as_ref())
+            })
             .collect();
         Ok(Json(ModelList {
             object: "list".into(),
@@ -322,6 +326,35 @@ impl PublicApi {
             poll_interval_seconds: task.poll_interval_seconds,
             queue_position,
         })))
+    }
+
+    /// Estimate a video task
+    ///
+    /// Takes exactly the body of `POST /v1/video/generations` and answers what that create
+    /// would reserve now, with its breakdown. The same checks and errors as a create,
+    /// including 402 when the balance is short; nothing is created or charged.
+    #[oai(
+        path = "/v1/video/generations/estimate",
+        method = "post",
+        tag = "ApiTags::Generations",
+        operation_id = "estimate_generation"
+    )]
+    async fn estimate(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        body: Json<CreateBody>,
+    ) -> Result<Json<EstimateView>, Failure<{ AUTH | BODY | E402 }>> {
+        let input = body.0.decode(state.config.strict_request_fields)?;
+        check_own_uploads(
+            &state.storage,
+            auth.0.user.id,
+            &state.config.public_url,
+            &input,
+        )
+        .await?;
+        let e = state.tasks.estimate(&auth.0, input, false).await?;
+        Ok(Json(EstimateView::from_estimate(&e)))
     }
 
     /// Get a task

@@ -1,6 +1,6 @@
 //! Response bodies of the public API and their mapping from domain records.
 
-use crate::domain::catalog::{Model, PricingGroup};
+use crate::domain::catalog::{Model, PricingGroup, UserPrice};
 use crate::domain::pricing;
 use crate::domain::task::{Status, Task};
 use poem_openapi::Object;
@@ -15,12 +15,27 @@ pub struct ModelList {
 /// How a model is billed.
 #[derive(Debug, Clone, Object)]
 pub struct BillingInfo {
-    /// `per_task` or `per_second`.
+    /// `per_task`, `per_second` or `per_duration`.
     pub mode: String,
-    /// Credits per task, or per second of video (at the first listed resolution).
+    /// Credits per task, per second of video, or for the shortest duration bucket (at the
+    /// first listed resolution), at your price.
     pub credits: i64,
     /// Credits per task or second for each resolution.
     pub resolution_credits: std::collections::BTreeMap<String, i64>,
+    /// The whole price matrix at your price: one row per resolution, duration, audio
+    /// and video input the model accepts, with what a task of that shape reserves.
+    pub prices: Vec<PriceCell>,
+}
+
+/// What one shape of task costs you.
+#[derive(Debug, Clone, Object)]
+pub struct PriceCell {
+    pub resolution: String,
+    pub duration_seconds: u32,
+    pub generate_audio: bool,
+    /// With at least one `video_urls` entry.
+    pub video_input: bool,
+    pub credits: i64,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -50,9 +65,14 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
-    pub fn from_model(m: &Model, group: Option<&PricingGroup>) -> ModelInfo {
+    pub fn from_model(
+        m: &Model,
+        group: Option<&PricingGroup>,
+        user: Option<&UserPrice>,
+    ) -> ModelInfo {
         let c = &m.capabilities;
         let first_res = c.resolutions.first().cloned().unwrap_or_default();
+        let sheet = pricing::sheet(m, group, user);
         ModelInfo {
             id: m.id.clone(),
             object: "model".into(),
@@ -61,13 +81,23 @@ impl ModelInfo {
             billing: BillingInfo {
                 mode: m.billing.mode.as_str().into(),
                 // Shown only; creating a task with a price out of range is a 422.
-                credits: pricing::unit_price(m, &first_res, group).unwrap_or(i64::MAX),
+                credits: pricing::unit_price(m, &first_res, group, user).unwrap_or(i64::MAX),
                 resolution_credits: c
                     .resolutions
                     .iter()
                     .map(|r| {
-                        let p = pricing::unit_price(m, r, group).unwrap_or(i64::MAX);
+                        let p = pricing::unit_price(m, r, group, user).unwrap_or(i64::MAX);
                         (r.clone(), p)
+                    })
+                    .collect(),
+                prices: pricing::combinations(m)
+                    .into_iter()
+                    .map(|j| PriceCell {
+                        credits: pricing::quote(&sheet, &j, 1).map_or(i64::MAX, |q| q.total),
+                        resolution: j.resolution,
+                        duration_seconds: j.seconds,
+                        generate_audio: j.audio,
+                        video_input: j.video_input,
                     })
                     .collect(),
             },
@@ -138,6 +168,150 @@ pub struct TaskView {
     /// `max_concurrency`: its 1-based place in that queue.
     #[oai(skip_serializing_if_is_none)]
     pub queue_position: Option<u64>,
+    /// What the task finally cost: null until it is settled on what was made (0 for a
+    /// failed task). Never more than `credits_reserved`.
+    #[oai(nullable)]
+    pub credits_charged: Option<i64>,
+    /// How the price was made up, and the settlement once completed.
+    pub billing: TaskBilling,
+}
+
+/// One line of a price.
+#[derive(Debug, Clone, Object)]
+pub struct BreakdownLine {
+    /// What the line is for, e.g. `720p · 5 s × 36 credits/s`, `audio ×150%`.
+    pub item: String,
+    /// What it adds (negative for a discount or a cap).
+    pub credits: i64,
+}
+
+impl BreakdownLine {
+    fn all(lines: &[pricing::Line]) -> Vec<BreakdownLine> {
+        lines
+            .iter()
+            .map(|l| BreakdownLine {
+                item: l.item.clone(),
+                credits: l.credits,
+            })
+            .collect()
+    }
+}
+
+/// The price applied: the matrix cell and where the customer's price came from.
+#[derive(Debug, Clone, Object)]
+pub struct PriceBilling {
+    /// `per_task`, `per_second` or `per_duration`.
+    pub mode: String,
+    /// The matrix cell used: credits per task, per second or per duration bucket.
+    pub unit_credits: i64,
+    /// Seconds billed for `per_second`, otherwise 1.
+    pub billed_units: i64,
+    /// `list`, `group:<name>` (your pricing group) or `user` (your own price).
+    pub price_source: String,
+}
+
+impl PriceBilling {
+    pub fn from_price(p: &pricing::AppliedPrice) -> PriceBilling {
+        PriceBilling {
+            mode: p.mode.as_str().into(),
+            unit_credits: p.unit_credits,
+            billed_units: p.units,
+            price_source: p
+                .sheet
+                .as_ref()
+                .map(|s| s.source.clone())
+                .or_else(|| p.pricing_group.as_ref().map(|g| format!("group:{g}")))
+                .unwrap_or_else(|| "list".into()),
+        }
+    }
+}
+
+/// A task's billing: the price reserved at creation, then the settlement.
+#[derive(Debug, Clone, Object)]
+pub struct TaskBilling {
+    /// `per_task`, `per_second` or `per_duration`.
+    pub mode: String,
+    pub unit_credits: i64,
+    pub billed_units: i64,
+    /// `list`, `group:<name>` or `user`.
+    pub price_source: String,
+    /// How `credits_reserved` adds up (the price at creation; later price changes do not
+    /// touch it).
+    pub breakdown: Vec<BreakdownLine>,
+    /// Null until the task completed and was settled.
+    #[oai(nullable)]
+    pub settlement: Option<SettlementView>,
+}
+
+/// The charge on what was made: its price, capped at the reservation.
+#[derive(Debug, Clone, Object)]
+pub struct SettlementView {
+    pub charged: i64,
+    /// Returned to the balance (`credits_reserved - charged`).
+    pub refunded: i64,
+    /// Seconds billed for the video made.
+    pub duration_seconds: u32,
+    pub videos: u32,
+    /// The price of what was made exceeded the reservation and was cut to it.
+    pub capped: bool,
+    /// How `charged` adds up.
+    pub breakdown: Vec<BreakdownLine>,
+}
+
+impl TaskBilling {
+    pub fn from_task(t: &Task) -> TaskBilling {
+        let p = PriceBilling::from_price(&t.price);
+        TaskBilling {
+            mode: p.mode,
+            unit_credits: p.unit_credits,
+            billed_units: p.billed_units,
+            price_source: p.price_source,
+            breakdown: if t.price.breakdown.is_empty() {
+                vec![BreakdownLine {
+                    item: "price".into(),
+                    credits: t.price.total,
+                }]
+            } else {
+                BreakdownLine::all(&t.price.breakdown)
+            },
+            settlement: t.settlement.as_ref().map(|s| SettlementView {
+                charged: s.charged,
+                refunded: s.refunded,
+                duration_seconds: s.seconds,
+                videos: s.videos,
+                capped: s.capped,
+                breakdown: BreakdownLine::all(&s.breakdown),
+            }),
+        }
+    }
+}
+
+/// What a create with the same body would cost you now; nothing was created or charged.
+#[derive(Debug, Clone, Object)]
+pub struct EstimateView {
+    pub model: String,
+    /// What a create would reserve now.
+    pub credits: i64,
+    pub billing: PriceBilling,
+    /// How `credits` adds up; the lines sum to it.
+    pub breakdown: Vec<BreakdownLine>,
+    /// Seconds billed (`auto` = the model's default).
+    pub duration_seconds: u32,
+    /// Your balance after such a create.
+    pub balance_after: i64,
+}
+
+impl EstimateView {
+    pub fn from_estimate(e: &crate::service::tasks::Estimate) -> EstimateView {
+        EstimateView {
+            model: e.model.clone(),
+            credits: e.price.total,
+            billing: PriceBilling::from_price(&e.price),
+            breakdown: BreakdownLine::all(&e.price.breakdown),
+            duration_seconds: e.seconds,
+            balance_after: e.balance_after,
+        }
+    }
 }
 
 impl TaskView {
@@ -175,6 +349,12 @@ impl TaskView {
             videos,
             expires_at: None,
             queue_position: None,
+            credits_charged: match (t.credits_charged, t.status) {
+                (Some(c), _) => Some(c),
+                (None, Status::Failed) if t.credits_refunded => Some(0),
+                _ => None,
+            },
+            billing: TaskBilling::from_task(t),
         }
     }
 

@@ -72,10 +72,15 @@ impl Provider for Demo {
             "landscape"
         };
         let ready = now_ms() + self.delay.as_millis() as i64;
-        Ok(format!(
-            "demo:{ready}:{outcome}:{shape}:{}",
-            job.request.seconds
-        ))
+        // `demo:made=<seconds>` in the prompt: report a video of that length instead of
+        // the one asked for; `demo:made=measure` reports none, so the file is measured.
+        let made = job
+            .request
+            .prompt
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("demo:made="))
+            .map_or_else(|| job.request.seconds.to_string(), str::to_string);
+        Ok(format!("demo:{ready}:{outcome}:{shape}:{made}"))
     }
 
     async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {

@@ -7,24 +7,21 @@
 //! The input is data: each route's `settings` map unified fields to the model's input
 //! names ([`InputMapping`]), so a new model needs no release.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{Adapter, Auth, Call, Ctx, Describe, invalid, missing, video};
+use super::http::{self, Stage, str_at};
 use super::input_mapping::{self, InputMapping, output_url};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollJob, PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
+use reqwest::Method;
 use serde_json::Value;
 
 pub const BASE: &str = "https://queue.fal.run";
 
-pub struct Fal {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
-}
+/// fal's queue, described for the [generic adapter](super::generic).
+pub struct Fal;
 
 /// `owner/app[/subpath]` split into the submit path and the `owner/app` the queue's
 /// request URLs use.
@@ -82,228 +79,179 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     reply.error(stage, code, message)
 }
 
-impl Fal {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Fal, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BASE.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        Ok(Fal {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-        })
+/// `{owner}/{app}/requests/{id}`: built here rather than taken from the submit answer,
+/// so our key only ever goes to the configured host.
+fn request_path(model: &str, id: &str) -> Result<String, ProviderError> {
+    let (_, app) = model_path(model).map_err(|m| ProviderError::BadResponse { message: m })?;
+    let id = http::safe_id(id)?;
+    if id.contains('/') {
+        return Err(ProviderError::BadResponse {
+            message: "unexpected request id".into(),
+        });
     }
+    Ok(format!("{app}/requests/{id}"))
+}
 
-    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .header(reqwest::header::AUTHORIZATION, format!("Key {key}"))
-    }
-
-    /// `{owner}/{app}/requests/{id}`: built here rather than taken from the submit answer,
-    /// so our key only ever goes to the configured host.
-    fn request_path(model: &str, id: &str) -> Result<String, ProviderError> {
-        let (_, app) = model_path(model).map_err(|m| ProviderError::BadResponse { message: m })?;
-        let id = http::safe_id(id)?;
-        if id.contains('/') {
+/// A status answer mapped; `None` for COMPLETED without an error (the result decides).
+pub fn parse_status_answer(v: &Value) -> Result<Option<PollOutcome>, ProviderError> {
+    let status = str_at(v, &["status"]).ok_or_else(|| missing("a status"))?;
+    let failed = |default: &str| PollOutcome::Failed {
+        code: str_at(v, &["error_type"]).unwrap_or_else(|| "generation_failed".into()),
+        message: http::public_message(&str_at(v, &["error"]).unwrap_or_else(|| default.into())),
+    };
+    Ok(Some(match status.as_str() {
+        "IN_QUEUE" => PollOutcome::Queued,
+        "IN_PROGRESS" => PollOutcome::Running,
+        // Newer status bodies say so when the request failed.
+        "COMPLETED" if str_at(v, &["error"]).is_some() => failed(""),
+        "COMPLETED" => return Ok(None),
+        // Listed by third-party schemas only (unconfirmed): terminal all the same.
+        "FAILED" | "ERROR" => failed("the model failed"),
+        "CANCELED" | "CANCELLED" => PollOutcome::Failed {
+            code: "upstream_cancelled".into(),
+            message: "the request was cancelled on the channel".into(),
+        },
+        other => {
             return Err(ProviderError::BadResponse {
-                message: "unexpected request id".into(),
+                message: format!("unknown queue status `{}`", http::public_code(other)),
             });
         }
-        Ok(format!("{app}/requests/{id}"))
-    }
+    }))
+}
 
-    /// The result of a COMPLETED request: the video, or why the model failed.
-    async fn result(&self, job: &PollJob<'_>, key: &str) -> Result<PollOutcome, ProviderError> {
-        let path = Self::request_path(job.upstream_model, job.upstream_id)?;
-        let reply = self
-            .kit
-            .send(self.call(reqwest::Method::GET, &path, key), Stage::Poll)
-            .await?;
-        if !reply.ok() {
-            let (code, message) = code_and_message(&reply);
-            // A proxy hiccup or throttling proves nothing: ask again. Anything else is the
-            // model's own error, kept for good.
-            let transient = reply.status == 429
-                || (matches!(reply.status, 502..=504) && code.is_none() && message.is_none());
-            if transient {
-                return Err(reply.error(Stage::Poll, code, message));
-            }
-            return Ok(PollOutcome::Failed {
-                code: code.unwrap_or_else(|| "generation_failed".into()),
-                message: http::public_message(
-                    &message.unwrap_or_else(|| format!("the model failed (HTTP {})", reply.status)),
-                ),
-            });
+/// The result of a COMPLETED request: the video, or why the model failed.
+fn parse_result(reply: &http::Reply, output: Option<&str>) -> Result<PollOutcome, ProviderError> {
+    if !reply.ok() {
+        let (code, message) = code_and_message(reply);
+        // A proxy hiccup or throttling proves nothing: ask again. Anything else is the
+        // model's own error, kept for good.
+        let transient = reply.status == 429
+            || (matches!(reply.status, 502..=504) && code.is_none() && message.is_none());
+        if transient {
+            return Err(reply.error(Stage::Poll, code, message));
         }
-        let v: Value = reply.json()?;
-        let output = mapping(job.route_settings).ok().and_then(|m| m.output);
-        match output_url(&v, output.as_deref()) {
-            Some(url) => Ok(PollOutcome::Succeeded(vec![ResultRef {
-                url,
-                duration_seconds: None,
-                credential: None,
-            }])),
-            None => Ok(PollOutcome::Failed {
-                code: "no_video_in_result".into(),
-                message: "the model finished without a video in its output".into(),
-            }),
-        }
+        return Ok(PollOutcome::Failed {
+            code: code.unwrap_or_else(|| "generation_failed".into()),
+            message: http::public_message(
+                &message.unwrap_or_else(|| format!("the model failed (HTTP {})", reply.status)),
+            ),
+        });
     }
+    Ok(match output_url(&reply.json()?, output) {
+        Some(url) => video(url, None, None),
+        None => PollOutcome::Failed {
+            code: "no_video_in_result".into(),
+            message: "the model finished without a video in its output".into(),
+        },
+    })
 }
 
 #[async_trait]
-impl Provider for Fal {
-    fn kind(&self) -> &'static str {
-        "fal"
+impl Describe for Fal {
+    const KIND: &'static str = "fal";
+    const AUTH: Auth = Auth::Scheme("Key");
+    const ID_AT: &'static [&'static str] = &["request_id"];
+    // 400 ALREADY_COMPLETED / 404 NOT_FOUND: nothing left to stop.
+    const CANCEL_DONE: &'static [u16] = &[400, 404];
+
+    fn from_config(_: &ProviderConfig) -> Result<Fal, AppError> {
+        Ok(Fal)
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, _: &str, _: &UnifiedRequest) -> Result<(), AppError> {
+        Ok(())
     }
 
     fn check_route(
         &self,
-        upstream_model: &str,
-        route_settings: &Value,
-        request: &UnifiedRequest,
+        model: &str,
+        settings: &Value,
+        req: &UnifiedRequest,
     ) -> Result<(), AppError> {
-        model_path(upstream_model).map_err(|e| {
+        model_path(model).map_err(|e| {
             tracing::warn!(error = %e, "a fal route names an invalid model");
             AppError::BadRequest {
                 message: "this model's route is misconfigured; the operator must fix it".into(),
             }
         })?;
-        mapping(route_settings)?.build(request).map(|_| ())
+        mapping(settings)?.build(req).map(|_| ())
     }
 
-    fn validate_route(&self, upstream_model: &str, route_settings: &Value) -> Result<(), String> {
-        model_path(upstream_model)?;
-        InputMapping::from_settings(route_settings).map(|_| ())
+    fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {
+        model_path(model)?;
+        InputMapping::from_settings(settings).map(|_| ())
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
         let input = mapping(job.route_settings)
             .and_then(|m| m.build(job.request))
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
+            .map_err(invalid)?;
         let (path, _) = model_path(job.upstream_model)
             .map_err(|m| ProviderError::final_error("invalid_request", m))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::POST, path, &cred.key)
-                    .json(&Value::Object(input)),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
+        let mut path = path.to_string();
+        // fal posts the result envelope to `fal_webhook` once, when the request ends.
+        if let Some(u) = job.callback_url {
+            let mut q = reqwest::Url::parse("http://q/").expect("static URL");
+            q.query_pairs_mut().append_pair("fal_webhook", u);
+            path = format!("{path}?{}", q.query().unwrap_or_default());
         }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["request_id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "submit answer without a request_id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+        Ok(Call::post(path, Value::Object(input)))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let cred = self.keys.get(job.credential)?;
-        let path = format!(
-            "{}/status",
-            Self::request_path(job.upstream_model, job.upstream_id)?
-        );
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::GET, &path, &cred.key),
+    fn poll_call(&self, id: &str, model: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("{}/status", request_path(model, id)?)))
+    }
+
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_status_answer(v)?.ok_or_else(|| missing("a result"))
+    }
+
+    // COMPLETED needs a second call for the result, read by the route's output mapping.
+    async fn poll(
+        &self,
+        a: &Adapter<Self>,
+        job: PollJob<'_>,
+    ) -> Result<PollOutcome, ProviderError> {
+        let cred = a.keys.get(job.credential)?;
+        let v = a
+            .call(
+                cred,
+                self.poll_call(job.upstream_id, job.upstream_model)?,
                 Stage::Poll,
             )
             .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
+        if let Some(o) = parse_status_answer(&v)? {
+            return Ok(o);
         }
-        let v: Value = reply.json()?;
-        let status = str_at(&v, &["status"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "status answer without a status".into(),
-        })?;
-        match status.as_str() {
-            "IN_QUEUE" => Ok(PollOutcome::Queued),
-            "IN_PROGRESS" => Ok(PollOutcome::Running),
-            "COMPLETED" => {
-                // Newer status bodies say so when the request failed.
-                if let Some(e) = str_at(&v, &["error"]) {
-                    return Ok(PollOutcome::Failed {
-                        code: str_at(&v, &["error_type"])
-                            .unwrap_or_else(|| "generation_failed".into()),
-                        message: http::public_message(&e),
-                    });
-                }
-                self.result(&job, &cred.key).await
-            }
-            // Listed by third-party schemas only (unconfirmed): terminal all the same.
-            "FAILED" | "ERROR" => Ok(PollOutcome::Failed {
-                code: str_at(&v, &["error_type"]).unwrap_or_else(|| "generation_failed".into()),
-                message: http::public_message(
-                    &str_at(&v, &["error"]).unwrap_or_else(|| "the model failed".into()),
-                ),
-            }),
-            "CANCELED" | "CANCELLED" => Ok(PollOutcome::Failed {
-                code: "upstream_cancelled".into(),
-                message: "the request was cancelled on the channel".into(),
-            }),
-            other => Err(ProviderError::BadResponse {
-                message: format!("unknown queue status `{other}`"),
-            }),
-        }
+        let path = request_path(job.upstream_model, job.upstream_id)?;
+        let reply = a.send(cred, Call::get(path), Stage::Poll).await?;
+        let output = mapping(job.route_settings).ok().and_then(|m| m.output);
+        parse_result(&reply, output.as_deref())
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // fal media URLs are public by default: no credentials go with them.
-        self.kit.download(&result.url, &[], None).await
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
     }
 
-    async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
-        let cred = self.keys.get(job.credential)?;
-        let path = format!(
-            "{}/cancel",
-            Self::request_path(job.upstream_model, job.upstream_id)?
-        );
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::PUT, &path, &cred.key),
-                Stage::Poll,
-            )
-            .await?;
-        // 400 ALREADY_COMPLETED / 404 NOT_FOUND: nothing left to stop.
-        if reply.ok() || matches!(reply.status, 400 | 404) {
-            Ok(())
-        } else {
-            Err(error(&reply, Stage::Poll))
-        }
+    fn cancel_call(&self, id: &str, model: &str) -> Option<Call> {
+        let path = format!("{}/cancel", request_path(model, id).ok()?);
+        Some(Call::get(path).method(Method::PUT))
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
 
     #[test]
     fn model_ids_give_the_submit_path_and_the_app() {
-        assert_eq!(
-            model_path("fal-ai/veo3/image-to-video").unwrap(),
-            ("fal-ai/veo3/image-to-video", "fal-ai/veo3".to_string())
-        );
-        assert_eq!(
-            model_path("fal-ai/kling-video/v2.1/master/text-to-video")
-                .unwrap()
-                .1,
-            "fal-ai/kling-video"
-        );
+        assert_eq!(model_path("fal-ai/veo3/image-to-video").unwrap(), ("fal-ai/veo3/image-to-video", "fal-ai/veo3".to_string()));
+        assert_eq!(model_path("fal-ai/kling-video/v2.1/master/text-to-video") .unwrap() .1, "fal-ai/kling-video");
         for bad in [
             "veo3",
             "fal-ai/",
@@ -314,11 +262,8 @@ mod tests {
         ] {
             assert!(model_path(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            Fal::request_path("fal-ai/veo3/image-to-video", "80e732af-660e").unwrap(),
-            "fal-ai/veo3/requests/80e732af-660e"
-        );
-        assert!(Fal::request_path("fal-ai/veo3", "../x").is_err());
-        assert!(Fal::request_path("fal-ai/veo3", "a/b").is_err());
+        assert_eq!(request_path("fal-ai/veo3/image-to-video", "80e732af-660e").unwrap(), "fal-ai/veo3/requests/80e732af-660e");
+        assert!(request_path("fal-ai/veo3", "../x").is_err());
+        assert!(request_path("fal-ai/veo3", "a/b").is_err());
     }
 }

@@ -88,6 +88,7 @@ fn prune(times: &mut std::collections::VecDeque<Instant>, now: Instant) {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
 
@@ -107,14 +108,7 @@ mod tests {
     #[test]
     fn a_snapshot_counts_recent_errors_across_a_success() {
         let h = Health::default();
-        assert_eq!(
-            h.snapshot("a"),
-            Snapshot {
-                healthy: true,
-                consecutive_errors: 0,
-                recent_errors: 0
-            }
-        );
+        assert_eq!(h.snapshot("a"), Snapshot { healthy: true, consecutive_errors: 0, recent_errors: 0 });
         for _ in 0..3 {
             h.record_error("a");
         }

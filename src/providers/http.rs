@@ -546,6 +546,7 @@ pub fn safe_id(id: &str) -> Result<&str, ProviderError> {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
 
@@ -580,19 +581,13 @@ mod tests {
 
     #[test]
     fn public_messages_lose_urls_and_length() {
-        assert_eq!(
-            public_message("bad  image https://x.y/a?sig=1 (see http://docs)"),
-            "bad image [link] (see [link]"
-        );
+        assert_eq!(public_message("bad  image https://x.y/a?sig=1 (see http://docs)"), "bad image [link] (see [link]");
         assert!(public_message(&"x".repeat(1000)).chars().count() <= MAX_MESSAGE_CHARS + 1);
     }
 
     #[test]
     fn codes_are_identifiers() {
-        assert_eq!(
-            public_code("InvalidParameter.Size"),
-            "InvalidParameter.Size"
-        );
+        assert_eq!(public_code("InvalidParameter.Size"), "InvalidParameter.Size");
         assert_eq!(public_code("<b>oops</b> {\"x\"}"), "boopsbx");
         assert_eq!(public_code(""), "upstream_error");
         assert_eq!(public_code(&"a".repeat(100)).len(), 64);
@@ -621,15 +616,8 @@ mod tests {
             timeout: DEFAULT_TIMEOUT,
             policy: Arc::new(Policy::public_only()),
         };
-        assert_eq!(
-            kit.local_key("https://gw.example/uploads/ab/x.png?v=1")
-                .as_deref(),
-            Some("uploads/ab/x.png")
-        );
-        assert_eq!(
-            kit.local_key("https://gw.example/uploads/../videos/x.mp4"),
-            None
-        );
+        assert_eq!(kit.local_key("https://gw.example/uploads/ab/x.png?v=1") .as_deref(), Some("uploads/ab/x.png"));
+        assert_eq!(kit.local_key("https://gw.example/uploads/../videos/x.mp4"), None);
         assert_eq!(kit.local_key("https://gw.example.evil/uploads/x.png"), None);
         assert_eq!(kit.local_key("https://other/uploads/x.png"), None);
     }

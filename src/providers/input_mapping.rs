@@ -459,6 +459,7 @@ fn collect_urls<'a>(v: &'a Value, out: &mut Vec<&'a str>, depth: u32) {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
@@ -497,6 +498,7 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         fn i2v(r: &mut UnifiedRequest) {
             r.kind = "image-to-video".into();
@@ -510,172 +512,33 @@ mod tests {
             r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
         }
         let cases = vec![
-            case(
-                "default sends the prompt",
-                "none",
-                |_| {},
-                Sent("/prompt", json!("a fox")),
-            ),
-            case(
-                "default sends nothing else",
-                "none",
-                |_| {},
-                Omitted("/resolution"),
-            ),
+            case("default sends the prompt", "none", |_| {}, Sent("/prompt", json!("a fox"))),
+            case("default sends nothing else", "none", |_| {}, Omitted("/resolution")),
             case("default refuses images", "none", i2v, Refused("type")),
-            case(
-                "default refuses audio",
-                "none",
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "fixed values",
-                "veo",
-                |r| r.duration = Some(8),
-                Sent("/enhance_prompt", json!(true)),
-            ),
-            case(
-                "seconds format",
-                "veo",
-                |r| r.duration = Some(8),
-                Sent("/duration", json!("8s")),
-            ),
+            case("default refuses audio", "none", |r| r.generate_audio = true, Refused("generate_audio")),
+            case("fixed values", "veo", |r| r.duration = Some(8), Sent("/enhance_prompt", json!(true))),
+            case("seconds format", "veo", |r| r.duration = Some(8), Sent("/duration", json!("8s"))),
             case("duration not listed", "veo", |_| {}, Refused("duration")),
-            case(
-                "auto duration sends billed seconds",
-                "veo",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 6;
-                },
-                Sent("/duration", json!("6s")),
-            ),
-            case(
-                "auto duration past the list omits",
-                "veo",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 5;
-                },
-                Omitted("/duration"),
-            ),
-            case(
-                "first frame",
-                "veo",
-                i2v,
-                Sent("/image_url", json!("https://x/1.png")),
-            ),
-            case(
-                "last frame",
-                "veo",
-                i2v,
-                Sent("/end_image_url", json!("https://x/2.png")),
-            ),
-            case(
-                "words for frames",
-                "veo",
-                i2v,
-                Sent("/prompt", json!("the first frame to the last frame")),
-            ),
+            case("auto duration sends billed seconds", "veo", |r| { r.duration = None; r.seconds = 6; }, Sent("/duration", json!("6s"))),
+            case("auto duration past the list omits", "veo", |r| { r.duration = None; r.seconds = 5; }, Omitted("/duration")),
+            case("first frame", "veo", i2v, Sent("/image_url", json!("https://x/1.png"))),
+            case("last frame", "veo", i2v, Sent("/end_image_url", json!("https://x/2.png"))),
+            case("words for frames", "veo", i2v, Sent("/prompt", json!("the first frame to the last frame"))),
             case("references on veo", "veo", r2v, Refused("type")),
-            case(
-                "480p",
-                "veo",
-                |r| {
-                    r.duration = Some(8);
-                    r.resolution = "480p".into();
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "auto ratio listed",
-                "veo",
-                |r| {
-                    r.duration = Some(8);
-                    r.aspect_ratio = "auto".into();
-                },
-                Sent("/aspect_ratio", json!("auto")),
-            ),
-            case(
-                "ratio not listed",
-                "veo",
-                |r| {
-                    r.duration = Some(8);
-                    r.aspect_ratio = "1:1".into();
-                },
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "audio",
-                "veo",
-                |r| {
-                    r.duration = Some(8);
-                    r.generate_audio = true;
-                },
-                Sent("/generate_audio", json!(true)),
-            ),
-            case(
-                "silent says so",
-                "veo",
-                |r| r.duration = Some(8),
-                Sent("/generate_audio", json!(false)),
-            ),
-            case(
-                "string format",
-                "kling",
-                |_| {},
-                Sent("/duration", json!("5")),
-            ),
-            case(
-                "renamed resolution",
-                "kling",
-                |r| r.resolution = "1080p".into(),
-                Sent("/mode", json!("pro")),
-            ),
-            case(
-                "auto ratio not listed is omitted",
-                "kling",
-                |r| r.aspect_ratio = "auto".into(),
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "reference list",
-                "kling",
-                r2v,
-                Sent("/image_urls", json!(["https://x/1.png", "https://x/2.png"])),
-            ),
-            case(
-                "keep tags",
-                "kling",
-                r2v,
-                Sent("/prompt", json!("@Image1 hugs @Image2")),
-            ),
-            case(
-                "too many references",
-                "kling",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into(); 5];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "no video field",
-                "kling",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v.mp4".into()];
-                },
-                Refused("video_urls"),
-            ),
+            case("480p", "veo", |r| { r.duration = Some(8); r.resolution = "480p".into(); }, Refused("resolution")),
+            case("auto ratio listed", "veo", |r| { r.duration = Some(8); r.aspect_ratio = "auto".into(); }, Sent("/aspect_ratio", json!("auto"))),
+            case("ratio not listed", "veo", |r| { r.duration = Some(8); r.aspect_ratio = "1:1".into(); }, Refused("aspect_ratio")),
+            case("audio", "veo", |r| { r.duration = Some(8); r.generate_audio = true; }, Sent("/generate_audio", json!(true))),
+            case("silent says so", "veo", |r| r.duration = Some(8), Sent("/generate_audio", json!(false))),
+            case("string format", "kling", |_| {}, Sent("/duration", json!("5"))),
+            case("renamed resolution", "kling", |r| r.resolution = "1080p".into(), Sent("/mode", json!("pro"))),
+            case("auto ratio not listed is omitted", "kling", |r| r.aspect_ratio = "auto".into(), Omitted("/aspect_ratio")),
+            case("reference list", "kling", r2v, Sent("/image_urls", json!(["https://x/1.png", "https://x/2.png"]))),
+            case("keep tags", "kling", r2v, Sent("/prompt", json!("@Image1 hugs @Image2"))),
+            case("too many references", "kling", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1.png".into(); 5]; }, Refused("image_urls")),
+            case("no video field", "kling", |r| { r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v.mp4".into()]; }, Refused("video_urls")),
             case("kling has no i2v", "kling", i2v, Refused("type")),
-            case(
-                "no end user",
-                "kling",
-                |r| r.end_user_id = Some("c".into()),
-                Omitted("/end_user_id"),
-            ),
+            case("no end user", "kling", |r| r.end_user_id = Some("c".into()), Omitted("/end_user_id")),
         ];
         run(cases, build);
     }
@@ -697,36 +560,18 @@ mod tests {
     #[test]
     fn video_urls_are_found_in_any_output_shape() {
         let fal = json!({"video": {"url": "https://v3.fal.media/x/out.mp4", "content_type": "video/mp4"}, "seed": 1});
-        assert_eq!(
-            output_url(&fal, None).as_deref(),
-            Some("https://v3.fal.media/x/out.mp4")
-        );
-        assert_eq!(
-            output_url(&fal, Some("video.url")).as_deref(),
-            Some("https://v3.fal.media/x/out.mp4")
-        );
+        assert_eq!(output_url(&fal, None).as_deref(), Some("https://v3.fal.media/x/out.mp4"));
+        assert_eq!(output_url(&fal, Some("video.url")).as_deref(), Some("https://v3.fal.media/x/out.mp4"));
         let list = json!([
             "https://r.delivery/a/thumb.jpg",
             "https://r.delivery/a/out.mp4?x=1"
         ]);
-        assert_eq!(
-            output_url(&list, None).as_deref(),
-            Some("https://r.delivery/a/out.mp4?x=1")
-        );
-        assert_eq!(
-            output_url(&list, Some("0")).as_deref(),
-            Some("https://r.delivery/a/thumb.jpg")
-        );
-        assert_eq!(
-            output_url(&json!("https://r.delivery/o"), None).as_deref(),
-            Some("https://r.delivery/o")
-        );
+        assert_eq!(output_url(&list, None).as_deref(), Some("https://r.delivery/a/out.mp4?x=1"));
+        assert_eq!(output_url(&list, Some("0")).as_deref(), Some("https://r.delivery/a/thumb.jpg"));
+        assert_eq!(output_url(&json!("https://r.delivery/o"), None).as_deref(), Some("https://r.delivery/o"));
         let nested =
             json!({"thumbnail": "https://x/t.png", "videos": [{"url": "https://x/v.webm"}]});
-        assert_eq!(
-            output_url(&nested, None).as_deref(),
-            Some("https://x/v.webm")
-        );
+        assert_eq!(output_url(&nested, None).as_deref(), Some("https://x/v.webm"));
         assert_eq!(output_url(&nested, Some("videos.1.url")), None);
         assert_eq!(output_url(&json!({"seed": 1}), None), None);
     }

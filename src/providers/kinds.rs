@@ -3,8 +3,8 @@
 
 use super::{Provider, Registry};
 use super::{
-    demo, fal, kling, luma, minimax, openai_videos, replicate, runway, seedance, veo, videoapi,
-    vidu, wan,
+    demo, fal, generic, kling, luma, minimax, openai_videos, replicate, runway, seedance, veo,
+    videoapi, vidu, wan,
 };
 use crate::domain::catalog::ProviderConfig;
 use crate::error::AppError;
@@ -64,46 +64,54 @@ const WHAT_EACH_CAN_DO: &str = "what-each-provider-can-do";
 const MORE_PROVIDERS: &str = "runway-vidu-luma-fal-replicate";
 const DECLARING: &str = "declaring-channels";
 
+/// What most kinds share; each row of [`KINDS`] says only how it differs.
+const KEYED: KindSpec = KindSpec {
+    kind: "",
+    display_name: "",
+    api_key: Some("API key"),
+    api_secret: None,
+    base_url: BaseUrl::Unused,
+    regions: &[],
+    settings: &[],
+    route_mapping: false,
+    test_connection: true,
+    readme_section: WHAT_EACH_CAN_DO,
+    build: |_, cfg| {
+        Err(AppError::invalid(
+            "kind",
+            format!("`{}` has no adapter", cfg.kind),
+        ))
+    },
+};
+
 /// Every kind this build can talk to, in the order the console lists them.
 pub static KINDS: &[KindSpec] = &[
     KindSpec {
         kind: "demo",
         display_name: "Demo (built in)",
         api_key: None,
-        api_secret: None,
         base_url: BaseUrl::Unused,
-        regions: &[],
-        settings: &[],
-        route_mapping: false,
-        test_connection: true,
         readme_section: DECLARING,
         build: |r, _| Ok(Arc::new(demo::Demo::new(r.demo_delay))),
+        ..KEYED
     },
     KindSpec {
         kind: "seedance",
         display_name: "Seedance · Volcengine Ark (China)",
         api_key: Some("Ark API key"),
-        api_secret: None,
         base_url: BaseUrl::Default(seedance::ARK_CN),
-        regions: &[],
         settings: &["reference_style", "smart_duration"],
-        route_mapping: false,
-        test_connection: true,
-        readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(seedance::Seedance::new(c, r.kit(c)?)?)),
+        build: generic::build::<seedance::Seedance>,
+        ..KEYED
     },
     KindSpec {
         kind: "seedance-byteplus",
         display_name: "Seedance · BytePlus ModelArk (international)",
         api_key: Some("ModelArk API key"),
-        api_secret: None,
         base_url: BaseUrl::Default(seedance::BYTEPLUS),
-        regions: &[],
         settings: &["reference_style", "smart_duration"],
-        route_mapping: false,
-        test_connection: true,
-        readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(seedance::Seedance::new(c, r.kit(c)?)?)),
+        build: generic::build::<seedance::Seedance>,
+        ..KEYED
     },
     KindSpec {
         kind: "kling",
@@ -123,30 +131,22 @@ pub static KINDS: &[KindSpec] = &[
                 base_url: "https://api-beijing.klingai.com",
             },
         ],
-        settings: &[],
-        route_mapping: false,
-        test_connection: true,
-        readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(kling::Kling::new(c, r.kit(c)?)?)),
+        build: generic::build::<kling::Kling>,
+        ..KEYED
     },
     KindSpec {
         kind: "veo",
         display_name: "Google Veo (Gemini API)",
         api_key: Some("Gemini API key"),
-        api_secret: None,
         base_url: BaseUrl::Default(veo::GEMINI),
-        regions: &[],
         settings: &["person_generation", "max_image_bytes"],
-        route_mapping: false,
-        test_connection: true,
-        readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(veo::Veo::new(c, r.kit(c)?)?)),
+        build: generic::build::<veo::Veo>,
+        ..KEYED
     },
     KindSpec {
         kind: "wan",
         display_name: "Alibaba Wan (DashScope)",
         api_key: Some("DashScope API key"),
-        api_secret: None,
         base_url: BaseUrl::Default(wan::BEIJING),
         regions: &[
             Region {
@@ -166,16 +166,12 @@ pub static KINDS: &[KindSpec] = &[
             },
         ],
         settings: &["workspace"],
-        route_mapping: false,
-        test_connection: true,
-        readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(wan::Wan::new(c, r.kit(c)?)?)),
+        build: generic::build::<wan::Wan>,
+        ..KEYED
     },
     KindSpec {
         kind: "minimax",
         display_name: "MiniMax Hailuo",
-        api_key: Some("API key"),
-        api_secret: None,
         base_url: BaseUrl::Default(minimax::INTL),
         regions: &[
             Region {
@@ -189,56 +185,39 @@ pub static KINDS: &[KindSpec] = &[
                 base_url: "https://api.minimaxi.com",
             },
         ],
-        settings: &[],
-        route_mapping: false,
-        test_connection: true,
-        readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(minimax::MiniMax::new(c, r.kit(c)?)?)),
+        build: generic::build::<minimax::MiniMax>,
+        ..KEYED
     },
     KindSpec {
         kind: "openai-videos",
         display_name: "OpenAI-Videos-compatible gateway (/v1/videos)",
-        api_key: Some("API key"),
-        api_secret: None,
         base_url: BaseUrl::Required("https://gateway.example/v1"),
-        regions: &[],
         settings: &["body", "max_image_bytes"],
-        route_mapping: false,
-        test_connection: true,
-        readme_section: WHAT_EACH_CAN_DO,
-        build: |r, c| Ok(Arc::new(openai_videos::OpenAiVideos::new(c, r.kit(c)?)?)),
+        build: generic::build::<openai_videos::OpenAiVideos>,
+        ..KEYED
     },
     KindSpec {
         kind: "videoapi",
         display_name: "Another VideoApi (chained gateway)",
         api_key: Some("API key (vga_…)"),
-        api_secret: None,
         base_url: BaseUrl::Required("https://videoapi.example"),
-        regions: &[],
         settings: &["idempotency_key"],
-        route_mapping: false,
-        test_connection: true,
-        readme_section: WHAT_EACH_CAN_DO,
         build: |r, c| Ok(Arc::new(videoapi::VideoApi::new(c, r.kit(c)?)?)),
+        ..KEYED
     },
     KindSpec {
         kind: "runway",
         display_name: "Runway",
         api_key: Some("API key (key_…)"),
-        api_secret: None,
         base_url: BaseUrl::Default(runway::BASE),
-        regions: &[],
         settings: &["runway_version"],
-        route_mapping: false,
-        test_connection: true,
         readme_section: MORE_PROVIDERS,
-        build: |r, c| Ok(Arc::new(runway::Runway::new(c, r.kit(c)?)?)),
+        build: generic::build::<runway::Runway>,
+        ..KEYED
     },
     KindSpec {
         kind: "vidu",
         display_name: "Vidu",
-        api_key: Some("API key"),
-        api_secret: None,
         base_url: BaseUrl::Default(vidu::BASE),
         regions: &[
             Region {
@@ -253,49 +232,38 @@ pub static KINDS: &[KindSpec] = &[
             },
         ],
         settings: &["subject_ids"],
-        route_mapping: false,
-        test_connection: true,
         readme_section: MORE_PROVIDERS,
-        build: |r, c| Ok(Arc::new(vidu::Vidu::new(c, r.kit(c)?)?)),
+        build: generic::build::<vidu::Vidu>,
+        ..KEYED
     },
     KindSpec {
         kind: "luma",
         display_name: "Luma Dream Machine",
-        api_key: Some("API key"),
-        api_secret: None,
         base_url: BaseUrl::Default(luma::BASE),
-        regions: &[],
-        settings: &[],
-        route_mapping: false,
-        test_connection: true,
         readme_section: MORE_PROVIDERS,
-        build: |r, c| Ok(Arc::new(luma::Luma::new(c, r.kit(c)?)?)),
+        build: generic::build::<luma::Luma>,
+        ..KEYED
     },
     KindSpec {
         kind: "fal",
         display_name: "fal (queue)",
         api_key: Some("Key (key_id:secret)"),
-        api_secret: None,
         base_url: BaseUrl::Default(fal::BASE),
-        regions: &[],
-        settings: &[],
         route_mapping: true,
         test_connection: false,
         readme_section: MORE_PROVIDERS,
-        build: |r, c| Ok(Arc::new(fal::Fal::new(c, r.kit(c)?)?)),
+        build: generic::build::<fal::Fal>,
+        ..KEYED
     },
     KindSpec {
         kind: "replicate",
         display_name: "Replicate",
         api_key: Some("API token (r8_…)"),
-        api_secret: None,
         base_url: BaseUrl::Default(replicate::BASE),
-        regions: &[],
-        settings: &[],
         route_mapping: true,
-        test_connection: true,
         readme_section: MORE_PROVIDERS,
-        build: |r, c| Ok(Arc::new(replicate::Replicate::new(c, r.kit(c)?)?)),
+        build: generic::build::<replicate::Replicate>,
+        ..KEYED
     },
 ];
 
@@ -305,6 +273,7 @@ pub fn kind(name: &str) -> Option<&'static KindSpec> {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
 
@@ -332,12 +301,7 @@ mod tests {
                 .build(&cfg)
                 .unwrap_or_else(|e| panic!("{}: {e}", spec.kind));
             // seedance-byteplus shares the seedance adapter.
-            assert!(
-                spec.kind.starts_with(adapter.kind()),
-                "{} built {}",
-                spec.kind,
-                adapter.kind()
-            );
+            assert!(spec.kind.starts_with(adapter.kind()), "{} built {}", spec.kind, adapter.kind());
         }
     }
 
@@ -361,12 +325,7 @@ mod tests {
     #[test]
     fn regions_start_with_the_default_base_url() {
         for spec in KINDS.iter().filter(|k| !k.regions.is_empty()) {
-            assert_eq!(
-                BaseUrl::Default(spec.regions[0].base_url),
-                spec.base_url,
-                "{}",
-                spec.kind
-            );
+            assert_eq!(BaseUrl::Default(spec.regions[0].base_url), spec.base_url, "{}", spec.kind);
         }
     }
 }

@@ -3,10 +3,11 @@
 //! poll `GET /v1/videos/{kind}/{task_id}`. Our task id goes out as `external_task_id`, so a
 //! resent submission finds the first one instead of creating a second task.
 
-use super::credentials::{Credential, Keyring};
-use super::http::{self, Kit, Stage, str_at};
+use super::credentials::Credential;
+use super::generic::{Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -24,10 +25,8 @@ pub const GLOBAL: &str = "https://api-singapore.klingai.com";
 const TOKEN_SECS: i64 = 1800;
 const RENEW_BEFORE_SECS: i64 = 300;
 
+/// Kling, described for the [generic adapter](super::generic).
 pub struct Kling {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     /// Cached JWT per credential: (token, expiry in Unix seconds).
     tokens: Mutex<HashMap<String, (String, i64)>>,
 }
@@ -328,23 +327,18 @@ fn data(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
 
 /// Map one task object (`data`) to an outcome.
 pub fn parse_task(d: &Value) -> Result<PollOutcome, ProviderError> {
-    let status = d
-        .get("task_status")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ProviderError::BadResponse {
-            message: "task without task_status".into(),
-        })?;
-    Ok(match status {
-        "submitted" => PollOutcome::Queued,
-        "processing" => PollOutcome::Running,
-        "succeed" => {
-            let videos = d
-                .pointer("/task_result/videos")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+    let table = [
+        ("submitted", Phase::Queued),
+        ("processing", Phase::Running),
+        ("succeed", Phase::Succeeded),
+        ("failed", Phase::Failed),
+    ];
+    Ok(match parse_status(d, &["task_status"], &table)? {
+        Phase::Succeeded => {
+            let videos = d.pointer("/task_result/videos").and_then(Value::as_array);
             let results: Vec<ResultRef> = videos
-                .iter()
+                .into_iter()
+                .flatten()
                 .filter_map(|v| {
                     Some(ResultRef {
                         url: v.get("url")?.as_str()?.to_string(),
@@ -356,24 +350,18 @@ pub fn parse_task(d: &Value) -> Result<PollOutcome, ProviderError> {
                 })
                 .collect();
             if results.is_empty() {
-                return Err(ProviderError::BadResponse {
-                    message: "succeed without videos".into(),
-                });
+                return Err(missing("task_result.videos"));
             }
             PollOutcome::Succeeded(results)
         }
-        "failed" => PollOutcome::Failed {
+        Phase::Failed => PollOutcome::Failed {
             code: "generation_failed".into(),
             message: http::public_message(
                 &str_at(d, &["task_status_msg"])
                     .unwrap_or_else(|| "the channel failed to generate the video".into()),
             ),
         },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown task status `{other}`"),
-            });
-        }
+        p => simple(p).expect("simple phase"),
     })
 }
 
@@ -397,20 +385,6 @@ pub fn jwt(access_key: &str, secret_key: &str, now: i64) -> String {
 }
 
 impl Kling {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Kling, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            GLOBAL.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        Ok(Kling {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, true)?,
-            tokens: Mutex::new(HashMap::new()),
-        })
-    }
-
     fn token(&self, cred: &Credential) -> String {
         let now = crate::domain::now_ms() / 1000;
         let mut cache = self.tokens.lock().expect("token cache");
@@ -424,46 +398,16 @@ impl Kling {
         t
     }
 
-    fn forget_token(&self, cred: &Credential) {
-        self.tokens.lock().expect("token cache").remove(&cred.id);
-    }
-
-    /// One authenticated call; a token the upstream calls expired or not yet valid
-    /// (clock skew) is renewed and the call made once more.
-    async fn call(
-        &self,
-        cred: &Credential,
-        stage: Stage,
-        make: impl Fn(String) -> reqwest::RequestBuilder,
-    ) -> Result<http::Reply, ProviderError> {
-        let reply = self.kit.send(make(self.token(cred)), stage).await?;
-        let code = reply.value().get("code").and_then(Value::as_i64);
-        if reply.status == 401 && matches!(code, Some(1003 | 1004)) {
-            self.forget_token(cred);
-            return self.kit.send(make(self.token(cred)), stage).await;
-        }
-        Ok(reply)
-    }
-
-    fn url(&self, path: &str) -> String {
-        http::join(&self.base, path)
-    }
-
     /// The task this account created with our id, if any (after an ambiguous submit).
     async fn find_by_external_id(
         &self,
+        a: &Adapter<Self>,
         cred: &Credential,
         endpoint: Endpoint,
         external_id: &str,
     ) -> Option<String> {
-        let url = self.url(&format!("/v1/videos/{}/{external_id}", endpoint.path()));
-        let reply = self
-            .call(cred, Stage::Poll, |t| {
-                self.kit.http.get(&url).bearer_auth(t)
-            })
-            .await
-            .ok()?;
-        let d = data(&reply, Stage::Poll).ok()?;
+        let path = format!("/v1/videos/{}/{external_id}", endpoint.path());
+        let d = a.call(cred, Call::get(path), Stage::Poll).await.ok()?;
         let found = str_at(&d, &["task_info", "external_task_id"]);
         if found.as_deref().is_some_and(|f| f != external_id) {
             return None;
@@ -473,95 +417,109 @@ impl Kling {
 }
 
 #[async_trait]
-impl Provider for Kling {
-    fn kind(&self) -> &'static str {
-        "kling"
-    }
-
+impl Describe for Kling {
+    const KIND: &'static str = "kling";
     // `external_task_id` is unique per account: a resend cannot make a second task.
-    fn idempotent_submit(&self) -> bool {
-        true
+    const IDEMPOTENT: bool = true;
+
+    fn from_config(_: &ProviderConfig) -> Result<Kling, AppError> {
+        Ok(Kling {
+            tokens: Mutex::new(HashMap::new()),
+        })
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req, "check").map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request, "check").map(|_| ())
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let (endpoint, mut body) =
+            build_body(job.upstream_model, job.request, job.task_id).map_err(invalid)?;
+        // Kling posts the task object here on each status change.
+        if let Some(u) = job.callback_url {
+            body["callback_url"] = json!(u);
+        }
+        Ok(Call::post(format!("/v1/videos/{}", endpoint.path()), body))
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let (endpoint, body) = build_body(job.upstream_model, job.request, job.task_id)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let url = self.url(&format!("/v1/videos/{}", endpoint.path()));
-        let reply = self
-            .call(cred, Stage::Submit, |t| {
-                self.kit.http.post(&url).bearer_auth(t).json(&body)
-            })
-            .await?;
-        match data(&reply, Stage::Submit) {
-            Ok(d) => {
-                let id = str_at(&d, &["task_id"]).ok_or_else(|| ProviderError::BadResponse {
-                    message: "create answer without data.task_id".into(),
-                })?;
-                Ok(format!("{}:{}", endpoint.path(), http::safe_id(&id)?))
-            }
+    async fn submit(&self, a: &Adapter<Self>, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+        let call = self.submit_call(a, &job).await?;
+        let endpoint = call
+            .path
+            .rsplit('/')
+            .next()
+            .and_then(Endpoint::parse)
+            .expect("own path");
+        let cred = a.keys.get(job.credential)?;
+        let id = match a.call(cred, call, Stage::Submit).await {
+            Ok(d) => str_at(&d, &["task_id"]).ok_or_else(|| missing("data.task_id"))?,
             // A refusal may be "this external_task_id exists": an earlier attempt whose
             // answer was lost. Then that task is ours.
             Err(e @ ProviderError::Final { .. }) => {
-                match self.find_by_external_id(cred, endpoint, job.task_id).await {
-                    Some(id) => Ok(format!("{}:{}", endpoint.path(), http::safe_id(&id)?)),
-                    None => Err(e),
+                match self
+                    .find_by_external_id(a, cred, endpoint, job.task_id)
+                    .await
+                {
+                    Some(id) => id,
+                    None => return Err(e),
                 }
             }
-            Err(e) => Err(e),
-        }
+            Err(e) => return Err(e),
+        };
+        Ok(format!("{}:{}", endpoint.path(), http::safe_id(&id)?))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let (kind, id) = job
-            .upstream_id
+    fn poll_call(&self, stored: &str, _: &str) -> Result<Call, ProviderError> {
+        let (kind, id) = stored
             .split_once(':')
             .and_then(|(k, id)| Some((Endpoint::parse(k)?, id)))
             .ok_or_else(|| ProviderError::BadResponse {
                 message: "unexpected stored task id".into(),
             })?;
-        let id = http::safe_id(id)?;
-        let cred = self.keys.get(job.credential)?;
-        let url = self.url(&format!("/v1/videos/{}/{id}", kind.path()));
-        let reply = self
-            .call(cred, Stage::Poll, |t| {
-                self.kit.http.get(&url).bearer_auth(t)
-            })
-            .await?;
-        parse_task(&data(&reply, Stage::Poll)?)
+        Ok(Call::get(format!(
+            "/v1/videos/{}/{}",
+            kind.path(),
+            http::safe_id(id)?
+        )))
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // A plain CDN URL: no credentials go with it.
-        self.kit.download(&result.url, &[], None).await
+    fn outcome(&self, d: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_task(d)
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        let url = self.url("/v1/videos/text2video?pageNum=1&pageSize=1");
-        for cred in self.keys.all() {
-            let reply = self
-                .call(cred, Stage::Test, |t| {
-                    self.kit.http.get(&url).bearer_auth(t)
-                })
-                .await?;
-            data(&reply, Stage::Test)?;
+    fn read(&self, reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
+        data(reply, stage)
+    }
+
+    fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
+        vec![("authorization", format!("Bearer {}", self.token(cred)))]
+    }
+
+    // A token the upstream calls expired or not yet valid (clock skew) is renewed.
+    fn stale_auth(&self, cred: &Credential, reply: &http::Reply) -> bool {
+        let code = reply.value().get("code").and_then(Value::as_i64);
+        let stale = reply.status == 401 && matches!(code, Some(1003 | 1004));
+        if stale {
+            self.tokens.lock().expect("token cache").remove(&cred.id);
         }
-        Ok(format!(
-            "listed tasks with {} key pair(s)",
-            self.keys.all().len()
-        ))
+        stale
+    }
+
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/v1/videos/text2video?pageNum=1&pageSize=1"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        format!("listed tasks with {} key pair(s)", answers.len())
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
@@ -577,10 +535,7 @@ mod tests {
                 .unwrap(),
         )
         .unwrap();
-        assert_eq!(
-            claims,
-            json!({"iss": "AK", "exp": 1_700_001_800, "nbf": 1_699_999_995})
-        );
+        assert_eq!(claims, json!({"iss": "AK", "exp": 1_700_001_800, "nbf": 1_699_999_995}));
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"SK").unwrap();
         mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
         assert_eq!(parts[2], b64(&mac.finalize().into_bytes()));
@@ -588,21 +543,13 @@ mod tests {
 
     #[test]
     fn references_per_endpoint() {
-        assert_eq!(
-            rewrite_prompt("@Image1 dances in @Video1 with @Image2", Endpoint::Omni),
-            "<<<image_1>>> dances in <<<video_1>>> with <<<image_2>>>"
-        );
-        assert_eq!(
-            rewrite_prompt("@Image1 turns into @Image2", Endpoint::Image),
-            "the first frame turns into the last frame"
-        );
-        assert_eq!(
-            rewrite_prompt("@Image2 waves", Endpoint::MultiImage),
-            "image 2 waves"
-        );
+        assert_eq!(rewrite_prompt("@Image1 dances in @Video1 with @Image2", Endpoint::Omni), "<<<image_1>>> dances in <<<video_1>>> with <<<image_2>>>");
+        assert_eq!(rewrite_prompt("@Image1 turns into @Image2", Endpoint::Image), "the first frame turns into the last frame");
+        assert_eq!(rewrite_prompt("@Image2 waves", Endpoint::MultiImage), "image 2 waves");
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let b = |m: &str, r: &UnifiedRequest| {
             build_body(m, r, "vidgen_1").map(|(e, mut v)| {
@@ -611,291 +558,50 @@ mod tests {
             })
         };
         let cases = vec![
-            case(
-                "t2v endpoint",
-                "kling-v2-6",
-                |_| {},
-                Sent("/endpoint", json!("text2video")),
-            ),
-            case(
-                "model_name",
-                "kling-v2-6",
-                |_| {},
-                Sent("/model_name", json!("kling-v2-6")),
-            ),
-            case(
-                "external id",
-                "kling-v2-6",
-                |_| {},
-                Sent("/external_task_id", json!("vidgen_1")),
-            ),
-            case(
-                "duration is a string",
-                "kling-v2-6",
-                |r| r.duration = Some(10),
-                Sent("/duration", json!("10")),
-            ),
-            case(
-                "duration 7 on v2.6",
-                "kling-v2-6",
-                |r| r.duration = Some(7),
-                Refused("duration"),
-            ),
-            case(
-                "duration 7 on v3",
-                "kling-v3",
-                |r| r.duration = Some(7),
-                Sent("/duration", json!("7")),
-            ),
-            case(
-                "auto outside the set sends 5",
-                "kling-v2-6",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 8;
-                },
-                Sent("/duration", json!("5")),
-            ),
-            case(
-                "720p is std",
-                "kling-v2-6",
-                |_| {},
-                Sent("/mode", json!("std")),
-            ),
-            case(
-                "1080p is pro",
-                "kling-v2-6",
-                |r| r.resolution = "1080p".into(),
-                Sent("/mode", json!("pro")),
-            ),
-            case(
-                "480p",
-                "kling-v2-6",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "ratio 9:16",
-                "kling-v2-6",
-                |r| r.aspect_ratio = "9:16".into(),
-                Sent("/aspect_ratio", json!("9:16")),
-            ),
-            case(
-                "ratio auto omitted",
-                "kling-v2-6",
-                |r| r.aspect_ratio = "auto".into(),
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "ratio 21:9",
-                "kling-v2-6",
-                |r| r.aspect_ratio = "21:9".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "sound off",
-                "kling-v2-6",
-                |_| {},
-                Sent("/sound", json!("off")),
-            ),
-            case(
-                "sound on",
-                "kling-v2-6",
-                |r| r.generate_audio = true,
-                Sent("/sound", json!("on")),
-            ),
-            case(
-                "sound before v2.6",
-                "kling-v2-5-turbo",
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "no sound field before v2.6",
-                "kling-v2-5-turbo",
-                |_| {},
-                Omitted("/sound"),
-            ),
-            case(
-                "audio urls",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "i2v endpoint",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/endpoint", json!("image2video")),
-            ),
-            case(
-                "i2v first frame",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/image", json!("https://x/1")),
-            ),
-            case(
-                "i2v tail",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/image_tail", json!("https://x/2")),
-            ),
-            case(
-                "i2v ignores the ratio",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.aspect_ratio = "9:16".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "i2v 3 images",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 3];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "t2v on an i2v-only model",
-                "kling-v2-1",
-                |_| {},
-                Refused("type"),
-            ),
-            case(
-                "references on v2.6",
-                "kling-v2-6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "references on v1.6",
-                "kling-v1-6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 4];
-                },
-                Sent("/image_list/3/image", json!("https://x/1")),
-            ),
-            case(
-                "5 references on v1.6",
-                "kling-v1-6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 5];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "video on v1.6",
-                "kling-v1-6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "omni endpoint",
-                "kling-v3-omni",
-                |_| {},
-                Sent("/endpoint", json!("omni-video")),
-            ),
-            case(
-                "omni prompt",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.prompt = "@Image1 in @Video1".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Sent("/prompt", json!("<<<image_1>>> in <<<video_1>>>")),
-            ),
-            case(
-                "omni video list",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Sent("/video_list/0/refer_type", json!("feature")),
-            ),
-            case(
-                "omni 5 images with a video",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 5];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "omni 7 images",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 7];
-                },
-                Sent("/image_list/6/image_url", json!("https://x/1")),
-            ),
-            case(
-                "omni first/end frames",
-                "kling-v3-omni",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/image_list/1/type", json!("end_frame")),
-            ),
-            case(
-                "@Video on a plain endpoint",
-                "kling-v1-6",
-                |r| {
-                    r.prompt = "@Video1".into();
-                },
-                Refused("prompt"),
-            ),
-            case(
-                "unknown newer model",
-                "kling-v9",
-                |r| r.generate_audio = true,
-                Sent("/sound", json!("on")),
-            ),
+            case("t2v endpoint", "kling-v2-6", |_| {}, Sent("/endpoint", json!("text2video"))),
+            case("model_name", "kling-v2-6", |_| {}, Sent("/model_name", json!("kling-v2-6"))),
+            case("external id", "kling-v2-6", |_| {}, Sent("/external_task_id", json!("vidgen_1"))),
+            case("duration is a string", "kling-v2-6", |r| r.duration = Some(10), Sent("/duration", json!("10"))),
+            case("duration 7 on v2.6", "kling-v2-6", |r| r.duration = Some(7), Refused("duration")),
+            case("duration 7 on v3", "kling-v3", |r| r.duration = Some(7), Sent("/duration", json!("7"))),
+            case("auto outside the set sends 5", "kling-v2-6", |r| { r.duration = None; r.seconds = 8; }, Sent("/duration", json!("5"))),
+            case("720p is std", "kling-v2-6", |_| {}, Sent("/mode", json!("std"))),
+            case("1080p is pro", "kling-v2-6", |r| r.resolution = "1080p".into(), Sent("/mode", json!("pro"))),
+            case("480p", "kling-v2-6", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("ratio 9:16", "kling-v2-6", |r| r.aspect_ratio = "9:16".into(), Sent("/aspect_ratio", json!("9:16"))),
+            case("ratio auto omitted", "kling-v2-6", |r| r.aspect_ratio = "auto".into(), Omitted("/aspect_ratio")),
+            case("ratio 21:9", "kling-v2-6", |r| r.aspect_ratio = "21:9".into(), Refused("aspect_ratio")),
+            case("sound off", "kling-v2-6", |_| {}, Sent("/sound", json!("off"))),
+            case("sound on", "kling-v2-6", |r| r.generate_audio = true, Sent("/sound", json!("on"))),
+            case("sound before v2.6", "kling-v2-5-turbo", |r| r.generate_audio = true, Refused("generate_audio")),
+            case("no sound field before v2.6", "kling-v2-5-turbo", |_| {}, Omitted("/sound")),
+            case("audio urls", "kling-v3-omni", |r| { r.kind = "reference-to-video".into(); r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
+            case("i2v endpoint", "kling-v2-6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/endpoint", json!("image2video"))),
+            case("i2v first frame", "kling-v2-6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/image", json!("https://x/1"))),
+            case("i2v tail", "kling-v2-6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/image_tail", json!("https://x/2"))),
+            case("i2v ignores the ratio", "kling-v2-6", |r| { r.kind = "image-to-video".into(); r.aspect_ratio = "9:16".into(); r.image_urls = vec!["https://x/1".into()]; }, Omitted("/aspect_ratio")),
+            case("i2v 3 images", "kling-v2-6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 3]; }, Refused("image_urls")),
+            case("t2v on an i2v-only model", "kling-v2-1", |_| {}, Refused("type")),
+            case("references on v2.6", "kling-v2-6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
+            case("references on v1.6", "kling-v1-6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 4]; }, Sent("/image_list/3/image", json!("https://x/1"))),
+            case("5 references on v1.6", "kling-v1-6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 5]; }, Refused("image_urls")),
+            case("video on v1.6", "kling-v1-6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
+            case("omni endpoint", "kling-v3-omni", |_| {}, Sent("/endpoint", json!("omni-video"))),
+            case("omni prompt", "kling-v3-omni", |r| { r.kind = "reference-to-video".into(); r.prompt = "@Image1 in @Video1".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Sent("/prompt", json!("<<<image_1>>> in <<<video_1>>>"))),
+            case("omni video list", "kling-v3-omni", |r| { r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v".into()]; }, Sent("/video_list/0/refer_type", json!("feature"))),
+            case("omni 5 images with a video", "kling-v3-omni", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 5]; r.video_urls = vec!["https://x/v".into()]; }, Refused("image_urls")),
+            case("omni 7 images", "kling-v3-omni", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 7]; }, Sent("/image_list/6/image_url", json!("https://x/1"))),
+            case("omni first/end frames", "kling-v3-omni", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/image_list/1/type", json!("end_frame"))),
+            case("@Video on a plain endpoint", "kling-v1-6", |r| { r.prompt = "@Video1".into(); }, Refused("prompt")),
+            case("unknown newer model", "kling-v9", |r| r.generate_audio = true, Sent("/sound", json!("on"))),
         ];
         run(cases, b);
     }
 
     #[test]
     fn statuses_and_business_codes() {
-        assert_eq!(
-            parse_task(&json!({"task_status": "submitted"})).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_task(&json!({"task_status": "processing"})).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_task(&json!({"task_status": "submitted"})).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_task(&json!({"task_status": "processing"})).unwrap(), PollOutcome::Running);
         let ok = parse_task(&json!({"task_status": "succeed", "task_result": {"videos": [{"url": "https://cdn/x.mp4", "duration": "5.042"}]}})).unwrap();
         assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(5)));
         assert_eq!(
@@ -903,11 +609,7 @@ mod tests {
             PollOutcome::Failed { code: "generation_failed".into(), message: "Failure to pass the risk control system".into() }
         );
         assert!(parse_task(&json!({"task_status": "succeeded"})).is_err());
-        assert_eq!(
-            code_status(1102, 429),
-            402,
-            "out of balance is the channel's problem"
-        );
+        assert_eq!(code_status(1102, 429), 402, "out of balance is the channel's problem");
         assert_eq!(code_status(1302, 429), 429);
         assert_eq!(code_status(1301, 400), 400);
         assert_eq!(code_status(1004, 401), 401);

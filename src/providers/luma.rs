@@ -2,14 +2,15 @@
 //! (start) and `frame1` (end), durations as `"5s"`/`"9s"`, poll `GET /generations/{id}`,
 //! download `assets.video`; a failed generation carries a free-text `failure_reason`.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple, video,
+};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references;
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -21,33 +22,8 @@ const RESOLUTIONS: [&str; 4] = ["540p", "720p", "1080p", "4k"];
 const PROMPT_MIN: usize = 3;
 const PROMPT_MAX: usize = 5000;
 
-pub struct Luma {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
-}
-
-impl Luma {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Luma, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BASE.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        Ok(Luma {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-        })
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .bearer_auth(key)
-    }
-}
+/// Luma Dream Machine, described for the [generic adapter](super::generic).
+pub struct Luma;
 
 /// `{"detail": "..."}`, or a pydantic-style list of `{msg}`.
 fn detail(v: &Value) -> Option<String> {
@@ -171,27 +147,20 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
 
 /// Map one Generation object to an outcome.
 pub fn parse_generation(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let state =
-        v.get("state")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "generation without a state".into(),
-            })?;
-    Ok(match state {
-        "queued" => PollOutcome::Queued,
-        "dreaming" => PollOutcome::Running,
-        "completed" => {
-            let url =
-                str_at(v, &["assets", "video"]).ok_or_else(|| ProviderError::BadResponse {
-                    message: "completed without assets.video".into(),
-                })?;
-            PollOutcome::Succeeded(vec![ResultRef {
-                url,
-                duration_seconds: None,
-                credential: None,
-            }])
-        }
-        "failed" => {
+    let table = [
+        ("queued", Phase::Queued),
+        ("dreaming", Phase::Running),
+        ("completed", Phase::Succeeded),
+        ("failed", Phase::Failed),
+    ];
+    let phase = parse_status(v, &["state"], &table)?;
+    Ok(match phase {
+        Phase::Succeeded => video(
+            str_at(v, &["assets", "video"]).ok_or_else(|| missing("assets.video"))?,
+            None,
+            None,
+        ),
+        Phase::Failed => {
             let reason = str_at(v, &["failure_reason"])
                 .unwrap_or_else(|| "the channel failed to generate the video".into());
             PollOutcome::Failed {
@@ -199,104 +168,67 @@ pub fn parse_generation(v: &Value) -> Result<PollOutcome, ProviderError> {
                 message: http::public_message(&reason),
             }
         }
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown generation state `{other}`"),
-            });
-        }
+        p => simple(p).expect("simple phase"),
     })
 }
 
 #[async_trait]
-impl Provider for Luma {
-    fn kind(&self) -> &'static str {
-        "luma"
+impl Describe for Luma {
+    const KIND: &'static str = "luma";
+
+    fn from_config(_: &ProviderConfig) -> Result<Luma, AppError> {
+        Ok(Luma)
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req).map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request).map(|_| ())
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let body = build_body(job.upstream_model, job.request).map_err(invalid)?;
+        Ok(Call::post("/generations/video", body))
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let body = build_body(job.upstream_model, job.request)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::POST, "/generations/video", &cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/generations/{id}")))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::GET,
-                    &format!("/generations/{id}"),
-                    &cred.key,
-                ),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_generation(&reply.json()?)
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_generation(v)
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // A public CDN URL with no documented expiry: no credentials go with it.
-        self.kit.download(&result.url, &[], None).await
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        let mut balances = Vec::new();
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.call(reqwest::Method::GET, "/credits", &cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-            balances
-                .push(str_at(&reply.value(), &["credit_balance"]).unwrap_or_else(|| "?".into()));
-        }
-        Ok(format!(
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/credits"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        let balances: Vec<String> = answers
+            .iter()
+            .map(|v| str_at(v, &["credit_balance"]).unwrap_or_else(|| "?".into()))
+            .collect();
+        format!(
             "credit balance (USD cents) per key: {}",
             balances.join(", ")
-        ))
+        )
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         fn i2v(r: &mut UnifiedRequest) {
             r.kind = "image-to-video".into();
@@ -304,175 +236,39 @@ mod tests {
             r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
         }
         let cases = vec![
-            case(
-                "type",
-                "ray-2",
-                |_| {},
-                Sent("/generation_type", json!("video")),
-            ),
-            case(
-                "model",
-                "ray-flash-2",
-                |_| {},
-                Sent("/model", json!("ray-flash-2")),
-            ),
+            case("type", "ray-2", |_| {}, Sent("/generation_type", json!("video"))),
+            case("model", "ray-flash-2", |_| {}, Sent("/model", json!("ray-flash-2"))),
             case("5s", "ray-2", |_| {}, Sent("/duration", json!("5s"))),
-            case(
-                "9s",
-                "ray-2",
-                |r| r.duration = Some(9),
-                Sent("/duration", json!("9s")),
-            ),
+            case("9s", "ray-2", |r| r.duration = Some(9), Sent("/duration", json!("9s"))),
             case("7s", "ray-2", |r| r.duration = Some(7), Refused("duration")),
-            case(
-                "auto is 5s",
-                "ray-2",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 6;
-                },
-                Sent("/duration", json!("5s")),
-            ),
-            case(
-                "auto keeps billed 9s",
-                "ray-2",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 9;
-                },
-                Sent("/duration", json!("9s")),
-            ),
+            case("auto is 5s", "ray-2", |r| { r.duration = None; r.seconds = 6; }, Sent("/duration", json!("5s"))),
+            case("auto keeps billed 9s", "ray-2", |r| { r.duration = None; r.seconds = 9; }, Sent("/duration", json!("9s"))),
             case("720p", "ray-2", |_| {}, Sent("/resolution", json!("720p"))),
-            case(
-                "1080p",
-                "ray-2",
-                |r| r.resolution = "1080p".into(),
-                Sent("/resolution", json!("1080p")),
-            ),
-            case(
-                "480p",
-                "ray-2",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "21:9",
-                "ray-2",
-                |r| r.aspect_ratio = "21:9".into(),
-                Sent("/aspect_ratio", json!("21:9")),
-            ),
-            case(
-                "auto ratio",
-                "ray-2",
-                |r| r.aspect_ratio = "auto".into(),
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "5:4",
-                "ray-2",
-                |r| r.aspect_ratio = "5:4".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "t2v has no keyframes",
-                "ray-2",
-                |_| {},
-                Omitted("/keyframes"),
-            ),
-            case(
-                "frame0",
-                "ray-2",
-                i2v,
-                Sent(
-                    "/keyframes/frame0",
-                    json!({"type": "image", "url": "https://x/1.png"}),
-                ),
-            ),
-            case(
-                "frame1",
-                "ray-2",
-                i2v,
-                Sent(
-                    "/keyframes/frame1",
-                    json!({"type": "image", "url": "https://x/2.png"}),
-                ),
-            ),
-            case(
-                "prompt words",
-                "ray-2",
-                i2v,
-                Sent("/prompt", json!("the start frame melts into the end frame")),
-            ),
-            case(
-                "three images",
-                "ray-2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into(); 3];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "references",
-                "ray-2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "video",
-                "ray-2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v.mp4".into()];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "audio",
-                "ray-2",
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "short prompt",
-                "ray-2",
-                |r| r.prompt = "go".into(),
-                Refused("prompt"),
-            ),
-            case(
-                "short prompt with a keyframe",
-                "ray-2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "go".into();
-                    r.image_urls = vec!["https://x/1.png".into()];
-                },
-                Sent("/prompt", json!("go")),
-            ),
+            case("1080p", "ray-2", |r| r.resolution = "1080p".into(), Sent("/resolution", json!("1080p"))),
+            case("480p", "ray-2", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("21:9", "ray-2", |r| r.aspect_ratio = "21:9".into(), Sent("/aspect_ratio", json!("21:9"))),
+            case("auto ratio", "ray-2", |r| r.aspect_ratio = "auto".into(), Omitted("/aspect_ratio")),
+            case("5:4", "ray-2", |r| r.aspect_ratio = "5:4".into(), Refused("aspect_ratio")),
+            case("t2v has no keyframes", "ray-2", |_| {}, Omitted("/keyframes")),
+            case("frame0", "ray-2", i2v, Sent("/keyframes/frame0", json!({"type": "image", "url": "https://x/1.png"}))),
+            case("frame1", "ray-2", i2v, Sent("/keyframes/frame1", json!({"type": "image", "url": "https://x/2.png"}))),
+            case("prompt words", "ray-2", i2v, Sent("/prompt", json!("the start frame melts into the end frame"))),
+            case("three images", "ray-2", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1.png".into(); 3]; }, Refused("image_urls")),
+            case("references", "ray-2", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1.png".into()]; }, Refused("type")),
+            case("video", "ray-2", |r| { r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v.mp4".into()]; }, Refused("video_urls")),
+            case("audio", "ray-2", |r| r.generate_audio = true, Refused("generate_audio")),
+            case("short prompt", "ray-2", |r| r.prompt = "go".into(), Refused("prompt")),
+            case("short prompt with a keyframe", "ray-2", |r| { r.kind = "image-to-video".into(); r.prompt = "go".into(); r.image_urls = vec!["https://x/1.png".into()]; }, Sent("/prompt", json!("go"))),
             case("no loop", "ray-2", |_| {}, Omitted("/loop")),
-            case(
-                "no end user",
-                "ray-2",
-                |r| r.end_user_id = Some("c".into()),
-                Omitted("/user"),
-            ),
+            case("no end user", "ray-2", |r| r.end_user_id = Some("c".into()), Omitted("/user")),
         ];
         run(cases, build_body);
     }
 
     #[test]
     fn states_and_reasons_map_to_outcomes() {
-        assert_eq!(
-            parse_generation(&json!({"state": "queued"})).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_generation(&json!({"state": "dreaming", "assets": null})).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_generation(&json!({"state": "queued"})).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_generation(&json!({"state": "dreaming", "assets": null})).unwrap(), PollOutcome::Running);
         let done = parse_generation(&json!({"state": "completed", "assets": {"video": "https://cdn/v.mp4", "image": "https://cdn/t.jpg"}})).unwrap();
         assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://cdn/v.mp4"));
         for (reason, code) in [
@@ -488,13 +284,7 @@ mod tests {
         ] {
             let out =
                 parse_generation(&json!({"state": "failed", "failure_reason": reason})).unwrap();
-            assert_eq!(
-                out,
-                PollOutcome::Failed {
-                    code: code.into(),
-                    message: reason.into()
-                }
-            );
+            assert_eq!(out, PollOutcome::Failed { code: code.into(), message: reason.into() });
         }
         assert!(matches!(
             parse_generation(&json!({"state": "completed", "assets": null})),
@@ -508,14 +298,7 @@ mod tests {
 
     #[test]
     fn error_details_are_read_in_both_shapes() {
-        assert_eq!(
-            detail(&json!({"detail": "Prompt is required"})).as_deref(),
-            Some("Prompt is required")
-        );
-        assert_eq!(
-            detail(&json!({"detail": [{"loc": ["body", "duration"], "msg": "invalid duration"}]}))
-                .as_deref(),
-            Some("invalid duration")
-        );
+        assert_eq!(detail(&json!({"detail": "Prompt is required"})).as_deref(), Some("Prompt is required"));
+        assert_eq!(detail(&json!({"detail": [{"loc": ["body", "duration"], "msg": "invalid duration"}]})) .as_deref(), Some("invalid duration"));
     }
 }

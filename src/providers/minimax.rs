@@ -3,10 +3,12 @@
 //! short-lived `download_url`. Errors come inside `base_resp` (often with HTTP 200).
 //! The stored result is the file id; every mirroring attempt retrieves a fresh URL.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
+};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{ByteStream, PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -201,145 +203,88 @@ fn checked(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
 
 /// Map a query answer to an outcome.
 pub fn parse_query(v: &Value, credential: Option<&str>) -> Result<PollOutcome, ProviderError> {
-    let status =
-        v.get("status")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "query answer without status".into(),
-            })?;
-    Ok(match status {
-        "Preparing" | "Queueing" => PollOutcome::Queued,
-        "Processing" => PollOutcome::Running,
-        "Success" => {
-            let file = str_at(v, &["file_id"]).ok_or_else(|| ProviderError::BadResponse {
-                message: "Success without file_id".into(),
-            })?;
-            PollOutcome::Succeeded(vec![ResultRef {
-                url: format!("{FILE_SCHEME}{}", http::safe_id(&file)?),
-                duration_seconds: None,
-                credential: credential.map(str::to_string),
-            }])
+    let table = [
+        ("Preparing", Phase::Queued),
+        ("Queueing", Phase::Queued),
+        ("Processing", Phase::Running),
+        ("Success", Phase::Succeeded),
+        ("Fail", Phase::Failed),
+    ];
+    Ok(match parse_status(v, &["status"], &table)? {
+        Phase::Succeeded => {
+            let file = str_at(v, &["file_id"]).ok_or_else(|| missing("file_id"))?;
+            video(
+                format!("{FILE_SCHEME}{}", http::safe_id(&file)?),
+                None,
+                credential,
+            )
         }
-        "Fail" => {
-            let code = v.pointer("/base_resp/status_code").and_then(Value::as_i64);
-            PollOutcome::Failed {
-                code: match code {
-                    Some(1026) => "input_sensitive".into(),
-                    Some(1027) => "output_sensitive".into(),
-                    _ => "generation_failed".into(),
-                },
-                message: http::public_message(
-                    &str_at(v, &["base_resp", "status_msg"])
-                        .filter(|m| m != "success")
-                        .unwrap_or_else(|| "the channel failed to generate the video".into()),
-                ),
-            }
+        Phase::Failed => {
+            let code = match v.pointer("/base_resp/status_code").and_then(Value::as_i64) {
+                Some(1026) => "input_sensitive",
+                Some(1027) => "output_sensitive",
+                _ => "generation_failed",
+            };
+            let msg = str_at(v, &["base_resp", "status_msg"]).filter(|m| m != "success");
+            failed(Some(code.into()), msg)
         }
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown task status `{other}`"),
-            });
-        }
+        p => simple(p).expect("simple phase"),
     })
 }
 
-pub struct MiniMax {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
-}
-
-impl MiniMax {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<MiniMax, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            INTL.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        Ok(MiniMax {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-        })
-    }
-
-    async fn get(&self, path: &str, key: &str, stage: Stage) -> Result<Value, ProviderError> {
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .get(http::join(&self.base, path))
-                    .bearer_auth(key),
-                stage,
-            )
-            .await?;
-        checked(&reply, stage)
-    }
-}
+/// MiniMax Hailuo, described for the [generic adapter](super::generic).
+pub struct MiniMax;
 
 #[async_trait]
-impl Provider for MiniMax {
-    fn kind(&self) -> &'static str {
-        "minimax"
+impl Describe for MiniMax {
+    const KIND: &'static str = "minimax";
+    const ID_AT: &'static [&'static str] = &["task_id"];
+
+    fn from_config(_: &ProviderConfig) -> Result<MiniMax, AppError> {
+        Ok(MiniMax)
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req).map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request).map(|_| ())
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let body = build_body(job.upstream_model, job.request).map_err(invalid)?;
+        Ok(Call::post("/v1/video_generation", body))
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let body = build_body(job.upstream_model, job.request)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .post(http::join(&self.base, "/v1/video_generation"))
-                    .bearer_auth(&cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        let v = checked(&reply, Stage::Submit)?;
-        let id = str_at(&v, &["task_id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without task_id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!(
+            "/v1/query/video_generation?task_id={id}"
+        )))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let path = format!("/v1/query/video_generation?task_id={id}");
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .get(http::join(&self.base, &path))
-                    .bearer_auth(&cred.key),
-                Stage::Poll,
-            )
-            .await?;
+    fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_query(v, Some(ctx.credential))
+    }
+
+    fn read(&self, reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
         // A failed task reports its reason in base_resp, next to status "Fail".
-        if reply.ok()
+        if stage == Stage::Poll
+            && reply.ok()
             && let Ok(v) = reply.json::<Value>()
             && v.get("status").and_then(Value::as_str) == Some("Fail")
         {
-            return parse_query(&v, Some(&cred.id));
+            return Ok(v);
         }
-        let v = checked(&reply, Stage::Poll)?;
-        parse_query(&v, Some(&cred.id))
+        checked(reply, stage)
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
+    // The result is a file id: one more call gives its signed CDN URL.
+    async fn download(
+        &self,
+        a: &Adapter<Self>,
+        result: &ResultRef,
+    ) -> Result<ByteStream, ProviderError> {
         let file =
             result
                 .url
@@ -348,43 +293,31 @@ impl Provider for MiniMax {
                     message: "unexpected stored result".into(),
                 })?;
         let file = http::safe_id(file)?;
-        let cred = self.keys.get(result.credential.as_deref())?;
-        let v = self
-            .get(
-                &format!("/v1/files/retrieve?file_id={file}"),
-                &cred.key,
-                Stage::Download,
-            )
-            .await?;
+        let cred = a.keys.get(result.credential.as_deref())?;
+        let call = Call::get(format!("/v1/files/retrieve?file_id={file}"));
+        let v = a.call(cred, call, Stage::Download).await?;
         let url =
-            str_at(&v, &["file", "download_url"]).ok_or_else(|| ProviderError::BadResponse {
-                message: "retrieve answer without file.download_url".into(),
-            })?;
+            str_at(&v, &["file", "download_url"]).ok_or_else(|| missing("file.download_url"))?;
         // A signed CDN URL: no credentials go with it.
-        self.kit.download(&url, &[], None).await
+        a.kit.download(&url, &[], None).await
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        // No free listing call: query a task id that cannot exist. Any answer other than
-        // an auth error proves the key works.
-        for cred in self.keys.all() {
-            match self
-                .get(
-                    "/v1/query/video_generation?task_id=0",
-                    &cred.key,
-                    Stage::Test,
-                )
-                .await
-            {
+    // No free listing call: query a task id that cannot exist. Any answer other than an
+    // auth error proves the key works.
+    async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {
+        for cred in a.keys.all() {
+            let call = Call::get("/v1/query/video_generation?task_id=0");
+            match a.call(cred, call, Stage::Test).await {
                 Ok(_) | Err(ProviderError::BadResponse { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(format!("{} key(s) accepted", self.keys.all().len()))
+        Ok(format!("{} key(s) accepted", a.keys.all().len()))
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, base, case, run_from};
@@ -393,196 +326,35 @@ mod tests {
     const H02: &str = "MiniMax-Hailuo-02";
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let cases = vec![
             case("model", H23, |_| {}, Sent("/model", json!(H23))),
-            case(
-                "720p is 768P on Hailuo",
-                H23,
-                |_| {},
-                Sent("/resolution", json!("768P")),
-            ),
-            case(
-                "720p is 720P on 01",
-                "T2V-01",
-                |_| {},
-                Sent("/resolution", json!("720P")),
-            ),
-            case(
-                "1080p",
-                H23,
-                |r| r.resolution = "1080p".into(),
-                Sent("/resolution", json!("1080P")),
-            ),
-            case(
-                "1080p 10 s",
-                H23,
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = Some(10);
-                },
-                Refused("duration"),
-            ),
-            case(
-                "1080p auto 10 omitted",
-                H23,
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = None;
-                    r.seconds = 10;
-                },
-                Omitted("/duration"),
-            ),
-            case(
-                "1080p on 01",
-                "T2V-01",
-                |r| r.resolution = "1080p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "480p text",
-                H02,
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "480p single image on 02",
-                H02,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.resolution = "480p".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/resolution", json!("512P")),
-            ),
-            case(
-                "480p two frames on 02",
-                H02,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.resolution = "480p".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "duration 10",
-                H23,
-                |r| r.duration = Some(10),
-                Sent("/duration", json!(10)),
-            ),
-            case(
-                "duration 5",
-                H23,
-                |r| r.duration = Some(5),
-                Refused("duration"),
-            ),
-            case(
-                "duration 10 on 01",
-                "T2V-01",
-                |r| r.duration = Some(10),
-                Refused("duration"),
-            ),
-            case(
-                "t2v 9:16",
-                H23,
-                |r| r.aspect_ratio = "9:16".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "t2v auto ratio",
-                H23,
-                |r| r.aspect_ratio = "auto".into(),
-                Sent("/resolution", json!("768P")),
-            ),
-            case(
-                "audio",
-                H23,
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "first frame",
-                H23,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.aspect_ratio = "9:16".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/first_frame_image", json!("https://x/1")),
-            ),
-            case(
-                "last frame on 2.3",
-                H23,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "last frame on 02",
-                H02,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/last_frame_image", json!("https://x/2")),
-            ),
-            case(
-                "i2v prompt",
-                H02,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 then @Image2".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Sent("/prompt", json!("the first frame then the last frame")),
-            ),
-            case(
-                "t2v on Fast",
-                "MiniMax-Hailuo-2.3-Fast",
-                |_| {},
-                Refused("type"),
-            ),
+            case("720p is 768P on Hailuo", H23, |_| {}, Sent("/resolution", json!("768P"))),
+            case("720p is 720P on 01", "T2V-01", |_| {}, Sent("/resolution", json!("720P"))),
+            case("1080p", H23, |r| r.resolution = "1080p".into(), Sent("/resolution", json!("1080P"))),
+            case("1080p 10 s", H23, |r| { r.resolution = "1080p".into(); r.duration = Some(10); }, Refused("duration")),
+            case("1080p auto 10 omitted", H23, |r| { r.resolution = "1080p".into(); r.duration = None; r.seconds = 10; }, Omitted("/duration")),
+            case("1080p on 01", "T2V-01", |r| r.resolution = "1080p".into(), Refused("resolution")),
+            case("480p text", H02, |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("480p single image on 02", H02, |r| { r.kind = "image-to-video".into(); r.resolution = "480p".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/resolution", json!("512P"))),
+            case("480p two frames on 02", H02, |r| { r.kind = "image-to-video".into(); r.resolution = "480p".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("resolution")),
+            case("duration 10", H23, |r| r.duration = Some(10), Sent("/duration", json!(10))),
+            case("duration 5", H23, |r| r.duration = Some(5), Refused("duration")),
+            case("duration 10 on 01", "T2V-01", |r| r.duration = Some(10), Refused("duration")),
+            case("t2v 9:16", H23, |r| r.aspect_ratio = "9:16".into(), Refused("aspect_ratio")),
+            case("t2v auto ratio", H23, |r| r.aspect_ratio = "auto".into(), Sent("/resolution", json!("768P"))),
+            case("audio", H23, |r| r.generate_audio = true, Refused("generate_audio")),
+            case("first frame", H23, |r| { r.kind = "image-to-video".into(); r.aspect_ratio = "9:16".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/first_frame_image", json!("https://x/1"))),
+            case("last frame on 2.3", H23, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("image_urls")),
+            case("last frame on 02", H02, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/last_frame_image", json!("https://x/2"))),
+            case("i2v prompt", H02, |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 then @Image2".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Sent("/prompt", json!("the first frame then the last frame"))),
+            case("t2v on Fast", "MiniMax-Hailuo-2.3-Fast", |_| {}, Refused("type")),
             case("t2v on I2V-01", "I2V-01", |_| {}, Refused("type")),
-            case(
-                "subject",
-                "S2V-01",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/subject_reference/0/image/0", json!("https://x/1")),
-            ),
-            case(
-                "two subjects",
-                "S2V-01",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "references on Hailuo",
-                H23,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "videos",
-                "S2V-01",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("video_urls"),
-            ),
+            case("subject", "S2V-01", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/subject_reference/0/image/0", json!("https://x/1"))),
+            case("two subjects", "S2V-01", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("image_urls")),
+            case("references on Hailuo", H23, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
+            case("videos", "S2V-01", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
         ];
         // Hailuo clips are 6 or 10 seconds.
         run_from(
@@ -618,9 +390,7 @@ mod tests {
             base_error(1008, "", Stage::Submit),
             ProviderError::Channel { .. }
         ));
-        assert!(
-            matches!(base_error(1026, "", Stage::Submit), ProviderError::Final { ref code, .. } if code == "input_sensitive")
-        );
+        assert!(matches!(base_error(1026, "", Stage::Submit), ProviderError::Final { ref code, .. } if code == "input_sensitive"));
         assert!(matches!(
             base_error(2013, "", Stage::Poll),
             ProviderError::BadResponse { .. }
@@ -635,31 +405,16 @@ mod tests {
             v["status"] = json!(s);
             v
         };
-        assert_eq!(
-            parse_query(&with("Preparing"), None).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_query(&with("Queueing"), None).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_query(&with("Processing"), None).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_query(&with("Preparing"), None).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_query(&with("Queueing"), None).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_query(&with("Processing"), None).unwrap(), PollOutcome::Running);
         let mut done = with("Success");
         done["file_id"] = json!("241342648594580");
         assert!(
             matches!(parse_query(&done, Some("k")).unwrap(), PollOutcome::Succeeded(ref r) if r[0].url == "minimax-file:241342648594580" && r[0].credential.as_deref() == Some("k"))
         );
         let failed = json!({"status": "Fail", "base_resp": {"status_code": 1027, "status_msg": "output new_sensitive"}});
-        assert_eq!(
-            parse_query(&failed, None).unwrap(),
-            PollOutcome::Failed {
-                code: "output_sensitive".into(),
-                message: "output new_sensitive".into()
-            }
-        );
+        assert_eq!(parse_query(&failed, None).unwrap(), PollOutcome::Failed { code: "output_sensitive".into(), message: "output new_sensitive".into() });
         assert!(parse_query(&with("Paused"), None).is_err());
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod credentials;
 pub mod demo;
+pub mod example;
 pub mod fal;
+pub mod generic;
 pub mod health;
 pub mod http;
 pub mod input_mapping;
@@ -226,7 +228,7 @@ impl Registry {
     /// Each channel gets its own guarded client: its allow-list is part of the client's
     /// resolver. Redirects are followed by the kit itself, so credentials never follow a
     /// redirect to another host and every hop is checked again.
-    fn kit(&self, cfg: &ProviderConfig) -> Result<http::Kit, AppError> {
+    pub(super) fn kit(&self, cfg: &ProviderConfig) -> Result<http::Kit, AppError> {
         let policy = crate::outbound::Policy::from_settings(&cfg.settings)
             .map_err(|m| AppError::invalid("settings.allow_private_cidrs", m))?;
         let policy = Arc::new(policy);

@@ -3,14 +3,15 @@
 //! `GET /videos/{id}/content` with the key. The Sora API itself closed; LiteLLM, new-api
 //! and other gateways serve this shape, so the base URL is the operator's.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{
+    Adapter, Body, Call, Ctx, Describe, Phase, failed, invalid, parse_status, simple, video,
+};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -106,34 +107,22 @@ pub fn parse_video(
     content_url: &str,
     credential: Option<&str>,
 ) -> Result<PollOutcome, ProviderError> {
-    let status =
-        v.get("status")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "video without a status".into(),
-            })?;
-    Ok(match status {
-        "queued" => PollOutcome::Queued,
-        "in_progress" => PollOutcome::Running,
-        "completed" => PollOutcome::Succeeded(vec![ResultRef {
-            url: content_url.to_string(),
-            duration_seconds: str_at(v, &["seconds"]).and_then(|s| s.parse().ok()),
-            credential: credential.map(str::to_string),
-        }]),
-        "failed" => PollOutcome::Failed {
-            code: http::public_code(
-                &str_at(v, &["error", "code"]).unwrap_or_else(|| "generation_failed".into()),
-            ),
-            message: http::public_message(
-                &str_at(v, &["error", "message"])
-                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
-            ),
-        },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown video status `{other}`"),
-            });
+    let table = [
+        ("queued", Phase::Queued),
+        ("in_progress", Phase::Running),
+        ("completed", Phase::Succeeded),
+        ("failed", Phase::Failed),
+    ];
+    Ok(match parse_status(v, &["status"], &table)? {
+        Phase::Succeeded => {
+            let secs = str_at(v, &["seconds"]).and_then(|s| s.parse().ok());
+            video(content_url.to_string(), secs, credential)
         }
+        Phase::Failed => failed(
+            str_at(v, &["error", "code"]),
+            str_at(v, &["error", "message"]),
+        ),
+        p => simple(p).expect("simple phase"),
     })
 }
 
@@ -147,23 +136,21 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     reply.error(stage, code, message)
 }
 
+/// An OpenAI-Videos-compatible upstream, described for the [generic adapter](super::generic).
 pub struct OpenAiVideos {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     format: BodyFormat,
     max_image_bytes: u64,
 }
 
-impl OpenAiVideos {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<OpenAiVideos, AppError> {
-        let base = cfg.base_url.trim().trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(AppError::invalid(
-                "base_url",
-                "an openai-videos channel needs the base URL of the upstream, e.g. https://gateway.example/v1",
-            ));
-        }
+#[async_trait]
+impl Describe for OpenAiVideos {
+    const KIND: &'static str = "openai-videos";
+    // The content URL is the API's own and needs the key that made the video.
+    const DOWNLOAD_AUTH: bool = true;
+    const DOWNLOAD_HEADERS: &'static [(&'static str, &'static str)] =
+        &[("accept", "application/binary")];
+
+    fn from_config(cfg: &ProviderConfig) -> Result<OpenAiVideos, AppError> {
         let format = match cfg.settings.get("body").and_then(Value::as_str) {
             None | Some("multipart") => BodyFormat::Multipart,
             Some("json") => BodyFormat::Json,
@@ -174,48 +161,24 @@ impl OpenAiVideos {
                 ));
             }
         };
+        let max = cfg.settings.get("max_image_bytes").and_then(Value::as_u64);
         Ok(OpenAiVideos {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
             format,
-            max_image_bytes: cfg
-                .settings
-                .get("max_image_bytes")
-                .and_then(Value::as_u64)
-                .unwrap_or(DEFAULT_MAX_IMAGE_BYTES),
+            max_image_bytes: max.unwrap_or(DEFAULT_MAX_IMAGE_BYTES),
         })
     }
 
-    fn url(&self, path: &str) -> String {
-        http::join(&self.base, path)
-    }
-}
-
-#[async_trait]
-impl Provider for OpenAiVideos {
-    fn kind(&self) -> &'static str {
-        "openai-videos"
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_fields(model, req).map(|_| ())
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
-    }
-
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_fields(upstream_model, request).map(|_| ())
-    }
-
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let fields = build_fields(job.upstream_model, job.request)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let req = self
-            .kit
-            .http
-            .post(self.url("/videos"))
-            .bearer_auth(&cred.key);
-        let req = match self.format {
+    async fn submit_call(
+        &self,
+        a: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let fields = build_fields(job.upstream_model, job.request).map_err(invalid)?;
+        let body = match self.format {
             BodyFormat::Json => {
                 let mut body = json!({});
                 for (k, v) in &fields.text {
@@ -224,7 +187,7 @@ impl Provider for OpenAiVideos {
                 if let Some(u) = &fields.reference {
                     body["input_reference"] = json!({"image_url": u});
                 }
-                req.json(&body)
+                return Ok(Call::post("/videos", body));
             }
             BodyFormat::Multipart => {
                 let mut form = reqwest::multipart::Form::new();
@@ -232,7 +195,7 @@ impl Provider for OpenAiVideos {
                     form = form.text(k, v);
                 }
                 if let Some(u) = &fields.reference {
-                    let asset = self.kit.fetch_asset(u, self.max_image_bytes).await?;
+                    let asset = a.kit.fetch_asset(u, self.max_image_bytes).await?;
                     let ext = asset.mime.trim_start_matches("image/").to_string();
                     let part = reqwest::multipart::Part::bytes(asset.bytes)
                         .file_name(format!("reference.{ext}"))
@@ -245,81 +208,39 @@ impl Provider for OpenAiVideos {
                         })?;
                     form = form.part("input_reference", part);
                 }
-                req.multipart(form)
+                Body::Form(form)
             }
         };
-        let reply = self.kit.send(req, Stage::Submit).await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+        Ok(Call {
+            body,
+            ..Call::get("/videos").method(reqwest::Method::POST)
+        })
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .get(self.url(&format!("/videos/{id}")))
-                    .bearer_auth(&cred.key),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_video(
-            &reply.json()?,
-            &self.url(&format!("/videos/{id}/content")),
-            Some(&cred.id),
-        )
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/videos/{id}")))
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        let cred = self.keys.get(result.credential.as_deref())?;
-        self.kit
-            .download(
-                &result.url,
-                &[
-                    ("authorization", format!("Bearer {}", cred.key)),
-                    ("accept", "application/binary".into()),
-                ],
-                Some(&self.base),
-            )
-            .await
+    fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        let content = http::join(ctx.base, &format!("/videos/{}/content", ctx.upstream_id));
+        parse_video(v, &content, Some(ctx.credential))
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.kit
-                        .http
-                        .get(self.url("/videos?limit=1"))
-                        .bearer_auth(&cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-        }
-        Ok(format!(
-            "listed videos with {} key(s)",
-            self.keys.all().len()
-        ))
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
+    }
+
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/videos?limit=1"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        format!("listed videos with {} key(s)", answers.len())
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, base, case, run_from};
@@ -339,134 +260,27 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let cases = vec![
             case("model", "sora-2", |_| {}, Sent("/model", json!("sora-2"))),
-            case(
-                "seconds as a string",
-                "sora-2",
-                |_| {},
-                Sent("/seconds", json!("8")),
-            ),
-            case(
-                "seconds 5",
-                "sora-2",
-                |r| r.duration = Some(5),
-                Refused("duration"),
-            ),
-            case(
-                "auto outside the set omitted",
-                "sora-2",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 5;
-                },
-                Omitted("/seconds"),
-            ),
-            case(
-                "720p 16:9",
-                "sora-2",
-                |_| {},
-                Sent("/size", json!("1280x720")),
-            ),
-            case(
-                "720p 9:16",
-                "sora-2",
-                |r| r.aspect_ratio = "9:16".into(),
-                Sent("/size", json!("720x1280")),
-            ),
-            case(
-                "auto omitted",
-                "sora-2",
-                |r| r.aspect_ratio = "auto".into(),
-                Omitted("/size"),
-            ),
-            case(
-                "1080p on sora-2",
-                "sora-2",
-                |r| r.resolution = "1080p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "1080p on pro",
-                "sora-2-pro",
-                |r| r.resolution = "1080p".into(),
-                Sent("/size", json!("1792x1024")),
-            ),
-            case(
-                "1080p 9:16 on pro",
-                "sora-2-pro",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.aspect_ratio = "9:16".into();
-                },
-                Sent("/size", json!("1024x1792")),
-            ),
-            case(
-                "480p",
-                "sora-2",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "1:1",
-                "sora-2",
-                |r| r.aspect_ratio = "1:1".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "silent",
-                "sora-2",
-                |r| r.generate_audio = false,
-                Refused("generate_audio"),
-            ),
-            case(
-                "reference image",
-                "sora-2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 smiles".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/input_reference", json!("https://x/1")),
-            ),
-            case(
-                "reference prompt",
-                "sora-2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 smiles".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/prompt", json!("the reference image smiles")),
-            ),
-            case(
-                "two images",
-                "sora-2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "references",
-                "sora-2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "video",
-                "sora-2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("video_urls"),
-            ),
+            case("seconds as a string", "sora-2", |_| {}, Sent("/seconds", json!("8"))),
+            case("seconds 5", "sora-2", |r| r.duration = Some(5), Refused("duration")),
+            case("auto outside the set omitted", "sora-2", |r| { r.duration = None; r.seconds = 5; }, Omitted("/seconds")),
+            case("720p 16:9", "sora-2", |_| {}, Sent("/size", json!("1280x720"))),
+            case("720p 9:16", "sora-2", |r| r.aspect_ratio = "9:16".into(), Sent("/size", json!("720x1280"))),
+            case("auto omitted", "sora-2", |r| r.aspect_ratio = "auto".into(), Omitted("/size")),
+            case("1080p on sora-2", "sora-2", |r| r.resolution = "1080p".into(), Refused("resolution")),
+            case("1080p on pro", "sora-2-pro", |r| r.resolution = "1080p".into(), Sent("/size", json!("1792x1024"))),
+            case("1080p 9:16 on pro", "sora-2-pro", |r| { r.resolution = "1080p".into(); r.aspect_ratio = "9:16".into(); }, Sent("/size", json!("1024x1792"))),
+            case("480p", "sora-2", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("1:1", "sora-2", |r| r.aspect_ratio = "1:1".into(), Refused("aspect_ratio")),
+            case("silent", "sora-2", |r| r.generate_audio = false, Refused("generate_audio")),
+            case("reference image", "sora-2", |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 smiles".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/input_reference", json!("https://x/1"))),
+            case("reference prompt", "sora-2", |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 smiles".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/prompt", json!("the reference image smiles"))),
+            case("two images", "sora-2", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("image_urls")),
+            case("references", "sora-2", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
+            case("video", "sora-2", |r| { r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
         ];
         let start = UnifiedRequest {
             duration: Some(8),
@@ -480,23 +294,15 @@ mod tests {
     #[test]
     fn statuses_map_to_outcomes() {
         let c = "https://gw/v1/videos/video_1/content";
-        assert_eq!(
-            parse_video(&json!({"status": "queued"}), c, None).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_video(&json!({"status": "in_progress", "progress": 42}), c, None).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_video(&json!({"status": "queued"}), c, None).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_video(&json!({"status": "in_progress", "progress": 42}), c, None).unwrap(), PollOutcome::Running);
         let done = parse_video(
             &json!({"status": "completed", "seconds": "8"}),
             c,
             Some("k"),
         )
         .unwrap();
-        assert!(
-            matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == c && r[0].credential.as_deref() == Some("k") && r[0].duration_seconds == Some(8))
-        );
+        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == c && r[0].credential.as_deref() == Some("k") && r[0].duration_seconds == Some(8)));
         assert_eq!(
             parse_video(&json!({"status": "failed", "error": {"code": "moderation_blocked", "message": "no"}}), c, None).unwrap(),
             PollOutcome::Failed { code: "moderation_blocked".into(), message: "no".into() }

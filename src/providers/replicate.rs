@@ -7,13 +7,14 @@
 //! The input is data: each route's `settings` map unified fields to the model's input
 //! names ([`InputMapping`]), so a new model needs no release.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple, video,
+};
+use super::http::{self, Stage, str_at};
 use super::input_mapping::{self, InputMapping, output_url};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -152,20 +153,31 @@ pub fn parse_prediction(
     v: &Value,
     output_path: Option<&str>,
 ) -> Result<PollOutcome, ProviderError> {
-    let status = str_at(v, &["status"]).ok_or_else(|| ProviderError::BadResponse {
-        message: "prediction without a status".into(),
-    })?;
-    Ok(match status.as_str() {
-        "starting" => PollOutcome::Queued,
-        "processing" => PollOutcome::Running,
-        "succeeded" => {
+    let table = [
+        ("starting", Phase::Queued),
+        ("processing", Phase::Running),
+        ("succeeded", Phase::Succeeded),
+        ("failed", Phase::Failed),
+        (
+            "canceled",
+            Phase::Ended(
+                "upstream_cancelled",
+                "the prediction was cancelled on the channel",
+            ),
+        ),
+        (
+            "aborted",
+            Phase::Ended(
+                "upstream_aborted",
+                "the prediction's deadline passed before it started",
+            ),
+        ),
+    ];
+    Ok(match parse_status(v, &["status"], &table)? {
+        Phase::Succeeded => {
             let output = v.get("output").unwrap_or(&Value::Null);
             match output_url(output, output_path) {
-                Some(url) => PollOutcome::Succeeded(vec![ResultRef {
-                    url,
-                    duration_seconds: None,
-                    credential: None,
-                }]),
+                Some(url) => video(url, None, None),
                 None if v.get("data_removed") == Some(&Value::Bool(true)) => PollOutcome::Failed {
                     code: "result_unavailable".into(),
                     message: "the channel deleted the result before it could be copied".into(),
@@ -176,195 +188,127 @@ pub fn parse_prediction(
                 },
             }
         }
-        "failed" => {
+        Phase::Failed => {
             let error = str_at(v, &["error"]).unwrap_or_else(|| "the model failed".into());
             PollOutcome::Failed {
                 code: failure_code(&error),
                 message: http::public_message(&error),
             }
         }
-        "canceled" => PollOutcome::Failed {
-            code: "upstream_cancelled".into(),
-            message: "the prediction was cancelled on the channel".into(),
-        },
-        "aborted" => PollOutcome::Failed {
-            code: "upstream_aborted".into(),
-            message: "the prediction's deadline passed before it started".into(),
-        },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown prediction status `{other}`"),
-            });
-        }
+        p => simple(p).expect("simple phase"),
     })
 }
 
-pub struct Replicate {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
-}
+/// Replicate, described for the [generic adapter](super::generic).
+pub struct Replicate;
 
-impl Replicate {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Replicate, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BASE.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        Ok(Replicate {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-        })
+/// A prediction id: it ends up in a path of its own.
+fn prediction_id(upstream_id: &str) -> Result<&str, ProviderError> {
+    let id = http::safe_id(upstream_id)?;
+    if id.contains('/') {
+        return Err(ProviderError::BadResponse {
+            message: "unexpected prediction id".into(),
+        });
     }
-
-    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .bearer_auth(key)
-    }
-
-    fn id(upstream_id: &str) -> Result<&str, ProviderError> {
-        let id = http::safe_id(upstream_id)?;
-        if id.contains('/') {
-            return Err(ProviderError::BadResponse {
-                message: "unexpected prediction id".into(),
-            });
-        }
-        Ok(id)
-    }
+    Ok(id)
 }
 
 #[async_trait]
-impl Provider for Replicate {
-    fn kind(&self) -> &'static str {
-        "replicate"
+impl Describe for Replicate {
+    const KIND: &'static str = "replicate";
+    const CANCEL_DONE: &'static [u16] = &[404];
+
+    fn from_config(_: &ProviderConfig) -> Result<Replicate, AppError> {
+        Ok(Replicate)
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, _: &str, _: &UnifiedRequest) -> Result<(), AppError> {
+        Ok(())
     }
 
     fn check_route(
         &self,
-        upstream_model: &str,
-        route_settings: &Value,
-        request: &UnifiedRequest,
+        model: &str,
+        settings: &Value,
+        req: &UnifiedRequest,
     ) -> Result<(), AppError> {
-        Target::parse(upstream_model).map_err(|e| {
+        Target::parse(model).map_err(|e| {
             tracing::warn!(error = %e, "a replicate route names an invalid model");
             AppError::BadRequest {
                 message: "this model's route is misconfigured; the operator must fix it".into(),
             }
         })?;
-        input_mapping::for_route("replicate", route_settings)?
-            .build(request)
+        input_mapping::for_route("replicate", settings)?
+            .build(req)
             .map(|_| ())
     }
 
-    fn validate_route(&self, upstream_model: &str, route_settings: &Value) -> Result<(), String> {
-        Target::parse(upstream_model)?;
-        InputMapping::from_settings(route_settings).map(|_| ())
+    fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {
+        Target::parse(model)?;
+        InputMapping::from_settings(settings).map(|_| ())
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
         let input = input_mapping::for_route("replicate", job.route_settings)
             .and_then(|m| m.build(job.request))
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
+            .map_err(invalid)?;
         let target = Target::parse(job.upstream_model)
             .map_err(|m| ProviderError::final_error("invalid_request", m))?;
-        let (path, body) = target.request(Value::Object(input));
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::POST, &path, &cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
+        let (path, mut body) = target.request(Value::Object(input));
+        // Replicate posts the prediction to `webhook`; only its end matters to us.
+        if let Some(u) = job.callback_url {
+            body["webhook"] = json!(u);
+            body["webhook_events_filter"] = json!(["completed"]);
         }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an id".into(),
-        })?;
-        Ok(Self::id(&id)?.to_string())
+        Ok(Call::post(path, body))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = Self::id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::GET,
-                    &format!("/predictions/{id}"),
-                    &cred.key,
-                ),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        let output = InputMapping::from_settings(job.route_settings)
+    fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
+        let id = str_at(v, &["id"]).ok_or_else(|| missing("an id"))?;
+        Ok(prediction_id(&id)?.to_string())
+    }
+
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/predictions/{}", prediction_id(id)?)))
+    }
+
+    fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        let output = InputMapping::from_settings(ctx.route_settings)
             .ok()
             .and_then(|m| m.output);
-        parse_prediction(&reply.json()?, output.as_deref())
+        parse_prediction(v, output.as_deref())
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // replicate.delivery URLs need no auth and are deleted after an hour: the engine
-        // copies them as soon as the prediction succeeds.
-        self.kit.download(&result.url, &[], None).await
+    fn cancel_call(&self, id: &str, _: &str) -> Option<Call> {
+        Some(Call::post(
+            format!("/predictions/{}/cancel", prediction_id(id).ok()?),
+            json!({}),
+        ))
     }
 
-    async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
-        let id = Self::id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::POST,
-                    &format!("/predictions/{id}/cancel"),
-                    &cred.key,
-                ),
-                Stage::Poll,
-            )
-            .await?;
-        if reply.ok() || reply.status == 404 {
-            Ok(())
-        } else {
-            Err(error(&reply, Stage::Poll))
-        }
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        let mut names = Vec::new();
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.call(reqwest::Method::GET, "/account", &cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-            names.push(str_at(&reply.value(), &["username"]).unwrap_or_else(|| "?".into()));
-        }
-        Ok(format!("account(s): {}", names.join(", ")))
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/account"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        let names: Vec<String> = answers
+            .iter()
+            .map(|v| str_at(v, &["username"]).unwrap_or_else(|| "?".into()))
+            .collect();
+        format!("account(s): {}", names.join(", "))
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
 
@@ -373,26 +317,11 @@ mod tests {
     #[test]
     fn targets_choose_the_create_call() {
         let model = Target::parse("bytedance/seedance-1-lite").unwrap();
-        assert_eq!(
-            model.request(json!({"prompt": "p"})),
-            (
-                "/models/bytedance/seedance-1-lite/predictions".into(),
-                json!({"input": {"prompt": "p"}})
-            )
-        );
+        assert_eq!(model.request(json!({"prompt": "p"})), ("/models/bytedance/seedance-1-lite/predictions".into(), json!({"input": {"prompt": "p"}})));
         let pinned = Target::parse(&format!("kwaivgi/kling-v2.1:{V}")).unwrap();
-        assert_eq!(
-            pinned.request(json!({})),
-            ("/predictions".into(), json!({"version": V, "input": {}}))
-        );
+        assert_eq!(pinned.request(json!({})), ("/predictions".into(), json!({"version": V, "input": {}})));
         assert_eq!(Target::parse(V).unwrap(), Target::Version(V.into()));
-        assert_eq!(
-            Target::parse("deployments/acme/my-video")
-                .unwrap()
-                .request(json!({}))
-                .0,
-            "/deployments/acme/my-video/predictions"
-        );
+        assert_eq!(Target::parse("deployments/acme/my-video") .unwrap() .request(json!({})) .0, "/deployments/acme/my-video/predictions");
         for bad in [
             "veo-3",
             "a/b/c",
@@ -408,80 +337,35 @@ mod tests {
 
     #[test]
     fn throttling_and_failure_texts_are_read() {
-        assert_eq!(
-            throttle_hint("Request was throttled. Your rate limit resets in ~30s."),
-            Some(Duration::from_secs(30))
-        );
+        assert_eq!(throttle_hint("Request was throttled. Your rate limit resets in ~30s."), Some(Duration::from_secs(30)));
         assert_eq!(throttle_hint("resets in 2s"), Some(Duration::from_secs(2)));
         assert_eq!(throttle_hint("slow down"), None);
-        assert_eq!(
-            failure_code("Prediction failed: content flagged as sensitive (E005)"),
-            "E005"
-        );
+        assert_eq!(failure_code("Prediction failed: content flagged as sensitive (E005)"), "E005");
         assert_eq!(failure_code("CUDA out of memory"), "prediction_failed");
-        assert_eq!(
-            failure_code("Error: Every frame failed"),
-            "prediction_failed"
-        );
+        assert_eq!(failure_code("Error: Every frame failed"), "prediction_failed");
     }
 
     #[test]
     fn statuses_and_outputs_map_to_outcomes() {
-        assert_eq!(
-            parse_prediction(&json!({"status": "starting"}), None).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_prediction(&json!({"status": "processing", "logs": "10/120"}), None).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_prediction(&json!({"status": "starting"}), None).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_prediction(&json!({"status": "processing", "logs": "10/120"}), None).unwrap(), PollOutcome::Running);
         let url = |v: Value, path: Option<&str>| match parse_prediction(&v, path).unwrap() {
             PollOutcome::Succeeded(r) => r[0].url.clone(),
             other => panic!("{other:?}"),
         };
-        assert_eq!(
-            url(
-                json!({"status": "succeeded", "output": "https://replicate.delivery/x/out.mp4"}),
-                None
-            ),
-            "https://replicate.delivery/x/out.mp4"
-        );
-        assert_eq!(
-            url(
-                json!({"status": "succeeded", "output": ["https://r.d/t.webp", "https://r.d/o.mp4"]}),
-                None
-            ),
-            "https://r.d/o.mp4"
-        );
-        assert_eq!(
-            url(
-                json!({"status": "succeeded", "output": {"video": "https://r.d/v", "poster": "https://r.d/p.jpg"}}),
-                Some("video")
-            ),
-            "https://r.d/v"
-        );
+        assert_eq!(url(json!({"status": "succeeded", "output": "https://replicate.delivery/x/out.mp4"}), None), "https://replicate.delivery/x/out.mp4");
+        assert_eq!(url(json!({"status": "succeeded", "output": ["https://r.d/t.webp", "https://r.d/o.mp4"]}), None), "https://r.d/o.mp4");
+        assert_eq!(url(json!({"status": "succeeded", "output": {"video": "https://r.d/v", "poster": "https://r.d/p.jpg"}}), Some("video")), "https://r.d/v");
         let failed = |v: Value| match parse_prediction(&v, None).unwrap() {
             PollOutcome::Failed { code, .. } => code,
             other => panic!("{other:?}"),
         };
-        assert_eq!(
-            failed(json!({"status": "failed", "error": "content flagged as sensitive (E005)"})),
-            "E005"
-        );
-        assert_eq!(
-            failed(json!({"status": "failed", "error": null})),
-            "prediction_failed"
-        );
+        assert_eq!(failed(json!({"status": "failed", "error": "content flagged as sensitive (E005)"})), "E005");
+        assert_eq!(failed(json!({"status": "failed", "error": null})), "prediction_failed");
         assert_eq!(failed(json!({"status": "canceled"})), "upstream_cancelled");
         assert_eq!(failed(json!({"status": "aborted"})), "upstream_aborted");
-        assert_eq!(
-            failed(json!({"status": "succeeded", "output": null, "data_removed": true})),
-            "result_unavailable"
-        );
-        assert_eq!(
-            failed(json!({"status": "succeeded", "output": {"seed": 1}})),
-            "no_video_in_result"
-        );
+        assert_eq!(failed(json!({"status": "succeeded", "output": null, "data_removed": true})), "result_unavailable");
+        assert_eq!(failed(json!({"status": "succeeded", "output": {"seed": 1}})), "no_video_in_result");
         assert!(matches!(
             parse_prediction(&json!({"status": "booting"}), None),
             Err(ProviderError::BadResponse { .. })

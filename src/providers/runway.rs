@@ -5,14 +5,16 @@
 //! Runway's body is a union discriminated by `model`, so abilities come from a per-model
 //! table ([`spec`]); resolution and aspect ratio become one pixel ratio such as `1280:720`.
 
-use super::credentials::Keyring;
+use super::credentials::Credential;
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
+};
 use super::http::{self, Kit, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -174,56 +176,25 @@ pub fn spec(model: &str) -> Option<ModelSpec> {
     })
 }
 
+/// Runway, described for the [generic adapter](super::generic).
 pub struct Runway {
-    kit: Kit,
-    base: String,
+    /// Channel setting `runway_version` (the `X-Runway-Version` header).
     version: String,
-    keys: Keyring,
 }
 
-impl Runway {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Runway, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BASE.to_string()
+/// Runway fetches only HTTPS URLs on a domain name; anything else (our own uploads on a
+/// plain-HTTP or IP address, private hosts) is sent inline as a data URI.
+async fn inline(kit: &Kit, urls: &[String], limit: u64) -> Result<Vec<String>, ProviderError> {
+    let mut out = Vec::with_capacity(urls.len());
+    for u in urls {
+        if fetchable(u) {
+            out.push(u.clone());
         } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        let version = cfg
-            .settings
-            .get("runway_version")
-            .and_then(Value::as_str)
-            .unwrap_or(VERSION)
-            .to_string();
-        Ok(Runway {
-            kit,
-            base,
-            version,
-            keys: Keyring::from_config(cfg, true, false)?,
-        })
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .bearer_auth(key)
-            .header("X-Runway-Version", &self.version)
-    }
-
-    /// Runway fetches only HTTPS URLs on a domain name; anything else (our own uploads on
-    /// a plain-HTTP or IP address, private hosts) is sent inline as a data URI.
-    async fn inline(&self, urls: &[String], limit: u64) -> Result<Vec<String>, ProviderError> {
-        let mut out = Vec::with_capacity(urls.len());
-        for u in urls {
-            if fetchable(u) {
-                out.push(u.clone());
-            } else {
-                let a = self.kit.fetch_asset(u, limit).await?;
-                out.push(format!("data:{};base64,{}", a.mime, a.base64()));
-            }
+            let a = kit.fetch_asset(u, limit).await?;
+            out.push(format!("data:{};base64,{}", a.mime, a.base64()));
         }
-        Ok(out)
     }
+    Ok(out)
 }
 
 /// An HTTPS URL whose host is a domain name (not an IP literal).
@@ -383,168 +354,117 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
 
 /// Map one Runway task to an outcome.
 pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let status =
-        v.get("status")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "task without a status".into(),
-            })?;
-    Ok(match status {
+    let table = [
         // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
-        "PENDING" | "THROTTLED" => PollOutcome::Queued,
-        "RUNNING" => PollOutcome::Running,
-        "SUCCEEDED" => {
-            let url = v
-                .get("output")
-                .and_then(Value::as_array)
-                .and_then(|o| o.iter().find_map(Value::as_str))
-                .filter(|u| !u.is_empty())
-                .ok_or_else(|| ProviderError::BadResponse {
-                    message: "succeeded without an output URL".into(),
-                })?;
-            PollOutcome::Succeeded(vec![ResultRef {
-                url: url.to_string(),
-                duration_seconds: None,
-                credential: None,
-            }])
-        }
-        "FAILED" => PollOutcome::Failed {
-            code: str_at(v, &["failureCode"]).unwrap_or_else(|| "generation_failed".into()),
-            message: http::public_message(
-                &str_at(v, &["failure"])
-                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
+        ("PENDING", Phase::Queued),
+        ("THROTTLED", Phase::Queued),
+        ("RUNNING", Phase::Running),
+        ("SUCCEEDED", Phase::Succeeded),
+        ("FAILED", Phase::Failed),
+        (
+            "CANCELLED",
+            Phase::Ended(
+                "upstream_cancelled",
+                "the task was cancelled on the channel",
             ),
-        },
-        "CANCELLED" => PollOutcome::Failed {
-            code: "upstream_cancelled".into(),
-            message: "the task was cancelled on the channel".into(),
-        },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown task status `{other}`"),
-            });
+        ),
+    ];
+    Ok(match parse_status(v, &["status"], &table)? {
+        Phase::Succeeded => {
+            let output = v.get("output").and_then(Value::as_array);
+            let url = output
+                .and_then(|o| o.iter().find_map(Value::as_str))
+                .filter(|u| !u.is_empty());
+            video(
+                url.ok_or_else(|| missing("an output URL"))?.to_string(),
+                None,
+                None,
+            )
         }
+        Phase::Failed => failed(str_at(v, &["failureCode"]), str_at(v, &["failure"])),
+        p => simple(p).expect("simple phase"),
     })
 }
 
 #[async_trait]
-impl Provider for Runway {
-    fn kind(&self) -> &'static str {
-        "runway"
+impl Describe for Runway {
+    const KIND: &'static str = "runway";
+    // 404: already gone, which is what we wanted.
+    const CANCEL_DONE: &'static [u16] = &[404];
+
+    fn from_config(cfg: &ProviderConfig) -> Result<Runway, AppError> {
+        let version = cfg.settings.get("runway_version").and_then(Value::as_str);
+        Ok(Runway {
+            version: version.unwrap_or(VERSION).to_string(),
+        })
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req).map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request).map(|_| ())
-    }
-
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit_call(
+        &self,
+        a: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
         let mut req = job.request.clone();
-        req.image_urls = self.inline(&req.image_urls, IMAGE_LIMIT).await?;
-        req.video_urls = self.inline(&req.video_urls, MEDIA_LIMIT).await?;
-        req.audio_urls = self.inline(&req.audio_urls, MEDIA_LIMIT).await?;
-        let (path, body) = build_body(job.upstream_model, &req)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::POST, path, &cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+        req.image_urls = inline(&a.kit, &req.image_urls, IMAGE_LIMIT).await?;
+        req.video_urls = inline(&a.kit, &req.video_urls, MEDIA_LIMIT).await?;
+        req.audio_urls = inline(&a.kit, &req.audio_urls, MEDIA_LIMIT).await?;
+        let (path, body) = build_body(job.upstream_model, &req).map_err(invalid)?;
+        Ok(Call::post(path, body))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(reqwest::Method::GET, &format!("/v1/tasks/{id}"), &cred.key),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_task(&reply.json()?)
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/v1/tasks/{id}")))
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // A signed CloudFront link: no credentials go with it.
-        self.kit.download(&result.url, &[], None).await
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_task(v)
     }
 
-    async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::DELETE,
-                    &format!("/v1/tasks/{id}"),
-                    &cred.key,
-                ),
-                Stage::Poll,
-            )
-            .await?;
-        // 404: already gone, which is what we wanted.
-        if reply.ok() || reply.status == 404 {
-            Ok(())
-        } else {
-            Err(error(&reply, Stage::Poll))
-        }
+    fn cancel_call(&self, id: &str, _: &str) -> Option<Call> {
+        Some(Call::get(format!("/v1/tasks/{id}")).method(reqwest::Method::DELETE))
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        let mut credits = Vec::new();
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.call(reqwest::Method::GET, "/v1/organization", &cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-            let v = reply.value();
-            credits.push(str_at(&v, &["creditBalance"]).unwrap_or_else(|| "?".into()));
-        }
-        Ok(format!(
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
+    }
+
+    fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
+        vec![
+            ("authorization", format!("Bearer {}", cred.key)),
+            ("X-Runway-Version", self.version.clone()),
+        ]
+    }
+
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/v1/organization"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        let credits: Vec<String> = answers
+            .iter()
+            .map(|v| str_at(v, &["creditBalance"]).unwrap_or_else(|| "?".into()))
+            .collect();
+        format!(
             "organization reachable with {} key(s); credit balance: {}",
             credits.len(),
             credits.join(", ")
-        ))
+        )
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
 
     #[test]
     fn references_become_plain_words() {
-        assert_eq!(
-            rewrite_prompt("from @Image1 to @Image2", "image-to-video"),
-            "from the first frame to the last frame"
-        );
+        assert_eq!(rewrite_prompt("from @Image1 to @Image2", "image-to-video"), "from the first frame to the last frame");
         assert_eq!(
             rewrite_prompt(
                 "@Image2 dances to @Audio1 like @Video1",
@@ -564,254 +484,46 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let i2v = |r: &mut UnifiedRequest| {
             r.kind = "image-to-video".into();
             r.image_urls = vec!["https://x.example/1.png".into()];
         };
         let cases = vec![
-            case(
-                "t2v path",
-                "gen4.5",
-                |_| {},
-                Sent("/model", json!("gen4.5")),
-            ),
-            case(
-                "720p 16:9",
-                "gen4.5",
-                |_| {},
-                Sent("/ratio", json!("1280:720")),
-            ),
-            case(
-                "720p 9:16",
-                "gen4.5",
-                |r| r.aspect_ratio = "9:16".into(),
-                Sent("/ratio", json!("720:1280")),
-            ),
-            case(
-                "gen4.5 t2v square",
-                "gen4.5",
-                |r| r.aspect_ratio = "1:1".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "gen4.5 i2v square",
-                "gen4.5",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into()];
-                    r.aspect_ratio = "1:1".into();
-                },
-                Sent("/ratio", json!("960:960")),
-            ),
-            case(
-                "gen4 21:9",
-                "gen4_turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into()];
-                    r.aspect_ratio = "21:9".into();
-                },
-                Sent("/ratio", json!("1584:672")),
-            ),
-            case(
-                "auto is landscape",
-                "gen4.5",
-                |r| r.aspect_ratio = "auto".into(),
-                Sent("/ratio", json!("1280:720")),
-            ),
-            case(
-                "veo 1080p",
-                "veo3.1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = None;
-                },
-                Sent("/ratio", json!("1920:1080")),
-            ),
-            case(
-                "veo 1080p portrait",
-                "veo3.1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.aspect_ratio = "9:16".into();
-                    r.duration = Some(4);
-                },
-                Sent("/ratio", json!("1080:1920")),
-            ),
-            case(
-                "gen4 1080p",
-                "gen4.5",
-                |r| r.resolution = "1080p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "480p on gen4",
-                "gen4.5",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "seedance 480p",
-                "seedance2_fast",
-                |r| r.resolution = "480p".into(),
-                Sent("/ratio", json!("864:496")),
-            ),
-            case(
-                "seedance 1080p 4:3",
-                "seedance2",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.aspect_ratio = "4:3".into();
-                },
-                Sent("/ratio", json!("1664:1248")),
-            ),
-            case(
-                "seedance fast 1080p",
-                "seedance2_fast",
-                |r| r.resolution = "1080p".into(),
-                Refused("resolution"),
-            ),
+            case("t2v path", "gen4.5", |_| {}, Sent("/model", json!("gen4.5"))),
+            case("720p 16:9", "gen4.5", |_| {}, Sent("/ratio", json!("1280:720"))),
+            case("720p 9:16", "gen4.5", |r| r.aspect_ratio = "9:16".into(), Sent("/ratio", json!("720:1280"))),
+            case("gen4.5 t2v square", "gen4.5", |r| r.aspect_ratio = "1:1".into(), Refused("aspect_ratio")),
+            case("gen4.5 i2v square", "gen4.5", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into()]; r.aspect_ratio = "1:1".into(); }, Sent("/ratio", json!("960:960"))),
+            case("gen4 21:9", "gen4_turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into()]; r.aspect_ratio = "21:9".into(); }, Sent("/ratio", json!("1584:672"))),
+            case("auto is landscape", "gen4.5", |r| r.aspect_ratio = "auto".into(), Sent("/ratio", json!("1280:720"))),
+            case("veo 1080p", "veo3.1", |r| { r.resolution = "1080p".into(); r.duration = None; }, Sent("/ratio", json!("1920:1080"))),
+            case("veo 1080p portrait", "veo3.1", |r| { r.resolution = "1080p".into(); r.aspect_ratio = "9:16".into(); r.duration = Some(4); }, Sent("/ratio", json!("1080:1920"))),
+            case("gen4 1080p", "gen4.5", |r| r.resolution = "1080p".into(), Refused("resolution")),
+            case("480p on gen4", "gen4.5", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("seedance 480p", "seedance2_fast", |r| r.resolution = "480p".into(), Sent("/ratio", json!("864:496"))),
+            case("seedance 1080p 4:3", "seedance2", |r| { r.resolution = "1080p".into(); r.aspect_ratio = "4:3".into(); }, Sent("/ratio", json!("1664:1248"))),
+            case("seedance fast 1080p", "seedance2_fast", |r| r.resolution = "1080p".into(), Refused("resolution")),
             case("gen4 text-to-video", "gen4_turbo", |_| {}, Refused("type")),
             case("unknown model", "gen9", |_| {}, Refused("model")),
-            case(
-                "i2v image",
-                "gen4_turbo",
-                i2v,
-                Sent("/promptImage", json!("https://x.example/1.png")),
-            ),
-            case(
-                "gen4 last frame",
-                "gen4_turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "veo3.1 last frame",
-                "veo3.1",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec![
-                        "https://x.example/1.png".into(),
-                        "https://x.example/2.png".into(),
-                    ];
-                    r.duration = Some(6);
-                },
-                Sent(
-                    "/promptImage/1",
-                    json!({"uri": "https://x.example/2.png", "position": "last"}),
-                ),
-            ),
-            case(
-                "gen4 duration 5",
-                "gen4_turbo",
-                i2v,
-                Sent("/duration", json!(5)),
-            ),
-            case(
-                "gen4 duration 7",
-                "gen4_turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into()];
-                    r.duration = Some(7);
-                },
-                Refused("duration"),
-            ),
-            case(
-                "veo3 auto is 8",
-                "veo3",
-                |r| r.duration = None,
-                Sent("/duration", json!(8)),
-            ),
-            case(
-                "veo3 5s",
-                "veo3",
-                |r| r.duration = Some(5),
-                Refused("duration"),
-            ),
-            case(
-                "gen4.5 auto sends billed seconds",
-                "gen4.5",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 6;
-                },
-                Sent("/duration", json!(6)),
-            ),
-            case(
-                "audio on gen4.5",
-                "gen4.5",
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "silent gen4.5 says nothing",
-                "gen4.5",
-                |_| {},
-                Omitted("/audio"),
-            ),
-            case(
-                "audio on veo3.1",
-                "veo3.1",
-                |r| {
-                    r.generate_audio = true;
-                    r.duration = None;
-                },
-                Sent("/audio", json!(true)),
-            ),
-            case(
-                "references on seedance2",
-                "seedance2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into()];
-                    r.audio_urls = vec!["https://x.example/a.mp3".into()];
-                },
-                Sent(
-                    "/referenceAudio/0",
-                    json!({"type": "audio", "uri": "https://x.example/a.mp3"}),
-                ),
-            ),
-            case(
-                "references on gen4.5",
-                "gen4.5",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "10 references",
-                "seedance2",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x.example/1.png".into(); 10];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "long prompt on gen4",
-                "gen4.5",
-                |r| r.prompt = "x".repeat(1001),
-                Refused("prompt"),
-            ),
-            case(
-                "long prompt fits seedance2",
-                "seedance2",
-                |r| r.prompt = "x".repeat(1001),
-                Sent("/model", json!("seedance2")),
-            ),
-            case(
-                "no end user",
-                "gen4.5",
-                |r| r.end_user_id = Some("u".into()),
-                Omitted("/end_user_id"),
-            ),
+            case("i2v image", "gen4_turbo", i2v, Sent("/promptImage", json!("https://x.example/1.png"))),
+            case("gen4 last frame", "gen4_turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into(); 2]; }, Refused("image_urls")),
+            case("veo3.1 last frame", "veo3.1", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into(), "https://x.example/2.png".into()]; r.duration = Some(6); }, Sent("/promptImage/1", json!({"uri": "https://x.example/2.png", "position": "last"}))),
+            case("gen4 duration 5", "gen4_turbo", i2v, Sent("/duration", json!(5))),
+            case("gen4 duration 7", "gen4_turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into()]; r.duration = Some(7); }, Refused("duration")),
+            case("veo3 auto is 8", "veo3", |r| r.duration = None, Sent("/duration", json!(8))),
+            case("veo3 5s", "veo3", |r| r.duration = Some(5), Refused("duration")),
+            case("gen4.5 auto sends billed seconds", "gen4.5", |r| { r.duration = None; r.seconds = 6; }, Sent("/duration", json!(6))),
+            case("audio on gen4.5", "gen4.5", |r| r.generate_audio = true, Refused("generate_audio")),
+            case("silent gen4.5 says nothing", "gen4.5", |_| {}, Omitted("/audio")),
+            case("audio on veo3.1", "veo3.1", |r| { r.generate_audio = true; r.duration = None; }, Sent("/audio", json!(true))),
+            case("references on seedance2", "seedance2", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into()]; r.audio_urls = vec!["https://x.example/a.mp3".into()]; }, Sent("/referenceAudio/0", json!({"type": "audio", "uri": "https://x.example/a.mp3"}))),
+            case("references on gen4.5", "gen4.5", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into()]; }, Refused("type")),
+            case("10 references", "seedance2", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x.example/1.png".into(); 10]; }, Refused("image_urls")),
+            case("long prompt on gen4", "gen4.5", |r| r.prompt = "x".repeat(1001), Refused("prompt")),
+            case("long prompt fits seedance2", "seedance2", |r| r.prompt = "x".repeat(1001), Sent("/model", json!("seedance2"))),
+            case("no end user", "gen4.5", |r| r.end_user_id = Some("u".into()), Omitted("/end_user_id")),
         ];
         run(cases, |m, r| build_body(m, r).map(|(_, b)| b));
     }
@@ -835,17 +547,12 @@ mod tests {
             ("THROTTLED", PollOutcome::Queued),
             ("RUNNING", PollOutcome::Running),
         ] {
-            assert_eq!(
-                parse_task(&json!({"status": s, "progress": 0.4})).unwrap(),
-                want
-            );
+            assert_eq!(parse_task(&json!({"status": s, "progress": 0.4})).unwrap(), want);
         }
         let done =
             parse_task(&json!({"status": "SUCCEEDED", "output": ["https://cf/x.mp4?_jwt=1"]}))
                 .unwrap();
-        assert!(
-            matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://cf/x.mp4?_jwt=1")
-        );
+        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://cf/x.mp4?_jwt=1"));
         assert_eq!(
             parse_task(&json!({"status": "FAILED", "failure": "Input text did not pass moderation.", "failureCode": "SAFETY.INPUT.TEXT"})).unwrap(),
             PollOutcome::Failed {

@@ -2,14 +2,15 @@
 //! `seedance-byteplus`, intl): one wire format — `POST /contents/generations/tasks`, poll
 //! `GET /contents/generations/tasks/{id}`, download the pre-signed `content.video_url`.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
+};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -26,10 +27,8 @@ pub enum RefStyle {
     En,
 }
 
+/// Seedance on Ark, described for the [generic adapter](super::generic).
 pub struct Seedance {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     style: RefStyle,
     /// Channel setting `smart_duration`: send `duration: -1` for `auto` on 2.x / 1.5 pro
     /// (the upstream picks the length; billing still uses the model's default seconds).
@@ -63,13 +62,8 @@ fn family(model: &str) -> Family {
 }
 
 impl Seedance {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Seedance, AppError> {
+    pub fn new(cfg: &ProviderConfig) -> Result<Seedance, AppError> {
         let intl = cfg.kind == "seedance-byteplus";
-        let base = if cfg.base_url.trim().is_empty() {
-            if intl { BYTEPLUS } else { ARK_CN }.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
         let style = match cfg.settings.get("reference_style").and_then(Value::as_str) {
             Some("zh") => RefStyle::Zh,
             Some("en") => RefStyle::En,
@@ -82,21 +76,11 @@ impl Seedance {
             None if intl => RefStyle::En,
             None => RefStyle::Zh,
         };
+        let smart_duration = cfg.settings.get("smart_duration").and_then(Value::as_bool);
         Ok(Seedance {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
             style,
-            smart_duration: cfg
-                .settings
-                .get("smart_duration")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            smart_duration: smart_duration.unwrap_or(false),
         })
-    }
-
-    fn url(&self, path: &str) -> String {
-        http::join(&self.base, path)
     }
 
     fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
@@ -286,142 +270,100 @@ pub fn build_body(
 
 /// Map one Ark task object to an outcome.
 pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let status =
-        v.get("status")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "task without a status".into(),
-            })?;
-    Ok(match status {
-        "queued" => PollOutcome::Queued,
-        "running" => PollOutcome::Running,
-        "succeeded" => {
+    let table = [
+        ("queued", Phase::Queued),
+        ("running", Phase::Running),
+        ("succeeded", Phase::Succeeded),
+        ("failed", Phase::Failed),
+        (
+            "expired",
+            Phase::Ended(
+                "upstream_expired",
+                "the channel did not run the task before it expired",
+            ),
+        ),
+        (
+            "cancelled",
+            Phase::Ended(
+                "upstream_cancelled",
+                "the task was cancelled on the channel",
+            ),
+        ),
+    ];
+    Ok(match parse_status(v, &["status"], &table)? {
+        Phase::Succeeded => {
             let url =
-                str_at(v, &["content", "video_url"]).ok_or_else(|| ProviderError::BadResponse {
-                    message: "succeeded without content.video_url".into(),
-                })?;
-            PollOutcome::Succeeded(vec![ResultRef {
+                str_at(v, &["content", "video_url"]).ok_or_else(|| missing("content.video_url"))?;
+            video(
                 url,
-                duration_seconds: v.get("duration").and_then(Value::as_u64).map(|d| d as u32),
-                credential: None,
-            }])
+                v.get("duration").and_then(Value::as_u64).map(|d| d as u32),
+                None,
+            )
         }
-        "failed" => PollOutcome::Failed {
-            code: http::public_code(
-                &str_at(v, &["error", "code"]).unwrap_or_else(|| "generation_failed".into()),
-            ),
-            message: http::public_message(
-                &str_at(v, &["error", "message"])
-                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
-            ),
-        },
-        "expired" => PollOutcome::Failed {
-            code: "upstream_expired".into(),
-            message: "the channel did not run the task before it expired".into(),
-        },
-        "cancelled" => PollOutcome::Failed {
-            code: "upstream_cancelled".into(),
-            message: "the task was cancelled on the channel".into(),
-        },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown task status `{other}`"),
-            });
-        }
+        Phase::Failed => failed(
+            str_at(v, &["error", "code"]),
+            str_at(v, &["error", "message"]),
+        ),
+        p => simple(p).expect("simple phase"),
     })
 }
 
 #[async_trait]
-impl Provider for Seedance {
-    fn kind(&self) -> &'static str {
-        "seedance"
+impl Describe for Seedance {
+    const KIND: &'static str = "seedance";
+
+    fn from_config(cfg: &ProviderConfig) -> Result<Seedance, AppError> {
+        Seedance::new(cfg)
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req, self.style, self.smart_duration).map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request, self.style, self.smart_duration).map(|_| ())
-    }
-
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let body = build_body(
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let mut body = build_body(
             job.upstream_model,
             job.request,
             self.style,
             self.smart_duration,
         )
-        .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .post(self.url("/contents/generations/tasks"))
-                    .bearer_auth(&cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(Self::error(&reply, Stage::Submit));
+        .map_err(invalid)?;
+        // Ark posts the task object here on each status change.
+        if let Some(u) = job.callback_url {
+            body["callback_url"] = json!(u);
         }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+        Ok(Call::post("/contents/generations/tasks", body))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .get(self.url(&format!("/contents/generations/tasks/{id}")))
-                    .bearer_auth(&cred.key),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(Self::error(&reply, Stage::Poll));
-        }
-        parse_task(&reply.json()?)
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/contents/generations/tasks/{id}")))
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // A pre-signed URL: no credentials go with it.
-        self.kit.download(&result.url, &[], None).await
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_task(v)
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        let mut ok = 0;
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.kit
-                        .http
-                        .get(self.url("/contents/generations/tasks?page_num=1&page_size=1"))
-                        .bearer_auth(&cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(Self::error(&reply, Stage::Test));
-            }
-            ok += 1;
-        }
-        Ok(format!("listed tasks with {ok} key(s)"))
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        Self::error(reply, stage)
+    }
+
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get(
+            "/contents/generations/tasks?page_num=1&page_size=1",
+        ))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        format!("listed tasks with {} key(s)", answers.len())
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
 
@@ -451,14 +393,8 @@ mod tests {
 
     #[test]
     fn references_are_rewritten_per_style() {
-        assert_eq!(
-            rewrite_prompt("@Image1 和 @Video2 @Audio1", RefStyle::Zh),
-            "[图1] 和 [视频2] [音频1]"
-        );
-        assert_eq!(
-            rewrite_prompt("@Image1 and @Video2 @Audio1", RefStyle::En),
-            "[Image 1] and [Video 2] [Audio 1]"
-        );
+        assert_eq!(rewrite_prompt("@Image1 和 @Video2 @Audio1", RefStyle::Zh), "[图1] 和 [视频2] [音频1]");
+        assert_eq!(rewrite_prompt("@Image1 and @Video2 @Audio1", RefStyle::En), "[Image 1] and [Video 2] [Audio 1]");
     }
 
     #[test]
@@ -469,23 +405,12 @@ mod tests {
         r.audio_urls = vec!["https://x/a.wav".into()];
         let b = build_body(V2, &r, RefStyle::En, false).unwrap();
         assert_eq!(b["model"], V2);
-        assert_eq!(
-            b["content"][0]["text"],
-            "[Image 1] walks into [Video 1] humming [Audio 1]"
-        );
+        assert_eq!(b["content"][0]["text"], "[Image 1] walks into [Video 1] humming [Audio 1]");
         let roles: Vec<&str> = b["content"].as_array().unwrap()[1..]
             .iter()
             .map(|c| c["role"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            roles,
-            [
-                "reference_image",
-                "reference_image",
-                "reference_video",
-                "reference_audio"
-            ]
-        );
+        assert_eq!(roles, ["reference_image", "reference_image", "reference_video", "reference_audio"]);
         assert_eq!(b["content"][3]["video_url"]["url"], "https://x/v.mp4");
         assert_eq!(b["resolution"], "720p");
         assert_eq!(b["ratio"], "16:9");
@@ -498,255 +423,43 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         use crate::providers::mapping::table::{Expect::*, case, run};
         let cases = vec![
-            case(
-                "i2v first+last",
-                V2,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 to @Image2".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/content/2/role", json!("last_frame")),
-            ),
-            case(
-                "i2v prompt",
-                V2,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 to @Image2".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/content/0/text", json!("[Image 1] to [Image 2]")),
-            ),
-            case(
-                "i2v 3 images",
-                V2,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 3];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "i2v with a video",
-                V2,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "i2v last frame on 1.0 pro fast",
-                V10_FAST,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
+            case("i2v first+last", V2, |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 to @Image2".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/content/2/role", json!("last_frame"))),
+            case("i2v prompt", V2, |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 to @Image2".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/content/0/text", json!("[Image 1] to [Image 2]"))),
+            case("i2v 3 images", V2, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 3]; }, Refused("image_urls")),
+            case("i2v with a video", V2, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
+            case("i2v last frame on 1.0 pro fast", V10_FAST, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("image_urls")),
             case("t2v has text only", V2, |_| {}, Omitted("/content/1")),
-            case(
-                "auto ratio",
-                V2,
-                |r| r.aspect_ratio = "auto".into(),
-                Sent("/ratio", json!("adaptive")),
-            ),
-            case(
-                "ratio 21:9",
-                V2,
-                |r| r.aspect_ratio = "21:9".into(),
-                Sent("/ratio", json!("21:9")),
-            ),
-            case(
-                "ratio 5:4",
-                V2,
-                |r| r.aspect_ratio = "5:4".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "480p",
-                V2,
-                |r| r.resolution = "480p".into(),
-                Sent("/resolution", json!("480p")),
-            ),
-            case(
-                "1080p on 2.0 fast",
-                V2_FAST,
-                |r| r.resolution = "1080p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "1080p on 2.0",
-                V2,
-                |r| r.resolution = "1080p".into(),
-                Sent("/resolution", json!("1080p")),
-            ),
-            case(
-                "4k",
-                V2,
-                |r| r.resolution = "4k".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "duration 16 on 2.0",
-                V2,
-                |r| r.duration = Some(16),
-                Refused("duration"),
-            ),
-            case(
-                "duration 3 on 2.0",
-                V2,
-                |r| r.duration = Some(3),
-                Refused("duration"),
-            ),
-            case(
-                "duration 13 on 1.5",
-                V15,
-                |r| r.duration = Some(13),
-                Refused("duration"),
-            ),
-            case(
-                "duration 2 on 1.0",
-                V10_FAST,
-                |r| r.duration = Some(2),
-                Sent("/duration", json!(2)),
-            ),
-            case(
-                "auto sends billed seconds",
-                V2,
-                |r| {
-                    r.duration = None;
-                    r.seconds = 5;
-                },
-                Sent("/duration", json!(5)),
-            ),
-            case(
-                "auto past the range on 1.0 omits",
-                V10_FAST,
-                |r| {
-                    r.duration = None;
-                    r.seconds = 20;
-                },
-                Omitted("/duration"),
-            ),
-            case(
-                "audio on 1.0",
-                V10_FAST,
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "1.0 says nothing about audio",
-                V10_FAST,
-                |_| {},
-                Omitted("/generate_audio"),
-            ),
-            case(
-                "silent 2.0 still says so",
-                V2,
-                |_| {},
-                Sent("/generate_audio", json!(false)),
-            ),
-            case(
-                "audio on 1.5",
-                V15,
-                |r| r.generate_audio = true,
-                Sent("/generate_audio", json!(true)),
-            ),
-            case(
-                "no end user, no identifier",
-                V2,
-                |_| {},
-                Omitted("/safety_identifier"),
-            ),
-            case(
-                "reference on 1.5",
-                V15,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "audio-only reference",
-                V2,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "10 reference images",
-                V2,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/i".into(); 10];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "4 reference videos",
-                V2,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v".into(); 4];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "4 reference audio",
-                V2,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a".into(); 4];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "lite i2v references",
-                LITE_I2V,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 4];
-                },
-                Sent("/content/4/role", json!("reference_image")),
-            ),
-            case(
-                "lite i2v 5 references",
-                LITE_I2V,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 5];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "lite i2v 1080p references",
-                LITE_I2V,
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.resolution = "1080p".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "lite t2v with an image",
-                LITE_T2V,
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
+            case("auto ratio", V2, |r| r.aspect_ratio = "auto".into(), Sent("/ratio", json!("adaptive"))),
+            case("ratio 21:9", V2, |r| r.aspect_ratio = "21:9".into(), Sent("/ratio", json!("21:9"))),
+            case("ratio 5:4", V2, |r| r.aspect_ratio = "5:4".into(), Refused("aspect_ratio")),
+            case("480p", V2, |r| r.resolution = "480p".into(), Sent("/resolution", json!("480p"))),
+            case("1080p on 2.0 fast", V2_FAST, |r| r.resolution = "1080p".into(), Refused("resolution")),
+            case("1080p on 2.0", V2, |r| r.resolution = "1080p".into(), Sent("/resolution", json!("1080p"))),
+            case("4k", V2, |r| r.resolution = "4k".into(), Refused("resolution")),
+            case("duration 16 on 2.0", V2, |r| r.duration = Some(16), Refused("duration")),
+            case("duration 3 on 2.0", V2, |r| r.duration = Some(3), Refused("duration")),
+            case("duration 13 on 1.5", V15, |r| r.duration = Some(13), Refused("duration")),
+            case("duration 2 on 1.0", V10_FAST, |r| r.duration = Some(2), Sent("/duration", json!(2))),
+            case("auto sends billed seconds", V2, |r| { r.duration = None; r.seconds = 5; }, Sent("/duration", json!(5))),
+            case("auto past the range on 1.0 omits", V10_FAST, |r| { r.duration = None; r.seconds = 20; }, Omitted("/duration")),
+            case("audio on 1.0", V10_FAST, |r| r.generate_audio = true, Refused("generate_audio")),
+            case("1.0 says nothing about audio", V10_FAST, |_| {}, Omitted("/generate_audio")),
+            case("silent 2.0 still says so", V2, |_| {}, Sent("/generate_audio", json!(false))),
+            case("audio on 1.5", V15, |r| r.generate_audio = true, Sent("/generate_audio", json!(true))),
+            case("no end user, no identifier", V2, |_| {}, Omitted("/safety_identifier")),
+            case("reference on 1.5", V15, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
+            case("audio-only reference", V2, |r| { r.kind = "reference-to-video".into(); r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
+            case("10 reference images", V2, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/i".into(); 10]; }, Refused("image_urls")),
+            case("4 reference videos", V2, |r| { r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v".into(); 4]; }, Refused("video_urls")),
+            case("4 reference audio", V2, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a".into(); 4]; }, Refused("audio_urls")),
+            case("lite i2v references", LITE_I2V, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 4]; }, Sent("/content/4/role", json!("reference_image"))),
+            case("lite i2v 5 references", LITE_I2V, |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 5]; }, Refused("image_urls")),
+            case("lite i2v 1080p references", LITE_I2V, |r| { r.kind = "reference-to-video".into(); r.resolution = "1080p".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("resolution")),
+            case("lite t2v with an image", LITE_T2V, |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
             case("lite i2v text only", LITE_I2V, |_| {}, Refused("type")),
         ];
         run(cases, |m, r| build_body(m, r, RefStyle::En, false));
@@ -757,41 +470,19 @@ mod tests {
         let mut r = req("text-to-video");
         r.prompt = "p".into();
         r.duration = None;
-        assert_eq!(
-            build_body(V2, &r, RefStyle::En, true).unwrap()["duration"],
-            -1
-        );
-        assert_eq!(
-            build_body(V2, &r, RefStyle::En, false).unwrap()["duration"],
-            5
-        );
+        assert_eq!(build_body(V2, &r, RefStyle::En, true).unwrap()["duration"], -1);
+        assert_eq!(build_body(V2, &r, RefStyle::En, false).unwrap()["duration"], 5);
     }
 
     #[test]
     fn statuses_map_to_outcomes() {
-        assert_eq!(
-            parse_task(&json!({"status": "queued"})).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_task(&json!({"status": "running"})).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_task(&json!({"status": "queued"})).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_task(&json!({"status": "running"})).unwrap(), PollOutcome::Running);
         let done = parse_task(&json!({"status": "succeeded", "duration": 5, "content": {"video_url": "https://tos/x.mp4"}})).unwrap();
-        assert!(
-            matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://tos/x.mp4" && r[0].duration_seconds == Some(5))
-        );
+        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://tos/x.mp4" && r[0].duration_seconds == Some(5)));
         let failed = parse_task(&json!({"status": "failed", "error": {"code": "OutputVideoSensitiveContentDetected", "message": "blocked, see https://x"}})).unwrap();
-        assert_eq!(
-            failed,
-            PollOutcome::Failed {
-                code: "OutputVideoSensitiveContentDetected".into(),
-                message: "blocked, see [link]".into()
-            }
-        );
-        assert!(
-            matches!(parse_task(&json!({"status": "expired"})).unwrap(), PollOutcome::Failed { ref code, .. } if code == "upstream_expired")
-        );
+        assert_eq!(failed, PollOutcome::Failed { code: "OutputVideoSensitiveContentDetected".into(), message: "blocked, see [link]".into() });
+        assert!(matches!(parse_task(&json!({"status": "expired"})).unwrap(), PollOutcome::Failed { ref code, .. } if code == "upstream_expired"));
         assert!(matches!(
             parse_task(&json!({"status": "paused"})),
             Err(ProviderError::BadResponse { .. })

@@ -3,10 +3,10 @@
 //! API key (`x-goog-api-key`). Images travel inline as base64, so the adapter reads our own
 //! uploads from disk (or fetches other URLs, size-capped and never from private addresses).
 
-use super::credentials::Keyring;
-use super::http::{self, Asset, Kit, Stage, str_at};
+use super::generic::{Adapter, Auth, Call, Ctx, Describe, invalid, missing};
+use super::http::{self, Asset, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references;
 use crate::domain::request::UnifiedRequest;
@@ -20,10 +20,8 @@ pub const GEMINI: &str = "https://generativelanguage.googleapis.com/v1beta";
 /// three references must stay under the API's request size.
 const DEFAULT_MAX_IMAGE_BYTES: u64 = 6 * 1024 * 1024;
 
+/// Veo on the Gemini API, described for the [generic adapter](super::generic).
 pub struct Veo {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     /// Channel setting `person_generation`: a value to send, `omit`, or unset for the
     /// gateway default (`allow_all` for text, `allow_adult` with images).
     person_generation: Option<String>,
@@ -271,159 +269,95 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     reply.error(stage, status, message)
 }
 
-impl Veo {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Veo, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            GEMINI.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
+fn inline(a: &Asset) -> Value {
+    json!({"bytesBase64Encoded": a.base64(), "mimeType": a.mime})
+}
+
+#[async_trait]
+impl Describe for Veo {
+    const KIND: &'static str = "veo";
+    const AUTH: Auth = Auth::Header("x-goog-api-key");
+    // The video `uri` needs the key (sent only to the API's own host).
+    const DOWNLOAD_AUTH: bool = true;
+    const ID_AT: &'static [&'static str] = &["name"];
+
+    fn from_config(cfg: &ProviderConfig) -> Result<Veo, AppError> {
+        let s = &cfg.settings;
         Ok(Veo {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-            person_generation: cfg
-                .settings
+            person_generation: s
                 .get("person_generation")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            max_image_bytes: cfg
-                .settings
+            max_image_bytes: s
                 .get("max_image_bytes")
                 .and_then(Value::as_u64)
                 .unwrap_or(DEFAULT_MAX_IMAGE_BYTES),
         })
     }
 
-    fn url(&self, path: &str) -> String {
-        http::join(&self.base, path)
-    }
-}
-
-fn inline(a: &Asset) -> Value {
-    json!({"bytesBase64Encoded": a.base64(), "mimeType": a.mime})
-}
-
-#[async_trait]
-impl Provider for Veo {
-    fn kind(&self) -> &'static str {
-        "veo"
-    }
-
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
-    }
-
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(
-            upstream_model,
-            request,
-            self.person_generation.as_deref(),
-            |_| Value::Null,
-        )
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req, self.person_generation.as_deref(), |_| {
+            Value::Null
+        })
         .map(|_| ())
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit_call(
+        &self,
+        a: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
         // Check the mapping before spending time on fetching images.
         self.check(job.upstream_model, job.request)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
+            .map_err(invalid)?;
         let mut images = Vec::with_capacity(job.request.image_urls.len());
         for u in &job.request.image_urls {
-            let a = self.kit.fetch_asset(u, self.max_image_bytes).await?;
-            if !a.mime.starts_with("image/") {
+            let asset = a.kit.fetch_asset(u, self.max_image_bytes).await?;
+            if !asset.mime.starts_with("image/") {
                 return Err(ProviderError::final_error(
                     "invalid_asset",
                     "an image asset is not an image",
                 ));
             }
-            images.push(inline(&a));
+            images.push(inline(&asset));
         }
-        let body = build_body(
-            job.upstream_model,
-            job.request,
-            self.person_generation.as_deref(),
-            |i| images[i].clone(),
-        )
-        .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
+        let pg = self.person_generation.as_deref();
+        let body = build_body(job.upstream_model, job.request, pg, |i| images[i].clone())
+            .map_err(invalid)?;
         let model = http::safe_id(job.upstream_model)?;
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .post(self.url(&format!("/models/{model}:predictLongRunning")))
-                    .header("x-goog-api-key", &cred.key)
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
-        let name = str_at(&v, &["name"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without an operation name".into(),
-        })?;
-        Ok(http::safe_id(&name)?.to_string())
-    }
-
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let name = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.kit
-                    .http
-                    .get(self.url(name))
-                    .header("x-goog-api-key", &cred.key),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_operation(&reply.json()?, Some(&cred.id))
-    }
-
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        let cred = self.keys.get(result.credential.as_deref())?;
-        // The key goes only to the API's own host, never to a redirect target.
-        self.kit
-            .download(
-                &result.url,
-                &[("x-goog-api-key", cred.key.clone())],
-                Some(&self.base),
-            )
-            .await
-    }
-
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.kit
-                        .http
-                        .get(self.url("/models?pageSize=1"))
-                        .header("x-goog-api-key", &cred.key),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-        }
-        Ok(format!(
-            "listed models with {} key(s)",
-            self.keys.all().len()
+        Ok(Call::post(
+            format!("/models/{model}:predictLongRunning"),
+            body,
         ))
+    }
+
+    fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
+        str_at(v, &["name"]).ok_or_else(|| missing("an operation name"))
+    }
+
+    fn poll_call(&self, name: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(name))
+    }
+
+    fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_operation(v, Some(ctx.credential))
+    }
+
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
+    }
+
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/models?pageSize=1"))
+    }
+
+    fn tested(&self, answers: &[Value]) -> String {
+        format!("listed models with {} key(s)", answers.len())
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, base, case, run_from};
@@ -433,289 +367,39 @@ mod tests {
     const V2: &str = "veo-2.0-generate-001";
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let b = |m: &str, r: &UnifiedRequest| build_body(m, r, None, |i| json!({"img": i}));
         let cases = vec![
-            case(
-                "prompt",
-                V31,
-                |r| r.generate_audio = true,
-                Sent("/instances/0/prompt", json!("a fox")),
-            ),
-            case(
-                "silent veo 3",
-                V31,
-                |r| r.generate_audio = false,
-                Refused("generate_audio"),
-            ),
-            case(
-                "sound on veo 2",
-                V2,
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "veo 2 silent",
-                V2,
-                |r| r.duration = Some(6),
-                Sent("/parameters/durationSeconds", json!(6)),
-            ),
-            case(
-                "duration 5 on 3.1",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.duration = Some(5);
-                },
-                Refused("duration"),
-            ),
-            case(
-                "duration 6 on 3.1",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.duration = Some(6);
-                },
-                Sent("/parameters/durationSeconds", json!(6)),
-            ),
-            case(
-                "auto outside the set omitted",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.duration = None;
-                    r.seconds = 5;
-                },
-                Omitted("/parameters/durationSeconds"),
-            ),
-            case(
-                "1080p with 4 s",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.resolution = "1080p".into();
-                    r.duration = Some(4);
-                },
-                Refused("duration"),
-            ),
-            case(
-                "1080p auto asks 8",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.resolution = "1080p".into();
-                    r.duration = None;
-                },
-                Sent("/parameters/durationSeconds", json!(8)),
-            ),
-            case(
-                "1080p on veo 2",
-                V2,
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = Some(8);
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "480p",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.resolution = "480p".into();
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "4k on 3.0",
-                V30,
-                |r| {
-                    r.generate_audio = true;
-                    r.resolution = "4k".into();
-                    r.duration = Some(8);
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "ratio",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.aspect_ratio = "9:16".into();
-                },
-                Sent("/parameters/aspectRatio", json!("9:16")),
-            ),
-            case(
-                "auto ratio omitted",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.aspect_ratio = "auto".into();
-                },
-                Omitted("/parameters/aspectRatio"),
-            ),
-            case(
-                "1:1",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.aspect_ratio = "1:1".into();
-                },
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "text allows all people",
-                V31,
-                |r| r.generate_audio = true,
-                Sent("/parameters/personGeneration", json!("allow_all")),
-            ),
-            case(
-                "first frame inline",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/instances/0/image", json!({"img": 0})),
-            ),
-            case(
-                "images allow adults",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/parameters/personGeneration", json!("allow_adult")),
-            ),
-            case(
-                "last frame",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Sent("/instances/0/lastFrame", json!({"img": 1})),
-            ),
-            case(
-                "last frame on 3.0",
-                V30,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "i2v prompt",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 to @Image2".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Sent(
-                    "/instances/0/prompt",
-                    json!("the first frame to the last frame"),
-                ),
-            ),
-            case(
-                "references",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(8);
-                    r.image_urls = vec!["https://x/1".into(); 3];
-                },
-                Sent(
-                    "/instances/0/referenceImages/2/referenceType",
-                    json!("asset"),
-                ),
-            ),
-            case(
-                "reference prompt",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(8);
-                    r.prompt = "@Image2 hugs @Image1".into();
-                    r.image_urls = vec!["https://x/1".into(); 2];
-                },
-                Sent(
-                    "/instances/0/prompt",
-                    json!("reference image 2 hugs reference image 1"),
-                ),
-            ),
-            case(
-                "4 references",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(8);
-                    r.image_urls = vec!["https://x/1".into(); 4];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "references need 8 s",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(6);
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("duration"),
-            ),
-            case(
-                "references 9:16",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(8);
-                    r.aspect_ratio = "9:16".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "references on 3.0",
-                V30,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("type"),
-            ),
-            case(
-                "videos",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "audio",
-                V31,
-                |r| {
-                    r.generate_audio = true;
-                    r.kind = "reference-to-video".into();
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Refused("audio_urls"),
-            ),
+            case("prompt", V31, |r| r.generate_audio = true, Sent("/instances/0/prompt", json!("a fox"))),
+            case("silent veo 3", V31, |r| r.generate_audio = false, Refused("generate_audio")),
+            case("sound on veo 2", V2, |r| r.generate_audio = true, Refused("generate_audio")),
+            case("veo 2 silent", V2, |r| r.duration = Some(6), Sent("/parameters/durationSeconds", json!(6))),
+            case("duration 5 on 3.1", V31, |r| { r.generate_audio = true; r.duration = Some(5); }, Refused("duration")),
+            case("duration 6 on 3.1", V31, |r| { r.generate_audio = true; r.duration = Some(6); }, Sent("/parameters/durationSeconds", json!(6))),
+            case("auto outside the set omitted", V31, |r| { r.generate_audio = true; r.duration = None; r.seconds = 5; }, Omitted("/parameters/durationSeconds")),
+            case("1080p with 4 s", V31, |r| { r.generate_audio = true; r.resolution = "1080p".into(); r.duration = Some(4); }, Refused("duration")),
+            case("1080p auto asks 8", V31, |r| { r.generate_audio = true; r.resolution = "1080p".into(); r.duration = None; }, Sent("/parameters/durationSeconds", json!(8))),
+            case("1080p on veo 2", V2, |r| { r.resolution = "1080p".into(); r.duration = Some(8); }, Refused("resolution")),
+            case("480p", V31, |r| { r.generate_audio = true; r.resolution = "480p".into(); }, Refused("resolution")),
+            case("4k on 3.0", V30, |r| { r.generate_audio = true; r.resolution = "4k".into(); r.duration = Some(8); }, Refused("resolution")),
+            case("ratio", V31, |r| { r.generate_audio = true; r.aspect_ratio = "9:16".into(); }, Sent("/parameters/aspectRatio", json!("9:16"))),
+            case("auto ratio omitted", V31, |r| { r.generate_audio = true; r.aspect_ratio = "auto".into(); }, Omitted("/parameters/aspectRatio")),
+            case("1:1", V31, |r| { r.generate_audio = true; r.aspect_ratio = "1:1".into(); }, Refused("aspect_ratio")),
+            case("text allows all people", V31, |r| r.generate_audio = true, Sent("/parameters/personGeneration", json!("allow_all"))),
+            case("first frame inline", V31, |r| { r.generate_audio = true; r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/instances/0/image", json!({"img": 0}))),
+            case("images allow adults", V31, |r| { r.generate_audio = true; r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/parameters/personGeneration", json!("allow_adult"))),
+            case("last frame", V31, |r| { r.generate_audio = true; r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Sent("/instances/0/lastFrame", json!({"img": 1}))),
+            case("last frame on 3.0", V30, |r| { r.generate_audio = true; r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Refused("image_urls")),
+            case("i2v prompt", V31, |r| { r.generate_audio = true; r.kind = "image-to-video".into(); r.prompt = "@Image1 to @Image2".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Sent("/instances/0/prompt", json!("the first frame to the last frame"))),
+            case("references", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.duration = Some(8); r.image_urls = vec!["https://x/1".into(); 3]; }, Sent("/instances/0/referenceImages/2/referenceType", json!("asset"))),
+            case("reference prompt", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.duration = Some(8); r.prompt = "@Image2 hugs @Image1".into(); r.image_urls = vec!["https://x/1".into(); 2]; }, Sent("/instances/0/prompt", json!("reference image 2 hugs reference image 1"))),
+            case("4 references", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.duration = Some(8); r.image_urls = vec!["https://x/1".into(); 4]; }, Refused("image_urls")),
+            case("references need 8 s", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.duration = Some(6); r.image_urls = vec!["https://x/1".into()]; }, Refused("duration")),
+            case("references 9:16", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.duration = Some(8); r.aspect_ratio = "9:16".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("aspect_ratio")),
+            case("references on 3.0", V30, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
+            case("videos", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
+            case("audio", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
         ];
         // Veo 3 clips are 4, 6 or 8 s and always have sound.
         let start = UnifiedRequest {
@@ -727,38 +411,14 @@ mod tests {
 
     #[test]
     fn operations_map_to_outcomes() {
-        assert_eq!(
-            parse_operation(
-                &json!({"name": "models/m/operations/1", "done": false}),
-                None
-            )
-            .unwrap(),
-            PollOutcome::Running
-        );
-        assert_eq!(
-            parse_operation(&json!({"name": "models/m/operations/1"}), None).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_operation(&json!({"name": "models/m/operations/1", "done": false}), None) .unwrap(), PollOutcome::Running);
+        assert_eq!(parse_operation(&json!({"name": "models/m/operations/1"}), None).unwrap(), PollOutcome::Running);
         let ok = parse_operation(&json!({"name": "n", "done": true, "response": {"@type": "x", "generateVideoResponse": {"generatedSamples": [{"video": {"uri": "https://g/files/a:download?alt=media"}}]}}}), Some("k1")).unwrap();
-        assert!(
-            matches!(ok, PollOutcome::Succeeded(ref r) if r[0].credential.as_deref() == Some("k1"))
-        );
+        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].credential.as_deref() == Some("k1")));
         let filtered = parse_operation(&json!({"done": true, "response": {"generateVideoResponse": {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["celebrity likeness"]}}}), None).unwrap();
-        assert_eq!(
-            filtered,
-            PollOutcome::Failed {
-                code: "content_filtered".into(),
-                message: "celebrity likeness".into()
-            }
-        );
+        assert_eq!(filtered, PollOutcome::Failed { code: "content_filtered".into(), message: "celebrity likeness".into() });
         let failed = parse_operation(&json!({"done": true, "error": {"code": 3, "message": "bad", "status": "INVALID_ARGUMENT"}}), None).unwrap();
-        assert_eq!(
-            failed,
-            PollOutcome::Failed {
-                code: "INVALID_ARGUMENT".into(),
-                message: "bad".into()
-            }
-        );
+        assert_eq!(failed, PollOutcome::Failed { code: "INVALID_ARGUMENT".into(), message: "bad".into() });
         let plain = parse_operation(&json!({"done": true, "error": "quota"}), None).unwrap();
         assert!(matches!(plain, PollOutcome::Failed { ref message, .. } if message == "quota"));
         assert!(parse_operation(&json!({"oops": 1}), None).is_err());

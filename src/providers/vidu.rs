@@ -6,14 +6,15 @@
 //! any of them), aspect ratios, audio, prompt length and the reference form (`subjects`
 //! with `@1` tags on q3 / q2-pro, plain `images` elsewhere).
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::generic::{
+    Adapter, Auth, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple, video,
+};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -113,44 +114,9 @@ impl Family {
     }
 }
 
+/// Vidu, described for the [generic adapter](super::generic).
 pub struct Vidu {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     subject_ids: SubjectIds,
-}
-
-impl Vidu {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Vidu, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BASE.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
-        let subject_ids = match cfg.settings.get("subject_ids").and_then(Value::as_str) {
-            None | Some("numbers") => SubjectIds::Numbers,
-            Some("names") => SubjectIds::Names,
-            Some(other) => {
-                return Err(AppError::invalid(
-                    "settings.subject_ids",
-                    format!("`{other}` is not numbers or names"),
-                ));
-            }
-        };
-        Ok(Vidu {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-            subject_ids,
-        })
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .header(reqwest::header::AUTHORIZATION, format!("Token {key}"))
-    }
 }
 
 /// Vidu's error body: `{"code","reason","message"}`. Account problems are the channel's.
@@ -335,59 +301,58 @@ pub fn build_body(
 
 /// Map one `creations` answer to an outcome.
 pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let state =
-        v.get("state")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "task without a state".into(),
-            })?;
-    Ok(match state {
-        "created" | "queueing" => PollOutcome::Queued,
-        "processing" => PollOutcome::Running,
-        "success" => {
-            let url = v
-                .get("creations")
-                .and_then(Value::as_array)
-                .and_then(|c| c.iter().find_map(|c| str_at(c, &["url"])))
-                .ok_or_else(|| ProviderError::BadResponse {
-                    message: "success without a creation URL".into(),
-                })?;
-            PollOutcome::Succeeded(vec![ResultRef {
-                url,
-                duration_seconds: None,
-                credential: None,
-            }])
+    let table = [
+        ("created", Phase::Queued),
+        ("queueing", Phase::Queued),
+        ("processing", Phase::Running),
+        ("success", Phase::Succeeded),
+        ("failed", Phase::Failed),
+    ];
+    Ok(match parse_status(v, &["state"], &table)? {
+        Phase::Succeeded => {
+            let creations = v.get("creations").and_then(Value::as_array);
+            let url = creations.and_then(|c| c.iter().find_map(|c| str_at(c, &["url"])));
+            video(url.ok_or_else(|| missing("a creation URL"))?, None, None)
         }
-        "failed" => {
+        Phase::Failed => {
             let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
             PollOutcome::Failed {
                 message: failure_message(&code),
                 code,
             }
         }
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown task state `{other}`"),
-            });
-        }
+        p => simple(p).expect("simple phase"),
     })
 }
 
 #[async_trait]
-impl Provider for Vidu {
-    fn kind(&self) -> &'static str {
-        "vidu"
+impl Describe for Vidu {
+    const KIND: &'static str = "vidu";
+    const AUTH: Auth = Auth::Scheme("Token");
+
+    fn from_config(cfg: &ProviderConfig) -> Result<Vidu, AppError> {
+        let subject_ids = match cfg.settings.get("subject_ids").and_then(Value::as_str) {
+            None | Some("numbers") => SubjectIds::Numbers,
+            Some("names") => SubjectIds::Names,
+            Some(other) => {
+                return Err(AppError::invalid(
+                    "settings.subject_ids",
+                    format!("`{other}` is not numbers or names"),
+                ));
+            }
+        };
+        Ok(Vidu { subject_ids })
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req, self.subject_ids, "").map(|_| ())
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request, self.subject_ids, "").map(|_| ())
-    }
-
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
         // `payload` is echoed back by Vidu: our task id, never anything about the customer.
         let (endpoint, body) = build_body(
             job.upstream_model,
@@ -395,105 +360,58 @@ impl Provider for Vidu {
             self.subject_ids,
             job.task_id,
         )
-        .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::POST,
-                    &format!("/ent/v2/{endpoint}"),
-                    &cred.key,
-                )
-                .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
+        .map_err(invalid)?;
+        Ok(Call::post(format!("/ent/v2/{endpoint}"), body))
+    }
+
+    fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
         if v.get("state").and_then(Value::as_str) == Some("failed") {
-            let code = str_at(&v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
+            let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
             return Err(ProviderError::final_error(
                 code.clone(),
                 failure_message(&code),
             ));
         }
-        let id = str_at(&v, &["task_id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without a task_id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
+        str_at(v, &["task_id"]).ok_or_else(|| missing("a task_id"))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::GET,
-                    &format!("/ent/v2/tasks/{id}/creations"),
-                    &cred.key,
-                ),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_task(&reply.json()?)
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/ent/v2/tasks/{id}/creations")))
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // Pre-signed and valid for 24 h: the engine mirrors it as soon as the task succeeds.
-        self.kit.download(&result.url, &[], None).await
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_task(v)
     }
 
-    async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
-        // Documented for queued tasks only (unconfirmed); a refusal is harmless.
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.call(
-                    reqwest::Method::POST,
-                    &format!("/ent/v2/tasks/{id}/cancel"),
-                    &cred.key,
-                )
-                .json(&json!({"id": id})),
-                Stage::Poll,
-            )
-            .await?;
-        if reply.ok() {
-            Ok(())
-        } else {
-            Err(error(&reply, Stage::Poll))
-        }
+    // Documented for queued tasks only (unconfirmed); a refusal is harmless.
+    fn cancel_call(&self, id: &str, _: &str) -> Option<Call> {
+        Some(Call::post(
+            format!("/ent/v2/tasks/{id}/cancel"),
+            json!({"id": id}),
+        ))
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        // Vidu has no free account call: looking up a task that cannot exist proves the key
-        // (404 TaskNotFound) without creating anything; a bad key answers 401.
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.call(reqwest::Method::GET, "/ent/v2/tasks/0/creations", &cred.key),
-                    Stage::Test,
-                )
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
+    }
+
+    // Vidu has no free account call: looking up a task that cannot exist proves the key
+    // (404 TaskNotFound) without creating anything; a bad key answers 401.
+    async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {
+        for cred in a.keys.all() {
+            let reply = a
+                .send(cred, Call::get("/ent/v2/tasks/0/creations"), Stage::Test)
                 .await?;
             if !(reply.ok() || reply.status == 404) {
                 return Err(error(&reply, Stage::Test));
             }
         }
-        Ok(format!("key(s) accepted: {}", self.keys.all().len()))
+        Ok(format!("key(s) accepted: {}", a.keys.all().len()))
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
@@ -506,6 +424,7 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         fn refs(r: &mut UnifiedRequest) {
             r.kind = "reference-to-video".into();
@@ -513,283 +432,43 @@ mod tests {
             r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
         }
         let cases = vec![
-            case(
-                "t2v endpoint",
-                "viduq2",
-                |_| {},
-                Sent("/_endpoint", json!("text2video")),
-            ),
-            case(
-                "payload is our id",
-                "viduq2",
-                |_| {},
-                Sent("/payload", json!("vidgen_1")),
-            ),
+            case("t2v endpoint", "viduq2", |_| {}, Sent("/_endpoint", json!("text2video"))),
+            case("payload is our id", "viduq2", |_| {}, Sent("/payload", json!("vidgen_1"))),
             case("720p", "viduq2", |_| {}, Sent("/resolution", json!("720p"))),
-            case(
-                "480p",
-                "viduq2",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "q1 720p",
-                "viduq1",
-                |r| r.duration = None,
-                Refused("resolution"),
-            ),
-            case(
-                "q1 1080p",
-                "viduq1",
-                |r| r.resolution = "1080p".into(),
-                Sent("/duration", json!(5)),
-            ),
-            case(
-                "q1 8s",
-                "viduq1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = Some(8);
-                },
-                Refused("duration"),
-            ),
-            case(
-                "vidu2.0 8s t2v 720p",
-                "vidu2.0",
-                |r| r.duration = Some(8),
-                Sent("/duration", json!(8)),
-            ),
-            case(
-                "vidu1.5 8s 1080p",
-                "vidu1.5",
-                |r| {
-                    r.duration = Some(8);
-                    r.resolution = "1080p".into();
-                },
-                Refused("resolution"),
-            ),
-            case(
-                "q3 16s",
-                "viduq3-pro",
-                |r| r.duration = Some(16),
-                Sent("/duration", json!(16)),
-            ),
-            case(
-                "q2 16s",
-                "viduq2",
-                |r| r.duration = Some(16),
-                Refused("duration"),
-            ),
-            case(
-                "auto past the range omits",
-                "viduq1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.duration = None;
-                    r.seconds = 8;
-                },
-                Omitted("/duration"),
-            ),
-            case(
-                "21:9",
-                "viduq2",
-                |r| r.aspect_ratio = "21:9".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "4:3 on q2",
-                "viduq2",
-                |r| r.aspect_ratio = "4:3".into(),
-                Sent("/aspect_ratio", json!("4:3")),
-            ),
-            case(
-                "4:3 on q1",
-                "viduq1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.aspect_ratio = "4:3".into();
-                },
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "auto ratio omitted",
-                "viduq2",
-                |r| r.aspect_ratio = "auto".into(),
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "i2v one image",
-                "viduq2-turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into()];
-                },
-                Sent("/_endpoint", json!("img2video")),
-            ),
-            case(
-                "i2v ignores the ratio",
-                "viduq2-turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into()];
-                    r.aspect_ratio = "9:16".into();
-                },
-                Omitted("/aspect_ratio"),
-            ),
-            case(
-                "i2v two images",
-                "viduq2-turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
-                },
-                Sent("/_endpoint", json!("start-end2video")),
-            ),
-            case(
-                "i2v prompt",
-                "viduq2-turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.prompt = "@Image1 then @Image2".into();
-                    r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
-                },
-                Sent("/prompt", json!("the first frame then the last frame")),
-            ),
-            case(
-                "i2v three images",
-                "viduq2-turbo",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into(); 3];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "q3 subjects",
-                "viduq3-turbo",
-                refs,
-                Sent(
-                    "/subjects/1",
-                    json!({"id": "2", "images": ["https://x/2.png"]}),
-                ),
-            ),
-            case(
-                "q3 subject tags",
-                "viduq3-turbo",
-                refs,
-                Sent("/prompt", json!("@1 hugs @2")),
-            ),
-            case(
-                "q1 plain images",
-                "viduq1",
-                |r| {
-                    refs(r);
-                    r.resolution = "1080p".into();
-                },
-                Sent("/images/1", json!("https://x/2.png")),
-            ),
-            case(
-                "q1 plain words",
-                "viduq1",
-                |r| {
-                    refs(r);
-                    r.resolution = "1080p".into();
-                },
-                Sent(
-                    "/prompt",
-                    json!("the first reference image hugs the second reference image"),
-                ),
-            ),
-            case(
-                "8 references",
-                "viduq3-turbo",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1.png".into(); 8];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "video subject on q2-pro",
-                "viduq2-pro",
-                |r| {
-                    refs(r);
-                    r.prompt = "@Image1 copies @Video1".into();
-                    r.video_urls = vec!["https://x/v.mp4".into()];
-                },
-                Sent(
-                    "/subjects/2",
-                    json!({"id": "3", "videos": ["https://x/v.mp4"]}),
-                ),
-            ),
-            case(
-                "video tag on q2-pro",
-                "viduq2-pro",
-                |r| {
-                    refs(r);
-                    r.prompt = "@Image1 copies @Video1".into();
-                    r.video_urls = vec!["https://x/v.mp4".into()];
-                },
-                Sent("/prompt", json!("@1 copies @3")),
-            ),
-            case(
-                "video on q3",
-                "viduq3-turbo",
-                |r| {
-                    refs(r);
-                    r.video_urls = vec!["https://x/v.mp4".into()];
-                },
-                Refused("video_urls"),
-            ),
-            case(
-                "audio asset",
-                "viduq3-turbo",
-                |r| {
-                    refs(r);
-                    r.audio_urls = vec!["https://x/a.mp3".into()];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "audio on q2",
-                "viduq2",
-                |r| r.generate_audio = true,
-                Sent("/audio", json!(true)),
-            ),
-            case(
-                "silent q3 says so",
-                "viduq3-turbo",
-                |_| {},
-                Sent("/audio", json!(false)),
-            ),
-            case(
-                "audio on q1 is bgm",
-                "viduq1",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.generate_audio = true;
-                },
-                Sent("/bgm", json!(true)),
-            ),
+            case("480p", "viduq2", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("q1 720p", "viduq1", |r| r.duration = None, Refused("resolution")),
+            case("q1 1080p", "viduq1", |r| r.resolution = "1080p".into(), Sent("/duration", json!(5))),
+            case("q1 8s", "viduq1", |r| { r.resolution = "1080p".into(); r.duration = Some(8); }, Refused("duration")),
+            case("vidu2.0 8s t2v 720p", "vidu2.0", |r| r.duration = Some(8), Sent("/duration", json!(8))),
+            case("vidu1.5 8s 1080p", "vidu1.5", |r| { r.duration = Some(8); r.resolution = "1080p".into(); }, Refused("resolution")),
+            case("q3 16s", "viduq3-pro", |r| r.duration = Some(16), Sent("/duration", json!(16))),
+            case("q2 16s", "viduq2", |r| r.duration = Some(16), Refused("duration")),
+            case("auto past the range omits", "viduq1", |r| { r.resolution = "1080p".into(); r.duration = None; r.seconds = 8; }, Omitted("/duration")),
+            case("21:9", "viduq2", |r| r.aspect_ratio = "21:9".into(), Refused("aspect_ratio")),
+            case("4:3 on q2", "viduq2", |r| r.aspect_ratio = "4:3".into(), Sent("/aspect_ratio", json!("4:3"))),
+            case("4:3 on q1", "viduq1", |r| { r.resolution = "1080p".into(); r.aspect_ratio = "4:3".into(); }, Refused("aspect_ratio")),
+            case("auto ratio omitted", "viduq2", |r| r.aspect_ratio = "auto".into(), Omitted("/aspect_ratio")),
+            case("i2v one image", "viduq2-turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1.png".into()]; }, Sent("/_endpoint", json!("img2video"))),
+            case("i2v ignores the ratio", "viduq2-turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1.png".into()]; r.aspect_ratio = "9:16".into(); }, Omitted("/aspect_ratio")),
+            case("i2v two images", "viduq2-turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()]; }, Sent("/_endpoint", json!("start-end2video"))),
+            case("i2v prompt", "viduq2-turbo", |r| { r.kind = "image-to-video".into(); r.prompt = "@Image1 then @Image2".into(); r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()]; }, Sent("/prompt", json!("the first frame then the last frame"))),
+            case("i2v three images", "viduq2-turbo", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1.png".into(); 3]; }, Refused("image_urls")),
+            case("q3 subjects", "viduq3-turbo", refs, Sent("/subjects/1", json!({"id": "2", "images": ["https://x/2.png"]}))),
+            case("q3 subject tags", "viduq3-turbo", refs, Sent("/prompt", json!("@1 hugs @2"))),
+            case("q1 plain images", "viduq1", |r| { refs(r); r.resolution = "1080p".into(); }, Sent("/images/1", json!("https://x/2.png"))),
+            case("q1 plain words", "viduq1", |r| { refs(r); r.resolution = "1080p".into(); }, Sent("/prompt", json!("the first reference image hugs the second reference image"))),
+            case("8 references", "viduq3-turbo", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1.png".into(); 8]; }, Refused("image_urls")),
+            case("video subject on q2-pro", "viduq2-pro", |r| { refs(r); r.prompt = "@Image1 copies @Video1".into(); r.video_urls = vec!["https://x/v.mp4".into()]; }, Sent("/subjects/2", json!({"id": "3", "videos": ["https://x/v.mp4"]}))),
+            case("video tag on q2-pro", "viduq2-pro", |r| { refs(r); r.prompt = "@Image1 copies @Video1".into(); r.video_urls = vec!["https://x/v.mp4".into()]; }, Sent("/prompt", json!("@1 copies @3"))),
+            case("video on q3", "viduq3-turbo", |r| { refs(r); r.video_urls = vec!["https://x/v.mp4".into()]; }, Refused("video_urls")),
+            case("audio asset", "viduq3-turbo", |r| { refs(r); r.audio_urls = vec!["https://x/a.mp3".into()]; }, Refused("audio_urls")),
+            case("audio on q2", "viduq2", |r| r.generate_audio = true, Sent("/audio", json!(true))),
+            case("silent q3 says so", "viduq3-turbo", |_| {}, Sent("/audio", json!(false))),
+            case("audio on q1 is bgm", "viduq1", |r| { r.resolution = "1080p".into(); r.generate_audio = true; }, Sent("/bgm", json!(true))),
             case("unknown model", "sora-2", |_| {}, Refused("model")),
-            case(
-                "long prompt q2",
-                "viduq2",
-                |r| r.prompt = "x".repeat(2001),
-                Refused("prompt"),
-            ),
-            case(
-                "long prompt q3",
-                "viduq3-pro",
-                |r| r.prompt = "x".repeat(2001),
-                Sent("/model", json!("viduq3-pro")),
-            ),
-            case(
-                "no end user",
-                "viduq2",
-                |r| r.end_user_id = Some("c".into()),
-                Omitted("/end_user_id"),
-            ),
+            case("long prompt q2", "viduq2", |r| r.prompt = "x".repeat(2001), Refused("prompt")),
+            case("long prompt q3", "viduq3-pro", |r| r.prompt = "x".repeat(2001), Sent("/model", json!("viduq3-pro"))),
+            case("no end user", "viduq2", |r| r.end_user_id = Some("c".into()), Omitted("/end_user_id")),
         ];
         run(cases, body);
     }
@@ -807,27 +486,16 @@ mod tests {
 
     #[test]
     fn states_map_to_outcomes() {
-        assert_eq!(
-            parse_task(&json!({"state": "created"})).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_task(&json!({"state": "queueing", "creations": null})).unwrap(),
-            PollOutcome::Queued
-        );
-        assert_eq!(
-            parse_task(&json!({"state": "processing", "creations": []})).unwrap(),
-            PollOutcome::Running
-        );
+        assert_eq!(parse_task(&json!({"state": "created"})).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_task(&json!({"state": "queueing", "creations": null})).unwrap(), PollOutcome::Queued);
+        assert_eq!(parse_task(&json!({"state": "processing", "creations": []})).unwrap(), PollOutcome::Running);
         let done = parse_task(&json!({"state": "success", "creations": [{"id": "1", "url": "https://v/x.mp4", "cover_url": "https://v/x.jpg"}]})).unwrap();
         assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://v/x.mp4"));
         let failed = parse_task(
             &json!({"state": "failed", "err_code": "CreationPolicyViolation", "creations": []}),
         )
         .unwrap();
-        assert!(
-            matches!(failed, PollOutcome::Failed { ref code, ref message } if code == "CreationPolicyViolation" && message.contains("content policy"))
-        );
+        assert!(matches!(failed, PollOutcome::Failed { ref code, ref message } if code == "CreationPolicyViolation" && message.contains("content policy")));
         assert!(matches!(
             parse_task(&json!({"state": "success", "creations": []})),
             Err(ProviderError::BadResponse { .. })

@@ -6,14 +6,16 @@
 //! A route's upstream model is either a full model id (`wan2.6-i2v`, `wan2.2-kf2v-flash`)
 //! or a family (`wan2.6`, `wan2.7`) from which the adapter picks the id for the type.
 
-use super::credentials::Keyring;
-use super::http::{self, Kit, Stage, str_at};
+use super::credentials::Credential;
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
+};
+use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -347,47 +349,29 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
 /// Map a task answer to an outcome.
 pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
     let out = v.get("output").cloned().unwrap_or(Value::Null);
-    let status = out
-        .get("task_status")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ProviderError::BadResponse {
-            message: "task without output.task_status".into(),
-        })?;
-    Ok(match status {
-        "PENDING" => PollOutcome::Queued,
-        "RUNNING" => PollOutcome::Running,
-        "SUCCEEDED" => {
-            let url = str_at(&out, &["video_url"]).ok_or_else(|| ProviderError::BadResponse {
-                message: "SUCCEEDED without output.video_url".into(),
-            })?;
-            PollOutcome::Succeeded(vec![ResultRef {
-                url,
-                duration_seconds: v
-                    .pointer("/usage/duration")
-                    .and_then(Value::as_f64)
-                    .map(|d| d.round() as u32),
-                credential: None,
-            }])
-        }
-        "FAILED" => PollOutcome::Failed {
-            code: http::public_code(
-                &str_at(&out, &["code"]).unwrap_or_else(|| "generation_failed".into()),
+    // UNKNOWN (missing or expired) is not in the table: not proof of failure on its own,
+    // the deadline ends it.
+    let table = [
+        ("PENDING", Phase::Queued),
+        ("RUNNING", Phase::Running),
+        ("SUCCEEDED", Phase::Succeeded),
+        ("FAILED", Phase::Failed),
+        (
+            "CANCELED",
+            Phase::Ended(
+                "upstream_cancelled",
+                "the task was cancelled on the channel",
             ),
-            message: http::public_message(
-                &str_at(&out, &["message"])
-                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
-            ),
-        },
-        "CANCELED" => PollOutcome::Failed {
-            code: "upstream_cancelled".into(),
-            message: "the task was cancelled on the channel".into(),
-        },
-        // UNKNOWN: missing or expired. Not proof of failure on its own: the deadline ends it.
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("task status `{other}`"),
-            });
+        ),
+    ];
+    Ok(match parse_status(&out, &["task_status"], &table)? {
+        Phase::Succeeded => {
+            let url = str_at(&out, &["video_url"]).ok_or_else(|| missing("output.video_url"))?;
+            let secs = v.pointer("/usage/duration").and_then(Value::as_f64);
+            video(url, secs.map(|d| d.round() as u32), None)
         }
+        Phase::Failed => failed(str_at(&out, &["code"]), str_at(&out, &["message"])),
+        p => simple(p).expect("simple phase"),
     })
 }
 
@@ -406,128 +390,67 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     reply.error(stage, code, message)
 }
 
+/// Wan on DashScope, described for the [generic adapter](super::generic).
 pub struct Wan {
-    kit: Kit,
-    base: String,
-    keys: Keyring,
     workspace: Option<String>,
 }
 
-impl Wan {
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Wan, AppError> {
-        let base = if cfg.base_url.trim().is_empty() {
-            BEIJING.to_string()
-        } else {
-            cfg.base_url.trim().trim_end_matches('/').to_string()
-        };
+#[async_trait]
+impl Describe for Wan {
+    const KIND: &'static str = "wan";
+    const ID_AT: &'static [&'static str] = &["output", "task_id"];
+
+    fn from_config(cfg: &ProviderConfig) -> Result<Wan, AppError> {
+        let workspace = cfg.settings.get("workspace").and_then(Value::as_str);
         Ok(Wan {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, false)?,
-            workspace: cfg
-                .settings
-                .get("workspace")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            workspace: workspace.map(str::to_string),
         })
     }
 
-    fn request(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        let mut r = self
-            .kit
-            .http
-            .request(method, http::join(&self.base, path))
-            .bearer_auth(key);
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req).map(|_| ())
+    }
+
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        let body = build_body(job.upstream_model, job.request).map_err(invalid)?;
+        Ok(Call::post(CREATE_PATH, body).header("X-DashScope-Async", "enable"))
+    }
+
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/tasks/{id}")))
+    }
+
+    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_task(v)
+    }
+
+    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
+        error(reply, stage)
+    }
+
+    fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
+        let mut h = vec![("authorization", format!("Bearer {}", cred.key))];
         if let Some(w) = &self.workspace {
-            r = r.header("X-DashScope-WorkSpace", w);
+            h.push(("X-DashScope-WorkSpace", w.clone()));
         }
-        r
-    }
-}
-
-#[async_trait]
-impl Provider for Wan {
-    fn kind(&self) -> &'static str {
-        "wan"
+        h
     }
 
-    fn credentials(&self) -> Vec<String> {
-        self.keys.ids()
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/tasks?page_no=1&page_size=1"))
     }
 
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(upstream_model, request).map(|_| ())
-    }
-
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        let body = build_body(job.upstream_model, job.request)
-            .map_err(|e| ProviderError::final_error("invalid_request", e.to_string()))?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.request(reqwest::Method::POST, CREATE_PATH, &cred.key)
-                    .header("X-DashScope-Async", "enable")
-                    .json(&body),
-                Stage::Submit,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Submit));
-        }
-        let v: Value = reply.json()?;
-        let id = str_at(&v, &["output", "task_id"]).ok_or_else(|| ProviderError::BadResponse {
-            message: "create answer without output.task_id".into(),
-        })?;
-        Ok(http::safe_id(&id)?.to_string())
-    }
-
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let cred = self.keys.get(job.credential)?;
-        let reply = self
-            .kit
-            .send(
-                self.request(reqwest::Method::GET, &format!("/tasks/{id}"), &cred.key),
-                Stage::Poll,
-            )
-            .await?;
-        if !reply.ok() {
-            return Err(error(&reply, Stage::Poll));
-        }
-        parse_task(&reply.json()?)
-    }
-
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        // A signed OSS URL: no credentials go with it.
-        self.kit.download(&result.url, &[], None).await
-    }
-
-    async fn test_connection(&self) -> Result<String, ProviderError> {
-        for cred in self.keys.all() {
-            let reply = self
-                .kit
-                .send(
-                    self.request(
-                        reqwest::Method::GET,
-                        "/tasks?page_no=1&page_size=1",
-                        &cred.key,
-                    ),
-                    Stage::Test,
-                )
-                .await?;
-            if !reply.ok() {
-                return Err(error(&reply, Stage::Test));
-            }
-        }
-        Ok(format!(
-            "listed tasks with {} key(s)",
-            self.keys.all().len()
-        ))
+    fn tested(&self, answers: &[Value]) -> String {
+        format!("listed tasks with {} key(s)", answers.len())
     }
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
     use crate::providers::mapping::table::{Expect::*, case, run};
@@ -542,20 +465,11 @@ mod tests {
         r.image_urls.push("https://x/2".into());
         assert_eq!(target("wan2.2", &r).unwrap().model, "wan2.2-kf2v-flash");
         assert_eq!(target("wan2.7", &r).unwrap().model, "wan2.7-i2v");
-        assert_eq!(
-            target("wan2.6", &r).unwrap_err().param().as_deref(),
-            Some("image_urls")
-        );
+        assert_eq!(target("wan2.6", &r).unwrap_err().param().as_deref(), Some("image_urls"));
         r.kind = "reference-to-video".into();
         assert_eq!(target("wan2.6", &r).unwrap().model, "wan2.6-r2v");
-        assert_eq!(
-            target("wan2.5", &r).unwrap_err().param().as_deref(),
-            Some("type")
-        );
-        assert_eq!(
-            target("wan2.6-t2v", &r).unwrap_err().param().as_deref(),
-            Some("type")
-        );
+        assert_eq!(target("wan2.5", &r).unwrap_err().param().as_deref(), Some("type"));
+        assert_eq!(target("wan2.6-t2v", &r).unwrap_err().param().as_deref(), Some("type"));
         assert!(target("kling-v1", &r).is_err());
     }
 
@@ -564,328 +478,52 @@ mod tests {
         let mut r = crate::providers::mapping::table::base();
         r.kind = "reference-to-video".into();
         let t26 = target("wan2.6-r2v", &r).unwrap();
-        assert_eq!(
-            rewrite_prompt("@Image1 sings while @Video1 dances with @Image2", &t26, 2),
-            "character1 sings while character3 dances with character2"
-        );
+        assert_eq!(rewrite_prompt("@Image1 sings while @Video1 dances with @Image2", &t26, 2), "character1 sings while character3 dances with character2");
         let t27 = target("wan2.7-r2v", &r).unwrap();
-        assert_eq!(
-            rewrite_prompt("@Image1 walks through @Video1", &t27, 1),
-            "Image 1 walks through Video 1"
-        );
+        assert_eq!(rewrite_prompt("@Image1 walks through @Video1", &t27, 1), "Image 1 walks through Video 1");
     }
 
     #[test]
+    #[rustfmt::skip]
     fn mapping_table() {
         let cases = vec![
-            case(
-                "t2v model",
-                "wan2.6",
-                |_| {},
-                Sent("/model", json!("wan2.6-t2v")),
-            ),
-            case(
-                "t2v size",
-                "wan2.6",
-                |_| {},
-                Sent("/parameters/size", json!("1280*720")),
-            ),
-            case(
-                "t2v 9:16 1080p",
-                "wan2.6",
-                |r| {
-                    r.resolution = "1080p".into();
-                    r.aspect_ratio = "9:16".into();
-                },
-                Sent("/parameters/size", json!("1080*1920")),
-            ),
-            case(
-                "t2v auto is 16:9",
-                "wan2.6",
-                |r| r.aspect_ratio = "auto".into(),
-                Sent("/parameters/size", json!("1280*720")),
-            ),
-            case(
-                "t2v 21:9",
-                "wan2.6",
-                |r| r.aspect_ratio = "21:9".into(),
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "480p 4:3 on 2.5",
-                "wan2.5",
-                |r| {
-                    r.resolution = "480p".into();
-                    r.aspect_ratio = "4:3".into();
-                },
-                Refused("aspect_ratio"),
-            ),
-            case(
-                "480p on 2.6",
-                "wan2.6",
-                |r| r.resolution = "480p".into(),
-                Refused("resolution"),
-            ),
-            case(
-                "480p on 2.5",
-                "wan2.5",
-                |r| r.resolution = "480p".into(),
-                Sent("/parameters/size", json!("832*480")),
-            ),
-            case(
-                "duration",
-                "wan2.6",
-                |r| r.duration = Some(12),
-                Sent("/parameters/duration", json!(12)),
-            ),
-            case(
-                "duration 7 on 2.5",
-                "wan2.5",
-                |r| r.duration = Some(7),
-                Refused("duration"),
-            ),
-            case(
-                "duration 10 on 2.2",
-                "wan2.2",
-                |r| r.duration = Some(10),
-                Refused("duration"),
-            ),
-            case(
-                "auto outside the range omitted",
-                "wan2.5",
-                |r| {
-                    r.duration = None;
-                    r.seconds = 6;
-                },
-                Omitted("/parameters/duration"),
-            ),
-            case(
-                "audio switch on 2.6",
-                "wan2.6",
-                |r| r.generate_audio = true,
-                Sent("/parameters/audio", json!(true)),
-            ),
-            case(
-                "silent 2.6 says so",
-                "wan2.6",
-                |_| {},
-                Sent("/parameters/audio", json!(false)),
-            ),
-            case(
-                "audio on 2.2",
-                "wan2.2",
-                |r| r.generate_audio = true,
-                Refused("generate_audio"),
-            ),
-            case(
-                "2.2 sends no audio switch",
-                "wan2.2",
-                |_| {},
-                Omitted("/parameters/audio"),
-            ),
-            case(
-                "prompt extend",
-                "wan2.6",
-                |_| {},
-                Sent("/parameters/prompt_extend", json!(true)),
-            ),
-            case(
-                "i2v img_url",
-                "wan2.6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/input/img_url", json!("https://x/1")),
-            ),
-            case(
-                "i2v resolution upper case",
-                "wan2.6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Sent("/parameters/resolution", json!("720P")),
-            ),
-            case(
-                "i2v has no size",
-                "wan2.6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Omitted("/parameters/size"),
-            ),
-            case(
-                "i2v driving audio",
-                "wan2.6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a.mp3".into()];
-                },
-                Sent("/input/audio_url", json!("https://x/a.mp3")),
-            ),
-            case(
-                "driving audio on 2.2",
-                "wan2.2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a.mp3".into()];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "two audio clips",
-                "wan2.6",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a.mp3".into(); 2];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "kf2v frames",
-                "wan2.2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/input/last_frame_url", json!("https://x/2")),
-            ),
-            case(
-                "kf2v model",
-                "wan2.2",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent("/model", json!("wan2.2-kf2v-flash")),
-            ),
-            case(
-                "r2v 2.6 references",
-                "wan2.6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.prompt = "@Image1 and @Video1".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Sent(
-                    "/input/reference_urls",
-                    json!(["https://x/1", "https://x/v"]),
-                ),
-            ),
-            case(
-                "r2v 2.6 prompt",
-                "wan2.6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.prompt = "@Image1 and @Video1".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Sent("/input/prompt", json!("character1 and character2")),
-            ),
-            case(
-                "r2v 6 references",
-                "wan2.6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(); 4];
-                    r.video_urls = vec!["https://x/v".into(); 2];
-                },
-                Refused("image_urls"),
-            ),
-            case(
-                "r2v 2.6 duration 12",
-                "wan2.6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(12);
-                    r.image_urls = vec!["https://x/1".into()];
-                },
-                Refused("duration"),
-            ),
-            case(
-                "r2v audio",
-                "wan2.6",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Refused("audio_urls"),
-            ),
-            case(
-                "2.7 media frames",
-                "wan2.7",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into(), "https://x/2".into()];
-                },
-                Sent(
-                    "/input/media/1",
-                    json!({"type": "last_frame", "url": "https://x/2"}),
-                ),
-            ),
-            case(
-                "2.7 driving audio",
-                "wan2.7",
-                |r| {
-                    r.kind = "image-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Sent("/input/media/1/type", json!("driving_audio")),
-            ),
-            case(
-                "2.7 t2v ratio",
-                "wan2.7",
-                |r| r.aspect_ratio = "3:4".into(),
-                Sent("/parameters/ratio", json!("3:4")),
-            ),
-            case(
-                "2.7 t2v resolution",
-                "wan2.7",
-                |r| r.resolution = "1080p".into(),
-                Sent("/parameters/resolution", json!("1080P")),
-            ),
-            case(
-                "2.7 references",
-                "wan2.7",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Sent(
-                    "/input/media/1",
-                    json!({"type": "reference_video", "url": "https://x/v"}),
-                ),
-            ),
-            case(
-                "2.7 video refs cap 10 s",
-                "wan2.7",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.duration = Some(12);
-                    r.video_urls = vec!["https://x/v".into()];
-                },
-                Refused("duration"),
-            ),
-            case(
-                "2.7 reference audio",
-                "wan2.7",
-                |r| {
-                    r.kind = "reference-to-video".into();
-                    r.image_urls = vec!["https://x/1".into()];
-                    r.audio_urls = vec!["https://x/a".into()];
-                },
-                Refused("audio_urls"),
-            ),
+            case("t2v model", "wan2.6", |_| {}, Sent("/model", json!("wan2.6-t2v"))),
+            case("t2v size", "wan2.6", |_| {}, Sent("/parameters/size", json!("1280*720"))),
+            case("t2v 9:16 1080p", "wan2.6", |r| { r.resolution = "1080p".into(); r.aspect_ratio = "9:16".into(); }, Sent("/parameters/size", json!("1080*1920"))),
+            case("t2v auto is 16:9", "wan2.6", |r| r.aspect_ratio = "auto".into(), Sent("/parameters/size", json!("1280*720"))),
+            case("t2v 21:9", "wan2.6", |r| r.aspect_ratio = "21:9".into(), Refused("aspect_ratio")),
+            case("480p 4:3 on 2.5", "wan2.5", |r| { r.resolution = "480p".into(); r.aspect_ratio = "4:3".into(); }, Refused("aspect_ratio")),
+            case("480p on 2.6", "wan2.6", |r| r.resolution = "480p".into(), Refused("resolution")),
+            case("480p on 2.5", "wan2.5", |r| r.resolution = "480p".into(), Sent("/parameters/size", json!("832*480"))),
+            case("duration", "wan2.6", |r| r.duration = Some(12), Sent("/parameters/duration", json!(12))),
+            case("duration 7 on 2.5", "wan2.5", |r| r.duration = Some(7), Refused("duration")),
+            case("duration 10 on 2.2", "wan2.2", |r| r.duration = Some(10), Refused("duration")),
+            case("auto outside the range omitted", "wan2.5", |r| { r.duration = None; r.seconds = 6; }, Omitted("/parameters/duration")),
+            case("audio switch on 2.6", "wan2.6", |r| r.generate_audio = true, Sent("/parameters/audio", json!(true))),
+            case("silent 2.6 says so", "wan2.6", |_| {}, Sent("/parameters/audio", json!(false))),
+            case("audio on 2.2", "wan2.2", |r| r.generate_audio = true, Refused("generate_audio")),
+            case("2.2 sends no audio switch", "wan2.2", |_| {}, Omitted("/parameters/audio")),
+            case("prompt extend", "wan2.6", |_| {}, Sent("/parameters/prompt_extend", json!(true))),
+            case("i2v img_url", "wan2.6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/input/img_url", json!("https://x/1"))),
+            case("i2v resolution upper case", "wan2.6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Sent("/parameters/resolution", json!("720P"))),
+            case("i2v has no size", "wan2.6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Omitted("/parameters/size")),
+            case("i2v driving audio", "wan2.6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a.mp3".into()]; }, Sent("/input/audio_url", json!("https://x/a.mp3"))),
+            case("driving audio on 2.2", "wan2.2", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a.mp3".into()]; }, Refused("audio_urls")),
+            case("two audio clips", "wan2.6", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a.mp3".into(); 2]; }, Refused("audio_urls")),
+            case("kf2v frames", "wan2.2", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/input/last_frame_url", json!("https://x/2"))),
+            case("kf2v model", "wan2.2", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/model", json!("wan2.2-kf2v-flash"))),
+            case("r2v 2.6 references", "wan2.6", |r| { r.kind = "reference-to-video".into(); r.prompt = "@Image1 and @Video1".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Sent("/input/reference_urls", json!(["https://x/1", "https://x/v"]))),
+            case("r2v 2.6 prompt", "wan2.6", |r| { r.kind = "reference-to-video".into(); r.prompt = "@Image1 and @Video1".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Sent("/input/prompt", json!("character1 and character2"))),
+            case("r2v 6 references", "wan2.6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into(); 4]; r.video_urls = vec!["https://x/v".into(); 2]; }, Refused("image_urls")),
+            case("r2v 2.6 duration 12", "wan2.6", |r| { r.kind = "reference-to-video".into(); r.duration = Some(12); r.image_urls = vec!["https://x/1".into()]; }, Refused("duration")),
+            case("r2v audio", "wan2.6", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
+            case("2.7 media frames", "wan2.7", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into(), "https://x/2".into()]; }, Sent("/input/media/1", json!({"type": "last_frame", "url": "https://x/2"}))),
+            case("2.7 driving audio", "wan2.7", |r| { r.kind = "image-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a".into()]; }, Sent("/input/media/1/type", json!("driving_audio"))),
+            case("2.7 t2v ratio", "wan2.7", |r| r.aspect_ratio = "3:4".into(), Sent("/parameters/ratio", json!("3:4"))),
+            case("2.7 t2v resolution", "wan2.7", |r| r.resolution = "1080p".into(), Sent("/parameters/resolution", json!("1080P"))),
+            case("2.7 references", "wan2.7", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Sent("/input/media/1", json!({"type": "reference_video", "url": "https://x/v"}))),
+            case("2.7 video refs cap 10 s", "wan2.7", |r| { r.kind = "reference-to-video".into(); r.duration = Some(12); r.video_urls = vec!["https://x/v".into()]; }, Refused("duration")),
+            case("2.7 reference audio", "wan2.7", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
         ];
         run(cases, build_body);
     }

@@ -2,7 +2,7 @@
 //! start and replaced whenever an operator changes them (reads never touch redb).
 
 use crate::config::Config;
-use crate::domain::catalog::{self as cat, Model, PricingGroup, ProviderConfig};
+use crate::domain::catalog::{self as cat, Model, PricingGroup, ProviderConfig, UserPrice};
 use crate::error::{AppError, AppResult};
 use crate::providers::Registry;
 use crate::store::{self, Store};
@@ -14,6 +14,8 @@ struct Snapshot {
     models: BTreeMap<String, Arc<Model>>,
     providers: BTreeMap<String, ProviderConfig>,
     groups: BTreeMap<String, PricingGroup>,
+    /// (user id, model id) -> that customer's own price.
+    user_prices: BTreeMap<(u64, String), UserPrice>,
 }
 
 pub struct Catalog {
@@ -137,13 +139,14 @@ impl Catalog {
     }
 
     pub async fn reload(&self) -> AppResult<()> {
-        let (models, providers, groups) = self
+        let (models, providers, groups, user_prices) = self
             .store
             .read(|txn| {
                 Ok((
                     store::catalog::models(txn)?,
                     store::catalog::providers(txn)?,
                     store::catalog::groups(txn)?,
+                    store::catalog::user_prices(txn)?,
                 ))
             })
             .await?;
@@ -159,7 +162,68 @@ impl Catalog {
             .collect();
         snap.providers = providers.into_iter().map(|p| (p.name.clone(), p)).collect();
         snap.groups = groups.into_iter().map(|g| (g.name.clone(), g)).collect();
+        snap.user_prices = user_prices
+            .into_iter()
+            .map(|(u, p)| ((u, p.model.clone()), p))
+            .collect();
         Ok(())
+    }
+
+    /// A customer's own price for a model, if the operator set one.
+    pub fn user_price(&self, user_id: u64, model: &str) -> Option<UserPrice> {
+        self.snap
+            .read()
+            .expect("catalog lock")
+            .user_prices
+            .get(&(user_id, model.to_string()))
+            .cloned()
+    }
+
+    /// Every model price set for one customer.
+    pub fn user_prices(&self, user_id: u64) -> Vec<UserPrice> {
+        self.snap
+            .read()
+            .expect("catalog lock")
+            .user_prices
+            .range((user_id, String::new())..)
+            .take_while(|((u, _), _)| *u == user_id)
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    /// Set a customer's price for a model: a percent of list price or a unit price;
+    /// neither removes it. Tasks already created keep the price they were created with.
+    pub async fn put_user_price(&self, user_id: u64, p: UserPrice) -> AppResult<()> {
+        if self.model(&p.model).is_none() {
+            return Err(AppError::invalid(
+                "model",
+                format!("model `{}` does not exist", p.model),
+            ));
+        }
+        if p.percent.is_some() && p.credits.is_some() {
+            return Err(AppError::invalid(
+                "percent",
+                "set either percent or credits, not both",
+            ));
+        }
+        if p.percent.is_some_and(|v| v == 0 || v > 10_000) {
+            return Err(AppError::invalid("percent", "percent must be 1-10000"));
+        }
+        let max = crate::domain::credits::MAX_PRICE;
+        if p.credits.is_some_and(|v| !(0..=max).contains(&v)) {
+            return Err(AppError::invalid(
+                "credits",
+                format!("prices are 0-{max} credits"),
+            ));
+        }
+        self.store
+            .write(move |txn| {
+                crate::store::users::get(txn, user_id)?
+                    .ok_or_else(|| AppError::not_found("user"))?;
+                store::catalog::put_user_price(txn, user_id, &p)
+            })
+            .await?;
+        self.reload().await
     }
 
     pub fn model(&self, id: &str) -> Option<Arc<Model>> {
@@ -336,6 +400,12 @@ fn validate_model(m: &Model) -> AppResult<()> {
             format!("prices are at most {max} credits"),
         ));
     }
+    for (i, r) in m.routes.iter().enumerate() {
+        if let Some(cost) = &r.cost {
+            crate::domain::settlement::validate_cost(cost, &m.capabilities.resolutions)
+                .map_err(|e| AppError::invalid(format!("routes[{i}].cost"), e))?;
+        }
+    }
     let c = &m.capabilities;
     if c.types.is_empty()
         || c.resolutions.is_empty()
@@ -353,5 +423,6 @@ fn validate_model(m: &Model) -> AppResult<()> {
             "must be at least 1",
         ));
     }
-    Ok(())
+    // Last: it prices every combination the capabilities above allow.
+    crate::domain::pricing::validate(m)
 }

@@ -91,7 +91,13 @@ pub async fn operator(
             let visited = store::ledger::fold_since(txn, since, LEDGER_SCAN, |kind, amount| {
                 // Saturating: a sum for display must not panic on absurd amounts.
                 match kind {
-                    EntryKind::TopUp | EntryKind::Adjust if amount > 0 => {
+                    EntryKind::TopUp
+                    | EntryKind::Adjust
+                    | EntryKind::Redeem
+                    | EntryKind::Payment
+                    | EntryKind::SignupBonus
+                        if amount > 0 =>
+                    {
                         day.sold = day.sold.saturating_add(amount)
                     }
                     EntryKind::Reserve => day.reserved = day.reserved.saturating_sub(amount),

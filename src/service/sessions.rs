@@ -152,6 +152,19 @@ impl Sessions {
         if user.disabled {
             return Err(AppError::UserDisabled);
         }
+        let uid = user.id;
+        if self
+            .store
+            .read(move |txn| store::signup::verification_pending(txn, uid))
+            .await?
+        {
+            return Err(AppError::EmailNotVerified);
+        }
+        self.start(user).await
+    }
+
+    /// Open a session for an account that just proved who it is (login, sign-up).
+    pub async fn start(&self, user: User) -> AppResult<LoggedIn> {
         let token = session::new_token();
         let now = now_ms();
         let record = Session {

@@ -27,6 +27,14 @@ pub struct Tasks {
 
 pub const MAX_PAGE: usize = 100;
 
+/// What a create would reserve, and the balance it would leave.
+pub struct Estimate {
+    pub model: String,
+    pub seconds: u32,
+    pub price: pricing::AppliedPrice,
+    pub balance_after: i64,
+}
+
 impl Tasks {
     /// Validate against the model and its routes, then reserve and insert in one
     /// transaction, then queue. Nothing is charged when any check fails.
@@ -38,32 +46,11 @@ impl Tasks {
         source: &str,
     ) -> AppResult<(Task, bool)> {
         // The caller's key and account limits: rate first (every create counts), then the
-        // key's model allow-list; budgets and the queue are judged in the write below.
+        // key's model allow-list (in `prepare`); budgets and the queue are judged in the
+        // write below.
         let (rules, key) = self.limits.caller(&who.user, who.key_id).await?;
         self.limits.check_rate(&rules)?;
-        let model = self.catalog.usable_model(&input.model)?;
-        if let Some(k) = &key
-            && !k.limits.allows_model(&model.id)
-        {
-            return Err(AppError::ModelNotAllowed {
-                model: model.id.clone(),
-                allowed: k.limits.models.join(", "),
-            });
-        }
-        let req = request::normalize(&model, input)?;
-        if let Some(cb) = &req.callback_url
-            && !self.allow_private_callbacks
-            && crate::domain::network::url_host(cb)
-                .is_none_or(crate::domain::network::is_internal_host)
-        {
-            return Err(AppError::invalid(
-                "callback_url",
-                "callback_url must be a public http(s) address",
-            ));
-        }
-        self.check_routes(&model, &req)?;
-        let group = self.catalog.group(who.user.pricing_group.as_deref());
-        let price = pricing::price(&model, &req.resolution, req.seconds, group.as_ref())?;
+        let (model, req, price) = self.prepare(who, input, key.as_ref())?;
         let now = crate::domain::now_ms();
         let fingerprint = idempotency_key.as_ref().map(|_| {
             let body = serde_json::to_vec(&(&model.id, &req)).unwrap_or_default();
@@ -88,6 +75,8 @@ impl Tasks {
             status: Status::Pending,
             phase: Phase::Queued,
             credits_refunded: false,
+            credits_charged: None,
+            settlement: None,
             poll_interval_seconds: model.poll_interval_seconds,
             provider: None,
             upstream_model: None,
@@ -154,6 +143,78 @@ impl Tasks {
             }
             Created::Existing(task) => Ok((task, true)),
         }
+    }
+
+    /// Everything a create checks before it writes: the model, the request, a route that
+    /// takes it, and the caller's price (the snapshot stored on the task).
+    fn prepare(
+        &self,
+        who: &Principal,
+        input: GenerationInput,
+        key: Option<&crate::domain::user::ApiKey>,
+    ) -> AppResult<(
+        Arc<crate::domain::catalog::Model>,
+        request::UnifiedRequest,
+        pricing::AppliedPrice,
+    )> {
+        let model = self.catalog.usable_model(&input.model)?;
+        if let Some(k) = key
+            && !k.limits.allows_model(&model.id)
+        {
+            return Err(AppError::ModelNotAllowed {
+                model: model.id.clone(),
+                allowed: k.limits.models.join(", "),
+            });
+        }
+        let req = request::normalize(&model, input)?;
+        if let Some(cb) = &req.callback_url
+            && !self.allow_private_callbacks
+            && crate::domain::network::url_host(cb)
+                .is_none_or(crate::domain::network::is_internal_host)
+        {
+            return Err(AppError::invalid(
+                "callback_url",
+                "callback_url must be a public http(s) address",
+            ));
+        }
+        self.check_routes(&model, &req)?;
+        let group = self.catalog.group(who.user.pricing_group.as_deref());
+        let user = self.catalog.user_price(who.user.id, &model.id);
+        let price = pricing::price(&model, &req, group.as_ref(), user.as_ref())?;
+        Ok((model, req, price))
+    }
+
+    /// What a create with this body would cost, with the same checks and errors (402
+    /// when the balance is short, unless `allow_short`: the console shows the price and a
+    /// negative `balance_after` instead); nothing is written.
+    pub async fn estimate(
+        &self,
+        who: &Principal,
+        input: GenerationInput,
+        allow_short: bool,
+    ) -> AppResult<Estimate> {
+        // The same key rules as a create, except the rate: an estimate creates nothing.
+        let (_, key) = self.limits.caller(&who.user, who.key_id).await?;
+        let (model, req, price) = self.prepare(who, input, key.as_ref())?;
+        let uid = who.user.id;
+        let balance = self
+            .store
+            .read(move |txn| crate::store::users::read(txn, uid))
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?
+            .credits;
+        let balance_after = match crate::domain::credits::reserve(balance, price.total) {
+            Err(AppError::InsufficientCredits { .. }) if allow_short => balance
+                .checked_sub(price.total)
+                .ok_or_else(|| AppError::invalid("model", "the price is out of range"))?,
+            other => other?,
+        };
+        Ok(Estimate {
+            model: model.id.clone(),
+            seconds: req.seconds,
+            price,
+            balance_after,
+        })
     }
 
     /// At least one enabled route must accept the request as its adapter would send it.

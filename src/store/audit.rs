@@ -15,16 +15,21 @@ pub struct Report {
     pub users: usize,
     pub entries: usize,
     pub tasks: usize,
+    /// Tasks settled on what was made.
+    pub settled: usize,
     pub violations: Vec<String>,
 }
 
 /// balance == sum of entries and never negative; each entry's balance_after follows
-/// from the one before; every task's reserved − refunded equals what its entries took.
+/// from the one before; every task's reserved − refunded − settled back equals what it
+/// was charged, and what its entries took.
 pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
     let mut r = Report::default();
     let mut running: HashMap<u64, i64> = HashMap::new();
     let mut by_task: HashMap<String, i64> = HashMap::new();
     let mut refunds: HashMap<String, usize> = HashMap::new();
+    // Per task: (settle entries, credits they returned).
+    let mut settles: HashMap<String, (usize, i64)> = HashMap::new();
     for row in txn.open_table(LEDGER)?.iter()? {
         let (_, v) = row?;
         let e: LedgerEntry = decode(v.value())?;
@@ -57,6 +62,11 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
             if e.kind == crate::domain::ledger::EntryKind::Refund {
                 *refunds.entry(t.clone()).or_default() += 1;
             }
+            if e.kind == crate::domain::ledger::EntryKind::Settle {
+                let s = settles.entry(t.clone()).or_default();
+                s.0 += 1;
+                s.1 = s.1.saturating_add(e.amount);
+            }
         }
     }
     for row in txn.open_table(USERS)?.iter()? {
@@ -82,34 +92,64 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         let (_, v) = row?;
         let t: Task = decode(v.value())?;
         r.tasks += 1;
-        let refunded = if t.credits_refunded {
-            t.credits_reserved
-        } else {
-            0
+        let failed_refund = t.credits_refunded && t.status == Status::Failed;
+        let refunded = if failed_refund { t.credits_reserved } else { 0 };
+        let (settle_entries, settled_back) = settles.get(&t.id).copied().unwrap_or((0, 0));
+        // What the task cost: 0 when failed and refunded, its settlement when settled,
+        // else (in flight, or completed before settlement existed) its reservation.
+        let charged = match t.credits_charged {
+            Some(c) => c,
+            None if failed_refund => 0,
+            None => t.credits_reserved,
         };
-        // Reserved and not refunded: the entries took it; refunded: they net zero.
-        let expected = if t.credits_refunded {
-            Some(0)
-        } else {
-            t.credits_reserved.checked_neg()
-        };
-        let Some(expected) = expected else {
-            r.violations
-                .push(format!("task {}: reserved amount out of range", t.id));
-            continue;
-        };
-        let got = by_task.get(&t.id).copied().unwrap_or(0);
-        if got != expected {
+        if t.settlement.is_some() {
+            r.settled += 1;
+        }
+        // reserved − refunded − settled back = charged, and the entries took exactly that.
+        let balanced = t
+            .credits_reserved
+            .checked_sub(refunded)
+            .and_then(|v| v.checked_sub(settled_back));
+        if balanced != Some(charged) {
             r.violations.push(format!(
-                "task {}: reserved {} refunded {} but its entries net {got}",
-                t.id, t.credits_reserved, refunded
+                "task {}: reserved {} − refunded {refunded} − settled back {settled_back} ≠ charged {charged}",
+                t.id, t.credits_reserved
+            ));
+        }
+        let got = by_task.get(&t.id).copied().unwrap_or(0);
+        if Some(got) != charged.checked_neg() {
+            r.violations.push(format!(
+                "task {}: charged {charged} but its entries net {got}",
+                t.id
+            ));
+        }
+        if charged < 0 || charged > t.credits_reserved.max(0) {
+            r.violations.push(format!(
+                "task {}: charged {charged} outside 0..={}",
+                t.id, t.credits_reserved
+            ));
+        }
+        if let Some(s) = &t.settlement
+            && (Some(s.charged) != t.credits_charged || s.refunded != settled_back)
+        {
+            r.violations.push(format!(
+                "task {}: settlement says charged {} refunded {} but the task says {:?} and its settle entries {settled_back}",
+                t.id, s.charged, s.refunded, t.credits_charged
             ));
         }
         if refunds.get(&t.id).copied().unwrap_or(0) > 1 {
             r.violations
                 .push(format!("task {}: refunded more than once", t.id));
         }
-        if t.credits_refunded && t.status != Status::Failed {
+        if settle_entries > 1 {
+            r.violations
+                .push(format!("task {}: settled more than once", t.id));
+        }
+        if settle_entries > 0 && refunds.contains_key(&t.id) {
+            r.violations
+                .push(format!("task {}: both refunded and settled", t.id));
+        }
+        if t.credits_refunded && t.status != Status::Failed && t.settlement.is_none() {
             r.violations
                 .push(format!("task {}: refunded but {}", t.id, t.status.as_str()));
         }
@@ -122,5 +162,115 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
             ));
         }
     }
+    money_sources(txn, &mut r)?;
     Ok(r)
+}
+
+/// Credits from outside name their source and match it: a code's redeem entries equal
+/// its uses and its value; a payment is credited once, by the entry it names, for what
+/// it was sold for; a sign-up bonus happens once per account; operator changes name an
+/// actor.
+fn money_sources(txn: &ReadTransaction, r: &mut Report) -> AppResult<()> {
+    use crate::domain::codes::RedemptionCode;
+    use crate::domain::ledger::EntryKind;
+    use crate::domain::payments::{Payment, PaymentStatus};
+    let codes = txn.open_table(CODES)?;
+    let payments = txn.open_table(PAYMENTS)?;
+    let mut code_uses: HashMap<u64, u32> = HashMap::new();
+    let mut paid: HashMap<String, u64> = HashMap::new();
+    let mut bonus: HashMap<u64, usize> = HashMap::new();
+    for row in txn.open_table(LEDGER)?.iter()? {
+        let (_, v) = row?;
+        let e: LedgerEntry = decode(v.value())?;
+        let source = e.source.as_deref().unwrap_or("");
+        match e.kind {
+            EntryKind::TopUp | EntryKind::Adjust => {
+                if e.actor.trim().is_empty() || e.task_id.is_some() {
+                    r.violations.push(format!(
+                        "entry {}: an operator change without an actor",
+                        e.id
+                    ));
+                }
+            }
+            EntryKind::Redeem => {
+                let code = source
+                    .strip_prefix("code:")
+                    .and_then(|id| id.parse::<u64>().ok())
+                    .map(|id| super::get_json::<u64, RedemptionCode>(&codes, id))
+                    .transpose()?
+                    .flatten();
+                match code {
+                    None => r.violations.push(format!(
+                        "entry {}: redeem from unknown source `{source}`",
+                        e.id
+                    )),
+                    Some(c) => {
+                        *code_uses.entry(c.id).or_default() += 1;
+                        if e.amount != c.credits {
+                            r.violations.push(format!(
+                                "entry {}: redeemed {} but code {} is worth {}",
+                                e.id, e.amount, c.id, c.credits
+                            ));
+                        }
+                    }
+                }
+            }
+            EntryKind::Payment => {
+                let id = source.split_once(':').map(|(_, id)| id).unwrap_or("");
+                match super::get_json::<&str, Payment>(&payments, id)? {
+                    None => r.violations.push(format!(
+                        "entry {}: payment from unknown source `{source}`",
+                        e.id
+                    )),
+                    Some(p) => {
+                        if paid.insert(p.id.clone(), e.id).is_some() {
+                            r.violations
+                                .push(format!("payment {}: credited more than once", p.id));
+                        }
+                        if p.ledger_id != Some(e.id) || p.credits != e.amount {
+                            r.violations.push(format!(
+                                "entry {}: does not match payment {} ({} credits, entry {:?})",
+                                e.id, p.id, p.credits, p.ledger_id
+                            ));
+                        }
+                    }
+                }
+            }
+            EntryKind::SignupBonus => {
+                let n = bonus.entry(e.user_id).or_default();
+                *n += 1;
+                if *n > 1 || e.amount <= 0 || source != "signup" {
+                    r.violations.push(format!(
+                        "entry {}: a second or malformed sign-up bonus",
+                        e.id
+                    ));
+                }
+            }
+            EntryKind::Reserve | EntryKind::Refund | EntryKind::Settle => {}
+        }
+    }
+    for row in codes.iter()? {
+        let (_, v) = row?;
+        let c: RedemptionCode = decode(v.value())?;
+        let n = code_uses.get(&c.id).copied().unwrap_or(0);
+        if n != c.uses || c.uses > c.max_uses {
+            r.violations.push(format!(
+                "code {}: {} uses recorded, {} ledger entries, max {}",
+                c.id, c.uses, n, c.max_uses
+            ));
+        }
+    }
+    for row in payments.iter()? {
+        let (_, v) = row?;
+        let p: Payment = decode(v.value())?;
+        if (p.status == PaymentStatus::Paid) != paid.contains_key(&p.id) {
+            r.violations.push(format!(
+                "payment {}: status {} but {} ledger entry",
+                p.id,
+                p.status.as_str(),
+                if paid.contains_key(&p.id) { "a" } else { "no" }
+            ));
+        }
+    }
+    Ok(())
 }

@@ -94,6 +94,21 @@ pub fn export(src: &ReadTransaction, dest: &Path) -> AppResult<Copied> {
         SLOT_COUNTS,
         SPEND,
         GROUP_LIMITS,
+        USER_PRICES,
+        SETTINGS,
+        USERNAMES_FOLDED,
+        USER_EMAILS,
+        EMAILS,
+        TOKENS,
+        INVITES,
+        INVITE_HASHES,
+        CODES,
+        CODE_HASHES,
+        REDEMPTIONS,
+        PAYMENTS,
+        USER_PAYMENTS,
+        PAYMENT_REFS,
+        PAYMENT_EVENTS,
     );
     for t in src.list_tables()? {
         if !names.contains(t.name()) {

@@ -2,7 +2,7 @@
 
 use super::tables::*;
 use super::{decode, encode, get_json};
-use crate::domain::catalog::{Model, PricingGroup, ProviderConfig};
+use crate::domain::catalog::{Model, PricingGroup, ProviderConfig, UserPrice};
 use crate::error::AppResult;
 use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Serialize, de::DeserializeOwned};
@@ -60,6 +60,28 @@ pub fn put_group(txn: &WriteTransaction, g: &PricingGroup) -> AppResult<()> {
 
 pub fn groups(txn: &ReadTransaction) -> AppResult<Vec<PricingGroup>> {
     all(txn, PRICING_GROUPS)
+}
+
+/// Set (or with neither percent nor credits, remove) a customer's price for a model.
+pub fn put_user_price(txn: &WriteTransaction, user_id: u64, p: &UserPrice) -> AppResult<()> {
+    let mut t = txn.open_table(USER_PRICES)?;
+    if p.percent.is_none() && p.credits.is_none() {
+        t.remove((user_id, p.model.as_str()))?;
+    } else {
+        t.insert((user_id, p.model.as_str()), encode(p)?.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Every customer's own prices: (user id, price).
+pub fn user_prices(txn: &ReadTransaction) -> AppResult<Vec<(u64, UserPrice)>> {
+    let table = txn.open_table(USER_PRICES)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        out.push((k.value().0, decode(v.value())?));
+    }
+    Ok(out)
 }
 
 /// Catalog entries that `demo = false` disabled (so `demo = true` may enable them again),

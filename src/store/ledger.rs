@@ -24,6 +24,18 @@ pub fn apply(
     delta: i64,
     why: Reason,
 ) -> AppResult<LedgerEntry> {
+    apply_from(txn, user_id, delta, why, None)
+}
+
+/// [`apply`] for credits from outside, naming where they came from (`code:<id>`,
+/// `stripe:<session>`, `signup`).
+pub fn apply_from(
+    txn: &WriteTransaction,
+    user_id: u64,
+    delta: i64,
+    why: Reason,
+    source: Option<&str>,
+) -> AppResult<LedgerEntry> {
     let mut users = txn.open_table(USERS)?;
     let mut user: User = get_json(&users, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
     let after = match why.kind {
@@ -50,6 +62,7 @@ pub fn apply(
         task_id: why.task_id.map(str::to_string),
         actor: why.actor.to_string(),
         note: why.note.map(str::to_string),
+        source: source.map(str::to_string),
     };
     ledger.insert(id, encode(&entry)?.as_slice())?;
     txn.open_table(USER_LEDGER)?.insert((user_id, id), ())?;
@@ -89,6 +102,32 @@ pub fn list(
             }
         }
     }
+    Ok(out)
+}
+
+/// Entries of one kind (and optionally one user), newest first, before `before`: the
+/// operator's ledger filtered by source. Walks at most `scan` entries.
+pub fn list_kind(
+    txn: &ReadTransaction,
+    user_id: Option<u64>,
+    kind: EntryKind,
+    before: Option<u64>,
+    limit: usize,
+    scan: usize,
+) -> AppResult<Vec<LedgerEntry>> {
+    let mut out = Vec::new();
+    let mut cursor = before;
+    let mut scanned = 0;
+    while out.len() < limit && scanned < scan {
+        let page = list(txn, user_id, cursor, 500)?;
+        if page.is_empty() {
+            break;
+        }
+        scanned += page.len();
+        cursor = page.last().map(|e| e.id);
+        out.extend(page.into_iter().filter(|e| e.kind == kind));
+    }
+    out.truncate(limit);
     Ok(out)
 }
 

@@ -3,11 +3,15 @@
 pub mod audit;
 pub mod backup;
 pub mod catalog;
+pub mod codes;
 pub mod ledger;
 pub mod limits;
 pub mod media;
 pub mod outbox;
+pub mod payments;
 pub mod sessions;
+pub mod settlement;
+pub mod signup;
 pub mod tables;
 pub mod tasks;
 pub mod users;
@@ -414,14 +418,35 @@ fn init_schema(db: &Database) -> AppResult<()> {
         txn.open_table(PROVIDERS)?;
         txn.open_table(MODELS)?;
         txn.open_table(PRICING_GROUPS)?;
+        txn.open_table(USER_PRICES)?;
         txn.open_table(SESSIONS)?;
         txn.open_table(OUTBOX)?;
         txn.open_table(OUTBOX_DUE)?;
         txn.open_table(WEBHOOK_SECRETS)?;
         media::create_tables(&txn)?;
+        money_tables(&txn)?;
         limits::create_tables(&txn)?;
     }
     txn.commit()?;
+    Ok(())
+}
+
+/// The sign-up, code and payment tables (issue 13), so reads never meet a missing table.
+fn money_tables(txn: &WriteTransaction) -> AppResult<()> {
+    txn.open_table(SETTINGS)?;
+    txn.open_table(USERNAMES_FOLDED)?;
+    txn.open_table(USER_EMAILS)?;
+    txn.open_table(EMAILS)?;
+    txn.open_table(TOKENS)?;
+    txn.open_table(INVITES)?;
+    txn.open_table(INVITE_HASHES)?;
+    txn.open_table(CODES)?;
+    txn.open_table(CODE_HASHES)?;
+    txn.open_table(REDEMPTIONS)?;
+    txn.open_table(PAYMENTS)?;
+    txn.open_table(USER_PAYMENTS)?;
+    txn.open_table(PAYMENT_REFS)?;
+    txn.open_table(PAYMENT_EVENTS)?;
     Ok(())
 }
 

@@ -26,6 +26,8 @@ pub const IDEMPOTENCY: TableDefinition<(u64, &str), &[u8]> = TableDefinition::ne
 pub const PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("providers");
 pub const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 pub const PRICING_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("pricing_groups");
+/// (user id, model id) -> that customer's own price for the model.
+pub const USER_PRICES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("user_prices");
 /// Console sessions: SHA-256 of the session token -> session.
 /// Task callbacks waiting for delivery: task id -> attempts and next try.
 pub const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("callback_outbox");
@@ -54,6 +56,35 @@ pub const MEDIA_USAGE: TableDefinition<u64, &[u8]> = TableDefinition::new("media
 pub const MEDIA_GONE: TableDefinition<&str, i64> = TableDefinition::new("media_gone");
 /// User id -> the operator's own storage quota for that account.
 pub const STORAGE_QUOTAS: TableDefinition<u64, &[u8]> = TableDefinition::new("storage_quotas");
+
+// Sign-up, redemption codes, online payments (issue 13). Created at start-up with the rest.
+/// Settings changed from the console: name -> JSON (`signup`).
+pub const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+/// Lower-cased user name -> user id: names are unique without regard to case.
+pub const USERNAMES_FOLDED: TableDefinition<&str, u64> = TableDefinition::new("usernames_folded");
+/// User id -> the account's email address and whether it was verified.
+pub const USER_EMAILS: TableDefinition<u64, &[u8]> = TableDefinition::new("user_emails");
+/// Lower-cased email address -> user id.
+pub const EMAILS: TableDefinition<&str, u64> = TableDefinition::new("emails");
+/// SHA-256 of an emailed token (verification, password reset) -> the token's record.
+pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("one_time_tokens");
+pub const INVITES: TableDefinition<u64, &[u8]> = TableDefinition::new("invites");
+/// SHA-256 of an invite code -> invite id.
+pub const INVITE_HASHES: TableDefinition<&str, u64> = TableDefinition::new("invite_hashes");
+pub const CODES: TableDefinition<u64, &[u8]> = TableDefinition::new("redemption_codes");
+/// SHA-256 of a normalised redemption code -> code id.
+pub const CODE_HASHES: TableDefinition<&str, u64> = TableDefinition::new("redemption_code_hashes");
+/// (code id, ledger entry id) -> who redeemed it and when.
+pub const REDEMPTIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("redemptions");
+/// Processor session id -> payment.
+pub const PAYMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("payments");
+/// (user id, created at, session id): an account's payments in order.
+pub const USER_PAYMENTS: TableDefinition<(u64, i64, &str), ()> =
+    TableDefinition::new("user_payments");
+/// The processor's payment id (Stripe PaymentIntent) -> session id, to match refunds.
+pub const PAYMENT_REFS: TableDefinition<&str, &str> = TableDefinition::new("payment_refs");
+/// Webhook event ids already handled -> when: a redelivered event does nothing.
+pub const PAYMENT_EVENTS: TableDefinition<&str, i64> = TableDefinition::new("payment_events");
 /// API key and account limits (see `store::limits`): each task's scopes and slot state,
 /// task id -> JSON.
 pub const LIMIT_TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("limit_tasks");

@@ -157,14 +157,22 @@ pub fn fail_and_refund(
     Ok(Some(task))
 }
 
-/// Mark completed once the outputs are in local storage.
-pub fn complete(txn: &WriteTransaction, id: &str, outputs: Vec<Output>) -> AppResult<Option<Task>> {
+/// Mark completed once the outputs are in local storage, and settle it on what was made
+/// in the same transaction (a crash leaves it neither completed nor settled).
+pub fn complete(
+    txn: &WriteTransaction,
+    id: &str,
+    outputs: Vec<Output>,
+    made: &crate::domain::settlement::Made,
+    cost: Option<&crate::domain::catalog::RouteCost>,
+) -> AppResult<Option<Task>> {
     update(txn, id, move |t| {
         let now = crate::domain::now_ms();
         t.status = Status::Completed;
         t.phase = Phase::Done;
         t.outputs = outputs;
         t.finished_at_ms = Some(now);
+        super::settlement::settle(txn, t, made, cost)?;
         Ok(true)
     })
 }

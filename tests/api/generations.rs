@@ -19,6 +19,9 @@ async fn seed_example_completes_with_the_documented_response() {
     assert_eq!(
         keys,
         [
+            // Added by issue 11: the settlement (null until settled) and its breakdown.
+            "billing",
+            "credits_charged",
             "credits_refunded",
             "credits_reserved",
             "error",
@@ -37,6 +40,7 @@ async fn seed_example_completes_with_the_documented_response() {
     assert_eq!(done["format"], "mp4");
     assert_eq!(done["credits_reserved"], 180);
     assert_eq!(done["credits_refunded"], false);
+    assert_eq!(done["credits_charged"], 180);
     assert_eq!(done["error"], serde_json::Value::Null);
     assert_eq!(done["metadata"]["credits_reserved"], 180);
     assert_eq!(

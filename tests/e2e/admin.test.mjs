@@ -220,7 +220,15 @@ test("the model dialog refuses a bad price next to the field and round-trips a p
 
   const saved = (await api(page, "GET", "/console/api/admin/models")).body.find((m) => m.id === "e2e-structured");
   assert.ok(saved, "saved");
-  assert.deepEqual(saved.billing, { mode: "per_second", credits: 30, resolution_credits: { "480p": 20, "1080p": 60 } });
+  assert.deepEqual(saved.billing, {
+    mode: "per_second",
+    credits: 30,
+    resolution_credits: { "480p": 20, "1080p": 60 },
+    buckets: [],
+    audio_percent: null,
+    audio_credits: 0,
+    video_input_credits: 0,
+  });
   assert.deepEqual(saved.capabilities.resolutions.slice().sort(), ["1080p", "480p", "720p"]);
   assert.deepEqual(saved.capabilities.durations, [5, 10]);
   assert.deepEqual(saved.capabilities.aspect_ratios.slice().sort(), ["16:9", "9:16"]);
@@ -249,5 +257,18 @@ test("the model dialog refuses a bad price next to the field and round-trips a p
   const again = (await api(page, "GET", "/console/api/admin/models")).body.find((m) => m.id === "e2e-structured");
   assert.deepEqual(again.billing.resolution_credits, { "480p": 20, "720p": 36, "1080p": 60 });
   assert.equal(again.routes.length, 1, "the route survived the edit");
+  await page.close();
+});
+
+test("the tasks page shows charged, channel cost and margin per model, channel and customer", async () => {
+  const page = await freshPage("en");
+  await loginAdmin(page);
+  await page.goto(`${BASE}/#/admin/tasks`);
+  await page.waitForSelector('[data-testid="margins-all"]');
+  assert.match(await page.textContent('[data-testid="margins-all"]'), /^Charged [\d,]+ · Channel cost [\d,]+ · Margin -?[\d,]+$/);
+  const heads = await page.$$eval("#margins h3", (els) => els.map((e) => e.textContent));
+  assert.deepEqual(heads, ["Per model", "Per channel", "Per customer"]);
+  await page.selectOption("#margins-period", "1");
+  await page.waitForSelector('[data-testid="margins-all"]');
   await page.close();
 });

@@ -57,6 +57,23 @@ async function freshPage() {
   return page;
 }
 
+/** Wait until the server's estimate for the current form shows `text`. */
+async function estimateIs(page, text) {
+  await page.waitForFunction(
+    (want) => {
+      const el = document.querySelector("#gen-estimate");
+      return el && el.dataset.state === "ok" && el.textContent.trim() === want;
+    },
+    text,
+    { timeout: 10_000 },
+  );
+}
+
+/** The breakdown lines under the estimate: [item, credits]. */
+async function breakdown(page) {
+  return page.$$eval("#gen-breakdown li", (lis) => lis.map((li) => [...li.children].map((c) => c.textContent.trim())));
+}
+
 async function login(page, user, password) {
   await page.goto(`${BASE}/#/login`);
   await page.fill("#login-username", user);
@@ -226,15 +243,23 @@ test("generation center: two images as @Image1/@Image2, estimate, submit, video 
   await page.click('#gen-assets button[aria-label$="@Image2 前移"]');
   assert.equal(await page.textContent("#gen-assets .asset:first-child .asset-name"), "sunrise.png");
 
-  // The estimate follows the options: 720p x auto (5 s) = 180, 480p x 10 s = 240.
-  assert.equal((await page.textContent("#gen-estimate")).trim(), `${PRICE} 积分`);
+  // The estimate follows the options, priced by the server's estimate endpoint (no copy
+  // of the formula in the page): 720p x auto (5 s) = 180, 480p x 10 s = 240.
+  const estimates = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith("/console/api/generations/estimate")) estimates.push(r.method());
+  });
+  await estimateIs(page, `${PRICE} 积分`);
   await page.selectOption("#gen-resolution", "480p");
   await page.selectOption("#gen-duration", "10");
-  assert.equal((await page.textContent("#gen-estimate")).trim(), "240 积分");
+  await estimateIs(page, "240 积分");
+  assert.deepEqual(await breakdown(page), [["480p · 10 s × 24 credits/s", "240"]]);
   await page.selectOption("#gen-resolution", "720p");
   await page.selectOption("#gen-duration", "auto");
   await page.selectOption("#gen-aspect", "9:16");
-  assert.equal((await page.textContent("#gen-estimate")).trim(), `${PRICE} 积分`);
+  await estimateIs(page, `${PRICE} 积分`);
+  assert.deepEqual(await breakdown(page), [["720p · 5 s × 36 credits/s", "180"]]);
+  assert.ok(estimates.length >= 2 && estimates.every((m) => m === "POST"), `${estimates}`);
   assert.equal((await page.textContent("#gen-status")).trim(), "就绪");
 
   // A field error from the API shows next to its field.
@@ -302,7 +327,7 @@ test("a failed demo task shows its refunded credits", async () => {
   await page.waitForSelector("#gen-prompt");
   await page.selectOption("#gen-model", "video-2.0-mini-text-to-video");
   await page.fill("#gen-prompt", "a lighthouse at dusk demo:fail");
-  assert.equal((await page.textContent("#gen-estimate")).trim(), "100 积分");
+  await estimateIs(page, "100 积分");
   await page.click("#gen-submit");
   await page.waitForSelector('#gen-tasks tr[data-status="failed"]', { timeout: 30_000 });
   const detail = await page.textContent('#gen-tasks tr[data-status="failed"] [data-testid="credit-detail"]');

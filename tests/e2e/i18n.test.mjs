@@ -97,7 +97,7 @@ test("task statuses, ledger kinds and reasons, channel-test codes are translated
   assertKeys(kinds.map((k) => `ledger.${k}`), "ledger kinds");
   const views = read("src/http/console/views.rs");
   const reasons = [...views.matchAll(/\(Some\("(\w+)"\), /g)].map((m) => m[1]);
-  assert.deepEqual(reasons.sort(), ["starting_credits", "task_refunded", "task_reserved"]);
+  assert.deepEqual(reasons.sort(), ["code_redeemed", "payment_received", "signup_bonus", "starting_credits", "task_refunded", "task_reserved", "task_settled"]);
   assertKeys(reasons.map((r) => `ledger.reason.${r}`), "ledger reasons");
   const block = views.slice(views.indexOf("impl ConnectionTest"));
   const tests = new Set([...block.matchAll(/code: "(\w+)"\.into\(\)|failed\("(\w+)"/g)].map((m) => m[1] || m[2]));

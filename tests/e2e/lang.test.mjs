@@ -139,6 +139,8 @@ for (const l of LANGS) {
     // 50 credits, the cheapest estimate is 100: never ready, whatever is typed.
     await page.selectOption("#gen-model", "video-2.0-mini-text-to-video");
     await page.fill("#gen-prompt", "a lighthouse at dusk");
+    // The price comes from the server; until it is known the page does not say ready.
+    await page.waitForFunction(() => document.querySelector("#gen-estimate")?.dataset.state === "ok");
     assert.equal(await text(page, "#gen-status"), zh ? "积分不足" : "Insufficient credits");
     assert.ok(await page.isDisabled("#gen-submit"));
     assert.ok(!(await page.textContent("aside")).includes(zh ? "就绪" : "Ready"), "no ready beside insufficient credits");
@@ -151,6 +153,7 @@ for (const l of LANGS) {
     assert.equal(await text(full, "#gen-status"), zh ? "请填写提示词" : "Enter a prompt");
     assert.equal(await full.getAttribute("#gen-status", "data-reason"), "prompt");
     await full.fill("#gen-prompt", "a lighthouse at dusk");
+    await full.waitForFunction(() => document.querySelector("#gen-estimate")?.dataset.state === "ok");
     assert.equal(await text(full, "#gen-status"), zh ? "就绪" : "Ready");
     await full.fill("#gen-prompt", "   ");
     assert.equal(await text(full, "#gen-status"), zh ? "请填写提示词" : "Enter a prompt");
@@ -259,6 +262,9 @@ for (const l of LANGS) {
     await page.fill("#gen-prompt", "让 @Image1 慢慢转身");
     await page.selectOption("#gen-resolution", "480p");
     await page.selectOption("#gen-duration", "10");
+    // The estimate comes from the server: wait for the answer for this form.
+    const priced = () => page.waitForFunction(() => document.querySelector("#gen-estimate")?.dataset.state === "ok");
+    await priced();
     const before = {
       model: await page.inputValue("#gen-model"),
       type: await page.inputValue("#gen-type"),
@@ -273,6 +279,7 @@ for (const l of LANGS) {
     assert.equal(await page.inputValue("#gen-resolution"), "480p");
     assert.equal(await page.inputValue("#gen-duration"), "10");
     assert.deepEqual(await page.$$eval("#gen-assets .asset-label", (e) => e.map((x) => x.textContent)), ["@Image1"]);
+    await priced();
     assert.equal(await text(page, "#gen-status"), zh ? "Ready" : "就绪");
     assert.equal((await text(page, "#gen-estimate")).replace(/\D/g, ""), before.estimate.replace(/\D/g, ""));
     // The asset is still submitted with its URL after the switch.

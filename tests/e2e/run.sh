@@ -40,15 +40,31 @@ else
   export E2E_SCREENSHOTS="$WORK/screenshots"
 fi
 
+# Online top-up against a loopback Stripe simulator (money.test.mjs).
+STRIPE_PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+node "$HERE/stripe-sim.mjs" "$STRIPE_PORT" "$E2E_BASE/payments/stripe/webhook" >"$WORK/stripe-sim.log" 2>&1 &
+STRIPE_PID=$!
+cat >"$WORK/config.toml" <<TOML
+[payments.stripe]
+secret_key = "sk_test_e2e"
+webhook_secret = "whsec_e2e"
+api_base = "http://127.0.0.1:$STRIPE_PORT"
+currency = "usd"
+packages = [{ credits = 1000, amount = 500 }, { credits = 2500, amount = 1000 }]
+allow_private_cidrs = ["127.0.0.1/32"]
+TOML
+
 VIDEOAPI_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" \
 VIDEOAPI_DEMO_DELAY_MS=1500 \
 VIDEOAPI_POLL_INTERVAL_MS=300 \
 VIDEOAPI_LOG=warn \
-  "$BIN" --data-dir "$WORK/data" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+  "$BIN" --config "$WORK/config.toml" --data-dir "$WORK/data" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 stop() {
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
+  kill "$STRIPE_PID" 2>/dev/null || true
+  wait "$STRIPE_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap stop EXIT

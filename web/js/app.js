@@ -18,15 +18,27 @@ import adminModels from "./admin/models.js";
 import adminTasks from "./admin/tasks.js";
 import adminLedger from "./admin/ledger.js";
 import adminStorage from "./admin/storage.js";
+import redeem from "./pages/redeem.js";
+import topup from "./pages/topup.js";
+import { register, verify, forgot, reset } from "./pages/register.js";
+import adminCodes from "./admin/codes.js";
+import adminSignup from "./admin/signup.js";
+import adminPayments from "./admin/payments.js";
 
 const ROUTES = {
   "/overview": { page: overview, auth: true, icon: "overview" },
   "/generate": { page: generate, auth: true, icon: "generate" },
   "/keys": { page: keys, auth: true, icon: "keys" },
+  "/redeem": { page: redeem, auth: true, icon: "ledger" },
+  "/topup": { page: topup, auth: true, icon: "ledger" },
   "/models": { page: models, icon: "models" },
   "/quickstart": { page: quickstart, icon: "quickstart" },
   "/password": { page: password, auth: true, hidden: true },
   "/login": { page: login, bare: true, hidden: true },
+  "/register": { page: register, bare: true, hidden: true },
+  "/verify": { page: verify, bare: true, hidden: true },
+  "/forgot": { page: forgot, bare: true, hidden: true },
+  "/reset": { page: reset, bare: true, hidden: true },
   "/admin/overview": { page: adminOverview, auth: true, admin: true, icon: "overview" },
   "/admin/users": { page: adminUsers, auth: true, admin: true, icon: "users" },
   "/admin/groups": { page: adminGroups, auth: true, admin: true, icon: "groups" },
@@ -35,6 +47,9 @@ const ROUTES = {
   "/admin/tasks": { page: adminTasks, auth: true, admin: true, icon: "tasks" },
   "/admin/ledger": { page: adminLedger, auth: true, admin: true, icon: "ledger" },
   "/admin/storage": { page: adminStorage, auth: true, admin: true, icon: "storage" },
+  "/admin/codes": { page: adminCodes, auth: true, admin: true, icon: "keys" },
+  "/admin/payments": { page: adminPayments, auth: true, admin: true, icon: "ledger" },
+  "/admin/signup": { page: adminSignup, auth: true, admin: true, icon: "users" },
 };
 
 export const session = {

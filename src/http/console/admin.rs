@@ -296,6 +296,57 @@ impl AdminApi {
         }))
     }
 
+    /// A customer's own prices
+    ///
+    /// The models this customer pays an own price for, above any pricing group.
+    #[oai(path = "/users/:user_id/prices", method = "get")]
+    async fn user_prices(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        user_id: Path<u64>,
+    ) -> Result<Json<Vec<UserPriceView>>, Failure<{ ADMIN | PARAMS | E404 }>> {
+        auth.admin()?;
+        state.accounts.user(user_id.0).await?;
+        Ok(Json(
+            state
+                .catalog
+                .user_prices(user_id.0)
+                .iter()
+                .map(UserPriceView::from_price)
+                .collect(),
+        ))
+    }
+
+    /// Set a customer's own price for a model
+    ///
+    /// `percent` of list price (80 = 20 % off, rounded up) or `credits` per task, second
+    /// or bucket as the model bills; both null removes it. Wins over the pricing group.
+    /// Tasks already created keep the price they were created with.
+    #[oai(path = "/users/:user_id/prices/:model_id", method = "put")]
+    async fn put_user_price(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        user_id: Path<u64>,
+        model_id: Path<String>,
+        body: Json<PutUserPrice>,
+    ) -> Result<Json<UserPriceView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>>
+    {
+        auth.admin()?;
+        state.accounts.user(user_id.0).await?;
+        let price = crate::domain::catalog::UserPrice {
+            model: model_id.0,
+            percent: body.0.percent,
+            credits: body.0.credits,
+        };
+        state
+            .catalog
+            .put_user_price(user_id.0, price.clone())
+            .await?;
+        Ok(Json(UserPriceView::from_price(&price)))
+    }
+
     /// List pricing groups
     #[oai(path = "/pricing-groups", method = "get")]
     async fn groups(
@@ -585,17 +636,78 @@ impl AdminApi {
         };
         let tasks = state.tasks.list(filter, limit + 1).await?;
         let owners: Vec<u64> = tasks.iter().map(|t| t.user_id).collect();
+        let costs: Vec<Option<i64>> = tasks
+            .iter()
+            .map(|t| t.settlement.as_ref().and_then(|s| s.upstream_cost))
+            .collect();
         let names = usernames(state.0).await?;
         let mut page = task_page(state.0, tasks, limit);
-        for (t, uid) in page.data.iter_mut().zip(owners) {
+        for ((t, uid), cost) in page.data.iter_mut().zip(owners).zip(costs) {
             t.username = names.get(&uid).cloned();
+            t.upstream_cost = cost;
+            t.margin = cost.map(|c| t.credits_charged.saturating_sub(c));
         }
         Ok(Json(page))
     }
 
+    /// Margins
+    ///
+    /// Charged, upstream cost and margin of the finished tasks created in
+    /// `[from_ms, to_ms)` (default: the last 30 days), overall and per model, channel and
+    /// customer.
+    #[oai(path = "/margins", method = "get")]
+    async fn margins(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        /// Start, Unix milliseconds (inclusive).
+        from_ms: Query<Option<i64>>,
+        /// End, Unix milliseconds (exclusive).
+        to_ms: Query<Option<i64>>,
+    ) -> Result<Json<MarginReport>, Failure<{ ADMIN | PARAMS }>> {
+        auth.admin()?;
+        let to = to_ms
+            .0
+            .unwrap_or_else(|| state.config.clock.now_ms().saturating_add(1));
+        let from = from_ms.0.unwrap_or(to.saturating_sub(30 * 86_400_000));
+        if from < 0 || to <= from {
+            return Err(AppError::invalid(
+                "from_ms",
+                "from_ms must be at least 0 and before to_ms",
+            )
+            .into());
+        }
+        let (report, truncated) = state
+            .store
+            .read(move |txn| store::settlement::margins(txn, from, to, 200_000))
+            .await?;
+        let names = usernames(state.0).await?;
+        let list = |m: &std::collections::BTreeMap<String, crate::domain::margins::Totals>| {
+            m.iter()
+                .map(|(k, t)| MarginTotals::new(k.clone(), t))
+                .collect::<Vec<_>>()
+        };
+        Ok(Json(MarginReport {
+            from_ms: from,
+            to_ms: to,
+            truncated,
+            all: MarginTotals::new(String::new(), &report.all),
+            by_model: list(&report.by_model),
+            by_channel: list(&report.by_channel),
+            by_customer: report
+                .by_user
+                .iter()
+                .map(|(u, t)| {
+                    MarginTotals::new(names.get(u).cloned().unwrap_or_else(|| format!("#{u}")), t)
+                })
+                .collect(),
+        }))
+    }
+
     /// The ledger
     ///
-    /// Every balance change, newest first; filter by user name.
+    /// Every balance change, newest first; filter by user name and by kind (where the
+    /// credits came from).
     #[oai(path = "/ledger", method = "get")]
     async fn ledger(
         &self,
@@ -607,9 +719,13 @@ impl AdminApi {
         before: Query<Option<u64>>,
         /// Page size, 1-200 (default 50).
         limit: Query<Option<u32>>,
+        /// Only entries of this kind (the source of credits): `top_up`, `adjust`,
+        /// `redeem`, `payment`, `signup_bonus`, `reserve`, `refund` or `settle`.
+        kind: Query<Option<String>>,
     ) -> Result<Json<LedgerPage>, Failure<{ ADMIN | PARAMS }>> {
         auth.admin()?;
         let limit = crate::domain::paging::page_limit(limit.0, 50, 200)?;
+        let kind = super::admin_money::ledger_kind(kind.0.as_deref())?;
         let user_id = match user.0.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(name) => match user_id_by_name(state.0, name).await? {
@@ -626,7 +742,10 @@ impl AdminApi {
         let before = before.0;
         let mut entries = state
             .store
-            .read(move |txn| store::ledger::list(txn, user_id, before, limit + 1))
+            .read(move |txn| match kind {
+                Some(k) => store::ledger::list_kind(txn, user_id, k, before, limit + 1, 100_000),
+                None => store::ledger::list(txn, user_id, before, limit + 1),
+            })
             .await?;
         let has_more = entries.len() > limit;
         entries.truncate(limit);

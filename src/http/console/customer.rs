@@ -204,12 +204,16 @@ impl ConsoleApi {
         auth: SessionAuth,
     ) -> Result<Json<ModelList>, Failure<SESSION>> {
         let group = state.catalog.group(auth.who.user.pricing_group.as_deref());
+        let who_id = Some(auth.who.user.id);
         let data = state
             .catalog
             .models()
             .iter()
             .filter(|m| m.enabled)
-            .map(|m| ModelInfo::from_model(m, group.as_ref()))
+            .map(|m| {
+                let own = who_id.and_then(|u| state.catalog.user_price(u, &m.id));
+                ModelInfo::from_model(m, group.as_ref(), own.as_ref())
+            })
             .collect();
         Ok(Json(ModelList {
             object: "list".into(),
@@ -301,6 +305,32 @@ impl ConsoleApi {
             poll_interval_seconds: task.poll_interval_seconds,
             queue_position,
         }))
+    }
+
+    /// Estimate a task from the console
+    ///
+    /// The same as `POST /v1/video/generations/estimate`: what a create would reserve,
+    /// with its breakdown; nothing is created or charged. Unlike the API, a short balance
+    /// is not a 402 here: the generation center shows the price with a negative
+    /// `balance_after`.
+    #[oai(path = "/generations/estimate", method = "post")]
+    async fn estimate(
+        &self,
+        state: Data<&AppState>,
+        auth: SessionAuth,
+        body: Json<CreateBody>,
+    ) -> Result<Json<crate::http::views::EstimateView>, Failure<{ SESSION | BODY | CONSOLE_WRITE }>>
+    {
+        let input = body.0.decode(true)?;
+        check_own_uploads(
+            &state.storage,
+            auth.who.user.id,
+            &state.config.public_url,
+            &input,
+        )
+        .await?;
+        let e = state.tasks.estimate(&auth.who, input, true).await?;
+        Ok(Json(crate::http::views::EstimateView::from_estimate(&e)))
     }
 
     /// Upload assets from the console

@@ -2,8 +2,10 @@
 //! operator routes. API keys never work here; the session cookie never works on `/v1`.
 
 pub mod admin;
+pub mod admin_money;
 pub mod customer;
 pub mod limits;
+pub mod money;
 pub mod session;
 pub mod storage;
 pub mod views;
@@ -40,6 +42,8 @@ pub type ConsoleApis = (
     AdminApi,
     limits::AdminLimitsApi,
     storage::StorageAdminApi,
+    money::MoneyConsoleApi,
+    admin_money::MoneyAdminApi,
 );
 
 pub fn apis() -> ConsoleApis {
@@ -49,6 +53,8 @@ pub fn apis() -> ConsoleApis {
         AdminApi,
         limits::AdminLimitsApi,
         storage::StorageAdminApi,
+        money::MoneyConsoleApi,
+        admin_money::MoneyAdminApi,
     )
 }
 

@@ -169,9 +169,9 @@ pub struct ConsoleTask {
     pub videos: Vec<String>,
     #[oai(nullable)]
     pub error: Option<TaskErrorView>,
-    /// `per_task` or `per_second`.
+    /// `per_task`, `per_second` or `per_duration`.
     pub billing_mode: String,
-    /// Credits per task or per second.
+    /// The matrix cell used: credits per task, per second or per duration bucket.
     pub unit_credits: i64,
     /// Seconds billed (per-second models) or 1.
     pub billed_units: i64,
@@ -181,7 +181,8 @@ pub struct ConsoleTask {
     pub credits_refunded: bool,
     /// Credits returned (0 unless refunded).
     pub credits_refunded_amount: i64,
-    /// What the task cost in the end: reserved − refunded.
+    /// What the task cost in the end: reserved − refunded (the settlement of a completed
+    /// task; the reservation while it runs).
     pub credits_charged: i64,
     pub created_at_ms: i64,
     #[oai(nullable)]
@@ -197,6 +198,13 @@ pub struct ConsoleTask {
     /// The owner (operator views only).
     #[oai(nullable)]
     pub username: Option<String>,
+    /// What the channel charged for it, in credits, when its route has a cost (operator
+    /// views only).
+    #[oai(nullable)]
+    pub upstream_cost: Option<i64>,
+    /// `credits_charged - upstream_cost` (operator views only).
+    #[oai(nullable)]
+    pub margin: Option<i64>,
 }
 
 impl ConsoleTask {
@@ -207,10 +215,11 @@ impl ConsoleTask {
         now_ms: i64,
     ) -> ConsoleTask {
         let view = crate::http::views::TaskView::from_task(t, public_url);
-        let refunded = if t.credits_refunded {
-            t.credits_reserved
-        } else {
-            0
+        // A failure returns the whole reservation; a settlement what was not used.
+        let refunded = match (&t.settlement, t.status) {
+            (_, Status::Failed) if t.credits_refunded => t.credits_reserved,
+            (Some(st), _) => st.refunded,
+            _ => 0,
         };
         let r = &t.request;
         ConsoleTask {
@@ -236,11 +245,10 @@ impl ConsoleTask {
             credits_reserved: t.credits_reserved,
             credits_refunded: t.credits_refunded,
             credits_refunded_amount: refunded,
-            // No arithmetic: a refund is always the whole reservation.
-            credits_charged: if t.credits_refunded {
-                0
-            } else {
-                t.credits_reserved
+            credits_charged: match (t.credits_charged, t.status) {
+                (Some(c), _) => c,
+                (None, Status::Failed) if t.credits_refunded => 0,
+                (None, _) => t.credits_reserved,
             },
             created_at_ms: t.created_at_ms,
             finished_at_ms: t.finished_at_ms,
@@ -249,6 +257,8 @@ impl ConsoleTask {
             source: t.source.clone(),
             cancellable: t.can_cancel(),
             username: None,
+            upstream_cost: None,
+            margin: None,
         }
     }
 }
@@ -361,7 +371,7 @@ pub struct LedgerView {
     pub at_ms: i64,
     pub user_id: u64,
     pub username: String,
-    /// `reserve`, `refund`, `top_up` or `adjust`.
+    /// `reserve`, `refund`, `settle`, `top_up`, `adjust`, `redeem`, `payment` or `signup_bonus`.
     pub kind: String,
     /// Signed change of the balance.
     pub amount: i64,
@@ -375,13 +385,18 @@ pub struct LedgerView {
     #[oai(nullable)]
     pub note: Option<String>,
     /// Why the system wrote this entry, as a code to render in the reader's language:
-    /// `task_reserved`, `task_refunded` or `starting_credits`. Null for an operator's
+    /// `task_reserved`, `task_refunded`, `starting_credits`, `code_redeemed`,
+    /// `payment_received` or `signup_bonus`. Null for an operator's
     /// change, whose `note` is free text to show as typed.
     #[oai(nullable)]
     pub reason: Option<String>,
     /// For `task_refunded`: the error code the task failed with (e.g. `deadline_exceeded`).
     #[oai(nullable)]
     pub error_code: Option<String>,
+    /// Where credits from outside came from: `code:<id>` (redemption code),
+    /// `stripe:<checkout session id>` (online payment) or `signup` (sign-up bonus).
+    #[oai(nullable)]
+    pub source: Option<String>,
 }
 
 /// The code behind a ledger entry the system wrote. The store keeps a note, not a code:
@@ -395,7 +410,11 @@ fn ledger_reason(e: &LedgerEntry) -> (Option<&'static str>, Option<String>) {
         EntryKind::TopUp if e.note.as_deref() == Some(STARTING_CREDITS_NOTE) => {
             (Some("starting_credits"), None)
         }
+        EntryKind::Settle => (Some("task_settled"), None),
         EntryKind::TopUp | EntryKind::Adjust => (None, None),
+        EntryKind::Redeem => (Some("code_redeemed"), None),
+        EntryKind::Payment => (Some("payment_received"), None),
+        EntryKind::SignupBonus => (Some("signup_bonus"), None),
     }
 }
 
@@ -418,6 +437,7 @@ impl LedgerView {
             note: e.note.clone(),
             reason: reason.map(str::to_string),
             error_code,
+            source: e.source.clone(),
         }
     }
 }
@@ -816,6 +836,7 @@ impl AdminOverview {
 pub enum BillingModeInput {
     PerTask,
     PerSecond,
+    PerDuration,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -826,6 +847,44 @@ pub struct ModelBilling {
     /// Per-resolution override of `credits`, e.g. `{"480p": 24}`.
     #[oai(default)]
     pub resolution_credits: BTreeMap<String, i64>,
+    /// `per_duration`: the price of videos up to each bucket's `max_seconds`.
+    #[oai(default)]
+    pub buckets: Vec<BucketInput>,
+    /// With `generate_audio`: the base price times this percent (150 = ×1.5); null = 100.
+    #[oai(default, nullable)]
+    pub audio_percent: Option<u32>,
+    /// With `generate_audio`: credits added per task.
+    #[oai(default)]
+    pub audio_credits: i64,
+    /// With a video input: credits added per task.
+    #[oai(default)]
+    pub video_input_credits: i64,
+}
+
+/// One `per_duration` bucket.
+#[derive(Debug, Clone, Object)]
+pub struct BucketInput {
+    pub max_seconds: u32,
+    /// Price at any resolution not in `resolution_credits`; null = unpriced there.
+    #[oai(default, nullable)]
+    pub credits: Option<i64>,
+    #[oai(default)]
+    pub resolution_credits: BTreeMap<String, i64>,
+}
+
+/// What the channel charges per task on a route, in credits (for the margin).
+#[derive(Debug, Clone, Object)]
+pub struct RouteCostInput {
+    #[oai(default)]
+    pub per_task: i64,
+    /// Per second of video by resolution; `"*"` = any other.
+    #[oai(default)]
+    pub per_second: BTreeMap<String, i64>,
+    /// Per provider unit (Kling unit, Ark token): `unit_credits` per `per_units` units.
+    #[oai(default)]
+    pub unit_credits: i64,
+    #[oai(default, nullable)]
+    pub per_units: Option<u64>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -862,6 +921,9 @@ pub struct ModelRoute {
     pub weight: u32,
     #[oai(nullable)]
     pub settings: Option<Any<serde_json::Value>>,
+    /// What the channel charges for a task on this route; null = not recorded.
+    #[oai(default, nullable)]
+    pub cost: Option<RouteCostInput>,
 }
 
 fn one() -> u32 {
@@ -909,9 +971,23 @@ impl AdminModel {
                 mode: match m.billing.mode {
                     cat::BillingMode::PerTask => BillingModeInput::PerTask,
                     cat::BillingMode::PerSecond => BillingModeInput::PerSecond,
+                    cat::BillingMode::PerDuration => BillingModeInput::PerDuration,
                 },
                 credits: m.billing.credits,
                 resolution_credits: m.billing.resolution_credits.clone(),
+                buckets: m
+                    .billing
+                    .buckets
+                    .iter()
+                    .map(|b| BucketInput {
+                        max_seconds: b.max_seconds,
+                        credits: b.credits,
+                        resolution_credits: b.resolution_credits.clone(),
+                    })
+                    .collect(),
+                audio_percent: m.billing.audio_percent,
+                audio_credits: m.billing.audio_credits,
+                video_input_credits: m.billing.video_input_credits,
             },
             capabilities: ModelCapabilities {
                 types: c.types.clone(),
@@ -935,6 +1011,12 @@ impl AdminModel {
                     priority: r.priority,
                     weight: r.weight,
                     settings: (!r.settings.is_null()).then(|| Any(r.settings.clone())),
+                    cost: r.cost.as_ref().map(|c| RouteCostInput {
+                        per_task: c.per_task,
+                        per_second: c.per_second.clone(),
+                        unit_credits: c.unit_credits,
+                        per_units: c.per_units,
+                    }),
                 })
                 .collect(),
         }
@@ -952,9 +1034,23 @@ impl AdminModel {
                 mode: match self.billing.mode {
                     BillingModeInput::PerTask => cat::BillingMode::PerTask,
                     BillingModeInput::PerSecond => cat::BillingMode::PerSecond,
+                    BillingModeInput::PerDuration => cat::BillingMode::PerDuration,
                 },
                 credits: self.billing.credits,
                 resolution_credits: self.billing.resolution_credits,
+                buckets: self
+                    .billing
+                    .buckets
+                    .into_iter()
+                    .map(|b| cat::DurationBucket {
+                        max_seconds: b.max_seconds,
+                        credits: b.credits,
+                        resolution_credits: b.resolution_credits,
+                    })
+                    .collect(),
+                audio_percent: self.billing.audio_percent,
+                audio_credits: self.billing.audio_credits,
+                video_input_credits: self.billing.video_input_credits,
             },
             capabilities: cat::Capabilities {
                 types: c.types,
@@ -978,6 +1074,12 @@ impl AdminModel {
                     priority: r.priority,
                     weight: r.weight,
                     settings: r.settings.map(|s| s.0).unwrap_or(serde_json::Value::Null),
+                    cost: r.cost.map(|c| cat::RouteCost {
+                        per_task: c.per_task,
+                        per_second: c.per_second,
+                        unit_credits: c.unit_credits,
+                        per_units: c.per_units,
+                    }),
                 })
                 .collect(),
         }
@@ -995,4 +1097,78 @@ pub fn parse_status(s: Option<&str>) -> Result<Option<Status>, crate::error::App
             )
         }),
     }
+}
+
+/// A customer's own price for one model.
+#[derive(Debug, Clone, Object)]
+pub struct UserPriceView {
+    pub model: String,
+    /// Percent of list price; null when `credits` is set.
+    #[oai(nullable)]
+    pub percent: Option<u32>,
+    /// Unit price (per task, second or bucket); null when `percent` is set.
+    #[oai(nullable)]
+    pub credits: Option<i64>,
+}
+
+impl UserPriceView {
+    pub fn from_price(p: &cat::UserPrice) -> UserPriceView {
+        UserPriceView {
+            model: p.model.clone(),
+            percent: p.percent,
+            credits: p.credits,
+        }
+    }
+}
+
+/// Set a customer's price for a model: one of `percent` or `credits`; neither removes it.
+#[derive(Debug, Clone, Object)]
+pub struct PutUserPrice {
+    /// 1-10000; 100 = list price.
+    #[oai(nullable)]
+    pub percent: Option<u32>,
+    /// 0 or more credits per task, second or bucket.
+    #[oai(nullable)]
+    pub credits: Option<i64>,
+}
+
+/// Charged, upstream cost and margin over a set of tasks.
+#[derive(Debug, Clone, Object)]
+pub struct MarginTotals {
+    /// The model id, channel name or user name (empty for the overall line).
+    pub key: String,
+    /// Finished tasks counted.
+    pub tasks: u64,
+    pub charged: i64,
+    /// Tasks whose upstream cost is known (their route has a cost).
+    pub costed_tasks: u64,
+    pub upstream_cost: i64,
+    /// Charged minus cost over the costed tasks only.
+    pub margin: i64,
+}
+
+impl MarginTotals {
+    pub fn new(key: String, t: &crate::domain::margins::Totals) -> MarginTotals {
+        MarginTotals {
+            key,
+            tasks: t.tasks,
+            charged: t.charged,
+            costed_tasks: t.costed,
+            upstream_cost: t.upstream_cost,
+            margin: t.margin,
+        }
+    }
+}
+
+/// The operator's margin for finished tasks created in a period.
+#[derive(Debug, Clone, Object)]
+pub struct MarginReport {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// True when the period held more tasks than one report reads; narrow it.
+    pub truncated: bool,
+    pub all: MarginTotals,
+    pub by_model: Vec<MarginTotals>,
+    pub by_channel: Vec<MarginTotals>,
+    pub by_customer: Vec<MarginTotals>,
 }

@@ -58,3 +58,32 @@ async fn readme_provider_examples_load_and_their_mappings_validate() {
     }
     app.stop().await;
 }
+
+/// The README's provider tables and the one kinds table agree: every kind but the built-in
+/// demo has a row, and every row names a kind this build has.
+#[test]
+fn readme_provider_tables_match_the_kinds_table() {
+    let readme = include_str!("../../../README.md");
+    let section = |title: &str| {
+        let start = readme.find(title).unwrap_or_else(|| panic!("{title}"));
+        let rest = &readme[start + title.len()..];
+        &rest[..rest.find("\n### ").unwrap_or(rest.len())]
+    };
+    let mut rows: Vec<&str> = Vec::new();
+    for title in [
+        "### What each provider can do",
+        "### Runway, Vidu, Luma, fal, Replicate",
+    ] {
+        for line in section(title).lines().filter(|l| l.starts_with("| `")) {
+            let first = line[1..].split('|').next().unwrap();
+            rows.extend(first.split('`').skip(1).step_by(2));
+        }
+    }
+    let kinds = videoapi::providers::Registry::kinds();
+    for k in kinds.iter().filter(|k| **k != "demo") {
+        assert!(rows.contains(k), "the README has no row for `{k}`");
+    }
+    for r in &rows {
+        assert!(kinds.contains(r), "the README's row `{r}` is not a kind");
+    }
+}

@@ -269,3 +269,25 @@ async fn fal_tasks_survive_restart_and_crash() {
     let sim = start(Fal::new("fal-key-id:secret")).await;
     restart(&spec(), &sim, &sim.url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fal_sends_fal_webhook_and_fal_posts_the_envelope_when_the_request_ends() {
+    let sim = start(Fal::new("fal-key-id:secret")).await;
+    let (app, _) = single(&spec(), &sim.url).await;
+    let hooks = crate::simulators::Hooks::start().await;
+    let (id, url) = submit_with_callback(&app, &spec(), json!({}), &hooks).await;
+    let sent = sim.received(Op::Create)[0].clone();
+    assert_eq!(sent.query.get("fal_webhook"), Some(&url));
+    assert!(
+        sent.json().get("fal_webhook").is_none(),
+        "a query parameter, not an input"
+    );
+    assert_eq!(sim.finish(&id).await, Some(200));
+    let env = the_callback(&hooks).await;
+    assert_eq!(
+        (env["request_id"].as_str(), env["status"].as_str()),
+        (Some(id.as_str()), Some("OK"))
+    );
+    assert!(env["payload"]["video"]["url"].is_string(), "{env}");
+    app.stop().await;
+}

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::simulators::kling::KlingSim;
-use crate::simulators::{Op, start};
+use crate::simulators::{Hooks, Op, start};
 use base64::Engine as _;
 use videoapi::providers::ProviderError;
 
@@ -157,4 +157,25 @@ async fn kling_fails_over_and_resends_ambiguous_submits_only_to_the_same_channel
 async fn kling_tasks_survive_restart_and_crash() {
     let sim = start(sim()).await;
     restart(&spec(), &sim, &sim.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kling_sends_callback_url_and_kling_posts_the_task_when_it_ends() {
+    let sim = start(sim()).await;
+    let (app, _) = single(&spec(), &sim.url).await;
+    let hooks = Hooks::start().await;
+    let (stored, url) = submit_with_callback(&app, &spec(), json!({}), &hooks).await;
+    assert_eq!(sim.received(Op::Create)[0].json()["callback_url"], url);
+    let id = stored.strip_prefix("text2video:").unwrap();
+    assert_eq!(sim.finish(id).await, Some(200));
+    let task = the_callback(&hooks).await;
+    assert_eq!(
+        (task["task_id"].as_str(), task["task_status"].as_str()),
+        (Some(id), Some("succeed"))
+    );
+    assert!(
+        task["task_result"]["videos"][0]["url"].is_string(),
+        "{task}"
+    );
+    app.stop().await;
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod chain;
+mod example;
 mod examples;
 mod fal;
 mod forwarding;
@@ -152,6 +153,7 @@ pub async fn model(app: &TestApp, id: &str, routes: &[(&str, &str, i32)]) {
                 mode: BillingMode::PerTask,
                 credits: PRICE,
                 resolution_credits: Default::default(),
+                ..Default::default()
             },
             capabilities: all_capabilities(),
             poll_interval_seconds: 1,
@@ -163,6 +165,7 @@ pub async fn model(app: &TestApp, id: &str, routes: &[(&str, &str, i32)]) {
                     priority: *prio,
                     weight: 1,
                     settings: Value::Null,
+                    cost: None,
                 })
                 .collect(),
         })
@@ -530,6 +533,45 @@ pub async fn restart(spec: &Spec, core: &Core, sim_url: &str) {
     app.stop().await;
 }
 
+/// Submit `spec.request` straight to channel `chan-a`'s adapter with a completion callback
+/// URL on `hooks` (what the engine passes when the gateway has a `public_url`); returns the
+/// upstream id and the URL given.
+pub async fn submit_with_callback(
+    app: &TestApp,
+    spec: &Spec,
+    route_settings: Value,
+    hooks: &simulators::Hooks,
+) -> (String, String) {
+    let mut v = json!({"image_urls": [], "video_urls": [], "audio_urls": [], "resolution": "720p",
+        "aspect_ratio": "16:9", "generate_audio": false});
+    for (k, x) in spec.request.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    let d = spec.request["duration"].as_u64();
+    v["duration"] = json!(d);
+    v["seconds"] = json!(d.unwrap_or(5));
+    let req: videoapi::domain::request::UnifiedRequest = serde_json::from_value(v).unwrap();
+    let url = format!("{}/hooks/vidgen_1?sig=abc", hooks.url);
+    let adapter = app.state().registry.get("chan-a").expect("channel chan-a");
+    let job = videoapi::providers::SubmitJob {
+        task_id: "vidgen_1",
+        upstream_model: spec.upstream_model,
+        request: &req,
+        route_settings: &route_settings,
+        credential: None,
+        callback_url: Some(&url),
+    };
+    (adapter.submit(job).await.unwrap(), url)
+}
+
+/// The callback a simulator posted when the task ended: exactly one, to the URL given.
+pub async fn the_callback(hooks: &simulators::Hooks) -> Value {
+    let got = hooks.wait(1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "/hooks/vidgen_1?sig=abc");
+    got[0].1.clone()
+}
+
 /// A create that must be refused with 422 naming `param`, before any credit moves.
 pub async fn expect_422(app: &TestApp, key: &str, body: Value, param: &str) {
     let before = app.balance(key).await;
@@ -586,6 +628,7 @@ pub async fn model_with_settings(
             mode: BillingMode::PerTask,
             credits: PRICE,
             resolution_credits: Default::default(),
+            ..Default::default()
         },
         capabilities: all_capabilities(),
         poll_interval_seconds: 1,
@@ -597,6 +640,7 @@ pub async fn model_with_settings(
         priority: 0,
         weight: 1,
         settings,
+        cost: None,
     });
     app.state().catalog.put_model(m).await.unwrap();
 }

@@ -252,3 +252,22 @@ async fn replicate_tasks_survive_restart_and_crash() {
     let sim = start(Replicate::new("r8_simkey")).await;
     restart(&spec(), &sim, &sim.url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicate_sends_webhook_for_completed_and_replicate_posts_the_prediction() {
+    let sim = start(Replicate::new("r8_simkey")).await;
+    let (app, _) = single(&spec(), &sim.url).await;
+    let hooks = crate::simulators::Hooks::start().await;
+    let (id, url) = submit_with_callback(&app, &spec(), json!({}), &hooks).await;
+    let body = sim.received(Op::Create)[0].json();
+    assert_eq!(body["webhook"], url);
+    assert_eq!(body["webhook_events_filter"], json!(["completed"]));
+    assert_eq!(sim.finish(&id).await, Some(200));
+    let p = the_callback(&hooks).await;
+    assert_eq!(
+        (p["id"].as_str(), p["status"].as_str()),
+        (Some(id.as_str()), Some("succeeded"))
+    );
+    assert!(p["output"].is_string(), "{p}");
+    app.stop().await;
+}

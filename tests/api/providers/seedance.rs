@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::simulators::seedance::{Ark, EXECUTION_EXPIRES_AFTER};
-use crate::simulators::{Op, start};
+use crate::simulators::{Hooks, Op, start};
 use videoapi::providers::ProviderError;
 
 const V2: &str = "doubao-seedance-2-0-260128";
@@ -229,4 +229,21 @@ async fn seedance_fails_over_but_never_resends_an_ambiguous_submit() {
 async fn seedance_tasks_survive_restart_and_crash() {
     let sim = start(Ark::new("ark-key-1")).await;
     restart(&spec(), &sim, &sim.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seedance_sends_callback_url_and_ark_posts_the_task_when_it_ends() {
+    let sim = start(Ark::new("ark-key-1")).await;
+    let (app, _) = single(&spec(), &sim.url).await;
+    let hooks = Hooks::start().await;
+    let (id, url) = submit_with_callback(&app, &spec(), json!({}), &hooks).await;
+    assert_eq!(sim.received(Op::Create)[0].json()["callback_url"], url);
+    assert_eq!(sim.finish(&id).await, Some(200));
+    let task = the_callback(&hooks).await;
+    assert_eq!(
+        (task["id"].as_str(), task["status"].as_str()),
+        (Some(id.as_str()), Some("succeeded"))
+    );
+    assert!(task["content"]["video_url"].is_string(), "{task}");
+    app.stop().await;
 }

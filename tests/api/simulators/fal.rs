@@ -148,6 +148,26 @@ impl Upstream for Fal {
         json!({"detail": message, "error_type": code})
     }
 
+    // fal's webhook envelope: OK with the model's output, or ERROR with its error body.
+    fn callback(&self, core: &Core, stage: Stage, t: &SimTask) -> Option<(String, Value)> {
+        let url = t.extra["webhook"].as_str()?.to_string();
+        let mut v = json!({"request_id": t.id, "gateway_request_id": t.id});
+        if stage == Stage::Failed {
+            v["status"] = json!("ERROR");
+            v["error"] = json!("Invalid status code: 422");
+            v["payload"] = detail(
+                "prompt",
+                "Output video flagged by the safety checker",
+                "content_policy_violation",
+            );
+        } else {
+            v["status"] = json!("OK");
+            v["error"] = Value::Null;
+            v["payload"] = json!({"video": {"url": core.mint_file(t, None, None), "content_type": "video/mp4"}});
+        }
+        Some((url, v))
+    }
+
     async fn handle(&self, core: &Core, req: &SimRequest) -> Response {
         let Some(account) = req
             .header("authorization")
@@ -181,6 +201,9 @@ impl Upstream for Fal {
                 let segs: Vec<&str> = model.split('/').collect();
                 let app = format!("{}/{}", segs[0], segs[1]);
                 core.create_task(&id, &model, body, &prompt, &account);
+                if let Some(hook) = req.query.get("fal_webhook") {
+                    core.update_task(&id, |x| x.extra["webhook"] = json!(hook));
+                }
                 let mut v = urls(core, &app, &id);
                 v["request_id"] = json!(id);
                 v["gateway_request_id"] = json!(id);

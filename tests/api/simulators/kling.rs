@@ -197,6 +197,12 @@ impl Upstream for KlingSim {
         json!({"code": code, "message": message, "request_id": "sim-req"})
     }
 
+    // The callback body has the shape of a poll's `data`.
+    fn callback(&self, core: &Core, stage: Stage, t: &SimTask) -> Option<(String, Value)> {
+        let url = t.request["callback_url"].as_str()?.to_string();
+        Some((url, task_data(core, stage, t)))
+    }
+
     async fn handle(&self, core: &Core, req: &SimRequest) -> Response {
         let account = match self.authenticate(core, req) {
             Ok(a) => a,

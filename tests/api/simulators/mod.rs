@@ -29,6 +29,7 @@ pub mod openai;
 pub mod replicate;
 pub mod runway;
 pub mod seedance;
+pub mod stripe;
 pub mod veo;
 pub mod vidu;
 pub mod wan;
@@ -208,6 +209,10 @@ pub struct Core {
     seq: AtomicU64,
     held: AtomicBool,
     timeline: Mutex<(u32, u32)>,
+    /// Tasks that just ended (polled into a terminal stage) and have not called back yet.
+    ended: Mutex<Vec<(Stage, SimTask)>>,
+    /// Tasks that have called back (each calls once).
+    called_back: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Default for Core {
@@ -222,6 +227,8 @@ impl Default for Core {
             seq: AtomicU64::new(1),
             held: AtomicBool::new(false),
             timeline: Mutex::new((1, 1)),
+            ended: Mutex::default(),
+            called_back: Mutex::default(),
         }
     }
 }
@@ -340,7 +347,18 @@ impl Core {
                 _ => Stage::Succeeded,
             }
         };
+        if matches!(stage, Stage::Succeeded | Stage::Failed) {
+            self.ended.lock().unwrap().push((stage, t.clone()));
+        }
         Some((stage, t.clone()))
+    }
+
+    /// End a task now, as upstream finishing it would (the next poll sees its outcome).
+    pub fn end_now(&self, id: &str) -> Option<(Stage, SimTask)> {
+        let (q, r) = *self.timeline.lock().unwrap();
+        let account = self.task(id)?.account;
+        self.update_task(id, |t| t.polls = t.polls.max(q + r + 2));
+        self.step(id, &account)
     }
 
     /// A result URL served by the simulator: expired from the start for `sim:expired`
@@ -402,6 +420,11 @@ pub trait Upstream: Send + Sync + 'static {
     /// The provider's error body for an injected fault.
     fn error_body(&self, status: u16, code: &str, message: &str) -> Value;
     async fn handle(&self, core: &Core, req: &SimRequest) -> Response;
+    /// Where and what the provider posts when a task ends (its completion callback), for
+    /// providers that offer one and tasks that asked for it.
+    fn callback(&self, _core: &Core, _stage: Stage, _task: &SimTask) -> Option<(String, Value)> {
+        None
+    }
 }
 
 /// A running simulator.
@@ -478,8 +501,101 @@ impl<U: Upstream> Endpoint for SimEndpoint<U> {
                 Ok(text(504, "upstream gave up"))
             }
             Some(other) => Ok(self.render(other).await),
-            None => Ok(self.upstream.handle(&self.core, &sim_req).await),
+            None => {
+                let resp = self.upstream.handle(&self.core, &sim_req).await;
+                let ended = std::mem::take(&mut *self.core.ended.lock().unwrap());
+                for (stage, task) in ended {
+                    let (core, upstream) = (self.core.clone(), self.upstream.clone());
+                    tokio::spawn(async move { call_back(&core, &*upstream, stage, &task).await });
+                }
+                Ok(resp)
+            }
         }
+    }
+}
+
+/// Post a task's completion callback once, as the provider does when the task ends.
+async fn call_back<U: Upstream>(
+    core: &Core,
+    upstream: &U,
+    stage: Stage,
+    task: &SimTask,
+) -> Option<u16> {
+    let (url, body) = upstream.callback(core, stage, task)?;
+    if !core.called_back.lock().unwrap().insert(task.id.clone()) {
+        return None;
+    }
+    videoapi::tls::ensure_crypto_provider();
+    let client = reqwest::Client::builder().no_proxy().build().ok()?;
+    let resp = client
+        .post(url)
+        .json(&body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .ok()?;
+    Some(resp.status().as_u16())
+}
+
+impl<U: Upstream> Sim<U> {
+    /// End a task now and post its completion callback (when it asked for one); the
+    /// receiver's HTTP status, or `None` when nothing was posted.
+    pub async fn finish(&self, id: &str) -> Option<u16> {
+        self.core.ended.lock().unwrap().clear();
+        let (stage, task) = self.core.end_now(id)?;
+        call_back(&self.core, &*self.upstream, stage, &task).await
+    }
+}
+
+/// A loopback receiver for completion callbacks: records every POST (path, JSON body).
+pub struct Hooks {
+    pub url: String,
+    got: Arc<Mutex<Vec<(String, Value)>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Hooks {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Hooks {
+    pub async fn start() -> Hooks {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let sink = got.clone();
+        let ep = poem::endpoint::make(move |mut req: Request| {
+            let sink = sink.clone();
+            async move {
+                let body = req.take_body().into_bytes().await.unwrap_or_default();
+                let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let path = req.uri().to_string();
+                sink.lock().unwrap().push((path, v));
+                StatusCode::OK
+            }
+        });
+        let acceptor = poem::listener::TcpAcceptor::from_std(listener).unwrap();
+        let server = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor).run(ep).await;
+        });
+        Hooks { url, got, server }
+    }
+
+    /// Every callback received so far: (path with query, body).
+    pub fn received(&self) -> Vec<(String, Value)> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Wait (bounded) until `n` callbacks have arrived.
+    pub async fn wait(&self, n: usize) -> Vec<(String, Value)> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.received().len() < n && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.received()
     }
 }
 

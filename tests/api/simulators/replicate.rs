@@ -129,6 +129,48 @@ fn prediction(core: &Core, t: &SimTask, status: &str) -> Value {
     })
 }
 
+/// A prediction as a poll (or the `completed` webhook) shows it at `stage`.
+fn render(core: &Core, stage: Stage, t: &SimTask) -> Value {
+    match stage {
+        Stage::Queued => prediction(core, t, "starting"),
+        Stage::Running => {
+            let mut v = prediction(core, t, "processing");
+            v["logs"] = json!(format!("Generating frames {}/120\n", t.polls * 10));
+            v["started_at"] = json!("2025-06-01T12:00:04.5Z");
+            v
+        }
+        Stage::Weird => prediction(core, t, "booting"),
+        Stage::Failed => {
+            let mut v = prediction(core, t, "failed");
+            v["error"] = json!("Prediction failed: content flagged as sensitive (E005)");
+            v["metrics"] = json!({"predict_time": 3.1});
+            v
+        }
+        Stage::Succeeded => {
+            let url = match t.extra["video_url"].as_str() {
+                Some(u) => u.to_string(),
+                None => {
+                    let u = core.mint_file(t, Some(3600), None);
+                    core.update_task(&t.id, |x| x.extra["video_url"] = json!(u));
+                    u
+                }
+            };
+            let mut v = prediction(core, t, "succeeded");
+            let list = t.request["input"]["prompt"]
+                .as_str()
+                .is_some_and(|p| p.contains("sim:list"));
+            v["output"] = if list {
+                json!([format!("{}/_sim/poster.webp", core.base()), url])
+            } else {
+                json!(url)
+            };
+            v["completed_at"] = json!("2025-06-01T12:01:10.9Z");
+            v["metrics"] = json!({"predict_time": 66.4, "total_time": 70.8});
+            v
+        }
+    }
+}
+
 #[async_trait]
 impl Upstream for Replicate {
     fn op(&self, req: &SimRequest) -> Op {
@@ -149,6 +191,12 @@ impl Upstream for Replicate {
         } else {
             json!({"title": "Error", "detail": message, "status": status})
         }
+    }
+
+    // The webhook body is the prediction itself.
+    fn callback(&self, core: &Core, stage: Stage, t: &SimTask) -> Option<(String, Value)> {
+        let url = t.request["webhook"].as_str()?.to_string();
+        Some((url, render(core, stage, t)))
     }
 
     async fn handle(&self, core: &Core, req: &SimRequest) -> Response {
@@ -211,46 +259,7 @@ impl Upstream for Replicate {
                     return ok(prediction(core, &t, "aborted"));
                 }
                 let (stage, t) = core.step(id, &account).unwrap();
-                let v = match stage {
-                    Stage::Queued => prediction(core, &t, "starting"),
-                    Stage::Running => {
-                        let mut v = prediction(core, &t, "processing");
-                        v["logs"] = json!(format!("Generating frames {}/120\n", t.polls * 10));
-                        v["started_at"] = json!("2025-06-01T12:00:04.5Z");
-                        v
-                    }
-                    Stage::Weird => prediction(core, &t, "booting"),
-                    Stage::Failed => {
-                        let mut v = prediction(core, &t, "failed");
-                        v["error"] =
-                            json!("Prediction failed: content flagged as sensitive (E005)");
-                        v["metrics"] = json!({"predict_time": 3.1});
-                        v
-                    }
-                    Stage::Succeeded => {
-                        let url = match t.extra["video_url"].as_str() {
-                            Some(u) => u.to_string(),
-                            None => {
-                                let u = core.mint_file(&t, Some(3600), None);
-                                core.update_task(&t.id, |x| x.extra["video_url"] = json!(u));
-                                u
-                            }
-                        };
-                        let mut v = prediction(core, &t, "succeeded");
-                        let list = t.request["input"]["prompt"]
-                            .as_str()
-                            .is_some_and(|p| p.contains("sim:list"));
-                        v["output"] = if list {
-                            json!([format!("{}/_sim/poster.webp", core.base()), url])
-                        } else {
-                            json!(url)
-                        };
-                        v["completed_at"] = json!("2025-06-01T12:01:10.9Z");
-                        v["metrics"] = json!({"predict_time": 66.4, "total_time": 70.8});
-                        v
-                    }
-                };
-                ok(v)
+                ok(render(core, stage, &t))
             }
             _ if req.method == "POST"
                 && matches!(s.as_slice(), ["v1", "predictions", _, "cancel"]) =>

@@ -150,6 +150,11 @@ impl Upstream for Ark {
         json!({"error": {"code": code, "message": message, "param": "", "type": "Error"}})
     }
 
+    fn callback(&self, core: &Core, stage: Stage, t: &SimTask) -> Option<(String, Value)> {
+        let url = t.request["callback_url"].as_str()?.to_string();
+        Some((url, render(core, stage, t)))
+    }
+
     async fn handle(&self, core: &Core, req: &SimRequest) -> Response {
         let Some(account) = req.bearer().filter(|k| self.keys.iter().any(|x| x == k)) else {
             return err(

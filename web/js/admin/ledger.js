@@ -6,6 +6,8 @@ import { h, clear, table, loading, errorBox, fmtTime, fmtNumber, pageHeader, fie
 export default {
   async render(main, { params }) {
     const user = h("input#ledger-user", { type: "search", value: params.get("user") || "", placeholder: t("admin.filter.user_hint") });
+    const KINDS = ["top_up", "adjust", "redeem", "payment", "signup_bonus", "reserve", "refund", "settle"];
+    const kind = h("select#ledger-kind", h("option", { value: "" }, t("all")), KINDS.map((k) => h("option", { value: k, selected: params.get("kind") === k }, t(`ledger.${k}`))));
     const body = h("div", loading());
     const more = h("div.load-more");
     clear(
@@ -17,6 +19,7 @@ export default {
           "form.filters",
           { onsubmit: (e) => { e.preventDefault(); load(); } },
           field(t("admin.filter.user"), user),
+          field(t("admin.ledger.kind"), kind),
           h("button.btn.btn-primary", { type: "submit" }, t("filter")),
         ),
         body,
@@ -27,6 +30,7 @@ export default {
     async function load(before) {
       const qs = new URLSearchParams({ limit: "50" });
       if (user.value.trim()) qs.set("user", user.value.trim());
+      if (kind.value) qs.set("kind", kind.value);
       if (before) qs.set("before", String(before));
       if (!before) clear(body, loading());
       try {

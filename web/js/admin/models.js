@@ -68,6 +68,8 @@ export default {
         h("button.btn.btn-small.btn-ghost", { type: "button", "aria-label": t("admin.models.remove_route"), onclick: () => row.remove() }, "×"),
       );
       if (r && r.settings) row.dataset.settings = JSON.stringify(r.settings);
+      // The channel's cost (set in the config file or the API) is kept as it is.
+      if (r && r.cost) row.dataset.cost = JSON.stringify(r.cost);
       return row;
     }
 
@@ -81,7 +83,13 @@ export default {
       const resolutions = checkGroup("resolutions", union(RESOLUTIONS, c.resolutions.concat(Object.keys(billing.resolution_credits))), c.resolutions);
       const ratios = checkGroup("aspect_ratios", union(RATIOS, c.aspect_ratios), c.aspect_ratios);
       const durations = durationList(c.durations);
-      const mode = h("select#model-mode", { name: "mode" }, ["per_task", "per_second"].map((v) => h("option", { value: v, selected: billing.mode === v }, billingLabel(v))));
+      // Duration buckets are edited in the config file or the API; a model that has them
+      // keeps its mode and buckets here.
+      const modes = billing.mode === "per_duration" ? ["per_task", "per_second", "per_duration"] : ["per_task", "per_second"];
+      const mode = h("select#model-mode", { name: "mode" }, modes.map((v) => h("option", { value: v, selected: billing.mode === v }, billingLabel(v))));
+      const audioPercent = h("input#model-audio-percent", { name: "audio_percent", type: "number", min: 0, max: 10000, step: 1, inputmode: "numeric", value: billing.audio_percent ?? "", placeholder: "100" });
+      const audioCredits = h("input#model-audio-credits", { name: "audio_credits", type: "number", min: 0, step: 1, inputmode: "numeric", value: billing.audio_credits || "", placeholder: "0" });
+      const videoCredits = h("input#model-video-credits", { name: "video_input_credits", type: "number", min: 0, step: 1, inputmode: "numeric", value: billing.video_input_credits || "", placeholder: "0" });
       const credits = h("input#model-credits", { name: "credits", type: "number", min: 0, step: 1, required: true, value: billing.credits, inputmode: "numeric" });
       const unit = h("p.hint#model-credits-unit");
 
@@ -135,6 +143,12 @@ export default {
         h("div.form-grid", named("mode", t("col.billing"), mode), named("credits", t("admin.models.credits"), credits)),
         unit,
         named("resolution_credits", t("admin.models.res_credits"), priceTable, { hint: t("admin.models.res_credits_hint"), wide: true }),
+        h(
+          "div.form-grid",
+          named("audio_percent", t("admin.models.audio_percent"), audioPercent, { hint: t("admin.models.surcharge_hint") }),
+          named("audio_credits", t("admin.models.audio_credits"), audioCredits),
+          named("video_input_credits", t("admin.models.video_input_credits"), videoCredits),
+        ),
         h("h3", t("admin.models.capabilities")),
         named("types", t("admin.models.types"), types),
         named("resolutions", t("admin.models.resolutions"), resolutions),
@@ -244,7 +258,15 @@ export default {
           description: d.description || "",
           features: list(d.features),
           enabled: d.enabled === "on",
-          billing: { mode: d.mode, credits: base, resolution_credits: resolutionCredits },
+          billing: {
+            ...billing,
+            mode: d.mode,
+            credits: base,
+            resolution_credits: resolutionCredits,
+            audio_percent: d.audio_percent === "" || d.audio_percent == null ? null : Number(d.audio_percent),
+            audio_credits: Number(d.audio_credits || 0),
+            video_input_credits: Number(d.video_input_credits || 0),
+          },
           capabilities: {
             types: typeList,
             resolutions: resolutions.values(),
@@ -260,13 +282,14 @@ export default {
             const v = (k) => row.querySelector(`[data-r="${k}"]`).value;
             const r = { provider: v("provider"), upstream_model: v("upstream_model").trim(), priority: Number(v("priority") || 0), weight: Number(v("weight") || 0) };
             if (row.dataset.settings) r.settings = JSON.parse(row.dataset.settings);
+            if (row.dataset.cost) r.cost = JSON.parse(row.dataset.cost);
             return r;
           }),
         };
       }
 
       // The server's own 422 names a field (`billing.credits`, `capabilities`, ...): show it there.
-      const SERVER_FIELDS = { id: "id", name: "name", "billing.credits": "credits", capabilities: "types", poll_interval_seconds: "poll" };
+      const SERVER_FIELDS = { id: "id", name: "name", "billing.credits": "credits", billing: "credits", "billing.audio_percent": "audio_percent", capabilities: "types", poll_interval_seconds: "poll" };
       const pending = formDialog({
         title: m ? t("admin.models.edit", { id: m.id }) : t("admin.models.create"),
         fields: form,
@@ -275,7 +298,8 @@ export default {
           try {
             return await (m ? put(`/console/api/admin/models/${encodeURIComponent(m.id)}`, payload) : post("/console/api/admin/models", payload));
           } catch (e) {
-            if (e.param && SERVER_FIELDS[e.param]) setError(SERVER_FIELDS[e.param], e.message);
+            // An unpriced combination: the server's text names it (resolution, seconds, audio).
+            if (e.param && SERVER_FIELDS[e.param]) setError(SERVER_FIELDS[e.param], e.param === "billing" ? e.serverMessage : e.message);
             throw e;
           }
         },

@@ -10,6 +10,7 @@ const KIND_TAG = { image: "Image", video: "Video", audio: "Audio" };
 const FIELD_PARAMS = ["model", "type", "prompt", "resolution", "duration", "aspect_ratio", "generate_audio"];
 
 export function billingLabel(mode) {
+  if (mode === "per_duration") return t("billing.per_duration");
   return mode === "per_second" ? t("billing.per_second") : t("billing.per_task");
 }
 
@@ -23,6 +24,8 @@ export function creditDetail(task) {
   const parts = [h("span", t("credits.reserved", { n: fmtNumber(task.credits_reserved) }))];
   if (task.credits_refunded) {
     parts.push(" · ", h("span.refunded", t("credits.refunded", { n: fmtNumber(task.credits_refunded_amount) })));
+    // Settled on a shorter video: part came back, the rest was charged.
+    if (task.status === "completed") parts.push(" · ", h("span", t("credits.charged", { n: fmtNumber(task.credits_charged) })));
   } else if (task.status === "completed") {
     parts.push(" · ", h("span", t("credits.charged", { n: fmtNumber(task.credits_charged) })));
   }
@@ -215,16 +218,75 @@ export default {
       if (m.types.includes(want)) typeSel.value = want;
     }
 
-    // ---- estimate and status
+    // ---- the create body, as submitted and as estimated
+    function requestBody(m, forEstimate) {
+      const urls = (kind) => assets.filter((a) => a.kind === kind && a.url).map((a) => a.url);
+      return {
+        model: m.id,
+        type: typeSel.value,
+        // The price never depends on the prompt: the estimate does not follow every key
+        // typed (references are checked when the task is submitted).
+        prompt: forEstimate ? "-" : prompt.value,
+        image_urls: urls("image"),
+        video_urls: urls("video"),
+        audio_urls: urls("audio"),
+        resolution: resSel.value,
+        duration: durSel.value === "auto" ? "auto" : Number(durSel.value),
+        aspect_ratio: ratioSel.value,
+        generate_audio: m.supports_audio ? audioBox.checked : false,
+      };
+    }
+
+    // ---- estimate and status: the server prices the request (no copy of the formula
+    // here); the answer for the current form is kept until the form changes.
+    let est = null; // { key, credits, breakdown, balance_after } | { key, error }
+    let estKey = null;
+    let estTimer = null;
     function estimate() {
+      return est && est.key === estKey && !est.error ? { total: est.credits } : null;
+    }
+
+    function refreshEstimate() {
       const m = model();
-      if (!m) return null;
-      const unit = m.billing.resolution_credits[resSel.value] ?? m.billing.credits;
-      if (m.billing.mode === "per_second") {
-        const secs = durSel.value === "auto" ? m.default_duration : Number(durSel.value);
-        return { total: unit * secs, detail: t("credits.formula_second", { unit, n: secs }) };
+      if (!m) return;
+      const body = requestBody(m, true);
+      const key = JSON.stringify(body);
+      if (key === estKey) return;
+      estKey = key;
+      clearTimeout(estTimer);
+      estTimer = setTimeout(async () => {
+        let next;
+        try {
+          const r = await post("/console/api/generations/estimate", body);
+          next = { key, credits: r.credits, breakdown: r.breakdown, balance_after: r.balance_after };
+        } catch (e) {
+          next = { key, error: e };
+        }
+        if (!alive || key !== estKey) return;
+        est = next;
+        renderEstimate();
+        update();
+      }, 120);
+    }
+
+    function renderEstimate() {
+      const cur = est && est.key === estKey ? est : null;
+      estimateValue.textContent = cur && !cur.error ? t("credits.n", { n: fmtNumber(cur.credits) }) : "-";
+      estimateValue.dataset.state = cur ? (cur.error ? "error" : "ok") : "pending";
+      if (!cur) {
+        clear(estimateDetail);
+      } else if (cur.error) {
+        clear(estimateDetail, h("span.field-error-inline", cur.error.message));
+      } else {
+        clear(
+          estimateDetail,
+          h(
+            "ul.breakdown#gen-breakdown",
+            { "aria-label": t("generate.breakdown") },
+            cur.breakdown.map((l) => h("li", h("span", l.item), h("span.mono", fmtNumber(l.credits)))),
+          ),
+        );
       }
-      return { total: unit, detail: t("credits.formula_task", { unit }) };
     }
 
     function setStatus(text, kind) {
@@ -233,9 +295,9 @@ export default {
     }
 
     function update() {
+      refreshEstimate();
+      renderEstimate();
       const est = estimate();
-      estimateValue.textContent = est ? t("credits.n", { n: fmtNumber(est.total) }) : "-";
-      estimateDetail.textContent = est ? est.detail : "";
       const balance = session.me ? session.me.credits : null;
       clear(balanceLine, t("generate.balance", { n: fmtNumber(balance) }));
       if (est && balance !== null && balance < est.total) {
@@ -264,6 +326,8 @@ export default {
       if (over) return { reason: "too_many", text: t("generate.too_many", { kind: t(`kind.${over}`), n: m[`max_${over}s`] }), kind: "error" };
       if (assets.some((a) => a.error)) return { reason: "failed_upload", text: t("generate.remove_failed"), kind: "error" };
       if (!prompt.value.trim()) return { reason: "prompt", text: t("generate.prompt_required"), kind: "warn" };
+      // Not "ready" before the server priced this form (it may find the balance short).
+      if (!est || est.key !== estKey) return { reason: "pricing", text: t("generate.pricing"), kind: "busy" };
       return null;
     }
 
@@ -429,7 +493,10 @@ export default {
 
     modelSel.addEventListener("change", applyModel);
     for (const el of [resSel, durSel, typeSel, ratioSel]) el.addEventListener("change", update);
-    audioBox.addEventListener("change", () => (audioBox.dataset.touched = "1"));
+    audioBox.addEventListener("change", () => {
+      audioBox.dataset.touched = "1";
+      update();
+    });
     prompt.addEventListener("input", () => {
       update();
       if (fields.prompt.classList.contains("has-error")) {
@@ -457,19 +524,7 @@ export default {
         update();
         return;
       }
-      const urls = (kind) => assets.filter((a) => a.kind === kind).map((a) => a.url);
-      const body = {
-        model: m.id,
-        type: typeSel.value,
-        prompt: prompt.value,
-        image_urls: urls("image"),
-        video_urls: urls("video"),
-        audio_urls: urls("audio"),
-        resolution: resSel.value,
-        duration: durSel.value === "auto" ? "auto" : Number(durSel.value),
-        aspect_ratio: ratioSel.value,
-        generate_audio: m.supports_audio ? audioBox.checked : false,
-      };
+      const body = requestBody(m, false);
       busy = "submitting";
       update();
       try {

@@ -1,5 +1,5 @@
 // Login page.
-import { post } from "../api.js";
+import { get, post } from "../api.js";
 import { t, lang, setLang } from "../i18n.js";
 import { h, clear, field } from "../ui.js";
 
@@ -59,5 +59,17 @@ export default {
       ),
     );
     user.focus();
+    // "Create an account" and "forgot password" when the server offers them.
+    try {
+      const info = await get("/console/api/registration");
+      const links = [];
+      if (info.registration !== "closed") links.push(h("a#signup-link", { href: "#/register" }, t("signup.link")));
+      if (info.password_reset) links.push(h("a#forgot-link", { href: "#/forgot" }, t("forgot.link")));
+      if (links.length) {
+        err.before(h("p.hint.signup-links", links.flatMap((l, i) => (i ? [" · ", l] : [l]))));
+      }
+    } catch {
+      // the login form works without it
+    }
   },
 };

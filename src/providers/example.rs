@@ -1,0 +1,187 @@
+//! The template for a new provider (README, "Adding a provider"): a small OpenAI-style
+//! upstream — `POST /videos` with a JSON body, poll `GET /videos/{id}`, the finished video
+//! at `GET /videos/{id}/content` with the key. Everything on the wire is done by the
+//! [generic adapter](super::generic); this file is data plus pure mapping functions.
+//! Not registered in [`super::KINDS`]; it is compiled and tested against the OpenAI
+//! simulator so the example cannot rot.
+
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, parse_status, simple, video,
+};
+use super::http::{self, str_at};
+use super::mapping::{self, unsupported};
+use super::{PollOutcome, ProviderError, SubmitJob};
+use crate::domain::catalog::ProviderConfig;
+use crate::domain::references::{self, AssetKind};
+use crate::domain::request::UnifiedRequest;
+use crate::error::AppError;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+/// Capability limits: what the upstream accepts.
+const SECONDS: [u32; 3] = [4, 8, 12];
+/// The upstream's status words and what they mean.
+const STATUSES: [(&str, Phase); 4] = [
+    ("queued", Phase::Queued),
+    ("in_progress", Phase::Running),
+    ("completed", Phase::Succeeded),
+    ("failed", Phase::Failed),
+];
+
+/// The provider: no settings of its own (a unit struct); settings would be fields here.
+pub struct Example;
+
+/// Request → body, or the 422 naming what the upstream cannot do (checked at create time,
+/// before any credit moves).
+pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
+    mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+    mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+    mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
+    let size = match (req.resolution.as_str(), req.aspect_ratio.as_str()) {
+        ("720p", "16:9" | "auto") => "1280x720",
+        ("720p", "9:16") => "720x1280",
+        ("720p", other) => {
+            return Err(unsupported(
+                "aspect_ratio",
+                format!("{other} is not available; use 16:9 or 9:16"),
+            ));
+        }
+        (other, _) => {
+            return Err(unsupported(
+                "resolution",
+                format!("{other} is not available on this model's channel"),
+            ));
+        }
+    };
+    let mut body = json!({"model": model, "prompt": rewrite_prompt(&req.prompt), "size": size});
+    match req.kind.as_str() {
+        "text-to-video" => {}
+        "image-to-video" => {
+            mapping::at_most("image_urls", &req.image_urls, 1, "images (one first frame)")?;
+            body["input_reference"] = json!({"image_url": req.image_urls.first()});
+        }
+        other => {
+            return Err(unsupported(
+                "type",
+                format!("{other} is not available on this model's channel"),
+            ));
+        }
+    }
+    if let Some(s) = mapping::duration(req, |d| SECONDS.contains(&d))? {
+        body["seconds"] = json!(s.to_string());
+    }
+    Ok(body)
+}
+
+/// Reference rewriting: the upstream has no `@Image1` syntax; its one image is the
+/// reference, so the tag becomes plain words.
+pub fn rewrite_prompt(prompt: &str) -> String {
+    references::rewrite(prompt, |_, _| "the reference image".into())
+}
+
+/// Answer → outcome. The content URL is built from our base URL, never taken from the answer.
+pub fn parse_video(v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+    Ok(match parse_status(v, &["status"], &STATUSES)? {
+        Phase::Succeeded => {
+            let url = http::join(ctx.base, &format!("/videos/{}/content", ctx.upstream_id));
+            let secs = str_at(v, &["seconds"]).and_then(|s| s.parse().ok());
+            video(url, secs, Some(ctx.credential))
+        }
+        Phase::Failed => failed(
+            str_at(v, &["error", "code"]),
+            str_at(v, &["error", "message"]),
+        ),
+        p => simple(p).expect("queued or running"),
+    })
+}
+
+#[async_trait]
+impl Describe for Example {
+    const KIND: &'static str = "example";
+    // Auth is `Bearer` by default; the content URL needs the key that made the video.
+    const DOWNLOAD_AUTH: bool = true;
+
+    fn from_config(_: &ProviderConfig) -> Result<Example, AppError> {
+        Ok(Example)
+    }
+
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        build_body(model, req).map(|_| ())
+    }
+
+    async fn submit_call(
+        &self,
+        _: &Adapter<Self>,
+        job: &SubmitJob<'_>,
+    ) -> Result<Call, ProviderError> {
+        Ok(Call::post(
+            "/videos",
+            build_body(job.upstream_model, job.request).map_err(invalid)?,
+        ))
+    }
+
+    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(format!("/videos/{id}")))
+    }
+
+    fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        parse_video(v, ctx)
+    }
+
+    fn test_call(&self) -> Option<Call> {
+        Some(Call::get("/videos?limit=1"))
+    }
+}
+
+#[cfg(test)]
+#[rustfmt::skip]
+mod tests {
+    use super::*;
+    use crate::providers::mapping::table::{Expect::*, base, case, run_from};
+
+    fn i2v(r: &mut UnifiedRequest) {
+        r.kind = "image-to-video".into();
+        r.prompt = "@Image1 waves".into();
+        r.image_urls = vec!["https://x/1.png".into()];
+    }
+
+    #[test]
+    fn mapping_table() {
+        let start = UnifiedRequest { duration: Some(8), seconds: 8, ..base() };
+        run_from(start, vec![
+            case("model", "m-1", |_| {}, Sent("/model", json!("m-1"))),
+            case("16:9", "m-1", |_| {}, Sent("/size", json!("1280x720"))),
+            case("9:16", "m-1", |r| r.aspect_ratio = "9:16".into(), Sent("/size", json!("720x1280"))),
+            case("1:1", "m-1", |r| r.aspect_ratio = "1:1".into(), Refused("aspect_ratio")),
+            case("1080p", "m-1", |r| r.resolution = "1080p".into(), Refused("resolution")),
+            case("8 s as text", "m-1", |r| r.duration = Some(8), Sent("/seconds", json!("8"))),
+            case("5 s", "m-1", |r| r.duration = Some(5), Refused("duration")),
+            case("auto outside the set", "m-1", |r| { r.duration = None; r.seconds = 5 }, Omitted("/seconds")),
+            case("first frame", "m-1", i2v, Sent("/input_reference/image_url", json!("https://x/1.png"))),
+            case("tag as words", "m-1", i2v, Sent("/prompt", json!("the reference image waves"))),
+            case("two images", "m-1", |r| { i2v(r); r.image_urls.push("https://x/2.png".into()) }, Refused("image_urls")),
+            case("references", "m-1", |r| r.kind = "reference-to-video".into(), Refused("type")),
+            case("a video", "m-1", |r| r.video_urls = vec!["https://x/v.mp4".into()], Refused("video_urls")),
+        ], build_body);
+    }
+
+    #[test]
+    fn statuses_map_to_outcomes() {
+        let ctx = Ctx { base: "https://up/v1", credential: "k1", upstream_id: "v_1", route_settings: &Value::Null };
+        let done = parse_video(&json!({"status": "completed", "seconds": "8"}), &ctx).unwrap();
+        assert_eq!(done, video("https://up/v1/videos/v_1/content".into(), Some(8), Some("k1")));
+        for (answer, want) in [
+            (json!({"status": "queued"}), Ok(PollOutcome::Queued)),
+            (json!({"status": "in_progress"}), Ok(PollOutcome::Running)),
+            (json!({"status": "failed", "error": {"code": "moderation", "message": "no"}}), Ok(failed(Some("moderation".into()), Some("no".into())))),
+            (json!({"status": "paused"}), Err("unknown status")),
+            (json!({}), Err("answer without status")),
+        ] {
+            let got = parse_video(&answer, &ctx).map_err(|e| e.to_string());
+            match want {
+                Ok(o) => assert_eq!(got, Ok(o), "{answer}"),
+                Err(m) => assert!(got.as_ref().is_err_and(|e| e.contains(m)), "{answer}: {got:?}"),
+            }
+        }
+    }
+}
