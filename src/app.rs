@@ -22,6 +22,7 @@ pub struct AppState {
     pub accounts: Accounts,
     pub tasks: Arc<Tasks>,
     pub sessions: Arc<Sessions>,
+    pub janitor: Arc<crate::storage::janitor::Janitor>,
     /// Sign-up, invites, email links (issue 13).
     pub signup: Arc<crate::service::signup::Signup>,
     /// Redemption codes.
@@ -39,7 +40,19 @@ impl AppState {
             anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
         })?;
         let store = Store::open(&config.db_path())?;
-        let storage = Storage::open(&config.data_dir)?;
+        let storage = Storage::open(
+            &config.data_dir,
+            store.clone(),
+            crate::storage::MediaSettings {
+                retention: config.retention.clone(),
+                quotas: config.quotas.clone(),
+                low_free_bytes: config.min_free_bytes,
+                critical_free_bytes: config.critical_free_bytes,
+                probe: config.free_space_probe.clone(),
+            },
+            config.clock.clone(),
+        )?;
+        let janitor = crate::storage::janitor::Janitor::new(storage.clone(), store.clone());
         let registry = Arc::new(
             Registry::new(Duration::from_millis(config.demo_delay_ms)).with_local_assets(
                 crate::providers::http::LocalAssets {
@@ -92,6 +105,7 @@ impl AppState {
             accounts,
             tasks,
             sessions,
+            janitor,
             signup,
             codes,
             payments,
@@ -150,6 +164,8 @@ pub struct Running {
     engine: tokio::task::JoinHandle<()>,
     webhooks: tokio::task::JoinHandle<()>,
     session_purge: tokio::task::JoinHandle<()>,
+    janitor: tokio::task::JoinHandle<()>,
+    control: tokio::task::JoinHandle<()>,
 }
 
 /// Serve on `listener` with the engine running; the test seam and what `serve` uses.
@@ -165,12 +181,23 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
     let engine = tokio::spawn(state.engine.clone().run(engine_rx.clone()));
     // Expired console sessions go on a timer, never inside a login.
     let session_purge = tokio::spawn(state.sessions.clone().run_purge(engine_rx.clone()));
+    // Expired media goes in bounded passes on its own timer.
+    let janitor = if state.config.janitor_timer {
+        tokio::spawn(state.janitor.clone().run(engine_rx.clone()))
+    } else {
+        tokio::spawn(async {})
+    };
+    // `videoapi backup` reaches the running server (which holds the database) here.
+    let control = tokio::spawn(crate::control::serve(state.clone(), engine_rx.clone()));
     let public_url = state.config.public_url.clone();
+    let storage = state.storage.clone();
     let webhooks = Arc::new(crate::engine::webhooks::Webhooks::new(
         state.store.clone(),
         Arc::new(move |t| {
             use poem_openapi::types::ToJSON;
-            crate::http::views::TaskView::from_task(t, &public_url).to_json_string()
+            crate::http::views::TaskView::from_task(t, &public_url)
+                .expiring(storage.video_expiry(t))
+                .to_json_string()
         }),
         state.config.allow_private_callbacks,
         state
@@ -205,6 +232,8 @@ pub async fn start(config: Config, listener: std::net::TcpListener) -> anyhow::R
         engine,
         webhooks,
         session_purge,
+        janitor,
+        control,
     })
 }
 
@@ -241,6 +270,8 @@ impl Running {
         let _ = self.engine.await;
         let _ = self.webhooks.await;
         let _ = self.session_purge.await;
+        let _ = self.janitor.await;
+        let _ = self.control.await;
         self.state.store.close();
         served??;
         Ok(())
@@ -253,6 +284,10 @@ impl Running {
         self.engine.abort();
         self.webhooks.abort();
         self.session_purge.abort();
+        self.janitor.abort();
+        self.control.abort();
+        let _ = self.janitor.await;
+        let _ = self.control.await;
         let _ = self.server.await;
         let _ = self.engine.await;
         let _ = self.webhooks.await;

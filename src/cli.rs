@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `admin ...`, `openapi`, `check`, `bench`.
+//! The command line: `serve` (default), `admin ...`, `openapi`, `check`, `backup`,
+//! `restore`, `bench`.
 
 use crate::config::{Config, Overrides};
 use crate::error::AppError;
@@ -42,6 +43,16 @@ pub enum Command {
     Openapi,
     /// Audit the ledger invariants; exit 1 on any violation.
     Check,
+    /// Copy the database consistently (one read transaction, also while the server
+    /// runs) into a new directory, with a manifest of the media; `--media` copies the
+    /// files too (hard links where possible).
+    Backup {
+        dir: PathBuf,
+        #[arg(long)]
+        media: bool,
+    },
+    /// Put a backup in place on a stopped server (the current database is kept aside).
+    Restore { dir: PathBuf },
     /// Load-test a running server on loopback and print the figures.
     Bench(crate::bench::BenchArgs),
     /// Flood a running server on loopback with bad logins; print healthz latency, memory
@@ -132,6 +143,8 @@ pub fn run() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check) => check(&cli.global),
+        Some(Command::Backup { dir, media }) => backup(&cli.global, dir, media),
+        Some(Command::Restore { dir }) => restore(&cli.global, dir),
         Some(Command::Bench(args)) => crate::bench::run(args),
         Some(Command::LoginFlood(args)) => crate::login_flood::run(args),
     };
@@ -587,6 +600,70 @@ fn utc_minute(ms: i64) -> String {
         rem / 3600,
         rem % 3600 / 60
     )
+}
+
+fn backup(g: &GlobalArgs, dir: PathBuf, media: bool) -> anyhow::Result<ExitCode> {
+    let config = load_config(g, &ServeArgs::default())?;
+    // Relative to where the command runs, not to the server's working directory.
+    let dir = std::path::absolute(&dir)?;
+    let report = if crate::store::backup::is_locked(&config.db_path()) {
+        let reply = crate::control::send(
+            &config.data_dir,
+            &crate::control::Request::Backup {
+                dir: dir.clone(),
+                media,
+            },
+        )?;
+        match (reply.ok, reply.backup) {
+            (true, Some(r)) => r,
+            _ => anyhow::bail!(
+                "backup failed: {}",
+                reply.error.unwrap_or_else(|| "no answer".into())
+            ),
+        }
+    } else {
+        let (config, store) = open_store(g)?;
+        let r = crate::service::backup::backup(&store, &config.data_dir, &dir, media);
+        store.close();
+        r?
+    };
+    println!(
+        "backup written to {}: {} tables, {} rows, {} media files ({} bytes){}",
+        report.dir.display(),
+        report.tables,
+        report.rows,
+        report.files,
+        report.bytes,
+        if media { ", media copied" } else { "" }
+    );
+    for k in &report.missing {
+        println!("MISSING: {k}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restore(g: &GlobalArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
+    let config = load_config(g, &ServeArgs::default())?;
+    let report = crate::service::backup::restore(&dir, &config.data_dir).map_err(|e| match e {
+        AppError::DatabaseLocked => {
+            anyhow::anyhow!("the database is in use by a running server: stop it first")
+        }
+        other => anyhow::anyhow!(other),
+    })?;
+    if let Some(p) = &report.previous {
+        println!("the previous database was kept as {}", p.display());
+    }
+    println!(
+        "restored {} into {} ({} media files copied back)",
+        dir.display(),
+        config.data_dir.display(),
+        report.files_restored
+    );
+    for k in &report.missing {
+        println!("MISSING: {k} (in the manifest, on neither the backup nor the data dir)");
+    }
+    println!("run `videoapi check` to audit the restored ledger");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(g: &GlobalArgs) -> anyhow::Result<ExitCode> {

@@ -18,6 +18,25 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// `max_result_mb` · `VIDEOAPI_MAX_RESULT_MB` · default 2048 (per mirrored video).
     pub max_result_bytes: u64,
+    /// `[retention] uploads`, `videos` (`VIDEOAPI_RETENTION_UPLOADS`,
+    /// `VIDEOAPI_RETENTION_VIDEOS`; `30s`, `12h`, `7d`, `0` = forever; defaults 7d and 30d)
+    /// and `[retention.models]` (public model id = period): how long stored files live.
+    pub retention: crate::domain::media::Retention,
+    /// `[quotas] storage_mb`, `storage_files` (`VIDEOAPI_QUOTA_STORAGE_MB`,
+    /// `VIDEOAPI_QUOTA_STORAGE_FILES`; defaults 1024 and 1000, 0 = unlimited) and
+    /// `[quotas.groups.<pricing group>]` with the same keys: uploads each account may keep.
+    pub quotas: crate::domain::media::Quotas,
+    /// `[storage] min_free_mb` · `VIDEOAPI_STORAGE_MIN_FREE_MB` · default 1024: below
+    /// this much free disk, uploads answer 507 and mirroring waits.
+    pub min_free_bytes: u64,
+    /// `[storage] critical_free_mb` · `VIDEOAPI_STORAGE_CRITICAL_FREE_MB` · default 256:
+    /// below this, the janitor also removes the files that expire soonest.
+    pub critical_free_bytes: u64,
+    /// Not a setting: how free space is measured (tests inject a fixed figure).
+    pub free_space_probe: crate::storage::guard::SharedProbe,
+    /// Not a setting: whether the janitor runs on its own timer (measurements drive its
+    /// passes themselves).
+    pub janitor_timer: bool,
     /// `task_deadline_secs` · `VIDEOAPI_TASK_DEADLINE_SECS` · default 3600.
     pub task_deadline_secs: u64,
     /// `header_read_timeout_secs` · `VIDEOAPI_HEADER_READ_TIMEOUT_SECS` · default 10:
@@ -99,6 +118,12 @@ impl Default for Config {
             public_url: String::new(),
             max_upload_bytes: 100 * MB,
             max_result_bytes: 2048 * MB,
+            retention: Default::default(),
+            quotas: Default::default(),
+            min_free_bytes: 1024 * MB,
+            critical_free_bytes: 256 * MB,
+            free_space_probe: Default::default(),
+            janitor_timer: true,
             task_deadline_secs: 3600,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
@@ -241,12 +266,59 @@ struct FileConfig {
     models: Vec<Model>,
     #[serde(default)]
     pricing_groups: Vec<PricingGroup>,
+    retention: Option<RetentionFile>,
+    quotas: Option<QuotasFile>,
+    storage: Option<StorageFile>,
     registration: Option<String>,
     signup_credits: Option<i64>,
     signup_pricing_group: Option<String>,
     email_verification: Option<bool>,
     smtp: Option<SmtpConfig>,
     payments: Option<PaymentsFile>,
+}
+
+/// `[retention]`: periods as `7d`, `12h`, `30s` or `0` (forever).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionFile {
+    uploads: Option<String>,
+    videos: Option<String>,
+    #[serde(default)]
+    models: std::collections::BTreeMap<String, String>,
+}
+
+/// `[quotas]` and `[quotas.groups.<name>]`; 0 = unlimited.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotasFile {
+    storage_mb: Option<u64>,
+    storage_files: Option<u64>,
+    #[serde(default)]
+    groups: std::collections::BTreeMap<String, QuotaFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaFile {
+    storage_mb: Option<u64>,
+    storage_files: Option<u64>,
+}
+
+/// `[storage]`: where media lives and how much disk must stay free.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageFile {
+    min_free_mb: Option<u64>,
+    critical_free_mb: Option<u64>,
+}
+
+fn period(name: &str, v: &str) -> anyhow::Result<Option<i64>> {
+    crate::domain::media::parse_period(v).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+}
+
+/// 0 means no limit.
+fn limit(v: u64, unit: u64) -> Option<u64> {
+    (v > 0).then(|| v.saturating_mul(unit))
 }
 
 /// Values from flags (which clap also fills from `VIDEOAPI_*` env), highest precedence.
@@ -346,6 +418,45 @@ impl Config {
             c.providers = f.providers;
             c.models = f.models;
             c.pricing_groups = f.pricing_groups;
+            if let Some(r) = f.retention {
+                if let Some(v) = r.uploads {
+                    c.retention.uploads_ms = period("retention.uploads", &v)?;
+                }
+                if let Some(v) = r.videos {
+                    c.retention.videos_ms = period("retention.videos", &v)?;
+                }
+                for (model, v) in r.models {
+                    let ttl = period(&format!("retention.models.{model}"), &v)?;
+                    c.retention.models.insert(model, ttl);
+                }
+            }
+            if let Some(q) = f.quotas {
+                if let Some(v) = q.storage_mb {
+                    c.quotas.default.bytes = limit(v, MB);
+                }
+                if let Some(v) = q.storage_files {
+                    c.quotas.default.files = limit(v, 1);
+                }
+                for (group, g) in q.groups {
+                    let quota = crate::domain::media::Quota {
+                        bytes: g
+                            .storage_mb
+                            .map_or(c.quotas.default.bytes, |v| limit(v, MB)),
+                        files: g
+                            .storage_files
+                            .map_or(c.quotas.default.files, |v| limit(v, 1)),
+                    };
+                    c.quotas.groups.insert(group, quota);
+                }
+            }
+            if let Some(st) = f.storage {
+                if let Some(v) = st.min_free_mb {
+                    c.min_free_bytes = v * MB;
+                }
+                if let Some(v) = st.critical_free_mb {
+                    c.critical_free_bytes = v * MB;
+                }
+            }
             if let Some(v) = f.registration {
                 c.registration = v
                     .parse()
@@ -368,6 +479,24 @@ impl Config {
         }
         if let Some(v) = env_parse::<u64>("VIDEOAPI_MAX_RESULT_MB")? {
             c.max_result_bytes = v * MB;
+        }
+        if let Some(v) = env("VIDEOAPI_RETENTION_UPLOADS") {
+            c.retention.uploads_ms = period("VIDEOAPI_RETENTION_UPLOADS", &v)?;
+        }
+        if let Some(v) = env("VIDEOAPI_RETENTION_VIDEOS") {
+            c.retention.videos_ms = period("VIDEOAPI_RETENTION_VIDEOS", &v)?;
+        }
+        if let Some(v) = env_parse::<u64>("VIDEOAPI_QUOTA_STORAGE_MB")? {
+            c.quotas.default.bytes = limit(v, MB);
+        }
+        if let Some(v) = env_parse::<u64>("VIDEOAPI_QUOTA_STORAGE_FILES")? {
+            c.quotas.default.files = limit(v, 1);
+        }
+        if let Some(v) = env_parse::<u64>("VIDEOAPI_STORAGE_MIN_FREE_MB")? {
+            c.min_free_bytes = v * MB;
+        }
+        if let Some(v) = env_parse::<u64>("VIDEOAPI_STORAGE_CRITICAL_FREE_MB")? {
+            c.critical_free_bytes = v * MB;
         }
         if let Some(v) = env_parse("VIDEOAPI_TASK_DEADLINE_SECS")? {
             c.task_deadline_secs = v;
@@ -448,6 +577,9 @@ impl Config {
         }
         if self.max_upload_bytes == 0 {
             anyhow::bail!("max_upload_mb must be at least 1");
+        }
+        if self.critical_free_bytes > self.min_free_bytes {
+            anyhow::bail!("storage.critical_free_mb must not be above storage.min_free_mb");
         }
         if self.task_deadline_secs == 0 {
             anyhow::bail!("task_deadline_secs must be at least 1");

@@ -110,9 +110,28 @@ pub enum AppError {
     },
     /// A URL under this server's own `/uploads/` that names no stored file.
     #[error(
-        "{url} is not a file uploaded to this server (it does not exist or has expired); upload it again with POST /api/upload"
+        "{url} is not a file you uploaded to this server (it does not exist, has expired, or belongs to another account); upload it again with POST /api/upload"
     )]
     UploadNotFound { param: String, url: String },
+    /// An upload would take the account past its storage quota (uploads only).
+    #[error(
+        "storage quota exceeded: this account stores {used_bytes} bytes in {used_files} file(s) (quota: {}); delete uploads or wait for them to expire",
+        quota_words(*quota_bytes, *quota_files)
+    )]
+    StorageQuotaExceeded {
+        used_bytes: u64,
+        used_files: u64,
+        quota_bytes: Option<u64>,
+        quota_files: Option<u64>,
+    },
+    /// A stored file that retention (or the operator) removed.
+    #[error("{key} has expired and was deleted (retention); the record that named it is kept")]
+    FileGone { key: String },
+    /// Free disk space is below the operator's watermark: nothing new is stored.
+    #[error(
+        "the server is low on disk space ({free_bytes} bytes free); uploads are paused, try again later"
+    )]
+    InsufficientStorage { free_bytes: u64 },
     #[error("prompt references {reference} but only {available} {kind} asset(s) were given")]
     UnknownReference {
         reference: String,
@@ -183,6 +202,12 @@ pub enum AppError {
 
 /// What uploads accept, in the words error messages use.
 pub const ACCEPTED_MEDIA: &str = "PNG, JPEG, WebP, GIF, BMP, TIFF, HEIF, AVIF, MP4, MOV, WebM, MKV, AVI, MP3, WAV, OGG, Opus, FLAC, M4A, AAC";
+
+fn quota_words(bytes: Option<u64>, files: Option<u64>) -> String {
+    let b = bytes.map_or("unlimited bytes".to_string(), |b| format!("{b} bytes"));
+    let f = files.map_or("unlimited files".to_string(), |f| format!("{f} files"));
+    format!("{b}, {f}")
+}
 
 fn did_you_mean(suggestion: &Option<String>) -> String {
     match suggestion {
@@ -289,6 +314,11 @@ impl AppError {
             }
             MediaMismatch { .. } => code(415, "invalid_request_error", "unsupported_media_type"),
             UploadNotFound { .. } => code(422, "invalid_request_error", "upload_not_found"),
+            StorageQuotaExceeded { .. } => {
+                code(413, "invalid_request_error", "storage_quota_exceeded")
+            }
+            FileGone { .. } => code(410, "not_found_error", "file_expired"),
+            InsufficientStorage { .. } => code(507, "server_error", "insufficient_storage"),
             UnknownReference { .. } => {
                 code(422, "invalid_request_error", "unknown_asset_reference")
             }
@@ -348,6 +378,7 @@ impl AppError {
             | AppError::ModelNotAllowed { .. } => Some("model".into()),
             AppError::PayloadTooLarge { .. }
             | AppError::UnsupportedMediaType { .. }
+            | AppError::StorageQuotaExceeded { .. }
             | AppError::MediaMismatch { .. } => Some("files".into()),
             _ => None,
         }

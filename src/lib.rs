@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod domain;
 pub mod engine;
 pub mod error;

@@ -31,6 +31,11 @@ pub struct ProviderLabels {
     pub provider: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -44,6 +49,11 @@ pub struct Metrics {
     pub engine_tasks_held: Gauge,
     pub webhooks_delivered: Counter,
     pub webhooks_failed: Counter,
+    pub storage_bytes: Family<KindLabels, Gauge>,
+    pub storage_files: Family<KindLabels, Gauge>,
+    pub storage_free_bytes: Gauge,
+    pub storage_low: Gauge,
+    pub janitor_removed: Counter,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -65,6 +75,11 @@ impl Metrics {
             engine_tasks_held: Gauge::default(),
             webhooks_delivered: Counter::default(),
             webhooks_failed: Counter::default(),
+            storage_bytes: Family::default(),
+            storage_files: Family::default(),
+            storage_free_bytes: Gauge::default(),
+            storage_low: Gauge::default(),
+            janitor_removed: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -122,6 +137,31 @@ impl Metrics {
             "Task callbacks given up after retries",
             m.webhooks_failed.clone(),
         );
+        registry.register(
+            "storage_bytes",
+            "Bytes of stored media, by kind (upload, video)",
+            m.storage_bytes.clone(),
+        );
+        registry.register(
+            "storage_files",
+            "Stored media files, by kind (upload, video)",
+            m.storage_files.clone(),
+        );
+        registry.register(
+            "storage_free_bytes",
+            "Free bytes on the data directory's filesystem at the last check",
+            m.storage_free_bytes.clone(),
+        );
+        registry.register(
+            "storage_low",
+            "1 while free space is below the low watermark (uploads 507, mirroring paused)",
+            m.storage_low.clone(),
+        );
+        registry.register(
+            "janitor_removed",
+            "Stored files removed by retention or the free-space guard",
+            m.janitor_removed.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -130,6 +170,23 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Add (or with negative figures, remove) stored bytes and files of a kind.
+    pub fn storage_add(&self, kind: crate::domain::media::MediaKind, bytes: i64, files: i64) {
+        let l = KindLabels {
+            kind: kind.as_str(),
+        };
+        self.storage_bytes.get_or_create(&l).inc_by(bytes);
+        self.storage_files.get_or_create(&l).inc_by(files);
+    }
+
+    pub fn storage_set(&self, kind: crate::domain::media::MediaKind, bytes: i64, files: i64) {
+        let l = KindLabels {
+            kind: kind.as_str(),
+        };
+        self.storage_bytes.get_or_create(&l).set(bytes);
+        self.storage_files.get_or_create(&l).set(files);
     }
 
     pub fn task_finished(&self, model: &str, status: &'static str) {

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod ledger;
 pub mod limits;
 pub mod margins;
+pub mod media;
 pub mod mp4;
 pub mod network;
 pub mod openai;

@@ -756,6 +756,11 @@ impl Engine {
         let succeeded = Event::UpstreamSucceeded {
             results: results.clone(),
         };
+        // Low on disk: the task waits (still unfinished) rather than fail.
+        if !self.storage.may_mirror() {
+            let wait = self.settings.poll_interval_override;
+            return Ok(Next::After(wait.unwrap_or(Duration::from_secs(30))));
+        }
         let mut outputs = Vec::with_capacity(results.len());
         for (i, r) in results.iter().enumerate() {
             let key = format!(

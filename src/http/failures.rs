@@ -30,6 +30,7 @@ pub const E503: u32 = 1 << 10;
 pub const S401: u32 = 1 << 11;
 pub const E410: u32 = 1 << 12;
 pub const E502: u32 = 1 << 13;
+pub const E507: u32 = 1 << 14;
 
 /// Any JSON body: malformed JSON, too large, wrong content type, invalid fields.
 pub const BODY: u32 = E400 | E413 | E415 | E422;
@@ -77,7 +78,8 @@ const STATUSES: &[(u32, u16, &str)] = &[
     (
         E413,
         413,
-        "Body or file larger than the limit (`payload_too_large`).",
+        "Body or file larger than the limit (`payload_too_large`), or over the account's \
+         storage quota (`storage_quota_exceeded`).",
     ),
     (
         E415,
@@ -107,13 +109,19 @@ const STATUSES: &[(u32, u16, &str)] = &[
     (
         E410,
         410,
-        "Gone: the redemption code expired (`code_expired`).",
+        "Gone: the redemption code expired (`code_expired`), or a stored file expired under \
+         the retention policy and was deleted (`file_expired`).",
     ),
     (
         E502,
         502,
         "An outside service (the payment processor, the mail server) failed \
          (`payment_provider_error`, `email_failed`).",
+    ),
+    (
+        E507,
+        507,
+        "The server is low on disk space (`insufficient_storage`); retry later.",
     ),
 ];
 

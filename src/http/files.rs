@@ -2,6 +2,7 @@
 
 use crate::error::AppError;
 use crate::http::errors::ApiError;
+use crate::storage::Storage;
 use poem::endpoint::{EmbeddedFilesEndpoint, StaticFilesEndpoint};
 use poem::error::{ResponseError, StaticFileError};
 use poem::http::HeaderValue;
@@ -15,12 +16,31 @@ use std::path::PathBuf;
 pub struct WebAssets;
 
 /// Files under `dir`, never rendered as pages: `nosniff` and a sandboxing CSP, so an
-/// uploaded file cannot run script on this origin.
-pub fn stored_files(dir: PathBuf) -> impl Endpoint<Output = Response> {
+/// uploaded file cannot run script on this origin. A file retention removed answers
+/// 410 `file_expired` rather than 404 (`prefix` is the key's first segment).
+pub fn stored_files(
+    dir: PathBuf,
+    storage: Storage,
+    prefix: &'static str,
+) -> impl Endpoint<Output = Response> {
     StaticFilesEndpoint::new(dir)
         .into_endpoint()
         .catch_error(|e: StaticFileError| async move { static_file_error(e) })
         .map_to_response()
+        .around(move |ep, req| {
+            let storage = storage.clone();
+            async move {
+                let rest = req.uri().path().trim_start_matches('/').to_string();
+                let resp = ep.call(req).await?;
+                if resp.status() == poem::http::StatusCode::NOT_FOUND {
+                    let key = format!("{prefix}/{rest}");
+                    if storage.is_gone(&key).await {
+                        return Ok(ApiError(AppError::FileGone { key }).as_response());
+                    }
+                }
+                Ok(resp)
+            }
+        })
         .map(|mut resp: Response| async move {
             let h = resp.headers_mut();
             h.insert(

@@ -128,8 +128,8 @@ pub fn routes(state: AppState) -> impl Endpoint {
     let api = api_service();
     let docs = swagger_ui(&api);
     let data_dir = state.config.data_dir.clone();
-    let uploads = files::stored_files(data_dir.join("uploads"));
-    let videos = files::stored_files(data_dir.join("videos"));
+    let uploads = files::stored_files(data_dir.join("uploads"), state.storage.clone(), "uploads");
+    let videos = files::stored_files(data_dir.join("videos"), state.storage.clone(), "videos");
     Route::new()
         // `POST /v1/videos` takes image files; it caps its own JSON and file parts.
         .at("/v1/videos", api.clone())

@@ -201,7 +201,7 @@ impl<'a> ApiExtractor<'a> for CreateVideoBody {
 impl CreateVideoBody {
     /// The fields as JSON; a file part `input_reference` is stored like an upload and
     /// stands in the fields as `{"image_url": <its URL>}`.
-    async fn read(self, state: &AppState) -> Result<Map<String, Value>, AppError> {
+    async fn read(self, state: &AppState, owner: u64) -> Result<Map<String, Value>, AppError> {
         match self {
             CreateVideoBody::Json(body) => {
                 let bytes = body.into_bytes_limit(JSON_LIMIT).await.map_err(|_| {
@@ -227,7 +227,7 @@ impl CreateVideoBody {
                 }
             }
             CreateVideoBody::Multipart { boundary, body } => {
-                read_multipart(state, &boundary, body).await
+                read_multipart(state, owner, &boundary, body).await
             }
         }
     }
@@ -235,6 +235,7 @@ impl CreateVideoBody {
 
 async fn read_multipart(
     state: &AppState,
+    owner: u64,
     boundary: &str,
     body: Body,
 ) -> Result<Map<String, Value>, AppError> {
@@ -268,6 +269,7 @@ async fn read_multipart(
             let declared = field.content_type().map(|m| m.to_string());
             let saved = save_reference(
                 &state.storage,
+                owner,
                 &filename,
                 declared.as_deref(),
                 &mut field,
@@ -337,6 +339,7 @@ fn duration(v: Option<DurationValue>) -> Option<DurationInput> {
 /// an upload.
 async fn reference_url(
     state: &AppState,
+    owner: u64,
     reference: Option<InputReference>,
 ) -> Result<Option<String>, AppError> {
     let url = match reference {
@@ -375,6 +378,7 @@ async fn reference_url(
     let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))]);
     let saved = save_reference(
         &state.storage,
+        owner,
         "reference",
         Some(declared).filter(|d| !d.is_empty()),
         stream,
@@ -437,7 +441,8 @@ pub struct Video {
     /// Unix seconds when it finished; null before.
     #[oai(nullable)]
     pub completed_at: Option<i64>,
-    /// Always null: stored videos are kept until deleted.
+    /// Unix seconds after which retention deletes the stored video (`content` then
+    /// answers 410 `file_expired`); null before completion or when kept until deleted.
     #[oai(nullable)]
     pub expires_at: Option<i64>,
     /// Seconds billed, as a string (`"5"`).
@@ -451,6 +456,15 @@ pub struct Video {
 }
 
 impl Video {
+    /// With the stored video's expiry (retention), once completed.
+    pub fn expiring(mut self, storage: &crate::storage::Storage, t: &Task) -> Video {
+        self.expires_at = storage
+            .video_expiry(t)
+            .filter(|_| t.status == Status::Completed)
+            .map(|ms| ms / 1000);
+        self
+    }
+
     pub fn from_task(t: &Task, now_ms: i64) -> Video {
         let r = &t.request;
         Video {
@@ -594,19 +608,20 @@ impl OpenAiApi {
         body: CreateVideoBody,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
     ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E409 | E429 }>> {
-        let fields = body.read(state.0).await?;
+        let owner = auth.0.user.id;
+        let fields = body.read(state.0, owner).await?;
         let create = decode_fields(fields, state.config.strict_request_fields)?;
         let model = state.catalog.usable_model(&create.model)?;
-        let reference = reference_url(state.0, create.input_reference.clone()).await?;
+        let reference = reference_url(state.0, owner, create.input_reference.clone()).await?;
         let input = openai::to_generation_input(&model, create.into_request(reference))?;
-        check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
+        check_own_uploads(&state.storage, owner, &state.config.public_url, &input).await?;
         let (task, _) = state
             .tasks
             .create(&auth.0, input, idempotency_key.0, "api")
             .await?;
         let after = poll_after_ms(state.0, &task);
         Ok(VideoResponse::Ok(
-            Json(Video::from_task(&task, crate::domain::now_ms())),
+            Json(Video::from_task(&task, crate::domain::now_ms()).expiring(&state.storage, &task)),
             after,
         ))
     }
@@ -626,7 +641,7 @@ impl OpenAiApi {
         let task = state.tasks.get(&auth.0, &video_id.0).await?;
         let after = poll_after_ms(state.0, &task);
         Ok(VideoResponse::Ok(
-            Json(Video::from_task(&task, crate::domain::now_ms())),
+            Json(Video::from_task(&task, crate::domain::now_ms()).expiring(&state.storage, &task)),
             after,
         ))
     }
@@ -686,7 +701,10 @@ impl OpenAiApi {
             first_id: tasks.first().map(|t| t.id.clone()),
             last_id: tasks.last().map(|t| t.id.clone()),
             has_more,
-            data: tasks.iter().map(|t| Video::from_task(t, now)).collect(),
+            data: tasks
+                .iter()
+                .map(|t| Video::from_task(t, now).expiring(&state.storage, t))
+                .collect(),
         }))
     }
 
@@ -734,7 +752,7 @@ impl OpenAiApi {
         video_id: Path<String>,
         /// `video` (default), `thumbnail` or `spritesheet`.
         variant: Query<Option<String>>,
-    ) -> Result<FileResponse, Failure<{ AUTH | E404 | PARAMS }>> {
+    ) -> Result<FileResponse, Failure<{ AUTH | E404 | E410 | PARAMS }>> {
         let task = state.tasks.get(&auth.0, &video_id.0).await?;
         match variant.0.as_deref() {
             None | Some("") | Some("video") => {}
@@ -762,6 +780,12 @@ impl OpenAiApi {
             .outputs
             .first()
             .ok_or_else(|| AppError::not_found("video content (its files were deleted)"))?;
+        if state.storage.is_gone(&output.key).await {
+            return Err(AppError::FileGone {
+                key: output.key.clone(),
+            }
+            .into());
+        }
         let path = state.storage.path_of(&output.key)?;
         let ranges = StaticFileRequest::from_request_without_body(req)
             .await
@@ -808,7 +832,7 @@ impl OpenAiApi {
             .await?;
         let after = poll_after_ms(state.0, &task);
         Ok(VideoResponse::Ok(
-            Json(Video::from_task(&task, crate::domain::now_ms())),
+            Json(Video::from_task(&task, crate::domain::now_ms()).expiring(&state.storage, &task)),
             after,
         ))
     }

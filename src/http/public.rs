@@ -308,7 +308,13 @@ impl PublicApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
     ) -> Result<CreateResponse, Failure<{ AUTH | BODY | E402 | E409 | E429 }>> {
         let input = body.0.decode(state.config.strict_request_fields)?;
-        check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
+        check_own_uploads(
+            &state.storage,
+            auth.0.user.id,
+            &state.config.public_url,
+            &input,
+        )
+        .await?;
         let (task, _) = state
             .tasks
             .create(&auth.0, input, idempotency_key.0, "api")
@@ -340,7 +346,13 @@ impl PublicApi {
         body: Json<CreateBody>,
     ) -> Result<Json<EstimateView>, Failure<{ AUTH | BODY | E402 }>> {
         let input = body.0.decode(state.config.strict_request_fields)?;
-        check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
+        check_own_uploads(
+            &state.storage,
+            auth.0.user.id,
+            &state.config.public_url,
+            &input,
+        )
+        .await?;
         let e = state.tasks.estimate(&auth.0, input, false).await?;
         Ok(Json(EstimateView::from_estimate(&e)))
     }
@@ -362,7 +374,8 @@ impl PublicApi {
         task_id: Path<String>,
     ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 }>> {
         let task = state.tasks.get(&auth.0, &task_id.0).await?;
-        let mut view = TaskView::from_task(&task, &state.config.public_url);
+        let mut view = TaskView::from_task(&task, &state.config.public_url)
+            .expiring(state.storage.video_expiry(&task));
         view.queue_position = state.tasks.queue_position(&task).await;
         Ok(Json(view))
     }
@@ -401,7 +414,15 @@ impl PublicApi {
             model: None,
         };
         let tasks = state.tasks.list(filter, limit + 1).await?;
-        Ok(Json(TaskList::page(tasks, limit, &state.config.public_url)))
+        let expiry: Vec<_> = tasks
+            .iter()
+            .map(|t| state.storage.video_expiry(t))
+            .collect();
+        let mut page = TaskList::page(tasks, limit, &state.config.public_url);
+        for (view, at) in page.data.iter_mut().zip(expiry) {
+            *view = view.clone().expiring(at);
+        }
+        Ok(Json(page))
     }
 
     /// Cancel a task
@@ -421,13 +442,17 @@ impl PublicApi {
         task_id: Path<String>,
     ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 | E409 }>> {
         let task = state.tasks.cancel(&auth.0, &task_id.0).await?;
-        Ok(Json(TaskView::from_task(&task, &state.config.public_url)))
+        Ok(Json(
+            TaskView::from_task(&task, &state.config.public_url)
+                .expiring(state.storage.video_expiry(&task)),
+        ))
     }
 
     /// Your account
     ///
     /// The balance in credits and the account name; the calling key's limits and usage
-    /// (`key`), and the account's own limits across all its keys (`account_limits`).
+    /// (`key`), the account's own limits across all its keys (`account_limits`), and the
+    /// files it stores against its storage quota (`storage`).
     #[oai(
         path = "/v1/account",
         method = "get",
@@ -441,12 +466,12 @@ impl PublicApi {
     ) -> Result<Json<Account>, Failure<AUTH>> {
         // Fresh from the store: the principal may come from the auth cache.
         let u = &state.accounts.user(auth.0.user.id).await?;
-        let usage = state.limits.usage(u, auth.0.key_id).await?;
+        let limit_usage = state.limits.usage(u, auth.0.key_id).await?;
         let key = match auth.0.key_id {
             Some(kid) => {
                 let k = state.accounts.key(u.id, kid).await?;
                 let mut view = crate::http::console::views::KeyView::at(&k, state.limits.now_ms());
-                view.usage = usage
+                view.usage = limit_usage
                     .iter()
                     .find(|(r, _)| r.is_key)
                     .map(|(_, u)| crate::http::limits::UsageView::from_usage(u));
@@ -454,10 +479,15 @@ impl PublicApi {
             }
             None => None,
         };
-        let account_limits = usage
+        let account_limits = limit_usage
             .iter()
             .find(|(r, _)| !r.is_key)
             .map(|(_, u)| crate::http::limits::LimitsWithUsage::from_usage(u));
+        let storage_usage = state.storage.usage(u.id).await?;
+        let quota = state
+            .storage
+            .quota_of(u.id, u.pricing_group.clone())
+            .await?;
         Ok(Json(Account {
             object: "account".into(),
             username: u.username.clone(),
@@ -465,6 +495,7 @@ impl PublicApi {
             pricing_group: u.pricing_group.clone(),
             key,
             account_limits,
+            storage: crate::http::views::StorageView::new(storage_usage, quota),
         }))
     }
 

@@ -2,7 +2,7 @@
 
 use super::auth::ApiKeyAuth;
 use super::errors::ApiError;
-use super::failures::{AUTH, BODY, Failure};
+use super::failures::{AUTH, BODY, E507, Failure};
 use super::public::ApiTags;
 use crate::app::AppState;
 use crate::error::AppError;
@@ -129,6 +129,11 @@ pub struct UploadedFile {
     pub key: String,
     /// Public URL of the file; use it in `image_urls`, `video_urls` or `audio_urls`.
     pub url: String,
+    /// Unix seconds after which retention deletes the file (its URL then answers 410
+    /// `file_expired`); null when uploads are kept until deleted. A task that is still
+    /// running keeps the uploads it references until it ends.
+    #[oai(nullable)]
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -145,7 +150,10 @@ impl UploadApi {
     ///
     /// Upload images, videos and audio (multipart field `files`, one or many). Returns URLs
     /// that generation requests can reference. Other file types are refused with 415; a
-    /// file over the size limit with 413, and nothing of the request is kept.
+    /// file over the size limit, or an account over its storage quota, with 413
+    /// (`storage_quota_exceeded` names the usage); a server low on disk with 507
+    /// `insufficient_storage`. On any of these nothing of the request is kept. Each file
+    /// carries `expires_at`: retention deletes it then.
     #[oai(
         path = "/api/upload",
         method = "post",
@@ -155,21 +163,23 @@ impl UploadApi {
     async fn upload(
         &self,
         state: Data<&AppState>,
-        _auth: ApiKeyAuth,
+        auth: ApiKeyAuth,
         body: MultipartStream,
-    ) -> Result<Json<UploadResult>, Failure<{ AUTH | BODY }>> {
-        Ok(Json(store_upload(state.0, body).await?))
+    ) -> Result<Json<UploadResult>, Failure<{ AUTH | BODY | E507 }>> {
+        Ok(Json(store_upload(state.0, auth.0.user.id, body).await?))
     }
 }
 
 /// Shared by the public and the console upload routes.
 pub async fn store_upload(
     state: &AppState,
+    owner: u64,
     body: MultipartStream,
 ) -> Result<UploadResult, ApiError> {
     let stream = body.body.into_bytes_stream();
     let files = save_multipart(
         &state.storage,
+        owner,
         &body.boundary,
         stream,
         state.config.max_upload_bytes,
@@ -185,6 +195,7 @@ pub async fn store_upload(
                 content_type: f.content_type,
                 size: f.size,
                 key: f.key,
+                expires_at: f.expires_at_ms.map(|ms| ms / 1000),
             })
             .collect(),
     })

@@ -159,6 +159,11 @@ pub struct TaskView {
     pub error: Option<TaskErrorView>,
     /// Same as `generated`.
     pub videos: Vec<String>,
+    /// Unix seconds after which retention deletes the videos: `url` then answers 410
+    /// `file_expired` while this record stays. Null before completion, or when videos
+    /// are kept until deleted.
+    #[oai(nullable)]
+    pub expires_at: Option<i64>,
     /// Present while a `pending` task waits for a free slot of its key's (or account's)
     /// `max_concurrency`: its 1-based place in that queue.
     #[oai(skip_serializing_if_is_none)]
@@ -342,6 +347,7 @@ impl TaskView {
                     message: e.message.clone(),
                 }),
             videos,
+            expires_at: None,
             queue_position: None,
             credits_charged: match (t.credits_charged, t.status) {
                 (Some(c), _) => Some(c),
@@ -350,6 +356,14 @@ impl TaskView {
             },
             billing: TaskBilling::from_task(t),
         }
+    }
+
+    /// With the videos' expiry (unix ms, from the storage's retention rule).
+    pub fn expiring(mut self, expires_at_ms: Option<i64>) -> TaskView {
+        self.expires_at = expires_at_ms
+            .filter(|_| !self.videos.is_empty())
+            .map(|ms| ms / 1000);
+        self
     }
 }
 
@@ -401,6 +415,43 @@ pub struct Account {
     /// The account's own limits across all its keys, with usage.
     #[oai(skip_serializing_if_is_none)]
     pub account_limits: Option<crate::http::limits::LimitsWithUsage>,
+    /// Files this account stores and its quota.
+    pub storage: StorageView,
+}
+
+/// Stored files of one account. Only uploads count against the quota; mirrored videos
+/// are listed too (retention bounds them).
+#[derive(Debug, Clone, Object)]
+pub struct StorageView {
+    /// Bytes stored (uploads and videos).
+    pub bytes: u64,
+    /// Files stored (uploads and videos).
+    pub files: u64,
+    pub upload_bytes: u64,
+    pub upload_files: u64,
+    pub video_bytes: u64,
+    pub video_files: u64,
+    /// Upload bytes allowed; null = no limit.
+    #[oai(nullable)]
+    pub quota_bytes: Option<u64>,
+    /// Upload files allowed; null = no limit.
+    #[oai(nullable)]
+    pub quota_files: Option<u64>,
+}
+
+impl StorageView {
+    pub fn new(u: crate::domain::media::Usage, q: crate::domain::media::Quota) -> StorageView {
+        StorageView {
+            bytes: u.bytes(),
+            files: u.files(),
+            upload_bytes: u.upload_bytes,
+            upload_files: u.upload_files,
+            video_bytes: u.video_bytes,
+            video_files: u.video_files,
+            quota_bytes: q.bytes,
+            quota_files: q.files,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Object)]

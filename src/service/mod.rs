@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod attempts;
+pub mod backup;
 pub mod catalog;
 pub mod codes;
 pub mod limits;

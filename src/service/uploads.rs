@@ -3,7 +3,7 @@
 
 use crate::domain::request::{self, GenerationInput};
 use crate::error::{AppError, AppResult};
-use crate::storage::{Storage, safe_stem};
+use crate::storage::{NewUpload, Storage, safe_stem};
 use futures_util::Stream;
 
 /// One stored upload, as the API reports it.
@@ -13,6 +13,8 @@ pub struct Uploaded {
     pub content_type: String,
     pub size: u64,
     pub key: String,
+    /// When retention removes it (unix ms); `None` = kept until deleted.
+    pub expires_at_ms: Option<i64>,
 }
 
 /// Files per request; with the per-file cap this bounds a request's disk use.
@@ -219,15 +221,22 @@ fn looks_like_markup(head: &[u8]) -> bool {
         || lower.starts_with("<?xml")
 }
 
-/// Every asset URL under this server's own `/uploads/` must name a stored file: checked
-/// before anything is charged, since no channel could fetch it later.
+/// Every asset URL under this server's own `/uploads/` must name a stored file of the
+/// caller's: checked before anything is charged, since no channel could fetch it later,
+/// and another account's upload is not theirs to reuse. Files stored before uploads had
+/// owners (owner 0) count as anyone's.
 pub async fn check_own_uploads(
     storage: &Storage,
+    owner: u64,
     public_url: &str,
     input: &GenerationInput,
 ) -> AppResult<()> {
     for own in request::own_uploads(public_url, input) {
-        if !storage.exists(&own.key).await {
+        let mine = storage
+            .record(&own.key)
+            .await?
+            .is_some_and(|r| r.owner == owner || r.owner == 0);
+        if !mine || !storage.exists(&own.key).await {
             return Err(AppError::UploadNotFound {
                 param: own.param,
                 url: own.url,
@@ -242,6 +251,7 @@ pub async fn check_own_uploads(
 /// `Idempotency-Key`, same file) names the same URL and is recognised as the same body.
 pub async fn save_reference<S, E>(
     storage: &Storage,
+    owner: u64,
     filename: &str,
     declared: Option<&str>,
     mut body: S,
@@ -254,6 +264,7 @@ where
     use futures_util::StreamExt;
     use sha2::{Digest, Sha256};
     let bad = |e: E| AppError::invalid("input_reference", format!("cannot read the file: {e}"));
+    storage.admit_upload(owner).await?;
     let mut head: Vec<u8> = Vec::new();
     let mut rest = None;
     while head.len() < SNIFF_BYTES {
@@ -303,12 +314,23 @@ where
         safe_stem(filename),
         format.ext
     );
-    let size = part.finish(storage, &key).await?;
+    let size = storage.finish(part, &key).await?;
+    let expires = match storage
+        .record_uploads(owner, &[NewUpload { key: &key, size }])
+        .await
+    {
+        Ok(e) => e.into_iter().next().flatten(),
+        Err(e) => {
+            storage.remove(&key).await;
+            return Err(e);
+        }
+    };
     Ok(Uploaded {
         filename: filename.to_string(),
         content_type: format.served.to_string(),
         size,
         key,
+        expires_at_ms: expires,
     })
 }
 
@@ -316,6 +338,7 @@ where
 /// already written by this request are removed.
 pub async fn save_multipart<S>(
     storage: &Storage,
+    owner: u64,
     boundary: &str,
     body: S,
     limit: u64,
@@ -323,8 +346,27 @@ pub async fn save_multipart<S>(
 where
     S: Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
 {
+    storage.admit_upload(owner).await?;
     let mut saved: Vec<Uploaded> = Vec::new();
-    let result = read_parts(storage, boundary, body, limit, &mut saved).await;
+    let mut result = read_parts(storage, boundary, body, limit, &mut saved).await;
+    if result.is_ok() && !saved.is_empty() {
+        // One record per file, all in one transaction within the quota.
+        let new: Vec<NewUpload> = saved
+            .iter()
+            .map(|u| NewUpload {
+                key: &u.key,
+                size: u.size,
+            })
+            .collect();
+        match storage.record_uploads(owner, &new).await {
+            Ok(expiry) => {
+                for (u, e) in saved.iter_mut().zip(expiry) {
+                    u.expires_at_ms = e;
+                }
+            }
+            Err(e) => result = Err(e),
+        }
+    }
     if let Err(e) = result {
         for u in &saved {
             storage.remove(&u.key).await;
@@ -403,12 +445,13 @@ where
             crate::domain::ids::random_hex(12),
             safe_stem(&filename)
         );
-        let size = part.finish(storage, &key).await?;
+        let size = storage.finish(part, &key).await?;
         saved.push(Uploaded {
             filename,
             content_type,
             size,
             key,
+            expires_at_ms: None,
         });
     }
     Ok(())

@@ -1,270 +1,458 @@
-//! Uploaded and mirrored files on disk: safe names, size caps while streaming, `.part`
-//! files renamed into place only when complete.
+//! Stored files behind one facade: the bytes (local disk backend), a record per file
+//! (owner, size, expiry) kept with them, quotas, and the free-space guard.
 
+pub mod guard;
+pub mod janitor;
+pub mod local;
+
+pub use local::{LocalFiles, PartFile, private_dir, safe_stem, tighten};
+
+use crate::clock::SharedClock;
+use crate::domain::media::{Disk, MediaKind, Quotas, Retention, Usage, video_task_id};
 use crate::error::{AppError, AppResult};
-use futures_util::{Stream, StreamExt};
+use crate::store::media::MediaRecord;
+use crate::store::{self, Store};
+use futures_util::Stream;
+use guard::{DiskGuard, SharedProbe};
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
+use std::sync::Arc;
 
-#[derive(Debug, Clone)]
+/// What the operator set for stored media.
+#[derive(Debug, Clone, Default)]
+pub struct MediaSettings {
+    pub retention: Retention,
+    pub quotas: Quotas,
+    pub low_free_bytes: u64,
+    pub critical_free_bytes: u64,
+    pub probe: SharedProbe,
+}
+
+#[derive(Clone)]
 pub struct Storage {
-    root: PathBuf,
+    files: LocalFiles,
+    store: Store,
+    settings: Arc<MediaSettings>,
+    clock: SharedClock,
+    guard: Arc<DiskGuard>,
 }
 
-/// A file being written; removed unless [`PartFile::finish`] is called.
-pub struct PartFile {
-    tmp: PathBuf,
-    file: Option<tokio::fs::File>,
-    written: u64,
-    limit: u64,
-    done: bool,
-}
-
-/// Create `dir` (and missing parents) as owner-only (0700), and tighten it if it
-/// already exists. Tightening is best effort: a directory the operator prepared with
-/// other owners keeps working, with a warning.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-        tighten(dir, 0o700);
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Storage({})", self.files.root().display())
     }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir)?;
-    Ok(())
 }
 
-/// Make an existing file or directory owner-only (`mode` 0600 or 0700) when group or
-/// others can reach it.
-pub fn tighten(path: &Path, mode: u32) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let Ok(meta) = std::fs::metadata(path) else {
-            return;
-        };
-        if meta.permissions().mode() & 0o077 != 0
-            && let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+/// One upload to record: key, size.
+pub struct NewUpload<'a> {
+    pub key: &'a str,
+    pub size: u64,
+}
+
+/// Every stored file under the root (`uploads/<dir>/<name>`, `videos/<name>`) and its size.
+fn walk_keys(root: &Path) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let list = |dir: &Path| -> Vec<std::fs::DirEntry> {
+        std::fs::read_dir(dir)
+            .map(|r| r.flatten().collect())
+            .unwrap_or_default()
+    };
+    for e in list(&root.join("videos")) {
+        if let Ok(m) = e.metadata()
+            && m.is_file()
         {
-            tracing::warn!(path = %path.display(), error = %e, "cannot make it owner-only");
+            out.push((
+                format!("videos/{}", e.file_name().to_string_lossy()),
+                m.len(),
+            ));
         }
     }
-    #[cfg(not(unix))]
-    let _ = (path, mode);
+    for d in list(&root.join("uploads")) {
+        for e in list(&d.path()) {
+            if let Ok(m) = e.metadata()
+                && m.is_file()
+            {
+                out.push((
+                    format!(
+                        "uploads/{}/{}",
+                        d.file_name().to_string_lossy(),
+                        e.file_name().to_string_lossy()
+                    ),
+                    m.len(),
+                ));
+            }
+        }
+    }
+    out.retain(|(k, _)| local::is_safe_key(k));
+    out
 }
 
 impl Storage {
-    pub fn open(data_dir: &Path) -> AppResult<Storage> {
-        private_dir(data_dir)?;
-        for sub in ["uploads", "videos", "tmp"] {
-            private_dir(&data_dir.join(sub))?;
-        }
-        // Leftovers of writes a crash interrupted.
-        if let Ok(entries) = std::fs::read_dir(data_dir.join("tmp")) {
-            for e in entries.flatten() {
-                if e.file_name().to_string_lossy().ends_with(".part") {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
-        Ok(Storage {
-            root: data_dir.to_path_buf(),
-        })
+    pub fn open(
+        data_dir: &Path,
+        store: Store,
+        settings: MediaSettings,
+        clock: SharedClock,
+    ) -> AppResult<Storage> {
+        let files = LocalFiles::open(data_dir)?;
+        let guard = DiskGuard::new(
+            data_dir,
+            settings.probe.clone(),
+            settings.low_free_bytes,
+            settings.critical_free_bytes,
+        );
+        let s = Storage {
+            files,
+            store,
+            settings: Arc::new(settings),
+            clock,
+            guard: Arc::new(guard),
+        };
+        s.publish_usage();
+        Ok(s)
     }
 
     pub fn root(&self) -> &Path {
-        &self.root
+        self.files.root()
+    }
+
+    pub fn settings(&self) -> &MediaSettings {
+        &self.settings
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn guard(&self) -> &DiskGuard {
+        &self.guard
     }
 
     /// Start writing a file of at most `limit` bytes.
     pub async fn create(&self, limit: u64) -> AppResult<PartFile> {
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("{}.part", crate::domain::ids::random_hex(12)));
-        let mut open = tokio::fs::OpenOptions::new();
-        open.write(true).create_new(true);
-        // Owner-only from the first byte; the rename keeps the mode.
-        #[cfg(unix)]
-        open.mode(0o600);
-        let file = open.open(&tmp).await?;
-        Ok(PartFile {
-            tmp,
-            file: Some(file),
-            written: 0,
-            limit,
-            done: false,
-        })
+        self.files.create(limit).await
     }
 
-    /// Absolute path of a stored key; keys never leave the storage root.
+    pub async fn finish(&self, part: PartFile, key: &str) -> AppResult<u64> {
+        part.finish(&self.files, key).await
+    }
+
     pub fn path_of(&self, key: &str) -> AppResult<PathBuf> {
-        let ok = !key.is_empty()
-            && !key.starts_with('/')
-            && key
-                .split('/')
-                .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
-            && (key.starts_with("uploads/") || key.starts_with("videos/"));
-        if !ok {
-            return Err(AppError::not_found("file"));
-        }
-        Ok(self.root.join(key))
+        self.files.path_of(key)
     }
 
-    /// Whether `key` names a stored file (a key outside the root names none).
     pub async fn exists(&self, key: &str) -> bool {
-        match self.path_of(key) {
-            Ok(p) => tokio::fs::metadata(&p).await.is_ok_and(|m| m.is_file()),
-            Err(_) => false,
+        self.files.exists(key).await
+    }
+
+    /// Whether new files may be stored now; 507 below the low watermark.
+    pub fn room_for_upload(&self) -> AppResult<()> {
+        match self.guard.check() {
+            (Disk::Ok, _) => Ok(()),
+            (_, free_bytes) => Err(AppError::InsufficientStorage { free_bytes }),
         }
     }
 
-    /// Copy a stream into `key`, refusing more than `limit` bytes.
-    pub async fn save_stream<S, E>(&self, key: &str, limit: u64, mut stream: S) -> AppResult<u64>
+    /// The engine asks before mirroring a result: below the low watermark the task waits
+    /// (and stays unfinished) instead of failing.
+    pub fn may_mirror(&self) -> bool {
+        matches!(self.guard.check().0, Disk::Ok)
+    }
+
+    /// Refuse an upload before reading it when the disk is low or the account is full.
+    pub async fn admit_upload(&self, owner: u64) -> AppResult<()> {
+        self.room_for_upload()?;
+        let quotas = self.settings.quotas.clone();
+        self.store
+            .read(move |txn| store::media::check_room(txn, owner, &quotas))
+            .await
+    }
+
+    /// Record finished uploads for `owner` within the quota (all or none: over it, the
+    /// caller removes the files). Returns each file's expiry.
+    pub async fn record_uploads(
+        &self,
+        owner: u64,
+        files: &[NewUpload<'_>],
+    ) -> AppResult<Vec<Option<i64>>> {
+        let now = self.clock.now_ms();
+        let expires = self.settings.retention.upload_expiry(now);
+        let rows: Vec<(String, MediaRecord)> = files
+            .iter()
+            .map(|f| {
+                (
+                    f.key.to_string(),
+                    MediaRecord {
+                        owner,
+                        kind: MediaKind::Upload,
+                        size: f.size,
+                        created_at_ms: now,
+                        expires_at_ms: expires,
+                        task_id: None,
+                    },
+                )
+            })
+            .collect();
+        let quotas = self.settings.quotas.clone();
+        let added: u64 = files.iter().map(|f| f.size).sum();
+        self.store
+            .write(move |txn| store::media::add(txn, &rows, Some(&quotas)))
+            .await?;
+        crate::metrics::METRICS.storage_add(MediaKind::Upload, added as i64, files.len() as i64);
+        Ok(vec![expires; files.len()])
+    }
+
+    /// Copy a stream into `key`, refusing more than `limit` bytes. A mirrored video
+    /// (`videos/<task id>-...`) is recorded for its task's owner with the model's
+    /// retention, so the engine's one call here is all it needs.
+    pub async fn save_stream<S, E>(&self, key: &str, limit: u64, stream: S) -> AppResult<u64>
     where
         S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let mut part = self.create(limit).await?;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| AppError::internal(format!("download failed: {e}")))?;
-            part.write(&chunk).await?;
+        let size = self.files.save_stream(key, limit, stream).await?;
+        if let Some(task_id) = video_task_id(key)
+            && let Err(e) = self.record_video(key, task_id, size).await
+        {
+            self.files.remove(key).await;
+            return Err(e);
         }
-        part.finish(self, key).await
+        Ok(size)
     }
 
-    /// Delete a stored file and, for uploads, its now-empty per-upload folder.
-    pub async fn remove(&self, key: &str) {
-        if let Ok(p) = self.path_of(key) {
-            let _ = tokio::fs::remove_file(&p).await;
-            if key.starts_with("uploads/")
-                && let Some(parent) = p.parent()
-            {
-                let _ = tokio::fs::remove_dir(parent).await;
-            }
-        }
-    }
-}
-
-impl PartFile {
-    /// Append a chunk; past the limit the file is discarded and 413 returned.
-    pub async fn write(&mut self, chunk: &[u8]) -> AppResult<()> {
-        self.written += chunk.len() as u64;
-        if self.written > self.limit {
-            return Err(AppError::PayloadTooLarge {
-                limit_bytes: self.limit,
-            });
-        }
-        match self.file.as_mut() {
-            Some(f) => f.write_all(chunk).await.map_err(AppError::from),
-            None => Err(AppError::internal("file already closed")),
-        }
-    }
-
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Flush, fsync and move into place at `key`.
-    pub async fn finish(mut self, storage: &Storage, key: &str) -> AppResult<u64> {
-        let dest = storage.path_of(key)?;
-        if let Some(mut f) = self.file.take() {
-            f.flush().await?;
-            f.sync_all().await?;
-        }
-        if let Some(parent) = dest.parent() {
-            let mut dirs = tokio::fs::DirBuilder::new();
-            dirs.recursive(true);
-            #[cfg(unix)]
-            dirs.mode(0o700);
-            dirs.create(parent).await?;
-        }
-        tokio::fs::rename(&self.tmp, &dest).await?;
-        self.done = true;
-        Ok(self.written)
-    }
-}
-
-impl Drop for PartFile {
-    fn drop(&mut self) {
-        if !self.done {
-            // Best effort and synchronous: Drop cannot await, and the file is small
-            // metadata work for the OS.
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-/// A file name reduced to safe characters, keeping a readable stem.
-pub fn safe_stem(filename: &str) -> String {
-    let base = filename.rsplit(['/', '\\']).next().unwrap_or("");
-    let stem = base.rsplit_once('.').map(|(s, _)| s).unwrap_or(base);
-    let cleaned: String = stem
-        .chars()
-        .filter_map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                Some(c)
-            } else if c == ' ' || c == '.' {
-                Some('-')
-            } else {
-                None
-            }
-        })
-        .take(64)
-        .collect();
-    let cleaned = cleaned.trim_matches('-').to_string();
-    if cleaned.is_empty() {
-        "file".into()
-    } else {
-        cleaned
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stems_are_safe() {
-        assert_eq!(safe_stem("../../etc/passwd"), "passwd");
-        assert_eq!(safe_stem("my photo.final.png"), "my-photo-final");
-        assert_eq!(safe_stem("图片.png"), "file");
-        assert_eq!(safe_stem(".htaccess"), "file");
-    }
-
-    #[test]
-    fn keys_cannot_escape_the_root() {
-        let s = Storage {
-            root: PathBuf::from("/data"),
+    async fn record_video(&self, key: &str, task_id: &str, size: u64) -> AppResult<()> {
+        let id = task_id.to_string();
+        let task = self
+            .store
+            .read(move |txn| store::tasks::read(txn, &id))
+            .await?
+            .ok_or_else(|| AppError::internal(format!("no task {task_id} for {key}")))?;
+        let now = self.clock.now_ms();
+        let rec = MediaRecord {
+            owner: task.user_id,
+            kind: MediaKind::Video,
+            size,
+            created_at_ms: now,
+            expires_at_ms: self.settings.retention.video_expiry(&task.model, now),
+            task_id: Some(task.id.clone()),
         };
-        assert!(s.path_of("uploads/a/b.png").is_ok());
-        for bad in [
-            "../x",
-            "uploads/../../x",
-            "/etc/passwd",
-            "tmp/x.part",
-            "uploads//x",
-            "",
-        ] {
-            assert!(s.path_of(bad).is_err(), "{bad}");
+        let rows = vec![(key.to_string(), rec)];
+        self.store
+            .write(move |txn| store::media::add(txn, &rows, None))
+            .await?;
+        crate::metrics::METRICS.storage_add(MediaKind::Video, size as i64, 1);
+        Ok(())
+    }
+
+    /// Give files stored before files had records (an upgrade) a record, once: uploads
+    /// owned by nobody (owner 0: any account may still reference them), videos by their
+    /// task's owner, both expiring one retention period from now.
+    pub async fn adopt_unrecorded(&self) -> AppResult<usize> {
+        if self.store.read(store::media::adopted).await? {
+            return Ok(0);
+        }
+        let root = self.files.root().to_path_buf();
+        let found = tokio::task::spawn_blocking(move || walk_keys(&root))
+            .await
+            .map_err(AppError::internal)?;
+        let mut adopted = 0;
+        for chunk in found.chunks(janitor::BATCH) {
+            let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
+            let missing = self
+                .store
+                .read(move |txn| store::media::unrecorded(txn, &keys))
+                .await?;
+            let now = self.clock.now_ms();
+            let mut rows = Vec::new();
+            for (key, size) in chunk.iter().filter(|(k, _)| missing.contains(k)) {
+                let rec = match video_task_id(key) {
+                    Some(id) => {
+                        let id = id.to_string();
+                        let task = self
+                            .store
+                            .read(move |txn| store::tasks::read(txn, &id))
+                            .await?;
+                        let model = task.as_ref().map(|t| t.model.clone()).unwrap_or_default();
+                        MediaRecord {
+                            owner: task.as_ref().map_or(0, |t| t.user_id),
+                            kind: MediaKind::Video,
+                            size: *size,
+                            created_at_ms: now,
+                            expires_at_ms: self.settings.retention.video_expiry(&model, now),
+                            task_id: task.map(|t| t.id),
+                        }
+                    }
+                    None => MediaRecord {
+                        owner: 0,
+                        kind: MediaKind::Upload,
+                        size: *size,
+                        created_at_ms: now,
+                        expires_at_ms: self.settings.retention.upload_expiry(now),
+                        task_id: None,
+                    },
+                };
+                rows.push((key.clone(), rec));
+            }
+            adopted += rows.len();
+            if !rows.is_empty() {
+                self.store
+                    .write(move |txn| store::media::add(txn, &rows, None))
+                    .await?;
+            }
+        }
+        self.store.write(store::media::mark_adopted).await?;
+        if adopted > 0 {
+            tracing::info!(
+                files = adopted,
+                "recorded files stored before retention existed"
+            );
+            self.publish_usage();
+        }
+        Ok(adopted)
+    }
+
+    /// When a finished task's videos expire (unix ms), by the same rule the record used.
+    pub fn video_expiry(&self, task: &crate::domain::task::Task) -> Option<i64> {
+        if task.outputs.is_empty() {
+            return None;
+        }
+        let done = task.finished_at_ms.unwrap_or(task.updated_at_ms);
+        self.settings.retention.video_expiry(&task.model, done)
+    }
+
+    /// Delete a stored file and its record (a user's delete, a failed write's cleanup).
+    pub async fn remove(&self, key: &str) {
+        self.forget(key, None).await;
+    }
+
+    /// Delete a file; with `gone_at` its URL answers 410 afterwards. Bytes first, record
+    /// second: a crash in between leaves a record of a missing file, which the janitor
+    /// clears at its expiry, never an unrecorded file that nothing would remove.
+    pub(crate) async fn forget(&self, key: &str, gone_at: Option<i64>) -> Option<MediaRecord> {
+        self.files.remove(key).await;
+        let k = key.to_string();
+        let rec = match self
+            .store
+            .write(move |txn| store::media::remove(txn, &k, gone_at))
+            .await
+        {
+            Ok(rec) => rec,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "cannot forget a stored file's record");
+                return None;
+            }
+        };
+        if let Some(r) = &rec {
+            crate::metrics::METRICS.storage_add(r.kind, -(r.size as i64), -1);
+        }
+        rec
+    }
+
+    /// The operator's purge: every file of `owner`, in bounded batches. Their URLs answer
+    /// 410 afterwards; tasks keep their records.
+    pub async fn purge_owner(&self, owner: u64) -> AppResult<(u64, u64)> {
+        let (mut files, mut bytes) = (0u64, 0u64);
+        loop {
+            let keys = self
+                .store
+                .read(move |txn| store::media::keys_of(txn, owner, janitor::BATCH))
+                .await?;
+            if keys.is_empty() {
+                return Ok((files, bytes));
+            }
+            self.files.remove_many(keys.clone()).await;
+            let now = self.clock.now_ms();
+            let removed = self
+                .store
+                .write(move |txn| store::media::remove_many(txn, &keys, Some(now)))
+                .await?;
+            for r in &removed {
+                crate::metrics::METRICS.storage_add(r.kind, -(r.size as i64), -1);
+                files += 1;
+                bytes += r.size;
+            }
         }
     }
 
-    #[tokio::test]
-    async fn over_limit_write_leaves_no_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Storage::open(dir.path()).unwrap();
-        let mut p = s.create(4).await.unwrap();
-        p.write(b"abc").await.unwrap();
-        assert!(p.write(b"de").await.is_err());
-        drop(p);
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
-            0
-        );
+    /// Set (or with `None`, clear) an account's own quota.
+    pub async fn set_quota(
+        &self,
+        user: u64,
+        quota: Option<crate::domain::media::Quota>,
+    ) -> AppResult<()> {
+        self.store
+            .write(move |txn| store::media::set_quota(txn, user, quota))
+            .await
+    }
+
+    /// Every account's own quota (those the operator set).
+    pub async fn own_quotas(
+        &self,
+    ) -> AppResult<std::collections::HashMap<u64, crate::domain::media::Quota>> {
+        self.store.read(store::media::own_quotas).await
+    }
+
+    /// Every account that stores files, with its usage and own quota.
+    pub async fn usage_by_user(
+        &self,
+    ) -> AppResult<Vec<(u64, Usage, Option<crate::domain::media::Quota>)>> {
+        self.store
+            .read(|txn| {
+                let mut out = Vec::new();
+                for (user, usage) in store::media::usage_all(txn)? {
+                    out.push((user, usage, store::media::own_quota(txn, user)?));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Whether `key` was removed by retention (its URL answers 410).
+    pub async fn is_gone(&self, key: &str) -> bool {
+        let k = key.to_string();
+        self.store
+            .read(move |txn| store::media::is_gone(txn, &k))
+            .await
+            .unwrap_or(false)
+    }
+
+    pub async fn record(&self, key: &str) -> AppResult<Option<MediaRecord>> {
+        let k = key.to_string();
+        self.store.read(move |txn| store::media::get(txn, &k)).await
+    }
+
+    pub async fn usage(&self, user: u64) -> AppResult<Usage> {
+        self.store
+            .read(move |txn| store::media::usage(txn, user))
+            .await
+    }
+
+    /// The quota that applies to `user` (own, else pricing group, else default).
+    pub async fn quota_of(
+        &self,
+        user: u64,
+        group: Option<String>,
+    ) -> AppResult<crate::domain::media::Quota> {
+        let own = self
+            .store
+            .read(move |txn| store::media::own_quota(txn, user))
+            .await?;
+        Ok(self.settings.quotas.for_user(own, group.as_deref()))
+    }
+
+    /// Bytes stored by kind, for the metrics, from the usage table (start-up).
+    fn publish_usage(&self) {
+        let Ok(all) = self.store.read_now(store::media::usage_all) else {
+            return;
+        };
+        let (mut u, mut v) = ((0i64, 0i64), (0i64, 0i64));
+        for (_, x) in all {
+            u.0 += x.upload_bytes as i64;
+            u.1 += x.upload_files as i64;
+            v.0 += x.video_bytes as i64;
+            v.1 += x.video_files as i64;
+        }
+        let m = &crate::metrics::METRICS;
+        m.storage_set(MediaKind::Upload, u.0, u.1);
+        m.storage_set(MediaKind::Video, v.0, v.1);
     }
 }

@@ -1,10 +1,12 @@
 //! The only module that names redb: tables, one group-committing writer, read helpers.
 
 pub mod audit;
+pub mod backup;
 pub mod catalog;
 pub mod codes;
 pub mod ledger;
 pub mod limits;
+pub mod media;
 pub mod outbox;
 pub mod payments;
 pub mod sessions;
@@ -421,6 +423,7 @@ fn init_schema(db: &Database) -> AppResult<()> {
         txn.open_table(OUTBOX)?;
         txn.open_table(OUTBOX_DUE)?;
         txn.open_table(WEBHOOK_SECRETS)?;
+        media::create_tables(&txn)?;
         money_tables(&txn)?;
         limits::create_tables(&txn)?;
     }

@@ -44,6 +44,18 @@ pub const USER_SESSIONS: TableDefinition<(u64, i64, &str), ()> =
     TableDefinition::new("user_sessions");
 /// (expires at, session hash): what the purge timer removes, found without a scan.
 pub const SESSION_EXPIRY: TableDefinition<(i64, &str), ()> = TableDefinition::new("session_expiry");
+/// Stored files (uploads and mirrored videos): key -> owner, kind, size, expiry.
+pub const MEDIA: TableDefinition<&str, &[u8]> = TableDefinition::new("media");
+/// (expires at ms, key): what the janitor removes next, found without a scan.
+pub const MEDIA_EXPIRY: TableDefinition<(i64, &str), ()> = TableDefinition::new("media_expiry");
+/// (user id, key): an account's files, for the operator's purge.
+pub const USER_MEDIA: TableDefinition<(u64, &str), ()> = TableDefinition::new("user_media");
+/// User id -> bytes and files stored, kept with every add and removal.
+pub const MEDIA_USAGE: TableDefinition<u64, &[u8]> = TableDefinition::new("media_usage");
+/// Keys retention removed -> when: their URLs answer 410 instead of 404.
+pub const MEDIA_GONE: TableDefinition<&str, i64> = TableDefinition::new("media_gone");
+/// User id -> the operator's own storage quota for that account.
+pub const STORAGE_QUOTAS: TableDefinition<u64, &[u8]> = TableDefinition::new("storage_quotas");
 
 // Sign-up, redemption codes, online payments (issue 13). Created at start-up with the rest.
 /// Settings changed from the console: name -> JSON (`signup`).

@@ -25,6 +25,8 @@ async fn seed_example_completes_with_the_documented_response() {
             "credits_refunded",
             "credits_reserved",
             "error",
+            // Beyond the document (issue 14): when retention deletes the videos.
+            "expires_at",
             "format",
             "generated",
             "metadata",

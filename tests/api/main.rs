@@ -4,6 +4,7 @@ mod common;
 
 mod admin;
 mod admin_cli;
+mod backup;
 mod callbacks;
 mod connections;
 mod console;
@@ -17,6 +18,7 @@ mod keys;
 mod leaks;
 mod ledger;
 mod login_security;
+mod media;
 mod models;
 mod openai;
 mod openapi;

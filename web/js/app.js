@@ -17,6 +17,7 @@ import adminProviders from "./admin/providers.js";
 import adminModels from "./admin/models.js";
 import adminTasks from "./admin/tasks.js";
 import adminLedger from "./admin/ledger.js";
+import adminStorage from "./admin/storage.js";
 import redeem from "./pages/redeem.js";
 import topup from "./pages/topup.js";
 import { register, verify, forgot, reset } from "./pages/register.js";
@@ -45,6 +46,7 @@ const ROUTES = {
   "/admin/models": { page: adminModels, auth: true, admin: true, icon: "adminModels" },
   "/admin/tasks": { page: adminTasks, auth: true, admin: true, icon: "tasks" },
   "/admin/ledger": { page: adminLedger, auth: true, admin: true, icon: "ledger" },
+  "/admin/storage": { page: adminStorage, auth: true, admin: true, icon: "storage" },
   "/admin/codes": { page: adminCodes, auth: true, admin: true, icon: "keys" },
   "/admin/payments": { page: adminPayments, auth: true, admin: true, icon: "ledger" },
   "/admin/signup": { page: adminSignup, auth: true, admin: true, icon: "users" },

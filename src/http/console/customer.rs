@@ -287,7 +287,13 @@ impl ConsoleApi {
     {
         // The console is our own client: it never sends extra fields, so always strict.
         let input = body.0.decode(true)?;
-        check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
+        check_own_uploads(
+            &state.storage,
+            auth.who.user.id,
+            &state.config.public_url,
+            &input,
+        )
+        .await?;
         let (task, _) = state
             .tasks
             .create(&auth.who, input, idempotency_key.0, "console")
@@ -316,7 +322,13 @@ impl ConsoleApi {
     ) -> Result<Json<crate::http::views::EstimateView>, Failure<{ SESSION | BODY | CONSOLE_WRITE }>>
     {
         let input = body.0.decode(true)?;
-        check_own_uploads(&state.storage, &state.config.public_url, &input).await?;
+        check_own_uploads(
+            &state.storage,
+            auth.who.user.id,
+            &state.config.public_url,
+            &input,
+        )
+        .await?;
         let e = state.tasks.estimate(&auth.who, input, true).await?;
         Ok(Json(crate::http::views::EstimateView::from_estimate(&e)))
     }
@@ -328,10 +340,10 @@ impl ConsoleApi {
     async fn upload(
         &self,
         state: Data<&AppState>,
-        _auth: SessionAuth,
+        auth: SessionAuth,
         body: MultipartStream,
-    ) -> Result<Json<UploadResult>, Failure<{ SESSION | BODY | E403 }>> {
-        Ok(Json(store_upload(state.0, body).await?))
+    ) -> Result<Json<UploadResult>, Failure<{ SESSION | BODY | E403 | E507 }>> {
+        Ok(Json(store_upload(state.0, auth.who.user.id, body).await?))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod customer;
 pub mod limits;
 pub mod money;
 pub mod session;
+pub mod storage;
 pub mod views;
 
 use super::errors::ApiError;
@@ -40,6 +41,7 @@ pub type ConsoleApis = (
     ConsoleApi,
     AdminApi,
     limits::AdminLimitsApi,
+    storage::StorageAdminApi,
     money::MoneyConsoleApi,
     admin_money::MoneyAdminApi,
 );
@@ -50,6 +52,7 @@ pub fn apis() -> ConsoleApis {
         ConsoleApi,
         AdminApi,
         limits::AdminLimitsApi,
+        storage::StorageAdminApi,
         money::MoneyConsoleApi,
         admin_money::MoneyAdminApi,
     )

@@ -1,0 +1,115 @@
+// Operator: stored files by user (against each quota), per-user quotas, purge, and the
+// retention and free-space settings in force.
+import { get, post, put } from "../api.js";
+import { t } from "../i18n.js";
+import { h, clear, table, loading, errorBox, fmtNumber, pageHeader, formDialog, confirmDialog, field, toast } from "../ui.js";
+
+const MB = 1024 * 1024;
+
+function fmtBytes(n) {
+  if (n >= 1024 * MB) return `${(n / (1024 * MB)).toFixed(2)} GiB`;
+  if (n >= MB) return `${(n / MB).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function fmtPeriod(secs) {
+  if (secs === null || secs === undefined) return t("admin.storage.forever");
+  if (secs % 86400 === 0) return `${secs / 86400}d`;
+  if (secs % 3600 === 0) return `${secs / 3600}h`;
+  return `${secs}s`;
+}
+
+function quotaText(s) {
+  const b = s.quota_bytes === null ? "∞" : fmtBytes(s.quota_bytes);
+  const f = s.quota_files === null ? "∞" : fmtNumber(s.quota_files);
+  return `${fmtBytes(s.upload_bytes)} / ${b} · ${fmtNumber(s.upload_files)} / ${f}`;
+}
+
+export default {
+  async render(main) {
+    const settings = h("div#storage-settings", loading());
+    const list = h("div#storage-list", loading());
+    clear(main, pageHeader(t("nav.admin.storage"), t("admin.storage.subtitle")), h("section.card", settings), h("section.card", list));
+
+    async function load() {
+      try {
+        const o = await get("/console/api/admin/storage");
+        const s = o.settings;
+        const models = Object.entries(s.model_retention_secs || {}).map(([m, v]) => `${m}: ${fmtPeriod(v)}`).join(", ");
+        clear(
+          settings,
+          h(
+            "dl.kv",
+            h("dt", t("admin.storage.retention_uploads")), h("dd", fmtPeriod(s.upload_retention_secs)),
+            h("dt", t("admin.storage.retention_videos")), h("dd", fmtPeriod(s.video_retention_secs) + (models ? ` (${models})` : "")),
+            h("dt", t("admin.storage.free")), h("dd", `${fmtBytes(s.free_bytes)} (${t("admin.storage.watermarks")}: ${fmtBytes(s.low_watermark_bytes)} / ${fmtBytes(s.critical_watermark_bytes)})`),
+          ),
+          h("p.hint", t("admin.storage.settings_hint")),
+        );
+        clear(
+          list,
+          table(
+            [t("admin.filter.user"), t("col.group"), t("admin.storage.used"), t("admin.storage.uploads_quota"), t("admin.storage.videos"), ""],
+            o.users.map((u) => [
+              u.username,
+              u.pricing_group || "—",
+              `${fmtBytes(u.storage.bytes)} · ${fmtNumber(u.storage.files)}`,
+              h("span", quotaText(u.storage), u.own_quota ? h("span.badge", t("admin.storage.own")) : null),
+              `${fmtBytes(u.storage.video_bytes)} · ${fmtNumber(u.storage.video_files)}`,
+              h(
+                "div.page-actions",
+                h("button.btn.btn-small", { type: "button", onclick: () => editQuota(u) }, t("admin.storage.set_quota")),
+                h("button.btn.btn-small.btn-danger", { type: "button", disabled: u.storage.files === 0, onclick: () => purge(u) }, t("admin.storage.purge")),
+              ),
+            ]),
+            { empty: t("admin.storage.empty") },
+          ),
+        );
+      } catch (e) {
+        clear(list, errorBox(e, load));
+      }
+    }
+
+    async function editQuota(u) {
+      const s = u.storage;
+      const res = await formDialog({
+        title: t("admin.storage.quota_title", { name: u.username }),
+        fields: [
+          field(t("admin.storage.quota_mb"), h("input", { name: "mb", type: "number", min: 0, step: 1, value: s.quota_bytes === null ? "" : Math.round(s.quota_bytes / MB) }), { hint: t("admin.storage.blank_unlimited") }),
+          field(t("admin.storage.quota_files"), h("input", { name: "files", type: "number", min: 0, step: 1, value: s.quota_files === null ? "" : s.quota_files })),
+          h("label.check", h("input", { type: "checkbox", name: "inherit", checked: !u.own_quota }), t("admin.storage.inherit")),
+        ],
+        submit: (d) =>
+          put(`/console/api/admin/users/${u.user_id}/storage-quota`, {
+            inherit: d.inherit === "on",
+            quota_bytes: d.mb === "" ? null : Number(d.mb) * MB,
+            quota_files: d.files === "" ? null : Number(d.files),
+          }),
+      });
+      if (res) {
+        toast(t("admin.storage.saved"));
+        await load();
+      }
+    }
+
+    async function purge(u) {
+      const ok = await confirmDialog({
+        title: t("admin.storage.purge_title", { name: u.username }),
+        message: t("admin.storage.purge_message", { n: fmtNumber(u.storage.files), size: fmtBytes(u.storage.bytes) }),
+        confirm: t("admin.storage.purge"),
+        danger: true,
+      });
+      if (!ok) return;
+      try {
+        const r = await post(`/console/api/admin/users/${u.user_id}/storage/purge`);
+        toast(t("admin.storage.purged", { n: fmtNumber(r.files), size: fmtBytes(r.bytes) }));
+      } catch (e) {
+        toast(e.message, "error");
+      }
+      await load();
+    }
+
+    await load();
+  },
+};
