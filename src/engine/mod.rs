@@ -392,7 +392,7 @@ impl Engine {
     /// Seam: whether results may be copied in now (a disk guard says no; the task waits
     /// in mirroring rather than fail).
     fn may_mirror(&self, _task: &Task) -> bool {
-        true
+        self.storage.may_mirror()
     }
 
     /// Advance one task by one step.
@@ -756,11 +756,6 @@ impl Engine {
         let succeeded = Event::UpstreamSucceeded {
             results: results.clone(),
         };
-        // Low on disk: the task waits (still unfinished) rather than fail.
-        if !self.storage.may_mirror() {
-            let wait = self.settings.poll_interval_override;
-            return Ok(Next::After(wait.unwrap_or(Duration::from_secs(30))));
-        }
         let mut outputs = Vec::with_capacity(results.len());
         for (i, r) in results.iter().enumerate() {
             let key = format!(
