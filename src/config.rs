@@ -636,6 +636,10 @@ impl Config {
     }
 }
 
+/// The completion-callback signing key's file in the data dir; made on first start and
+/// kept across restarts (and in backups) so URLs handed to upstreams stay valid.
+pub const CALLBACK_KEY_FILE: &str = "callback.key";
+
 /// The sign-up, mail and payment settings from the environment, and their secret files.
 fn load_money_env(c: &mut Config) -> anyhow::Result<()> {
     if let Some(v) = env("VIDEOAPI_REGISTRATION") {

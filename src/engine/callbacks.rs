@@ -7,9 +7,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::Path;
 
-/// The signing key's file in the data dir; made on first start, kept across restarts so
-/// URLs handed to upstreams before a restart stay valid.
-const KEY_FILE: &str = "callback.key";
+use crate::config::CALLBACK_KEY_FILE as KEY_FILE;
 
 pub struct Signer {
     /// `<public_url>/callbacks/tasks`

@@ -149,6 +149,7 @@ fn parse_result(reply: &http::Reply, output: Option<&str>) -> Result<PollOutcome
 #[async_trait]
 impl Describe for Fal {
     const KIND: &'static str = "fal";
+    const CALLBACK: bool = true;
     const AUTH: Auth = Auth::Scheme("Key");
     const ID_AT: &'static [&'static str] = &["request_id"];
     // 400 ALREADY_COMPLETED / 404 NOT_FOUND: nothing left to stop.

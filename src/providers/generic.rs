@@ -170,6 +170,9 @@ pub trait Describe: Send + Sync + Sized + 'static {
     const AUTH: Auth = Auth::Bearer;
     /// Resubmitting the same task id cannot create a second upstream task.
     const IDEMPOTENT: bool = false;
+    /// The body carries `SubmitJob::callback_url` in the provider's own callback field,
+    /// so the engine polls these tasks only as a slower fallback.
+    const CALLBACK: bool = false;
     /// The key goes with downloads from the API's own host (never elsewhere).
     const DOWNLOAD_AUTH: bool = false;
     /// Extra headers on an authenticated download.
@@ -460,6 +463,10 @@ impl<D: Describe> Provider for Adapter<D> {
 
     fn idempotent_submit(&self) -> bool {
         D::IDEMPOTENT
+    }
+
+    fn completion_callback(&self) -> bool {
+        D::CALLBACK
     }
 
     fn credentials(&self) -> Vec<String> {

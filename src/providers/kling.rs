@@ -419,6 +419,7 @@ impl Kling {
 #[async_trait]
 impl Describe for Kling {
     const KIND: &'static str = "kling";
+    const CALLBACK: bool = true;
     // `external_task_id` is unique per account: a resend cannot make a second task.
     const IDEMPOTENT: bool = true;
 

@@ -216,6 +216,7 @@ fn prediction_id(upstream_id: &str) -> Result<&str, ProviderError> {
 #[async_trait]
 impl Describe for Replicate {
     const KIND: &'static str = "replicate";
+    const CALLBACK: bool = true;
     const CANCEL_DONE: &'static [u16] = &[404];
 
     fn from_config(_: &ProviderConfig) -> Result<Replicate, AppError> {

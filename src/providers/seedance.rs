@@ -311,6 +311,7 @@ pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
 #[async_trait]
 impl Describe for Seedance {
     const KIND: &'static str = "seedance";
+    const CALLBACK: bool = true;
 
     fn from_config(cfg: &ProviderConfig) -> Result<Seedance, AppError> {
         Seedance::new(cfg)

@@ -61,6 +61,7 @@ pub fn backup(
         Ok((copied, store::backup::manifest(txn)?))
     })?;
     crate::storage::tighten(&dest.join(DB_FILE), 0o600);
+    copy_secrets(data_dir, dest)?;
     let mut missing = Vec::new();
     let mut bytes = 0u64;
     if with_media {
@@ -118,6 +119,20 @@ pub struct RestoreReport {
     pub missing: Vec<String>,
 }
 
+/// Data-dir files that are neither database nor media but that the records depend on.
+const SECRETS: &[&str] = &[crate::config::CALLBACK_KEY_FILE];
+
+fn copy_secrets(from: &Path, to: &Path) -> AppResult<()> {
+    for name in SECRETS {
+        let src = from.join(name);
+        if src.is_file() {
+            std::fs::copy(&src, to.join(name))?;
+            crate::storage::tighten(&to.join(name), 0o600);
+        }
+    }
+    Ok(())
+}
+
 /// Put a backup in place on a stopped server: the current database is kept aside as
 /// `videoapi.redb.before-restore-<ms>`, never overwritten.
 pub fn restore(src: &Path, data_dir: &Path) -> AppResult<RestoreReport> {
@@ -149,6 +164,8 @@ pub fn restore(src: &Path, data_dir: &Path) -> AppResult<RestoreReport> {
     crate::storage::tighten(&tmp, 0o600);
     std::fs::File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, &db_path)?;
+    // The restored tasks' callback URLs were signed with the backup's key.
+    copy_secrets(src, data_dir)?;
     let mut restored = 0;
     let mut missing = Vec::new();
     for f in &manifest.files {

@@ -34,7 +34,11 @@ fn text(out: &Output) -> String {
 
 #[tokio::test]
 async fn a_backup_taken_during_a_create_load_restores_and_checks_clean() {
-    let app = TestApp::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    // Makes the server keep a callback signing key, which the backup must carry.
+    config.allow_private_callbacks = true;
+    let app = TestApp::with_config(dir, config).await;
     let key = app.user_with_key("loaded", 1_000_000).await;
     // Uploads so the manifest has media to list.
     let form = reqwest::multipart::Form::new().part(
@@ -118,6 +122,11 @@ async fn a_backup_taken_during_a_create_load_restores_and_checks_clean() {
         text(&out).contains("media files copied back") && !text(&out).contains("MISSING"),
         "{}",
         text(&out)
+    );
+    // Tasks' callback URLs were signed with this key: it travels with the database.
+    assert_eq!(
+        std::fs::read(restored.path().join("callback.key")).unwrap(),
+        std::fs::read(app.data_dir().join("callback.key")).unwrap()
     );
     let out = cli(restored.path(), &["check"]);
     assert!(out.status.success(), "{}", text(&out));
