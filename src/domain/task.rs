@@ -56,7 +56,7 @@ pub enum Phase {
 }
 
 /// Where a finished upstream video can be fetched; internal only, never shown to callers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultRef {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,6 +64,15 @@ pub struct ResultRef {
     /// Fingerprint of the channel key needed to fetch it, when the URL needs auth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+    /// What upstream says it made, for settlement; `None` where its answer is silent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<bool>,
+    /// The provider's own billing units for the task (Kling `final_unit_deduction`, Ark
+    /// `usage.completion_tokens`), carried on the first result only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_units: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -448,8 +457,7 @@ mod tests {
             Event::UpstreamSucceeded {
                 results: vec![ResultRef {
                     url: "https://up/v.mp4".into(),
-                    duration_seconds: None,
-                    credential: None,
+                    ..ResultRef::default()
                 }],
             },
             Event::Mirrored {

@@ -107,7 +107,7 @@ impl Provider for Demo {
         Ok(PollOutcome::Succeeded(vec![ResultRef {
             url: format!("demo://{shape}"),
             duration_seconds: seconds.parse().ok(),
-            credential: None,
+            ..ResultRef::default()
         }]))
     }
 

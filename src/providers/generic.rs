@@ -146,7 +146,25 @@ pub fn video(url: String, duration: Option<u32>, credential: Option<&str>) -> Po
         url,
         duration_seconds: duration,
         credential: credential.map(str::to_string),
+        ..ResultRef::default()
     }])
+}
+
+/// `outcome` with upstream's report of what it made (on its first video), for settlement.
+pub fn reported(
+    mut outcome: PollOutcome,
+    resolution: Option<String>,
+    audio: Option<bool>,
+    units: Option<u64>,
+) -> PollOutcome {
+    if let PollOutcome::Succeeded(results) = &mut outcome
+        && let Some(first) = results.first_mut()
+    {
+        first.resolution = resolution;
+        first.audio = audio;
+        first.provider_units = units;
+    }
+    outcome
 }
 
 /// A `BadResponse` saying what was missing.

@@ -4,7 +4,9 @@
 //! resent submission finds the first one instead of creating a second task.
 
 use super::credentials::Credential;
-use super::generic::{Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple};
+use super::generic::{
+    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, reported, simple,
+};
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
 use super::{PollOutcome, ProviderError, SubmitJob};
@@ -325,6 +327,16 @@ fn data(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
     }
 }
 
+/// The units Kling deducted for the task: a numeric string in its answer ("1"); a
+/// fraction is rounded up (what the account was charged is at least that).
+fn units(v: Option<&Value>) -> Option<u64> {
+    let n = match v? {
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        other => other.as_f64()?,
+    };
+    (0.0..1e15).contains(&n).then(|| n.ceil() as u64)
+}
+
 /// Map one task object (`data`) to an outcome.
 pub fn parse_task(d: &Value) -> Result<PollOutcome, ProviderError> {
     let table = [
@@ -345,14 +357,19 @@ pub fn parse_task(d: &Value) -> Result<PollOutcome, ProviderError> {
                         duration_seconds: str_at(v, &["duration"])
                             .and_then(|s| s.parse::<f64>().ok())
                             .map(|s| s.round() as u32),
-                        credential: None,
+                        ..ResultRef::default()
                     })
                 })
                 .collect();
             if results.is_empty() {
                 return Err(missing("task_result.videos"));
             }
-            PollOutcome::Succeeded(results)
+            reported(
+                PollOutcome::Succeeded(results),
+                None,
+                None,
+                units(d.get("final_unit_deduction")),
+            )
         }
         Phase::Failed => PollOutcome::Failed {
             code: "generation_failed".into(),
@@ -605,6 +622,12 @@ mod tests {
         assert_eq!(parse_task(&json!({"task_status": "processing"})).unwrap(), PollOutcome::Running);
         let ok = parse_task(&json!({"task_status": "succeed", "task_result": {"videos": [{"url": "https://cdn/x.mp4", "duration": "5.042"}]}})).unwrap();
         assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(5)));
+        // The documented answer: units deducted as a string, length per video.
+        let ok = parse_task(&json!({"task_status": "succeed", "final_unit_deduction": "2", "task_result": {"videos": [{"url": "https://cdn/x.mp4", "duration": "10.1"}]}})).unwrap();
+        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(10) && r[0].provider_units == Some(2)));
+        assert_eq!(units(Some(&json!("0.5"))), Some(1));
+        assert_eq!(units(Some(&json!("lots"))), None);
+        assert_eq!(units(Some(&json!("-1"))), None);
         assert_eq!(
             parse_task(&json!({"task_status": "failed", "task_status_msg": "Failure to pass the risk control system"})).unwrap(),
             PollOutcome::Failed { code: "generation_failed".into(), message: "Failure to pass the risk control system".into() }

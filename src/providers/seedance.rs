@@ -3,7 +3,8 @@
 //! `GET /contents/generations/tasks/{id}`, download the pre-signed `content.video_url`.
 
 use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, reported, simple,
+    video,
 };
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
@@ -294,10 +295,18 @@ pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
         Phase::Succeeded => {
             let url =
                 str_at(v, &["content", "video_url"]).ok_or_else(|| missing("content.video_url"))?;
-            video(
-                url,
-                v.get("duration").and_then(Value::as_u64).map(|d| d as u32),
-                None,
+            // Ark's answer says what it made: length, resolution, audio, and the tokens
+            // it billed (`usage.completion_tokens`).
+            reported(
+                video(
+                    url,
+                    v.get("duration").and_then(Value::as_u64).map(|d| d as u32),
+                    None,
+                ),
+                str_at(v, &["resolution"]),
+                v.get("generate_audio").and_then(Value::as_bool),
+                v.pointer("/usage/completion_tokens")
+                    .and_then(Value::as_u64),
             )
         }
         Phase::Failed => failed(
@@ -481,6 +490,9 @@ mod tests {
         assert_eq!(parse_task(&json!({"status": "running"})).unwrap(), PollOutcome::Running);
         let done = parse_task(&json!({"status": "succeeded", "duration": 5, "content": {"video_url": "https://tos/x.mp4"}})).unwrap();
         assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://tos/x.mp4" && r[0].duration_seconds == Some(5)));
+        // The documented answer reports length, resolution, audio and the tokens billed.
+        let done = parse_task(&json!({"status": "succeeded", "content": {"video_url": "https://tos/x.mp4"}, "usage": {"completion_tokens": 108900, "total_tokens": 108900}, "resolution": "720p", "duration": 5, "generate_audio": true})).unwrap();
+        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].resolution.as_deref() == Some("720p") && r[0].audio == Some(true) && r[0].provider_units == Some(108900)));
         let failed = parse_task(&json!({"status": "failed", "error": {"code": "OutputVideoSensitiveContentDetected", "message": "blocked, see https://x"}})).unwrap();
         assert_eq!(failed, PollOutcome::Failed { code: "OutputVideoSensitiveContentDetected".into(), message: "blocked, see [link]".into() });
         assert!(matches!(parse_task(&json!({"status": "expired"})).unwrap(), PollOutcome::Failed { ref code, .. } if code == "upstream_expired"));

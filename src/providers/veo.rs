@@ -214,8 +214,8 @@ pub fn parse_operation(v: &Value, credential: Option<&str>) -> Result<PollOutcom
                 .filter_map(|s| {
                     Some(ResultRef {
                         url: s.pointer("/video/uri")?.as_str()?.to_string(),
-                        duration_seconds: None,
                         credential: credential.map(str::to_string),
+                        ..ResultRef::default()
                     })
                 })
                 .collect()

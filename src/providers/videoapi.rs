@@ -77,8 +77,7 @@ pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
                 urls.into_iter()
                     .map(|url| ResultRef {
                         url,
-                        duration_seconds: None,
-                        credential: None,
+                        ..ResultRef::default()
                     })
                     .collect(),
             )

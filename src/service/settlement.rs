@@ -9,6 +9,8 @@ use crate::domain::task::{Output, ResultRef, Task};
 use crate::storage::Storage;
 
 /// The longest reported duration, else the longest measured one; one entry per video.
+/// Resolution, audio and provider units are upstream's word where it gives one (the
+/// request's values stand in otherwise); units add up over the results.
 pub async fn made(storage: &Storage, results: &[ResultRef], outputs: &[Output]) -> Made {
     let reported = results.iter().filter_map(|r| r.duration_seconds).max();
     let seconds = match reported {
@@ -23,10 +25,18 @@ pub async fn made(storage: &Storage, results: &[ResultRef], outputs: &[Output]) 
             longest
         }
     };
+    let units: Vec<u64> = results.iter().filter_map(|r| r.provider_units).collect();
     Made {
         seconds,
+        resolution: results.iter().find_map(|r| r.resolution.clone()),
         videos: u32::try_from(outputs.len()).unwrap_or(u32::MAX),
-        ..Made::default()
+        audio: results.iter().filter_map(|r| r.audio).reduce(|a, b| a || b),
+        // No report stays unknown; an absurd sum too, rather than saturating into a cost.
+        provider_units: if units.is_empty() {
+            None
+        } else {
+            units.iter().try_fold(0u64, |a, b| a.checked_add(*b))
+        },
     }
 }
 

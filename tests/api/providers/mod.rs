@@ -644,3 +644,82 @@ pub async fn model_with_settings(
     });
     app.state().catalog.put_model(m).await.unwrap();
 }
+
+/// Settlement on what the provider says it made. Model `m` costs 10 credits a second and
+/// its route `unit_credits` per `per_units` provider units. A task asking the spec's
+/// 5 s whose upstream made `longer` seconds (`sim:made=N`) is charged its reservation,
+/// capped; one that made `shorter` is charged those seconds and refunded the rest, in one
+/// `settle` entry. Returns the stored settlements (long, short) for the units check.
+pub async fn settles_on_what_was_made(
+    spec: &Spec,
+    core: &Core,
+    sim_url: &str,
+    (longer, shorter): (i64, i64),
+    (unit_credits, per_units): (i64, Option<u64>),
+) -> (
+    videoapi::domain::settlement::Settlement,
+    videoapi::domain::settlement::Settlement,
+) {
+    let (app, key) = single(spec, sim_url).await;
+    let mut m = (*app.state().catalog.model("m").unwrap()).clone();
+    m.billing = Billing {
+        mode: BillingMode::PerSecond,
+        credits: 10,
+        ..Billing::default()
+    };
+    m.routes[0].cost = Some(videoapi::domain::catalog::RouteCost {
+        unit_credits,
+        per_units,
+        ..Default::default()
+    });
+    app.state().catalog.put_model(m).await.unwrap();
+    let ask = |n: i64| {
+        let mut r = request(spec, "m", &format!(" sim:made={n}"));
+        r["duration"] = json!(5);
+        r
+    };
+    let long = create(&app, &key, ask(longer)).await;
+    let short = create(&app, &key, ask(shorter)).await;
+    let l = expect_completed(&app, &key, &long, core).await;
+    let s = expect_completed(&app, &key, &short, core).await;
+    assert_eq!(
+        (
+            &l["credits_reserved"],
+            &l["credits_charged"],
+            &l["credits_refunded"]
+        ),
+        (&json!(50), &json!(50), &json!(false)),
+        "{l}"
+    );
+    assert_eq!(l["billing"]["settlement"]["capped"], true, "{l}");
+    assert_eq!(
+        (
+            &s["credits_reserved"],
+            &s["credits_charged"],
+            &s["credits_refunded"]
+        ),
+        (&json!(50), &json!(10 * shorter), &json!(true)),
+        "{s}"
+    );
+    assert_eq!(
+        s["billing"]["settlement"]["duration_seconds"], shorter,
+        "{s}"
+    );
+    assert_eq!(app.balance(&key).await, START_CREDITS - 50 - 10 * shorter);
+    let settles = app
+        .state()
+        .store
+        .read_now(|txn| videoapi::store::ledger::list(txn, None, None, 1000))
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind.as_str() == "settle")
+        .count();
+    assert_eq!(settles, 1, "only the shorter task gives anything back");
+    assert_ledger(&app);
+    let (l, s) = (stored(&app, &long), stored(&app, &short));
+    app.stop().await;
+    (
+        l.settlement.expect("settled"),
+        s.settlement.expect("settled"),
+    )
+}

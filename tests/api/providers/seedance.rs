@@ -247,3 +247,15 @@ async fn seedance_sends_callback_url_and_ark_posts_the_task_when_it_ends() {
     assert!(task["content"]["video_url"].is_string(), "{task}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seedance_settles_on_the_reported_duration_and_records_usage_tokens() {
+    let sim = start(Ark::new("ark-key-1")).await;
+    // Ark made 8 s for a 5 s ask (capped) and 3 s for another (refunded); its
+    // `usage.completion_tokens` (21 780 a second here) at 15 credits per 1000 tokens is
+    // the upstream cost, rounded up.
+    let (long, short) =
+        settles_on_what_was_made(&spec(), &sim, &sim.url, (8, 3), (15, Some(1000))).await;
+    assert_eq!((long.seconds, long.upstream_cost), (8, Some(2614)));
+    assert_eq!((short.seconds, short.upstream_cost), (3, Some(981)));
+}

@@ -167,9 +167,17 @@ fn task_data(core: &Core, stage: Stage, t: &SimTask) -> Value {
                     u
                 }
             };
+            // Kling reports the length it made as a decimal string and the units it
+            // deducted as a numeric string: "1" for the documented 5 s task (one unit per
+            // started 5 s here).
+            let asked = t.request["duration"]
+                .as_str()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(5);
+            let secs = super::made_seconds(&t.request).unwrap_or(asked);
             d["task_status"] = json!("succeed");
-            d["final_unit_deduction"] = json!("1");
-            d["task_result"] = json!({"videos": [{"id": "v1", "url": url, "watermark_url": "", "duration": "5.042"}]});
+            d["final_unit_deduction"] = json!(secs.div_ceil(5).to_string());
+            d["task_result"] = json!({"videos": [{"id": "v1", "url": url, "watermark_url": "", "duration": format!("{secs}.042")}]});
         }
     }
     d

@@ -188,6 +188,15 @@ pub fn outcome_of(prompt: &str) -> Outcome {
     }
 }
 
+/// The length upstream makes instead of the one asked, when the request says
+/// `sim:made=N` anywhere (its prompt): a model that ignores or rounds the duration.
+pub fn made_seconds(request: &Value) -> Option<u64> {
+    let text = request.to_string();
+    let rest = &text[text.find("sim:made=")? + "sim:made=".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 pub fn blocked(prompt: &str) -> bool {
     prompt.contains("sim:block")
 }

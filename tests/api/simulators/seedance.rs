@@ -118,8 +118,14 @@ fn render(core: &Core, stage: Stage, t: &SimTask) -> Value {
             };
             v["status"] = json!("succeeded");
             v["content"] = json!({"video_url": url});
-            v["usage"] = json!({"completion_tokens": 108900, "total_tokens": 108900});
-            v["duration"] = t.request["duration"].clone();
+            // Tokens scale with the length made: 108900 for the documented 5 s at 720p.
+            let secs = super::made_seconds(&t.request).or(t.request["duration"].as_u64());
+            let tokens = secs.map_or(108_900, |s| 21_780 * s);
+            v["usage"] = json!({"completion_tokens": tokens, "total_tokens": tokens});
+            v["duration"] = secs.map_or(t.request["duration"].clone(), |s| json!(s));
+            if let Some(a) = t.request.get("generate_audio") {
+                v["generate_audio"] = a.clone();
+            }
             v["resolution"] = t.request["resolution"].clone();
             v["ratio"] = t.request["ratio"].clone();
             v["framespersecond"] = json!(24);
