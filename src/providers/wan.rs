@@ -8,7 +8,8 @@
 
 use super::credentials::Credential;
 use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
+    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, reported, simple,
+    video,
 };
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
@@ -367,8 +368,19 @@ pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
     Ok(match parse_status(&out, &["task_status"], &table)? {
         Phase::Succeeded => {
             let url = str_at(&out, &["video_url"]).ok_or_else(|| missing("output.video_url"))?;
-            let secs = v.pointer("/usage/duration").and_then(Value::as_f64);
-            video(url, secs.map(|d| d.round() as u32), None)
+            // `usage` is what DashScope billed: newer models split input and output
+            // seconds (the output is what was made); `SR` is the short side, e.g. 1080.
+            let secs = v
+                .pointer("/usage/output_video_duration")
+                .or_else(|| v.pointer("/usage/duration"))
+                .and_then(Value::as_f64);
+            let sr = v.pointer("/usage/SR").and_then(Value::as_u64);
+            reported(
+                video(url, secs.map(|d| d.round() as u32), None),
+                sr.map(|n| format!("{n}p")),
+                None,
+                None,
+            )
         }
         Phase::Failed => failed(str_at(&out, &["code"]), str_at(&out, &["message"])),
         p => simple(p).expect("simple phase"),
@@ -536,6 +548,8 @@ mod tests {
         assert!(parse_task(&t("UNKNOWN")).is_err());
         let ok = parse_task(&json!({"output": {"task_status": "SUCCEEDED", "video_url": "https://oss/x.mp4"}, "usage": {"duration": 5}})).unwrap();
         assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(5)));
+        let ok = parse_task(&json!({"output": {"task_status": "SUCCEEDED", "video_url": "https://oss/x.mp4"}, "usage": {"duration": 9, "input_video_duration": 4, "output_video_duration": 5, "video_count": 1, "SR": 1080}})).unwrap();
+        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(5) && r[0].resolution.as_deref() == Some("1080p")));
         assert_eq!(
             parse_task(&json!({"output": {"task_status": "FAILED", "code": "DataInspectionFailed", "message": "Output data may contain inappropriate content."}})).unwrap(),
             PollOutcome::Failed { code: "DataInspectionFailed".into(), message: "Output data may contain inappropriate content.".into() }

@@ -185,7 +185,8 @@ async fn kling_settles_on_the_reported_duration_and_records_final_unit_deduction
     let sim = start(sim()).await;
     // Kling made 8 s for a 5 s ask (capped at the reservation) and 3 s for another
     // (refunded); `final_unit_deduction` 2 and 1 at 7 credits a unit is the upstream cost.
-    let (long, short) = settles_on_what_was_made(&spec(), &sim, &sim.url, (8, 3), (7, None)).await;
+    let (long, short) =
+        settles_on_what_was_made(&spec(), &sim, &sim.url, (8, 3), units(7, None)).await;
     assert_eq!((long.seconds, long.upstream_cost), (8, Some(14)));
     assert_eq!((short.seconds, short.upstream_cost), (3, Some(7)));
 }

@@ -646,7 +646,7 @@ pub async fn model_with_settings(
 }
 
 /// Settlement on what the provider says it made. Model `m` costs 10 credits a second and
-/// its route `unit_credits` per `per_units` provider units. A task asking the spec's
+/// its route `cost` (the operator's upstream cost). A task asking the spec's
 /// 5 s whose upstream made `longer` seconds (`sim:made=N`) is charged its reservation,
 /// capped; one that made `shorter` is charged those seconds and refunded the rest, in one
 /// `settle` entry. Returns the stored settlements (long, short) for the units check.
@@ -655,7 +655,7 @@ pub async fn settles_on_what_was_made(
     core: &Core,
     sim_url: &str,
     (longer, shorter): (i64, i64),
-    (unit_credits, per_units): (i64, Option<u64>),
+    cost: videoapi::domain::catalog::RouteCost,
 ) -> (
     videoapi::domain::settlement::Settlement,
     videoapi::domain::settlement::Settlement,
@@ -667,11 +667,7 @@ pub async fn settles_on_what_was_made(
         credits: 10,
         ..Billing::default()
     };
-    m.routes[0].cost = Some(videoapi::domain::catalog::RouteCost {
-        unit_credits,
-        per_units,
-        ..Default::default()
-    });
+    m.routes[0].cost = Some(cost);
     app.state().catalog.put_model(m).await.unwrap();
     let ask = |n: i64| {
         let mut r = request(spec, "m", &format!(" sim:made={n}"));
@@ -722,4 +718,13 @@ pub async fn settles_on_what_was_made(
         l.settlement.expect("settled"),
         s.settlement.expect("settled"),
     )
+}
+
+/// A route cost of `credits` per `per` provider units (a Kling unit, an Ark token).
+pub fn units(credits: i64, per: Option<u64>) -> videoapi::domain::catalog::RouteCost {
+    videoapi::domain::catalog::RouteCost {
+        unit_credits: credits,
+        per_units: per,
+        ..Default::default()
+    }
 }

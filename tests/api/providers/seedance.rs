@@ -255,7 +255,7 @@ async fn seedance_settles_on_the_reported_duration_and_records_usage_tokens() {
     // `usage.completion_tokens` (21 780 a second here) at 15 credits per 1000 tokens is
     // the upstream cost, rounded up.
     let (long, short) =
-        settles_on_what_was_made(&spec(), &sim, &sim.url, (8, 3), (15, Some(1000))).await;
+        settles_on_what_was_made(&spec(), &sim, &sim.url, (8, 3), units(15, Some(1000))).await;
     assert_eq!((long.seconds, long.upstream_cost), (8, Some(2614)));
     assert_eq!((short.seconds, short.upstream_cost), (3, Some(981)));
 }

@@ -163,3 +163,17 @@ async fn wan_tasks_survive_restart_and_crash() {
     let sim = start(sim()).await;
     restart(&spec(), &sim, &sim.url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wan_settles_on_the_usage_duration_and_resolution() {
+    let sim = start(sim()).await;
+    // DashScope's `usage` says 8 s for a 5 s ask (capped) and 3 s for another
+    // (refunded); its `SR` 720 prices the channel's 3 credits a second at 720p.
+    let cost = videoapi::domain::catalog::RouteCost {
+        per_second: [("720p".to_string(), 3), ("*".to_string(), 100)].into(),
+        ..Default::default()
+    };
+    let (long, short) = settles_on_what_was_made(&spec(), &sim, &sim.url, (8, 3), cost).await;
+    assert_eq!((long.seconds, long.upstream_cost), (8, Some(24)));
+    assert_eq!((short.seconds, short.upstream_cost), (3, Some(9)));
+}

@@ -192,7 +192,22 @@ impl Upstream for WanSim {
                         out["task_status"] = json!("SUCCEEDED");
                         out["video_url"] = json!(url);
                         out["end_time"] = json!("2025-07-27 21:07:58.027");
-                        v["usage"] = json!({"duration": t.request["parameters"]["duration"].as_i64().unwrap_or(5), "video_count": 1});
+                        // `usage` is what DashScope bills: seconds made, videos, and the
+                        // output's short side (`SR`) from `resolution` or `size` ("1280*720").
+                        let p = &t.request["parameters"];
+                        let secs = super::made_seconds(&t.request)
+                            .or(p["duration"].as_u64())
+                            .unwrap_or(5);
+                        let sr = p["resolution"]
+                            .as_str()
+                            .and_then(|r| r.trim_end_matches(['P', 'p']).parse::<u64>().ok())
+                            .or_else(|| {
+                                p["size"].as_str().and_then(|s| {
+                                    s.split('*').filter_map(|n| n.parse::<u64>().ok()).min()
+                                })
+                            })
+                            .unwrap_or(1080);
+                        v["usage"] = json!({"duration": secs, "video_count": 1, "SR": sr});
                     }
                 }
                 v["output"] = out;
