@@ -167,6 +167,17 @@ pub fn reported(
     outcome
 }
 
+/// Provider units as upstream writes them: a number or a numeric string (Kling's
+/// `"1"`); a fraction is rounded up (the account was charged at least that); nonsense
+/// is unknown.
+pub fn units(v: Option<&Value>) -> Option<u64> {
+    let n = match v? {
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        other => other.as_f64()?,
+    };
+    (0.0..1e15).contains(&n).then(|| n.ceil() as u64)
+}
+
 /// A `BadResponse` saying what was missing.
 pub fn missing(what: &str) -> ProviderError {
     ProviderError::BadResponse {

@@ -5,7 +5,7 @@
 
 use super::credentials::Credential;
 use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, reported, simple,
+    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, reported, simple, units,
 };
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
@@ -325,16 +325,6 @@ fn data(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
             message: "answer without a code".into(),
         }),
     }
-}
-
-/// The units Kling deducted for the task: a numeric string in its answer ("1"); a
-/// fraction is rounded up (what the account was charged is at least that).
-fn units(v: Option<&Value>) -> Option<u64> {
-    let n = match v? {
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        other => other.as_f64()?,
-    };
-    (0.0..1e15).contains(&n).then(|| n.ceil() as u64)
 }
 
 /// Map one task object (`data`) to an outcome.

@@ -8,7 +8,8 @@
 //! names ([`InputMapping`]), so a new model needs no release.
 
 use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple, video,
+    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, reported, simple, units,
+    video,
 };
 use super::http::{self, Stage, str_at};
 use super::input_mapping::{self, InputMapping, output_url};
@@ -177,7 +178,14 @@ pub fn parse_prediction(
         Phase::Succeeded => {
             let output = v.get("output").unwrap_or(&Value::Null);
             match output_url(output, output_path) {
-                Some(url) => video(url, None, None),
+                // Replicate bills compute seconds (`metrics.predict_time`), not video
+                // seconds: they are its units; the length is measured on the file.
+                Some(url) => reported(
+                    video(url, None, None),
+                    None,
+                    None,
+                    units(v.pointer("/metrics/predict_time")),
+                ),
                 None if v.get("data_removed") == Some(&Value::Bool(true)) => PollOutcome::Failed {
                     code: "result_unavailable".into(),
                     message: "the channel deleted the result before it could be copied".into(),
@@ -355,6 +363,9 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(url(json!({"status": "succeeded", "output": "https://replicate.delivery/x/out.mp4"}), None), "https://replicate.delivery/x/out.mp4");
+        // Compute seconds billed are the provider units, rounded up.
+        let done = parse_prediction(&json!({"status": "succeeded", "output": "https://r.d/o.mp4", "metrics": {"predict_time": 66.4, "total_time": 70.8}}), None).unwrap();
+        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].provider_units == Some(67) && r[0].duration_seconds.is_none()));
         assert_eq!(url(json!({"status": "succeeded", "output": ["https://r.d/t.webp", "https://r.d/o.mp4"]}), None), "https://r.d/o.mp4");
         assert_eq!(url(json!({"status": "succeeded", "output": {"video": "https://r.d/v", "poster": "https://r.d/p.jpg"}}), Some("video")), "https://r.d/v");
         let failed = |v: Value| match parse_prediction(&v, None).unwrap() {

@@ -7,7 +7,8 @@
 //! with `@1` tags on q3 / q2-pro, plain `images` elsewhere).
 
 use super::generic::{
-    Adapter, Auth, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple, video,
+    Adapter, Auth, Call, Ctx, Describe, Phase, invalid, missing, parse_status, reported, simple,
+    units, video,
 };
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, unsupported};
@@ -312,7 +313,13 @@ pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
         Phase::Succeeded => {
             let creations = v.get("creations").and_then(Value::as_array);
             let url = creations.and_then(|c| c.iter().find_map(|c| str_at(c, &["url"])));
-            video(url.ok_or_else(|| missing("a creation URL"))?, None, None)
+            // Vidu reports only the credits it took; the length is measured on the file.
+            reported(
+                video(url.ok_or_else(|| missing("a creation URL"))?, None, None),
+                None,
+                None,
+                units(v.get("credits")),
+            )
         }
         Phase::Failed => {
             let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
@@ -491,6 +498,8 @@ mod tests {
         assert_eq!(parse_task(&json!({"state": "processing", "creations": []})).unwrap(), PollOutcome::Running);
         let done = parse_task(&json!({"state": "success", "creations": [{"id": "1", "url": "https://v/x.mp4", "cover_url": "https://v/x.jpg"}]})).unwrap();
         assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://v/x.mp4"));
+        let done = parse_task(&json!({"state": "success", "credits": 10, "creations": [{"id": "1", "url": "https://v/x.mp4"}]})).unwrap();
+        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].provider_units == Some(10)));
         let failed = parse_task(
             &json!({"state": "failed", "err_code": "CreationPolicyViolation", "creations": []}),
         )

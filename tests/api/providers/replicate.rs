@@ -271,3 +271,12 @@ async fn replicate_sends_webhook_for_completed_and_replicate_posts_the_predictio
     assert!(p["output"].is_string(), "{p}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicate_settles_on_the_measured_file_and_records_predict_time() {
+    let sim = start(Replicate::new("r8_simkey")).await;
+    // Replicate reports no length, only `metrics.predict_time` (66.4 s of compute, 67
+    // units rounded up): at 2 credits a compute second.
+    let s = settles_on_the_measured_file(&spec(), &sim, &sim.url, units(2, None)).await;
+    assert_eq!((s.seconds, s.upstream_cost), (3, Some(134)));
+}

@@ -195,3 +195,11 @@ async fn vidu_tasks_survive_restart_and_crash() {
     let sim = start(Vidu::new("vidu-key-1")).await;
     restart(&spec(), &sim, &sim.url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vidu_settles_on_the_measured_file_and_records_its_credits() {
+    let sim = start(Vidu::new("vidu-key-1")).await;
+    // Vidu reports no length, only the `credits` it took (10): at 3 credits each.
+    let s = settles_on_the_measured_file(&spec(), &sim, &sim.url, units(3, None)).await;
+    assert_eq!((s.seconds, s.upstream_cost), (3, Some(30)));
+}
