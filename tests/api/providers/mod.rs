@@ -646,8 +646,8 @@ pub async fn model_with_settings(
 }
 
 /// Settlement on what the provider says it made. Model `m` costs 10 credits a second and
-/// its route `cost` (the operator's upstream cost). A task asking the spec's
-/// 5 s whose upstream made `longer` seconds (`sim:made=N`) is charged its reservation,
+/// its route `cost` (the operator's upstream cost). A task asking the spec's duration
+/// whose upstream made `longer` seconds (`sim:made=N`) is charged its reservation,
 /// capped; one that made `shorter` is charged those seconds and refunded the rest, in one
 /// `settle` entry. Returns the stored settlements (long, short) for the units check.
 pub async fn settles_on_what_was_made(
@@ -669,11 +669,11 @@ pub async fn settles_on_what_was_made(
     };
     m.routes[0].cost = Some(cost);
     app.state().catalog.put_model(m).await.unwrap();
-    let ask = |n: i64| {
-        let mut r = request(spec, "m", &format!(" sim:made={n}"));
-        r["duration"] = json!(5);
-        r
-    };
+    let asked = spec.request["duration"]
+        .as_i64()
+        .expect("a spec asks a duration");
+    let reserved = 10 * asked;
+    let ask = |n: i64| request(spec, "m", &format!(" sim:made={n}"));
     let long = create(&app, &key, ask(longer)).await;
     let short = create(&app, &key, ask(shorter)).await;
     let l = expect_completed(&app, &key, &long, core).await;
@@ -684,7 +684,7 @@ pub async fn settles_on_what_was_made(
             &l["credits_charged"],
             &l["credits_refunded"]
         ),
-        (&json!(50), &json!(50), &json!(false)),
+        (&json!(reserved), &json!(reserved), &json!(false)),
         "{l}"
     );
     assert_eq!(l["billing"]["settlement"]["capped"], true, "{l}");
@@ -694,14 +694,17 @@ pub async fn settles_on_what_was_made(
             &s["credits_charged"],
             &s["credits_refunded"]
         ),
-        (&json!(50), &json!(10 * shorter), &json!(true)),
+        (&json!(reserved), &json!(10 * shorter), &json!(true)),
         "{s}"
     );
     assert_eq!(
         s["billing"]["settlement"]["duration_seconds"], shorter,
         "{s}"
     );
-    assert_eq!(app.balance(&key).await, START_CREDITS - 50 - 10 * shorter);
+    assert_eq!(
+        app.balance(&key).await,
+        START_CREDITS - reserved - 10 * shorter
+    );
     let settles = app
         .state()
         .store

@@ -172,3 +172,17 @@ async fn openai_videos_tasks_survive_restart_and_crash() {
     let sim = start(OpenAiSim::new("sk-oai")).await;
     restart(&spec(), &sim, &sim.url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sora_settles_on_the_reported_seconds() {
+    let sim = start(OpenAiSim::new("sk-oai")).await;
+    // The Video object says 12 s for an 8 s ask (capped) and 4 s for another
+    // (refunded); the channel costs 2 credits a second at any resolution.
+    let cost = videoapi::domain::catalog::RouteCost {
+        per_second: [("*".to_string(), 2)].into(),
+        ..Default::default()
+    };
+    let (long, short) = settles_on_what_was_made(&spec(), &sim, &sim.url, (12, 4), cost).await;
+    assert_eq!((long.seconds, long.upstream_cost), (12, Some(24)));
+    assert_eq!((short.seconds, short.upstream_cost), (4, Some(8)));
+}
