@@ -1,6 +1,7 @@
 //! The built-in demo provider: a real MP4 after a delay, no upstream account needed.
 //! A prompt containing `demo:fail` fails after the delay (to try the refund path);
-//! `demo:reject` is refused at submission.
+//! `demo:reject` is refused at submission; `demo:empty` succeeds with no video (as an
+//! upstream that filtered its output would).
 
 use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
 use crate::domain::task::ResultRef;
@@ -63,6 +64,8 @@ impl Provider for Demo {
             .or_default() += 1;
         let outcome = if job.request.prompt.contains("demo:fail") {
             "fail"
+        } else if job.request.prompt.contains("demo:empty") {
+            "empty"
         } else {
             "ok"
         };
@@ -103,6 +106,9 @@ impl Provider for Demo {
                     "the demo provider failed this task on purpose (prompt contains demo:fail)"
                         .into(),
             });
+        }
+        if *outcome == "empty" {
+            return Ok(PollOutcome::Succeeded(Vec::new()));
         }
         Ok(PollOutcome::Succeeded(vec![ResultRef {
             url: format!("demo://{shape}"),

@@ -88,6 +88,24 @@ async fn per_task_model_charges_its_fixed_price() {
 }
 
 #[tokio::test]
+async fn a_success_without_a_video_is_a_refunded_failure() {
+    let app = TestApp::new().await;
+    let key = app.user_with_key("erin", 500).await;
+    let mut req = seed_request();
+    req["prompt"] = json!("@Image1 demo:empty filtered upstream");
+    let (_, v) = app.create(&key, req).await;
+    let id = v["task_id"].as_str().unwrap().to_string();
+    assert_eq!(app.balance(&key).await, 320);
+    let failed = app.wait_for(&key, &id, "failed").await;
+    assert_eq!(failed["error"]["code"], "empty_result");
+    assert_eq!(failed["credits_refunded"], true);
+    assert_eq!(failed["url"], serde_json::Value::Null);
+    assert_eq!(app.balance(&key).await, 500);
+    assert!(app.audit().is_empty(), "{:?}", app.audit());
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn demo_failure_refunds_exactly_once() {
     let app = TestApp::new().await;
     let key = app.user_with_key("carol", 500).await;
