@@ -275,8 +275,11 @@ async fn replicate_sends_webhook_for_completed_and_replicate_posts_the_predictio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicate_settles_on_the_measured_file_and_records_predict_time() {
     let sim = start(Replicate::new("r8_simkey")).await;
-    // Replicate reports no length, only `metrics.predict_time` (66.4 s of compute, 67
-    // units rounded up): at 2 credits a compute second.
-    let s = settles_on_the_measured_file(&spec(), &sim, &sim.url, units(2, None)).await;
-    assert_eq!((s.seconds, s.upstream_cost), (3, Some(134)));
+    // Replicate reports no length, so the gateway measures the file: 8 s for a 5 s ask
+    // (capped), 3 s for another (refunded). `metrics.predict_time` (66.4 s of compute,
+    // 67 units rounded up) at 2 credits a compute second.
+    let (long, short) =
+        settles_on_what_was_made(&spec(), &sim, &sim.url, (8, 3), units(2, None)).await;
+    assert_eq!((long.seconds, long.upstream_cost), (8, Some(134)));
+    assert_eq!((short.seconds, short.upstream_cost), (3, Some(134)));
 }

@@ -199,7 +199,10 @@ async fn vidu_tasks_survive_restart_and_crash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vidu_settles_on_the_measured_file_and_records_its_credits() {
     let sim = start(Vidu::new("vidu-key-1")).await;
-    // Vidu reports no length, only the `credits` it took (10): at 3 credits each.
-    let s = settles_on_the_measured_file(&spec(), &sim, &sim.url, units(3, None)).await;
-    assert_eq!((s.seconds, s.upstream_cost), (3, Some(30)));
+    // Vidu reports no length, so the gateway measures the file: 8 s for a 5 s ask
+    // (capped), 3 s for another (refunded). Its `credits` (10) at 3 credits each.
+    let (long, short) =
+        settles_on_what_was_made(&spec(), &sim, &sim.url, (8, 3), units(3, None)).await;
+    assert_eq!((long.seconds, long.upstream_cost), (8, Some(30)));
+    assert_eq!((short.seconds, short.upstream_cost), (3, Some(30)));
 }

@@ -203,6 +203,8 @@ pub fn blocked(prompt: &str) -> bool {
 
 struct File {
     expires_at: Option<i64>,
+    /// The length its MP4 header says, for a task that asked `sim:made=N`.
+    seconds: Option<u64>,
     /// `(header, value)` the download must carry.
     auth: Option<(String, String)>,
 }
@@ -385,10 +387,14 @@ impl Core {
         } else {
             ttl.map(|t| now + t)
         };
-        self.files
-            .lock()
-            .unwrap()
-            .insert(token.clone(), File { expires_at, auth });
+        self.files.lock().unwrap().insert(
+            token.clone(),
+            File {
+                expires_at,
+                auth,
+                seconds: made_seconds(&task.request),
+            },
+        );
         let expires = expires_at.unwrap_or(0);
         format!(
             "{}/_sim/files/{token}.mp4?Expires={expires}&Signature=sim",
@@ -417,7 +423,10 @@ impl Core {
         {
             return text(403, "missing credentials");
         }
-        video()
+        match f.seconds {
+            Some(n) => video_lasting(n),
+            None => video(),
+        }
     }
 }
 
@@ -731,6 +740,30 @@ pub fn video() -> Response {
         .status(StatusCode::OK)
         .content_type("video/mp4")
         .body(VIDEO)
+}
+
+/// The demo MP4 with its `mvhd` header saying `seconds` long: what a channel that made
+/// another length than asked serves (the gateway measures it from that header).
+pub fn video_lasting(seconds: u64) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .content_type("video/mp4")
+        .body(video_lasting_bytes(seconds))
+}
+
+/// The bytes [`video_lasting`] serves.
+pub fn video_lasting_bytes(seconds: u64) -> Vec<u8> {
+    let mut data = VIDEO.to_vec();
+    let at = data
+        .windows(4)
+        .position(|w| w == b"mvhd")
+        .expect("the demo MP4 has an mvhd box")
+        + 4;
+    assert_eq!(data[at], 0, "a version 0 mvhd");
+    let timescale = u32::from_be_bytes(data[at + 12..at + 16].try_into().unwrap());
+    let duration = u32::try_from(seconds * u64::from(timescale)).expect("a short video");
+    data[at + 16..at + 20].copy_from_slice(&duration.to_be_bytes());
+    data
 }
 
 /// `json!` shortcut for error bodies of the OpenAI family (`{"error":{code,message,...}}`).

@@ -220,7 +220,10 @@ impl Upstream for OpenAiSim {
                 if core.clock.now() > done + 3600 {
                     return refuse(404, "video_expired", "Video content has expired", None);
                 }
-                video()
+                match super::made_seconds(&t.request) {
+                    Some(n) => super::video_lasting(n),
+                    None => video(),
+                }
             }
             _ => refuse(404, "not_found", "Unknown path", None),
         }
