@@ -291,3 +291,17 @@ async fn fal_sends_fal_webhook_and_fal_posts_the_envelope_when_the_request_ends(
     assert!(env["payload"]["video"]["url"].is_string(), "{env}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fal_settles_on_the_measured_file() {
+    let sim = start(Fal::new("fal-key-id:secret")).await;
+    // fal reports no length, so the gateway measures the mirrored file: 8 s for the
+    // ask (capped), 3 s for another (refunded). The route costs 5 credits a task.
+    let cost = videoapi::domain::catalog::RouteCost {
+        per_task: 5,
+        ..Default::default()
+    };
+    let (long, short) = settles_on_what_was_made(&spec(), &sim, &sim.url, (8, 3), cost).await;
+    assert_eq!((long.seconds, long.upstream_cost), (8, Some(5)));
+    assert_eq!((short.seconds, short.upstream_cost), (3, Some(5)));
+}

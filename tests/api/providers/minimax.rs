@@ -175,3 +175,17 @@ async fn minimax_tasks_survive_restart_and_crash() {
     let sim = start(sim()).await;
     restart(&spec(), &sim, &sim.url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minimax_settles_on_the_measured_file() {
+    let sim = start(sim()).await;
+    // MiniMax reports no length, so the gateway measures the mirrored file: 10 s for the
+    // ask (capped), 3 s for another (refunded). The route costs 5 credits a task.
+    let cost = videoapi::domain::catalog::RouteCost {
+        per_task: 5,
+        ..Default::default()
+    };
+    let (long, short) = settles_on_what_was_made(&spec(), &sim, &sim.url, (10, 3), cost).await;
+    assert_eq!((long.seconds, long.upstream_cost), (10, Some(5)));
+    assert_eq!((short.seconds, short.upstream_cost), (3, Some(5)));
+}

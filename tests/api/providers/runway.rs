@@ -244,3 +244,17 @@ async fn runway_tasks_survive_restart_and_crash() {
     let sim = start(Runway::new(KEY)).await;
     restart(&spec(), &sim, &sim.url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runway_settles_on_the_measured_file() {
+    let sim = start(Runway::new(KEY)).await;
+    // Runway reports no length, so the gateway measures the mirrored file: 8 s for the
+    // ask (capped), 3 s for another (refunded). The route costs 5 credits a task.
+    let cost = videoapi::domain::catalog::RouteCost {
+        per_task: 5,
+        ..Default::default()
+    };
+    let (long, short) = settles_on_what_was_made(&spec(), &sim, &sim.url, (8, 3), cost).await;
+    assert_eq!((long.seconds, long.upstream_cost), (8, Some(5)));
+    assert_eq!((short.seconds, short.upstream_cost), (3, Some(5)));
+}
