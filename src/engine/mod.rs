@@ -763,7 +763,7 @@ impl Engine {
                 task.id,
                 crate::domain::ids::random_hex(4)
             );
-            match self.download(provider.as_ref(), r, &key).await {
+            match self.download(provider.as_ref(), &task, r, &key).await {
                 Ok(size) => outputs.push(Output { key, size }),
                 Err(Fetch::Gone(msg)) => {
                     self.remove_outputs(&outputs).await;
@@ -808,6 +808,7 @@ impl Engine {
     async fn download(
         &self,
         provider: &dyn Provider,
+        task: &Task,
         r: &ResultRef,
         key: &str,
     ) -> Result<u64, Fetch> {
@@ -816,7 +817,7 @@ impl Engine {
             other => Fetch::Retry(other.to_string()),
         })?;
         self.storage
-            .save_stream(key, self.settings.max_result_bytes, stream)
+            .save_video(task, key, self.settings.max_result_bytes, stream)
             .await
             .map_err(|e| match e {
                 AppError::PayloadTooLarge { limit_bytes } => Fetch::Gone(format!(

@@ -201,31 +201,21 @@ impl Storage {
         Ok(vec![expires; files.len()])
     }
 
-    /// Copy a stream into `key`, refusing more than `limit` bytes. A mirrored video
-    /// (`videos/<task id>-...`) is recorded for its task's owner with the model's
-    /// retention, so the engine's one call here is all it needs.
-    pub async fn save_stream<S, E>(&self, key: &str, limit: u64, stream: S) -> AppResult<u64>
+    /// Copy a mirrored result of `task` into `key`, refusing more than `limit` bytes, and
+    /// record it as the task owner's video with the model's retention. A file whose
+    /// record cannot be written is removed, so no video is stored without one.
+    pub async fn save_video<S, E>(
+        &self,
+        task: &crate::domain::task::Task,
+        key: &str,
+        limit: u64,
+        stream: S,
+    ) -> AppResult<u64>
     where
         S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         let size = self.files.save_stream(key, limit, stream).await?;
-        if let Some(task_id) = video_task_id(key)
-            && let Err(e) = self.record_video(key, task_id, size).await
-        {
-            self.files.remove(key).await;
-            return Err(e);
-        }
-        Ok(size)
-    }
-
-    async fn record_video(&self, key: &str, task_id: &str, size: u64) -> AppResult<()> {
-        let id = task_id.to_string();
-        let task = self
-            .store
-            .read(move |txn| store::tasks::read(txn, &id))
-            .await?
-            .ok_or_else(|| AppError::internal(format!("no task {task_id} for {key}")))?;
         let now = self.clock.now_ms();
         let rec = MediaRecord {
             owner: task.user_id,
@@ -236,11 +226,16 @@ impl Storage {
             task_id: Some(task.id.clone()),
         };
         let rows = vec![(key.to_string(), rec)];
-        self.store
+        if let Err(e) = self
+            .store
             .write(move |txn| store::media::add(txn, &rows, None))
-            .await?;
+            .await
+        {
+            self.files.remove(key).await;
+            return Err(e);
+        }
         crate::metrics::METRICS.storage_add(MediaKind::Video, size as i64, 1);
-        Ok(())
+        Ok(size)
     }
 
     /// Give files stored before files had records (an upgrade) a record, once: uploads
