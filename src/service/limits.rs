@@ -7,13 +7,12 @@ use crate::domain::limits::{self, Limits};
 use crate::domain::user::{ApiKey, User};
 use crate::error::{AppError, AppResult};
 use crate::store::limits::{Rule, Usage, key_scope, user_scope};
-use crate::store::{self, Store};
+use crate::store::{self, ReadTxn, Store};
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use redb::ReadTransaction;
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -255,7 +254,7 @@ fn trim(recent: &mut VecDeque<i64>, now: i64) {
 
 /// The concurrency rules of a stored task's key and account, read in `txn` (no budget
 /// period is needed to start or wake tasks).
-fn task_rules(txn: &ReadTransaction, user_id: u64, key_id: Option<u64>) -> AppResult<Vec<Rule>> {
+fn task_rules(txn: &ReadTxn, user_id: u64, key_id: Option<u64>) -> AppResult<Vec<Rule>> {
     let Some(user) = store::users::read(txn, user_id)? else {
         return Ok(Vec::new());
     };
