@@ -284,6 +284,22 @@ fn task_rules(txn: &ReadTxn, user_id: u64, key_id: Option<u64>) -> AppResult<Vec
     Ok(out)
 }
 
+/// A pricing group's default limits (none set: all unlimited).
+pub async fn group_limits(store: &Store, group: &str) -> AppResult<Limits> {
+    let group = group.to_string();
+    store
+        .read(move |txn| store::limits::group_limits(txn, &group))
+        .await
+}
+
+/// Replace a pricing group's default limits.
+pub async fn set_group_limits(store: &Store, group: &str, limits: &Limits) -> AppResult<()> {
+    let (group, limits) = (group.to_string(), limits.clone());
+    store
+        .write(move |txn| store::limits::set_group_limits(txn, &group, &limits))
+        .await
+}
+
 /// The engine asks before submitting a task: may it start now? A task holding a slot
 /// may; a waiting one takes a free slot if it is among the oldest waiting. A task held
 /// back stays `pending` and is woken by [`freed`] when a slot frees.

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::http::errors::ApiError;
 use crate::http::failures::*;
 use crate::service::accounts::UserPatch;
-use crate::store::{self, tasks::Filter};
+use crate::service::tasks::Filter;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
@@ -34,10 +34,9 @@ async fn usernames(state: &AppState) -> Result<HashMap<u64, String>, ApiError> {
 }
 
 async fn user_id_by_name(state: &AppState, name: &str) -> Result<Option<u64>, ApiError> {
-    let name = name.trim().to_string();
     Ok(state
-        .store
-        .read(move |txn| store::users::read_by_name(txn, &name))
+        .accounts
+        .user_by_name(name.trim())
         .await?
         .map(|u| u.id))
 }
@@ -659,10 +658,7 @@ impl AdminApi {
             )
             .into());
         }
-        let (report, truncated) = state
-            .store
-            .read(move |txn| store::settlement::margins(txn, from, to, 200_000))
-            .await?;
+        let (report, truncated) = crate::service::reports::margins(&state.store, from, to).await?;
         let names = usernames(state.0).await?;
         let list = |m: &std::collections::BTreeMap<String, crate::domain::margins::Totals>| {
             m.iter()
@@ -720,14 +716,9 @@ impl AdminApi {
                 }
             },
         };
-        let before = before.0;
-        let mut entries = state
-            .store
-            .read(move |txn| match kind {
-                Some(k) => store::ledger::list_kind(txn, user_id, k, before, limit + 1, 100_000),
-                None => store::ledger::list(txn, user_id, before, limit + 1),
-            })
-            .await?;
+        let mut entries =
+            crate::service::reports::ledger(&state.store, user_id, kind, before.0, limit + 1)
+                .await?;
         let has_more = entries.len() > limit;
         entries.truncate(limit);
         let names = usernames(state.0).await?;

@@ -10,7 +10,7 @@ use crate::domain::signup::{Invite, SignupSettings};
 use crate::error::AppError;
 use crate::http::failures::*;
 use crate::service::codes::BatchRequest;
-use crate::store::codes::CodeFilter;
+use crate::service::codes::CodeFilter;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;

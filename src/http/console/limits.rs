@@ -5,7 +5,6 @@ use super::{AdminSession, ConsoleTags};
 use crate::app::AppState;
 use crate::http::failures::*;
 use crate::http::limits::{AccountLimitsInput, LimitsView, LimitsWithUsage};
-use crate::store;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
@@ -73,17 +72,9 @@ impl AdminLimitsApi {
                 crate::error::AppError::not_found(format!("pricing group `{}`", name.0)).into(),
             );
         }
-        let group = name.0.clone();
-        let current = state
-            .store
-            .read(move |txn| store::limits::group_limits(txn, &group))
-            .await?;
+        let current = crate::service::limits::group_limits(&state.store, &name.0).await?;
         let limits = body.0.apply(&current)?;
-        let (group, l) = (name.0.clone(), limits.clone());
-        state
-            .store
-            .write(move |txn| store::limits::set_group_limits(txn, &group, &l))
-            .await?;
+        crate::service::limits::set_group_limits(&state.store, &name.0, &limits).await?;
         Ok(Json(LimitsView::from_limits(&limits)))
     }
 }
