@@ -394,7 +394,7 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
                 store::ledger::apply(
                     txn,
                     user.id,
-                    amount,
+                    crate::domain::credits::Credits::new(amount),
                     store::ledger::Reason {
                         kind,
                         task_id: None,

@@ -1,5 +1,6 @@
 //! The task record and its state machine: pending → processing → completed | failed.
 
+use super::credits::Credits;
 use super::pricing::AppliedPrice;
 use super::request::UnifiedRequest;
 use serde::{Deserialize, Serialize};
@@ -100,12 +101,12 @@ pub struct Task {
     pub price: AppliedPrice,
     pub status: Status,
     pub phase: Phase,
-    pub credits_reserved: i64,
+    pub credits_reserved: Credits,
     pub credits_refunded: bool,
     /// What the task finally cost; `None` until settled (and on tasks settled before
     /// settlement existed, which kept their reservation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credits_charged: Option<i64>,
+    pub credits_charged: Option<Credits>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settlement: Option<super::settlement::Settlement>,
     pub poll_interval_seconds: u32,
@@ -222,12 +223,12 @@ pub enum Effect {
     /// Give the reservation back (a ledger refund entry); happens at most once per task.
     Refund {
         user_id: u64,
-        amount: i64,
+        amount: Credits,
         code: String,
     },
     /// The reservation becomes the charge. Nothing moves today (the price was reserved up
     /// front); the settlement of a final price against the reservation goes here.
-    Settle { user_id: u64, reserved: i64 },
+    Settle { user_id: u64, reserved: Credits },
     /// The task ended: it leaves the active index, its callback enters the outbox, and
     /// whatever held a place for it (a per-key slot) lets go.
     Finished,
@@ -627,7 +628,7 @@ mod tests {
             vec![
                 Effect::Refund {
                     user_id: 7,
-                    amount: 50,
+                    amount: Credits::new(50),
                     code: "upstream_error".into()
                 },
                 Effect::Finished
@@ -639,7 +640,7 @@ mod tests {
         assert_eq!(transition(&tr.task, fail(), NOW), Err(Illegal::Terminal));
         // A task already refunded (or reserving nothing) fails without a ledger entry.
         let mut free = t.clone();
-        free.credits_reserved = 0;
+        free.credits_reserved = Credits::ZERO;
         assert_eq!(
             transition(&free, fail(), NOW).unwrap().effects,
             vec![Effect::Finished]

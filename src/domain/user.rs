@@ -1,5 +1,6 @@
 //! Accounts and API keys as stored.
 
+use super::credits::Credits;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -9,7 +10,7 @@ pub struct User {
     pub password_hash: String,
     pub is_admin: bool,
     pub disabled: bool,
-    pub credits: i64,
+    pub credits: Credits,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing_group: Option<String>,
     pub created_at_ms: i64,

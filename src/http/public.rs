@@ -491,7 +491,7 @@ impl PublicApi {
         Ok(Json(Account {
             object: "account".into(),
             username: u.username.clone(),
-            credits: u.credits,
+            credits: u.credits.get(),
             pricing_group: u.pricing_group.clone(),
             key,
             account_limits,

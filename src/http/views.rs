@@ -332,11 +332,11 @@ impl TaskView {
             generated: videos.clone(),
             outputs: Vec::new(),
             metadata: TaskMetadata {
-                credits_reserved: t.credits_reserved,
+                credits_reserved: t.credits_reserved.get(),
                 public_model: t.model.clone(),
                 asset_reference_style: "@Image1/@Video1/@Audio1".into(),
             },
-            credits_reserved: t.credits_reserved,
+            credits_reserved: t.credits_reserved.get(),
             credits_refunded: t.credits_refunded,
             error: t
                 .error
@@ -350,7 +350,7 @@ impl TaskView {
             expires_at: None,
             queue_position: None,
             credits_charged: match (t.credits_charged, t.status) {
-                (Some(c), _) => Some(c),
+                (Some(c), _) => Some(c.get()),
                 (None, Status::Failed) if t.credits_refunded => Some(0),
                 _ => None,
             },

@@ -1,6 +1,7 @@
 //! Accounts: API-key authentication, users, keys, credits, the first admin.
 
 use super::passwords;
+use crate::domain::credits::Credits;
 use crate::domain::ids;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::domain::limits::KeyLimits;
@@ -198,7 +199,7 @@ impl Accounts {
     pub async fn adjust_credits(
         &self,
         user_id: u64,
-        delta: i64,
+        delta: Credits,
         note: Option<String>,
         actor: &str,
     ) -> AppResult<LedgerEntry> {

@@ -3,6 +3,7 @@
 
 use super::accounts::Principal;
 use super::catalog::Catalog;
+use crate::domain::credits::Credits;
 use crate::domain::ids;
 use crate::domain::pricing;
 use crate::domain::request::{self, GenerationInput};
@@ -78,7 +79,7 @@ impl Tasks {
             user_id: who.user.id,
             key_id: who.key_id,
             model: model.id.clone(),
-            credits_reserved: price.total,
+            credits_reserved: Credits::new(price.total),
             price,
             request: req,
             status: Status::Pending,
@@ -124,7 +125,7 @@ impl Tasks {
                     false => Some(store::limits::check_new(
                         txn,
                         &rules,
-                        task.credits_reserved,
+                        task.credits_reserved.get(),
                     )?),
                 };
                 let created = store::tasks::create(txn, task, &actor, idem)?;
@@ -142,8 +143,7 @@ impl Tasks {
                         model: task.model.clone(),
                     })
                     .inc();
-                m.credits_reserved
-                    .inc_by(task.credits_reserved.max(0) as u64);
+                m.credits_reserved.inc_by(task.credits_reserved.counter());
                 // A queued task is left alone until a slot frees (the engine wakes it).
                 if admission != Some(crate::domain::limits::Admission::Queue) {
                     self.queue.enqueue(&task.id);
@@ -212,17 +212,18 @@ impl Tasks {
             .await?
             .ok_or_else(|| AppError::not_found("user"))?
             .credits;
-        let balance_after = match crate::domain::credits::reserve(balance, price.total) {
+        let total = Credits::new(price.total);
+        let balance_after = match crate::domain::credits::reserve(balance, total) {
             Err(AppError::InsufficientCredits { .. }) if allow_short => balance
-                .checked_sub(price.total)
-                .ok_or_else(|| AppError::invalid("model", "the price is out of range"))?,
+                .checked_sub(total)
+                .map_err(|_| AppError::invalid("model", "the price is out of range"))?,
             other => other?,
         };
         Ok(Estimate {
             model: model.id.clone(),
             seconds: req.seconds,
             price,
-            balance_after,
+            balance_after: balance_after.get(),
         })
     }
 
@@ -309,7 +310,7 @@ impl Tasks {
             .inspect(|t| {
                 let m = &crate::metrics::METRICS;
                 m.task_finished(&t.model, "failed");
-                m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
+                m.credits_refunded.inc_by(t.credits_reserved.counter());
             })?;
         self.wake_after(id).await;
         Ok(cancelled)

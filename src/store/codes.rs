@@ -4,6 +4,7 @@ use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
 use crate::domain::codes::{self, CodeStatus, Redemption, RedemptionCode};
+use crate::domain::credits::Credits;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::error::{AppError, AppResult};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -84,7 +85,7 @@ pub fn redeem(
     let entry = ledger::apply_from(
         txn,
         user_id,
-        code.credits,
+        Credits::new(code.credits),
         Reason {
             kind: EntryKind::Redeem,
             task_id: None,

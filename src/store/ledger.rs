@@ -2,9 +2,10 @@
 
 use super::tables::*;
 use super::{decode, encode, get_json};
+use crate::domain::credits::{self, Credits};
 use crate::domain::ledger::{EntryKind, LedgerEntry};
+use crate::domain::now_ms;
 use crate::domain::user::User;
-use crate::domain::{credits, now_ms};
 use crate::error::{AppError, AppResult};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
@@ -21,7 +22,7 @@ pub struct Reason<'a> {
 pub fn apply(
     txn: &WriteTransaction,
     user_id: u64,
-    delta: i64,
+    delta: Credits,
     why: Reason,
 ) -> AppResult<LedgerEntry> {
     apply_from(txn, user_id, delta, why, None)
@@ -32,19 +33,14 @@ pub fn apply(
 pub fn apply_from(
     txn: &WriteTransaction,
     user_id: u64,
-    delta: i64,
+    delta: Credits,
     why: Reason,
     source: Option<&str>,
 ) -> AppResult<LedgerEntry> {
     let mut users = txn.open_table(USERS)?;
     let mut user: User = get_json(&users, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
     let after = match why.kind {
-        EntryKind::Reserve => credits::reserve(
-            user.credits,
-            delta
-                .checked_neg()
-                .ok_or_else(|| AppError::invalid("amount", "amount is out of range"))?,
-        )?,
+        EntryKind::Reserve => credits::reserve(user.credits, delta.checked_neg()?)?,
         _ => credits::adjust(user.credits, delta)?,
     };
     user.credits = after;
@@ -69,7 +65,7 @@ pub fn apply_from(
     if let Some(task) = why.task_id {
         txn.open_table(TASK_LEDGER)?.insert((task, id), ())?;
         // Key and account budgets count what their tasks' entries say, in this txn.
-        super::limits::on_task_entry(txn, task, delta)?;
+        super::limits::on_task_entry(txn, task, delta.get())?;
     }
     Ok(entry)
 }

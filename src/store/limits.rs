@@ -243,7 +243,7 @@ pub fn record_new(
     txn.open_table(LIMIT_TASKS)?
         .insert(task.id.as_str(), encode(&slot)?.as_slice())?;
     for scope in &scopes {
-        add_spend(txn, scope, at_ms, task.credits_reserved)?;
+        add_spend(txn, scope, at_ms, task.credits_reserved.get())?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
+use crate::domain::credits::Credits;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::domain::payments::{self, Payment, PaymentNotice, PaymentStatus, SessionState, Settle};
 use crate::error::{AppError, AppResult};
@@ -46,7 +47,7 @@ pub fn settle(
             let e = ledger::apply_from(
                 txn,
                 p.user_id,
-                p.credits,
+                Credits::new(p.credits),
                 Reason {
                     kind: EntryKind::Payment,
                     task_id: None,

@@ -3,6 +3,7 @@
 
 use super::ledger::{self, Reason};
 use crate::domain::catalog::RouteCost;
+use crate::domain::credits::Credits;
 use crate::domain::ledger::EntryKind;
 use crate::domain::pricing::Job;
 use crate::domain::settlement::{self, Made};
@@ -26,7 +27,7 @@ pub fn settle(
     let s = settlement::settle(
         &task.price,
         &Job::of(&task.request),
-        task.credits_reserved,
+        task.credits_reserved.get(),
         made,
         cost,
     )?;
@@ -34,7 +35,7 @@ pub fn settle(
         ledger::apply(
             txn,
             task.user_id,
-            s.refunded,
+            Credits::new(s.refunded),
             Reason {
                 kind: EntryKind::Settle,
                 task_id: Some(&task.id),
@@ -47,7 +48,7 @@ pub fn settle(
         )?;
         task.credits_refunded = true;
     }
-    task.credits_charged = Some(s.charged);
+    task.credits_charged = Some(Credits::new(s.charged));
     task.settlement = Some(s);
     Ok(())
 }

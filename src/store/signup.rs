@@ -5,6 +5,7 @@ use super::ledger::{self, Reason};
 use super::tables::*;
 use super::users::{self, NewUser};
 use super::{decode, encode, get_json};
+use crate::domain::credits::Credits;
 use crate::domain::ledger::EntryKind;
 use crate::domain::signup::{Invite, OneTimeToken, SignupSettings, TokenPurpose};
 use crate::domain::user::User;
@@ -132,7 +133,7 @@ pub fn register(txn: &WriteTransaction, r: Registration) -> AppResult<User> {
         ledger::apply_from(
             txn,
             user.id,
-            r.settings.signup_credits,
+            Credits::new(r.settings.signup_credits),
             Reason {
                 kind: EntryKind::SignupBonus,
                 task_id: None,

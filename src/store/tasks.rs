@@ -53,7 +53,7 @@ pub fn create(
     ledger::apply(
         txn,
         task.user_id,
-        -reserved,
+        reserved.checked_neg()?,
         Reason {
             kind: EntryKind::Reserve,
             task_id: Some(&task.id),

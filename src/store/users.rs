@@ -3,6 +3,7 @@
 use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
+use crate::domain::credits::Credits;
 use crate::domain::ledger::EntryKind;
 use crate::domain::limits::KeyLimits;
 use crate::domain::now_ms;
@@ -43,7 +44,7 @@ pub fn create(txn: &WriteTransaction, new: NewUser) -> AppResult<User> {
         password_hash: new.password_hash,
         is_admin: new.is_admin,
         disabled: false,
-        credits: 0,
+        credits: Credits::ZERO,
         pricing_group: new.pricing_group,
         created_at_ms: now_ms(),
         limits: Default::default(),
@@ -55,7 +56,7 @@ pub fn create(txn: &WriteTransaction, new: NewUser) -> AppResult<User> {
         ledger::apply(
             txn,
             id,
-            new.credits,
+            Credits::new(new.credits),
             Reason {
                 kind: EntryKind::TopUp,
                 task_id: None,

@@ -283,10 +283,10 @@ impl AdminApi {
         let user = state.accounts.user(user_id.0).await?;
         let entry = state
             .accounts
-            .adjust_credits(user.id, body.0.amount, note, &auth.admin_actor())
+            .adjust_credits(user.id, body.0.amount.into(), note, &auth.admin_actor())
             .await?;
         Ok(Json(Adjusted {
-            credits: entry.balance_after,
+            credits: entry.balance_after.get(),
             entry: LedgerView::from_entry(&entry, &user.username),
         }))
     }

@@ -61,7 +61,7 @@ impl ConsoleApi {
         let (keys, task_count, recent) = (o.keys, o.task_count, o.recent);
         Ok(Json(Overview {
             username: auth.who.user.username.clone(),
-            credits: auth.who.user.credits,
+            credits: auth.who.user.credits.get(),
             api_key_count: keys.iter().filter(|k| !k.revoked).count() as u64,
             task_count,
             latest_status: recent.first().map(|t| t.status.as_str().to_string()),
