@@ -1,11 +1,71 @@
-//! Identifiers: task ids (`vidgen_<unix ms>_<8 hex>`), API keys and random tokens.
+//! Identifiers: account ids, task ids (`vidgen_<unix ms>_<8 hex>`), API keys and random
+//! tokens.
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::fmt;
 
 /// Prefix of every customer API key.
 pub const KEY_PREFIX: &str = "vga_";
 const KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// An account's id: the key of its row and the number in `/admin/users/{user_id}`.
+/// Stored and sent as the plain integer it replaced.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct UserId(u64);
+
+impl UserId {
+    pub const fn new(id: u64) -> UserId {
+        UserId(id)
+    }
+
+    /// The plain integer, for table keys and the wire.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<u64> for UserId {
+    fn from(id: u64) -> UserId {
+        UserId(id)
+    }
+}
+
+impl From<UserId> for u64 {
+    fn from(id: UserId) -> u64 {
+        id.0
+    }
+}
+
+impl PartialEq<u64> for UserId {
+    fn eq(&self, other: &u64) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<UserId> for u64 {
+    fn eq(&self, other: &UserId) -> bool {
+        *self == other.0
+    }
+}
+
+/// Lets a `UserId` look up tables and maps keyed by the plain integer (same `Eq`, `Ord`
+/// and `Hash`).
+impl std::borrow::Borrow<u64> for UserId {
+    fn borrow(&self) -> &u64 {
+        &self.0
+    }
+}
 
 /// A new task id for a task created at `now_ms`.
 pub fn new_task_id(now_ms: i64) -> String {
@@ -76,6 +136,17 @@ mod tests {
         ] {
             assert!(!is_task_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn user_ids_are_the_plain_integer_on_the_wire_and_on_disk() {
+        let id = UserId::new(42);
+        assert_eq!(serde_json::to_string(&id).unwrap(), "42");
+        assert_eq!(serde_json::from_str::<UserId>("42").unwrap(), id);
+        assert_eq!(id.to_string(), "42");
+        // Maps keyed by the integer answer a `UserId` and the other way round.
+        let names: std::collections::HashMap<UserId, &str> = [(id, "alice")].into();
+        assert_eq!(names.get(&42u64), Some(&"alice"));
     }
 
     #[test]

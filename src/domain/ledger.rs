@@ -1,6 +1,7 @@
 //! Ledger entries: append-only, each with the balance it left behind.
 
 use super::credits::Credits;
+use super::ids::UserId;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +68,7 @@ impl EntryKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     pub id: u64,
-    pub user_id: u64,
+    pub user_id: UserId,
     pub at_ms: i64,
     pub kind: EntryKind,
     /// Signed change to the balance.

@@ -1,11 +1,12 @@
 //! Accounts and API keys as stored.
 
 use super::credits::Credits;
+use super::ids::UserId;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    pub id: u64,
+    pub id: UserId,
     pub username: String,
     pub password_hash: String,
     pub is_admin: bool,
@@ -23,7 +24,7 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: u64,
-    pub user_id: u64,
+    pub user_id: UserId,
     pub name: String,
     pub prefix: String,
     pub hash: String,

@@ -608,7 +608,7 @@ impl OpenAiApi {
         body: CreateVideoBody,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
     ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E409 | E429 }>> {
-        let owner = auth.0.user.id;
+        let owner = auth.0.user.id.get();
         let fields = body.read(state.0, owner).await?;
         let create = decode_fields(fields, state.config.strict_request_fields)?;
         let model = state.catalog.usable_model(&create.model)?;

@@ -310,7 +310,7 @@ impl PublicApi {
         let input = body.0.decode(state.config.strict_request_fields)?;
         check_own_uploads(
             &state.storage,
-            auth.0.user.id,
+            auth.0.user.id.get(),
             &state.config.public_url,
             &input,
         )
@@ -348,7 +348,7 @@ impl PublicApi {
         let input = body.0.decode(state.config.strict_request_fields)?;
         check_own_uploads(
             &state.storage,
-            auth.0.user.id,
+            auth.0.user.id.get(),
             &state.config.public_url,
             &input,
         )
@@ -483,10 +483,10 @@ impl PublicApi {
             .iter()
             .find(|(r, _)| !r.is_key)
             .map(|(_, u)| crate::http::limits::LimitsWithUsage::from_usage(u));
-        let storage_usage = state.storage.usage(u.id).await?;
+        let storage_usage = state.storage.usage(u.id.get()).await?;
         let quota = state
             .storage
-            .quota_of(u.id, u.pricing_group.clone())
+            .quota_of(u.id.get(), u.pricing_group.clone())
             .await?;
         Ok(Json(Account {
             object: "account".into(),

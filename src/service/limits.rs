@@ -3,6 +3,7 @@
 //! "a slot freed" questions, queue positions and usage.
 
 use crate::clock::SharedClock;
+use crate::domain::ids::UserId;
 use crate::domain::limits::{self, Limits};
 use crate::domain::user::{ApiKey, User};
 use crate::error::{AppError, AppResult};
@@ -209,7 +210,7 @@ impl LimitsService {
                 if slot.state != store::limits::SlotState::Waiting {
                     return Ok(None);
                 }
-                let rules = task_rules(txn, slot.user_id, slot.key_id)?;
+                let rules = task_rules(txn, slot.user_id.into(), slot.key_id)?;
                 store::limits::queue_position(txn, &id, &rules)
             })
             .await
@@ -254,7 +255,7 @@ fn trim(recent: &mut VecDeque<i64>, now: i64) {
 
 /// The concurrency rules of a stored task's key and account, read in `txn` (no budget
 /// period is needed to start or wake tasks).
-fn task_rules(txn: &ReadTxn, user_id: u64, key_id: Option<u64>) -> AppResult<Vec<Rule>> {
+fn task_rules(txn: &ReadTxn, user_id: UserId, key_id: Option<u64>) -> AppResult<Vec<Rule>> {
     let Some(user) = store::users::read(txn, user_id)? else {
         return Ok(Vec::new());
     };
@@ -318,7 +319,7 @@ pub async fn may_start(store: &Store, task_id: &str) -> AppResult<bool> {
             if slot.state != store::limits::SlotState::Waiting {
                 return Ok(Gate::Go);
             }
-            let rules = task_rules(txn, slot.user_id, slot.key_id)?;
+            let rules = task_rules(txn, slot.user_id.into(), slot.key_id)?;
             // A cheap read first: most checks of a waiting task say "not yet".
             Ok(match store::limits::looks_startable(txn, &id, &rules)? {
                 true => Gate::Try(rules),
@@ -348,7 +349,7 @@ pub async fn freed(store: &Store, task_id: &str) -> AppResult<Vec<String>> {
             let Some(slot) = store::limits::read_slot(txn, &id)? else {
                 return Ok(Vec::new());
             };
-            let rules = task_rules(txn, slot.user_id, slot.key_id)?;
+            let rules = task_rules(txn, slot.user_id.into(), slot.key_id)?;
             let mut out: Vec<String> = Vec::new();
             for rule in &rules {
                 let Some(max) = rule.limits.max_concurrency else {

@@ -76,7 +76,7 @@ impl Tasks {
         }
         let task = Task {
             id: ids::new_task_id(now),
-            user_id: who.user.id,
+            user_id: who.user.id.get(),
             key_id: who.key_id,
             model: model.id.clone(),
             credits_reserved: Credits::new(price.total),
@@ -117,7 +117,7 @@ impl Tasks {
                 // Budgets and the queue are checked in the transaction that reserves, so
                 // parallel creates cannot overspend or overfill; a refusal writes nothing.
                 let replay = match &idem {
-                    Some(i) => store::limits::idempotent_replay(txn, task.user_id, i.key)?,
+                    Some(i) => store::limits::idempotent_replay(txn, task.user_id.into(), i.key)?,
                     None => false,
                 };
                 let admission = match replay {

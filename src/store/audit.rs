@@ -37,7 +37,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         r.entries += 1;
         // The audit sums plain integers itself, to catch what checked Credits would refuse.
         let (amount, balance_after) = (e.amount.get(), e.balance_after.get());
-        let bal = running.entry(e.user_id).or_default();
+        let bal = running.entry(e.user_id.get()).or_default();
         let Some(sum) = bal.checked_add(amount) else {
             r.violations
                 .push(format!("entry {}: running balance overflows", e.id));
@@ -77,7 +77,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         let u: User = decode(v.value())?;
         r.users += 1;
         let credits = u.credits.get();
-        let sum = running.get(&u.id).copied().unwrap_or(0);
+        let sum = running.get(&u.id.get()).copied().unwrap_or(0);
         if credits != sum {
             r.violations.push(format!(
                 "user {} ({}): balance {} but entries sum to {sum}",
@@ -240,7 +240,7 @@ fn money_sources(txn: &ReadTransaction, r: &mut Report) -> AppResult<()> {
                 }
             }
             EntryKind::SignupBonus => {
-                let n = bonus.entry(e.user_id).or_default();
+                let n = bonus.entry(e.user_id.get()).or_default();
                 *n += 1;
                 if *n > 1 || e.amount <= 0 || source != "signup" {
                     r.violations.push(format!(

@@ -5,6 +5,7 @@ use super::tables::*;
 use super::{decode, encode, get_json};
 use crate::domain::codes::{self, CodeStatus, Redemption, RedemptionCode};
 use crate::domain::credits::Credits;
+use crate::domain::ids::UserId;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::error::{AppError, AppResult};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -62,7 +63,7 @@ pub fn create_batch(txn: &WriteTransaction, b: NewBatch) -> AppResult<Vec<Redemp
 pub fn redeem(
     txn: &WriteTransaction,
     hash: &str,
-    user_id: u64,
+    user_id: UserId,
     actor: &str,
     now_ms: i64,
 ) -> AppResult<(LedgerEntry, RedemptionCode)> {
@@ -97,7 +98,7 @@ pub fn redeem(
     table.insert(id, encode(&code)?.as_slice())?;
     let used = Redemption {
         code_id: id,
-        user_id,
+        user_id: user_id.get(),
         at_ms: now_ms,
         ledger_id: entry.id,
     };

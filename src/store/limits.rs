@@ -8,6 +8,7 @@
 
 use super::tables::*;
 use super::{decode, encode};
+use crate::domain::ids::UserId;
 use crate::domain::limits::{self, Admission, Limits, Scope, TOTAL_BUCKET};
 use crate::domain::task::Task;
 use crate::error::{AppError, AppResult};
@@ -47,7 +48,7 @@ pub struct TaskSlot {
 
 impl TaskSlot {
     fn scopes(&self) -> Vec<String> {
-        scopes(self.user_id, self.key_id)
+        scopes(self.user_id.into(), self.key_id)
     }
 }
 
@@ -55,12 +56,12 @@ pub fn key_scope(key_id: u64) -> String {
     format!("k{key_id}")
 }
 
-pub fn user_scope(user_id: u64) -> String {
+pub fn user_scope(user_id: UserId) -> String {
     format!("u{user_id}")
 }
 
 /// A task's scopes: its key (when created with one), then its account.
-pub fn scopes(user_id: u64, key_id: Option<u64>) -> Vec<String> {
+pub fn scopes(user_id: UserId, key_id: Option<u64>) -> Vec<String> {
     key_id
         .map(key_scope)
         .into_iter()
@@ -510,6 +511,9 @@ pub fn all_group_limits(txn: &ReadTransaction) -> AppResult<Vec<(String, Limits)
 
 /// Whether `(user, Idempotency-Key)` already made a task: a replay answers with that task
 /// and is not a new create, so limits do not judge it again.
-pub fn idempotent_replay(txn: &WriteTransaction, user_id: u64, key: &str) -> AppResult<bool> {
-    Ok(txn.open_table(IDEMPOTENCY)?.get((user_id, key))?.is_some())
+pub fn idempotent_replay(txn: &WriteTransaction, user_id: UserId, key: &str) -> AppResult<bool> {
+    Ok(txn
+        .open_table(IDEMPOTENCY)?
+        .get((user_id.get(), key))?
+        .is_some())
 }

@@ -50,7 +50,7 @@ async fn user_in_group(app: &TestApp, name: &str, credits: i64, group: &str) -> 
         .await
         .unwrap();
     let (_, key) = st.accounts.create_key(user.id, "k").await.unwrap();
-    (user.id, key)
+    (user.id.get(), key)
 }
 
 async fn ledger_kinds(app: &TestApp) -> Vec<String> {

@@ -10,7 +10,7 @@ use videoapi::domain::ledger::EntryKind;
 use videoapi::error::{AppError, AppResult};
 use videoapi::store::{WriterFault, ledger};
 
-async fn user_id(app: &TestApp, name: &str) -> u64 {
+async fn user_id(app: &TestApp, name: &str) -> videoapi::domain::ids::UserId {
     let users = app.state().accounts.users().await.unwrap();
     users.iter().find(|u| u.username == name).unwrap().id
 }

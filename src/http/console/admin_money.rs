@@ -374,7 +374,7 @@ impl MoneyAdminApi {
         code_id: Path<u64>,
     ) -> Result<Json<Vec<CodeUse>>, Failure<{ ADMIN | PARAMS }>> {
         let uses = state.codes.uses(code_id.0).await?;
-        let names: HashMap<u64, String> = state
+        let names: HashMap<crate::domain::ids::UserId, String> = state
             .accounts
             .users()
             .await?

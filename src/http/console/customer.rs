@@ -277,7 +277,7 @@ impl ConsoleApi {
         let input = body.0.decode(true)?;
         check_own_uploads(
             &state.storage,
-            auth.who.user.id,
+            auth.who.user.id.get(),
             &state.config.public_url,
             &input,
         )
@@ -312,7 +312,7 @@ impl ConsoleApi {
         let input = body.0.decode(true)?;
         check_own_uploads(
             &state.storage,
-            auth.who.user.id,
+            auth.who.user.id.get(),
             &state.config.public_url,
             &input,
         )
@@ -331,7 +331,9 @@ impl ConsoleApi {
         auth: SessionAuth,
         body: MultipartStream,
     ) -> Result<Json<UploadResult>, Failure<{ SESSION | BODY | E403 | E507 }>> {
-        Ok(Json(store_upload(state.0, auth.who.user.id, body).await?))
+        Ok(Json(
+            store_upload(state.0, auth.who.user.id.get(), body).await?,
+        ))
     }
 }
 

@@ -26,7 +26,7 @@ pub struct Me {
 impl Me {
     pub fn from_user(u: &User) -> Me {
         Me {
-            id: u.id,
+            id: u.id.get(),
             username: u.username.clone(),
             is_admin: u.is_admin,
             credits: u.credits.get(),
@@ -305,7 +305,7 @@ pub struct AdminUser {
 impl AdminUser {
     pub fn from_user(u: &User) -> AdminUser {
         AdminUser {
-            id: u.id,
+            id: u.id.get(),
             username: u.username.clone(),
             is_admin: u.is_admin,
             disabled: u.disabled,
@@ -427,7 +427,7 @@ impl LedgerView {
         LedgerView {
             id: e.id,
             at_ms: e.at_ms,
-            user_id: e.user_id,
+            user_id: e.user_id.get(),
             username: username.to_string(),
             kind: e.kind.as_str().into(),
             amount: e.amount.get(),
