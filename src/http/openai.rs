@@ -7,6 +7,7 @@ use super::errors::ApiError;
 use super::failures::*;
 use super::public::DurationValue;
 use crate::app::AppState;
+use crate::domain::ids::TaskId;
 use crate::domain::openai::{self, VideoRequest};
 use crate::domain::request::{self, DurationInput, Expect, GenerationInput};
 use crate::domain::task::{Status, Task};
@@ -638,7 +639,10 @@ impl OpenAiApi {
         auth: ApiKeyAuth,
         video_id: Path<String>,
     ) -> Result<VideoResponse, Failure<{ AUTH | E404 }>> {
-        let task = state.tasks.get(&auth.0, &video_id.0).await?;
+        let task = state
+            .tasks
+            .get(&auth.0, &TaskId::from_path(&video_id.0)?)
+            .await?;
         let after = poll_after_ms(state.0, &task);
         Ok(VideoResponse::Ok(
             Json(Video::from_task(&task, crate::domain::now_ms()).expiring(&state.storage, &task)),
@@ -667,14 +671,12 @@ impl OpenAiApi {
         order: Query<Option<String>>,
     ) -> Result<Json<VideoList>, Failure<{ AUTH | PARAMS }>> {
         let limit = crate::domain::paging::page_limit(limit.0, 20, 100)?;
-        let after = after.0.filter(|a| !a.is_empty());
-        if let Some(a) = &after
-            && !crate::domain::ids::is_task_id(a)
-        {
-            return Err(
-                AppError::invalid("after", "must be a video id from a previous page").into(),
-            );
-        }
+        let after = match after.0.filter(|a| !a.is_empty()) {
+            None => None,
+            Some(a) => Some(TaskId::parse(&a).ok_or_else(|| {
+                AppError::invalid("after", "must be a video id from a previous page")
+            })?),
+        };
         let mut tasks = match order.0.as_deref() {
             None | Some("") | Some("desc") => {
                 let filter = Filter {
@@ -726,7 +728,7 @@ impl OpenAiApi {
     ) -> Result<Json<DeletedVideo>, Failure<{ AUTH | E404 | E409 }>> {
         let task = state
             .tasks
-            .delete(&auth.0, &video_id.0, &state.storage)
+            .delete(&auth.0, &TaskId::from_path(&video_id.0)?, &state.storage)
             .await?;
         Ok(Json(DeletedVideo {
             id: task.id,
@@ -753,7 +755,10 @@ impl OpenAiApi {
         /// `video` (default), `thumbnail` or `spritesheet`.
         variant: Query<Option<String>>,
     ) -> Result<FileResponse, Failure<{ AUTH | E404 | E410 | PARAMS }>> {
-        let task = state.tasks.get(&auth.0, &video_id.0).await?;
+        let task = state
+            .tasks
+            .get(&auth.0, &TaskId::from_path(&video_id.0)?)
+            .await?;
         match variant.0.as_deref() {
             None | Some("") | Some("video") => {}
             Some("thumbnail" | "spritesheet") => {
@@ -824,7 +829,7 @@ impl OpenAiApi {
             .tasks
             .remix(
                 &auth.0,
-                &video_id.0,
+                &TaskId::from_path(&video_id.0)?,
                 body.0.prompt,
                 &state.config.public_url,
                 idempotency_key.0,

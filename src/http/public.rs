@@ -4,6 +4,7 @@ use super::auth::{ApiKeyAuth, OptionalApiKey};
 use super::failures::*;
 use super::views::*;
 use crate::app::AppState;
+use crate::domain::ids::TaskId;
 use crate::domain::request::{self, DurationInput, Expect, GenerationInput};
 use crate::domain::task::Status;
 use crate::error::AppError;
@@ -373,7 +374,10 @@ impl PublicApi {
         auth: ApiKeyAuth,
         task_id: Path<String>,
     ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 }>> {
-        let task = state.tasks.get(&auth.0, &task_id.0).await?;
+        let task = state
+            .tasks
+            .get(&auth.0, &TaskId::from_path(&task_id.0)?)
+            .await?;
         let mut view = TaskView::from_task(&task, &state.config.public_url)
             .expiring(state.storage.video_expiry(&task));
         view.queue_position = state.tasks.queue_position(&task).await;
@@ -410,7 +414,7 @@ impl PublicApi {
         let filter = Filter {
             user_id: Some(auth.0.user.id),
             status,
-            before: before.0,
+            before: TaskId::cursor(before.0)?,
             model: None,
         };
         let tasks = state.tasks.list(filter, limit + 1).await?;
@@ -441,7 +445,10 @@ impl PublicApi {
         auth: ApiKeyAuth,
         task_id: Path<String>,
     ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 | E409 }>> {
-        let task = state.tasks.cancel(&auth.0, &task_id.0).await?;
+        let task = state
+            .tasks
+            .cancel(&auth.0, &TaskId::from_path(&task_id.0)?)
+            .await?;
         Ok(Json(
             TaskView::from_task(&task, &state.config.public_url)
                 .expiring(state.storage.video_expiry(&task)),

@@ -4,7 +4,7 @@
 use super::accounts::Principal;
 use super::catalog::Catalog;
 use crate::domain::credits::Credits;
-use crate::domain::ids;
+use crate::domain::ids::TaskId;
 use crate::domain::pricing;
 use crate::domain::request::{self, GenerationInput};
 use crate::domain::task::{Event, Phase, Status, Task};
@@ -75,7 +75,8 @@ impl Tasks {
             ));
         }
         let task = Task {
-            id: ids::new_task_id(now),
+            // The record keeps a String: `storage` reads it as one.
+            id: TaskId::new(now).into(),
             user_id: who.user.id.get(),
             key_id: who.key_id,
             model: model.id.clone(),
@@ -258,11 +259,8 @@ impl Tasks {
     }
 
     /// The caller's own task; anyone else's is "not found".
-    pub async fn get(&self, who: &Principal, id: &str) -> AppResult<Task> {
-        if !ids::is_task_id(id) {
-            return Err(AppError::not_found("task"));
-        }
-        let key = id.to_string();
+    pub async fn get(&self, who: &Principal, id: &TaskId) -> AppResult<Task> {
+        let key = id.clone();
         let task = self
             .store
             .read(move |txn| store::tasks::read(txn, &key))
@@ -274,14 +272,6 @@ impl Tasks {
     }
 
     pub async fn list(&self, filter: Filter, limit: usize) -> AppResult<Vec<Task>> {
-        if let Some(b) = &filter.before
-            && !ids::is_task_id(b)
-        {
-            return Err(AppError::invalid(
-                "before",
-                "must be a task id from a previous page",
-            ));
-        }
         let limit = limit.clamp(1, MAX_PAGE);
         self.store
             .read(move |txn| store::tasks::list(txn, &filter, limit))
@@ -289,9 +279,9 @@ impl Tasks {
     }
 
     /// Cancel a task nobody sent upstream yet; its credits come back in the same write.
-    pub async fn cancel(&self, who: &Principal, id: &str) -> AppResult<Task> {
+    pub async fn cancel(&self, who: &Principal, id: &TaskId) -> AppResult<Task> {
         self.get(who, id).await?;
-        let key = id.to_string();
+        let key = id.clone();
         let now = self.clock.now_ms();
         let cancelled = self
             .store
@@ -317,7 +307,7 @@ impl Tasks {
     }
 
     /// A task finished outside the engine (cancelled): start who waits for its slot.
-    async fn wake_after(&self, id: &str) {
+    async fn wake_after(&self, id: &TaskId) {
         match super::limits::freed(&self.store, id).await {
             Ok(ids) => ids.iter().for_each(|t| self.queue.enqueue(t)),
             Err(e) => tracing::warn!(task = %id, error = %e, "could not wake queued tasks"),
@@ -336,7 +326,7 @@ impl Tasks {
     pub async fn list_oldest_first(
         &self,
         who: &Principal,
-        after: Option<String>,
+        after: Option<TaskId>,
         limit: usize,
     ) -> AppResult<Vec<Task>> {
         let uid = who.user.id;
@@ -352,7 +342,7 @@ impl Tasks {
     pub async fn delete(
         &self,
         who: &Principal,
-        id: &str,
+        id: &TaskId,
         storage: &crate::storage::Storage,
     ) -> AppResult<Task> {
         let task = self.get(who, id).await?;
@@ -383,7 +373,7 @@ impl Tasks {
     pub async fn remix(
         &self,
         who: &Principal,
-        id: &str,
+        id: &TaskId,
         prompt: String,
         public_url: &str,
         idempotency_key: Option<String>,

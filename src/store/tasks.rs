@@ -4,7 +4,7 @@ use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
 use crate::domain::catalog::RouteCost;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{TaskId, UserId};
 use crate::domain::ledger::EntryKind;
 use crate::domain::settlement::Made;
 use crate::domain::task::{Effect, Event, Illegal, Output, Status, Task, Transition, transition};
@@ -264,7 +264,7 @@ pub struct Filter {
     pub model: Option<String>,
     pub status: Option<Status>,
     /// Only tasks created before this task id (the cursor).
-    pub before: Option<String>,
+    pub before: Option<TaskId>,
 }
 
 /// Tasks newest first. With a user, walks that user's index; otherwise all tasks.

@@ -6,7 +6,7 @@ use super::views::*;
 use super::{AdminSession, ConsoleTags};
 use crate::app::AppState;
 use crate::domain::catalog::{PricingGroup, ProviderConfig};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{TaskId, UserId};
 use crate::error::AppError;
 use crate::http::errors::ApiError;
 use crate::http::failures::*;
@@ -615,7 +615,7 @@ impl AdminApi {
             user_id,
             model: model.0.filter(|m| !m.trim().is_empty()),
             status,
-            before: before.0.filter(|b| !b.is_empty()),
+            before: TaskId::cursor(before.0.filter(|b| !b.is_empty()))?,
         };
         let tasks = state.tasks.list(filter, limit + 1).await?;
         let owners: Vec<u64> = tasks.iter().map(|t| t.user_id).collect();

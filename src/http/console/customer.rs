@@ -3,6 +3,7 @@
 use super::views::*;
 use super::{ConsoleTags, SessionAuth};
 use crate::app::AppState;
+use crate::domain::ids::TaskId;
 use crate::domain::now_ms;
 use crate::domain::task::Task;
 use crate::http::failures::*;
@@ -228,7 +229,7 @@ impl ConsoleApi {
         let filter = Filter {
             user_id: Some(auth.who.user.id),
             status: parse_status(status.0.as_deref())?,
-            before: before.0.filter(|b| !b.is_empty()),
+            before: TaskId::cursor(before.0.filter(|b| !b.is_empty()))?,
             model: None,
         };
         let tasks = state.tasks.list(filter, limit + 1).await?;
@@ -243,7 +244,10 @@ impl ConsoleApi {
         auth: SessionAuth,
         task_id: Path<String>,
     ) -> Result<Json<ConsoleTask>, Failure<{ SESSION | E404 }>> {
-        let task = state.tasks.get(&auth.who, &task_id.0).await?;
+        let task = state
+            .tasks
+            .get(&auth.who, &TaskId::from_path(&task_id.0)?)
+            .await?;
         Ok(Json(console_tasks(state.0, &[task]).remove(0)))
     }
 
@@ -257,7 +261,10 @@ impl ConsoleApi {
         auth: SessionAuth,
         task_id: Path<String>,
     ) -> Result<Json<ConsoleTask>, Failure<{ SESSION | CONSOLE_WRITE | E404 | E409 }>> {
-        let task = state.tasks.cancel(&auth.who, &task_id.0).await?;
+        let task = state
+            .tasks
+            .cancel(&auth.who, &TaskId::from_path(&task_id.0)?)
+            .await?;
         Ok(Json(console_tasks(state.0, &[task]).remove(0)))
     }
 
