@@ -1,6 +1,7 @@
 //! The task record and its state machine: pending → processing → completed | failed.
 
 use super::credits::Credits;
+use super::ids::UserId;
 use super::pricing::AppliedPrice;
 use super::request::UnifiedRequest;
 use serde::{Deserialize, Serialize};
@@ -222,13 +223,13 @@ impl Event {
 pub enum Effect {
     /// Give the reservation back (a ledger refund entry); happens at most once per task.
     Refund {
-        user_id: u64,
+        user_id: UserId,
         amount: Credits,
         code: String,
     },
     /// The reservation becomes the charge. Nothing moves today (the price was reserved up
     /// front); the settlement of a final price against the reservation goes here.
-    Settle { user_id: u64, reserved: Credits },
+    Settle { user_id: UserId, reserved: Credits },
     /// The task ended: it leaves the active index, its callback enters the outbox, and
     /// whatever held a place for it (a per-key slot) lets go.
     Finished,
@@ -323,7 +324,7 @@ pub fn transition(task: &Task, event: Event, now_ms: i64) -> Result<Transition, 
             t.outputs = outputs;
             t.finished_at_ms = Some(now_ms);
             effects.push(Effect::Settle {
-                user_id: t.user_id,
+                user_id: t.user_id.into(),
                 reserved: t.credits_reserved,
             });
             effects.push(Effect::Finished);
@@ -356,7 +357,7 @@ fn fail(t: &mut Task, effects: &mut Vec<Effect>, code: &str, message: &str, now_
     t.fail(code, message, now_ms);
     if !t.credits_refunded && t.credits_reserved > 0 {
         effects.push(Effect::Refund {
-            user_id: t.user_id,
+            user_id: t.user_id.into(),
             amount: t.credits_reserved,
             code: code.to_string(),
         });
@@ -627,7 +628,7 @@ mod tests {
             tr.effects,
             vec![
                 Effect::Refund {
-                    user_id: 7,
+                    user_id: UserId::new(7),
                     amount: Credits::new(50),
                     code: "upstream_error".into()
                 },

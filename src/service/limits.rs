@@ -210,7 +210,7 @@ impl LimitsService {
                 if slot.state != store::limits::SlotState::Waiting {
                     return Ok(None);
                 }
-                let rules = task_rules(txn, slot.user_id.into(), slot.key_id)?;
+                let rules = task_rules(txn, slot.user_id, slot.key_id)?;
                 store::limits::queue_position(txn, &id, &rules)
             })
             .await
@@ -319,7 +319,7 @@ pub async fn may_start(store: &Store, task_id: &str) -> AppResult<bool> {
             if slot.state != store::limits::SlotState::Waiting {
                 return Ok(Gate::Go);
             }
-            let rules = task_rules(txn, slot.user_id.into(), slot.key_id)?;
+            let rules = task_rules(txn, slot.user_id, slot.key_id)?;
             // A cheap read first: most checks of a waiting task say "not yet".
             Ok(match store::limits::looks_startable(txn, &id, &rules)? {
                 true => Gate::Try(rules),
@@ -349,7 +349,7 @@ pub async fn freed(store: &Store, task_id: &str) -> AppResult<Vec<String>> {
             let Some(slot) = store::limits::read_slot(txn, &id)? else {
                 return Ok(Vec::new());
             };
-            let rules = task_rules(txn, slot.user_id.into(), slot.key_id)?;
+            let rules = task_rules(txn, slot.user_id, slot.key_id)?;
             let mut out: Vec<String> = Vec::new();
             for rule in &rules {
                 let Some(max) = rule.limits.max_concurrency else {

@@ -98,7 +98,7 @@ pub fn redeem(
     table.insert(id, encode(&code)?.as_slice())?;
     let used = Redemption {
         code_id: id,
-        user_id: user_id.get(),
+        user_id,
         at_ms: now_ms,
         ledger_id: entry.id,
     };

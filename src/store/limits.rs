@@ -39,7 +39,7 @@ pub enum SlotState {
 /// What the limits remember of a task.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskSlot {
-    pub user_id: u64,
+    pub user_id: UserId,
     pub key_id: Option<u64>,
     /// Creation time by the server clock: the spend bucket and the queue order.
     pub at_ms: i64,
@@ -48,7 +48,7 @@ pub struct TaskSlot {
 
 impl TaskSlot {
     fn scopes(&self) -> Vec<String> {
-        scopes(self.user_id.into(), self.key_id)
+        scopes(self.user_id, self.key_id)
     }
 }
 
@@ -216,7 +216,7 @@ pub fn record_new(
     admission: Admission,
 ) -> AppResult<()> {
     let slot = TaskSlot {
-        user_id: task.user_id,
+        user_id: task.user_id.into(),
         key_id: task.key_id,
         at_ms,
         state: if admission == Admission::Start {

@@ -176,7 +176,7 @@ fn apply_with(
             } => {
                 ledger::apply(
                     txn,
-                    (*user_id).into(),
+                    *user_id,
                     *amount,
                     Reason {
                         kind: EntryKind::Refund,

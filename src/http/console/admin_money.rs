@@ -384,7 +384,7 @@ impl MoneyAdminApi {
         Ok(Json(
             uses.iter()
                 .map(|u| CodeUse {
-                    user_id: u.user_id,
+                    user_id: u.user_id.get(),
                     username: names.get(&u.user_id).cloned().unwrap_or_default(),
                     at_ms: u.at_ms,
                     ledger_entry_id: u.ledger_id,
