@@ -3,7 +3,6 @@
 
 use super::accounts::Principal;
 use super::catalog::Catalog;
-use crate::domain::credits::Credits;
 use crate::domain::ids::TaskId;
 use crate::domain::pricing;
 use crate::domain::request::{self, GenerationInput};
@@ -80,7 +79,7 @@ impl Tasks {
             user_id: who.user.id.get(),
             key_id: who.key_id,
             model: model.id.clone(),
-            credits_reserved: Credits::new(price.total),
+            credits_reserved: price.total,
             price,
             request: req,
             status: Status::Pending,
@@ -213,7 +212,7 @@ impl Tasks {
             .await?
             .ok_or_else(|| AppError::not_found("user"))?
             .credits;
-        let total = Credits::new(price.total);
+        let total = price.total;
         let balance_after = match crate::domain::credits::reserve(balance, total) {
             Err(AppError::InsufficientCredits { .. }) if allow_short => balance
                 .checked_sub(total)

@@ -133,7 +133,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
             ));
         }
         if let Some(s) = &t.settlement
-            && (Some(s.charged) != credits_charged || s.refunded != settled_back)
+            && (Some(s.charged.get()) != credits_charged || s.refunded != settled_back)
         {
             r.violations.push(format!(
                 "task {}: settlement says charged {} refunded {} but the task says {:?} and its settle entries {settled_back}",

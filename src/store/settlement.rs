@@ -3,7 +3,6 @@
 
 use super::ledger::{self, Reason};
 use crate::domain::catalog::RouteCost;
-use crate::domain::credits::Credits;
 use crate::domain::ledger::EntryKind;
 use crate::domain::pricing::Job;
 use crate::domain::settlement::{self, Made};
@@ -27,7 +26,7 @@ pub fn settle(
     let s = settlement::settle(
         &task.price,
         &Job::of(&task.request),
-        task.credits_reserved.get(),
+        task.credits_reserved,
         made,
         cost,
     )?;
@@ -35,7 +34,7 @@ pub fn settle(
         ledger::apply(
             txn,
             task.user_id.into(),
-            Credits::new(s.refunded),
+            s.refunded,
             Reason {
                 kind: EntryKind::Settle,
                 task_id: Some(&task.id),
@@ -48,7 +47,7 @@ pub fn settle(
         )?;
         task.credits_refunded = true;
     }
-    task.credits_charged = Some(Credits::new(s.charged));
+    task.credits_charged = Some(s.charged);
     task.settlement = Some(s);
     Ok(())
 }

@@ -218,7 +218,7 @@ impl ConsoleTask {
         // A failure returns the whole reservation; a settlement what was not used.
         let refunded = match (&t.settlement, t.status) {
             (_, Status::Failed) if t.credits_refunded => t.credits_reserved.get(),
-            (Some(st), _) => st.refunded,
+            (Some(st), _) => st.refunded.get(),
             _ => 0,
         };
         let r = &t.request;
