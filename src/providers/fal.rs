@@ -74,11 +74,6 @@ fn code_and_message(reply: &http::Reply) -> (Option<String>, Option<String>) {
     }
 }
 
-fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-    let (code, message) = code_and_message(reply);
-    reply.error(stage, code, message)
-}
-
 /// `{owner}/{app}/requests/{id}`: built here rather than taken from the submit answer,
 /// so our key only ever goes to the configured host.
 fn request_path(model: &str, id: &str) -> Result<String, ProviderError> {
@@ -159,6 +154,11 @@ impl Describe for Fal {
         Ok(Fal)
     }
 
+    // The mapping is the route's: `check_route` and `submit_call` read it.
+    fn request(&self, _: &str, _: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        Err(AppError::invalid("model", "a fal route maps its own input"))
+    }
+
     fn check(&self, _: &str, _: &UnifiedRequest) -> Result<(), AppError> {
         Ok(())
     }
@@ -235,7 +235,8 @@ impl Describe for Fal {
     }
 
     fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        error(reply, stage)
+        let (code, message) = code_and_message(reply);
+        reply.error(stage, code, message)
     }
 
     fn cancel_call(&self, id: &str, model: &str) -> Option<Call> {

@@ -98,6 +98,16 @@ pub enum Phase {
     Ended(&'static str, &'static str),
 }
 
+/// The ends several upstreams share.
+pub const CANCELLED: Phase = Phase::Ended(
+    "upstream_cancelled",
+    "the task was cancelled on the channel",
+);
+pub const EXPIRED: Phase = Phase::Ended(
+    "upstream_expired",
+    "the channel did not run the task before it expired",
+);
+
 /// The phase of the status word at `path` in `v`, by the provider's table; a missing or
 /// unknown word is a `BadResponse` (polled again), never a guess.
 pub fn parse_status(
@@ -150,23 +160,6 @@ pub fn video(url: String, duration: Option<u32>, credential: Option<&str>) -> Po
     }])
 }
 
-/// `outcome` with upstream's report of what it made (on its first video), for settlement.
-pub fn reported(
-    mut outcome: PollOutcome,
-    resolution: Option<String>,
-    audio: Option<bool>,
-    units: Option<u64>,
-) -> PollOutcome {
-    if let PollOutcome::Succeeded(results) = &mut outcome
-        && let Some(first) = results.first_mut()
-    {
-        first.resolution = resolution;
-        first.audio = audio;
-        first.provider_units = units;
-    }
-    outcome
-}
-
 /// Provider units as upstream writes them: a number or a numeric string (Kling's
 /// `"1"`); a fraction is rounded up (the account was charged at least that); nonsense
 /// is unknown.
@@ -190,17 +183,117 @@ pub fn invalid(e: AppError) -> ProviderError {
     ProviderError::final_error("invalid_request", e.to_string())
 }
 
-/// A provider, described: its data as consts, its mappings as methods. Only `check`,
-/// `submit_call`, `poll_call` and `outcome` are required.
+/// Where a poll answer keeps what it says, and what each status word means: most
+/// providers map answers with this data alone ([`Answer::read`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    pub status: &'static [&'static str],
+    pub phases: &'static [(&'static str, Phase)],
+    /// The video URL (numbers index lists: `["output", "0"]`).
+    pub url: &'static [&'static str],
+    /// A failure's code and message.
+    pub code: &'static [&'static str],
+    pub message: &'static [&'static str],
+    /// What upstream reports it made, for settlement (empty: not reported).
+    pub seconds: &'static [&'static str],
+    pub resolution: &'static [&'static str],
+    pub audio: &'static [&'static str],
+    pub units: &'static [&'static str],
+}
+
+impl Answer {
+    pub const DEFAULT: Answer = Answer {
+        status: &["status"],
+        phases: &[],
+        url: &[],
+        code: &["error", "code"],
+        message: &["error", "message"],
+        seconds: &[],
+        resolution: &[],
+        audio: &[],
+        units: &[],
+    };
+
+    pub fn phase(&self, v: &Value) -> Result<Phase, ProviderError> {
+        parse_status(v, self.status, self.phases)
+    }
+
+    /// The answer mapped: the video at `url` with what upstream reported, or the failure.
+    pub fn read(&self, v: &Value) -> Result<PollOutcome, ProviderError> {
+        self.read_with(v, |v| {
+            let url = str_at(v, self.url).ok_or_else(|| missing(&self.url.join(".")))?;
+            Ok(self.report(video(url, None, None), v))
+        })
+    }
+
+    /// Like [`Answer::read`] with the provider's own reading of a success.
+    pub fn read_with(
+        &self,
+        v: &Value,
+        success: impl FnOnce(&Value) -> Result<PollOutcome, ProviderError>,
+    ) -> Result<PollOutcome, ProviderError> {
+        Ok(match self.phase(v)? {
+            Phase::Succeeded => success(v)?,
+            Phase::Failed => failed(str_at(v, self.code), str_at(v, self.message)),
+            p => simple(p).expect("queued, running or ended"),
+        })
+    }
+
+    /// `outcome` with what `v` reports on its first video.
+    pub fn report(&self, outcome: PollOutcome, v: &Value) -> PollOutcome {
+        let at = |path: &[&str]| {
+            (!path.is_empty())
+                .then(|| http::value_at(v, path))
+                .flatten()
+        };
+        let secs = at(self.seconds).and_then(Value::as_f64);
+        first(outcome, |r| {
+            r.duration_seconds = secs.map(|s| s.round() as u32).or(r.duration_seconds);
+            r.resolution = at(self.resolution).and_then(|_| str_at(v, self.resolution));
+            r.audio = at(self.audio).and_then(Value::as_bool);
+            r.provider_units = units(at(self.units));
+        })
+    }
+}
+
+/// `outcome` with its first video changed by `f`.
+pub fn first(mut outcome: PollOutcome, f: impl FnOnce(&mut ResultRef)) -> PollOutcome {
+    if let PollOutcome::Succeeded(results) = &mut outcome
+        && let Some(r) = results.first_mut()
+    {
+        f(r);
+    }
+    outcome
+}
+
+/// The free call "test connection" makes with each key: a GET, what its success says, and
+/// where its answer names something worth showing (a balance, an account).
+#[derive(Debug, Clone, Copy)]
+pub struct Test {
+    pub path: &'static str,
+    pub says: &'static str,
+    pub shows: &'static [&'static str],
+}
+
+impl Test {
+    pub const fn get(path: &'static str, says: &'static str) -> Option<Test> {
+        Some(Test {
+            path,
+            says,
+            shows: &[],
+        })
+    }
+}
+
+/// A provider, described: its data as consts, its mappings as methods. Only `from_config`,
+/// `request` and (for answers [`Answer`] cannot read) `outcome` need writing.
 #[async_trait]
 pub trait Describe: Send + Sync + Sized + 'static {
     /// The `kind` this adapter reports (a kind sharing an adapter reports the first).
     const KIND: &'static str;
     const AUTH: Auth = Auth::Bearer;
-    /// Resubmitting the same task id cannot create a second upstream task.
-    const IDEMPOTENT: bool = false;
-    /// The body carries `SubmitJob::callback_url` in the provider's own callback field,
-    /// so the engine polls these tasks only as a slower fallback.
+    /// The create body carries `SubmitJob::callback_url` (as `callback_url` unless
+    /// `submit_call` says otherwise), so the engine polls only as a slower fallback.
     const CALLBACK: bool = false;
     /// The key goes with downloads from the API's own host (never elsewhere).
     const DOWNLOAD_AUTH: bool = false;
@@ -210,52 +303,100 @@ pub trait Describe: Send + Sync + Sized + 'static {
     const CANCEL_DONE: &'static [u16] = &[];
     /// Where the upstream task id is in the create answer.
     const ID_AT: &'static [&'static str] = &["id"];
+    /// The poll path; `{id}` stands for the upstream id.
+    const POLL: &'static str = "";
+    const ANSWER: Answer = Answer::DEFAULT;
+    const TEST: Option<Test> = None;
+    /// Where an error answer names its code and message (the first found wins).
+    const ERROR_CODE: &'static [&'static [&'static str]] = &[&["error", "code"], &["code"]];
+    const ERROR_MESSAGE: &'static [&'static [&'static str]] =
+        &[&["error", "message"], &["message"]];
+    /// The code of an error whose body names none, by HTTP status.
+    const STATUS_CODES: &'static [(u16, &'static str)] = &[];
+    /// Error codes that blame the channel (account, key, balance); `Prefix*` matches a
+    /// prefix, `*Part*` a part.
+    const CHANNEL_CODES: &'static [&'static str] = &[];
 
     /// Read the channel's own settings.
     fn from_config(cfg: &ProviderConfig) -> Result<Self, AppError>;
 
+    /// Request → the create call, or the 422 naming what the upstream cannot do. Pure, so
+    /// it is also the create-time check (with `task_id` = `"check"`).
+    fn request(&self, model: &str, req: &UnifiedRequest, task_id: &str) -> Result<Call, AppError>;
+
     /// Refuse at create time (422) what the upstream cannot do.
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError>;
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        self.request(model, req, "check").map(|_| ())
+    }
+
+    /// Resubmitting the same task id cannot create a second upstream task.
+    fn idempotent(&self) -> bool {
+        false
+    }
 
     /// The create call (async: some inline their input images).
     async fn submit_call(
         &self,
-        a: &Adapter<Self>,
+        _: &Adapter<Self>,
         job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError>;
+    ) -> Result<Call, ProviderError> {
+        let mut call =
+            (self.request(job.upstream_model, job.request, job.task_id)).map_err(invalid)?;
+        if let (true, Some(u), Body::Json(body)) =
+            (Self::CALLBACK, job.callback_url, &mut call.body)
+        {
+            body["callback_url"] = Value::from(u);
+        }
+        Ok(call)
+    }
 
     /// The upstream id in a create answer.
     fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
         str_at(v, Self::ID_AT).ok_or_else(|| missing("a task id"))
     }
 
-    fn poll_call(&self, id: &str, model: &str) -> Result<Call, ProviderError>;
+    fn poll_call(&self, id: &str, _model: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(Self::POLL.replace("{id}", id)))
+    }
 
     /// A poll answer, mapped.
-    fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError>;
+    fn outcome(&self, v: &Value, _ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        Self::ANSWER.read(v)
+    }
 
     /// The call that stops an upstream task, where there is one.
     fn cancel_call(&self, _id: &str, _model: &str) -> Option<Call> {
         None
     }
 
-    /// The free call "test connection" makes with each key, and what its answer says.
-    fn test_call(&self) -> Option<Call> {
-        None
+    /// What "test connection" reports after every key answered.
+    fn tested(&self, t: &Test, answers: &[Value]) -> String {
+        if t.shows.is_empty() {
+            return format!("{} with {} key(s)", t.says, answers.len());
+        }
+        let shown: Vec<String> = answers
+            .iter()
+            .map(|v| str_at(v, t.shows).unwrap_or_else(|| "?".into()))
+            .collect();
+        format!("{}: {}", t.says, shown.join(", "))
     }
 
-    fn tested(&self, answers: &[Value]) -> String {
-        format!("the channel answered for {} key(s)", answers.len())
-    }
-
-    /// A non-2xx answer, classified; providers name the code and message in their body.
+    /// A non-2xx answer, classified: the code and message where the provider puts them,
+    /// the channel blamed for its [`Describe::CHANNEL_CODES`].
     fn error(&self, reply: &Reply, stage: Stage) -> ProviderError {
         let v = reply.value();
-        let code = str_at(&v, &["error", "code"]).or_else(|| str_at(&v, &["code"]));
-        let msg = str_at(&v, &["error", "message"]).or_else(|| str_at(&v, &["message"]));
-        reply.error(stage, code, msg)
+        let find = |paths: &[&[&str]]| paths.iter().find_map(|p| str_at(&v, p));
+        let by_status = Self::STATUS_CODES.iter().find(|(s, _)| *s == reply.status);
+        let code = find(Self::ERROR_CODE).or_else(|| by_status.map(|(_, c)| c.to_string()));
+        let msg = find(Self::ERROR_MESSAGE);
+        match code {
+            Some(c) if Self::CHANNEL_CODES.iter().any(|p| matches_code(p, &c)) => {
+                let msg = http::public_message(msg.as_deref().unwrap_or(&c));
+                ProviderError::channel(http::public_code(&c), msg)
+            }
+            _ => reply.error(stage, code, msg),
+        }
     }
-
     /// The answer's JSON, or the error it stands for. Upstreams that wrap every answer in
     /// an envelope with their own code (200 with `code != 0`) override this.
     fn read(&self, reply: &Reply, stage: Stage) -> Result<Value, ProviderError> {
@@ -357,7 +498,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
     }
 
     async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {
-        let Some(_) = self.test_call() else {
+        let Some(t) = Self::TEST else {
             return Err(ProviderError::final_error(
                 "unsupported",
                 "this provider has no free test call",
@@ -365,10 +506,18 @@ pub trait Describe: Send + Sync + Sized + 'static {
         };
         let mut answers = Vec::new();
         for cred in a.keys.all() {
-            let call = self.test_call().expect("checked above");
-            answers.push(a.call(cred, call, Stage::Test).await?);
+            answers.push(a.call(cred, Call::get(t.path), Stage::Test).await?);
         }
-        Ok(self.tested(&answers))
+        Ok(self.tested(&t, &answers))
+    }
+}
+
+/// Whether an upstream error `code` matches a [`Describe::CHANNEL_CODES`] pattern.
+fn matches_code(pattern: &str, code: &str) -> bool {
+    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
+        (Some(p), _) => code.contains(p.trim_end_matches('*')),
+        (None, Some(p)) => code.starts_with(p),
+        (None, None) => code == pattern,
     }
 }
 
@@ -491,7 +640,7 @@ impl<D: Describe> Provider for Adapter<D> {
     }
 
     fn idempotent_submit(&self) -> bool {
-        D::IDEMPOTENT
+        self.d.idempotent()
     }
 
     fn completion_callback(&self) -> bool {

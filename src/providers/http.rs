@@ -508,13 +508,17 @@ pub fn join(base: &str, path: &str) -> String {
     )
 }
 
+/// The value at a JSON path; numbers index lists (`["output", "0"]`).
+pub fn value_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |cur, p| match cur {
+        Value::Array(items) => items.get(p.parse::<usize>().ok()?),
+        other => other.get(p),
+    })
+}
+
 /// A string at a JSON path, e.g. `str_at(&v, &["error", "code"])`; numbers are rendered.
 pub fn str_at(v: &Value, path: &[&str]) -> Option<String> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(p)?;
-    }
-    match cur {
+    match value_at(v, path)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,

@@ -33,6 +33,16 @@ pub struct Region {
     pub base_url: &'static str,
 }
 
+impl Region {
+    const fn new(code: &'static str, name: &'static str, base_url: &'static str) -> Region {
+        Region {
+            code,
+            name,
+            base_url,
+        }
+    }
+}
+
 /// One adapter kind.
 pub struct KindSpec {
     /// The `kind` a channel declares.
@@ -120,16 +130,12 @@ pub static KINDS: &[KindSpec] = &[
         api_secret: Some("Secret key (SK)"),
         base_url: BaseUrl::Default(kling::GLOBAL),
         regions: &[
-            Region {
-                code: "global",
-                name: "Global (Singapore)",
-                base_url: kling::GLOBAL,
-            },
-            Region {
-                code: "china",
-                name: "China (Beijing)",
-                base_url: "https://api-beijing.klingai.com",
-            },
+            Region::new("global", "Global (Singapore)", kling::GLOBAL),
+            Region::new(
+                "china",
+                "China (Beijing)",
+                "https://api-beijing.klingai.com",
+            ),
         ],
         build: generic::build::<kling::Kling>,
         ..KEYED
@@ -149,21 +155,17 @@ pub static KINDS: &[KindSpec] = &[
         api_key: Some("DashScope API key"),
         base_url: BaseUrl::Default(wan::BEIJING),
         regions: &[
-            Region {
-                code: "cn-beijing",
-                name: "Beijing",
-                base_url: wan::BEIJING,
-            },
-            Region {
-                code: "singapore",
-                name: "Singapore",
-                base_url: "https://dashscope-intl.aliyuncs.com/api/v1",
-            },
-            Region {
-                code: "us-virginia",
-                name: "Virginia",
-                base_url: "https://dashscope-us.aliyuncs.com/api/v1",
-            },
+            Region::new("cn-beijing", "Beijing", wan::BEIJING),
+            Region::new(
+                "singapore",
+                "Singapore",
+                "https://dashscope-intl.aliyuncs.com/api/v1",
+            ),
+            Region::new(
+                "us-virginia",
+                "Virginia",
+                "https://dashscope-us.aliyuncs.com/api/v1",
+            ),
         ],
         settings: &["workspace"],
         build: generic::build::<wan::Wan>,
@@ -174,16 +176,8 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "MiniMax Hailuo",
         base_url: BaseUrl::Default(minimax::INTL),
         regions: &[
-            Region {
-                code: "international",
-                name: "International",
-                base_url: minimax::INTL,
-            },
-            Region {
-                code: "china",
-                name: "China",
-                base_url: "https://api.minimaxi.com",
-            },
+            Region::new("international", "International", minimax::INTL),
+            Region::new("china", "China", "https://api.minimaxi.com"),
         ],
         build: generic::build::<minimax::MiniMax>,
         ..KEYED
@@ -202,7 +196,7 @@ pub static KINDS: &[KindSpec] = &[
         api_key: Some("API key (vga_…)"),
         base_url: BaseUrl::Required("https://videoapi.example"),
         settings: &["idempotency_key"],
-        build: |r, c| Ok(Arc::new(videoapi::VideoApi::new(c, r.kit(c)?)?)),
+        build: generic::build::<videoapi::VideoApi>,
         ..KEYED
     },
     KindSpec {
@@ -220,16 +214,8 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Vidu",
         base_url: BaseUrl::Default(vidu::BASE),
         regions: &[
-            Region {
-                code: "international",
-                name: "International",
-                base_url: vidu::BASE,
-            },
-            Region {
-                code: "china",
-                name: "China",
-                base_url: "https://api.vidu.cn",
-            },
+            Region::new("international", "International", vidu::BASE),
+            Region::new("china", "China", "https://api.vidu.cn"),
         ],
         settings: &["subject_ids"],
         readme_section: MORE_PROVIDERS,

@@ -7,12 +7,11 @@
 //! with `@1` tags on q3 / q2-pro, plain `images` elsewhere).
 
 use super::generic::{
-    Adapter, Auth, Call, Ctx, Describe, Phase, invalid, missing, parse_status, reported, simple,
-    units, video,
+    Adapter, Answer, Auth, Call, Ctx, Describe, Phase, first, missing, units, video,
 };
-use super::http::{self, Stage, str_at};
-use super::mapping::{self, unsupported};
-use super::{PollOutcome, ProviderError, SubmitJob};
+use super::http::{Stage, str_at};
+use super::mapping::{self, not_available, unsupported};
+use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -120,25 +119,6 @@ pub struct Vidu {
     subject_ids: SubjectIds,
 }
 
-/// Vidu's error body: `{"code","reason","message"}`. Account problems are the channel's.
-fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-    let v = reply.value();
-    let code = str_at(&v, &["code"]).or_else(|| str_at(&v, &["reason"]));
-    let message = str_at(&v, &["message"]).or_else(|| code.clone());
-    if let Some(c) = &code
-        && matches!(
-            c.as_str(),
-            "CreditInsufficient" | "ModelUnavailable" | "Unauthorized" | "Forbidden"
-        )
-    {
-        return ProviderError::channel(
-            c.clone(),
-            http::public_message(message.as_deref().unwrap_or(c)),
-        );
-    }
-    reply.error(stage, code, message)
-}
-
 /// A customer-readable message for a task's `err_code`.
 fn failure_message(code: &str) -> String {
     match code {
@@ -169,12 +149,7 @@ pub fn build_body(
         "text-to-video" => "text2video",
         "image-to-video" => {
             mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-            mapping::at_most(
-                "image_urls",
-                &req.image_urls,
-                2,
-                "images (first and last frame)",
-            )?;
+            mapping::frames(req, 2)?;
             body["images"] = json!(req.image_urls);
             if req.image_urls.len() == 2 {
                 "start-end2video"
@@ -220,7 +195,7 @@ pub fn build_body(
             }
             "reference2video"
         }
-        other => return Err(unsupported("type", format!("`{other}` is not supported"))),
+        other => return Err(not_available("type", other)),
     };
     let prompt = match (endpoint, f.subjects(), ids) {
         ("reference2video", true, SubjectIds::Names) => req.prompt.clone(),
@@ -242,15 +217,7 @@ pub fn build_body(
             .to_string()
         }),
     };
-    if prompt.chars().count() > f.prompt_max() {
-        return Err(unsupported(
-            "prompt",
-            format!(
-                "the prompt is longer than this model's channel accepts ({} characters)",
-                f.prompt_max()
-            ),
-        ));
-    }
+    mapping::prompt_max(prompt.chars().count(), f.prompt_max())?;
     body["prompt"] = json!(prompt);
     let durations = f.durations(endpoint);
     let duration = mapping::duration(req, |d| durations.contains(&d))?;
@@ -276,19 +243,8 @@ pub fn build_body(
     body["resolution"] = json!(req.resolution);
     // The image decides the shape of an animated image; elsewhere `auto` is the default.
     let from_image = matches!(endpoint, "img2video" | "start-end2video");
-    match req.aspect_ratio.as_str() {
-        _ if from_image => {}
-        "auto" | "" => {}
-        r if f.ratios().contains(&r) => body["aspect_ratio"] = json!(r),
-        other => {
-            return Err(unsupported(
-                "aspect_ratio",
-                format!(
-                    "{other} is not available on this model's channel; available: {}",
-                    f.ratios().join(", ")
-                ),
-            ));
-        }
+    if !from_image && let Some(r) = mapping::ratio(req, f.ratios())? {
+        body["aspect_ratio"] = json!(r);
     }
     match f.generation {
         Gen::Q3 | Gen::Q2 => body["audio"] = json!(req.generate_audio),
@@ -300,35 +256,40 @@ pub fn build_body(
     Ok((endpoint, body))
 }
 
-/// Map one `creations` answer to an outcome.
-pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let table = [
+const ANSWER: Answer = Answer {
+    status: &["state"],
+    phases: &[
         ("created", Phase::Queued),
         ("queueing", Phase::Queued),
         ("processing", Phase::Running),
         ("success", Phase::Succeeded),
         ("failed", Phase::Failed),
-    ];
-    Ok(match parse_status(v, &["state"], &table)? {
-        Phase::Succeeded => {
-            let creations = v.get("creations").and_then(Value::as_array);
-            let url = creations.and_then(|c| c.iter().find_map(|c| str_at(c, &["url"])));
-            // Vidu reports only the credits it took; the length is measured on the file.
-            reported(
-                video(url.ok_or_else(|| missing("a creation URL"))?, None, None),
-                None,
-                None,
-                units(v.get("credits")),
-            )
-        }
-        Phase::Failed => {
-            let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
-            PollOutcome::Failed {
-                message: failure_message(&code),
-                code,
-            }
-        }
-        p => simple(p).expect("simple phase"),
+    ],
+    ..Answer::DEFAULT
+};
+
+/// A failed task: its `err_code`, said in words a customer can read.
+fn failure(v: &Value) -> (String, String) {
+    let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
+    (failure_message(&code), code)
+}
+
+/// Map one `creations` answer to an outcome.
+pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
+    if ANSWER.phase(v)? == Phase::Failed {
+        let (message, code) = failure(v);
+        return Ok(PollOutcome::Failed { code, message });
+    }
+    ANSWER.read_with(v, |v| {
+        let creations = v
+            .get("creations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        let url = creations.filter_map(|c| str_at(c, &["url"])).next();
+        // Vidu reports only the credits it took; the length is measured on the file.
+        let made = video(url.ok_or_else(|| missing("a creation URL"))?, None, None);
+        Ok(first(made, |r| r.provider_units = units(v.get("credits"))))
     })
 }
 
@@ -336,54 +297,42 @@ pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
 impl Describe for Vidu {
     const KIND: &'static str = "vidu";
     const AUTH: Auth = Auth::Scheme("Token");
+    const POLL: &'static str = "/ent/v2/tasks/{id}/creations";
+    /// Vidu's error body: `{"code","reason","message"}`. Account problems are the channel's.
+    const ERROR_CODE: &'static [&'static [&'static str]] = &[&["code"], &["reason"]];
+    const ERROR_MESSAGE: &'static [&'static [&'static str]] =
+        &[&["message"], &["code"], &["reason"]];
+    const CHANNEL_CODES: &'static [&'static str] = &[
+        "CreditInsufficient",
+        "ModelUnavailable",
+        "Unauthorized",
+        "Forbidden",
+    ];
 
     fn from_config(cfg: &ProviderConfig) -> Result<Vidu, AppError> {
         let subject_ids = match cfg.settings.get("subject_ids").and_then(Value::as_str) {
             None | Some("numbers") => SubjectIds::Numbers,
             Some("names") => SubjectIds::Names,
             Some(other) => {
-                return Err(AppError::invalid(
-                    "settings.subject_ids",
-                    format!("`{other}` is not numbers or names"),
-                ));
+                let msg = format!("`{other}` is not numbers or names");
+                return Err(AppError::invalid("settings.subject_ids", msg));
             }
         };
         Ok(Vidu { subject_ids })
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(model, req, self.subject_ids, "").map(|_| ())
-    }
-
-    async fn submit_call(
-        &self,
-        _: &Adapter<Self>,
-        job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError> {
-        // `payload` is echoed back by Vidu: our task id, never anything about the customer.
-        let (endpoint, body) = build_body(
-            job.upstream_model,
-            job.request,
-            self.subject_ids,
-            job.task_id,
-        )
-        .map_err(invalid)?;
+    // `payload` is echoed back by Vidu: our task id, never anything about the customer.
+    fn request(&self, model: &str, req: &UnifiedRequest, task_id: &str) -> Result<Call, AppError> {
+        let (endpoint, body) = build_body(model, req, self.subject_ids, task_id)?;
         Ok(Call::post(format!("/ent/v2/{endpoint}"), body))
     }
 
     fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
         if v.get("state").and_then(Value::as_str) == Some("failed") {
-            let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
-            return Err(ProviderError::final_error(
-                code.clone(),
-                failure_message(&code),
-            ));
+            let (message, code) = failure(v);
+            return Err(ProviderError::final_error(code, message));
         }
         str_at(v, &["task_id"]).ok_or_else(|| missing("a task_id"))
-    }
-
-    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
-        Ok(Call::get(format!("/ent/v2/tasks/{id}/creations")))
     }
 
     fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
@@ -398,19 +347,14 @@ impl Describe for Vidu {
         ))
     }
 
-    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        error(reply, stage)
-    }
-
     // Vidu has no free account call: looking up a task that cannot exist proves the key
     // (404 TaskNotFound) without creating anything; a bad key answers 401.
     async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {
         for cred in a.keys.all() {
-            let reply = a
-                .send(cred, Call::get("/ent/v2/tasks/0/creations"), Stage::Test)
-                .await?;
+            let call = Call::get("/ent/v2/tasks/0/creations");
+            let reply = a.send(cred, call, Stage::Test).await?;
             if !(reply.ok() || reply.status == 404) {
-                return Err(error(&reply, Stage::Test));
+                return Err(self.error(&reply, Stage::Test));
             }
         }
         Ok(format!("key(s) accepted: {}", a.keys.all().len()))
@@ -421,7 +365,7 @@ impl Describe for Vidu {
 #[rustfmt::skip]
 mod tests {
     use super::*;
-    use crate::providers::mapping::table::{Expect::*, case, run};
+    use crate::providers::mapping::table::{Expect::*, Want::*, answers, case, run};
 
     fn body(model: &str, r: &UnifiedRequest) -> Result<Value, AppError> {
         build_body(model, r, SubjectIds::Numbers, "vidgen_1").map(|(e, mut b)| {
@@ -493,25 +437,15 @@ mod tests {
 
     #[test]
     fn states_map_to_outcomes() {
-        assert_eq!(parse_task(&json!({"state": "created"})).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_task(&json!({"state": "queueing", "creations": null})).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_task(&json!({"state": "processing", "creations": []})).unwrap(), PollOutcome::Running);
-        let done = parse_task(&json!({"state": "success", "creations": [{"id": "1", "url": "https://v/x.mp4", "cover_url": "https://v/x.jpg"}]})).unwrap();
-        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://v/x.mp4"));
-        let done = parse_task(&json!({"state": "success", "credits": 10, "creations": [{"id": "1", "url": "https://v/x.mp4"}]})).unwrap();
-        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].provider_units == Some(10)));
-        let failed = parse_task(
-            &json!({"state": "failed", "err_code": "CreationPolicyViolation", "creations": []}),
-        )
-        .unwrap();
-        assert!(matches!(failed, PollOutcome::Failed { ref code, ref message } if code == "CreationPolicyViolation" && message.contains("content policy")));
-        assert!(matches!(
-            parse_task(&json!({"state": "success", "creations": []})),
-            Err(ProviderError::BadResponse { .. })
-        ));
-        assert!(matches!(
-            parse_task(&json!({"state": "reviewing"})),
-            Err(ProviderError::BadResponse { .. })
-        ));
+        answers(parse_task, vec![
+            (json!({"state": "created"}), Is(PollOutcome::Queued)),
+            (json!({"state": "queueing", "creations": null}), Is(PollOutcome::Queued)),
+            (json!({"state": "processing", "creations": []}), Is(PollOutcome::Running)),
+            (json!({"state": "success", "creations": [{"id": "1", "url": "https://v/x.mp4", "cover_url": "https://v/x.jpg"}]}), Is(video("https://v/x.mp4".into(), None, None))),
+            (json!({"state": "success", "credits": 10, "creations": [{"id": "1", "url": "https://v/x.mp4"}]}), Is(first(video("https://v/x.mp4".into(), None, None), |r| r.provider_units = Some(10)))),
+            (json!({"state": "failed", "err_code": "CreationPolicyViolation", "creations": []}), Is(PollOutcome::Failed { code: "CreationPolicyViolation".into(), message: "the channel's content policy blocked this generation".into() })),
+            (json!({"state": "success", "creations": []}), Bad),
+            (json!({"state": "reviewing"}), Bad),
+        ]);
     }
 }
