@@ -87,6 +87,25 @@ pub struct Ctx<'a> {
     pub route_settings: &'a Value,
 }
 
+/// A channel setting naming one of `choices` (`None` when unset), or a 400 listing them.
+pub fn choice<T: Copy>(
+    cfg: &ProviderConfig,
+    key: &str,
+    choices: &[(&str, T)],
+) -> Result<Option<T>, AppError> {
+    let Some(given) = cfg.settings.get(key).and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    match choices.iter().find(|(name, _)| *name == given) {
+        Some((_, v)) => Ok(Some(*v)),
+        None => {
+            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+            let msg = format!("`{given}` is not one of {}", names.join(", "));
+            Err(AppError::invalid(format!("settings.{key}"), msg))
+        }
+    }
+}
+
 /// The phase an upstream status word stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

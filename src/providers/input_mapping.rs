@@ -137,19 +137,10 @@ impl InputMapping {
 
     fn validate(&self) -> Result<(), String> {
         let f = &self.fields;
+        #[rustfmt::skip]
         let all = [
-            &f.prompt,
-            &f.image,
-            &f.last_image,
-            &f.images,
-            &f.video,
-            &f.videos,
-            &f.audio,
-            &f.audios,
-            &f.resolution,
-            &f.duration,
-            &f.aspect_ratio,
-            &f.generate_audio,
+            &f.prompt, &f.image, &f.last_image, &f.images, &f.video, &f.videos, &f.audio, &f.audios,
+            &f.resolution, &f.duration, &f.aspect_ratio, &f.generate_audio,
         ];
         let mut seen = std::collections::HashSet::new();
         for name in all.into_iter().flatten() {
@@ -183,11 +174,9 @@ impl InputMapping {
 
     fn has_reference_fields(&self) -> bool {
         let f = &self.fields;
-        f.images.is_some()
-            || f.video.is_some()
-            || f.videos.is_some()
-            || f.audio.is_some()
-            || f.audios.is_some()
+        [&f.images, &f.video, &f.videos, &f.audio, &f.audios]
+            .iter()
+            .any(|n| n.is_some())
     }
 
     /// The unified types this route serves.
@@ -234,58 +223,27 @@ impl InputMapping {
                 put(&mut input, &f.last_image, json!(last));
             }
         } else {
-            let list = |param: &str,
-                        urls: &[String],
-                        one: &Option<String>,
-                        many: &Option<String>,
-                        max: Option<usize>,
-                        what: &str|
-             -> Result<Option<(String, Value)>, AppError> {
-                if urls.is_empty() {
-                    return Ok(None);
-                }
-                if let Some(n) = many {
-                    mapping::at_most(param, urls, max.unwrap_or(usize::MAX), what)?;
-                    return Ok(Some((n.clone(), json!(urls))));
-                }
-                if let Some(n) = one {
-                    mapping::at_most(param, urls, 1, what)?;
-                    return Ok(Some((n.clone(), json!(urls[0]))));
-                }
-                mapping::at_most(param, urls, 0, what)?;
-                Ok(None)
-            };
+            // Each kind as a list (`many`, up to its max), as one string (`one`), or refused.
             let none = None;
-            for (name, v) in [
-                list(
-                    "image_urls",
-                    &req.image_urls,
-                    &none,
-                    &f.images,
-                    self.max_images,
-                    "reference images",
-                )?,
-                list(
-                    "video_urls",
-                    &req.video_urls,
-                    &f.video,
-                    &f.videos,
-                    self.max_videos,
-                    "reference videos",
-                )?,
-                list(
-                    "audio_urls",
-                    &req.audio_urls,
-                    &f.audio,
-                    &f.audios,
-                    self.max_audios,
-                    "reference audio clips",
-                )?,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                input.insert(name, v);
+            #[rustfmt::skip]
+            let kinds = [
+                ("image_urls", &req.image_urls, &none, &f.images, self.max_images, "reference images"),
+                ("video_urls", &req.video_urls, &f.video, &f.videos, self.max_videos, "reference videos"),
+                ("audio_urls", &req.audio_urls, &f.audio, &f.audios, self.max_audios, "reference audio clips"),
+            ];
+            for (param, urls, one, many, max, what) in kinds {
+                match (urls.as_slice(), one, many) {
+                    ([], _, _) => {}
+                    (_, _, Some(n)) => {
+                        mapping::at_most(param, urls, max.unwrap_or(usize::MAX), what)?;
+                        input.insert(n.clone(), json!(urls));
+                    }
+                    ([first, ..], Some(n), None) => {
+                        mapping::at_most(param, urls, 1, what)?;
+                        input.insert(n.clone(), json!(first));
+                    }
+                    _ => mapping::at_most(param, urls, 0, what)?,
+                }
             }
         }
 

@@ -3,7 +3,9 @@
 //! `GET /videos/{id}/content` with the key. The Sora API itself closed; LiteLLM, new-api
 //! and other gateways serve this shape, so the base URL is the operator's.
 
-use super::generic::{Adapter, Answer, Body, Call, Ctx, Describe, Phase, Test, invalid, video};
+use super::generic::{
+    Adapter, Answer, Body, Call, Ctx, Describe, Phase, Test, choice, invalid, video,
+};
 use super::http::{self, str_at};
 use super::mapping::{self, not_available, unsupported};
 use super::{PollOutcome, ProviderError, SubmitJob};
@@ -122,14 +124,11 @@ impl Describe for OpenAiVideos {
     const CHANNEL_CODES: &'static [&'static str] = &["insufficient_quota"];
 
     fn from_config(cfg: &ProviderConfig) -> Result<OpenAiVideos, AppError> {
-        let format = match cfg.settings.get("body").and_then(Value::as_str) {
-            None | Some("multipart") => BodyFormat::Multipart,
-            Some("json") => BodyFormat::Json,
-            Some(other) => {
-                let msg = format!("`{other}` is not multipart or json");
-                return Err(AppError::invalid("settings.body", msg));
-            }
-        };
+        let formats = [
+            ("multipart", BodyFormat::Multipart),
+            ("json", BodyFormat::Json),
+        ];
+        let format = choice(cfg, "body", &formats)?.unwrap_or(BodyFormat::Multipart);
         let max = cfg.settings.get("max_image_bytes").and_then(Value::as_u64);
         Ok(OpenAiVideos {
             format,

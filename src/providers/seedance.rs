@@ -2,7 +2,7 @@
 //! `seedance-byteplus`, intl): one wire format — `POST /contents/generations/tasks`, poll
 //! `GET /contents/generations/tasks/{id}`, download the pre-signed `content.video_url`.
 
-use super::generic::{Answer, CANCELLED, Call, Describe, EXPIRED, Phase, Test};
+use super::generic::{Answer, CANCELLED, Call, Describe, EXPIRED, Phase, Test, choice};
 use super::http;
 use super::mapping::{self, not_available, unsupported};
 use crate::domain::catalog::ProviderConfig;
@@ -60,19 +60,10 @@ fn family(model: &str) -> Family {
 
 impl Seedance {
     pub fn new(cfg: &ProviderConfig) -> Result<Seedance, AppError> {
+        let styles = [("zh", RefStyle::Zh), ("en", RefStyle::En)];
         let intl = cfg.kind == "seedance-byteplus";
-        let style = match cfg.settings.get("reference_style").and_then(Value::as_str) {
-            Some("zh") => RefStyle::Zh,
-            Some("en") => RefStyle::En,
-            Some(other) => {
-                return Err(AppError::invalid(
-                    "settings.reference_style",
-                    format!("`{other}` is not zh or en"),
-                ));
-            }
-            None if intl => RefStyle::En,
-            None => RefStyle::Zh,
-        };
+        let style = choice(cfg, "reference_style", &styles)?;
+        let style = style.unwrap_or(if intl { RefStyle::En } else { RefStyle::Zh });
         let smart_duration = cfg.settings.get("smart_duration").and_then(Value::as_bool);
         Ok(Seedance {
             style,

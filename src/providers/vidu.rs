@@ -7,7 +7,7 @@
 //! with `@1` tags on q3 / q2-pro, plain `images` elsewhere).
 
 use super::generic::{
-    Adapter, Answer, Auth, Call, Ctx, Describe, Phase, first, missing, units, video,
+    Adapter, Answer, Auth, Call, Ctx, Describe, Phase, choice, first, missing, units, video,
 };
 use super::http::{Stage, str_at};
 use super::mapping::{self, not_available, unsupported};
@@ -310,14 +310,11 @@ impl Describe for Vidu {
     ];
 
     fn from_config(cfg: &ProviderConfig) -> Result<Vidu, AppError> {
-        let subject_ids = match cfg.settings.get("subject_ids").and_then(Value::as_str) {
-            None | Some("numbers") => SubjectIds::Numbers,
-            Some("names") => SubjectIds::Names,
-            Some(other) => {
-                let msg = format!("`{other}` is not numbers or names");
-                return Err(AppError::invalid("settings.subject_ids", msg));
-            }
-        };
+        let ids = [
+            ("numbers", SubjectIds::Numbers),
+            ("names", SubjectIds::Names),
+        ];
+        let subject_ids = choice(cfg, "subject_ids", &ids)?.unwrap_or(SubjectIds::Numbers);
         Ok(Vidu { subject_ids })
     }
 
