@@ -48,22 +48,22 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn get(path: impl Into<String>) -> Call {
+    fn new(method: Method, path: String, body: Body) -> Call {
+        let headers = Vec::new();
         Call {
-            method: Method::GET,
-            path: path.into(),
-            body: Body::Empty,
-            headers: Vec::new(),
+            method,
+            path,
+            body,
+            headers,
         }
     }
 
+    pub fn get(path: impl Into<String>) -> Call {
+        Call::new(Method::GET, path.into(), Body::Empty)
+    }
+
     pub fn post(path: impl Into<String>, body: Value) -> Call {
-        Call {
-            method: Method::POST,
-            path: path.into(),
-            body: Body::Json(body),
-            headers: Vec::new(),
-        }
+        Call::new(Method::POST, path.into(), Body::Json(body))
     }
 
     pub fn method(mut self, m: Method) -> Call {
@@ -74,6 +74,20 @@ impl Call {
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Call {
         self.headers.push((name, value.into()));
         self
+    }
+
+    /// The same call, to send again (a form is read once: it cannot be).
+    fn again(&self) -> Option<Call> {
+        let body = match &self.body {
+            Body::Json(v) => Body::Json(v.clone()),
+            Body::Empty => Body::Empty,
+            Body::Form(_) => return None,
+        };
+        let headers = self.headers.clone();
+        Some(Call {
+            headers,
+            ..Call::new(self.method.clone(), self.path.clone(), body)
+        })
     }
 }
 
@@ -127,25 +141,6 @@ pub const EXPIRED: Phase = Phase::Ended(
     "the channel did not run the task before it expired",
 );
 
-/// The phase of the status word at `path` in `v`, by the provider's table; a missing or
-/// unknown word is a `BadResponse` (polled again), never a guess.
-pub fn parse_status(
-    v: &Value,
-    path: &[&str],
-    table: &[(&str, Phase)],
-) -> Result<Phase, ProviderError> {
-    let word = str_at(v, path).ok_or_else(|| ProviderError::BadResponse {
-        message: format!("answer without {}", path.join(".")),
-    })?;
-    table
-        .iter()
-        .find(|(w, _)| *w == word)
-        .map(|(_, p)| *p)
-        .ok_or_else(|| ProviderError::BadResponse {
-            message: format!("unknown status `{}`", http::public_code(&word)),
-        })
-}
-
 /// A terminal failure with the upstream's code and message (cleaned), or the defaults.
 pub fn failed(code: Option<String>, message: Option<String>) -> PollOutcome {
     PollOutcome::Failed {
@@ -153,19 +148,6 @@ pub fn failed(code: Option<String>, message: Option<String>) -> PollOutcome {
         message: http::public_message(
             &message.unwrap_or_else(|| "the channel failed to generate the video".into()),
         ),
-    }
-}
-
-/// The simple outcomes of a phase; `Succeeded` and `Failed` need the provider's reading.
-pub fn simple(phase: Phase) -> Option<PollOutcome> {
-    match phase {
-        Phase::Queued => Some(PollOutcome::Queued),
-        Phase::Running => Some(PollOutcome::Running),
-        Phase::Ended(code, message) => Some(PollOutcome::Failed {
-            code: code.into(),
-            message: message.into(),
-        }),
-        Phase::Succeeded | Phase::Failed => None,
     }
 }
 
@@ -208,40 +190,71 @@ pub fn invalid(e: AppError) -> ProviderError {
 pub struct Answer {
     pub status: &'static [&'static str],
     pub phases: &'static [(&'static str, Phase)],
-    /// The video URL (numbers index lists: `["output", "0"]`).
+    /// Where the list of videos is; empty: the answer holds one video.
+    pub list: &'static [&'static str],
+    /// A video's URL and length, within the list's item (numbers index lists: `output.0`).
     pub url: &'static [&'static str],
-    /// A failure's code and message.
-    pub code: &'static [&'static str],
-    pub message: &'static [&'static str],
-    /// What upstream reports it made, for settlement (empty: not reported).
     pub seconds: &'static [&'static str],
+    /// What upstream reports it made, for settlement (empty: not reported).
     pub resolution: &'static [&'static str],
     pub audio: &'static [&'static str],
     pub units: &'static [&'static str],
+    /// A failure's code and message, or the provider's own reading of a failure.
+    pub code: &'static [&'static str],
+    pub message: &'static [&'static str],
+    pub failure: Option<fn(&Value) -> PollOutcome>,
 }
 
 impl Answer {
+    #[rustfmt::skip]
     pub const DEFAULT: Answer = Answer {
-        status: &["status"],
-        phases: &[],
-        url: &[],
-        code: &["error", "code"],
-        message: &["error", "message"],
-        seconds: &[],
-        resolution: &[],
-        audio: &[],
-        units: &[],
+        status: &["status"], phases: &[], list: &[], url: &[], seconds: &[], resolution: &[],
+        audio: &[], units: &[], code: &["error", "code"], message: &["error", "message"], failure: None,
     };
 
+    /// The phase of the status word; a missing or unknown word is a `BadResponse` (polled
+    /// again), never a guess.
     pub fn phase(&self, v: &Value) -> Result<Phase, ProviderError> {
-        parse_status(v, self.status, self.phases)
+        let word = str_at(v, self.status).ok_or_else(|| missing(&self.status.join(".")))?;
+        let found = self.phases.iter().find(|(w, _)| *w == word);
+        found
+            .map(|(_, p)| *p)
+            .ok_or_else(|| ProviderError::BadResponse {
+                message: format!("unknown status `{}`", http::public_code(&word)),
+            })
     }
 
-    /// The answer mapped: the video at `url` with what upstream reported, or the failure.
+    /// The answer mapped: the videos with what upstream reported, or the failure.
     pub fn read(&self, v: &Value) -> Result<PollOutcome, ProviderError> {
         self.read_with(v, |v| {
-            let url = str_at(v, self.url).ok_or_else(|| missing(&self.url.join(".")))?;
-            Ok(self.report(video(url, None, None), v))
+            let items = match self.list {
+                [] => vec![v],
+                path => (http::value_at(v, path).and_then(Value::as_array))
+                    .map_or_else(Vec::new, |a| a.iter().collect()),
+            };
+            let results: Vec<ResultRef> = (items.into_iter())
+                .filter_map(|i| {
+                    let secs = str_at(i, self.seconds).and_then(|s| s.parse::<f64>().ok());
+                    Some(ResultRef {
+                        url: str_at(i, self.url)?,
+                        duration_seconds: secs.map(|s| s.round() as u32),
+                        ..ResultRef::default()
+                    })
+                })
+                .collect();
+            if results.is_empty() {
+                return Err(missing(&[self.list, self.url].concat().join(".")));
+            }
+            let at = |path: &[&str]| {
+                (!path.is_empty())
+                    .then(|| http::value_at(v, path))
+                    .flatten()
+            };
+            Ok(first(PollOutcome::Succeeded(results), |r| {
+                r.resolution = at(self.resolution).and_then(|_| str_at(v, self.resolution));
+                r.audio = at(self.audio).and_then(Value::as_bool);
+                r.provider_units = units(at(self.units));
+            }))
         })
     }
 
@@ -253,24 +266,16 @@ impl Answer {
     ) -> Result<PollOutcome, ProviderError> {
         Ok(match self.phase(v)? {
             Phase::Succeeded => success(v)?,
-            Phase::Failed => failed(str_at(v, self.code), str_at(v, self.message)),
-            p => simple(p).expect("queued, running or ended"),
-        })
-    }
-
-    /// `outcome` with what `v` reports on its first video.
-    pub fn report(&self, outcome: PollOutcome, v: &Value) -> PollOutcome {
-        let at = |path: &[&str]| {
-            (!path.is_empty())
-                .then(|| http::value_at(v, path))
-                .flatten()
-        };
-        let secs = at(self.seconds).and_then(Value::as_f64);
-        first(outcome, |r| {
-            r.duration_seconds = secs.map(|s| s.round() as u32).or(r.duration_seconds);
-            r.resolution = at(self.resolution).and_then(|_| str_at(v, self.resolution));
-            r.audio = at(self.audio).and_then(Value::as_bool);
-            r.provider_units = units(at(self.units));
+            Phase::Failed => match self.failure {
+                Some(f) => f(v),
+                None => failed(str_at(v, self.code), str_at(v, self.message)),
+            },
+            Phase::Queued => PollOutcome::Queued,
+            Phase::Running => PollOutcome::Running,
+            Phase::Ended(code, message) => PollOutcome::Failed {
+                code: code.into(),
+                message: message.into(),
+            },
         })
     }
 }
@@ -606,22 +611,10 @@ impl<D: Describe> Adapter<D> {
         call: Call,
         stage: Stage,
     ) -> Result<Reply, ProviderError> {
-        let again = match &call.body {
-            Body::Json(v) => Some(Body::Json(v.clone())),
-            Body::Empty => Some(Body::Empty),
-            Body::Form(_) => None,
-        };
-        let (method, path, headers) =
-            (call.method.clone(), call.path.clone(), call.headers.clone());
+        let again = call.again();
         let reply = self.kit.send(self.request(cred, call), stage).await?;
         match again {
-            Some(body) if self.d.stale_auth(cred, &reply) => {
-                let call = Call {
-                    method,
-                    path,
-                    body,
-                    headers,
-                };
+            Some(call) if self.d.stale_auth(cred, &reply) => {
                 self.kit.send(self.request(cred, call), stage).await
             }
             _ => Ok(reply),

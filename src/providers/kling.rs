@@ -4,14 +4,13 @@
 //! resent submission finds the first one instead of creating a second task.
 
 use super::credentials::Credential;
-use super::generic::{Adapter, Answer, Call, Ctx, Describe, Phase, Test, first, missing, units};
+use super::generic::{Adapter, Answer, Call, Describe, Phase, Test, missing};
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, not_available, unsupported};
-use super::{PollOutcome, ProviderError, SubmitJob};
+use super::{ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -40,24 +39,24 @@ pub enum Endpoint {
     Omni,
 }
 
+/// Each endpoint's path segment.
+const PATHS: [(Endpoint, &str); 4] = [
+    (Endpoint::Text, "text2video"),
+    (Endpoint::Image, "image2video"),
+    (Endpoint::MultiImage, "multi-image2video"),
+    (Endpoint::Omni, "omni-video"),
+];
+
 impl Endpoint {
     pub fn path(self) -> &'static str {
-        match self {
-            Endpoint::Text => "text2video",
-            Endpoint::Image => "image2video",
-            Endpoint::MultiImage => "multi-image2video",
-            Endpoint::Omni => "omni-video",
-        }
+        PATHS
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map_or("", |(_, p)| p)
     }
 
     fn parse(s: &str) -> Option<Endpoint> {
-        Some(match s {
-            "text2video" => Endpoint::Text,
-            "image2video" => Endpoint::Image,
-            "multi-image2video" => Endpoint::MultiImage,
-            "omni-video" => Endpoint::Omni,
-            _ => return None,
-        })
+        PATHS.iter().find(|(_, p)| *p == s).map(|(e, _)| *e)
     }
 }
 
@@ -255,7 +254,8 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     http::classify(stage, status, code_name(code), message, reply.retry_after())
 }
 
-const ANSWER: Answer = Answer {
+/// A task object (`data`): every video with its length, the units deducted.
+pub const ANSWER: Answer = Answer {
     status: &["task_status"],
     phases: &[
         ("submitted", Phase::Queued),
@@ -263,34 +263,14 @@ const ANSWER: Answer = Answer {
         ("succeed", Phase::Succeeded),
         ("failed", Phase::Failed),
     ],
+    list: &["task_result", "videos"],
+    url: &["url"],
+    seconds: &["duration"],
+    units: &["final_unit_deduction"],
     code: &[],
     message: &["task_status_msg"],
     ..Answer::DEFAULT
 };
-
-/// Map one task object (`data`) to an outcome: every video, with its length.
-pub fn parse_task(d: &Value) -> Result<PollOutcome, ProviderError> {
-    ANSWER.read_with(d, |d| {
-        let videos = d.pointer("/task_result/videos").and_then(Value::as_array);
-        let results: Vec<ResultRef> = (videos.into_iter().flatten())
-            .filter_map(|v| {
-                let secs = str_at(v, &["duration"]).and_then(|s| s.parse::<f64>().ok());
-                Some(ResultRef {
-                    url: v.get("url")?.as_str()?.to_string(),
-                    duration_seconds: secs.map(|s| s.round() as u32),
-                    ..ResultRef::default()
-                })
-            })
-            .collect();
-        if results.is_empty() {
-            return Err(missing("task_result.videos"));
-        }
-        let billed = units(d.get("final_unit_deduction"));
-        Ok(first(PollOutcome::Succeeded(results), |r| {
-            r.provider_units = billed
-        }))
-    })
-}
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -348,6 +328,7 @@ impl Describe for Kling {
     const KIND: &'static str = "kling";
     // Kling posts the task object to `callback_url` on each status change.
     const CALLBACK: bool = true;
+    const ANSWER: Answer = ANSWER;
     const TEST: Option<Test> =
         Test::get("/v1/videos/text2video?pageNum=1&pageSize=1", "listed tasks");
 
@@ -394,10 +375,6 @@ impl Describe for Kling {
         Ok(Call::get(path))
     }
 
-    fn outcome(&self, d: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        parse_task(d)
-    }
-
     fn read(&self, reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
         data(reply, stage)
     }
@@ -421,6 +398,9 @@ impl Describe for Kling {
 #[rustfmt::skip]
 mod tests {
     use super::*;
+    use crate::domain::task::ResultRef;
+    use crate::providers::PollOutcome;
+    use crate::providers::generic::{first, units};
     use crate::providers::mapping::table::{Expect::*, Want::*, answers, case, run};
 
     #[test]
@@ -495,7 +475,7 @@ mod tests {
     #[test]
     fn statuses_and_business_codes() {
         let ok = |secs, units| first(PollOutcome::Succeeded(vec![ResultRef { url: "https://cdn/x.mp4".into(), duration_seconds: Some(secs), ..ResultRef::default() }]), |r| r.provider_units = units);
-        answers(parse_task, vec![
+        answers(|v| ANSWER.read(v), vec![
             (json!({"task_status": "submitted"}), Is(PollOutcome::Queued)),
             (json!({"task_status": "processing"}), Is(PollOutcome::Running)),
             (json!({"task_status": "succeed", "task_result": {"videos": [{"url": "https://cdn/x.mp4", "duration": "5.042"}]}}), Is(ok(5, None))),

@@ -2,7 +2,7 @@
 //! (start) and `frame1` (end), durations as `"5s"`/`"9s"`, poll `GET /generations/{id}`,
 //! download `assets.video`; a failed generation carries a free-text `failure_reason`.
 
-use super::generic::{Answer, Call, Ctx, Describe, Phase, Test};
+use super::generic::{Answer, Call, Describe, Phase, Test};
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, not_available, unsupported};
 use super::{PollOutcome, ProviderError};
@@ -93,7 +93,8 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
     Ok(body)
 }
 
-const ANSWER: Answer = Answer {
+/// A Generation object; a failure's code comes from its free-text reason.
+pub const ANSWER: Answer = Answer {
     status: &["state"],
     phases: &[
         ("queued", Phase::Queued),
@@ -102,26 +103,23 @@ const ANSWER: Answer = Answer {
         ("failed", Phase::Failed),
     ],
     url: &["assets", "video"],
+    failure: Some(|v| {
+        let reason = str_at(v, &["failure_reason"]);
+        let reason = reason.unwrap_or_else(|| "the channel failed to generate the video".into());
+        let code = reason_code(&reason).into();
+        PollOutcome::Failed {
+            code,
+            message: http::public_message(&reason),
+        }
+    }),
     ..Answer::DEFAULT
 };
-
-/// Map one Generation object to an outcome; a failure's code comes from its reason.
-pub fn parse_generation(v: &Value) -> Result<PollOutcome, ProviderError> {
-    if ANSWER.phase(v)? != Phase::Failed {
-        return ANSWER.read(v);
-    }
-    let reason = str_at(v, &["failure_reason"])
-        .unwrap_or_else(|| "the channel failed to generate the video".into());
-    Ok(PollOutcome::Failed {
-        code: reason_code(&reason).into(),
-        message: http::public_message(&reason),
-    })
-}
 
 #[async_trait]
 impl Describe for Luma {
     const KIND: &'static str = "luma";
     const POLL: &'static str = "/generations/{id}";
+    const ANSWER: Answer = ANSWER;
     const TEST: Option<Test> = Some(Test {
         path: "/credits",
         says: "credit balance (USD cents) per key",
@@ -134,10 +132,6 @@ impl Describe for Luma {
 
     fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
         Ok(Call::post("/generations/video", build_body(model, req)?))
-    }
-
-    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        parse_generation(v)
     }
 
     fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
@@ -201,7 +195,7 @@ mod tests {
     fn states_and_reasons_map_to_outcomes() {
         let failed = |reason| json!({"state": "failed", "failure_reason": reason});
         let is = |code: &str, reason: &str| Is(PollOutcome::Failed { code: code.into(), message: reason.into() });
-        answers(parse_generation, vec![
+        answers(|v| ANSWER.read(v), vec![
             (json!({"state": "queued"}), Is(PollOutcome::Queued)),
             (json!({"state": "dreaming", "assets": null}), Is(PollOutcome::Running)),
             (json!({"state": "completed", "assets": {"video": "https://cdn/v.mp4", "image": "https://cdn/t.jpg"}}), Url("https://cdn/v.mp4")),

@@ -176,20 +176,20 @@ const ANSWER: Answer = Answer {
         ("Success", Phase::Succeeded),
         ("Fail", Phase::Failed),
     ],
-    ..Answer::DEFAULT
-};
-
-/// Map a query answer to an outcome: the file id, or why it failed (in `base_resp`).
-pub fn parse_query(v: &Value, credential: Option<&str>) -> Result<PollOutcome, ProviderError> {
-    if ANSWER.phase(v)? == Phase::Failed {
+    failure: Some(|v| {
         let code = match v.pointer("/base_resp/status_code").and_then(Value::as_i64) {
             Some(1026) => "input_sensitive",
             Some(1027) => "output_sensitive",
             _ => "generation_failed",
         };
         let msg = str_at(v, &["base_resp", "status_msg"]).filter(|m| m != "success");
-        return Ok(failed(Some(code.into()), msg));
-    }
+        failed(Some(code.into()), msg)
+    }),
+    ..Answer::DEFAULT
+};
+
+/// Map a query answer to an outcome: the file id, or why it failed (in `base_resp`).
+pub fn parse_query(v: &Value, credential: Option<&str>) -> Result<PollOutcome, ProviderError> {
     ANSWER.read_with(v, |v| {
         let file = str_at(v, &["file_id"]).ok_or_else(|| missing("file_id"))?;
         let url = format!("{FILE_SCHEME}{}", http::safe_id(&file)?);

@@ -142,6 +142,13 @@ const ANSWER: Answer = Answer {
             ),
         ),
     ],
+    failure: Some(|v| {
+        let error = str_at(v, &["error"]).unwrap_or_else(|| "the model failed".into());
+        PollOutcome::Failed {
+            code: failure_code(&error),
+            message: http::public_message(&error),
+        }
+    }),
     ..Answer::DEFAULT
 };
 
@@ -150,13 +157,6 @@ pub fn parse_prediction(
     v: &Value,
     output_path: Option<&str>,
 ) -> Result<PollOutcome, ProviderError> {
-    if ANSWER.phase(v)? == Phase::Failed {
-        let error = str_at(v, &["error"]).unwrap_or_else(|| "the model failed".into());
-        return Ok(PollOutcome::Failed {
-            code: failure_code(&error),
-            message: http::public_message(&error),
-        });
-    }
     ANSWER.read_with(v, |v| {
         let output = v.get("output").unwrap_or(&Value::Null);
         Ok(match output_url(output, output_path) {

@@ -6,9 +6,7 @@
 //! any of them), aspect ratios, audio, prompt length and the reference form (`subjects`
 //! with `@1` tags on q3 / q2-pro, plain `images` elsewhere).
 
-use super::generic::{
-    Adapter, Answer, Auth, Call, Ctx, Describe, Phase, choice, first, missing, units, video,
-};
+use super::generic::{Adapter, Answer, Auth, Call, Describe, Phase, choice, missing};
 use super::http::{Stage, str_at};
 use super::mapping::{self, not_available, unsupported};
 use super::{PollOutcome, ProviderError};
@@ -31,87 +29,50 @@ pub enum SubjectIds {
     Names,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Gen {
-    Q3,
-    Q2,
-    Q1,
-    V20,
-    V15,
-}
-
-/// What a model id tells about its abilities.
+/// What a model family can do, found by the model id's prefix.
 #[derive(Debug, Clone, Copy)]
 struct Family {
-    generation: Gen,
-    /// `viduq2-pro*`: video subjects (≤2).
-    q2_pro: bool,
+    prefix: &'static str,
+    /// `subjects` with `@1` tags; `viduq2-pro*` also takes video subjects (≤2).
+    subjects: bool,
+    video_subjects: bool,
+    prompt_max: usize,
+    /// Lengths for text and one image; for frames and references.
+    long: &'static [u32],
+    short: &'static [u32],
+    tiers: &'static [&'static str],
+    ratios: &'static [&'static str],
+    /// An `audio` switch (q2, q3); older models only add background music (`bgm`).
+    audio: bool,
 }
 
-fn family(model: &str) -> Result<Family, AppError> {
+const UP_TO_16: &[u32] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+const UP_TO_10: &[u32] = UP_TO_16.split_at(10).0;
+const HD: &[&str] = &["540p", "720p", "1080p"];
+const WIDE: &[&str] = &["16:9", "9:16", "1:1", "3:4", "4:3"];
+const NARROW: &[&str] = &["16:9", "9:16", "1:1"];
+
+/// The capability table (first matching prefix wins).
+#[rustfmt::skip]
+const FAMILIES: &[Family] = &[
+    Family { prefix: "viduq3", subjects: true, video_subjects: false, prompt_max: 5000, long: UP_TO_16, short: UP_TO_16, tiers: HD, ratios: WIDE, audio: true },
+    Family { prefix: "viduq2-pro", subjects: true, video_subjects: true, prompt_max: 2000, long: UP_TO_10, short: UP_TO_10, tiers: HD, ratios: WIDE, audio: true },
+    Family { prefix: "viduq2", subjects: false, video_subjects: false, prompt_max: 2000, long: UP_TO_10, short: UP_TO_10, tiers: HD, ratios: WIDE, audio: true },
+    Family { prefix: "viduq1", subjects: false, video_subjects: false, prompt_max: 1500, long: &[5], short: &[5], tiers: &["1080p"], ratios: NARROW, audio: false },
+    // 2.0 and 1.5: 8 s only at 720p.
+    Family { prefix: "vidu2.0", subjects: false, video_subjects: false, prompt_max: 1500, long: &[4, 8], short: &[4], tiers: &["360p", "720p"], ratios: NARROW, audio: false },
+    Family { prefix: "vidu1.5", subjects: false, video_subjects: false, prompt_max: 1500, long: &[4, 8], short: &[4], tiers: &["360p", "720p", "1080p"], ratios: NARROW, audio: false },
+];
+
+fn family(model: &str) -> Result<&'static Family, AppError> {
     let m = model.to_ascii_lowercase();
-    let generation = if m.starts_with("viduq3") {
-        Gen::Q3
-    } else if m.starts_with("viduq2") {
-        Gen::Q2
-    } else if m.starts_with("viduq1") {
-        Gen::Q1
-    } else if m.starts_with("vidu2.0") {
-        Gen::V20
-    } else if m.starts_with("vidu1.5") {
-        Gen::V15
-    } else {
-        return Err(unsupported(
+    let known = FAMILIES.iter().find(|f| m.starts_with(f.prefix));
+    known.ok_or_else(|| {
+        unsupported(
             "model",
             "this model's channel does not know the upstream model",
-        ));
-    };
-    Ok(Family {
-        generation,
-        q2_pro: m.starts_with("viduq2-pro"),
+        )
     })
-}
-
-impl Family {
-    fn subjects(&self) -> bool {
-        self.generation == Gen::Q3 || self.q2_pro
-    }
-
-    fn prompt_max(&self) -> usize {
-        match self.generation {
-            Gen::Q3 => 5000,
-            Gen::Q2 => 2000,
-            _ => 1500,
-        }
-    }
-
-    fn durations(&self, endpoint: &str) -> Vec<u32> {
-        let long = matches!(endpoint, "text2video" | "img2video");
-        match self.generation {
-            Gen::Q3 => (1..=16).collect(),
-            Gen::Q2 => (1..=10).collect(),
-            Gen::Q1 => vec![5],
-            Gen::V20 | Gen::V15 if long => vec![4, 8],
-            Gen::V20 | Gen::V15 => vec![4],
-        }
-    }
-
-    fn resolutions(&self, seconds: Option<u32>) -> &'static [&'static str] {
-        match (self.generation, seconds) {
-            (Gen::Q3 | Gen::Q2, _) => &["540p", "720p", "1080p"],
-            (Gen::Q1, _) => &["1080p"],
-            (Gen::V20 | Gen::V15, Some(8)) => &["720p"],
-            (Gen::V20, _) => &["360p", "720p"],
-            (Gen::V15, _) => &["360p", "720p", "1080p"],
-        }
-    }
-
-    fn ratios(&self) -> &'static [&'static str] {
-        match self.generation {
-            Gen::Q3 | Gen::Q2 => &["16:9", "9:16", "1:1", "3:4", "4:3"],
-            _ => &["16:9", "9:16", "1:1"],
-        }
-    }
 }
 
 /// Vidu, described for the [generic adapter](super::generic).
@@ -159,7 +120,7 @@ pub fn build_body(
         }
         "reference-to-video" => {
             mapping::at_most("image_urls", &req.image_urls, 7, "reference images")?;
-            if !f.q2_pro {
+            if !f.video_subjects {
                 mapping::at_most("video_urls", &req.video_urls, 0, "reference videos")?;
             }
             mapping::at_most("video_urls", &req.video_urls, 2, "reference videos")?;
@@ -169,7 +130,7 @@ pub fn build_body(
                     "needs 1 to 7 reference images on this model's channel",
                 ));
             }
-            if f.subjects() {
+            if f.subjects {
                 let name = |kind: AssetKind, n: usize| match ids {
                     SubjectIds::Numbers => match kind {
                         AssetKind::Video => (req.image_urls.len() + n).to_string(),
@@ -197,7 +158,7 @@ pub fn build_body(
         }
         other => return Err(not_available("type", other)),
     };
-    let prompt = match (endpoint, f.subjects(), ids) {
+    let prompt = match (endpoint, f.subjects, ids) {
         ("reference2video", true, SubjectIds::Names) => req.prompt.clone(),
         ("reference2video", true, SubjectIds::Numbers) => {
             references::rewrite(&req.prompt, |k, n| match k {
@@ -217,14 +178,20 @@ pub fn build_body(
             .to_string()
         }),
     };
-    mapping::prompt_max(prompt.chars().count(), f.prompt_max())?;
+    mapping::prompt_max(prompt.chars().count(), f.prompt_max)?;
     body["prompt"] = json!(prompt);
-    let durations = f.durations(endpoint);
+    let durations = match endpoint {
+        "text2video" | "img2video" => f.long,
+        _ => f.short,
+    };
     let duration = mapping::duration(req, |d| durations.contains(&d))?;
     if let Some(d) = duration {
         body["duration"] = json!(d);
     }
-    let tiers = f.resolutions(duration);
+    let tiers = match (f.audio, duration) {
+        (false, Some(8)) => &["720p"],
+        _ => f.tiers,
+    };
     if !tiers.contains(&req.resolution.as_str()) {
         let hint = if req.resolution == "480p" {
             " (the nearest tiers are 360p and 540p)"
@@ -243,11 +210,11 @@ pub fn build_body(
     body["resolution"] = json!(req.resolution);
     // The image decides the shape of an animated image; elsewhere `auto` is the default.
     let from_image = matches!(endpoint, "img2video" | "start-end2video");
-    if !from_image && let Some(r) = mapping::ratio(req, f.ratios())? {
+    if !from_image && let Some(r) = mapping::ratio(req, f.ratios)? {
         body["aspect_ratio"] = json!(r);
     }
-    match f.generation {
-        Gen::Q3 | Gen::Q2 => body["audio"] = json!(req.generate_audio),
+    match f.audio {
+        true => body["audio"] = json!(req.generate_audio),
         // Older models have no speech or sound effects: audio means background music.
         _ if req.generate_audio => body["bgm"] = json!(true),
         _ => {}
@@ -256,7 +223,9 @@ pub fn build_body(
     Ok((endpoint, body))
 }
 
-const ANSWER: Answer = Answer {
+/// A `creations` answer. Vidu reports only the credits it took; the length is measured
+/// on the file.
+pub const ANSWER: Answer = Answer {
     status: &["state"],
     phases: &[
         ("created", Phase::Queued),
@@ -265,32 +234,20 @@ const ANSWER: Answer = Answer {
         ("success", Phase::Succeeded),
         ("failed", Phase::Failed),
     ],
+    list: &["creations"],
+    url: &["url"],
+    units: &["credits"],
+    failure: Some(failure),
     ..Answer::DEFAULT
 };
 
 /// A failed task: its `err_code`, said in words a customer can read.
-fn failure(v: &Value) -> (String, String) {
+fn failure(v: &Value) -> PollOutcome {
     let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
-    (failure_message(&code), code)
-}
-
-/// Map one `creations` answer to an outcome.
-pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    if ANSWER.phase(v)? == Phase::Failed {
-        let (message, code) = failure(v);
-        return Ok(PollOutcome::Failed { code, message });
+    PollOutcome::Failed {
+        message: failure_message(&code),
+        code,
     }
-    ANSWER.read_with(v, |v| {
-        let creations = v
-            .get("creations")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
-        let url = creations.filter_map(|c| str_at(c, &["url"])).next();
-        // Vidu reports only the credits it took; the length is measured on the file.
-        let made = video(url.ok_or_else(|| missing("a creation URL"))?, None, None);
-        Ok(first(made, |r| r.provider_units = units(v.get("credits"))))
-    })
 }
 
 #[async_trait]
@@ -298,6 +255,7 @@ impl Describe for Vidu {
     const KIND: &'static str = "vidu";
     const AUTH: Auth = Auth::Scheme("Token");
     const POLL: &'static str = "/ent/v2/tasks/{id}/creations";
+    const ANSWER: Answer = ANSWER;
     /// Vidu's error body: `{"code","reason","message"}`. Account problems are the channel's.
     const ERROR_CODE: &'static [&'static [&'static str]] = &[&["code"], &["reason"]];
     const ERROR_MESSAGE: &'static [&'static [&'static str]] =
@@ -325,15 +283,12 @@ impl Describe for Vidu {
     }
 
     fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
-        if v.get("state").and_then(Value::as_str) == Some("failed") {
-            let (message, code) = failure(v);
+        if let (Some("failed"), PollOutcome::Failed { code, message }) =
+            (v.get("state").and_then(Value::as_str), failure(v))
+        {
             return Err(ProviderError::final_error(code, message));
         }
         str_at(v, &["task_id"]).ok_or_else(|| missing("a task_id"))
-    }
-
-    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        parse_task(v)
     }
 
     // Documented for queued tasks only (unconfirmed); a refusal is harmless.
@@ -362,6 +317,7 @@ impl Describe for Vidu {
 #[rustfmt::skip]
 mod tests {
     use super::*;
+    use crate::providers::generic::{first, video};
     use crate::providers::mapping::table::{Expect::*, Want::*, answers, case, run};
 
     fn body(model: &str, r: &UnifiedRequest) -> Result<Value, AppError> {
@@ -434,7 +390,7 @@ mod tests {
 
     #[test]
     fn states_map_to_outcomes() {
-        answers(parse_task, vec![
+        answers(|v| ANSWER.read(v), vec![
             (json!({"state": "created"}), Is(PollOutcome::Queued)),
             (json!({"state": "queueing", "creations": null}), Is(PollOutcome::Queued)),
             (json!({"state": "processing", "creations": []}), Is(PollOutcome::Running)),
