@@ -18,7 +18,7 @@
 //! A unified field with no declared input name is not sent (the model's default applies),
 //! except assets and `generate_audio: true`, which are refused with a 422 naming the field.
 
-use super::mapping::{self, unsupported};
+use super::mapping;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
 use crate::error::AppError;
@@ -71,10 +71,10 @@ impl Values {
         }
     }
 
-    fn names(&self) -> Vec<String> {
+    fn names(&self) -> Vec<&str> {
         match self {
-            Values::List(l) => l.clone(),
-            Values::Renamed(m) => m.keys().cloned().collect(),
+            Values::List(l) => l.iter().map(String::as_str).collect(),
+            Values::Renamed(m) => m.keys().map(String::as_str).collect(),
         }
     }
 }
@@ -197,25 +197,14 @@ impl InputMapping {
     /// The model's input for `req`, or the 422 naming what this route cannot honour.
     pub fn build(&self, req: &UnifiedRequest) -> Result<Map<String, Value>, AppError> {
         let f = &self.fields;
-        if !self.types().contains(&req.kind.as_str()) {
-            return Err(unsupported(
-                "type",
-                format!(
-                    "`{}` is not available on this model's channel; available: {}",
-                    req.kind,
-                    self.types().join(", ")
-                ),
-            ));
-        }
+        mapping::one_of("type", &req.kind, &self.types())?;
         let mut input = self.fixed.clone();
 
         // Assets.
         let i2v = req.kind == "image-to-video";
         if i2v {
-            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
-            let max = if f.last_image.is_some() { 2 } else { 1 };
-            mapping::at_most("image_urls", &req.image_urls, max, "images")?;
+            mapping::no_media(req)?;
+            mapping::frames(req, if f.last_image.is_some() { 2 } else { 1 })?;
             if let Some(first) = req.image_urls.first() {
                 put(&mut input, &f.image, json!(first));
             }
@@ -256,36 +245,19 @@ impl InputMapping {
                 (_, k) => format!("the {} reference {}", mapping::ordinal(n), k.noun()),
             }),
         };
-        if let Some(max) = self.max_prompt_chars
-            && prompt.chars().count() > max
-        {
-            return Err(unsupported(
-                "prompt",
-                format!(
-                    "the prompt is longer than this model's channel accepts ({max} characters)"
-                ),
-            ));
+        if let Some(max) = self.max_prompt_chars {
+            mapping::prompt_max(prompt.chars().count(), max)?;
         }
         let prompt_name = f.prompt.clone().unwrap_or_else(|| "prompt".into());
         input.insert(prompt_name, json!(prompt));
 
         // Enumerations.
-        let pick = |param: &str,
-                    unified: &str,
-                    allowed: &Option<Values>|
-         -> Result<Option<Value>, AppError> {
-            match allowed {
-                None => Ok(Some(json!(unified))),
-                Some(values) => values.get(unified).map(Some).ok_or_else(|| {
-                    unsupported(
-                        param,
-                        format!(
-                            "{unified} is not available on this model's channel; available: {}",
-                            values.names().join(", ")
-                        ),
-                    )
-                }),
-            }
+        let pick = |param: &str, unified: &str, allowed: &Option<Values>| match allowed {
+            None => Ok::<_, AppError>(Some(json!(unified))),
+            Some(values) => match values.get(unified) {
+                Some(v) => Ok(Some(v)),
+                None => mapping::one_of(param, unified, &values.names()).map(|_| None),
+            },
         };
         if f.resolution.is_some()
             && let Some(v) = pick("resolution", &req.resolution, &self.resolutions)?
@@ -306,38 +278,20 @@ impl InputMapping {
                 }
             }
         }
-        if f.duration.is_some() {
-            let allowed = &self.durations;
-            if let Some(d) = mapping::duration(req, |d| allowed.is_empty() || allowed.contains(&d))?
-            {
-                put(
-                    &mut input,
-                    &f.duration,
-                    match self.duration_format {
-                        DurationFormat::Integer => json!(d),
-                        DurationFormat::String => json!(d.to_string()),
-                        DurationFormat::Seconds => json!(format!("{d}s")),
-                    },
-                );
-            }
-        } else if let Some(d) = req.duration
-            && !self.durations.is_empty()
-            && !self.durations.contains(&d)
-        {
-            return Err(unsupported(
-                "duration",
-                format!("{d}s is not available on this model's channel"),
-            ));
+        // Without a duration input the allow-list still holds; `auto` is then never sent.
+        let allowed = &self.durations;
+        let d = mapping::duration(req, |d| allowed.is_empty() || allowed.contains(&d))?;
+        if let Some(d) = d.filter(|_| f.duration.is_some()) {
+            let d = match self.duration_format {
+                DurationFormat::Integer => json!(d),
+                DurationFormat::String => json!(d.to_string()),
+                DurationFormat::Seconds => json!(format!("{d}s")),
+            };
+            put(&mut input, &f.duration, d);
         }
         match &f.generate_audio {
             Some(_) => put(&mut input, &f.generate_audio, json!(req.generate_audio)),
-            None if req.generate_audio => {
-                return Err(unsupported(
-                    "generate_audio",
-                    "this model's channel cannot switch audio on",
-                ));
-            }
-            None => {}
+            None => mapping::silent(req)?,
         }
         Ok(input)
     }

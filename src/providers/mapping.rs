@@ -56,6 +56,25 @@ pub fn ratio<'a>(req: &'a UnifiedRequest, allowed: &[&str]) -> Result<Option<&'a
     }
 }
 
+/// Refuse `generate_audio: false` where the upstream always makes sound.
+pub fn sound_on(req: &UnifiedRequest) -> Result<(), AppError> {
+    match req.generate_audio {
+        true => Ok(()),
+        false => Err(unsupported(
+            "generate_audio",
+            "this model's channel always generates audio; send generate_audio: true",
+        )),
+    }
+}
+
+/// A route naming an upstream model this adapter does not know.
+pub fn unknown_model() -> AppError {
+    unsupported(
+        "model",
+        "this model's channel does not know the upstream model",
+    )
+}
+
 /// Refuse `generate_audio: true` where the upstream makes silent videos only.
 pub fn silent(req: &UnifiedRequest) -> Result<(), AppError> {
     match req.generate_audio {

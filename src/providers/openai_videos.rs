@@ -7,7 +7,7 @@ use super::generic::{
     Adapter, Answer, Body, Call, Ctx, Describe, Phase, Test, choice, invalid, video,
 };
 use super::http::{self, str_at};
-use super::mapping::{self, not_available, unsupported};
+use super::mapping::{self, not_available};
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
@@ -60,12 +60,7 @@ pub fn build_fields(model: &str, req: &UnifiedRequest) -> Result<Fields, AppErro
         }
         other => return Err(not_available("type", other)),
     };
-    if !req.generate_audio {
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel always generates audio; send generate_audio: true",
-        ));
-    }
+    mapping::sound_on(req)?;
     let mut text = vec![
         ("model", model.to_string()),
         ("prompt", rewrite_prompt(&req.prompt)),

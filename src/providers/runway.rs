@@ -143,12 +143,7 @@ pub fn rewrite_prompt(prompt: &str, kind: &str) -> String {
 
 /// The endpoint path and body for `req`, or the 422 explaining what the model cannot do.
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Value), AppError> {
-    let s = spec(model).ok_or_else(|| {
-        unsupported(
-            "model",
-            "this model's channel does not know the upstream model",
-        )
-    })?;
+    let s = spec(model).ok_or_else(mapping::unknown_model)?;
     let prompt = rewrite_prompt(&req.prompt, &req.kind);
     mapping::prompt_max(prompt.encode_utf16().count(), s.prompt_max)?;
     let mut body = json!({"model": model, "promptText": prompt});

@@ -128,11 +128,8 @@ pub fn build_body(
     // The Gemini API has no audio switch: Veo 3 always speaks, Veo 2 never does.
     if f.veo2 {
         mapping::silent(req)?;
-    } else if !req.generate_audio {
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel always generates audio; send generate_audio: true",
-        ));
+    } else {
+        mapping::sound_on(req)?;
     }
     let person = match person_generation {
         Some("omit") => None,

@@ -67,12 +67,7 @@ const FAMILIES: &[Family] = &[
 fn family(model: &str) -> Result<&'static Family, AppError> {
     let m = model.to_ascii_lowercase();
     let known = FAMILIES.iter().find(|f| m.starts_with(f.prefix));
-    known.ok_or_else(|| {
-        unsupported(
-            "model",
-            "this model's channel does not know the upstream model",
-        )
-    })
+    known.ok_or_else(mapping::unknown_model)
 }
 
 /// Vidu, described for the [generic adapter](super::generic).

@@ -51,12 +51,7 @@ fn version_of(model: &str) -> Option<u32> {
 
 /// Pick the model id and mode for `req` on route model `upstream`.
 pub fn target(upstream: &str, req: &UnifiedRequest) -> Result<Target, AppError> {
-    let version = version_of(upstream).ok_or_else(|| {
-        unsupported(
-            "model",
-            "this model's channel is misconfigured (not a Wan model id)",
-        )
-    })?;
+    let version = version_of(upstream).ok_or_else(mapping::unknown_model)?;
     let media = version >= 27;
     let lower = upstream.to_ascii_lowercase();
     let two_images = req.kind == "image-to-video" && req.image_urls.len() == 2;
