@@ -30,6 +30,14 @@ pub enum Mode {
     R2v,
 }
 
+/// Each mode's model id suffix.
+const SUFFIXES: [(Mode, &str); 4] = [
+    (Mode::T2v, "-t2v"),
+    (Mode::Kf2v, "-kf2v"),
+    (Mode::I2v, "-i2v"),
+    (Mode::R2v, "-r2v"),
+];
+
 /// Which model id a request goes to, and how its body is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -55,67 +63,37 @@ pub fn target(upstream: &str, req: &UnifiedRequest) -> Result<Target, AppError> 
     let media = version >= 27;
     let lower = upstream.to_ascii_lowercase();
     let two_images = req.kind == "image-to-video" && req.image_urls.len() == 2;
-    let explicit = if lower.contains("-t2v") {
-        Some(Mode::T2v)
-    } else if lower.contains("-kf2v") {
-        Some(Mode::Kf2v)
-    } else if lower.contains("-i2v") {
-        Some(Mode::I2v)
-    } else if lower.contains("-r2v") {
-        Some(Mode::R2v)
-    } else {
-        None
-    };
+    let explicit = SUFFIXES
+        .iter()
+        .find(|(_, s)| lower.contains(s))
+        .map(|(m, _)| *m);
     let wanted = match req.kind.as_str() {
         "text-to-video" => Mode::T2v,
         "image-to-video" if two_images && !media => Mode::Kf2v,
         "image-to-video" => Mode::I2v,
         _ => Mode::R2v,
     };
-    let (model, mode) = match explicit {
-        Some(m) if m == wanted => (upstream.to_string(), m),
-        Some(Mode::I2v) if wanted == Mode::Kf2v => {
-            return Err(unsupported(
-                "image_urls",
-                "this model's channel takes one first-frame image",
-            ));
-        }
-        Some(Mode::Kf2v) if wanted == Mode::I2v => {
-            return Err(unsupported(
-                "image_urls",
-                "this model's channel needs a first and a last frame (two images)",
-            ));
-        }
-        Some(_) => {
-            return Err(unsupported(
-                "type",
-                format!("{} is not available on this model's channel", req.kind),
-            ));
-        }
-        None => {
-            let family = upstream.trim_end_matches('-');
-            let model = match wanted {
-                Mode::T2v => format!("{family}-t2v"),
-                Mode::I2v => format!("{family}-i2v"),
-                Mode::R2v if version >= 26 => format!("{family}-r2v"),
-                Mode::R2v => {
-                    return Err(unsupported(
-                        "type",
-                        "reference-to-video needs Wan 2.6 or newer on this model's channel",
-                    ));
-                }
-                Mode::Kf2v => match version {
-                    22 => "wan2.2-kf2v-flash".to_string(),
-                    21 => "wanx2.1-kf2v-plus".to_string(),
-                    _ => {
-                        return Err(unsupported(
-                            "image_urls",
-                            "this model's channel takes one first-frame image",
-                        ));
-                    }
-                },
-            };
-            (model, wanted)
+    let one_frame = || {
+        unsupported(
+            "image_urls",
+            "this model's channel takes one first-frame image",
+        )
+    };
+    let two_frames = "this model's channel needs a first and a last frame (two images)";
+    let (model, mode) = match (explicit, wanted, version) {
+        (Some(m), _, _) if m == wanted => (upstream.to_string(), m),
+        (Some(Mode::I2v), Mode::Kf2v, _) => return Err(one_frame()),
+        (Some(Mode::Kf2v), Mode::I2v, _) => return Err(unsupported("image_urls", two_frames)),
+        (Some(_), _, _) | (None, Mode::R2v, ..=25) => return Err(not_available("type", &req.kind)),
+        (None, Mode::Kf2v, 22) => ("wan2.2-kf2v-flash".to_string(), wanted),
+        (None, Mode::Kf2v, 21) => ("wanx2.1-kf2v-plus".to_string(), wanted),
+        (None, Mode::Kf2v, _) => return Err(one_frame()),
+        (None, m, _) => {
+            let suffix = SUFFIXES
+                .iter()
+                .find(|(s, _)| *s == m)
+                .map_or("", |(_, s)| s);
+            (format!("{}{suffix}", upstream.trim_end_matches('-')), m)
         }
     };
     Ok(Target {
