@@ -70,9 +70,7 @@ impl Provider for Demo {
     }
 
     async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
-        let bad = || ProviderError::BadResponse {
-            message: "unknown demo id".into(),
-        };
+        let bad = || ProviderError::bad("unknown demo id");
         let parts: Vec<&str> = job.upstream_id.split(':').collect();
         let [_, ready, outcome, shape, seconds] = parts.as_slice() else {
             return Err(bad());

@@ -79,12 +79,10 @@ fn code_and_message(reply: &http::Reply) -> (Option<String>, Option<String>) {
 /// `{owner}/{app}/requests/{id}`: built here rather than taken from the submit answer,
 /// so our key only ever goes to the configured host.
 fn request_path(model: &str, id: &str) -> Result<String, ProviderError> {
-    let (_, app) = model_path(model).map_err(|m| ProviderError::BadResponse { message: m })?;
+    let (_, app) = model_path(model).map_err(ProviderError::bad)?;
     let id = http::safe_id(id)?;
     if id.contains('/') {
-        return Err(ProviderError::BadResponse {
-            message: "unexpected request id".into(),
-        });
+        return Err(ProviderError::bad("unexpected request id"));
     }
     Ok(format!("{app}/requests/{id}"))
 }

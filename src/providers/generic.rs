@@ -174,9 +174,7 @@ pub fn units(v: Option<&Value>) -> Option<u64> {
 
 /// A `BadResponse` saying what was missing.
 pub fn missing(what: &str) -> ProviderError {
-    ProviderError::BadResponse {
-        message: format!("answer without {what}"),
-    }
+    ProviderError::bad(format!("answer without {what}"))
 }
 
 /// A create-time refusal that slipped through to submission (the route changed).
@@ -217,11 +215,9 @@ impl Answer {
     pub fn phase(&self, v: &Value) -> Result<Phase, ProviderError> {
         let word = str_at(v, self.status).ok_or_else(|| missing(&self.status.join(".")))?;
         let found = self.phases.iter().find(|(w, _)| *w == word);
-        found
-            .map(|(_, p)| *p)
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: format!("unknown status `{}`", http::public_code(&word)),
-            })
+        found.map(|(_, p)| *p).ok_or_else(|| {
+            ProviderError::bad(format!("unknown status `{}`", http::public_code(&word)))
+        })
     }
 
     /// The answer mapped: the videos with what upstream reported, or the failure.

@@ -135,9 +135,7 @@ fn base_error(code: i64, msg: &str, stage: Stage) -> ProviderError {
             retry_after: None,
         },
         1004 | 2049 | 1008 => ProviderError::channel(format!("minimax_{code}"), msg),
-        _ if stage != Stage::Submit => ProviderError::BadResponse {
-            message: format!("upstream error {code}: {msg}"),
-        },
+        _ if stage != Stage::Submit => ProviderError::bad(format!("upstream error {code}: {msg}")),
         1026 => ProviderError::final_error("input_sensitive", msg),
         2013 => ProviderError::final_error("invalid_parameters", msg),
         other => ProviderError::final_error(format!("minimax_{other}"), msg),
@@ -162,9 +160,7 @@ fn checked(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
             &str_at(&v, &["base_resp", "status_msg"]).unwrap_or_default(),
             stage,
         )),
-        None => Err(ProviderError::BadResponse {
-            message: "answer without base_resp".into(),
-        }),
+        None => Err(ProviderError::bad("answer without base_resp")),
     }
 }
 

@@ -184,9 +184,7 @@ pub struct Replicate;
 fn prediction_id(upstream_id: &str) -> Result<&str, ProviderError> {
     let id = http::safe_id(upstream_id)?;
     if id.contains('/') {
-        return Err(ProviderError::BadResponse {
-            message: "unexpected prediction id".into(),
-        });
+        return Err(ProviderError::bad("unexpected prediction id"));
     }
     Ok(id)
 }
