@@ -92,6 +92,21 @@ pub fn no_media(req: &UnifiedRequest) -> Result<(), AppError> {
     at_most("audio_urls", &req.audio_urls, 0, "audio clips")
 }
 
+/// At most this many reference images, videos and audio clips.
+pub fn references(
+    req: &UnifiedRequest,
+    [images, videos, audios]: [usize; 3],
+) -> Result<(), AppError> {
+    at_most("image_urls", &req.image_urls, images, "reference images")?;
+    at_most("video_urls", &req.video_urls, videos, "reference videos")?;
+    at_most(
+        "audio_urls",
+        &req.audio_urls,
+        audios,
+        "reference audio clips",
+    )
+}
+
 /// At most `max` frames: the first, and the last where `max` is 2.
 pub fn frames(req: &UnifiedRequest, max: usize) -> Result<(), AppError> {
     let what = if max > 1 {

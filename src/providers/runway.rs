@@ -170,9 +170,7 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
             ("/v1/image_to_video", s.i2v_ratios)
         }
         "reference-to-video" if s.references => {
-            mapping::at_most("image_urls", &req.image_urls, 9, "reference images")?;
-            mapping::at_most("video_urls", &req.video_urls, 3, "reference videos")?;
-            mapping::at_most("audio_urls", &req.audio_urls, 3, "reference audio clips")?;
+            mapping::references(req, [9, 3, 3])?;
             for (field, kind, urls) in [
                 ("references", None, &req.image_urls),
                 ("referenceVideos", Some("video"), &req.video_urls),

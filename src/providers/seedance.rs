@@ -115,9 +115,7 @@ pub fn build_body(
         }
         "reference-to-video" => {
             if f.lite_i2v {
-                mapping::at_most("image_urls", &req.image_urls, 4, "reference images")?;
-                mapping::at_most("video_urls", &req.video_urls, 0, "reference videos")?;
-                mapping::at_most("audio_urls", &req.audio_urls, 0, "reference audio clips")?;
+                mapping::references(req, [4, 0, 0])?;
                 if req.image_urls.is_empty() {
                     return Err(unsupported("image_urls", "needs 1 to 4 reference images"));
                 }
@@ -128,9 +126,7 @@ pub fn build_body(
                     ));
                 }
             } else if f.v2 {
-                mapping::at_most("image_urls", &req.image_urls, 9, "reference images")?;
-                mapping::at_most("video_urls", &req.video_urls, 3, "reference videos")?;
-                mapping::at_most("audio_urls", &req.audio_urls, 3, "reference audio clips")?;
+                mapping::references(req, [9, 3, 3])?;
                 if !req.audio_urls.is_empty()
                     && req.image_urls.is_empty()
                     && req.video_urls.is_empty()

@@ -148,8 +148,7 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
             mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
             mapping::refuse_refs(&req.prompt, &[AssetKind::Audio])?;
             if t.media {
-                mapping::at_most("image_urls", &req.image_urls, 5, "reference images")?;
-                mapping::at_most("video_urls", &req.video_urls, 3, "reference videos")?;
+                mapping::references(req, [5, 3, 0])?;
             } else if req.image_urls.len() + req.video_urls.len() > 5 {
                 return Err(unsupported(
                     "image_urls",
