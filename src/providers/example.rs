@@ -5,7 +5,7 @@
 //! Not registered in [`super::KINDS`]; it is compiled and tested against the OpenAI
 //! simulator so the example cannot rot.
 
-use super::generic::{Answer, Call, Ctx, Describe, Phase, Test, video};
+use super::generic::{Answer, Call, Ctx, Describe, Test, video};
 use super::http::{self, str_at};
 use super::mapping::{self, not_available};
 use super::{PollOutcome, ProviderError};
@@ -21,12 +21,7 @@ const SECONDS: [u32; 3] = [4, 8, 12];
 /// Where the answer keeps its status word, what each word means, and where a failure's
 /// code and message are (`error.code`, `error.message`: the default).
 const ANSWER: Answer = Answer {
-    phases: &[
-        ("queued", Phase::Queued),
-        ("in_progress", Phase::Running),
-        ("completed", Phase::Succeeded),
-        ("failed", Phase::Failed),
-    ],
+    words: [&["queued"], &["in_progress"], &["completed"], &["failed"]],
     ..Answer::DEFAULT
 };
 

@@ -90,15 +90,13 @@ fn request_path(model: &str, id: &str) -> Result<String, ProviderError> {
 /// A status answer. FAILED and ERROR are listed by third-party schemas only (unconfirmed):
 /// terminal all the same.
 const ANSWER: Answer = Answer {
-    phases: &[
-        ("IN_QUEUE", Phase::Queued),
-        ("IN_PROGRESS", Phase::Running),
-        ("COMPLETED", Phase::Succeeded),
-        ("FAILED", Phase::Failed),
-        ("ERROR", Phase::Failed),
-        ("CANCELED", CANCELLED),
-        ("CANCELLED", CANCELLED),
+    words: [
+        &["IN_QUEUE"],
+        &["IN_PROGRESS"],
+        &["COMPLETED"],
+        &["FAILED", "ERROR"],
     ],
+    ended: &[("CANCELED", CANCELLED), ("CANCELLED", CANCELLED)],
     code: &["error_type"],
     message: &["error"],
     ..Answer::DEFAULT
@@ -170,13 +168,7 @@ impl Describe for Fal {
         settings: &Value,
         req: &UnifiedRequest,
     ) -> Result<(), AppError> {
-        model_path(model).map_err(|e| {
-            tracing::warn!(error = %e, "a fal route names an invalid model");
-            AppError::BadRequest {
-                message: "this model's route is misconfigured; the operator must fix it".into(),
-            }
-        })?;
-        mapping(settings)?.build(req).map(|_| ())
+        input_mapping::check_route("fal", model_path(model).map(|_| ()), settings, req)
     }
 
     fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {

@@ -131,12 +131,15 @@ pub enum Phase {
     Ended(&'static str, &'static str),
 }
 
+/// An end without a result: our code and message.
+pub type End = (&'static str, &'static str);
+
 /// The ends several upstreams share.
-pub const CANCELLED: Phase = Phase::Ended(
+pub const CANCELLED: End = (
     "upstream_cancelled",
     "the task was cancelled on the channel",
 );
-pub const EXPIRED: Phase = Phase::Ended(
+pub const EXPIRED: End = (
     "upstream_expired",
     "the channel did not run the task before it expired",
 );
@@ -187,7 +190,10 @@ pub fn invalid(e: AppError) -> ProviderError {
 #[derive(Debug, Clone, Copy)]
 pub struct Answer {
     pub status: &'static [&'static str],
-    pub phases: &'static [(&'static str, Phase)],
+    /// The status words that mean queued, running, succeeded and failed.
+    pub words: [&'static [&'static str]; 4],
+    /// Words that end a task without a result: (word, (our code, message)).
+    pub ended: &'static [(&'static str, End)],
     /// Where the list of videos is; empty: the answer holds one video.
     pub list: &'static [&'static str],
     /// A video's URL and length, within the list's item (numbers index lists: `output.0`).
@@ -206,7 +212,7 @@ pub struct Answer {
 impl Answer {
     #[rustfmt::skip]
     pub const DEFAULT: Answer = Answer {
-        status: &["status"], phases: &[], list: &[], url: &[], seconds: &[], resolution: &[],
+        status: &["status"], words: [&[], &[], &[], &[]], ended: &[], list: &[], url: &[], seconds: &[], resolution: &[],
         audio: &[], units: &[], code: &["error", "code"], message: &["error", "message"], failure: None,
     };
 
@@ -214,9 +220,22 @@ impl Answer {
     /// again), never a guess.
     pub fn phase(&self, v: &Value) -> Result<Phase, ProviderError> {
         let word = str_at(v, self.status).ok_or_else(|| missing(&self.status.join(".")))?;
-        let found = self.phases.iter().find(|(w, _)| *w == word);
-        found.map(|(_, p)| *p).ok_or_else(|| {
-            ProviderError::bad(format!("unknown status `{}`", http::public_code(&word)))
+        let phases = [
+            Phase::Queued,
+            Phase::Running,
+            Phase::Succeeded,
+            Phase::Failed,
+        ];
+        let word = word.as_str();
+        let known = self
+            .words
+            .iter()
+            .position(|ws| ws.contains(&word))
+            .map(|i| phases[i]);
+        let ended = self.ended.iter().find(|(w, _)| *w == word);
+        let ended = ended.map(|(_, (code, message))| Phase::Ended(code, message));
+        known.or(ended).ok_or_else(|| {
+            ProviderError::bad(format!("unknown status `{}`", http::public_code(word)))
         })
     }
 

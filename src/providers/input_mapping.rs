@@ -309,6 +309,23 @@ pub fn for_route(kind: &str, settings: &Value) -> Result<InputMapping, AppError>
     })
 }
 
+/// A route check for hosts whose routes declare the mapping: the route's model id must be
+/// readable (`model`; else the operator's 400, logged) and the request must fit the mapping.
+pub fn check_route(
+    kind: &str,
+    model: Result<(), String>,
+    settings: &Value,
+    req: &UnifiedRequest,
+) -> Result<(), AppError> {
+    model.map_err(|e| {
+        tracing::warn!(provider = kind, error = %e, "a route names an invalid model");
+        AppError::BadRequest {
+            message: "this model's route is misconfigured; the operator must fix it".into(),
+        }
+    })?;
+    for_route(kind, settings)?.build(req).map(|_| ())
+}
+
 /// The video URL in a model's output: at `path` when given (dotted, numbers index lists),
 /// else the first URL that looks like a video, else the first URL at all.
 pub fn output_url(v: &Value, path: Option<&str>) -> Option<String> {

@@ -4,7 +4,7 @@
 //! resent submission finds the first one instead of creating a second task.
 
 use super::credentials::Credential;
-use super::generic::{Adapter, Answer, Call, Describe, Phase, Test, missing};
+use super::generic::{Adapter, Answer, Call, Describe, Test, missing};
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, not_available, unsupported};
 use super::{ProviderError, SubmitJob};
@@ -257,12 +257,7 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
 /// A task object (`data`): every video with its length, the units deducted.
 pub const ANSWER: Answer = Answer {
     status: &["task_status"],
-    phases: &[
-        ("submitted", Phase::Queued),
-        ("processing", Phase::Running),
-        ("succeed", Phase::Succeeded),
-        ("failed", Phase::Failed),
-    ],
+    words: [&["submitted"], &["processing"], &["succeed"], &["failed"]],
     list: &["task_result", "videos"],
     url: &["url"],
     seconds: &["duration"],

@@ -2,7 +2,7 @@
 //! (start) and `frame1` (end), durations as `"5s"`/`"9s"`, poll `GET /generations/{id}`,
 //! download `assets.video`; a failed generation carries a free-text `failure_reason`.
 
-use super::generic::{Answer, Call, Describe, Phase, Test};
+use super::generic::{Answer, Call, Describe, Test};
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, not_available, unsupported};
 use super::{PollOutcome, ProviderError};
@@ -96,12 +96,7 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
 /// A Generation object; a failure's code comes from its free-text reason.
 pub const ANSWER: Answer = Answer {
     status: &["state"],
-    phases: &[
-        ("queued", Phase::Queued),
-        ("dreaming", Phase::Running),
-        ("completed", Phase::Succeeded),
-        ("failed", Phase::Failed),
-    ],
+    words: [&["queued"], &["dreaming"], &["completed"], &["failed"]],
     url: &["assets", "video"],
     failure: Some(|v| {
         let reason = str_at(v, &["failure_reason"]);

@@ -3,7 +3,7 @@
 //! short-lived `download_url`. Errors come inside `base_resp` (often with HTTP 200).
 //! The stored result is the file id; every mirroring attempt retrieves a fresh URL.
 
-use super::generic::{Adapter, Answer, Call, Ctx, Describe, Phase, failed, missing, video};
+use super::generic::{Adapter, Answer, Call, Ctx, Describe, failed, missing, video};
 use super::http::{self, Stage, str_at};
 use super::mapping::{self, not_available, unsupported};
 use super::{ByteStream, PollOutcome, ProviderError};
@@ -165,12 +165,11 @@ fn checked(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
 }
 
 const ANSWER: Answer = Answer {
-    phases: &[
-        ("Preparing", Phase::Queued),
-        ("Queueing", Phase::Queued),
-        ("Processing", Phase::Running),
-        ("Success", Phase::Succeeded),
-        ("Fail", Phase::Failed),
+    words: [
+        &["Preparing", "Queueing"],
+        &["Processing"],
+        &["Success"],
+        &["Fail"],
     ],
     failure: Some(|v| {
         let code = match v.pointer("/base_resp/status_code").and_then(Value::as_i64) {

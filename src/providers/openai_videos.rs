@@ -3,9 +3,7 @@
 //! `GET /videos/{id}/content` with the key. The Sora API itself closed; LiteLLM, new-api
 //! and other gateways serve this shape, so the base URL is the operator's.
 
-use super::generic::{
-    Adapter, Answer, Body, Call, Ctx, Describe, Phase, Test, choice, invalid, video,
-};
+use super::generic::{Adapter, Answer, Body, Call, Ctx, Describe, Test, choice, invalid, video};
 use super::http::{self, str_at};
 use super::mapping::{self, not_available};
 use super::{PollOutcome, ProviderError, SubmitJob};
@@ -20,12 +18,7 @@ use serde_json::{Value, json};
 const DEFAULT_MAX_IMAGE_BYTES: u64 = 16 * 1024 * 1024;
 
 const ANSWER: Answer = Answer {
-    phases: &[
-        ("queued", Phase::Queued),
-        ("in_progress", Phase::Running),
-        ("completed", Phase::Succeeded),
-        ("failed", Phase::Failed),
-    ],
+    words: [&["queued"], &["in_progress"], &["completed"], &["failed"]],
     ..Answer::DEFAULT
 };
 

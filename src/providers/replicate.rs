@@ -8,8 +8,7 @@
 //! names ([`InputMapping`]), so a new model needs no release.
 
 use super::generic::{
-    Adapter, Answer, CANCELLED, Call, Ctx, Describe, Phase, Test, first, invalid, missing, units,
-    video,
+    Adapter, Answer, CANCELLED, Call, Ctx, Describe, Test, first, invalid, missing, units, video,
 };
 use super::http::{self, Stage, str_at};
 use super::input_mapping::{self, InputMapping, output_url};
@@ -128,15 +127,12 @@ pub fn failure_code(error: &str) -> String {
 }
 
 const ANSWER: Answer = Answer {
-    phases: &[
-        ("starting", Phase::Queued),
-        ("processing", Phase::Running),
-        ("succeeded", Phase::Succeeded),
-        ("failed", Phase::Failed),
+    words: [&["starting"], &["processing"], &["succeeded"], &["failed"]],
+    ended: &[
         ("canceled", CANCELLED),
         (
             "aborted",
-            Phase::Ended(
+            (
                 "upstream_aborted",
                 "the prediction's deadline passed before it started",
             ),
@@ -189,16 +185,6 @@ fn prediction_id(upstream_id: &str) -> Result<&str, ProviderError> {
     Ok(id)
 }
 
-/// A route that names no Replicate model is the operator's to fix.
-fn target(model: &str) -> Result<Target, AppError> {
-    Target::parse(model).map_err(|e| {
-        tracing::warn!(error = %e, "a replicate route names an invalid model");
-        AppError::BadRequest {
-            message: "this model's route is misconfigured; the operator must fix it".into(),
-        }
-    })
-}
-
 #[async_trait]
 impl Describe for Replicate {
     const KIND: &'static str = "replicate";
@@ -232,10 +218,7 @@ impl Describe for Replicate {
         settings: &Value,
         req: &UnifiedRequest,
     ) -> Result<(), AppError> {
-        target(model)?;
-        input_mapping::for_route("replicate", settings)?
-            .build(req)
-            .map(|_| ())
+        input_mapping::check_route("replicate", Target::parse(model).map(|_| ()), settings, req)
     }
 
     fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {

@@ -6,7 +6,7 @@
 //! table ([`spec`]); resolution and aspect ratio become one pixel ratio such as `1280:720`.
 
 use super::credentials::Credential;
-use super::generic::{Adapter, Answer, CANCELLED, Call, Describe, Phase, Test, invalid};
+use super::generic::{Adapter, Answer, CANCELLED, Call, Describe, Test, invalid};
 use super::http::Kit;
 use super::mapping::{self, not_available, unsupported};
 use super::{ProviderError, SubmitJob};
@@ -218,15 +218,14 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
 }
 
 const ANSWER: Answer = Answer {
-    phases: &[
-        // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
-        ("PENDING", Phase::Queued),
-        ("THROTTLED", Phase::Queued),
-        ("RUNNING", Phase::Running),
-        ("SUCCEEDED", Phase::Succeeded),
-        ("FAILED", Phase::Failed),
-        ("CANCELLED", CANCELLED),
+    // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
+    words: [
+        &["PENDING", "THROTTLED"],
+        &["RUNNING"],
+        &["SUCCEEDED"],
+        &["FAILED"],
     ],
+    ended: &[("CANCELLED", CANCELLED)],
     url: &["output", "0"],
     code: &["failureCode"],
     message: &["failure"],

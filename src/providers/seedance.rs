@@ -2,7 +2,7 @@
 //! `seedance-byteplus`, intl): one wire format — `POST /contents/generations/tasks`, poll
 //! `GET /contents/generations/tasks/{id}`, download the pre-signed `content.video_url`.
 
-use super::generic::{Answer, CANCELLED, Call, Describe, EXPIRED, Phase, Test, choice};
+use super::generic::{Answer, CANCELLED, Call, Describe, EXPIRED, Test, choice};
 use super::http;
 use super::mapping::{self, not_available, unsupported};
 use crate::domain::catalog::ProviderConfig;
@@ -190,14 +190,8 @@ pub fn build_body(
 /// What an Ark task object says: besides the video, its length, resolution, audio and the
 /// tokens it billed (`usage.completion_tokens`).
 pub const ANSWER: Answer = Answer {
-    phases: &[
-        ("queued", Phase::Queued),
-        ("running", Phase::Running),
-        ("succeeded", Phase::Succeeded),
-        ("failed", Phase::Failed),
-        ("expired", EXPIRED),
-        ("cancelled", CANCELLED),
-    ],
+    words: [&["queued"], &["running"], &["succeeded"], &["failed"]],
+    ended: &[("expired", EXPIRED), ("cancelled", CANCELLED)],
     url: &["content", "video_url"],
     seconds: &["duration"],
     resolution: &["resolution"],

@@ -3,7 +3,7 @@
 //! through unchanged (the `@Image1` syntax is the protocol's own); our task id is sent as
 //! the `Idempotency-Key`, so a resent submission returns the same upstream task.
 
-use super::generic::{Answer, Call, Ctx, Describe, Phase, Test, missing};
+use super::generic::{Answer, Call, Ctx, Describe, Test, missing};
 use super::http::{self, Reply, Stage, str_at};
 use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
@@ -14,12 +14,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 const ANSWER: Answer = Answer {
-    phases: &[
-        ("pending", Phase::Queued),
-        ("processing", Phase::Running),
-        ("completed", Phase::Succeeded),
-        ("failed", Phase::Failed),
-    ],
+    words: [&["pending"], &["processing"], &["completed"], &["failed"]],
     ..Answer::DEFAULT
 };
 

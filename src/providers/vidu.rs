@@ -6,7 +6,7 @@
 //! any of them), aspect ratios, audio, prompt length and the reference form (`subjects`
 //! with `@1` tags on q3 / q2-pro, plain `images` elsewhere).
 
-use super::generic::{Adapter, Answer, Auth, Call, Describe, Phase, choice, missing};
+use super::generic::{Adapter, Answer, Auth, Call, Describe, choice, missing};
 use super::http::{Stage, str_at};
 use super::mapping::{self, not_available, unsupported};
 use super::{PollOutcome, ProviderError};
@@ -222,12 +222,11 @@ pub fn build_body(
 /// on the file.
 pub const ANSWER: Answer = Answer {
     status: &["state"],
-    phases: &[
-        ("created", Phase::Queued),
-        ("queueing", Phase::Queued),
-        ("processing", Phase::Running),
-        ("success", Phase::Succeeded),
-        ("failed", Phase::Failed),
+    words: [
+        &["created", "queueing"],
+        &["processing"],
+        &["success"],
+        &["failed"],
     ],
     list: &["creations"],
     url: &["url"],

@@ -7,7 +7,7 @@
 //! or a family (`wan2.6`, `wan2.7`) from which the adapter picks the id for the type.
 
 use super::credentials::Credential;
-use super::generic::{Answer, CANCELLED, Call, Ctx, Describe, Phase, Test, first};
+use super::generic::{Answer, CANCELLED, Call, Ctx, Describe, Test, first};
 use super::mapping::{self, not_available, unsupported};
 use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
@@ -263,13 +263,8 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
 // deadline ends it.
 const ANSWER: Answer = Answer {
     status: &["output", "task_status"],
-    phases: &[
-        ("PENDING", Phase::Queued),
-        ("RUNNING", Phase::Running),
-        ("SUCCEEDED", Phase::Succeeded),
-        ("FAILED", Phase::Failed),
-        ("CANCELED", CANCELLED),
-    ],
+    words: [&["PENDING"], &["RUNNING"], &["SUCCEEDED"], &["FAILED"]],
+    ended: &[("CANCELED", CANCELLED)],
     url: &["output", "video_url"],
     code: &["output", "code"],
     message: &["output", "message"],
