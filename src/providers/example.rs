@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 /// Capability limits: what the upstream accepts.
 const SECONDS: [u32; 3] = [4, 8, 12];
-/// Where the answer keeps its status word, what each word means, and where a failure's
-/// code and message are (`error.code`, `error.message`: the default).
+/// The status words for queued, running, succeeded and failed; a failure's code and
+/// message at `error.code` and `error.message` (the default).
 const ANSWER: Answer = Answer {
     words: [&["queued"], &["in_progress"], &["completed"], &["failed"]],
     ..Answer::DEFAULT
