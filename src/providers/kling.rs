@@ -365,7 +365,7 @@ impl Describe for Kling {
         let (kind, id) = stored
             .split_once(':')
             .and_then(|(k, id)| Some((Endpoint::parse(k)?, id)))
-            .ok_or_else(|| missing("a known stored task id"))?;
+            .ok_or_else(|| ProviderError::bad("unexpected stored task id"))?;
         let path = format!("/v1/videos/{}/{}", kind.path(), http::safe_id(id)?);
         Ok(Call::get(path))
     }

@@ -232,7 +232,8 @@ impl Describe for MiniMax {
         result: &ResultRef,
     ) -> Result<ByteStream, ProviderError> {
         let file = result.url.strip_prefix(FILE_SCHEME);
-        let file = http::safe_id(file.ok_or_else(|| missing("a file id"))?)?;
+        let file =
+            http::safe_id(file.ok_or_else(|| ProviderError::bad("unexpected stored result"))?)?;
         let cred = a.keys.get(result.credential.as_deref())?;
         let call = Call::get(format!("/v1/files/retrieve?file_id={file}"));
         let v = a.call(cred, call, Stage::Download).await?;

@@ -3,7 +3,7 @@
 //! API key (`x-goog-api-key`). Images travel inline as base64, so the adapter reads our own
 //! uploads from disk (or fetches other URLs, size-capped and never from private addresses).
 
-use super::generic::{Adapter, Auth, Call, Ctx, Describe, Test, failed, invalid};
+use super::generic::{Adapter, Auth, Call, Ctx, Describe, Test, failed, invalid, missing};
 use super::http::{self, Asset, str_at};
 use super::mapping::{self, not_available, unsupported};
 use super::{PollOutcome, ProviderError, SubmitJob};
@@ -148,7 +148,7 @@ pub fn parse_operation(v: &Value, credential: Option<&str>) -> Result<PollOutcom
     if !v.get("done").and_then(Value::as_bool).unwrap_or(false) {
         return match v.get("name") {
             Some(_) => Ok(PollOutcome::Running),
-            None => Err(super::generic::missing("an operation name")),
+            None => Err(missing("an operation name")),
         };
     }
     match v.get("error") {
