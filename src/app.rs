@@ -59,6 +59,7 @@ impl AppState {
                 crate::providers::http::LocalAssets {
                     public_url: config.public_url.clone(),
                     root: config.data_dir.clone(),
+                    storage: Some(storage.clone()),
                 },
             ),
         );

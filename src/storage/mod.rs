@@ -173,6 +173,35 @@ impl Storage {
         }
     }
 
+    /// A stored file's bytes when it holds at most `limit` (an input image to inline);
+    /// `None` when there is no such file, 413 when it is larger.
+    pub async fn read_small(&self, key: &str, limit: u64) -> AppResult<Option<Vec<u8>>> {
+        match &self.files {
+            backend::Files::Local(f) => {
+                let Ok(path) = f.path_of(key) else {
+                    return Ok(None);
+                };
+                match tokio::fs::metadata(&path).await {
+                    Ok(m) if m.len() > limit => {
+                        Err(AppError::PayloadTooLarge { limit_bytes: limit })
+                    }
+                    Ok(_) => Ok(Some(tokio::fs::read(&path).await?)),
+                    Err(_) => Ok(None),
+                }
+            }
+            backend::Files::S3(s) => {
+                if !local::is_safe_key(key) {
+                    return Ok(None);
+                }
+                match s.size_of(key).await? {
+                    None => Ok(None),
+                    Some(n) if n > limit => Err(AppError::PayloadTooLarge { limit_bytes: limit }),
+                    Some(n) => Ok(Some(s.get_range(key, 0..n).await?.to_vec())),
+                }
+            }
+        }
+    }
+
     /// A blocking `Read + Seek` over a stored file, for `spawn_blocking` readers.
     pub async fn reader(&self, key: &str) -> Option<Box<dyn backend::ReadSeek>> {
         self.files.reader(key).await

@@ -645,3 +645,38 @@ async fn storage_migrate_moves_local_files_and_the_same_urls_serve_them_after_th
         assert_eq!(&follow(u, &endpoint).await, want, "{u}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_uploads_reach_upstreams_inline_and_their_videos_are_mirrored_to_the_bucket() {
+    use crate::providers::{Spec, channel, create, expect_completed, model, upload_png};
+    use serde_json::json;
+    let s = s3_app(Serve::Redirect).await;
+    let app = &s.app;
+    let sim = crate::simulators::start(crate::simulators::openai::OpenAiSim::new("sk-oai")).await;
+    let spec = Spec {
+        kind: "openai-videos",
+        base_path: "/v1",
+        key: "sk-oai",
+        secret: "",
+        settings: json!({}),
+        upstream_model: "sora-2",
+        request: json!({}),
+        failed_code: "",
+        blocked_code: "",
+        idempotent: false,
+    };
+    channel(app, "chan-a", &spec, &format!("{}/v1", sim.url)).await;
+    model(app, "m", &[("chan-a", "sora-2", 0)]).await;
+    let key = app.user_with_key("upstream", 100_000).await;
+    let image = upload_png(app, &key).await;
+    // The channel sends the image as a file: read from the bucket, not the local disk.
+    let body = json!({"model": "m", "type": "image-to-video", "prompt": "@Image1 waves", "image_urls": [image], "aspect_ratio": "9:16", "duration": 12, "generate_audio": true});
+    let id = create(app, &key, body).await;
+    // Completed, and the gateway's URL (a redirect to the bucket) gives upstream's bytes.
+    expect_completed(app, &key, &id, &sim).await;
+    let sent = sim.upstream.creates()[0].clone();
+    assert_eq!(sent["input_reference"]["content_type"], "image/png");
+    assert_eq!(sent["input_reference"]["size"], png_bytes().len());
+    assert_eq!(s.bucket.list("videos").await.unwrap().len(), 1);
+    assert_eq!(local_media(&app.data_dir()), 0);
+}
