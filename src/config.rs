@@ -869,6 +869,41 @@ mod tests {
     }
 
     #[test]
+    fn s3_storage_keys_come_from_the_file_with_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("s3-secret");
+        std::fs::write(&secret, "from-file\n").unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[storage]\nbackend = \"s3\"\nbucket = \"media\"\nendpoint = \"http://127.0.0.1:9000\"\n\
+                 access_key_id = \"AK\"\nsecret_access_key_file = \"{}\"\nserve = \"proxy\"\npresign_seconds = 60\n",
+                secret.display()
+            ),
+        )
+        .unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        let s3 = c.storage_backend.active_s3().expect("s3");
+        assert_eq!(s3.secret_access_key, "from-file");
+        assert_eq!(s3.serve, crate::storage::s3::Serve::Proxy);
+        assert_eq!(s3.presign_seconds, 60);
+        assert!(!Config::default().storage_backend.use_s3);
+        // Incomplete: refused at start, naming the key.
+        std::fs::write(&path, "[storage]\nbackend = \"s3\"\nbucket = \"media\"\n").unwrap();
+        let err = Config::load(&Overrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("storage.access_key_id"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");

@@ -680,3 +680,31 @@ async fn s3_uploads_reach_upstreams_inline_and_their_videos_are_mirrored_to_the_
     assert_eq!(s.bucket.list("videos").await.unwrap().len(), 1);
     assert_eq!(local_media(&app.data_dir()), 0);
 }
+
+#[test]
+fn an_incomplete_s3_config_stops_the_start_naming_the_key() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("VIDEOAPI_STORAGE_BACKEND", "s3")
+        .env("VIDEOAPI_STORAGE_BUCKET", "media")
+        .env_remove("VIDEOAPI_STORAGE_ACCESS_KEY_ID")
+        .env_remove("VIDEOAPI_STORAGE_ACCESS_KEY_ID_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("storage.access_key_id"), "{err}");
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["storage", "migrate", "--to", "s3"])
+        .env_remove("VIDEOAPI_STORAGE_BUCKET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("storage.bucket"), "{err}");
+}
