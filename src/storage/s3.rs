@@ -23,6 +23,8 @@ pub const PART_BYTES: usize = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 /// Where an upload whose final key is not known yet is written first.
 const TMP_DIR: &str = "tmp/";
+/// Longest single request to the bucket (a part, or a proxied download to a slow client).
+const OBJECT_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Multipart uploads and `tmp/` objects older than this are leftovers of a crash.
 pub const ABANDONED_AFTER_MS: i64 = 24 * 3_600_000;
 
@@ -311,12 +313,16 @@ impl S3Files {
             .with_secret_access_key(&settings.secret_access_key)
             .with_virtual_hosted_style_request(!settings.path_style)
             .with_client_options(
-                ClientOptions::new().with_allow_http(
-                    settings
-                        .endpoint
-                        .as_deref()
-                        .is_some_and(|e| e.starts_with("http://")),
-                ),
+                ClientOptions::new()
+                    .with_allow_http(
+                        settings
+                            .endpoint
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with("http://")),
+                    )
+                    // The default 30 s covers a whole request, body included: a proxied
+                    // video to a slow client would be cut off mid-stream.
+                    .with_timeout(OBJECT_TIMEOUT),
             );
         if let Some(e) = &settings.endpoint {
             b = b.with_endpoint(e);

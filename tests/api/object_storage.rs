@@ -229,6 +229,19 @@ async fn s3_uploads_stream_to_the_bucket_and_redirect_to_a_presigned_url() {
         follow(png["url"].as_str().unwrap(), &endpoint).await,
         png_bytes()
     );
+    // A file whose key is known only at its end (an `input_reference` is named by its
+    // hash) goes through `tmp/` and is copied into place: nothing is left in `tmp/`.
+    let storage = &app.state().storage;
+    let mut part = storage.create(u64::MAX).await.unwrap();
+    part.write(&mp4_of(9 * MIB)).await.unwrap();
+    storage.finish(part, "uploads/late/x.mp4").await.unwrap();
+    assert_eq!(
+        s.bucket.size_of("uploads/late/x.mp4").await.unwrap(),
+        Some(9 * MIB as u64)
+    );
+    assert!(s.bucket.list("tmp").await.unwrap().is_empty());
+    assert!(s.bucket.pending_uploads().await.unwrap().is_empty());
+    s.bucket.remove("uploads/late/x.mp4").await;
     // A file that was never stored is a 404 in the JSON shape, without asking the bucket.
     let (st, v) = status_json(
         no_redirects()
@@ -249,7 +262,7 @@ async fn s3_uploads_stream_to_the_bucket_and_redirect_to_a_presigned_url() {
     assert_eq!(st, 200, "{v}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_proxy_streams_objects_with_ranges_like_local_files() {
     let s = s3_app(Serve::Proxy).await;
     let app = &s.app;
@@ -289,6 +302,17 @@ async fn s3_proxy_streams_objects_with_ranges_like_local_files() {
         resp.bytes().await.unwrap().to_vec(),
         body[body.len() - 5..].to_vec()
     );
+    // The MP4 reader (settlement measures a mirrored video) seeks through ranged GETs.
+    let clip = crate::simulators::video_lasting_bytes(7);
+    let (st, v) = upload(app, &key, vec![("c.mp4", "video/mp4", clip)]).await;
+    assert_eq!(st, 200, "{v}");
+    let stored = v["data"][0]["key"].as_str().unwrap().to_string();
+    let mut reader = app.state().storage.reader(&stored).await.expect("reader");
+    let seconds =
+        tokio::task::spawn_blocking(move || videoapi::domain::mp4::read_seconds(&mut reader))
+            .await
+            .unwrap();
+    assert_eq!(seconds, Some(7.0));
     let resp = ranged("bytes=99999999-").await;
     assert_eq!(resp.status(), 416);
     assert_eq!(
