@@ -7,6 +7,7 @@ pub mod janitor;
 pub mod local;
 pub mod migrate;
 pub mod s3;
+pub mod s3_settings;
 
 pub use backend::PartFile;
 pub use local::{LocalFiles, private_dir, safe_stem, tighten};
