@@ -410,29 +410,6 @@ impl AppError {
     }
 }
 
-impl From<redb::Error> for AppError {
-    fn from(e: redb::Error) -> Self {
-        AppError::storage(e)
-    }
-}
-
-macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for AppError {
-            fn from(e: $t) -> Self {
-                AppError::storage(e)
-            }
-        }
-    )*};
-}
-from_redb!(
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    redb::DatabaseError
-);
-
 impl From<serde_json::Error> for AppError {
     fn from(e: serde_json::Error) -> Self {
         AppError::storage(format!("corrupt record: {e}"))

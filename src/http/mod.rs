@@ -7,6 +7,8 @@ pub mod console;
 pub mod errors;
 pub mod failures;
 pub mod files;
+#[cfg(test)]
+mod layering;
 pub mod limits;
 pub mod money;
 pub mod openai;

@@ -7,8 +7,8 @@ use crate::app::AppState;
 use crate::domain::request::{self, DurationInput, Expect, GenerationInput};
 use crate::domain::task::Status;
 use crate::error::AppError;
+use crate::service::tasks::Filter;
 use crate::service::uploads::check_own_uploads;
-use crate::store::tasks::Filter;
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -511,11 +511,7 @@ impl PublicApi {
         operation_id = "healthz"
     )]
     async fn healthz(&self, state: Data<&AppState>) -> Result<Json<Health>, Failure<E503>> {
-        // Cheap enough to poll: the writer's state is a few atomics, the read a snapshot.
-        if let Some(reason) = state.store.writer_problem() {
-            return Err(crate::error::AppError::Unavailable { reason }.into());
-        }
-        state.store.read(crate::store::users::count).await?;
+        crate::service::health::check(&state.store).await?;
         Ok(Json(Health {
             status: "ok".into(),
             version: env!("CARGO_PKG_VERSION").into(),

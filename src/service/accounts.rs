@@ -374,6 +374,14 @@ impl Accounts {
         .await
     }
 
+    /// The account with this exact user name, if any.
+    pub async fn user_by_name(&self, name: &str) -> AppResult<Option<User>> {
+        let name = name.to_string();
+        self.store
+            .read(move |txn| store::users::read_by_name(txn, &name))
+            .await
+    }
+
     pub async fn users(&self) -> AppResult<Vec<User>> {
         self.store.read(store::users::list).await
     }

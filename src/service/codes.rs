@@ -6,7 +6,10 @@ use crate::clock::SharedClock;
 use crate::domain::codes::{self, Redemption, RedemptionCode};
 use crate::domain::ledger::LedgerEntry;
 use crate::error::{AppError, AppResult};
-use crate::store::{self, Store, codes::CodeFilter, codes::NewBatch};
+use crate::store::{self, Store, codes::NewBatch};
+
+/// Which codes a listing returns (the store reads it as is).
+pub use crate::store::codes::CodeFilter;
 use std::net::IpAddr;
 
 pub struct Codes {

@@ -7,13 +7,12 @@ use crate::domain::limits::{self, Limits};
 use crate::domain::user::{ApiKey, User};
 use crate::error::{AppError, AppResult};
 use crate::store::limits::{Rule, Usage, key_scope, user_scope};
-use crate::store::{self, Store};
+use crate::store::{self, ReadTxn, Store};
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use redb::ReadTransaction;
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -255,7 +254,7 @@ fn trim(recent: &mut VecDeque<i64>, now: i64) {
 
 /// The concurrency rules of a stored task's key and account, read in `txn` (no budget
 /// period is needed to start or wake tasks).
-fn task_rules(txn: &ReadTransaction, user_id: u64, key_id: Option<u64>) -> AppResult<Vec<Rule>> {
+fn task_rules(txn: &ReadTxn, user_id: u64, key_id: Option<u64>) -> AppResult<Vec<Rule>> {
     let Some(user) = store::users::read(txn, user_id)? else {
         return Ok(Vec::new());
     };
@@ -283,6 +282,22 @@ fn task_rules(txn: &ReadTransaction, user_id: u64, key_id: Option<u64>) -> AppRe
         first_bucket: None,
     });
     Ok(out)
+}
+
+/// A pricing group's default limits (none set: all unlimited).
+pub async fn group_limits(store: &Store, group: &str) -> AppResult<Limits> {
+    let group = group.to_string();
+    store
+        .read(move |txn| store::limits::group_limits(txn, &group))
+        .await
+}
+
+/// Replace a pricing group's default limits.
+pub async fn set_group_limits(store: &Store, group: &str, limits: &Limits) -> AppResult<()> {
+    let (group, limits) = (group.to_string(), limits.clone());
+    store
+        .write(move |txn| store::limits::set_group_limits(txn, &group, &limits))
+        .await
 }
 
 /// The engine asks before submitting a task: may it start now? A task holding a slot

@@ -1,5 +1,6 @@
-//! The operator overview: users, today's credits, tasks in flight, channel health and
-//! recent failures, read in bounded walks (today's ledger window, the active index).
+//! The console overviews. The operator's: users, today's credits, tasks in flight, channel
+//! health and recent failures, read in bounded walks (today's ledger window, the active
+//! index). A customer's: keys, task count and newest tasks.
 
 use crate::domain::ledger::EntryKind;
 use crate::domain::task::Task;
@@ -74,6 +75,31 @@ struct Day {
     sold: i64,
     reserved: i64,
     refunded: i64,
+}
+
+/// A customer's overview, read in one snapshot.
+pub struct CustomerOverview {
+    pub keys: Vec<crate::domain::user::ApiKey>,
+    pub task_count: u64,
+    /// Newest first.
+    pub recent: Vec<Task>,
+}
+
+/// The account's keys, task count and `recent` newest tasks.
+pub async fn customer(store: &Store, user_id: u64, recent: usize) -> AppResult<CustomerOverview> {
+    store
+        .read(move |txn| {
+            let filter = store::tasks::Filter {
+                user_id: Some(user_id),
+                ..Default::default()
+            };
+            Ok(CustomerOverview {
+                keys: store::users::list_keys(txn, user_id)?,
+                task_count: store::tasks::count_for_user(txn, user_id)?,
+                recent: store::tasks::list(txn, &filter, recent)?,
+            })
+        })
+        .await
 }
 
 pub async fn operator(

@@ -9,10 +9,13 @@ use crate::domain::request::{self, GenerationInput};
 use crate::domain::task::{Event, Phase, Status, Task};
 use crate::error::{AppError, AppResult};
 use crate::providers::Registry;
-use crate::store::{self, Store, tasks::Created, tasks::Filter, tasks::Idempotency};
+use crate::store::{self, Store, tasks::Created, tasks::Idempotency};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Which tasks a listing returns (the store reads it as is).
+pub use crate::store::tasks::Filter;
 
 /// Where a new task is handed for work. The engine implements it; services never name
 /// the engine (it depends on them, not the other way round).

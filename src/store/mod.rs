@@ -4,6 +4,7 @@ pub mod audit;
 pub mod backup;
 pub mod catalog;
 pub mod codes;
+pub mod errors;
 pub mod ledger;
 pub mod limits;
 pub mod media;
@@ -26,6 +27,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tables::*;
 use tokio::sync::{mpsc, oneshot};
+
+/// A read transaction, for services that compose several store reads in one snapshot
+/// without naming redb themselves.
+pub type ReadTxn = ReadTransaction;
 
 /// One run of a queued write inside the batch's transaction: whether it hit a storage or
 /// internal error (the transaction must then be rolled back), and a callback told the

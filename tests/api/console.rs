@@ -705,6 +705,81 @@ async fn operator_apis_refuse_customers_anonymous_callers_and_api_keys() {
     app.stop().await;
 }
 
+/// Every operator route the server serves, read from its own spec (tag `Console · Admin`),
+/// so a route added later is covered without editing this test.
+async fn served_operator_routes(app: &TestApp) -> Vec<(reqwest::Method, String)> {
+    let spec: Value = app
+        .http
+        .get(app.path("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let tags = op["tags"].as_array().cloned().unwrap_or_default();
+            let operator = tags.iter().any(|t| t == "Console · Admin");
+            assert_eq!(
+                operator,
+                path.starts_with("/console/api/admin"),
+                "{method} {path}: operator routes live under /console/api/admin and only there"
+            );
+            if operator {
+                // Any value fits a path parameter: the guard answers before it is read.
+                let path = path
+                    .split('/')
+                    .map(|seg| if seg.starts_with('{') { "1" } else { seg })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                out.push((method, path));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_served_operator_route_refuses_customers_and_anonymous_callers() {
+    let app = TestApp::new().await;
+    let key = app.user_with_key("mallory", 0).await;
+    let mut customer = Console::login(&app, "mallory", "password-123").await;
+    let mut anon = Console::new(&app);
+    let routes = served_operator_routes(&app).await;
+    assert!(routes.len() >= 38, "only {} operator routes", routes.len());
+    for (method, path) in routes {
+        // A body that is valid JSON but fits no operator request: the admin guard must
+        // refuse before the body is even parsed.
+        let with_body = |r: reqwest::RequestBuilder| {
+            if method == reqwest::Method::GET {
+                r
+            } else {
+                r.json(&json!({}))
+            }
+        };
+        let r = with_body(customer.req(method.clone(), &path));
+        let (status, v, _) = customer.send(r).await;
+        assert_eq!(
+            (status, error_code(&v).as_str()),
+            (403, "forbidden"),
+            "{method} {path} as a customer: {v}"
+        );
+        let r = with_body(anon.req(method.clone(), &path));
+        let (status, v, _) = anon.send(r).await;
+        assert_eq!(
+            (status, error_code(&v).as_str()),
+            (401, "not_logged_in"),
+            "{method} {path} without a session: {v}"
+        );
+    }
+    assert_eq!(app.balance(&key).await, 0);
+    assert!(app.state().catalog.provider("demo").unwrap().enabled);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn operator_creates_a_user_tops_up_and_deducts_with_notes() {
     let app = TestApp::new().await;

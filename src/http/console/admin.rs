@@ -3,14 +3,14 @@
 
 use super::customer::task_page;
 use super::views::*;
-use super::{ConsoleTags, SessionAuth};
+use super::{AdminSession, ConsoleTags};
 use crate::app::AppState;
 use crate::domain::catalog::{PricingGroup, ProviderConfig};
 use crate::error::AppError;
 use crate::http::errors::ApiError;
 use crate::http::failures::*;
 use crate::service::accounts::UserPatch;
-use crate::store::{self, tasks::Filter};
+use crate::service::tasks::Filter;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
@@ -34,10 +34,9 @@ async fn usernames(state: &AppState) -> Result<HashMap<u64, String>, ApiError> {
 }
 
 async fn user_id_by_name(state: &AppState, name: &str) -> Result<Option<u64>, ApiError> {
-    let name = name.trim().to_string();
     Ok(state
-        .store
-        .read(move |txn| store::users::read_by_name(txn, &name))
+        .accounts
+        .user_by_name(name.trim())
         .await?
         .map(|u| u.id))
 }
@@ -131,11 +130,10 @@ impl AdminApi {
     async fn overview(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         /// Minutes east of UTC, -720 to 840 (e.g. 480 for UTC+8).
         tz_offset_minutes: Query<Option<i32>>,
     ) -> Result<Json<AdminOverview>, Failure<{ ADMIN | PARAMS }>> {
-        auth.admin()?;
         let o = crate::service::overview::operator(
             &state.store,
             &state.catalog,
@@ -154,11 +152,10 @@ impl AdminApi {
     async fn users(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         /// Part of a user name (case-insensitive).
         q: Query<Option<String>>,
     ) -> Result<Json<Vec<AdminUser>>, Failure<ADMIN>> {
-        auth.admin()?;
         let q = q.0.unwrap_or_default().trim().to_ascii_lowercase();
         let users = state.accounts.users().await?;
         Ok(Json(
@@ -178,10 +175,9 @@ impl AdminApi {
     async fn create_user(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        auth: AdminSession,
         body: Json<CreateUser>,
     ) -> Result<Json<CreatedUser>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 }>> {
-        auth.admin()?;
         let b = body.0;
         let group = b.pricing_group.filter(|g| !g.trim().is_empty());
         check_group(state.0, group.as_deref())?;
@@ -210,12 +206,12 @@ impl AdminApi {
     async fn update_user(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        auth: AdminSession,
         user_id: Path<u64>,
         body: Json<UpdateUser>,
     ) -> Result<Json<AdminUser>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 | E409 }>>
     {
-        let me = auth.admin()?;
+        let me = auth.who();
         let b = body.0;
         let id = user_id.0;
         if id == me.user.id && (b.disabled == Some(true) || b.is_admin == Some(false)) {
@@ -272,11 +268,10 @@ impl AdminApi {
     async fn adjust_credits(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        auth: AdminSession,
         user_id: Path<u64>,
         body: Json<AdjustCredits>,
     ) -> Result<Json<Adjusted>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>> {
-        auth.admin()?;
         let note = body
             .0
             .note
@@ -303,10 +298,9 @@ impl AdminApi {
     async fn user_prices(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         user_id: Path<u64>,
     ) -> Result<Json<Vec<UserPriceView>>, Failure<{ ADMIN | PARAMS | E404 }>> {
-        auth.admin()?;
         state.accounts.user(user_id.0).await?;
         Ok(Json(
             state
@@ -327,13 +321,12 @@ impl AdminApi {
     async fn put_user_price(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         user_id: Path<u64>,
         model_id: Path<String>,
         body: Json<PutUserPrice>,
     ) -> Result<Json<UserPriceView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>>
     {
-        auth.admin()?;
         state.accounts.user(user_id.0).await?;
         let price = crate::domain::catalog::UserPrice {
             model: model_id.0,
@@ -352,9 +345,8 @@ impl AdminApi {
     async fn groups(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
     ) -> Result<Json<Vec<GroupView>>, Failure<ADMIN>> {
-        auth.admin()?;
         let users = state.accounts.users().await?;
         Ok(Json(
             state
@@ -374,11 +366,10 @@ impl AdminApi {
     async fn put_group(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         name: Path<String>,
         body: Json<PutGroup>,
     ) -> Result<Json<GroupView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE }>> {
-        auth.admin()?;
         let b = body.0;
         for (model, credits) in &b.overrides {
             if state.catalog.model(model).is_none() {
@@ -413,9 +404,8 @@ impl AdminApi {
     async fn providers(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
     ) -> Result<Json<Vec<ProviderView>>, Failure<ADMIN>> {
-        auth.admin()?;
         Ok(Json(
             state
                 .catalog
@@ -433,9 +423,8 @@ impl AdminApi {
     #[oai(path = "/provider-kinds", method = "get")]
     async fn provider_kinds(
         &self,
-        auth: SessionAuth,
+        _admin: AdminSession,
     ) -> Result<Json<Vec<ProviderKindView>>, Failure<ADMIN>> {
-        auth.admin()?;
         Ok(Json(
             crate::providers::KINDS
                 .iter()
@@ -449,10 +438,9 @@ impl AdminApi {
     async fn create_provider(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         body: Json<ProviderInput>,
     ) -> Result<Json<ProviderView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 }>> {
-        auth.admin()?;
         let b = body.0;
         let name = b.name.clone().unwrap_or_default().trim().to_string();
         check_channel_name(&name)?;
@@ -482,11 +470,10 @@ impl AdminApi {
     async fn update_provider(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         name: Path<String>,
         body: Json<ProviderInput>,
     ) -> Result<Json<ProviderView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E404 }>> {
-        auth.admin()?;
         let old = state
             .catalog
             .provider(&name.0)
@@ -515,10 +502,9 @@ impl AdminApi {
     async fn test_provider(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         name: Path<String>,
     ) -> Result<Json<ConnectionTest>, Failure<{ ADMIN | CONSOLE_WRITE | E404 | E422 }>> {
-        auth.admin()?;
         let cfg = state
             .catalog
             .provider(&name.0)
@@ -537,9 +523,8 @@ impl AdminApi {
     async fn models(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
     ) -> Result<Json<Vec<AdminModel>>, Failure<ADMIN>> {
-        auth.admin()?;
         Ok(Json(
             state
                 .catalog
@@ -555,10 +540,9 @@ impl AdminApi {
     async fn create_model(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         body: Json<AdminModel>,
     ) -> Result<Json<AdminModel>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 }>> {
-        auth.admin()?;
         let id = body.0.id.trim().to_string();
         if state.catalog.model(&id).is_some() {
             return Err(AppError::conflict(format!("model `{id}` already exists")).into());
@@ -577,11 +561,10 @@ impl AdminApi {
     async fn update_model(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         model_id: Path<String>,
         body: Json<AdminModel>,
     ) -> Result<Json<AdminModel>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E404 }>> {
-        auth.admin()?;
         if state.catalog.model(&model_id.0).is_none() {
             return Err(AppError::not_found(format!("model `{}`", model_id.0)).into());
         }
@@ -601,7 +584,7 @@ impl AdminApi {
     async fn tasks(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         /// Exact user name.
         user: Query<Option<String>>,
         /// Public model id.
@@ -612,7 +595,6 @@ impl AdminApi {
         /// Page size, 1-100 (default 50).
         limit: Query<Option<u32>>,
     ) -> Result<Json<ConsoleTaskList>, Failure<{ ADMIN | PARAMS }>> {
-        auth.admin()?;
         let limit = crate::domain::paging::page_limit(limit.0, 50, 100)?;
         let status = parse_status(status.0.as_deref())?;
         let user_id = match user.0.as_deref().map(str::trim) {
@@ -659,13 +641,12 @@ impl AdminApi {
     async fn margins(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         /// Start, Unix milliseconds (inclusive).
         from_ms: Query<Option<i64>>,
         /// End, Unix milliseconds (exclusive).
         to_ms: Query<Option<i64>>,
     ) -> Result<Json<MarginReport>, Failure<{ ADMIN | PARAMS }>> {
-        auth.admin()?;
         let to = to_ms
             .0
             .unwrap_or_else(|| state.config.clock.now_ms().saturating_add(1));
@@ -677,10 +658,7 @@ impl AdminApi {
             )
             .into());
         }
-        let (report, truncated) = state
-            .store
-            .read(move |txn| store::settlement::margins(txn, from, to, 200_000))
-            .await?;
+        let (report, truncated) = crate::service::reports::margins(&state.store, from, to).await?;
         let names = usernames(state.0).await?;
         let list = |m: &std::collections::BTreeMap<String, crate::domain::margins::Totals>| {
             m.iter()
@@ -712,7 +690,7 @@ impl AdminApi {
     async fn ledger(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         /// Exact user name.
         user: Query<Option<String>>,
         /// Cursor: only entries older than this entry id.
@@ -723,7 +701,6 @@ impl AdminApi {
         /// `redeem`, `payment`, `signup_bonus`, `reserve`, `refund` or `settle`.
         kind: Query<Option<String>>,
     ) -> Result<Json<LedgerPage>, Failure<{ ADMIN | PARAMS }>> {
-        auth.admin()?;
         let limit = crate::domain::paging::page_limit(limit.0, 50, 200)?;
         let kind = super::admin_money::ledger_kind(kind.0.as_deref())?;
         let user_id = match user.0.as_deref().map(str::trim) {
@@ -739,14 +716,9 @@ impl AdminApi {
                 }
             },
         };
-        let before = before.0;
-        let mut entries = state
-            .store
-            .read(move |txn| match kind {
-                Some(k) => store::ledger::list_kind(txn, user_id, k, before, limit + 1, 100_000),
-                None => store::ledger::list(txn, user_id, before, limit + 1),
-            })
-            .await?;
+        let mut entries =
+            crate::service::reports::ledger(&state.store, user_id, kind, before.0, limit + 1)
+                .await?;
         let has_more = entries.len() > limit;
         entries.truncate(limit);
         let names = usernames(state.0).await?;

@@ -3,14 +3,14 @@
 
 use super::money::PaymentView;
 use super::session::Done;
-use super::{ConsoleTags, SessionAuth};
+use super::{AdminSession, ConsoleTags};
 use crate::app::AppState;
 use crate::domain::codes::{CodeStatus, RedemptionCode};
 use crate::domain::signup::{Invite, SignupSettings};
 use crate::error::AppError;
 use crate::http::failures::*;
 use crate::service::codes::BatchRequest;
-use crate::store::codes::CodeFilter;
+use crate::service::codes::CodeFilter;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -223,9 +223,8 @@ impl MoneyAdminApi {
     async fn signup_settings(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
     ) -> Result<Json<SignupSettingsView>, Failure<ADMIN>> {
-        auth.admin()?;
         let s = state.signup.settings().await?;
         Ok(Json(SignupSettingsView {
             registration: s.registration.as_str().into(),
@@ -243,10 +242,9 @@ impl MoneyAdminApi {
     async fn put_signup_settings(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         body: Json<SignupSettingsView>,
     ) -> Result<Json<SignupSettingsView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE }>> {
-        auth.admin()?;
         let b = body.0;
         let registration = b
             .registration
@@ -287,10 +285,9 @@ impl MoneyAdminApi {
     async fn create_codes(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        auth: AdminSession,
         body: Json<NewCodes>,
     ) -> Result<Json<MadeCodes>, Failure<{ ADMIN | BODY | CONSOLE_WRITE }>> {
-        auth.admin()?;
         let b = body.0;
         let made = state
             .codes
@@ -333,7 +330,7 @@ impl MoneyAdminApi {
     async fn codes(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         /// Exact batch id.
         batch: Query<Option<String>>,
         /// `unused`, `partly_used`, `used`, `expired` or `disabled`.
@@ -345,7 +342,6 @@ impl MoneyAdminApi {
         /// Page size, 1-500 (default 100).
         limit: Query<Option<u32>>,
     ) -> Result<Json<Vec<CodeView>>, Failure<{ ADMIN | PARAMS }>> {
-        auth.admin()?;
         let limit = crate::domain::paging::page_limit(limit.0, 100, 500)?;
         let status = match status.0.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -374,10 +370,9 @@ impl MoneyAdminApi {
     async fn code_uses(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         code_id: Path<u64>,
     ) -> Result<Json<Vec<CodeUse>>, Failure<{ ADMIN | PARAMS }>> {
-        auth.admin()?;
         let uses = state.codes.uses(code_id.0).await?;
         let names: HashMap<u64, String> = state
             .accounts
@@ -403,10 +398,9 @@ impl MoneyAdminApi {
     async fn disable_code(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         code_id: Path<u64>,
     ) -> Result<Json<Disabled>, Failure<{ ADMIN | CONSOLE_WRITE | PARAMS | E404 }>> {
-        auth.admin()?;
         let n = state.codes.disable(Some(code_id.0), None).await?;
         Ok(Json(Disabled { disabled: n as u64 }))
     }
@@ -416,10 +410,9 @@ impl MoneyAdminApi {
     async fn disable_batch(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         batch: Path<String>,
     ) -> Result<Json<Disabled>, Failure<{ ADMIN | CONSOLE_WRITE | E404 }>> {
-        auth.admin()?;
         let n = state.codes.disable(None, Some(batch.0)).await?;
         Ok(Json(Disabled { disabled: n as u64 }))
     }
@@ -429,9 +422,8 @@ impl MoneyAdminApi {
     async fn invites(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
     ) -> Result<Json<Vec<InviteView>>, Failure<ADMIN>> {
-        auth.admin()?;
         let now = state.signup.now_ms();
         let list = state.signup.invites().await?;
         Ok(Json(
@@ -448,10 +440,9 @@ impl MoneyAdminApi {
     async fn create_invite(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        auth: AdminSession,
         body: Json<NewInviteBody>,
     ) -> Result<Json<MadeInvite>, Failure<{ ADMIN | BODY | CONSOLE_WRITE }>> {
-        auth.admin()?;
         let b = body.0;
         let made = state
             .signup
@@ -474,10 +465,9 @@ impl MoneyAdminApi {
     async fn disable_invite(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         invite_id: Path<u64>,
     ) -> Result<Json<InviteView>, Failure<{ ADMIN | CONSOLE_WRITE | PARAMS | E404 }>> {
-        auth.admin()?;
         let inv = state.signup.disable_invite(invite_id.0).await?;
         Ok(Json(InviteView::from_invite(&inv, state.signup.now_ms())))
     }
@@ -489,9 +479,8 @@ impl MoneyAdminApi {
     async fn payments(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
     ) -> Result<Json<Vec<PaymentView>>, Failure<ADMIN>> {
-        auth.admin()?;
         let list = state.payments.all(500).await?;
         Ok(Json(list.iter().map(PaymentView::from_payment).collect()))
     }
@@ -504,10 +493,9 @@ impl MoneyAdminApi {
     async fn test_mail(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         body: Json<TestMail>,
     ) -> Result<Done, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E409 | E502 }>> {
-        auth.admin()?;
         state.signup.test_mail(&body.0.to).await?;
         Ok(Done::Done)
     }

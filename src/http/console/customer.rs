@@ -9,8 +9,8 @@ use crate::http::failures::*;
 use crate::http::public::{Accepted, CreateBody};
 use crate::http::uploads::{MultipartStream, UploadResult, store_upload};
 use crate::http::views::{ModelInfo, ModelList};
+use crate::service::tasks::Filter;
 use crate::service::uploads::check_own_uploads;
-use crate::store::{self, tasks::Filter};
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Header, Path, Query};
@@ -57,20 +57,8 @@ impl ConsoleApi {
         state: Data<&AppState>,
         auth: SessionAuth,
     ) -> Result<Json<Overview>, Failure<SESSION>> {
-        let uid = auth.who.user.id;
-        let (keys, task_count, recent) = state
-            .store
-            .read(move |txn| {
-                let keys = store::users::list_keys(txn, uid)?;
-                let count = store::tasks::count_for_user(txn, uid)?;
-                let filter = Filter {
-                    user_id: Some(uid),
-                    ..Filter::default()
-                };
-                let recent = store::tasks::list(txn, &filter, 5)?;
-                Ok((keys, count, recent))
-            })
-            .await?;
+        let o = crate::service::overview::customer(&state.store, auth.who.user.id, 5).await?;
+        let (keys, task_count, recent) = (o.keys, o.task_count, o.recent);
         Ok(Json(Overview {
             username: auth.who.user.username.clone(),
             credits: auth.who.user.credits,

@@ -1,11 +1,10 @@
 //! Operator routes for account limits: an account's own limits and a pricing group's
 //! defaults (concurrency, rate, budget across all of an account's keys).
 
-use super::{ConsoleTags, SessionAuth};
+use super::{AdminSession, ConsoleTags};
 use crate::app::AppState;
 use crate::http::failures::*;
 use crate::http::limits::{AccountLimitsInput, LimitsView, LimitsWithUsage};
-use crate::store;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
@@ -24,10 +23,9 @@ impl AdminLimitsApi {
     async fn user_limits(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         user_id: Path<u64>,
     ) -> Result<Json<LimitsWithUsage>, Failure<{ ADMIN | PARAMS | E404 }>> {
-        auth.admin()?;
         let user = state.accounts.user(user_id.0).await?;
         account_usage(&state, &user).await
     }
@@ -40,12 +38,11 @@ impl AdminLimitsApi {
     async fn set_user_limits(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         user_id: Path<u64>,
         body: Json<AccountLimitsInput>,
     ) -> Result<Json<LimitsWithUsage>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>>
     {
-        auth.admin()?;
         let current = state.accounts.user(user_id.0).await?;
         let limits = body.0.apply(&current.limits)?;
         let user = state
@@ -66,27 +63,18 @@ impl AdminLimitsApi {
     async fn set_group_limits(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         name: Path<String>,
         body: Json<AccountLimitsInput>,
     ) -> Result<Json<LimitsView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E404 }>> {
-        auth.admin()?;
         if state.catalog.group(Some(&name.0)).is_none() {
             return Err(
                 crate::error::AppError::not_found(format!("pricing group `{}`", name.0)).into(),
             );
         }
-        let group = name.0.clone();
-        let current = state
-            .store
-            .read(move |txn| store::limits::group_limits(txn, &group))
-            .await?;
+        let current = crate::service::limits::group_limits(&state.store, &name.0).await?;
         let limits = body.0.apply(&current)?;
-        let (group, l) = (name.0.clone(), limits.clone());
-        state
-            .store
-            .write(move |txn| store::limits::set_group_limits(txn, &group, &l))
-            .await?;
+        crate::service::limits::set_group_limits(&state.store, &name.0, &limits).await?;
         Ok(Json(LimitsView::from_limits(&limits)))
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_money;
+pub mod admin_session;
 pub mod customer;
 pub mod limits;
 pub mod money;
@@ -22,6 +23,7 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, Tags};
 use std::sync::Arc;
 
 pub use admin::AdminApi;
+pub use admin_session::AdminSession;
 pub use customer::ConsoleApi;
 pub use session::SessionApi;
 
@@ -66,22 +68,6 @@ pub struct SessionAuth {
     pub who: Principal,
     /// Hash of this session's token (a password change keeps this one session).
     pub session_hash: String,
-}
-
-impl SessionAuth {
-    /// The caller, when an operator; 403 for everyone else.
-    pub fn admin(&self) -> Result<&Principal, ApiError> {
-        if self.who.user.is_admin {
-            Ok(&self.who)
-        } else {
-            Err(AppError::forbidden("this page is for operators (admin accounts) only").into())
-        }
-    }
-
-    /// How operator actions are recorded in the ledger.
-    pub fn admin_actor(&self) -> String {
-        format!("admin:{}", self.who.user.username)
-    }
 }
 
 impl<'a> ApiExtractor<'a> for SessionAuth {

@@ -1,7 +1,7 @@
 //! Operator storage page's API: storage by user, per-user quotas, purge, and the
 //! retention and free-space settings in force.
 
-use super::{ConsoleTags, SessionAuth};
+use super::{AdminSession, ConsoleTags};
 use crate::app::AppState;
 use crate::domain::media::Quota;
 use crate::http::failures::*;
@@ -85,9 +85,8 @@ impl StorageAdminApi {
     async fn storage(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
     ) -> Result<Json<StorageOverview>, Failure<ADMIN>> {
-        auth.admin()?;
         let st = &state.storage;
         let usage: HashMap<u64, _> = st
             .usage_by_user()
@@ -150,11 +149,10 @@ impl StorageAdminApi {
     async fn set_quota(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        _admin: AdminSession,
         user_id: Path<u64>,
         body: Json<SetQuota>,
     ) -> Result<Json<UserStorage>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>> {
-        auth.admin()?;
         let u = state.accounts.user(user_id.0).await?;
         let quota = (!body.0.inherit).then_some(Quota {
             bytes: body.0.quota_bytes,
@@ -183,10 +181,9 @@ impl StorageAdminApi {
     async fn purge(
         &self,
         state: Data<&AppState>,
-        auth: SessionAuth,
+        auth: AdminSession,
         user_id: Path<u64>,
     ) -> Result<Json<Purged>, Failure<{ ADMIN | CONSOLE_WRITE | PARAMS | E404 }>> {
-        auth.admin()?;
         let u = state.accounts.user(user_id.0).await?;
         let (files, bytes) = state.storage.purge_owner(u.id).await?;
         tracing::info!(user = %u.username, files, bytes, actor = %auth.admin_actor(), "storage purged");

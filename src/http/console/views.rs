@@ -418,7 +418,7 @@ fn ledger_reason(e: &LedgerEntry) -> (Option<&'static str>, Option<String>) {
     }
 }
 
-/// The note `store::users` writes on a new user's starting credits.
+/// The note the store writes on a new user's starting credits (`store/users.rs`).
 const STARTING_CREDITS_NOTE: &str = "starting credits";
 
 impl LedgerView {
