@@ -132,8 +132,7 @@ async fn object_response(
             }
         },
     };
-    let get = range.clone().map(object_store::GetRange::Bounded);
-    let Some(obj) = s3.get(key, get).await? else {
+    let Some(obj) = s3.get(key, range.clone()).await? else {
         return Err(missing().await);
     };
     let mut resp = Response::builder()

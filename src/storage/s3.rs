@@ -166,8 +166,12 @@ impl S3Files {
     }
 
     /// Read `key`, whole or a byte range; `Ok(None)` when there is no such object.
-    pub async fn get(&self, key: &str, range: Option<GetRange>) -> AppResult<Option<ObjectRead>> {
-        let opts = GetOptions::default().with_range(range);
+    pub async fn get(
+        &self,
+        key: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> AppResult<Option<ObjectRead>> {
+        let opts = GetOptions::default().with_range(range.map(GetRange::Bounded));
         match self.store.get_opts(&self.path(key), opts).await {
             Ok(r) => Ok(Some(ObjectRead {
                 total: r.meta.size,
