@@ -1,7 +1,11 @@
 //! The built-in demo provider: a real MP4 after a delay, no upstream account needed.
 //! A prompt containing `demo:fail` fails after the delay (to try the refund path);
 //! `demo:reject` is refused at submission; `demo:empty` succeeds with no video (as an
-//! upstream that filtered its output would).
+//! upstream that filtered its output would); `demo:made=<seconds>` reports a video of that
+//! length (`demo:made=measure`: none, so the file is measured).
+//!
+//! It has no wire, so it is not a [`Describe`](super::generic::Describe): the whole task
+//! lives in its upstream id (`demo:<ready ms>:<outcome>:<shape>:<seconds>`).
 
 use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
 use crate::domain::task::ResultRef;
@@ -17,12 +21,8 @@ static PORTRAIT: &[u8] = include_bytes!("../../assets/demo-9x16.mp4");
 static SUBMISSIONS: LazyLock<Mutex<HashMap<String, u32>>> = LazyLock::new(Default::default);
 
 pub fn submissions(task_id: &str) -> u32 {
-    SUBMISSIONS
-        .lock()
-        .expect("demo lock")
-        .get(task_id)
-        .copied()
-        .unwrap_or(0)
+    let seen = SUBMISSIONS.lock().expect("demo lock");
+    seen.get(task_id).copied().unwrap_or(0)
 }
 
 pub struct Demo {
@@ -33,10 +33,6 @@ impl Demo {
     pub fn new(delay: Duration) -> Demo {
         Demo { delay }
     }
-}
-
-fn now_ms() -> i64 {
-    crate::domain::now_ms()
 }
 
 #[async_trait]
@@ -51,77 +47,57 @@ impl Provider for Demo {
     }
 
     async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
-        if job.request.prompt.contains("demo:reject") {
-            return Err(ProviderError::final_error(
-                "demo_rejected",
-                "the demo provider refused this prompt (it contains demo:reject)",
-            ));
+        let prompt = &job.request.prompt;
+        if prompt.contains("demo:reject") {
+            let msg = "the demo provider refused this prompt (it contains demo:reject)";
+            return Err(ProviderError::final_error("demo_rejected", msg));
         }
-        *SUBMISSIONS
-            .lock()
-            .expect("demo lock")
-            .entry(job.task_id.to_string())
-            .or_default() += 1;
-        let outcome = if job.request.prompt.contains("demo:fail") {
-            "fail"
-        } else if job.request.prompt.contains("demo:empty") {
-            "empty"
-        } else {
-            "ok"
+        let mut seen = SUBMISSIONS.lock().expect("demo lock");
+        *seen.entry(job.task_id.to_string()).or_default() += 1;
+        let outcome = ["fail", "empty"]
+            .into_iter()
+            .find(|o| prompt.contains(&format!("demo:{o}")))
+            .unwrap_or("ok");
+        let shape = match job.request.aspect_ratio.as_str() {
+            "9:16" => "portrait",
+            _ => "landscape",
         };
-        let shape = if job.request.aspect_ratio == "9:16" {
-            "portrait"
-        } else {
-            "landscape"
-        };
-        let ready = now_ms() + self.delay.as_millis() as i64;
-        // `demo:made=<seconds>` in the prompt: report a video of that length instead of
-        // the one asked for; `demo:made=measure` reports none, so the file is measured.
-        let made = job
-            .request
-            .prompt
-            .split_whitespace()
+        let ready = crate::domain::now_ms() + self.delay.as_millis() as i64;
+        let made = (prompt.split_whitespace())
             .find_map(|w| w.strip_prefix("demo:made="))
             .map_or_else(|| job.request.seconds.to_string(), str::to_string);
         Ok(format!("demo:{ready}:{outcome}:{shape}:{made}"))
     }
 
     async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
+        let bad = || ProviderError::bad("unknown demo id");
         let parts: Vec<&str> = job.upstream_id.split(':').collect();
         let [_, ready, outcome, shape, seconds] = parts.as_slice() else {
-            return Err(ProviderError::BadResponse {
-                message: "unknown demo id".into(),
-            });
+            return Err(bad());
         };
-        let ready: i64 = ready.parse().map_err(|_| ProviderError::BadResponse {
-            message: "bad demo id".into(),
-        })?;
-        if now_ms() < ready {
+        if crate::domain::now_ms() < ready.parse::<i64>().map_err(|_| bad())? {
             return Ok(PollOutcome::Running);
         }
-        if *outcome == "fail" {
-            return Ok(PollOutcome::Failed {
+        Ok(match *outcome {
+            "fail" => PollOutcome::Failed {
                 code: "demo_failure".into(),
                 message:
                     "the demo provider failed this task on purpose (prompt contains demo:fail)"
                         .into(),
-            });
-        }
-        if *outcome == "empty" {
-            return Ok(PollOutcome::Succeeded(Vec::new()));
-        }
-        Ok(PollOutcome::Succeeded(vec![ResultRef {
-            url: format!("demo://{shape}"),
-            duration_seconds: seconds.parse().ok(),
-            ..ResultRef::default()
-        }]))
+            },
+            "empty" => PollOutcome::Succeeded(Vec::new()),
+            _ => PollOutcome::Succeeded(vec![ResultRef {
+                url: format!("demo://{shape}"),
+                duration_seconds: seconds.parse().ok(),
+                ..ResultRef::default()
+            }]),
+        })
     }
 
     async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
-        let bytes: &'static [u8] = if result.url == "demo://portrait" {
-            PORTRAIT
-        } else {
-            LANDSCAPE
+        let bytes = match result.url.as_str() {
+            "demo://portrait" => PORTRAIT,
+            _ => LANDSCAPE,
         };
         let chunks = bytes
             .chunks(64 * 1024)

@@ -5,12 +5,10 @@
 //! Not registered in [`super::KINDS`]; it is compiled and tested against the OpenAI
 //! simulator so the example cannot rot.
 
-use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, failed, invalid, parse_status, simple, video,
-};
+use super::generic::{Answer, Call, Ctx, Describe, Test, video};
 use super::http::{self, str_at};
-use super::mapping::{self, unsupported};
-use super::{PollOutcome, ProviderError, SubmitJob};
+use super::mapping::{self, not_available};
+use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -20,13 +18,12 @@ use serde_json::{Value, json};
 
 /// Capability limits: what the upstream accepts.
 const SECONDS: [u32; 3] = [4, 8, 12];
-/// The upstream's status words and what they mean.
-const STATUSES: [(&str, Phase); 4] = [
-    ("queued", Phase::Queued),
-    ("in_progress", Phase::Running),
-    ("completed", Phase::Succeeded),
-    ("failed", Phase::Failed),
-];
+/// The status words for queued, running, succeeded and failed; a failure's code and
+/// message at `error.code` and `error.message` (the default).
+const ANSWER: Answer = Answer {
+    words: [&["queued"], &["in_progress"], &["completed"], &["failed"]],
+    ..Answer::DEFAULT
+};
 
 /// The provider: no settings of its own (a unit struct); settings would be fields here.
 pub struct Example;
@@ -34,38 +31,22 @@ pub struct Example;
 /// Request → body, or the 422 naming what the upstream cannot do (checked at create time,
 /// before any credit moves).
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
-    mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-    mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+    mapping::no_media(req)?;
     mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
     let size = match (req.resolution.as_str(), req.aspect_ratio.as_str()) {
         ("720p", "16:9" | "auto") => "1280x720",
         ("720p", "9:16") => "720x1280",
-        ("720p", other) => {
-            return Err(unsupported(
-                "aspect_ratio",
-                format!("{other} is not available; use 16:9 or 9:16"),
-            ));
-        }
-        (other, _) => {
-            return Err(unsupported(
-                "resolution",
-                format!("{other} is not available on this model's channel"),
-            ));
-        }
+        ("720p", other) => return Err(not_available("aspect_ratio", other)),
+        (other, _) => return Err(not_available("resolution", other)),
     };
     let mut body = json!({"model": model, "prompt": rewrite_prompt(&req.prompt), "size": size});
     match req.kind.as_str() {
         "text-to-video" => {}
         "image-to-video" => {
-            mapping::at_most("image_urls", &req.image_urls, 1, "images (one first frame)")?;
+            mapping::frames(req, 1)?;
             body["input_reference"] = json!({"image_url": req.image_urls.first()});
         }
-        other => {
-            return Err(unsupported(
-                "type",
-                format!("{other} is not available on this model's channel"),
-            ));
-        }
+        other => return Err(not_available("type", other)),
     }
     if let Some(s) = mapping::duration(req, |d| SECONDS.contains(&d))? {
         body["seconds"] = json!(s.to_string());
@@ -81,17 +62,10 @@ pub fn rewrite_prompt(prompt: &str) -> String {
 
 /// Answer → outcome. The content URL is built from our base URL, never taken from the answer.
 pub fn parse_video(v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-    Ok(match parse_status(v, &["status"], &STATUSES)? {
-        Phase::Succeeded => {
-            let url = http::join(ctx.base, &format!("/videos/{}/content", ctx.upstream_id));
-            let secs = str_at(v, &["seconds"]).and_then(|s| s.parse().ok());
-            video(url, secs, Some(ctx.credential))
-        }
-        Phase::Failed => failed(
-            str_at(v, &["error", "code"]),
-            str_at(v, &["error", "message"]),
-        ),
-        p => simple(p).expect("queued or running"),
+    ANSWER.read_with(v, |v| {
+        let url = http::join(ctx.base, &format!("/videos/{}/content", ctx.upstream_id));
+        let secs = str_at(v, &["seconds"]).and_then(|s| s.parse().ok());
+        Ok(video(url, secs, Some(ctx.credential)))
     })
 }
 
@@ -100,36 +74,19 @@ impl Describe for Example {
     const KIND: &'static str = "example";
     // Auth is `Bearer` by default; the content URL needs the key that made the video.
     const DOWNLOAD_AUTH: bool = true;
+    const POLL: &'static str = "/videos/{id}";
+    const TEST: Option<Test> = Test::get("/videos?limit=1", "listed videos");
 
     fn from_config(_: &ProviderConfig) -> Result<Example, AppError> {
         Ok(Example)
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(model, req).map(|_| ())
-    }
-
-    async fn submit_call(
-        &self,
-        _: &Adapter<Self>,
-        job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError> {
-        Ok(Call::post(
-            "/videos",
-            build_body(job.upstream_model, job.request).map_err(invalid)?,
-        ))
-    }
-
-    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
-        Ok(Call::get(format!("/videos/{id}")))
+    fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        Ok(Call::post("/videos", build_body(model, req)?))
     }
 
     fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
         parse_video(v, ctx)
-    }
-
-    fn test_call(&self) -> Option<Call> {
-        Some(Call::get("/videos?limit=1"))
     }
 }
 
@@ -137,7 +94,8 @@ impl Describe for Example {
 #[rustfmt::skip]
 mod tests {
     use super::*;
-    use crate::providers::mapping::table::{Expect::*, base, case, run_from};
+    use crate::providers::generic::failed;
+    use crate::providers::mapping::table::{Expect::*, Want::*, answers, base, case, run_from};
 
     fn i2v(r: &mut UnifiedRequest) {
         r.kind = "image-to-video".into();
@@ -168,20 +126,13 @@ mod tests {
     #[test]
     fn statuses_map_to_outcomes() {
         let ctx = Ctx { base: "https://up/v1", credential: "k1", upstream_id: "v_1", route_settings: &Value::Null };
-        let done = parse_video(&json!({"status": "completed", "seconds": "8"}), &ctx).unwrap();
-        assert_eq!(done, video("https://up/v1/videos/v_1/content".into(), Some(8), Some("k1")));
-        for (answer, want) in [
-            (json!({"status": "queued"}), Ok(PollOutcome::Queued)),
-            (json!({"status": "in_progress"}), Ok(PollOutcome::Running)),
-            (json!({"status": "failed", "error": {"code": "moderation", "message": "no"}}), Ok(failed(Some("moderation".into()), Some("no".into())))),
-            (json!({"status": "paused"}), Err("unknown status")),
-            (json!({}), Err("answer without status")),
-        ] {
-            let got = parse_video(&answer, &ctx).map_err(|e| e.to_string());
-            match want {
-                Ok(o) => assert_eq!(got, Ok(o), "{answer}"),
-                Err(m) => assert!(got.as_ref().is_err_and(|e| e.contains(m)), "{answer}: {got:?}"),
-            }
-        }
+        answers(|v| parse_video(v, &ctx), vec![
+            (json!({"status": "completed", "seconds": "8"}), Is(video("https://up/v1/videos/v_1/content".into(), Some(8), Some("k1")))),
+            (json!({"status": "queued"}), Is(PollOutcome::Queued)),
+            (json!({"status": "in_progress"}), Is(PollOutcome::Running)),
+            (json!({"status": "failed", "error": {"code": "moderation", "message": "no"}}), Is(failed(Some("moderation".into()), Some("no".into())))),
+            (json!({"status": "paused"}), Says("unknown status")),
+            (json!({}), Says("answer without status")),
+        ]);
     }
 }

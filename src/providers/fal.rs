@@ -7,7 +7,9 @@
 //! The input is data: each route's `settings` map unified fields to the model's input
 //! names ([`InputMapping`]), so a new model needs no release.
 
-use super::generic::{Adapter, Auth, Call, Ctx, Describe, invalid, missing, video};
+use super::generic::{
+    Adapter, Answer, Auth, CANCELLED, Call, Ctx, Describe, Phase, failed, invalid, missing, video,
+};
 use super::http::{self, Stage, str_at};
 use super::input_mapping::{self, InputMapping, output_url};
 use super::{PollJob, PollOutcome, ProviderError, SubmitJob};
@@ -74,49 +76,41 @@ fn code_and_message(reply: &http::Reply) -> (Option<String>, Option<String>) {
     }
 }
 
-fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-    let (code, message) = code_and_message(reply);
-    reply.error(stage, code, message)
-}
-
 /// `{owner}/{app}/requests/{id}`: built here rather than taken from the submit answer,
 /// so our key only ever goes to the configured host.
 fn request_path(model: &str, id: &str) -> Result<String, ProviderError> {
-    let (_, app) = model_path(model).map_err(|m| ProviderError::BadResponse { message: m })?;
+    let (_, app) = model_path(model).map_err(ProviderError::bad)?;
     let id = http::safe_id(id)?;
     if id.contains('/') {
-        return Err(ProviderError::BadResponse {
-            message: "unexpected request id".into(),
-        });
+        return Err(ProviderError::bad("unexpected request id"));
     }
     Ok(format!("{app}/requests/{id}"))
 }
 
+/// A status answer. FAILED and ERROR are listed by third-party schemas only (unconfirmed):
+/// terminal all the same.
+const ANSWER: Answer = Answer {
+    words: [
+        &["IN_QUEUE"],
+        &["IN_PROGRESS"],
+        &["COMPLETED"],
+        &["FAILED", "ERROR"],
+    ],
+    ended: &[("CANCELED", CANCELLED), ("CANCELLED", CANCELLED)],
+    code: &["error_type"],
+    message: &["error"],
+    ..Answer::DEFAULT
+};
+
 /// A status answer mapped; `None` for COMPLETED without an error (the result decides).
 pub fn parse_status_answer(v: &Value) -> Result<Option<PollOutcome>, ProviderError> {
-    let status = str_at(v, &["status"]).ok_or_else(|| missing("a status"))?;
-    let failed = |default: &str| PollOutcome::Failed {
-        code: str_at(v, &["error_type"]).unwrap_or_else(|| "generation_failed".into()),
-        message: http::public_message(&str_at(v, &["error"]).unwrap_or_else(|| default.into())),
-    };
-    Ok(Some(match status.as_str() {
-        "IN_QUEUE" => PollOutcome::Queued,
-        "IN_PROGRESS" => PollOutcome::Running,
-        // Newer status bodies say so when the request failed.
-        "COMPLETED" if str_at(v, &["error"]).is_some() => failed(""),
-        "COMPLETED" => return Ok(None),
-        // Listed by third-party schemas only (unconfirmed): terminal all the same.
-        "FAILED" | "ERROR" => failed("the model failed"),
-        "CANCELED" | "CANCELLED" => PollOutcome::Failed {
-            code: "upstream_cancelled".into(),
-            message: "the request was cancelled on the channel".into(),
-        },
-        other => {
-            return Err(ProviderError::BadResponse {
-                message: format!("unknown queue status `{}`", http::public_code(other)),
-            });
-        }
-    }))
+    // Newer status bodies say so when the request failed.
+    let error = str_at(v, &["error"]);
+    if ANSWER.phase(v)? == Phase::Succeeded && error.is_none() {
+        return Ok(None);
+    }
+    let failure = |v: &Value| Ok(failed(str_at(v, &["error_type"]), error));
+    ANSWER.read_with(v, failure).map(Some)
 }
 
 /// The result of a COMPLETED request: the video, or why the model failed.
@@ -159,6 +153,11 @@ impl Describe for Fal {
         Ok(Fal)
     }
 
+    // The mapping is the route's: `check_route` and `submit_call` read it.
+    fn request(&self, _: &str, _: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        Err(AppError::invalid("model", "a fal route maps its own input"))
+    }
+
     fn check(&self, _: &str, _: &UnifiedRequest) -> Result<(), AppError> {
         Ok(())
     }
@@ -169,13 +168,7 @@ impl Describe for Fal {
         settings: &Value,
         req: &UnifiedRequest,
     ) -> Result<(), AppError> {
-        model_path(model).map_err(|e| {
-            tracing::warn!(error = %e, "a fal route names an invalid model");
-            AppError::BadRequest {
-                message: "this model's route is misconfigured; the operator must fix it".into(),
-            }
-        })?;
-        mapping(settings)?.build(req).map(|_| ())
+        input_mapping::check_route("fal", model_path(model).map(|_| ()), settings, req)
     }
 
     fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {
@@ -218,13 +211,8 @@ impl Describe for Fal {
         job: PollJob<'_>,
     ) -> Result<PollOutcome, ProviderError> {
         let cred = a.keys.get(job.credential)?;
-        let v = a
-            .call(
-                cred,
-                self.poll_call(job.upstream_id, job.upstream_model)?,
-                Stage::Poll,
-            )
-            .await?;
+        let call = self.poll_call(job.upstream_id, job.upstream_model)?;
+        let v = a.call(cred, call, Stage::Poll).await?;
         if let Some(o) = parse_status_answer(&v)? {
             return Ok(o);
         }
@@ -235,7 +223,8 @@ impl Describe for Fal {
     }
 
     fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        error(reply, stage)
+        let (code, message) = code_and_message(reply);
+        reply.error(stage, code, message)
     }
 
     fn cancel_call(&self, id: &str, model: &str) -> Option<Call> {

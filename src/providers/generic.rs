@@ -48,22 +48,22 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn get(path: impl Into<String>) -> Call {
+    fn new(method: Method, path: String, body: Body) -> Call {
+        let headers = Vec::new();
         Call {
-            method: Method::GET,
-            path: path.into(),
-            body: Body::Empty,
-            headers: Vec::new(),
+            method,
+            path,
+            body,
+            headers,
         }
     }
 
+    pub fn get(path: impl Into<String>) -> Call {
+        Call::new(Method::GET, path.into(), Body::Empty)
+    }
+
     pub fn post(path: impl Into<String>, body: Value) -> Call {
-        Call {
-            method: Method::POST,
-            path: path.into(),
-            body: Body::Json(body),
-            headers: Vec::new(),
-        }
+        Call::new(Method::POST, path.into(), Body::Json(body))
     }
 
     pub fn method(mut self, m: Method) -> Call {
@@ -74,6 +74,20 @@ impl Call {
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Call {
         self.headers.push((name, value.into()));
         self
+    }
+
+    /// The same call, to send again (a form is read once: it cannot be).
+    fn again(&self) -> Option<Call> {
+        let body = match &self.body {
+            Body::Json(v) => Body::Json(v.clone()),
+            Body::Empty => Body::Empty,
+            Body::Form(_) => return None,
+        };
+        let headers = self.headers.clone();
+        Some(Call {
+            headers,
+            ..Call::new(self.method.clone(), self.path.clone(), body)
+        })
     }
 }
 
@@ -87,6 +101,25 @@ pub struct Ctx<'a> {
     pub route_settings: &'a Value,
 }
 
+/// A channel setting naming one of `choices` (`None` when unset), or a 400 listing them.
+pub fn choice<T: Copy>(
+    cfg: &ProviderConfig,
+    key: &str,
+    choices: &[(&str, T)],
+) -> Result<Option<T>, AppError> {
+    let Some(given) = cfg.settings.get(key).and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    match choices.iter().find(|(name, _)| *name == given) {
+        Some((_, v)) => Ok(Some(*v)),
+        None => {
+            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+            let msg = format!("`{given}` is not one of {}", names.join(", "));
+            Err(AppError::invalid(format!("settings.{key}"), msg))
+        }
+    }
+}
+
 /// The phase an upstream status word stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -98,24 +131,18 @@ pub enum Phase {
     Ended(&'static str, &'static str),
 }
 
-/// The phase of the status word at `path` in `v`, by the provider's table; a missing or
-/// unknown word is a `BadResponse` (polled again), never a guess.
-pub fn parse_status(
-    v: &Value,
-    path: &[&str],
-    table: &[(&str, Phase)],
-) -> Result<Phase, ProviderError> {
-    let word = str_at(v, path).ok_or_else(|| ProviderError::BadResponse {
-        message: format!("answer without {}", path.join(".")),
-    })?;
-    table
-        .iter()
-        .find(|(w, _)| *w == word)
-        .map(|(_, p)| *p)
-        .ok_or_else(|| ProviderError::BadResponse {
-            message: format!("unknown status `{}`", http::public_code(&word)),
-        })
-}
+/// An end without a result: our code and message.
+pub type End = (&'static str, &'static str);
+
+/// The ends several upstreams share.
+pub const CANCELLED: End = (
+    "upstream_cancelled",
+    "the task was cancelled on the channel",
+);
+pub const EXPIRED: End = (
+    "upstream_expired",
+    "the channel did not run the task before it expired",
+);
 
 /// A terminal failure with the upstream's code and message (cleaned), or the defaults.
 pub fn failed(code: Option<String>, message: Option<String>) -> PollOutcome {
@@ -127,19 +154,6 @@ pub fn failed(code: Option<String>, message: Option<String>) -> PollOutcome {
     }
 }
 
-/// The simple outcomes of a phase; `Succeeded` and `Failed` need the provider's reading.
-pub fn simple(phase: Phase) -> Option<PollOutcome> {
-    match phase {
-        Phase::Queued => Some(PollOutcome::Queued),
-        Phase::Running => Some(PollOutcome::Running),
-        Phase::Ended(code, message) => Some(PollOutcome::Failed {
-            code: code.into(),
-            message: message.into(),
-        }),
-        Phase::Succeeded | Phase::Failed => None,
-    }
-}
-
 /// One finished video.
 pub fn video(url: String, duration: Option<u32>, credential: Option<&str>) -> PollOutcome {
     PollOutcome::Succeeded(vec![ResultRef {
@@ -148,23 +162,6 @@ pub fn video(url: String, duration: Option<u32>, credential: Option<&str>) -> Po
         credential: credential.map(str::to_string),
         ..ResultRef::default()
     }])
-}
-
-/// `outcome` with upstream's report of what it made (on its first video), for settlement.
-pub fn reported(
-    mut outcome: PollOutcome,
-    resolution: Option<String>,
-    audio: Option<bool>,
-    units: Option<u64>,
-) -> PollOutcome {
-    if let PollOutcome::Succeeded(results) = &mut outcome
-        && let Some(first) = results.first_mut()
-    {
-        first.resolution = resolution;
-        first.audio = audio;
-        first.provider_units = units;
-    }
-    outcome
 }
 
 /// Provider units as upstream writes them: a number or a numeric string (Kling's
@@ -180,9 +177,7 @@ pub fn units(v: Option<&Value>) -> Option<u64> {
 
 /// A `BadResponse` saying what was missing.
 pub fn missing(what: &str) -> ProviderError {
-    ProviderError::BadResponse {
-        message: format!("answer without {what}"),
-    }
+    ProviderError::bad(format!("answer without {what}"))
 }
 
 /// A create-time refusal that slipped through to submission (the route changed).
@@ -190,17 +185,154 @@ pub fn invalid(e: AppError) -> ProviderError {
     ProviderError::final_error("invalid_request", e.to_string())
 }
 
-/// A provider, described: its data as consts, its mappings as methods. Only `check`,
-/// `submit_call`, `poll_call` and `outcome` are required.
+/// Where a poll answer keeps what it says, and what each status word means: most
+/// providers map answers with this data alone ([`Answer::read`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    pub status: &'static [&'static str],
+    /// The status words that mean queued, running, succeeded and failed.
+    pub words: [&'static [&'static str]; 4],
+    /// Words that end a task without a result: (word, (our code, message)).
+    pub ended: &'static [(&'static str, End)],
+    /// Where the list of videos is; empty: the answer holds one video.
+    pub list: &'static [&'static str],
+    /// A video's URL and length, within the list's item (numbers index lists: `output.0`).
+    pub url: &'static [&'static str],
+    pub seconds: &'static [&'static str],
+    /// What upstream reports it made, for settlement (empty: not reported).
+    pub resolution: &'static [&'static str],
+    pub audio: &'static [&'static str],
+    pub units: &'static [&'static str],
+    /// A failure's code and message, or the provider's own reading of a failure.
+    pub code: &'static [&'static str],
+    pub message: &'static [&'static str],
+    pub failure: Option<fn(&Value) -> PollOutcome>,
+}
+
+impl Answer {
+    #[rustfmt::skip]
+    pub const DEFAULT: Answer = Answer {
+        status: &["status"], words: [&[], &[], &[], &[]], ended: &[], list: &[], url: &[], seconds: &[], resolution: &[],
+        audio: &[], units: &[], code: &["error", "code"], message: &["error", "message"], failure: None,
+    };
+
+    /// The phase of the status word; a missing or unknown word is a `BadResponse` (polled
+    /// again), never a guess.
+    pub fn phase(&self, v: &Value) -> Result<Phase, ProviderError> {
+        let word = str_at(v, self.status).ok_or_else(|| missing(&self.status.join(".")))?;
+        let phases = [
+            Phase::Queued,
+            Phase::Running,
+            Phase::Succeeded,
+            Phase::Failed,
+        ];
+        let word = word.as_str();
+        let known = self
+            .words
+            .iter()
+            .position(|ws| ws.contains(&word))
+            .map(|i| phases[i]);
+        let ended = self.ended.iter().find(|(w, _)| *w == word);
+        let ended = ended.map(|(_, (code, message))| Phase::Ended(code, message));
+        known.or(ended).ok_or_else(|| {
+            ProviderError::bad(format!("unknown status `{}`", http::public_code(word)))
+        })
+    }
+
+    /// The answer mapped: the videos with what upstream reported, or the failure.
+    pub fn read(&self, v: &Value) -> Result<PollOutcome, ProviderError> {
+        self.read_with(v, |v| {
+            let items = match self.list {
+                [] => vec![v],
+                path => (http::value_at(v, path).and_then(Value::as_array))
+                    .map_or_else(Vec::new, |a| a.iter().collect()),
+            };
+            let results: Vec<ResultRef> = (items.into_iter())
+                .filter_map(|i| {
+                    let secs = str_at(i, self.seconds).and_then(|s| s.parse::<f64>().ok());
+                    Some(ResultRef {
+                        url: str_at(i, self.url)?,
+                        duration_seconds: secs.map(|s| s.round() as u32),
+                        ..ResultRef::default()
+                    })
+                })
+                .collect();
+            if results.is_empty() {
+                return Err(missing(&[self.list, self.url].concat().join(".")));
+            }
+            let at = |path: &[&str]| {
+                (!path.is_empty())
+                    .then(|| http::value_at(v, path))
+                    .flatten()
+            };
+            Ok(first(PollOutcome::Succeeded(results), |r| {
+                r.resolution = at(self.resolution).and_then(|_| str_at(v, self.resolution));
+                r.audio = at(self.audio).and_then(Value::as_bool);
+                r.provider_units = units(at(self.units));
+            }))
+        })
+    }
+
+    /// Like [`Answer::read`] with the provider's own reading of a success.
+    pub fn read_with(
+        &self,
+        v: &Value,
+        success: impl FnOnce(&Value) -> Result<PollOutcome, ProviderError>,
+    ) -> Result<PollOutcome, ProviderError> {
+        Ok(match self.phase(v)? {
+            Phase::Succeeded => success(v)?,
+            Phase::Failed => match self.failure {
+                Some(f) => f(v),
+                None => failed(str_at(v, self.code), str_at(v, self.message)),
+            },
+            Phase::Queued => PollOutcome::Queued,
+            Phase::Running => PollOutcome::Running,
+            Phase::Ended(code, message) => PollOutcome::Failed {
+                code: code.into(),
+                message: message.into(),
+            },
+        })
+    }
+}
+
+/// `outcome` with its first video changed by `f`.
+pub fn first(mut outcome: PollOutcome, f: impl FnOnce(&mut ResultRef)) -> PollOutcome {
+    if let PollOutcome::Succeeded(results) = &mut outcome
+        && let Some(r) = results.first_mut()
+    {
+        f(r);
+    }
+    outcome
+}
+
+/// The free call "test connection" makes with each key: a GET, what its success says, and
+/// where its answer names something worth showing (a balance, an account).
+#[derive(Debug, Clone, Copy)]
+pub struct Test {
+    pub path: &'static str,
+    pub says: &'static str,
+    pub shows: &'static [&'static str],
+}
+
+impl Test {
+    pub const fn get(path: &'static str, says: &'static str) -> Option<Test> {
+        Some(Test {
+            path,
+            says,
+            shows: &[],
+        })
+    }
+}
+
+/// A provider, described: its data as consts, its mappings as methods. Only `from_config`,
+/// `request` and (for answers [`Answer`] cannot read) `outcome` need writing.
 #[async_trait]
 pub trait Describe: Send + Sync + Sized + 'static {
     /// The `kind` this adapter reports (a kind sharing an adapter reports the first).
     const KIND: &'static str;
     const AUTH: Auth = Auth::Bearer;
-    /// Resubmitting the same task id cannot create a second upstream task.
-    const IDEMPOTENT: bool = false;
-    /// The body carries `SubmitJob::callback_url` in the provider's own callback field,
-    /// so the engine polls these tasks only as a slower fallback.
+    /// The create body carries `SubmitJob::callback_url` (as `callback_url` unless
+    /// `submit_call` says otherwise), so the engine polls only as a slower fallback.
     const CALLBACK: bool = false;
     /// The key goes with downloads from the API's own host (never elsewhere).
     const DOWNLOAD_AUTH: bool = false;
@@ -210,52 +342,100 @@ pub trait Describe: Send + Sync + Sized + 'static {
     const CANCEL_DONE: &'static [u16] = &[];
     /// Where the upstream task id is in the create answer.
     const ID_AT: &'static [&'static str] = &["id"];
+    /// The poll path; `{id}` stands for the upstream id.
+    const POLL: &'static str = "";
+    const ANSWER: Answer = Answer::DEFAULT;
+    const TEST: Option<Test> = None;
+    /// Where an error answer names its code and message (the first found wins).
+    const ERROR_CODE: &'static [&'static [&'static str]] = &[&["error", "code"], &["code"]];
+    const ERROR_MESSAGE: &'static [&'static [&'static str]] =
+        &[&["error", "message"], &["message"]];
+    /// The code of an error whose body names none, by HTTP status.
+    const STATUS_CODES: &'static [(u16, &'static str)] = &[];
+    /// Error codes that blame the channel (account, key, balance); `Prefix*` matches a
+    /// prefix, `*Part*` a part.
+    const CHANNEL_CODES: &'static [&'static str] = &[];
 
     /// Read the channel's own settings.
     fn from_config(cfg: &ProviderConfig) -> Result<Self, AppError>;
 
+    /// Request → the create call, or the 422 naming what the upstream cannot do. Pure, so
+    /// it is also the create-time check (with `task_id` = `"check"`).
+    fn request(&self, model: &str, req: &UnifiedRequest, task_id: &str) -> Result<Call, AppError>;
+
     /// Refuse at create time (422) what the upstream cannot do.
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError>;
+    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
+        self.request(model, req, "check").map(|_| ())
+    }
+
+    /// Resubmitting the same task id cannot create a second upstream task.
+    fn idempotent(&self) -> bool {
+        false
+    }
 
     /// The create call (async: some inline their input images).
     async fn submit_call(
         &self,
-        a: &Adapter<Self>,
+        _: &Adapter<Self>,
         job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError>;
+    ) -> Result<Call, ProviderError> {
+        let mut call =
+            (self.request(job.upstream_model, job.request, job.task_id)).map_err(invalid)?;
+        if let (true, Some(u), Body::Json(body)) =
+            (Self::CALLBACK, job.callback_url, &mut call.body)
+        {
+            body["callback_url"] = Value::from(u);
+        }
+        Ok(call)
+    }
 
     /// The upstream id in a create answer.
     fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
         str_at(v, Self::ID_AT).ok_or_else(|| missing("a task id"))
     }
 
-    fn poll_call(&self, id: &str, model: &str) -> Result<Call, ProviderError>;
+    fn poll_call(&self, id: &str, _model: &str) -> Result<Call, ProviderError> {
+        Ok(Call::get(Self::POLL.replace("{id}", id)))
+    }
 
     /// A poll answer, mapped.
-    fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError>;
+    fn outcome(&self, v: &Value, _ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+        Self::ANSWER.read(v)
+    }
 
     /// The call that stops an upstream task, where there is one.
     fn cancel_call(&self, _id: &str, _model: &str) -> Option<Call> {
         None
     }
 
-    /// The free call "test connection" makes with each key, and what its answer says.
-    fn test_call(&self) -> Option<Call> {
-        None
+    /// What "test connection" reports after every key answered.
+    fn tested(&self, t: &Test, answers: &[Value]) -> String {
+        if t.shows.is_empty() {
+            return format!("{} with {} key(s)", t.says, answers.len());
+        }
+        let shown: Vec<String> = answers
+            .iter()
+            .map(|v| str_at(v, t.shows).unwrap_or_else(|| "?".into()))
+            .collect();
+        format!("{}: {}", t.says, shown.join(", "))
     }
 
-    fn tested(&self, answers: &[Value]) -> String {
-        format!("the channel answered for {} key(s)", answers.len())
-    }
-
-    /// A non-2xx answer, classified; providers name the code and message in their body.
+    /// A non-2xx answer, classified: the code and message where the provider puts them,
+    /// the channel blamed for its [`Describe::CHANNEL_CODES`].
     fn error(&self, reply: &Reply, stage: Stage) -> ProviderError {
         let v = reply.value();
-        let code = str_at(&v, &["error", "code"]).or_else(|| str_at(&v, &["code"]));
-        let msg = str_at(&v, &["error", "message"]).or_else(|| str_at(&v, &["message"]));
-        reply.error(stage, code, msg)
+        let find = |paths: &[&[&str]]| paths.iter().find_map(|p| str_at(&v, p));
+        let by_status = Self::STATUS_CODES.iter().find(|(s, _)| *s == reply.status);
+        let code = find(Self::ERROR_CODE).or_else(|| by_status.map(|(_, c)| c.to_string()));
+        let msg = find(Self::ERROR_MESSAGE);
+        match code {
+            Some(c) if Self::CHANNEL_CODES.iter().any(|p| matches_code(p, &c)) => {
+                let msg = http::public_message(msg.as_deref().unwrap_or(&c));
+                ProviderError::channel(http::public_code(&c), msg)
+            }
+            _ => reply.error(stage, code, msg),
+        }
     }
-
     /// The answer's JSON, or the error it stands for. Upstreams that wrap every answer in
     /// an envelope with their own code (200 with `code != 0`) override this.
     fn read(&self, reply: &Reply, stage: Stage) -> Result<Value, ProviderError> {
@@ -357,7 +537,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
     }
 
     async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {
-        let Some(_) = self.test_call() else {
+        let Some(t) = Self::TEST else {
             return Err(ProviderError::final_error(
                 "unsupported",
                 "this provider has no free test call",
@@ -365,10 +545,18 @@ pub trait Describe: Send + Sync + Sized + 'static {
         };
         let mut answers = Vec::new();
         for cred in a.keys.all() {
-            let call = self.test_call().expect("checked above");
-            answers.push(a.call(cred, call, Stage::Test).await?);
+            answers.push(a.call(cred, Call::get(t.path), Stage::Test).await?);
         }
-        Ok(self.tested(&answers))
+        Ok(self.tested(&t, &answers))
+    }
+}
+
+/// Whether an upstream error `code` matches a [`Describe::CHANNEL_CODES`] pattern.
+fn matches_code(pattern: &str, code: &str) -> bool {
+    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
+        (Some(p), _) => code.contains(p.trim_end_matches('*')),
+        (None, Some(p)) => code.starts_with(p),
+        (None, None) => code == pattern,
     }
 }
 
@@ -438,22 +626,10 @@ impl<D: Describe> Adapter<D> {
         call: Call,
         stage: Stage,
     ) -> Result<Reply, ProviderError> {
-        let again = match &call.body {
-            Body::Json(v) => Some(Body::Json(v.clone())),
-            Body::Empty => Some(Body::Empty),
-            Body::Form(_) => None,
-        };
-        let (method, path, headers) =
-            (call.method.clone(), call.path.clone(), call.headers.clone());
+        let again = call.again();
         let reply = self.kit.send(self.request(cred, call), stage).await?;
         match again {
-            Some(body) if self.d.stale_auth(cred, &reply) => {
-                let call = Call {
-                    method,
-                    path,
-                    body,
-                    headers,
-                };
+            Some(call) if self.d.stale_auth(cred, &reply) => {
                 self.kit.send(self.request(cred, call), stage).await
             }
             _ => Ok(reply),
@@ -491,7 +667,7 @@ impl<D: Describe> Provider for Adapter<D> {
     }
 
     fn idempotent_submit(&self) -> bool {
-        D::IDEMPOTENT
+        self.d.idempotent()
     }
 
     fn completion_callback(&self) -> bool {

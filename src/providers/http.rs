@@ -105,9 +105,7 @@ impl Kit {
         stage: Stage,
     ) -> Result<reqwest::Response, ProviderError> {
         let (client, req) = req.build_split();
-        let req = req.map_err(|e| ProviderError::BadResponse {
-            message: format!("cannot build the request: {e}"),
-        })?;
+        let req = req.map_err(|e| ProviderError::bad(format!("cannot build the request: {e}")))?;
         self.policy
             .check_url(req.url())
             .map_err(|e| guard_error(&e, stage))?;
@@ -131,9 +129,9 @@ impl Kit {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| network_error(&e, stage))?;
             if body.len() + chunk.len() > MAX_REPLY_BYTES {
-                return Err(ProviderError::BadResponse {
-                    message: format!("answer larger than {MAX_REPLY_BYTES} bytes"),
-                });
+                return Err(ProviderError::bad(format!(
+                    "answer larger than {MAX_REPLY_BYTES} bytes"
+                )));
             }
             body.extend_from_slice(&chunk);
         }
@@ -154,9 +152,8 @@ impl Kit {
         auth: &[(&str, String)],
         same_host_as: Option<&str>,
     ) -> Result<ByteStream, ProviderError> {
-        let mut url = reqwest::Url::parse(url).map_err(|_| ProviderError::BadResponse {
-            message: "the result URL is not valid".into(),
-        })?;
+        let mut url = reqwest::Url::parse(url)
+            .map_err(|_| ProviderError::bad("the result URL is not valid"))?;
         let auth_host = same_host_as
             .and_then(|u| reqwest::Url::parse(u).ok())
             .and_then(|u| u.host_str().map(str::to_string));
@@ -175,9 +172,7 @@ impl Kit {
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|l| url.join(l).ok())
-                    .ok_or_else(|| ProviderError::BadResponse {
-                        message: "redirect without a location".into(),
-                    })?;
+                    .ok_or_else(|| ProviderError::bad("redirect without a location"))?;
                 url = next;
                 continue;
             }
@@ -206,9 +201,7 @@ impl Kit {
                 },
             });
         }
-        Err(ProviderError::BadResponse {
-            message: "too many redirects on download".into(),
-        })
+        Err(ProviderError::bad("too many redirects on download"))
     }
 
     /// Read an input asset (an image to inline) of at most `limit` bytes: our own uploads
@@ -366,8 +359,11 @@ impl Reply {
 
     /// The body as JSON, or `BadResponse`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ProviderError> {
-        serde_json::from_slice(&self.body).map_err(|e| ProviderError::BadResponse {
-            message: format!("HTTP {} with an unreadable body ({e})", self.status),
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ProviderError::bad(format!(
+                "HTTP {} with an unreadable body ({e})",
+                self.status
+            ))
         })
     }
 
@@ -434,9 +430,7 @@ pub fn classify(
         401..=403 => ProviderError::Channel { code, message },
         404 if stage != Stage::Poll => ProviderError::Channel { code, message },
         400..=499 if stage == Stage::Submit => ProviderError::Final { code, message },
-        _ => ProviderError::BadResponse {
-            message: format!("HTTP {status} ({code}): {message}"),
-        },
+        _ => ProviderError::bad(format!("HTTP {status} ({code}): {message}")),
     }
 }
 
@@ -530,13 +524,17 @@ pub fn join(base: &str, path: &str) -> String {
     )
 }
 
+/// The value at a JSON path; numbers index lists (`["output", "0"]`).
+pub fn value_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |cur, p| match cur {
+        Value::Array(items) => items.get(p.parse::<usize>().ok()?),
+        other => other.get(p),
+    })
+}
+
 /// A string at a JSON path, e.g. `str_at(&v, &["error", "code"])`; numbers are rendered.
 pub fn str_at(v: &Value, path: &[&str]) -> Option<String> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(p)?;
-    }
-    match cur {
+    match value_at(v, path)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
@@ -561,9 +559,7 @@ pub fn safe_id(id: &str) -> Result<&str, ProviderError> {
     if ok {
         Ok(id)
     } else {
-        Err(ProviderError::BadResponse {
-            message: "unexpected upstream task id".into(),
-        })
+        Err(ProviderError::bad("unexpected upstream task id"))
     }
 }
 

@@ -18,7 +18,7 @@
 //! A unified field with no declared input name is not sent (the model's default applies),
 //! except assets and `generate_audio: true`, which are refused with a 422 naming the field.
 
-use super::mapping::{self, unsupported};
+use super::mapping;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
 use crate::error::AppError;
@@ -71,10 +71,10 @@ impl Values {
         }
     }
 
-    fn names(&self) -> Vec<String> {
+    fn names(&self) -> Vec<&str> {
         match self {
-            Values::List(l) => l.clone(),
-            Values::Renamed(m) => m.keys().cloned().collect(),
+            Values::List(l) => l.iter().map(String::as_str).collect(),
+            Values::Renamed(m) => m.keys().map(String::as_str).collect(),
         }
     }
 }
@@ -137,19 +137,10 @@ impl InputMapping {
 
     fn validate(&self) -> Result<(), String> {
         let f = &self.fields;
+        #[rustfmt::skip]
         let all = [
-            &f.prompt,
-            &f.image,
-            &f.last_image,
-            &f.images,
-            &f.video,
-            &f.videos,
-            &f.audio,
-            &f.audios,
-            &f.resolution,
-            &f.duration,
-            &f.aspect_ratio,
-            &f.generate_audio,
+            &f.prompt, &f.image, &f.last_image, &f.images, &f.video, &f.videos, &f.audio, &f.audios,
+            &f.resolution, &f.duration, &f.aspect_ratio, &f.generate_audio,
         ];
         let mut seen = std::collections::HashSet::new();
         for name in all.into_iter().flatten() {
@@ -183,11 +174,9 @@ impl InputMapping {
 
     fn has_reference_fields(&self) -> bool {
         let f = &self.fields;
-        f.images.is_some()
-            || f.video.is_some()
-            || f.videos.is_some()
-            || f.audio.is_some()
-            || f.audios.is_some()
+        [&f.images, &f.video, &f.videos, &f.audio, &f.audios]
+            .iter()
+            .any(|n| n.is_some())
     }
 
     /// The unified types this route serves.
@@ -208,25 +197,14 @@ impl InputMapping {
     /// The model's input for `req`, or the 422 naming what this route cannot honour.
     pub fn build(&self, req: &UnifiedRequest) -> Result<Map<String, Value>, AppError> {
         let f = &self.fields;
-        if !self.types().contains(&req.kind.as_str()) {
-            return Err(unsupported(
-                "type",
-                format!(
-                    "`{}` is not available on this model's channel; available: {}",
-                    req.kind,
-                    self.types().join(", ")
-                ),
-            ));
-        }
+        mapping::one_of("type", &req.kind, &self.types())?;
         let mut input = self.fixed.clone();
 
         // Assets.
         let i2v = req.kind == "image-to-video";
         if i2v {
-            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
-            let max = if f.last_image.is_some() { 2 } else { 1 };
-            mapping::at_most("image_urls", &req.image_urls, max, "images")?;
+            mapping::no_media(req)?;
+            mapping::frames(req, if f.last_image.is_some() { 2 } else { 1 })?;
             if let Some(first) = req.image_urls.first() {
                 put(&mut input, &f.image, json!(first));
             }
@@ -234,58 +212,27 @@ impl InputMapping {
                 put(&mut input, &f.last_image, json!(last));
             }
         } else {
-            let list = |param: &str,
-                        urls: &[String],
-                        one: &Option<String>,
-                        many: &Option<String>,
-                        max: Option<usize>,
-                        what: &str|
-             -> Result<Option<(String, Value)>, AppError> {
-                if urls.is_empty() {
-                    return Ok(None);
-                }
-                if let Some(n) = many {
-                    mapping::at_most(param, urls, max.unwrap_or(usize::MAX), what)?;
-                    return Ok(Some((n.clone(), json!(urls))));
-                }
-                if let Some(n) = one {
-                    mapping::at_most(param, urls, 1, what)?;
-                    return Ok(Some((n.clone(), json!(urls[0]))));
-                }
-                mapping::at_most(param, urls, 0, what)?;
-                Ok(None)
-            };
+            // Each kind as a list (`many`, up to its max), as one string (`one`), or refused.
             let none = None;
-            for (name, v) in [
-                list(
-                    "image_urls",
-                    &req.image_urls,
-                    &none,
-                    &f.images,
-                    self.max_images,
-                    "reference images",
-                )?,
-                list(
-                    "video_urls",
-                    &req.video_urls,
-                    &f.video,
-                    &f.videos,
-                    self.max_videos,
-                    "reference videos",
-                )?,
-                list(
-                    "audio_urls",
-                    &req.audio_urls,
-                    &f.audio,
-                    &f.audios,
-                    self.max_audios,
-                    "reference audio clips",
-                )?,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                input.insert(name, v);
+            #[rustfmt::skip]
+            let kinds = [
+                ("image_urls", &req.image_urls, &none, &f.images, self.max_images, "reference images"),
+                ("video_urls", &req.video_urls, &f.video, &f.videos, self.max_videos, "reference videos"),
+                ("audio_urls", &req.audio_urls, &f.audio, &f.audios, self.max_audios, "reference audio clips"),
+            ];
+            for (param, urls, one, many, max, what) in kinds {
+                match (urls.as_slice(), one, many) {
+                    ([], _, _) => {}
+                    (_, _, Some(n)) => {
+                        mapping::at_most(param, urls, max.unwrap_or(usize::MAX), what)?;
+                        input.insert(n.clone(), json!(urls));
+                    }
+                    ([first, ..], Some(n), None) => {
+                        mapping::at_most(param, urls, 1, what)?;
+                        input.insert(n.clone(), json!(first));
+                    }
+                    _ => mapping::at_most(param, urls, 0, what)?,
+                }
             }
         }
 
@@ -298,36 +245,19 @@ impl InputMapping {
                 (_, k) => format!("the {} reference {}", mapping::ordinal(n), k.noun()),
             }),
         };
-        if let Some(max) = self.max_prompt_chars
-            && prompt.chars().count() > max
-        {
-            return Err(unsupported(
-                "prompt",
-                format!(
-                    "the prompt is longer than this model's channel accepts ({max} characters)"
-                ),
-            ));
+        if let Some(max) = self.max_prompt_chars {
+            mapping::prompt_max(prompt.chars().count(), max)?;
         }
         let prompt_name = f.prompt.clone().unwrap_or_else(|| "prompt".into());
         input.insert(prompt_name, json!(prompt));
 
         // Enumerations.
-        let pick = |param: &str,
-                    unified: &str,
-                    allowed: &Option<Values>|
-         -> Result<Option<Value>, AppError> {
-            match allowed {
-                None => Ok(Some(json!(unified))),
-                Some(values) => values.get(unified).map(Some).ok_or_else(|| {
-                    unsupported(
-                        param,
-                        format!(
-                            "{unified} is not available on this model's channel; available: {}",
-                            values.names().join(", ")
-                        ),
-                    )
-                }),
-            }
+        let pick = |param: &str, unified: &str, allowed: &Option<Values>| match allowed {
+            None => Ok::<_, AppError>(Some(json!(unified))),
+            Some(values) => match values.get(unified) {
+                Some(v) => Ok(Some(v)),
+                None => mapping::one_of(param, unified, &values.names()).map(|_| None),
+            },
         };
         if f.resolution.is_some()
             && let Some(v) = pick("resolution", &req.resolution, &self.resolutions)?
@@ -348,38 +278,20 @@ impl InputMapping {
                 }
             }
         }
-        if f.duration.is_some() {
-            let allowed = &self.durations;
-            if let Some(d) = mapping::duration(req, |d| allowed.is_empty() || allowed.contains(&d))?
-            {
-                put(
-                    &mut input,
-                    &f.duration,
-                    match self.duration_format {
-                        DurationFormat::Integer => json!(d),
-                        DurationFormat::String => json!(d.to_string()),
-                        DurationFormat::Seconds => json!(format!("{d}s")),
-                    },
-                );
-            }
-        } else if let Some(d) = req.duration
-            && !self.durations.is_empty()
-            && !self.durations.contains(&d)
-        {
-            return Err(unsupported(
-                "duration",
-                format!("{d}s is not available on this model's channel"),
-            ));
+        // Without a duration input the allow-list still holds; `auto` is then never sent.
+        let allowed = &self.durations;
+        let d = mapping::duration(req, |d| allowed.is_empty() || allowed.contains(&d))?;
+        if let Some(d) = d.filter(|_| f.duration.is_some()) {
+            let d = match self.duration_format {
+                DurationFormat::Integer => json!(d),
+                DurationFormat::String => json!(d.to_string()),
+                DurationFormat::Seconds => json!(format!("{d}s")),
+            };
+            put(&mut input, &f.duration, d);
         }
         match &f.generate_audio {
             Some(_) => put(&mut input, &f.generate_audio, json!(req.generate_audio)),
-            None if req.generate_audio => {
-                return Err(unsupported(
-                    "generate_audio",
-                    "this model's channel cannot switch audio on",
-                ));
-            }
-            None => {}
+            None => mapping::silent(req)?,
         }
         Ok(input)
     }
@@ -395,6 +307,23 @@ pub fn for_route(kind: &str, settings: &Value) -> Result<InputMapping, AppError>
                 .into(),
         }
     })
+}
+
+/// A route check for hosts whose routes declare the mapping: the route's model id must be
+/// readable (`model`; else the operator's 400, logged) and the request must fit the mapping.
+pub fn check_route(
+    kind: &str,
+    model: Result<(), String>,
+    settings: &Value,
+    req: &UnifiedRequest,
+) -> Result<(), AppError> {
+    model.map_err(|e| {
+        tracing::warn!(provider = kind, error = %e, "a route names an invalid model");
+        AppError::BadRequest {
+            message: "this model's route is misconfigured; the operator must fix it".into(),
+        }
+    })?;
+    for_route(kind, settings)?.build(req).map(|_| ())
 }
 
 /// The video URL in a model's output: at `path` when given (dotted, numbers index lists),

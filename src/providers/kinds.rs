@@ -33,6 +33,16 @@ pub struct Region {
     pub base_url: &'static str,
 }
 
+impl Region {
+    const fn new(code: &'static str, name: &'static str, base_url: &'static str) -> Region {
+        Region {
+            code,
+            name,
+            base_url,
+        }
+    }
+}
+
 /// One adapter kind.
 pub struct KindSpec {
     /// The `kind` a channel declares.
@@ -85,186 +95,71 @@ const KEYED: KindSpec = KindSpec {
 };
 
 /// Every kind this build can talk to, in the order the console lists them.
+#[rustfmt::skip]
 pub static KINDS: &[KindSpec] = &[
-    KindSpec {
-        kind: "demo",
-        display_name: "Demo (built in)",
-        api_key: None,
-        base_url: BaseUrl::Unused,
-        readme_section: DECLARING,
-        build: |r, _| Ok(Arc::new(demo::Demo::new(r.demo_delay))),
-        ..KEYED
-    },
-    KindSpec {
-        kind: "seedance",
-        display_name: "Seedance · Volcengine Ark (China)",
-        api_key: Some("Ark API key"),
-        base_url: BaseUrl::Default(seedance::ARK_CN),
+    KindSpec { kind: "demo", display_name: "Demo (built in)", api_key: None, base_url: BaseUrl::Unused,
+        readme_section: DECLARING, build: |r, _| Ok(Arc::new(demo::Demo::new(r.demo_delay))), ..KEYED },
+    KindSpec { kind: "seedance", display_name: "Seedance · Volcengine Ark (China)",
+        api_key: Some("Ark API key"), base_url: BaseUrl::Default(seedance::ARK_CN),
         settings: &["reference_style", "smart_duration"],
-        build: generic::build::<seedance::Seedance>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "seedance-byteplus",
+        build: generic::build::<seedance::Seedance>, ..KEYED },
+    KindSpec { kind: "seedance-byteplus",
         display_name: "Seedance · BytePlus ModelArk (international)",
-        api_key: Some("ModelArk API key"),
-        base_url: BaseUrl::Default(seedance::BYTEPLUS),
+        api_key: Some("ModelArk API key"), base_url: BaseUrl::Default(seedance::BYTEPLUS),
         settings: &["reference_style", "smart_duration"],
-        build: generic::build::<seedance::Seedance>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "kling",
-        display_name: "Kling",
-        api_key: Some("Access key (AK)"),
-        api_secret: Some("Secret key (SK)"),
-        base_url: BaseUrl::Default(kling::GLOBAL),
+        build: generic::build::<seedance::Seedance>, ..KEYED },
+    KindSpec { kind: "kling", display_name: "Kling", api_key: Some("Access key (AK)"),
+        api_secret: Some("Secret key (SK)"), base_url: BaseUrl::Default(kling::GLOBAL),
         regions: &[
-            Region {
-                code: "global",
-                name: "Global (Singapore)",
-                base_url: kling::GLOBAL,
-            },
-            Region {
-                code: "china",
-                name: "China (Beijing)",
-                base_url: "https://api-beijing.klingai.com",
-            },
+            Region::new("global", "Global (Singapore)", kling::GLOBAL),
+            Region::new("china", "China (Beijing)", "https://api-beijing.klingai.com"),
         ],
-        build: generic::build::<kling::Kling>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "veo",
-        display_name: "Google Veo (Gemini API)",
-        api_key: Some("Gemini API key"),
-        base_url: BaseUrl::Default(veo::GEMINI),
-        settings: &["person_generation", "max_image_bytes"],
-        build: generic::build::<veo::Veo>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "wan",
-        display_name: "Alibaba Wan (DashScope)",
-        api_key: Some("DashScope API key"),
-        base_url: BaseUrl::Default(wan::BEIJING),
+        build: generic::build::<kling::Kling>, ..KEYED },
+    KindSpec { kind: "veo", display_name: "Google Veo (Gemini API)",
+        api_key: Some("Gemini API key"), base_url: BaseUrl::Default(veo::GEMINI),
+        settings: &["person_generation", "max_image_bytes"], build: generic::build::<veo::Veo>,
+        ..KEYED },
+    KindSpec { kind: "wan", display_name: "Alibaba Wan (DashScope)",
+        api_key: Some("DashScope API key"), base_url: BaseUrl::Default(wan::BEIJING),
         regions: &[
-            Region {
-                code: "cn-beijing",
-                name: "Beijing",
-                base_url: wan::BEIJING,
-            },
-            Region {
-                code: "singapore",
-                name: "Singapore",
-                base_url: "https://dashscope-intl.aliyuncs.com/api/v1",
-            },
-            Region {
-                code: "us-virginia",
-                name: "Virginia",
-                base_url: "https://dashscope-us.aliyuncs.com/api/v1",
-            },
+            Region::new("cn-beijing", "Beijing", wan::BEIJING),
+            Region::new("singapore", "Singapore", "https://dashscope-intl.aliyuncs.com/api/v1"),
+            Region::new("us-virginia", "Virginia", "https://dashscope-us.aliyuncs.com/api/v1"),
         ],
-        settings: &["workspace"],
-        build: generic::build::<wan::Wan>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "minimax",
-        display_name: "MiniMax Hailuo",
+        settings: &["workspace"], build: generic::build::<wan::Wan>, ..KEYED },
+    KindSpec { kind: "minimax", display_name: "MiniMax Hailuo",
         base_url: BaseUrl::Default(minimax::INTL),
         regions: &[
-            Region {
-                code: "international",
-                name: "International",
-                base_url: minimax::INTL,
-            },
-            Region {
-                code: "china",
-                name: "China",
-                base_url: "https://api.minimaxi.com",
-            },
+            Region::new("international", "International", minimax::INTL),
+            Region::new("china", "China", "https://api.minimaxi.com"),
         ],
-        build: generic::build::<minimax::MiniMax>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "openai-videos",
-        display_name: "OpenAI-Videos-compatible gateway (/v1/videos)",
+        build: generic::build::<minimax::MiniMax>, ..KEYED },
+    KindSpec { kind: "openai-videos", display_name: "OpenAI-Videos-compatible gateway (/v1/videos)",
         base_url: BaseUrl::Required("https://gateway.example/v1"),
         settings: &["body", "max_image_bytes"],
-        build: generic::build::<openai_videos::OpenAiVideos>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "videoapi",
-        display_name: "Another VideoApi (chained gateway)",
-        api_key: Some("API key (vga_…)"),
-        base_url: BaseUrl::Required("https://videoapi.example"),
-        settings: &["idempotency_key"],
-        build: |r, c| Ok(Arc::new(videoapi::VideoApi::new(c, r.kit(c)?)?)),
-        ..KEYED
-    },
-    KindSpec {
-        kind: "runway",
-        display_name: "Runway",
-        api_key: Some("API key (key_…)"),
-        base_url: BaseUrl::Default(runway::BASE),
-        settings: &["runway_version"],
-        readme_section: MORE_PROVIDERS,
-        build: generic::build::<runway::Runway>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "vidu",
-        display_name: "Vidu",
-        base_url: BaseUrl::Default(vidu::BASE),
+        build: generic::build::<openai_videos::OpenAiVideos>, ..KEYED },
+    KindSpec { kind: "videoapi", display_name: "Another VideoApi (chained gateway)",
+        api_key: Some("API key (vga_…)"), base_url: BaseUrl::Required("https://videoapi.example"),
+        settings: &["idempotency_key"], build: generic::build::<videoapi::VideoApi>, ..KEYED },
+    KindSpec { kind: "runway", display_name: "Runway", api_key: Some("API key (key_…)"),
+        base_url: BaseUrl::Default(runway::BASE), settings: &["runway_version"],
+        readme_section: MORE_PROVIDERS, build: generic::build::<runway::Runway>, ..KEYED },
+    KindSpec { kind: "vidu", display_name: "Vidu", base_url: BaseUrl::Default(vidu::BASE),
         regions: &[
-            Region {
-                code: "international",
-                name: "International",
-                base_url: vidu::BASE,
-            },
-            Region {
-                code: "china",
-                name: "China",
-                base_url: "https://api.vidu.cn",
-            },
+            Region::new("international", "International", vidu::BASE),
+            Region::new("china", "China", "https://api.vidu.cn"),
         ],
-        settings: &["subject_ids"],
-        readme_section: MORE_PROVIDERS,
-        build: generic::build::<vidu::Vidu>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "luma",
-        display_name: "Luma Dream Machine",
-        base_url: BaseUrl::Default(luma::BASE),
-        readme_section: MORE_PROVIDERS,
-        build: generic::build::<luma::Luma>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "fal",
-        display_name: "fal (queue)",
-        api_key: Some("Key (key_id:secret)"),
-        base_url: BaseUrl::Default(fal::BASE),
-        route_mapping: true,
-        test_connection: false,
-        readme_section: MORE_PROVIDERS,
-        build: generic::build::<fal::Fal>,
-        ..KEYED
-    },
-    KindSpec {
-        kind: "replicate",
-        display_name: "Replicate",
-        api_key: Some("API token (r8_…)"),
-        base_url: BaseUrl::Default(replicate::BASE),
-        route_mapping: true,
-        readme_section: MORE_PROVIDERS,
-        build: generic::build::<replicate::Replicate>,
-        ..KEYED
-    },
+        settings: &["subject_ids"], readme_section: MORE_PROVIDERS,
+        build: generic::build::<vidu::Vidu>, ..KEYED },
+    KindSpec { kind: "luma", display_name: "Luma Dream Machine",
+        base_url: BaseUrl::Default(luma::BASE), readme_section: MORE_PROVIDERS,
+        build: generic::build::<luma::Luma>, ..KEYED },
+    KindSpec { kind: "fal", display_name: "fal (queue)", api_key: Some("Key (key_id:secret)"),
+        base_url: BaseUrl::Default(fal::BASE), route_mapping: true, test_connection: false,
+        readme_section: MORE_PROVIDERS, build: generic::build::<fal::Fal>, ..KEYED },
+    KindSpec { kind: "replicate", display_name: "Replicate", api_key: Some("API token (r8_…)"),
+        base_url: BaseUrl::Default(replicate::BASE), route_mapping: true,
+        readme_section: MORE_PROVIDERS, build: generic::build::<replicate::Replicate>, ..KEYED },
 ];
 
 /// The entry for a kind, if this build has it.

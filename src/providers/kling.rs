@@ -4,16 +4,13 @@
 //! resent submission finds the first one instead of creating a second task.
 
 use super::credentials::Credential;
-use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, reported, simple, units,
-};
+use super::generic::{Adapter, Answer, Call, Describe, Test, missing};
 use super::http::{self, Stage, str_at};
-use super::mapping::{self, unsupported};
-use super::{PollOutcome, ProviderError, SubmitJob};
+use super::mapping::{self, not_available, unsupported};
+use super::{ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
-use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -42,24 +39,24 @@ pub enum Endpoint {
     Omni,
 }
 
+/// Each endpoint's path segment.
+const PATHS: [(Endpoint, &str); 4] = [
+    (Endpoint::Text, "text2video"),
+    (Endpoint::Image, "image2video"),
+    (Endpoint::MultiImage, "multi-image2video"),
+    (Endpoint::Omni, "omni-video"),
+];
+
 impl Endpoint {
     pub fn path(self) -> &'static str {
-        match self {
-            Endpoint::Text => "text2video",
-            Endpoint::Image => "image2video",
-            Endpoint::MultiImage => "multi-image2video",
-            Endpoint::Omni => "omni-video",
-        }
+        PATHS
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map_or("", |(_, p)| p)
     }
 
     fn parse(s: &str) -> Option<Endpoint> {
-        Some(match s {
-            "text2video" => Endpoint::Text,
-            "image2video" => Endpoint::Image,
-            "multi-image2video" => Endpoint::MultiImage,
-            "omni-video" => Endpoint::Omni,
-            _ => return None,
-        })
+        PATHS.iter().find(|(_, p)| *p == s).map(|(e, _)| *e)
     }
 }
 
@@ -73,51 +70,26 @@ struct Profile {
     /// Omni models take every type through `omni-video`.
     omni: bool,
     sound: bool,
-    min_secs: u32,
-    max_secs: u32,
-    /// Only 5 and 10 (older models) rather than a range.
-    five_or_ten: bool,
+    seconds: &'static [u32],
 }
 
+const FIVE_OR_TEN: &[u32] = &[5, 10];
+const UP_TO_10: &[u32] = &[3, 4, 5, 6, 7, 8, 9, 10];
+const UP_TO_15: &[u32] = &[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+/// The capability table: types (text, image, multi-image, omni), sound, lengths.
+#[rustfmt::skip]
 fn profile(model: &str) -> Profile {
-    let p = |t2v, i2v, multi, sound| Profile {
-        t2v,
-        i2v,
-        multi,
-        omni: false,
-        sound,
-        min_secs: 5,
-        max_secs: 10,
-        five_or_ten: true,
-    };
+    let p = |t2v, i2v, multi, omni, sound, seconds| Profile { t2v, i2v, multi, omni, sound, seconds };
     match model {
-        "kling-v1" | "kling-v2-master" | "kling-v2-1-master" | "kling-v2-5-turbo" => {
-            p(true, true, false, false)
-        }
-        "kling-v1-5" | "kling-v2-1" => p(false, true, false, false),
-        "kling-v1-6" => p(true, true, true, false),
-        "kling-v3" => Profile {
-            five_or_ten: false,
-            min_secs: 3,
-            max_secs: 15,
-            ..p(true, true, false, true)
-        },
-        "kling-video-o1" => Profile {
-            omni: true,
-            five_or_ten: false,
-            min_secs: 3,
-            max_secs: 10,
-            ..p(true, true, false, false)
-        },
-        "kling-v3-omni" => Profile {
-            omni: true,
-            five_or_ten: false,
-            min_secs: 3,
-            max_secs: 15,
-            ..p(true, true, false, true)
-        },
+        "kling-v1" | "kling-v2-master" | "kling-v2-1-master" | "kling-v2-5-turbo" => p(true, true, false, false, false, FIVE_OR_TEN),
+        "kling-v1-5" | "kling-v2-1" => p(false, true, false, false, false, FIVE_OR_TEN),
+        "kling-v1-6" => p(true, true, true, false, false, FIVE_OR_TEN),
+        "kling-v3" => p(true, true, false, false, true, UP_TO_15),
+        "kling-video-o1" => p(true, true, false, true, false, UP_TO_10),
+        "kling-v3-omni" => p(true, true, false, true, true, UP_TO_15),
         // kling-v2-6 and models newer than this adapter: the v2.6 abilities.
-        _ => p(true, true, false, true),
+        _ => p(true, true, false, false, true, FIVE_OR_TEN),
     }
 }
 
@@ -149,12 +121,7 @@ pub fn build_body(
         "text-to-video" if p.t2v => Endpoint::Text,
         "image-to-video" if p.i2v => Endpoint::Image,
         "reference-to-video" if p.multi => Endpoint::MultiImage,
-        other => {
-            return Err(unsupported(
-                "type",
-                format!("{other} is not available on this model's channel"),
-            ));
-        }
+        other => return Err(not_available("type", other)),
     };
     mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
     mapping::refuse_refs(&req.prompt, &[AssetKind::Audio])?;
@@ -164,16 +131,13 @@ pub fn build_body(
         "external_task_id": external_id,
     });
     let image_only = req.kind == "image-to-video";
+    if image_only || endpoint == Endpoint::MultiImage {
+        mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+    }
     match endpoint {
         Endpoint::Text => {}
         Endpoint::Image => {
-            mapping::at_most(
-                "image_urls",
-                &req.image_urls,
-                2,
-                "images (first and last frame)",
-            )?;
-            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+            mapping::frames(req, 2)?;
             body["image"] = json!(req.image_urls[0]);
             if let Some(tail) = req.image_urls.get(1) {
                 body["image_tail"] = json!(tail);
@@ -181,34 +145,28 @@ pub fn build_body(
         }
         Endpoint::MultiImage => {
             mapping::at_most("image_urls", &req.image_urls, 4, "reference images")?;
-            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
             if req.image_urls.is_empty() {
                 return Err(unsupported("image_urls", "needs 1 to 4 reference images"));
             }
-            body["image_list"] = json!(
-                req.image_urls
-                    .iter()
-                    .map(|u| json!({"image": u}))
-                    .collect::<Vec<_>>()
-            );
+            let list: Vec<Value> = req.image_urls.iter().map(|u| json!({"image": u})).collect();
+            body["image_list"] = json!(list);
         }
         Endpoint::Omni => {
             mapping::at_most("video_urls", &req.video_urls, 1, "reference videos")?;
-            let max = if req.video_urls.is_empty() {
-                OMNI_MAX_IMAGES
-            } else {
-                OMNI_MAX_IMAGES_WITH_VIDEO
-            };
-            if image_only {
-                mapping::at_most(
+            match (image_only, req.video_urls.is_empty()) {
+                (true, _) => mapping::frames(req, 2)?,
+                (false, true) => mapping::at_most(
                     "image_urls",
                     &req.image_urls,
-                    2,
-                    "images (first and last frame)",
-                )?;
-                mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-            } else {
-                mapping::at_most("image_urls", &req.image_urls, max, "reference images")?;
+                    OMNI_MAX_IMAGES,
+                    "reference images",
+                )?,
+                (false, false) => mapping::at_most(
+                    "image_urls",
+                    &req.image_urls,
+                    OMNI_MAX_IMAGES_WITH_VIDEO,
+                    "reference images",
+                )?,
             }
             let images: Vec<Value> = req
                 .image_urls
@@ -223,13 +181,10 @@ pub fn build_body(
             if !images.is_empty() {
                 body["image_list"] = json!(images);
             }
+            let video =
+                |u| json!({"video_url": u, "refer_type": "feature", "keep_original_sound": "yes"});
             if !req.video_urls.is_empty() {
-                body["video_list"] = json!(
-                    req.video_urls
-                        .iter()
-                        .map(|u| json!({"video_url": u, "refer_type": "feature", "keep_original_sound": "yes"}))
-                        .collect::<Vec<_>>()
-                );
+                body["video_list"] = req.video_urls.iter().map(video).collect();
             }
         }
     }
@@ -239,43 +194,18 @@ pub fn build_body(
     body["mode"] = json!(match req.resolution.as_str() {
         "720p" => "std",
         "1080p" => "pro",
-        other => {
-            return Err(unsupported(
-                "resolution",
-                format!("{other} is not available; use 720p or 1080p"),
-            ));
-        }
+        other => return Err(not_available("resolution", other)),
     });
-    let valid = |d: u32| {
-        if p.five_or_ten {
-            d == 5 || d == 10
-        } else {
-            (p.min_secs..=p.max_secs).contains(&d)
-        }
-    };
     // `auto`: the billed seconds when valid, otherwise Kling's default of 5.
-    let secs = mapping::duration(req, valid)?.unwrap_or(5);
+    let secs = mapping::duration(req, |d| p.seconds.contains(&d))?.unwrap_or(5);
     body["duration"] = json!(secs.to_string());
     // Image-to-video follows the first frame's shape: the ratio is not sent.
-    if !image_only {
-        match req.aspect_ratio.as_str() {
-            "auto" | "" => {}
-            r @ ("16:9" | "9:16" | "1:1") => body["aspect_ratio"] = json!(r),
-            other => {
-                return Err(unsupported(
-                    "aspect_ratio",
-                    format!("{other} is not available; use 16:9, 9:16 or 1:1"),
-                ));
-            }
-        }
+    if !image_only && let Some(r) = mapping::ratio(req, &["16:9", "9:16", "1:1"])? {
+        body["aspect_ratio"] = json!(r);
     }
-    if p.sound {
-        body["sound"] = json!(if req.generate_audio { "on" } else { "off" });
-    } else if req.generate_audio {
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel makes silent videos only",
-        ));
+    match p.sound {
+        true => body["sound"] = json!(if req.generate_audio { "on" } else { "off" }),
+        false => mapping::silent(req)?,
     }
     Ok((endpoint, body))
 }
@@ -303,6 +233,19 @@ fn code_name(code: i64) -> String {
     }
 }
 
+/// The `data` of a `{code: 0, data}` answer, or the classified error.
+fn data(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
+    let v: Value = match reply.ok() {
+        true => reply.json()?,
+        false => return Err(error(reply, stage)),
+    };
+    match v.get("code").and_then(Value::as_i64) {
+        Some(0) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
+        Some(_) => Err(error(reply, stage)),
+        None => Err(missing("a code")),
+    }
+}
+
 fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     let v = reply.value();
     let code = v.get("code").and_then(Value::as_i64).unwrap_or(0);
@@ -311,66 +254,18 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     http::classify(stage, status, code_name(code), message, reply.retry_after())
 }
 
-/// The `data` of a `{code: 0, data}` answer, or the classified error.
-fn data(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
-    let v: Value = if reply.ok() {
-        reply.json()?
-    } else {
-        return Err(error(reply, stage));
-    };
-    match v.get("code").and_then(Value::as_i64) {
-        Some(0) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
-        Some(_) => Err(error(reply, stage)),
-        None => Err(ProviderError::BadResponse {
-            message: "answer without a code".into(),
-        }),
-    }
-}
-
-/// Map one task object (`data`) to an outcome.
-pub fn parse_task(d: &Value) -> Result<PollOutcome, ProviderError> {
-    let table = [
-        ("submitted", Phase::Queued),
-        ("processing", Phase::Running),
-        ("succeed", Phase::Succeeded),
-        ("failed", Phase::Failed),
-    ];
-    Ok(match parse_status(d, &["task_status"], &table)? {
-        Phase::Succeeded => {
-            let videos = d.pointer("/task_result/videos").and_then(Value::as_array);
-            let results: Vec<ResultRef> = videos
-                .into_iter()
-                .flatten()
-                .filter_map(|v| {
-                    Some(ResultRef {
-                        url: v.get("url")?.as_str()?.to_string(),
-                        duration_seconds: str_at(v, &["duration"])
-                            .and_then(|s| s.parse::<f64>().ok())
-                            .map(|s| s.round() as u32),
-                        ..ResultRef::default()
-                    })
-                })
-                .collect();
-            if results.is_empty() {
-                return Err(missing("task_result.videos"));
-            }
-            reported(
-                PollOutcome::Succeeded(results),
-                None,
-                None,
-                units(d.get("final_unit_deduction")),
-            )
-        }
-        Phase::Failed => PollOutcome::Failed {
-            code: "generation_failed".into(),
-            message: http::public_message(
-                &str_at(d, &["task_status_msg"])
-                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
-            ),
-        },
-        p => simple(p).expect("simple phase"),
-    })
-}
+/// A task object (`data`): every video with its length, the units deducted.
+pub const ANSWER: Answer = Answer {
+    status: &["task_status"],
+    words: [&["submitted"], &["processing"], &["succeed"], &["failed"]],
+    list: &["task_result", "videos"],
+    url: &["url"],
+    seconds: &["duration"],
+    units: &["final_unit_deduction"],
+    code: &[],
+    message: &["task_status_msg"],
+    ..Answer::DEFAULT
+};
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -426,9 +321,11 @@ impl Kling {
 #[async_trait]
 impl Describe for Kling {
     const KIND: &'static str = "kling";
+    // Kling posts the task object to `callback_url` on each status change.
     const CALLBACK: bool = true;
-    // `external_task_id` is unique per account: a resend cannot make a second task.
-    const IDEMPOTENT: bool = true;
+    const ANSWER: Answer = ANSWER;
+    const TEST: Option<Test> =
+        Test::get("/v1/videos/text2video?pageNum=1&pageSize=1", "listed tasks");
 
     fn from_config(_: &ProviderConfig) -> Result<Kling, AppError> {
         Ok(Kling {
@@ -436,45 +333,28 @@ impl Describe for Kling {
         })
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(model, req, "check").map(|_| ())
+    // `external_task_id` is unique per account: a resend cannot make a second task.
+    fn idempotent(&self) -> bool {
+        true
     }
 
-    async fn submit_call(
-        &self,
-        _: &Adapter<Self>,
-        job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError> {
-        let (endpoint, mut body) =
-            build_body(job.upstream_model, job.request, job.task_id).map_err(invalid)?;
-        // Kling posts the task object here on each status change.
-        if let Some(u) = job.callback_url {
-            body["callback_url"] = json!(u);
-        }
+    fn request(&self, model: &str, req: &UnifiedRequest, task_id: &str) -> Result<Call, AppError> {
+        let (endpoint, body) = build_body(model, req, task_id)?;
         Ok(Call::post(format!("/v1/videos/{}", endpoint.path()), body))
     }
 
     async fn submit(&self, a: &Adapter<Self>, job: SubmitJob<'_>) -> Result<String, ProviderError> {
         let call = self.submit_call(a, &job).await?;
-        let endpoint = call
-            .path
-            .rsplit('/')
-            .next()
-            .and_then(Endpoint::parse)
-            .expect("own path");
+        let endpoint = call.path.rsplit('/').next().and_then(Endpoint::parse);
+        let endpoint = endpoint.expect("own path");
         let cred = a.keys.get(job.credential)?;
         let id = match a.call(cred, call, Stage::Submit).await {
             Ok(d) => str_at(&d, &["task_id"]).ok_or_else(|| missing("data.task_id"))?,
             // A refusal may be "this external_task_id exists": an earlier attempt whose
             // answer was lost. Then that task is ours.
             Err(e @ ProviderError::Final { .. }) => {
-                match self
-                    .find_by_external_id(a, cred, endpoint, job.task_id)
-                    .await
-                {
-                    Some(id) => id,
-                    None => return Err(e),
-                }
+                let found = self.find_by_external_id(a, cred, endpoint, job.task_id);
+                found.await.ok_or(e)?
             }
             Err(e) => return Err(e),
         };
@@ -485,18 +365,9 @@ impl Describe for Kling {
         let (kind, id) = stored
             .split_once(':')
             .and_then(|(k, id)| Some((Endpoint::parse(k)?, id)))
-            .ok_or_else(|| ProviderError::BadResponse {
-                message: "unexpected stored task id".into(),
-            })?;
-        Ok(Call::get(format!(
-            "/v1/videos/{}/{}",
-            kind.path(),
-            http::safe_id(id)?
-        )))
-    }
-
-    fn outcome(&self, d: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        parse_task(d)
+            .ok_or_else(|| ProviderError::bad("unexpected stored task id"))?;
+        let path = format!("/v1/videos/{}/{}", kind.path(), http::safe_id(id)?);
+        Ok(Call::get(path))
     }
 
     fn read(&self, reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
@@ -516,33 +387,23 @@ impl Describe for Kling {
         }
         stale
     }
-
-    fn test_call(&self) -> Option<Call> {
-        Some(Call::get("/v1/videos/text2video?pageNum=1&pageSize=1"))
-    }
-
-    fn tested(&self, answers: &[Value]) -> String {
-        format!("listed tasks with {} key pair(s)", answers.len())
-    }
 }
 
 #[cfg(test)]
 #[rustfmt::skip]
 mod tests {
     use super::*;
-    use crate::providers::mapping::table::{Expect::*, case, run};
+    use crate::domain::task::ResultRef;
+    use crate::providers::PollOutcome;
+    use crate::providers::generic::{first, units};
+    use crate::providers::mapping::table::{Expect::*, Want::*, answers, case, run};
 
     #[test]
     fn jwt_is_hs256_over_the_access_key() {
         let t = jwt("AK", "SK", 1_700_000_000);
         let parts: Vec<&str> = t.split('.').collect();
         assert_eq!(parts.len(), 3);
-        let claims: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(parts[1])
-                .unwrap(),
-        )
-        .unwrap();
+        let claims: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         assert_eq!(claims, json!({"iss": "AK", "exp": 1_700_001_800, "nbf": 1_699_999_995}));
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"SK").unwrap();
         mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
@@ -608,21 +469,19 @@ mod tests {
 
     #[test]
     fn statuses_and_business_codes() {
-        assert_eq!(parse_task(&json!({"task_status": "submitted"})).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_task(&json!({"task_status": "processing"})).unwrap(), PollOutcome::Running);
-        let ok = parse_task(&json!({"task_status": "succeed", "task_result": {"videos": [{"url": "https://cdn/x.mp4", "duration": "5.042"}]}})).unwrap();
-        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(5)));
-        // The documented answer: units deducted as a string, length per video.
-        let ok = parse_task(&json!({"task_status": "succeed", "final_unit_deduction": "2", "task_result": {"videos": [{"url": "https://cdn/x.mp4", "duration": "10.1"}]}})).unwrap();
-        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(10) && r[0].provider_units == Some(2)));
+        let ok = |secs, units| first(PollOutcome::Succeeded(vec![ResultRef { url: "https://cdn/x.mp4".into(), duration_seconds: Some(secs), ..ResultRef::default() }]), |r| r.provider_units = units);
+        answers(|v| ANSWER.read(v), vec![
+            (json!({"task_status": "submitted"}), Is(PollOutcome::Queued)),
+            (json!({"task_status": "processing"}), Is(PollOutcome::Running)),
+            (json!({"task_status": "succeed", "task_result": {"videos": [{"url": "https://cdn/x.mp4", "duration": "5.042"}]}}), Is(ok(5, None))),
+            // The documented answer: units deducted as a string, length per video.
+            (json!({"task_status": "succeed", "final_unit_deduction": "2", "task_result": {"videos": [{"url": "https://cdn/x.mp4", "duration": "10.1"}]}}), Is(ok(10, Some(2)))),
+            (json!({"task_status": "failed", "task_status_msg": "Failure to pass the risk control system"}), Is(PollOutcome::Failed { code: "generation_failed".into(), message: "Failure to pass the risk control system".into() })),
+            (json!({"task_status": "succeeded"}), Bad),
+        ]);
         assert_eq!(units(Some(&json!("0.5"))), Some(1));
         assert_eq!(units(Some(&json!("lots"))), None);
         assert_eq!(units(Some(&json!("-1"))), None);
-        assert_eq!(
-            parse_task(&json!({"task_status": "failed", "task_status_msg": "Failure to pass the risk control system"})).unwrap(),
-            PollOutcome::Failed { code: "generation_failed".into(), message: "Failure to pass the risk control system".into() }
-        );
-        assert!(parse_task(&json!({"task_status": "succeeded"})).is_err());
         assert_eq!(code_status(1102, 429), 402, "out of balance is the channel's problem");
         assert_eq!(code_status(1302, 429), 429);
         assert_eq!(code_status(1301, 400), 400);

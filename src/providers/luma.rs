@@ -2,12 +2,10 @@
 //! (start) and `frame1` (end), durations as `"5s"`/`"9s"`, poll `GET /generations/{id}`,
 //! download `assets.video`; a failed generation carries a free-text `failure_reason`.
 
-use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, simple, video,
-};
+use super::generic::{Answer, Call, Describe, Test};
 use super::http::{self, Stage, str_at};
-use super::mapping::{self, unsupported};
-use super::{PollOutcome, ProviderError, SubmitJob};
+use super::mapping::{self, not_available, unsupported};
+use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references;
 use crate::domain::request::UnifiedRequest;
@@ -48,54 +46,27 @@ pub fn reason_code(reason: &str) -> &'static str {
     }
 }
 
-fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-    let message = detail(&reply.value());
-    let code = match (reply.status, &message) {
-        (400 | 422, Some(m)) if reason_code(m) == "content_policy_violation" => {
-            Some("content_policy_violation".to_string())
-        }
-        (400 | 422, _) => Some("invalid_request".to_string()),
-        _ => None,
-    };
-    reply.error(stage, code, message)
-}
-
 /// The Luma body for `req`, or the 422 naming what Luma cannot do.
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
-    mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-    mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+    mapping::no_media(req)?;
     let mut body = json!({"generation_type": "video", "model": model});
     match req.kind.as_str() {
         "text-to-video" => {}
         "image-to-video" => {
-            mapping::at_most(
-                "image_urls",
-                &req.image_urls,
-                2,
-                "images (start and end frame)",
-            )?;
+            mapping::frames(req, 2)?;
             let mut frames = serde_json::Map::new();
             for (i, u) in req.image_urls.iter().enumerate() {
                 frames.insert(format!("frame{i}"), json!({"type": "image", "url": u}));
             }
             body["keyframes"] = Value::Object(frames);
         }
-        "reference-to-video" => {
-            return Err(unsupported(
-                "type",
-                "reference-to-video is not available on this model's channel (keyframes only)",
-            ));
-        }
-        other => return Err(unsupported("type", format!("`{other}` is not supported"))),
+        // Keyframes only: no reference images.
+        other => return Err(not_available("type", other)),
     }
     // Luma has no reference tags: the keyframes are the start and end frame.
-    let prompt = references::rewrite(&req.prompt, |_, n| {
-        if n == 1 {
-            "the start frame"
-        } else {
-            "the end frame"
-        }
-        .to_string()
+    let prompt = references::rewrite(&req.prompt, |_, n| match n {
+        1 => "the start frame".into(),
+        _ => "the end frame".into(),
     });
     let chars = prompt.chars().count();
     if chars > PROMPT_MAX || (chars < PROMPT_MIN && req.image_urls.is_empty()) {
@@ -107,117 +78,67 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
         ));
     }
     body["prompt"] = json!(prompt);
-    if !RESOLUTIONS.contains(&req.resolution.as_str()) {
-        let hint = if req.resolution == "480p" {
-            " (the nearest is 540p)"
-        } else {
-            ""
-        };
-        return Err(unsupported(
-            "resolution",
-            format!(
-                "{} is not available on this model's channel{hint}; available: {}",
-                req.resolution,
-                RESOLUTIONS.join(", ")
-            ),
-        ));
-    }
-    body["resolution"] = json!(req.resolution);
+    body["resolution"] = json!(mapping::one_of(
+        "resolution",
+        &req.resolution,
+        &RESOLUTIONS
+    )?);
     let seconds = mapping::duration(req, |d| d == 5 || d == 9)?.unwrap_or(5);
     body["duration"] = json!(format!("{seconds}s"));
-    match req.aspect_ratio.as_str() {
-        "auto" | "" => {}
-        r if RATIOS.contains(&r) => body["aspect_ratio"] = json!(r),
-        other => {
-            return Err(unsupported(
-                "aspect_ratio",
-                format!("{other} is not available on this model's channel"),
-            ));
-        }
+    if let Some(r) = mapping::ratio(req, &RATIOS)? {
+        body["aspect_ratio"] = json!(r);
     }
-    if req.generate_audio {
-        // Luma adds sound only as a separate paid job after the video; not chained here.
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel makes silent videos only",
-        ));
-    }
+    // Luma adds sound only as a separate paid job after the video; not chained here.
+    mapping::silent(req)?;
     Ok(body)
 }
 
-/// Map one Generation object to an outcome.
-pub fn parse_generation(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let table = [
-        ("queued", Phase::Queued),
-        ("dreaming", Phase::Running),
-        ("completed", Phase::Succeeded),
-        ("failed", Phase::Failed),
-    ];
-    let phase = parse_status(v, &["state"], &table)?;
-    Ok(match phase {
-        Phase::Succeeded => video(
-            str_at(v, &["assets", "video"]).ok_or_else(|| missing("assets.video"))?,
-            None,
-            None,
-        ),
-        Phase::Failed => {
-            let reason = str_at(v, &["failure_reason"])
-                .unwrap_or_else(|| "the channel failed to generate the video".into());
-            PollOutcome::Failed {
-                code: reason_code(&reason).into(),
-                message: http::public_message(&reason),
-            }
+/// A Generation object; a failure's code comes from its free-text reason.
+pub const ANSWER: Answer = Answer {
+    status: &["state"],
+    words: [&["queued"], &["dreaming"], &["completed"], &["failed"]],
+    url: &["assets", "video"],
+    failure: Some(|v| {
+        let reason = str_at(v, &["failure_reason"]);
+        let reason = reason.unwrap_or_else(|| "the channel failed to generate the video".into());
+        let code = reason_code(&reason).into();
+        PollOutcome::Failed {
+            code,
+            message: http::public_message(&reason),
         }
-        p => simple(p).expect("simple phase"),
-    })
-}
+    }),
+    ..Answer::DEFAULT
+};
 
 #[async_trait]
 impl Describe for Luma {
     const KIND: &'static str = "luma";
+    const POLL: &'static str = "/generations/{id}";
+    const ANSWER: Answer = ANSWER;
+    const TEST: Option<Test> = Some(Test {
+        path: "/credits",
+        says: "credit balance (USD cents) per key",
+        shows: &["credit_balance"],
+    });
 
     fn from_config(_: &ProviderConfig) -> Result<Luma, AppError> {
         Ok(Luma)
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(model, req).map(|_| ())
-    }
-
-    async fn submit_call(
-        &self,
-        _: &Adapter<Self>,
-        job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError> {
-        let body = build_body(job.upstream_model, job.request).map_err(invalid)?;
-        Ok(Call::post("/generations/video", body))
-    }
-
-    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
-        Ok(Call::get(format!("/generations/{id}")))
-    }
-
-    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        parse_generation(v)
+    fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        Ok(Call::post("/generations/video", build_body(model, req)?))
     }
 
     fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        error(reply, stage)
-    }
-
-    fn test_call(&self) -> Option<Call> {
-        Some(Call::get("/credits"))
-    }
-
-    fn tested(&self, answers: &[Value]) -> String {
-        let balances: Vec<String> = answers
-            .iter()
-            .map(|v| str_at(v, &["credit_balance"]).unwrap_or_else(|| "?".into()))
-            .collect();
-        format!(
-            "credit balance (USD cents) per key: {}",
-            balances.join(", ")
-        )
+        let message = detail(&reply.value());
+        let code = match (reply.status, &message) {
+            (400 | 422, Some(m)) if reason_code(m) == "content_policy_violation" => {
+                Some("content_policy_violation".to_string())
+            }
+            (400 | 422, _) => Some("invalid_request".to_string()),
+            _ => None,
+        };
+        reply.error(stage, code, message)
     }
 }
 
@@ -225,7 +146,7 @@ impl Describe for Luma {
 #[rustfmt::skip]
 mod tests {
     use super::*;
-    use crate::providers::mapping::table::{Expect::*, case, run};
+    use crate::providers::mapping::table::{Expect::*, Want::*, answers, case, run};
 
     #[test]
     #[rustfmt::skip]
@@ -267,33 +188,21 @@ mod tests {
 
     #[test]
     fn states_and_reasons_map_to_outcomes() {
-        assert_eq!(parse_generation(&json!({"state": "queued"})).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_generation(&json!({"state": "dreaming", "assets": null})).unwrap(), PollOutcome::Running);
-        let done = parse_generation(&json!({"state": "completed", "assets": {"video": "https://cdn/v.mp4", "image": "https://cdn/t.jpg"}})).unwrap();
-        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://cdn/v.mp4"));
-        for (reason, code) in [
-            (
-                "Advanced prompt moderation failed",
-                "content_policy_violation",
-            ),
-            ("Contains blacklisted words", "content_policy_violation"),
-            ("Frame moderation failed", "content_policy_violation"),
-            ("Failed to read user input frames", "invalid_input_frames"),
-            ("Prompt processing failed", "prompt_failed"),
-            ("Job failed", "generation_failed"),
-        ] {
-            let out =
-                parse_generation(&json!({"state": "failed", "failure_reason": reason})).unwrap();
-            assert_eq!(out, PollOutcome::Failed { code: code.into(), message: reason.into() });
-        }
-        assert!(matches!(
-            parse_generation(&json!({"state": "completed", "assets": null})),
-            Err(ProviderError::BadResponse { .. })
-        ));
-        assert!(matches!(
-            parse_generation(&json!({"state": "paused"})),
-            Err(ProviderError::BadResponse { .. })
-        ));
+        let failed = |reason| json!({"state": "failed", "failure_reason": reason});
+        let is = |code: &str, reason: &str| Is(PollOutcome::Failed { code: code.into(), message: reason.into() });
+        answers(|v| ANSWER.read(v), vec![
+            (json!({"state": "queued"}), Is(PollOutcome::Queued)),
+            (json!({"state": "dreaming", "assets": null}), Is(PollOutcome::Running)),
+            (json!({"state": "completed", "assets": {"video": "https://cdn/v.mp4", "image": "https://cdn/t.jpg"}}), Url("https://cdn/v.mp4")),
+            (failed("Advanced prompt moderation failed"), is("content_policy_violation", "Advanced prompt moderation failed")),
+            (failed("Contains blacklisted words"), is("content_policy_violation", "Contains blacklisted words")),
+            (failed("Frame moderation failed"), is("content_policy_violation", "Frame moderation failed")),
+            (failed("Failed to read user input frames"), is("invalid_input_frames", "Failed to read user input frames")),
+            (failed("Prompt processing failed"), is("prompt_failed", "Prompt processing failed")),
+            (failed("Job failed"), is("generation_failed", "Job failed")),
+            (json!({"state": "completed", "assets": null}), Bad),
+            (json!({"state": "paused"}), Bad),
+        ]);
     }
 
     #[test]

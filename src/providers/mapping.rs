@@ -28,6 +28,105 @@ pub fn duration(
     }
 }
 
+/// A 422: `value` of `param` is not available here.
+pub fn not_available(param: &str, value: &str) -> AppError {
+    unsupported(
+        param,
+        format!("`{value}` is not available on this model's channel"),
+    )
+}
+
+/// `value` when `allowed` has it, else a 422 listing what is.
+pub fn one_of<'a>(param: &str, value: &'a str, allowed: &[&str]) -> Result<&'a str, AppError> {
+    if allowed.contains(&value) {
+        return Ok(value);
+    }
+    let msg = format!(
+        "`{value}` is not available on this model's channel; available: {}",
+        allowed.join(", ")
+    );
+    Err(unsupported(param, msg))
+}
+
+/// The aspect ratio to send: none for `auto`, else one of `allowed`.
+pub fn ratio<'a>(req: &'a UnifiedRequest, allowed: &[&str]) -> Result<Option<&'a str>, AppError> {
+    match req.aspect_ratio.as_str() {
+        "auto" | "" => Ok(None),
+        r => one_of("aspect_ratio", r, allowed).map(Some),
+    }
+}
+
+/// Refuse `generate_audio: false` where the upstream always makes sound.
+pub fn sound_on(req: &UnifiedRequest) -> Result<(), AppError> {
+    match req.generate_audio {
+        true => Ok(()),
+        false => Err(unsupported(
+            "generate_audio",
+            "this model's channel always generates audio; send generate_audio: true",
+        )),
+    }
+}
+
+/// A route naming an upstream model this adapter does not know.
+pub fn unknown_model() -> AppError {
+    unsupported(
+        "model",
+        "this model's channel does not know the upstream model",
+    )
+}
+
+/// Refuse `generate_audio: true` where the upstream makes silent videos only.
+pub fn silent(req: &UnifiedRequest) -> Result<(), AppError> {
+    match req.generate_audio {
+        true => Err(unsupported(
+            "generate_audio",
+            "this model's channel makes silent videos only",
+        )),
+        false => Ok(()),
+    }
+}
+
+/// No reference videos or audio (image and text upstreams).
+pub fn no_media(req: &UnifiedRequest) -> Result<(), AppError> {
+    at_most("video_urls", &req.video_urls, 0, "videos")?;
+    at_most("audio_urls", &req.audio_urls, 0, "audio clips")
+}
+
+/// At most this many reference images, videos and audio clips.
+pub fn references(
+    req: &UnifiedRequest,
+    [images, videos, audios]: [usize; 3],
+) -> Result<(), AppError> {
+    at_most("image_urls", &req.image_urls, images, "reference images")?;
+    at_most("video_urls", &req.video_urls, videos, "reference videos")?;
+    at_most(
+        "audio_urls",
+        &req.audio_urls,
+        audios,
+        "reference audio clips",
+    )
+}
+
+/// At most `max` frames: the first, and the last where `max` is 2.
+pub fn frames(req: &UnifiedRequest, max: usize) -> Result<(), AppError> {
+    let what = if max > 1 {
+        "images (first and last frame)"
+    } else {
+        "images (one first frame)"
+    };
+    at_most("image_urls", &req.image_urls, max, what)
+}
+
+/// At most `max` characters (as the upstream counts them) in the prompt.
+pub fn prompt_max(count: usize, max: usize) -> Result<(), AppError> {
+    if count > max {
+        let msg =
+            format!("the prompt is longer than this model's channel accepts ({max} characters)");
+        return Err(unsupported("prompt", msg));
+    }
+    Ok(())
+}
+
 /// At most `max` assets of a kind.
 pub fn at_most(param: &str, urls: &[String], max: usize, what: &str) -> Result<(), AppError> {
     if urls.len() > max {
@@ -74,8 +173,10 @@ pub fn ordinal(n: u32) -> String {
 
 /// Table-driven mapping tests shared by every adapter.
 #[cfg(test)]
+#[rustfmt::skip]
 pub mod table {
     use super::*;
+    use crate::providers::{PollOutcome, ProviderError};
     use serde_json::Value;
 
     pub enum Expect {
@@ -87,6 +188,31 @@ pub mod table {
         Refused(&'static str),
     }
 
+    /// What a poll answer must map to.
+    pub enum Want {
+        Is(PollOutcome),
+        Url(&'static str),
+        Code(&'static str),
+        /// A `BadResponse` (polled again).
+        Bad,
+        /// An error saying this.
+        Says(&'static str),
+    }
+
+    /// One row per poll answer: `read` maps it as `Want` says.
+    pub fn answers(read: impl Fn(&Value) -> Result<PollOutcome, ProviderError>, rows: Vec<(Value, Want)>) {
+        for (v, want) in rows {
+            let got = read(&v);
+            match want {
+                Want::Is(o) => assert_eq!(got, Ok(o), "{v}"),
+                Want::Url(u) => assert!(matches!(&got, Ok(PollOutcome::Succeeded(r)) if r[0].url == u), "{v}: {got:?}"),
+                Want::Code(c) => assert!(matches!(&got, Ok(PollOutcome::Failed { code, .. }) if code == c), "{v}: {got:?}"),
+                Want::Bad => assert!(matches!(got, Err(ProviderError::BadResponse { .. })), "{v}: {got:?}"),
+                Want::Says(m) => assert!(got.as_ref().is_err_and(|e| e.to_string().contains(m)), "{v}: {got:?}"),
+            }
+        }
+    }
+
     pub struct Case {
         pub name: &'static str,
         pub model: &'static str,
@@ -94,35 +220,16 @@ pub mod table {
         pub expect: Expect,
     }
 
-    pub fn case(
-        name: &'static str,
-        model: &'static str,
-        mutate: fn(&mut UnifiedRequest),
-        expect: Expect,
-    ) -> Case {
-        Case {
-            name,
-            model,
-            mutate,
-            expect,
-        }
+    pub fn case(name: &'static str, model: &'static str, mutate: fn(&mut UnifiedRequest), expect: Expect) -> Case {
+        Case { name, model, mutate, expect }
     }
 
     /// A plain 720p text-to-video request, 5 s, 16:9, silent.
     pub fn base() -> UnifiedRequest {
         UnifiedRequest {
-            kind: "text-to-video".into(),
-            prompt: "a fox".into(),
-            image_urls: vec![],
-            video_urls: vec![],
-            audio_urls: vec![],
-            resolution: "720p".into(),
-            duration: Some(5),
-            seconds: 5,
-            aspect_ratio: "16:9".into(),
-            generate_audio: false,
-            end_user_id: None,
-            callback_url: None,
+            kind: "text-to-video".into(), prompt: "a fox".into(), image_urls: vec![], video_urls: vec![], audio_urls: vec![],
+            resolution: "720p".into(), duration: Some(5), seconds: 5, aspect_ratio: "16:9".into(), generate_audio: false,
+            end_user_id: None, callback_url: None,
         }
     }
 
@@ -131,11 +238,7 @@ pub mod table {
     }
 
     /// Like [`run`], from another starting request.
-    pub fn run_from(
-        start: UnifiedRequest,
-        cases: Vec<Case>,
-        build: impl Fn(&str, &UnifiedRequest) -> Result<Value, AppError>,
-    ) {
+    pub fn run_from(start: UnifiedRequest, cases: Vec<Case>, build: impl Fn(&str, &UnifiedRequest) -> Result<Value, AppError>) {
         for c in cases {
             let mut r = start.clone();
             (c.mutate)(&mut r);
@@ -160,28 +263,14 @@ pub mod table {
 }
 
 #[cfg(test)]
+#[rustfmt::skip]
 mod tests {
     use super::*;
-
-    fn req(duration: Option<u32>, seconds: u32) -> UnifiedRequest {
-        UnifiedRequest {
-            kind: "text-to-video".into(),
-            prompt: "p".into(),
-            image_urls: vec![],
-            video_urls: vec![],
-            audio_urls: vec![],
-            resolution: "720p".into(),
-            duration,
-            seconds,
-            aspect_ratio: "auto".into(),
-            generate_audio: false,
-            end_user_id: None,
-            callback_url: None,
-        }
-    }
+    use table::base;
 
     #[test]
     fn auto_sends_the_billed_seconds_only_when_valid() {
+        let req = |duration, seconds| UnifiedRequest { duration, seconds, ..base() };
         let v = |d| d == 5 || d == 10;
         assert_eq!(duration(&req(None, 5), v).unwrap(), Some(5));
         assert_eq!(duration(&req(None, 6), v).unwrap(), None);

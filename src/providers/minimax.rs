@@ -3,12 +3,10 @@
 //! short-lived `download_url`. Errors come inside `base_resp` (often with HTTP 200).
 //! The stored result is the file id; every mirroring attempt retrieves a fresh URL.
 
-use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
-};
+use super::generic::{Adapter, Answer, Call, Ctx, Describe, failed, missing, video};
 use super::http::{self, Stage, str_at};
-use super::mapping::{self, unsupported};
-use super::{ByteStream, PollOutcome, ProviderError, SubmitJob};
+use super::mapping::{self, not_available, unsupported};
+use super::{ByteStream, PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -28,44 +26,30 @@ enum Series {
     Legacy,
 }
 
+/// What one model can do: the series, text, image, a last frame (Hailuo-02), 512P for one
+/// image (Hailuo-02), a subject reference (S2V-01).
 #[derive(Debug, Clone, Copy)]
 struct Profile {
     series: Series,
     t2v: bool,
     i2v: bool,
-    /// First + last frame (Hailuo-02).
     last_frame: bool,
-    /// 512P for single-image I2V (Hailuo-02).
     p512: bool,
-    /// Subject reference (S2V-01).
     subject: bool,
 }
 
+#[rustfmt::skip]
 fn profile(model: &str) -> Profile {
-    let hailuo = |t2v, i2v, last_frame, p512| Profile {
-        series: Series::Hailuo,
-        t2v,
-        i2v,
-        last_frame,
-        p512,
-        subject: false,
-    };
-    let legacy = |t2v, i2v, subject| Profile {
-        series: Series::Legacy,
-        t2v,
-        i2v,
-        last_frame: false,
-        p512: false,
-        subject,
-    };
+    let p = |series, t2v, i2v, last_frame, p512, subject| Profile { series, t2v, i2v, last_frame, p512, subject };
+    use Series::{Hailuo, Legacy};
     match model {
-        "MiniMax-Hailuo-2.3-Fast" => hailuo(false, true, false, false),
-        "MiniMax-Hailuo-02" => hailuo(true, true, true, true),
-        m if m.starts_with("T2V-01") => legacy(true, false, false),
-        m if m.starts_with("I2V-01") => legacy(false, true, false),
-        "S2V-01" => legacy(false, false, true),
+        "MiniMax-Hailuo-2.3-Fast" => p(Hailuo, false, true, false, false, false),
+        "MiniMax-Hailuo-02" => p(Hailuo, true, true, true, true, false),
+        m if m.starts_with("T2V-01") => p(Legacy, true, false, false, false, false),
+        m if m.starts_with("I2V-01") => p(Legacy, false, true, false, false, false),
+        "S2V-01" => p(Legacy, false, false, false, false, true),
         // MiniMax-Hailuo-2.3 and newer Hailuo models.
-        _ => hailuo(true, true, false, false),
+        _ => p(Hailuo, true, true, false, false, false),
     }
 }
 
@@ -80,27 +64,15 @@ pub fn rewrite_prompt(prompt: &str, kind: &str) -> String {
 
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
     let p = profile(model);
-    mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-    mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+    mapping::no_media(req)?;
     mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
-    if req.generate_audio {
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel makes silent videos only",
-        ));
-    }
+    mapping::silent(req)?;
     let mut body = json!({
         "model": model,
         "prompt": rewrite_prompt(&req.prompt, &req.kind),
         "prompt_optimizer": true,
         "aigc_watermark": false,
     });
-    let type_refused = || {
-        unsupported(
-            "type",
-            format!("{} is not available on this model's channel", req.kind),
-        )
-    };
     match req.kind.as_str() {
         "text-to-video" if p.t2v => {
             if !matches!(req.aspect_ratio.as_str(), "auto" | "" | "16:9") {
@@ -126,7 +98,7 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
             body["subject_reference"] =
                 json!([{"type": "character", "image": [req.image_urls[0]]}]);
         }
-        _ => return Err(type_refused()),
+        other => return Err(not_available("type", other)),
     }
     let single_image_i2v = req.kind == "image-to-video" && req.image_urls.len() == 1;
     let resolution = match (p.series, req.resolution.as_str()) {
@@ -134,12 +106,7 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
         (Series::Hailuo, "720p") => "768P",
         (Series::Hailuo, "1080p") => "1080P",
         (Series::Hailuo, "480p") if p.p512 && single_image_i2v => "512P",
-        (_, other) => {
-            return Err(unsupported(
-                "resolution",
-                format!("{other} is not available on this model's channel"),
-            ));
-        }
+        (_, other) => return Err(not_available("resolution", other)),
     };
     body["resolution"] = json!(resolution);
     let valid = |d: u32| match p.series {
@@ -168,9 +135,7 @@ fn base_error(code: i64, msg: &str, stage: Stage) -> ProviderError {
             retry_after: None,
         },
         1004 | 2049 | 1008 => ProviderError::channel(format!("minimax_{code}"), msg),
-        _ if stage != Stage::Submit => ProviderError::BadResponse {
-            message: format!("upstream error {code}: {msg}"),
-        },
+        _ if stage != Stage::Submit => ProviderError::bad(format!("upstream error {code}: {msg}")),
         1026 => ProviderError::final_error("input_sensitive", msg),
         2013 => ProviderError::final_error("invalid_parameters", msg),
         other => ProviderError::final_error(format!("minimax_{other}"), msg),
@@ -195,40 +160,35 @@ fn checked(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
             &str_at(&v, &["base_resp", "status_msg"]).unwrap_or_default(),
             stage,
         )),
-        None => Err(ProviderError::BadResponse {
-            message: "answer without base_resp".into(),
-        }),
+        None => Err(ProviderError::bad("answer without base_resp")),
     }
 }
 
-/// Map a query answer to an outcome.
+const ANSWER: Answer = Answer {
+    words: [
+        &["Preparing", "Queueing"],
+        &["Processing"],
+        &["Success"],
+        &["Fail"],
+    ],
+    failure: Some(|v| {
+        let code = match v.pointer("/base_resp/status_code").and_then(Value::as_i64) {
+            Some(1026) => "input_sensitive",
+            Some(1027) => "output_sensitive",
+            _ => "generation_failed",
+        };
+        let msg = str_at(v, &["base_resp", "status_msg"]).filter(|m| m != "success");
+        failed(Some(code.into()), msg)
+    }),
+    ..Answer::DEFAULT
+};
+
+/// Map a query answer to an outcome: the file id, or why it failed (in `base_resp`).
 pub fn parse_query(v: &Value, credential: Option<&str>) -> Result<PollOutcome, ProviderError> {
-    let table = [
-        ("Preparing", Phase::Queued),
-        ("Queueing", Phase::Queued),
-        ("Processing", Phase::Running),
-        ("Success", Phase::Succeeded),
-        ("Fail", Phase::Failed),
-    ];
-    Ok(match parse_status(v, &["status"], &table)? {
-        Phase::Succeeded => {
-            let file = str_at(v, &["file_id"]).ok_or_else(|| missing("file_id"))?;
-            video(
-                format!("{FILE_SCHEME}{}", http::safe_id(&file)?),
-                None,
-                credential,
-            )
-        }
-        Phase::Failed => {
-            let code = match v.pointer("/base_resp/status_code").and_then(Value::as_i64) {
-                Some(1026) => "input_sensitive",
-                Some(1027) => "output_sensitive",
-                _ => "generation_failed",
-            };
-            let msg = str_at(v, &["base_resp", "status_msg"]).filter(|m| m != "success");
-            failed(Some(code.into()), msg)
-        }
-        p => simple(p).expect("simple phase"),
+    ANSWER.read_with(v, |v| {
+        let file = str_at(v, &["file_id"]).ok_or_else(|| missing("file_id"))?;
+        let url = format!("{FILE_SCHEME}{}", http::safe_id(&file)?);
+        Ok(video(url, None, credential))
     })
 }
 
@@ -239,28 +199,14 @@ pub struct MiniMax;
 impl Describe for MiniMax {
     const KIND: &'static str = "minimax";
     const ID_AT: &'static [&'static str] = &["task_id"];
+    const POLL: &'static str = "/v1/query/video_generation?task_id={id}";
 
     fn from_config(_: &ProviderConfig) -> Result<MiniMax, AppError> {
         Ok(MiniMax)
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(model, req).map(|_| ())
-    }
-
-    async fn submit_call(
-        &self,
-        _: &Adapter<Self>,
-        job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError> {
-        let body = build_body(job.upstream_model, job.request).map_err(invalid)?;
-        Ok(Call::post("/v1/video_generation", body))
-    }
-
-    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
-        Ok(Call::get(format!(
-            "/v1/query/video_generation?task_id={id}"
-        )))
+    fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        Ok(Call::post("/v1/video_generation", build_body(model, req)?))
     }
 
     fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
@@ -285,21 +231,17 @@ impl Describe for MiniMax {
         a: &Adapter<Self>,
         result: &ResultRef,
     ) -> Result<ByteStream, ProviderError> {
+        let file = result.url.strip_prefix(FILE_SCHEME);
         let file =
-            result
-                .url
-                .strip_prefix(FILE_SCHEME)
-                .ok_or_else(|| ProviderError::BadResponse {
-                    message: "unexpected stored result".into(),
-                })?;
-        let file = http::safe_id(file)?;
+            http::safe_id(file.ok_or_else(|| ProviderError::bad("unexpected stored result"))?)?;
         let cred = a.keys.get(result.credential.as_deref())?;
         let call = Call::get(format!("/v1/files/retrieve?file_id={file}"));
         let v = a.call(cred, call, Stage::Download).await?;
-        let url =
-            str_at(&v, &["file", "download_url"]).ok_or_else(|| missing("file.download_url"))?;
+        let url = str_at(&v, &["file", "download_url"]);
         // A signed CDN URL: no credentials go with it.
-        a.kit.download(&url, &[], None).await
+        a.kit
+            .download(&url.ok_or_else(|| missing("file.download_url"))?, &[], None)
+            .await
     }
 
     // No free listing call: query a task id that cannot exist. Any answer other than an
@@ -320,7 +262,7 @@ impl Describe for MiniMax {
 #[rustfmt::skip]
 mod tests {
     use super::*;
-    use crate::providers::mapping::table::{Expect::*, base, case, run_from};
+    use crate::providers::mapping::table::{Expect::*, Want::*, answers, base, case, run_from};
 
     const H23: &str = "MiniMax-Hailuo-2.3";
     const H02: &str = "MiniMax-Hailuo-02";
@@ -357,64 +299,32 @@ mod tests {
             case("videos", "S2V-01", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
         ];
         // Hailuo clips are 6 or 10 seconds.
-        run_from(
-            UnifiedRequest {
-                duration: Some(6),
-                seconds: 6,
-                ..base()
-            },
-            cases,
-            build_body,
-        );
+        run_from(UnifiedRequest { duration: Some(6), seconds: 6, ..base() }, cases, build_body);
     }
 
     #[test]
     fn base_resp_codes_by_stage() {
-        assert!(matches!(
-            base_error(1002, "", Stage::Submit),
-            ProviderError::Retryable { .. }
-        ));
-        assert!(matches!(
-            base_error(1001, "", Stage::Submit),
-            ProviderError::Ambiguous { .. }
-        ));
-        assert!(matches!(
-            base_error(1001, "", Stage::Poll),
-            ProviderError::Retryable { .. }
-        ));
-        assert!(matches!(
-            base_error(2049, "", Stage::Submit),
-            ProviderError::Channel { .. }
-        ));
-        assert!(matches!(
-            base_error(1008, "", Stage::Submit),
-            ProviderError::Channel { .. }
-        ));
+        for (code, stage, want) in [
+            (1002, Stage::Submit, "Retryable"), (1001, Stage::Submit, "Ambiguous"), (1001, Stage::Poll, "Retryable"),
+            (2049, Stage::Submit, "Channel"), (1008, Stage::Submit, "Channel"), (2013, Stage::Poll, "BadResponse"),
+        ] {
+            assert!(format!("{:?}", base_error(code, "", stage)).starts_with(want), "{code} {stage:?}");
+        }
         assert!(matches!(base_error(1026, "", Stage::Submit), ProviderError::Final { ref code, .. } if code == "input_sensitive"));
-        assert!(matches!(
-            base_error(2013, "", Stage::Poll),
-            ProviderError::BadResponse { .. }
-        ));
     }
 
     #[test]
     fn statuses_map_to_outcomes() {
-        let ok = json!({"base_resp": {"status_code": 0, "status_msg": "success"}});
-        let with = |s: &str| {
-            let mut v = ok.clone();
-            v["status"] = json!(s);
-            v
-        };
-        assert_eq!(parse_query(&with("Preparing"), None).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_query(&with("Queueing"), None).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_query(&with("Processing"), None).unwrap(), PollOutcome::Running);
+        let with = |s: &str| json!({"status": s, "base_resp": {"status_code": 0, "status_msg": "success"}});
         let mut done = with("Success");
         done["file_id"] = json!("241342648594580");
-        assert!(
-            matches!(parse_query(&done, Some("k")).unwrap(), PollOutcome::Succeeded(ref r) if r[0].url == "minimax-file:241342648594580" && r[0].credential.as_deref() == Some("k"))
-        );
-        let failed = json!({"status": "Fail", "base_resp": {"status_code": 1027, "status_msg": "output new_sensitive"}});
-        assert_eq!(parse_query(&failed, None).unwrap(), PollOutcome::Failed { code: "output_sensitive".into(), message: "output new_sensitive".into() });
-        assert!(parse_query(&with("Paused"), None).is_err());
+        answers(|v| parse_query(v, Some("k")), vec![
+            (with("Preparing"), Is(PollOutcome::Queued)),
+            (with("Queueing"), Is(PollOutcome::Queued)),
+            (with("Processing"), Is(PollOutcome::Running)),
+            (done, Is(video("minimax-file:241342648594580".into(), None, Some("k")))),
+            (json!({"status": "Fail", "base_resp": {"status_code": 1027, "status_msg": "output new_sensitive"}}), Is(PollOutcome::Failed { code: "output_sensitive".into(), message: "output new_sensitive".into() })),
+            (with("Paused"), Bad),
+        ]);
     }
 }

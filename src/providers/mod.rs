@@ -107,6 +107,13 @@ impl ProviderError {
         }
     }
 
+    /// An answer we could not understand (see [`ProviderError::BadResponse`]).
+    pub fn bad(message: impl Into<String>) -> Self {
+        Self::BadResponse {
+            message: message.into(),
+        }
+    }
+
     pub fn channel(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Channel {
             code: code.into(),

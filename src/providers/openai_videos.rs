@@ -3,11 +3,9 @@
 //! `GET /videos/{id}/content` with the key. The Sora API itself closed; LiteLLM, new-api
 //! and other gateways serve this shape, so the base URL is the operator's.
 
-use super::generic::{
-    Adapter, Body, Call, Ctx, Describe, Phase, failed, invalid, parse_status, simple, video,
-};
-use super::http::{self, Stage, str_at};
-use super::mapping::{self, unsupported};
+use super::generic::{Adapter, Answer, Body, Call, Ctx, Describe, Test, choice, invalid, video};
+use super::http::{self, str_at};
+use super::mapping::{self, not_available};
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
@@ -18,6 +16,11 @@ use serde_json::{Value, json};
 
 /// Largest input reference uploaded as a file (the spec allows 20 MB as a data URL).
 const DEFAULT_MAX_IMAGE_BYTES: u64 = 16 * 1024 * 1024;
+
+const ANSWER: Answer = Answer {
+    words: [&["queued"], &["in_progress"], &["completed"], &["failed"]],
+    ..Answer::DEFAULT
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -40,43 +43,24 @@ pub fn rewrite_prompt(prompt: &str) -> String {
 }
 
 pub fn build_fields(model: &str, req: &UnifiedRequest) -> Result<Fields, AppError> {
-    mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-    mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+    mapping::no_media(req)?;
     mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
     let reference = match req.kind.as_str() {
         "text-to-video" => None,
         "image-to-video" => {
-            mapping::at_most("image_urls", &req.image_urls, 1, "images (one first frame)")?;
+            mapping::frames(req, 1)?;
             req.image_urls.first().cloned()
         }
-        other => {
-            return Err(unsupported(
-                "type",
-                format!("{other} is not available on this model's channel"),
-            ));
-        }
+        other => return Err(not_available("type", other)),
     };
-    if !req.generate_audio {
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel always generates audio; send generate_audio: true",
-        ));
-    }
+    mapping::sound_on(req)?;
     let mut text = vec![
         ("model", model.to_string()),
         ("prompt", rewrite_prompt(&req.prompt)),
     ];
     // Sizes from the spec: 720p for every model, 1792x1024 ("1080p") on -pro models only.
-    let pro = model.contains("pro");
-    match req.resolution.as_str() {
-        "720p" => {}
-        "1080p" if pro => {}
-        other => {
-            return Err(unsupported(
-                "resolution",
-                format!("{other} is not available on this model's channel"),
-            ));
-        }
+    if !(req.resolution == "720p" || req.resolution == "1080p" && model.contains("pro")) {
+        return Err(not_available("resolution", &req.resolution));
     }
     let size = match (req.resolution.as_str(), req.aspect_ratio.as_str()) {
         // 720p `auto` leaves the upstream default (or the reference image) in charge.
@@ -85,12 +69,7 @@ pub fn build_fields(model: &str, req: &UnifiedRequest) -> Result<Fields, AppErro
         ("720p", "9:16") => Some("720x1280"),
         (_, "auto" | "" | "16:9") => Some("1792x1024"),
         (_, "9:16") => Some("1024x1792"),
-        (_, other) => {
-            return Err(unsupported(
-                "aspect_ratio",
-                format!("{other} is not available; use 16:9 or 9:16"),
-            ));
-        }
+        (_, other) => return Err(not_available("aspect_ratio", other)),
     };
     if let Some(s) = size {
         text.push(("size", s.to_string()));
@@ -107,33 +86,10 @@ pub fn parse_video(
     content_url: &str,
     credential: Option<&str>,
 ) -> Result<PollOutcome, ProviderError> {
-    let table = [
-        ("queued", Phase::Queued),
-        ("in_progress", Phase::Running),
-        ("completed", Phase::Succeeded),
-        ("failed", Phase::Failed),
-    ];
-    Ok(match parse_status(v, &["status"], &table)? {
-        Phase::Succeeded => {
-            let secs = str_at(v, &["seconds"]).and_then(|s| s.parse().ok());
-            video(content_url.to_string(), secs, credential)
-        }
-        Phase::Failed => failed(
-            str_at(v, &["error", "code"]),
-            str_at(v, &["error", "message"]),
-        ),
-        p => simple(p).expect("simple phase"),
+    ANSWER.read_with(v, |v| {
+        let secs = str_at(v, &["seconds"]).and_then(|s| s.parse().ok());
+        Ok(video(content_url.to_string(), secs, credential))
     })
-}
-
-fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-    let v = reply.value();
-    let code = str_at(&v, &["error", "code"]).or_else(|| str_at(&v, &["error", "type"]));
-    let message = str_at(&v, &["error", "message"]);
-    if code.as_deref() == Some("insufficient_quota") {
-        return ProviderError::channel("insufficient_quota", "the channel's quota is used up");
-    }
-    reply.error(stage, code, message)
 }
 
 /// An OpenAI-Videos-compatible upstream, described for the [generic adapter](super::generic).
@@ -149,18 +105,18 @@ impl Describe for OpenAiVideos {
     const DOWNLOAD_AUTH: bool = true;
     const DOWNLOAD_HEADERS: &'static [(&'static str, &'static str)] =
         &[("accept", "application/binary")];
+    const POLL: &'static str = "/videos/{id}";
+    const TEST: Option<Test> = Test::get("/videos?limit=1", "listed videos");
+    const ERROR_CODE: &'static [&'static [&'static str]] =
+        &[&["error", "code"], &["error", "type"]];
+    const CHANNEL_CODES: &'static [&'static str] = &["insufficient_quota"];
 
     fn from_config(cfg: &ProviderConfig) -> Result<OpenAiVideos, AppError> {
-        let format = match cfg.settings.get("body").and_then(Value::as_str) {
-            None | Some("multipart") => BodyFormat::Multipart,
-            Some("json") => BodyFormat::Json,
-            Some(other) => {
-                return Err(AppError::invalid(
-                    "settings.body",
-                    format!("`{other}` is not multipart or json"),
-                ));
-            }
-        };
+        let formats = [
+            ("multipart", BodyFormat::Multipart),
+            ("json", BodyFormat::Json),
+        ];
+        let format = choice(cfg, "body", &formats)?.unwrap_or(BodyFormat::Multipart);
         let max = cfg.settings.get("max_image_bytes").and_then(Value::as_u64);
         Ok(OpenAiVideos {
             format,
@@ -168,8 +124,17 @@ impl Describe for OpenAiVideos {
         })
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_fields(model, req).map(|_| ())
+    fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        let fields = build_fields(model, req)?;
+        let mut body: serde_json::Map<String, Value> = fields
+            .text
+            .into_iter()
+            .map(|(k, v)| (k.into(), json!(v)))
+            .collect();
+        if let Some(u) = fields.reference {
+            body.insert("input_reference".into(), json!({"image_url": u}));
+        }
+        Ok(Call::post("/videos", Value::Object(body)))
     }
 
     async fn submit_call(
@@ -177,65 +142,37 @@ impl Describe for OpenAiVideos {
         a: &Adapter<Self>,
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
+        if self.format == BodyFormat::Json {
+            return self
+                .request(job.upstream_model, job.request, job.task_id)
+                .map_err(invalid);
+        }
         let fields = build_fields(job.upstream_model, job.request).map_err(invalid)?;
-        let body = match self.format {
-            BodyFormat::Json => {
-                let mut body = json!({});
-                for (k, v) in &fields.text {
-                    body[*k] = json!(v);
-                }
-                if let Some(u) = &fields.reference {
-                    body["input_reference"] = json!({"image_url": u});
-                }
-                return Ok(Call::post("/videos", body));
-            }
-            BodyFormat::Multipart => {
-                let mut form = reqwest::multipart::Form::new();
-                for (k, v) in fields.text {
-                    form = form.text(k, v);
-                }
-                if let Some(u) = &fields.reference {
-                    let asset = a.kit.fetch_asset(u, self.max_image_bytes).await?;
-                    let ext = asset.mime.trim_start_matches("image/").to_string();
-                    let part = reqwest::multipart::Part::bytes(asset.bytes)
-                        .file_name(format!("reference.{ext}"))
-                        .mime_str(&asset.mime)
-                        .map_err(|_| {
-                            ProviderError::final_error(
-                                "invalid_asset",
-                                "the image type is not valid",
-                            )
-                        })?;
-                    form = form.part("input_reference", part);
-                }
-                Body::Form(form)
-            }
-        };
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields.text {
+            form = form.text(k, v);
+        }
+        if let Some(u) = &fields.reference {
+            let asset = a.kit.fetch_asset(u, self.max_image_bytes).await?;
+            let ext = asset.mime.trim_start_matches("image/").to_string();
+            let part = reqwest::multipart::Part::bytes(asset.bytes)
+                .file_name(format!("reference.{ext}"))
+                .mime_str(&asset.mime)
+                .map_err(|_| {
+                    ProviderError::final_error("invalid_asset", "the image type is not valid")
+                })?;
+            form = form.part("input_reference", part);
+        }
+        let call = Call::get("/videos").method(reqwest::Method::POST);
         Ok(Call {
-            body,
-            ..Call::get("/videos").method(reqwest::Method::POST)
+            body: Body::Form(form),
+            ..call
         })
-    }
-
-    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
-        Ok(Call::get(format!("/videos/{id}")))
     }
 
     fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
         let content = http::join(ctx.base, &format!("/videos/{}/content", ctx.upstream_id));
         parse_video(v, &content, Some(ctx.credential))
-    }
-
-    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        error(reply, stage)
-    }
-
-    fn test_call(&self) -> Option<Call> {
-        Some(Call::get("/videos?limit=1"))
-    }
-
-    fn tested(&self, answers: &[Value]) -> String {
-        format!("listed videos with {} key(s)", answers.len())
     }
 }
 
@@ -243,20 +180,15 @@ impl Describe for OpenAiVideos {
 #[rustfmt::skip]
 mod tests {
     use super::*;
-    use crate::providers::mapping::table::{Expect::*, base, case, run_from};
+    use crate::providers::mapping::table::{Expect::*, Want::*, answers, base, case, run_from};
 
     fn as_json(m: &str, r: &UnifiedRequest) -> Result<Value, AppError> {
-        build_fields(m, r).map(|f| {
-            let mut v: serde_json::Map<String, Value> = f
-                .text
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), json!(v)))
-                .collect();
-            if let Some(u) = f.reference {
-                v.insert("input_reference".into(), json!(u));
-            }
-            Value::Object(v)
-        })
+        let call = OpenAiVideos { format: BodyFormat::Json, max_image_bytes: 1 }.request(m, r, "t")?;
+        let Body::Json(mut v) = call.body else { panic!("JSON") };
+        if let Some(u) = v.pointer("/input_reference/image_url").cloned() {
+            v["input_reference"] = u;
+        }
+        Ok(v)
     }
 
     #[test]
@@ -282,31 +214,19 @@ mod tests {
             case("references", "sora-2", |r| { r.kind = "reference-to-video".into(); r.image_urls = vec!["https://x/1".into()]; }, Refused("type")),
             case("video", "sora-2", |r| { r.kind = "reference-to-video".into(); r.video_urls = vec!["https://x/v".into()]; }, Refused("video_urls")),
         ];
-        let start = UnifiedRequest {
-            duration: Some(8),
-            seconds: 8,
-            generate_audio: true,
-            ..base()
-        };
+        let start = UnifiedRequest { duration: Some(8), seconds: 8, generate_audio: true, ..base() };
         run_from(start, cases, as_json);
     }
 
     #[test]
     fn statuses_map_to_outcomes() {
         let c = "https://gw/v1/videos/video_1/content";
-        assert_eq!(parse_video(&json!({"status": "queued"}), c, None).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_video(&json!({"status": "in_progress", "progress": 42}), c, None).unwrap(), PollOutcome::Running);
-        let done = parse_video(
-            &json!({"status": "completed", "seconds": "8"}),
-            c,
-            Some("k"),
-        )
-        .unwrap();
-        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == c && r[0].credential.as_deref() == Some("k") && r[0].duration_seconds == Some(8)));
-        assert_eq!(
-            parse_video(&json!({"status": "failed", "error": {"code": "moderation_blocked", "message": "no"}}), c, None).unwrap(),
-            PollOutcome::Failed { code: "moderation_blocked".into(), message: "no".into() }
-        );
-        assert!(parse_video(&json!({"status": "cancelled"}), c, None).is_err());
+        answers(|v| parse_video(v, c, Some("k")), vec![
+            (json!({"status": "queued"}), Is(PollOutcome::Queued)),
+            (json!({"status": "in_progress", "progress": 42}), Is(PollOutcome::Running)),
+            (json!({"status": "completed", "seconds": "8"}), Is(video(c.into(), Some(8), Some("k")))),
+            (json!({"status": "failed", "error": {"code": "moderation_blocked", "message": "no"}}), Is(PollOutcome::Failed { code: "moderation_blocked".into(), message: "no".into() })),
+            (json!({"status": "cancelled"}), Bad),
+        ]);
     }
 }

@@ -8,8 +8,7 @@
 //! names ([`InputMapping`]), so a new model needs no release.
 
 use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, invalid, missing, parse_status, reported, simple, units,
-    video,
+    Adapter, Answer, CANCELLED, Call, Ctx, Describe, Test, first, invalid, missing, units, video,
 };
 use super::http::{self, Stage, str_at};
 use super::input_mapping::{self, InputMapping, output_url};
@@ -127,83 +126,50 @@ pub fn failure_code(error: &str) -> String {
         .unwrap_or_else(|| "prediction_failed".into())
 }
 
-fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-    let v = reply.value();
-    let detail = str_at(&v, &["detail"]);
-    let title = str_at(&v, &["title"]);
-    if reply.status == 429 && reply.retry_after().is_none() {
-        let message = detail.clone().unwrap_or_else(|| "throttled".into());
-        return ProviderError::Retryable {
-            retry_after: throttle_hint(&message).or(Some(Duration::from_secs(10))),
-            message: format!("rate limited: {}", http::public_message(&message)),
-        };
-    }
-    let code = match reply.status {
-        422 => Some("invalid_input".to_string()),
-        _ => None,
-    };
-    let message = match (title, detail) {
-        (Some(t), Some(d)) => Some(format!("{t}: {d}")),
-        (t, d) => d.or(t),
-    };
-    reply.error(stage, code, message)
-}
+const ANSWER: Answer = Answer {
+    words: [&["starting"], &["processing"], &["succeeded"], &["failed"]],
+    ended: &[
+        ("canceled", CANCELLED),
+        (
+            "aborted",
+            (
+                "upstream_aborted",
+                "the prediction's deadline passed before it started",
+            ),
+        ),
+    ],
+    failure: Some(|v| {
+        let error = str_at(v, &["error"]).unwrap_or_else(|| "the model failed".into());
+        PollOutcome::Failed {
+            code: failure_code(&error),
+            message: http::public_message(&error),
+        }
+    }),
+    ..Answer::DEFAULT
+};
 
 /// Map one prediction to an outcome (`output_path`: the route's `output` setting).
 pub fn parse_prediction(
     v: &Value,
     output_path: Option<&str>,
 ) -> Result<PollOutcome, ProviderError> {
-    let table = [
-        ("starting", Phase::Queued),
-        ("processing", Phase::Running),
-        ("succeeded", Phase::Succeeded),
-        ("failed", Phase::Failed),
-        (
-            "canceled",
-            Phase::Ended(
-                "upstream_cancelled",
-                "the prediction was cancelled on the channel",
-            ),
-        ),
-        (
-            "aborted",
-            Phase::Ended(
-                "upstream_aborted",
-                "the prediction's deadline passed before it started",
-            ),
-        ),
-    ];
-    Ok(match parse_status(v, &["status"], &table)? {
-        Phase::Succeeded => {
-            let output = v.get("output").unwrap_or(&Value::Null);
-            match output_url(output, output_path) {
-                // Replicate bills compute seconds (`metrics.predict_time`), not video
-                // seconds: they are its units; the length is measured on the file.
-                Some(url) => reported(
-                    video(url, None, None),
-                    None,
-                    None,
-                    units(v.pointer("/metrics/predict_time")),
-                ),
-                None if v.get("data_removed") == Some(&Value::Bool(true)) => PollOutcome::Failed {
-                    code: "result_unavailable".into(),
-                    message: "the channel deleted the result before it could be copied".into(),
-                },
-                None => PollOutcome::Failed {
-                    code: "no_video_in_result".into(),
-                    message: "the model finished without a video in its output".into(),
-                },
-            }
-        }
-        Phase::Failed => {
-            let error = str_at(v, &["error"]).unwrap_or_else(|| "the model failed".into());
-            PollOutcome::Failed {
-                code: failure_code(&error),
-                message: http::public_message(&error),
-            }
-        }
-        p => simple(p).expect("simple phase"),
+    ANSWER.read_with(v, |v| {
+        let output = v.get("output").unwrap_or(&Value::Null);
+        Ok(match output_url(output, output_path) {
+            // Replicate bills compute seconds (`metrics.predict_time`), not video
+            // seconds: they are its units; the length is measured on the file.
+            Some(url) => first(video(url, None, None), |r| {
+                r.provider_units = units(v.pointer("/metrics/predict_time"))
+            }),
+            None if v.get("data_removed") == Some(&Value::Bool(true)) => PollOutcome::Failed {
+                code: "result_unavailable".into(),
+                message: "the channel deleted the result before it could be copied".into(),
+            },
+            None => PollOutcome::Failed {
+                code: "no_video_in_result".into(),
+                message: "the model finished without a video in its output".into(),
+            },
+        })
     })
 }
 
@@ -214,9 +180,7 @@ pub struct Replicate;
 fn prediction_id(upstream_id: &str) -> Result<&str, ProviderError> {
     let id = http::safe_id(upstream_id)?;
     if id.contains('/') {
-        return Err(ProviderError::BadResponse {
-            message: "unexpected prediction id".into(),
-        });
+        return Err(ProviderError::bad("unexpected prediction id"));
     }
     Ok(id)
 }
@@ -226,9 +190,22 @@ impl Describe for Replicate {
     const KIND: &'static str = "replicate";
     const CALLBACK: bool = true;
     const CANCEL_DONE: &'static [u16] = &[404];
+    const TEST: Option<Test> = Some(Test {
+        path: "/account",
+        says: "account(s)",
+        shows: &["username"],
+    });
 
     fn from_config(_: &ProviderConfig) -> Result<Replicate, AppError> {
         Ok(Replicate)
+    }
+
+    // The mapping is the route's: `check_route` and `submit_call` read it.
+    fn request(&self, _: &str, _: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        Err(AppError::invalid(
+            "model",
+            "a replicate route maps its own input",
+        ))
     }
 
     fn check(&self, _: &str, _: &UnifiedRequest) -> Result<(), AppError> {
@@ -241,15 +218,7 @@ impl Describe for Replicate {
         settings: &Value,
         req: &UnifiedRequest,
     ) -> Result<(), AppError> {
-        Target::parse(model).map_err(|e| {
-            tracing::warn!(error = %e, "a replicate route names an invalid model");
-            AppError::BadRequest {
-                message: "this model's route is misconfigured; the operator must fix it".into(),
-            }
-        })?;
-        input_mapping::for_route("replicate", settings)?
-            .build(req)
-            .map(|_| ())
+        input_mapping::check_route("replicate", Target::parse(model).map(|_| ()), settings, req)
     }
 
     fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {
@@ -286,33 +255,35 @@ impl Describe for Replicate {
     }
 
     fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        let output = InputMapping::from_settings(ctx.route_settings)
-            .ok()
-            .and_then(|m| m.output);
-        parse_prediction(v, output.as_deref())
+        let output = InputMapping::from_settings(ctx.route_settings).ok();
+        parse_prediction(v, output.and_then(|m| m.output).as_deref())
     }
 
     fn cancel_call(&self, id: &str, _: &str) -> Option<Call> {
-        Some(Call::post(
-            format!("/predictions/{}/cancel", prediction_id(id).ok()?),
-            json!({}),
-        ))
+        let path = format!("/predictions/{}/cancel", prediction_id(id).ok()?);
+        Some(Call::post(path, json!({})))
     }
 
     fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        error(reply, stage)
-    }
-
-    fn test_call(&self) -> Option<Call> {
-        Some(Call::get("/account"))
-    }
-
-    fn tested(&self, answers: &[Value]) -> String {
-        let names: Vec<String> = answers
-            .iter()
-            .map(|v| str_at(v, &["username"]).unwrap_or_else(|| "?".into()))
-            .collect();
-        format!("account(s): {}", names.join(", "))
+        let v = reply.value();
+        let detail = str_at(&v, &["detail"]);
+        let title = str_at(&v, &["title"]);
+        if reply.status == 429 && reply.retry_after().is_none() {
+            let message = detail.clone().unwrap_or_else(|| "throttled".into());
+            return ProviderError::Retryable {
+                retry_after: throttle_hint(&message).or(Some(Duration::from_secs(10))),
+                message: format!("rate limited: {}", http::public_message(&message)),
+            };
+        }
+        let code = match reply.status {
+            422 => Some("invalid_input".to_string()),
+            _ => None,
+        };
+        let message = match (title, detail) {
+            (Some(t), Some(d)) => Some(format!("{t}: {d}")),
+            (t, d) => d.or(t),
+        };
+        reply.error(stage, code, message)
     }
 }
 

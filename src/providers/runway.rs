@@ -6,12 +6,10 @@
 //! table ([`spec`]); resolution and aspect ratio become one pixel ratio such as `1280:720`.
 
 use super::credentials::Credential;
-use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, simple, video,
-};
-use super::http::{self, Kit, Stage, str_at};
-use super::mapping::{self, unsupported};
-use super::{PollOutcome, ProviderError, SubmitJob};
+use super::generic::{Adapter, Answer, CANCELLED, Call, Describe, Test, invalid};
+use super::http::Kit;
+use super::mapping::{self, not_available, unsupported};
+use super::{ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -32,63 +30,30 @@ const MEDIA_LIMIT: u64 = 16 * 1024 * 1024 / 4 * 3;
 /// `(resolution, aspect ratio, pixel ratio)`.
 type Ratio = (&'static str, &'static str, &'static str);
 
+#[rustfmt::skip]
 const GEN4: &[Ratio] = &[
-    ("720p", "16:9", "1280:720"),
-    ("720p", "9:16", "720:1280"),
-    ("720p", "4:3", "1104:832"),
-    ("720p", "3:4", "832:1104"),
-    ("720p", "1:1", "960:960"),
-    ("720p", "21:9", "1584:672"),
+    ("720p", "16:9", "1280:720"), ("720p", "9:16", "720:1280"), ("720p", "4:3", "1104:832"),
+    ("720p", "3:4", "832:1104"), ("720p", "1:1", "960:960"), ("720p", "21:9", "1584:672"),
 ];
 const GEN45_T2V: &[Ratio] = &[("720p", "16:9", "1280:720"), ("720p", "9:16", "720:1280")];
+#[rustfmt::skip]
 const VEO: &[Ratio] = &[
-    ("720p", "16:9", "1280:720"),
-    ("720p", "9:16", "720:1280"),
-    ("1080p", "16:9", "1920:1080"),
-    ("1080p", "9:16", "1080:1920"),
+    ("720p", "16:9", "1280:720"), ("720p", "9:16", "720:1280"),
+    ("1080p", "16:9", "1920:1080"), ("1080p", "9:16", "1080:1920"),
 ];
-/// Seedance 2 fast/mini: the 480p and 720p tiers.
-const SEEDANCE: &[Ratio] = &[
-    ("480p", "21:9", "992:432"),
-    ("480p", "16:9", "864:496"),
-    ("480p", "4:3", "752:560"),
-    ("480p", "1:1", "640:640"),
-    ("480p", "3:4", "560:752"),
-    ("480p", "9:16", "496:864"),
-    ("720p", "21:9", "1470:630"),
-    ("720p", "16:9", "1280:720"),
-    ("720p", "4:3", "1112:834"),
-    ("720p", "1:1", "960:960"),
-    ("720p", "3:4", "834:1112"),
-    ("720p", "9:16", "720:1280"),
-];
-/// Seedance 2: every tier up to 4K.
+/// Seedance 2: every tier up to 4K; fast/mini stop at 720p (the first twelve rows).
+#[rustfmt::skip]
 const SEEDANCE_HD: &[Ratio] = &[
-    ("480p", "21:9", "992:432"),
-    ("480p", "16:9", "864:496"),
-    ("480p", "4:3", "752:560"),
-    ("480p", "1:1", "640:640"),
-    ("480p", "3:4", "560:752"),
-    ("480p", "9:16", "496:864"),
-    ("720p", "21:9", "1470:630"),
-    ("720p", "16:9", "1280:720"),
-    ("720p", "4:3", "1112:834"),
-    ("720p", "1:1", "960:960"),
-    ("720p", "3:4", "834:1112"),
-    ("720p", "9:16", "720:1280"),
-    ("1080p", "21:9", "2206:946"),
-    ("1080p", "16:9", "1920:1080"),
-    ("1080p", "4:3", "1664:1248"),
-    ("1080p", "1:1", "1440:1440"),
-    ("1080p", "3:4", "1248:1664"),
-    ("1080p", "9:16", "1080:1920"),
-    ("4k", "21:9", "3840:1646"),
-    ("4k", "16:9", "3840:2160"),
-    ("4k", "4:3", "3840:2880"),
-    ("4k", "1:1", "3840:3840"),
-    ("4k", "3:4", "2880:3840"),
-    ("4k", "9:16", "2160:3840"),
+    ("480p", "21:9", "992:432"), ("480p", "16:9", "864:496"), ("480p", "4:3", "752:560"),
+    ("480p", "1:1", "640:640"), ("480p", "3:4", "560:752"), ("480p", "9:16", "496:864"),
+    ("720p", "21:9", "1470:630"), ("720p", "16:9", "1280:720"), ("720p", "4:3", "1112:834"),
+    ("720p", "1:1", "960:960"), ("720p", "3:4", "834:1112"), ("720p", "9:16", "720:1280"),
+    ("1080p", "21:9", "2206:946"), ("1080p", "16:9", "1920:1080"), ("1080p", "4:3", "1664:1248"),
+    ("1080p", "1:1", "1440:1440"), ("1080p", "3:4", "1248:1664"), ("1080p", "9:16", "1080:1920"),
+    ("4k", "21:9", "3840:1646"), ("4k", "16:9", "3840:2160"), ("4k", "4:3", "3840:2880"),
+    ("4k", "1:1", "3840:3840"), ("4k", "3:4", "2880:3840"), ("4k", "9:16", "2160:3840"),
 ];
+const SEEDANCE: &[Ratio] = SEEDANCE_HD.split_at(12).0;
 
 /// What one Runway model accepts.
 #[derive(Debug, Clone, Copy)]
@@ -110,68 +75,26 @@ pub struct ModelSpec {
 
 const D_5_10: &[u32] = &[5, 10];
 const D_2_10: &[u32] = &[2, 3, 4, 5, 6, 7, 8, 9, 10];
-const D_8: &[u32] = &[8];
 const D_4_6_8: &[u32] = &[4, 6, 8];
 // Seedance 2 on Runway: 4–12 s (unconfirmed; Ark itself allows up to 15).
 const D_4_12: &[u32] = &[4, 5, 6, 7, 8, 9, 10, 11, 12];
 
 /// The per-model table; `None` for a model this adapter does not know.
+#[rustfmt::skip]
 pub fn spec(model: &str) -> Option<ModelSpec> {
     let base = ModelSpec {
-        text_to_video: true,
-        last_frame: false,
-        references: false,
-        audio: false,
-        durations: D_5_10,
-        default_duration: 5,
-        i2v_ratios: GEN4,
-        t2v_ratios: GEN4,
-        prompt_max: 1000,
+        text_to_video: true, last_frame: false, references: false, audio: false, durations: D_5_10,
+        default_duration: 5, i2v_ratios: GEN4, t2v_ratios: GEN4, prompt_max: 1000,
     };
+    let veo = ModelSpec { default_duration: 8, i2v_ratios: VEO, t2v_ratios: VEO, ..base };
+    let seedance = |r| ModelSpec { last_frame: true, references: true, audio: true, durations: D_4_12, i2v_ratios: r, t2v_ratios: r, prompt_max: 3500, ..base };
     Some(match model {
-        "gen4_turbo" => ModelSpec {
-            text_to_video: false,
-            ..base
-        },
-        "gen4.5" => ModelSpec {
-            durations: D_2_10,
-            t2v_ratios: GEN45_T2V,
-            ..base
-        },
-        "veo3" => ModelSpec {
-            durations: D_8,
-            default_duration: 8,
-            i2v_ratios: VEO,
-            t2v_ratios: VEO,
-            ..base
-        },
-        "veo3.1" | "veo3.1_fast" => ModelSpec {
-            last_frame: true,
-            audio: true,
-            durations: D_4_6_8,
-            default_duration: 8,
-            i2v_ratios: VEO,
-            t2v_ratios: VEO,
-            ..base
-        },
-        "seedance2" | "seedance2_fast" | "seedance2_mini" => {
-            let ratios = if model == "seedance2" {
-                SEEDANCE_HD
-            } else {
-                SEEDANCE
-            };
-            ModelSpec {
-                last_frame: true,
-                references: true,
-                audio: true,
-                durations: D_4_12,
-                default_duration: 5,
-                i2v_ratios: ratios,
-                t2v_ratios: ratios,
-                prompt_max: 3500,
-                ..base
-            }
-        }
+        "gen4_turbo" => ModelSpec { text_to_video: false, ..base },
+        "gen4.5" => ModelSpec { durations: D_2_10, t2v_ratios: GEN45_T2V, ..base },
+        "veo3" => ModelSpec { durations: &[8], ..veo },
+        "veo3.1" | "veo3.1_fast" => ModelSpec { last_frame: true, audio: true, durations: D_4_6_8, ..veo },
+        "seedance2" => seedance(SEEDANCE_HD),
+        "seedance2_fast" | "seedance2_mini" => seedance(SEEDANCE),
         _ => return None,
     })
 }
@@ -209,18 +132,6 @@ pub fn fetchable(url: &str) -> bool {
         && host.parse::<std::net::IpAddr>().is_err()
 }
 
-fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-    let v = reply.value();
-    let message = str_at(&v, &["error"])
-        .or_else(|| str_at(&v, &["error", "message"]))
-        .or_else(|| str_at(&v, &["message"]));
-    let code = match reply.status {
-        400 => Some("invalid_request".to_string()),
-        _ => None,
-    };
-    reply.error(stage, code, message)
-}
-
 /// `@Image1` → plain words: Runway has no in-prompt reference syntax for video.
 pub fn rewrite_prompt(prompt: &str, kind: &str) -> String {
     references::rewrite(prompt, |k, n| match (kind, k) {
@@ -232,43 +143,22 @@ pub fn rewrite_prompt(prompt: &str, kind: &str) -> String {
 
 /// The endpoint path and body for `req`, or the 422 explaining what the model cannot do.
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Value), AppError> {
-    let s = spec(model).ok_or_else(|| {
-        unsupported(
-            "model",
-            "this model's channel does not know the upstream model",
-        )
-    })?;
+    let s = spec(model).ok_or_else(mapping::unknown_model)?;
     let prompt = rewrite_prompt(&req.prompt, &req.kind);
-    if prompt.encode_utf16().count() > s.prompt_max {
-        return Err(unsupported(
-            "prompt",
-            format!(
-                "the prompt is longer than this model's channel accepts ({} characters)",
-                s.prompt_max
-            ),
-        ));
-    }
+    mapping::prompt_max(prompt.encode_utf16().count(), s.prompt_max)?;
     let mut body = json!({"model": model, "promptText": prompt});
+    let list = |kind: Option<&str>, urls: &[String]| -> Value {
+        let item = |u: &String| match kind {
+            Some(k) => json!({"type": k, "uri": u}),
+            None => json!({"uri": u}),
+        };
+        urls.iter().map(item).collect()
+    };
     let (path, ratios) = match req.kind.as_str() {
-        "text-to-video" => {
-            if !s.text_to_video {
-                return Err(unsupported(
-                    "type",
-                    "this model's channel only animates images (image-to-video)",
-                ));
-            }
-            ("/v1/text_to_video", s.t2v_ratios)
-        }
+        "text-to-video" if s.text_to_video => ("/v1/text_to_video", s.t2v_ratios),
         "image-to-video" => {
-            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
-            let max = if s.last_frame { 2 } else { 1 };
-            let what = if s.last_frame {
-                "images (first and last frame)"
-            } else {
-                "image (the first frame)"
-            };
-            mapping::at_most("image_urls", &req.image_urls, max, what)?;
+            mapping::no_media(req)?;
+            mapping::frames(req, if s.last_frame { 2 } else { 1 })?;
             body["promptImage"] = match req.image_urls.as_slice() {
                 [one] => json!(one),
                 [first, last] => json!([
@@ -279,36 +169,20 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
             };
             ("/v1/image_to_video", s.i2v_ratios)
         }
-        "reference-to-video" => {
-            if !s.references {
-                return Err(unsupported(
-                    "type",
-                    "reference-to-video is not available on this model's channel",
-                ));
-            }
-            mapping::at_most("image_urls", &req.image_urls, 9, "reference images")?;
-            mapping::at_most("video_urls", &req.video_urls, 3, "reference videos")?;
-            mapping::at_most("audio_urls", &req.audio_urls, 3, "reference audio clips")?;
-            if !req.image_urls.is_empty() {
-                body["references"] = req.image_urls.iter().map(|u| json!({"uri": u})).collect();
-            }
-            if !req.video_urls.is_empty() {
-                body["referenceVideos"] = req
-                    .video_urls
-                    .iter()
-                    .map(|u| json!({"type": "video", "uri": u}))
-                    .collect();
-            }
-            if !req.audio_urls.is_empty() {
-                body["referenceAudio"] = req
-                    .audio_urls
-                    .iter()
-                    .map(|u| json!({"type": "audio", "uri": u}))
-                    .collect();
+        "reference-to-video" if s.references => {
+            mapping::references(req, [9, 3, 3])?;
+            for (field, kind, urls) in [
+                ("references", None, &req.image_urls),
+                ("referenceVideos", Some("video"), &req.video_urls),
+                ("referenceAudio", Some("audio"), &req.audio_urls),
+            ] {
+                if !urls.is_empty() {
+                    body[field] = list(kind, urls);
+                }
             }
             ("/v1/text_to_video", s.t2v_ratios)
         }
-        other => return Err(unsupported("type", format!("`{other}` is not supported"))),
+        other => return Err(not_available("type", other)),
     };
     // `auto` has no pixel ratio of its own: the model's landscape default at the asked
     // resolution.
@@ -321,76 +195,59 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
         .find(|(r, a, _)| *r == req.resolution && *a == aspect)
         .map(|(_, _, px)| *px)
         .ok_or_else(|| {
-            let param = if ratios.iter().any(|(r, _, _)| *r == req.resolution) {
-                "aspect_ratio"
-            } else {
-                "resolution"
+            let param = match ratios.iter().any(|(r, _, _)| *r == req.resolution) {
+                true => "aspect_ratio",
+                false => "resolution",
             };
             let offered: Vec<String> = ratios.iter().map(|(r, a, _)| format!("{r} {a}")).collect();
-            unsupported(
-                param,
-                format!(
-                    "{} at {} is not available on this model's channel; available: {}",
-                    req.resolution,
-                    aspect,
-                    offered.join(", ")
-                ),
-            )
+            let (res, offered) = (&req.resolution, offered.join(", "));
+            let msg = format!(
+                "{res} at {aspect} is not available on this model's channel; available: {offered}"
+            );
+            unsupported(param, msg)
         })?;
     body["ratio"] = json!(ratio);
     let duration =
         mapping::duration(req, |d| s.durations.contains(&d))?.unwrap_or(s.default_duration);
     body["duration"] = json!(duration);
-    if s.audio {
-        body["audio"] = json!(req.generate_audio);
-    } else if req.generate_audio {
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel cannot switch audio on",
-        ));
+    match s.audio {
+        true => body["audio"] = json!(req.generate_audio),
+        false => mapping::silent(req)?,
     }
     Ok((path, body))
 }
 
-/// Map one Runway task to an outcome.
-pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let table = [
-        // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
-        ("PENDING", Phase::Queued),
-        ("THROTTLED", Phase::Queued),
-        ("RUNNING", Phase::Running),
-        ("SUCCEEDED", Phase::Succeeded),
-        ("FAILED", Phase::Failed),
-        (
-            "CANCELLED",
-            Phase::Ended(
-                "upstream_cancelled",
-                "the task was cancelled on the channel",
-            ),
-        ),
-    ];
-    Ok(match parse_status(v, &["status"], &table)? {
-        Phase::Succeeded => {
-            let output = v.get("output").and_then(Value::as_array);
-            let url = output
-                .and_then(|o| o.iter().find_map(Value::as_str))
-                .filter(|u| !u.is_empty());
-            video(
-                url.ok_or_else(|| missing("an output URL"))?.to_string(),
-                None,
-                None,
-            )
-        }
-        Phase::Failed => failed(str_at(v, &["failureCode"]), str_at(v, &["failure"])),
-        p => simple(p).expect("simple phase"),
-    })
-}
+const ANSWER: Answer = Answer {
+    // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
+    words: [
+        &["PENDING", "THROTTLED"],
+        &["RUNNING"],
+        &["SUCCEEDED"],
+        &["FAILED"],
+    ],
+    ended: &[("CANCELLED", CANCELLED)],
+    url: &["output", "0"],
+    code: &["failureCode"],
+    message: &["failure"],
+    ..Answer::DEFAULT
+};
 
 #[async_trait]
 impl Describe for Runway {
     const KIND: &'static str = "runway";
     // 404: already gone, which is what we wanted.
     const CANCEL_DONE: &'static [u16] = &[404];
+    const POLL: &'static str = "/v1/tasks/{id}";
+    const ANSWER: Answer = ANSWER;
+    const TEST: Option<Test> = Some(Test {
+        path: "/v1/organization",
+        says: "organization reachable; credit balance per key",
+        shows: &["creditBalance"],
+    });
+    const ERROR_CODE: &'static [&'static [&'static str]] = &[];
+    const ERROR_MESSAGE: &'static [&'static [&'static str]] =
+        &[&["error"], &["error", "message"], &["message"]];
+    const STATUS_CODES: &'static [(u16, &'static str)] = &[(400, "invalid_request")];
 
     fn from_config(cfg: &ProviderConfig) -> Result<Runway, AppError> {
         let version = cfg.settings.get("runway_version").and_then(Value::as_str);
@@ -399,8 +256,9 @@ impl Describe for Runway {
         })
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(model, req).map(|_| ())
+    fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        let (path, body) = build_body(model, req)?;
+        Ok(Call::post(path, body))
     }
 
     async fn submit_call(
@@ -412,24 +270,12 @@ impl Describe for Runway {
         req.image_urls = inline(&a.kit, &req.image_urls, IMAGE_LIMIT).await?;
         req.video_urls = inline(&a.kit, &req.video_urls, MEDIA_LIMIT).await?;
         req.audio_urls = inline(&a.kit, &req.audio_urls, MEDIA_LIMIT).await?;
-        let (path, body) = build_body(job.upstream_model, &req).map_err(invalid)?;
-        Ok(Call::post(path, body))
-    }
-
-    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
-        Ok(Call::get(format!("/v1/tasks/{id}")))
-    }
-
-    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        parse_task(v)
+        self.request(job.upstream_model, &req, job.task_id)
+            .map_err(invalid)
     }
 
     fn cancel_call(&self, id: &str, _: &str) -> Option<Call> {
         Some(Call::get(format!("/v1/tasks/{id}")).method(reqwest::Method::DELETE))
-    }
-
-    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        error(reply, stage)
     }
 
     fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
@@ -438,29 +284,15 @@ impl Describe for Runway {
             ("X-Runway-Version", self.version.clone()),
         ]
     }
-
-    fn test_call(&self) -> Option<Call> {
-        Some(Call::get("/v1/organization"))
-    }
-
-    fn tested(&self, answers: &[Value]) -> String {
-        let credits: Vec<String> = answers
-            .iter()
-            .map(|v| str_at(v, &["creditBalance"]).unwrap_or_else(|| "?".into()))
-            .collect();
-        format!(
-            "organization reachable with {} key(s); credit balance: {}",
-            credits.len(),
-            credits.join(", ")
-        )
-    }
 }
 
 #[cfg(test)]
 #[rustfmt::skip]
 mod tests {
     use super::*;
-    use crate::providers::mapping::table::{Expect::*, case, run};
+    use crate::providers::PollOutcome;
+    use crate::providers::generic::video;
+    use crate::providers::mapping::table::{Expect::*, Want::*, answers, case, run};
 
     #[test]
     fn references_become_plain_words() {
@@ -542,35 +374,15 @@ mod tests {
 
     #[test]
     fn statuses_map_to_outcomes() {
-        for (s, want) in [
-            ("PENDING", PollOutcome::Queued),
-            ("THROTTLED", PollOutcome::Queued),
-            ("RUNNING", PollOutcome::Running),
-        ] {
-            assert_eq!(parse_task(&json!({"status": s, "progress": 0.4})).unwrap(), want);
-        }
-        let done =
-            parse_task(&json!({"status": "SUCCEEDED", "output": ["https://cf/x.mp4?_jwt=1"]}))
-                .unwrap();
-        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://cf/x.mp4?_jwt=1"));
-        assert_eq!(
-            parse_task(&json!({"status": "FAILED", "failure": "Input text did not pass moderation.", "failureCode": "SAFETY.INPUT.TEXT"})).unwrap(),
-            PollOutcome::Failed {
-                code: "SAFETY.INPUT.TEXT".into(),
-                message: "Input text did not pass moderation.".into()
-            }
-        );
-        assert!(matches!(
-            parse_task(&json!({"status": "CANCELLED"})).unwrap(),
-            PollOutcome::Failed { ref code, .. } if code == "upstream_cancelled"
-        ));
-        assert!(matches!(
-            parse_task(&json!({"status": "SUCCEEDED", "output": []})),
-            Err(ProviderError::BadResponse { .. })
-        ));
-        assert!(matches!(
-            parse_task(&json!({"status": "PAUSED"})),
-            Err(ProviderError::BadResponse { .. })
-        ));
+        answers(|v| ANSWER.read(v), vec![
+            (json!({"status": "PENDING", "progress": 0.4}), Is(PollOutcome::Queued)),
+            (json!({"status": "THROTTLED", "progress": 0.4}), Is(PollOutcome::Queued)),
+            (json!({"status": "RUNNING", "progress": 0.4}), Is(PollOutcome::Running)),
+            (json!({"status": "SUCCEEDED", "output": ["https://cf/x.mp4?_jwt=1"]}), Is(video("https://cf/x.mp4?_jwt=1".into(), None, None))),
+            (json!({"status": "FAILED", "failure": "Input text did not pass moderation.", "failureCode": "SAFETY.INPUT.TEXT"}), Is(PollOutcome::Failed { code: "SAFETY.INPUT.TEXT".into(), message: "Input text did not pass moderation.".into() })),
+            (json!({"status": "CANCELLED"}), Code("upstream_cancelled")),
+            (json!({"status": "SUCCEEDED", "output": []}), Bad),
+            (json!({"status": "PAUSED"}), Bad),
+        ]);
     }
 }

@@ -2,13 +2,9 @@
 //! `seedance-byteplus`, intl): one wire format — `POST /contents/generations/tasks`, poll
 //! `GET /contents/generations/tasks/{id}`, download the pre-signed `content.video_url`.
 
-use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, reported, simple,
-    video,
-};
-use super::http::{self, Stage, str_at};
-use super::mapping::{self, unsupported};
-use super::{PollOutcome, ProviderError, SubmitJob};
+use super::generic::{Answer, CANCELLED, Call, Describe, EXPIRED, Test, choice};
+use super::http;
+use super::mapping::{self, not_available, unsupported};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -64,42 +60,15 @@ fn family(model: &str) -> Family {
 
 impl Seedance {
     pub fn new(cfg: &ProviderConfig) -> Result<Seedance, AppError> {
+        let styles = [("zh", RefStyle::Zh), ("en", RefStyle::En)];
         let intl = cfg.kind == "seedance-byteplus";
-        let style = match cfg.settings.get("reference_style").and_then(Value::as_str) {
-            Some("zh") => RefStyle::Zh,
-            Some("en") => RefStyle::En,
-            Some(other) => {
-                return Err(AppError::invalid(
-                    "settings.reference_style",
-                    format!("`{other}` is not zh or en"),
-                ));
-            }
-            None if intl => RefStyle::En,
-            None => RefStyle::Zh,
-        };
+        let style = choice(cfg, "reference_style", &styles)?;
+        let style = style.unwrap_or(if intl { RefStyle::En } else { RefStyle::Zh });
         let smart_duration = cfg.settings.get("smart_duration").and_then(Value::as_bool);
         Ok(Seedance {
             style,
             smart_duration: smart_duration.unwrap_or(false),
         })
-    }
-
-    fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-        let v = reply.value();
-        let code = str_at(&v, &["error", "code"]);
-        let message = str_at(&v, &["error", "message"]);
-        // Account problems come with 4xx codes of their own: the channel is at fault.
-        if let Some(c) = &code
-            && (c.starts_with("AccountOverdue")
-                || c.starts_with("AccessDenied")
-                || c.starts_with("Authentication"))
-        {
-            return ProviderError::channel(
-                c.clone(),
-                http::public_message(message.as_deref().unwrap_or(c)),
-            );
-        }
-        reply.error(stage, code, message)
     }
 }
 
@@ -130,29 +99,10 @@ pub fn build_body(
     let mut content = vec![json!({"type": "text", "text": rewrite_prompt(&req.prompt, style)})];
     let image = |url: &str, role: &str| json!({"type": "image_url", "image_url": {"url": url}, "role": role});
     match req.kind.as_str() {
-        "text-to-video" => {
-            if f.lite_i2v {
-                return Err(unsupported(
-                    "type",
-                    "this model's channel only animates images (image-to-video)",
-                ));
-            }
-        }
-        "image-to-video" => {
-            if f.lite_t2v {
-                return Err(unsupported(
-                    "type",
-                    "this model's channel only does text-to-video",
-                ));
-            }
-            mapping::at_most(
-                "image_urls",
-                &req.image_urls,
-                2,
-                "images (first and last frame)",
-            )?;
-            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+        "text-to-video" if !f.lite_i2v => {}
+        "image-to-video" if !f.lite_t2v => {
+            mapping::frames(req, 2)?;
+            mapping::no_media(req)?;
             if req.image_urls.len() == 2 && f.fast && !f.v2 {
                 return Err(unsupported(
                     "image_urls",
@@ -165,9 +115,7 @@ pub fn build_body(
         }
         "reference-to-video" => {
             if f.lite_i2v {
-                mapping::at_most("image_urls", &req.image_urls, 4, "reference images")?;
-                mapping::at_most("video_urls", &req.video_urls, 0, "reference videos")?;
-                mapping::at_most("audio_urls", &req.audio_urls, 0, "reference audio clips")?;
+                mapping::references(req, [4, 0, 0])?;
                 if req.image_urls.is_empty() {
                     return Err(unsupported("image_urls", "needs 1 to 4 reference images"));
                 }
@@ -178,9 +126,7 @@ pub fn build_body(
                     ));
                 }
             } else if f.v2 {
-                mapping::at_most("image_urls", &req.image_urls, 9, "reference images")?;
-                mapping::at_most("video_urls", &req.video_urls, 3, "reference videos")?;
-                mapping::at_most("audio_urls", &req.audio_urls, 3, "reference audio clips")?;
+                mapping::references(req, [9, 3, 3])?;
                 if !req.audio_urls.is_empty()
                     && req.image_urls.is_empty()
                     && req.video_urls.is_empty()
@@ -191,10 +137,7 @@ pub fn build_body(
                     ));
                 }
             } else {
-                return Err(unsupported(
-                    "type",
-                    "reference-to-video is not available on this model's channel",
-                ));
+                return Err(not_available("type", &req.kind));
             }
             for u in &req.image_urls {
                 content.push(image(u, "reference_image"));
@@ -206,39 +149,18 @@ pub fn build_body(
                 content.push(json!({"type": "audio_url", "audio_url": {"url": u}, "role": "reference_audio"}));
             }
         }
-        other => return Err(unsupported("type", format!("`{other}` is not supported"))),
+        other => return Err(not_available("type", other)),
     }
-    let resolution = match req.resolution.as_str() {
-        "1080p" if f.v2 && f.fast => {
-            return Err(unsupported(
-                "resolution",
-                "1080p is not available on this model's channel (fast variant)",
-            ));
-        }
-        r @ ("480p" | "720p" | "1080p") => r,
-        other => {
-            return Err(unsupported(
-                "resolution",
-                format!("`{other}` is not available; use 480p, 720p or 1080p"),
-            ));
-        }
+    let tiers: &[&str] = match f.v2 && f.fast {
+        true => &["480p", "720p"],
+        false => &["480p", "720p", "1080p"],
     };
-    let ratio = match req.aspect_ratio.as_str() {
-        "auto" | "" => "adaptive",
-        r if RATIOS.contains(&r) => r,
-        other => {
-            return Err(unsupported(
-                "aspect_ratio",
-                format!("`{other}` is not available on this model's channel"),
-            ));
-        }
-    };
-    let range = if f.v2 {
-        4..=15
-    } else if f.v15 {
-        4..=12
-    } else {
-        2..=12
+    let resolution = mapping::one_of("resolution", &req.resolution, tiers)?;
+    let ratio = mapping::ratio(req, &RATIOS)?.unwrap_or("adaptive");
+    let range = match (f.v2, f.v15) {
+        (true, _) => 4..=15,
+        (_, true) => 4..=12,
+        _ => 2..=12,
     };
     let duration: i64 = match mapping::duration(req, |d| range.contains(&d))? {
         _ if req.duration.is_none() && smart_duration && (f.v2 || f.v15) => -1,
@@ -255,13 +177,9 @@ pub fn build_body(
     if duration > 0 || f.v2 || f.v15 {
         body["duration"] = json!(duration);
     }
-    if f.v2 || f.v15 {
-        body["generate_audio"] = json!(req.generate_audio);
-    } else if req.generate_audio {
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel makes silent videos only",
-        ));
+    match f.v2 || f.v15 {
+        true => body["generate_audio"] = json!(req.generate_audio),
+        false => mapping::silent(req)?,
     }
     if let Some(u) = &req.end_user_id {
         body["safety_identifier"] = json!(http::end_user_hash(u));
@@ -269,106 +187,41 @@ pub fn build_body(
     Ok(body)
 }
 
-/// Map one Ark task object to an outcome.
-pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let table = [
-        ("queued", Phase::Queued),
-        ("running", Phase::Running),
-        ("succeeded", Phase::Succeeded),
-        ("failed", Phase::Failed),
-        (
-            "expired",
-            Phase::Ended(
-                "upstream_expired",
-                "the channel did not run the task before it expired",
-            ),
-        ),
-        (
-            "cancelled",
-            Phase::Ended(
-                "upstream_cancelled",
-                "the task was cancelled on the channel",
-            ),
-        ),
-    ];
-    Ok(match parse_status(v, &["status"], &table)? {
-        Phase::Succeeded => {
-            let url =
-                str_at(v, &["content", "video_url"]).ok_or_else(|| missing("content.video_url"))?;
-            // Ark's answer says what it made: length, resolution, audio, and the tokens
-            // it billed (`usage.completion_tokens`).
-            reported(
-                video(
-                    url,
-                    v.get("duration").and_then(Value::as_u64).map(|d| d as u32),
-                    None,
-                ),
-                str_at(v, &["resolution"]),
-                v.get("generate_audio").and_then(Value::as_bool),
-                v.pointer("/usage/completion_tokens")
-                    .and_then(Value::as_u64),
-            )
-        }
-        Phase::Failed => failed(
-            str_at(v, &["error", "code"]),
-            str_at(v, &["error", "message"]),
-        ),
-        p => simple(p).expect("simple phase"),
-    })
-}
+/// What an Ark task object says: besides the video, its length, resolution, audio and the
+/// tokens it billed (`usage.completion_tokens`).
+pub const ANSWER: Answer = Answer {
+    words: [&["queued"], &["running"], &["succeeded"], &["failed"]],
+    ended: &[("expired", EXPIRED), ("cancelled", CANCELLED)],
+    url: &["content", "video_url"],
+    seconds: &["duration"],
+    resolution: &["resolution"],
+    audio: &["generate_audio"],
+    units: &["usage", "completion_tokens"],
+    ..Answer::DEFAULT
+};
 
 #[async_trait]
 impl Describe for Seedance {
     const KIND: &'static str = "seedance";
+    // Ark posts the task object to `callback_url` on each status change.
     const CALLBACK: bool = true;
+    const POLL: &'static str = "/contents/generations/tasks/{id}";
+    const ANSWER: Answer = ANSWER;
+    const TEST: Option<Test> = Test::get(
+        "/contents/generations/tasks?page_num=1&page_size=1",
+        "listed tasks",
+    );
+    // Account problems come with 4xx codes of their own: the channel is at fault.
+    const CHANNEL_CODES: &'static [&'static str] =
+        &["AccountOverdue*", "AccessDenied*", "Authentication*"];
 
     fn from_config(cfg: &ProviderConfig) -> Result<Seedance, AppError> {
         Seedance::new(cfg)
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(model, req, self.style, self.smart_duration).map(|_| ())
-    }
-
-    async fn submit_call(
-        &self,
-        _: &Adapter<Self>,
-        job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError> {
-        let mut body = build_body(
-            job.upstream_model,
-            job.request,
-            self.style,
-            self.smart_duration,
-        )
-        .map_err(invalid)?;
-        // Ark posts the task object here on each status change.
-        if let Some(u) = job.callback_url {
-            body["callback_url"] = json!(u);
-        }
+    fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        let body = build_body(model, req, self.style, self.smart_duration)?;
         Ok(Call::post("/contents/generations/tasks", body))
-    }
-
-    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
-        Ok(Call::get(format!("/contents/generations/tasks/{id}")))
-    }
-
-    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        parse_task(v)
-    }
-
-    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        Self::error(reply, stage)
-    }
-
-    fn test_call(&self) -> Option<Call> {
-        Some(Call::get(
-            "/contents/generations/tasks?page_num=1&page_size=1",
-        ))
-    }
-
-    fn tested(&self, answers: &[Value]) -> String {
-        format!("listed tasks with {} key(s)", answers.len())
     }
 }
 
@@ -376,22 +229,13 @@ impl Describe for Seedance {
 #[rustfmt::skip]
 mod tests {
     use super::*;
+    use crate::providers::PollOutcome;
+    use crate::providers::generic::{first, video};
+    use crate::providers::mapping::table::{Want::*, answers, base};
 
     fn req(kind: &str) -> UnifiedRequest {
-        UnifiedRequest {
-            kind: kind.into(),
-            prompt: "@Image1 walks into @Video1 humming @Audio1".into(),
-            image_urls: vec![],
-            video_urls: vec![],
-            audio_urls: vec![],
-            resolution: "720p".into(),
-            duration: Some(5),
-            seconds: 5,
-            aspect_ratio: "16:9".into(),
-            generate_audio: true,
-            end_user_id: Some("customer_001".into()),
-            callback_url: None,
-        }
+        let prompt = "@Image1 walks into @Video1 humming @Audio1".into();
+        UnifiedRequest { kind: kind.into(), prompt, generate_audio: true, end_user_id: Some("customer_001".into()), ..base() }
     }
 
     const V2: &str = "doubao-seedance-2-0-260128";
@@ -486,23 +330,19 @@ mod tests {
 
     #[test]
     fn statuses_map_to_outcomes() {
-        assert_eq!(parse_task(&json!({"status": "queued"})).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_task(&json!({"status": "running"})).unwrap(), PollOutcome::Running);
-        let done = parse_task(&json!({"status": "succeeded", "duration": 5, "content": {"video_url": "https://tos/x.mp4"}})).unwrap();
-        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://tos/x.mp4" && r[0].duration_seconds == Some(5)));
-        // The documented answer reports length, resolution, audio and the tokens billed.
-        let done = parse_task(&json!({"status": "succeeded", "content": {"video_url": "https://tos/x.mp4"}, "usage": {"completion_tokens": 108900, "total_tokens": 108900}, "resolution": "720p", "duration": 5, "generate_audio": true})).unwrap();
-        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].resolution.as_deref() == Some("720p") && r[0].audio == Some(true) && r[0].provider_units == Some(108900)));
-        let failed = parse_task(&json!({"status": "failed", "error": {"code": "OutputVideoSensitiveContentDetected", "message": "blocked, see https://x"}})).unwrap();
-        assert_eq!(failed, PollOutcome::Failed { code: "OutputVideoSensitiveContentDetected".into(), message: "blocked, see [link]".into() });
-        assert!(matches!(parse_task(&json!({"status": "expired"})).unwrap(), PollOutcome::Failed { ref code, .. } if code == "upstream_expired"));
-        assert!(matches!(
-            parse_task(&json!({"status": "paused"})),
-            Err(ProviderError::BadResponse { .. })
-        ));
-        assert!(matches!(
-            parse_task(&json!({"status": "succeeded"})),
-            Err(ProviderError::BadResponse { .. })
-        ));
+        let made = |secs, res: Option<&str>, audio, units| first(video("https://tos/x.mp4".into(), secs, None), |r| {
+            (r.resolution, r.audio, r.provider_units) = (res.map(str::to_string), audio, units);
+        });
+        answers(|v| ANSWER.read(v), vec![
+            (json!({"status": "queued"}), Is(PollOutcome::Queued)),
+            (json!({"status": "running"}), Is(PollOutcome::Running)),
+            (json!({"status": "succeeded", "duration": 5, "content": {"video_url": "https://tos/x.mp4"}}), Is(made(Some(5), None, None, None))),
+            // The documented answer reports length, resolution, audio and the tokens billed.
+            (json!({"status": "succeeded", "content": {"video_url": "https://tos/x.mp4"}, "usage": {"completion_tokens": 108900, "total_tokens": 108900}, "resolution": "720p", "duration": 5, "generate_audio": true}), Is(made(Some(5), Some("720p"), Some(true), Some(108900)))),
+            (json!({"status": "failed", "error": {"code": "OutputVideoSensitiveContentDetected", "message": "blocked, see https://x"}}), Is(PollOutcome::Failed { code: "OutputVideoSensitiveContentDetected".into(), message: "blocked, see [link]".into() })),
+            (json!({"status": "expired"}), Code("upstream_expired")),
+            (json!({"status": "paused"}), Bad),
+            (json!({"status": "succeeded"}), Bad),
+        ]);
     }
 }

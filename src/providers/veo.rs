@@ -3,9 +3,9 @@
 //! API key (`x-goog-api-key`). Images travel inline as base64, so the adapter reads our own
 //! uploads from disk (or fetches other URLs, size-capped and never from private addresses).
 
-use super::generic::{Adapter, Auth, Call, Ctx, Describe, invalid, missing};
-use super::http::{self, Asset, Stage, str_at};
-use super::mapping::{self, unsupported};
+use super::generic::{Adapter, Auth, Call, Ctx, Describe, Test, failed, invalid, missing};
+use super::http::{self, Asset, str_at};
+use super::mapping::{self, not_available, unsupported};
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references;
@@ -62,20 +62,13 @@ pub fn build_body(
     image: impl Fn(usize) -> Value,
 ) -> Result<Value, AppError> {
     let f = family(model);
-    mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-    mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+    mapping::no_media(req)?;
     let mut instance = json!({"prompt": rewrite_prompt(&req.prompt, &req.kind)});
     let references = req.kind == "reference-to-video";
     match req.kind.as_str() {
         "text-to-video" => {}
         "image-to-video" => {
-            let max = if f.v31 { 2 } else { 1 };
-            mapping::at_most(
-                "image_urls",
-                &req.image_urls,
-                max,
-                "images (first and last frame)",
-            )?;
+            mapping::frames(req, if f.v31 { 2 } else { 1 })?;
             instance["image"] = image(0);
             if req.image_urls.len() > 1 {
                 instance["lastFrame"] = image(1);
@@ -83,42 +76,29 @@ pub fn build_body(
         }
         "reference-to-video" => {
             if !f.v31 {
-                return Err(unsupported(
-                    "type",
-                    "reference images need Veo 3.1 on this model's channel",
-                ));
+                return Err(not_available("type", &req.kind));
             }
             mapping::at_most("image_urls", &req.image_urls, 3, "reference images")?;
             if req.image_urls.is_empty() {
                 return Err(unsupported("image_urls", "needs 1 to 3 reference images"));
             }
-            instance["referenceImages"] = json!(
-                (0..req.image_urls.len())
-                    .map(|i| json!({"image": image(i), "referenceType": "asset"}))
-                    .collect::<Vec<_>>()
-            );
+            let refs = (0..req.image_urls.len())
+                .map(|i| json!({"image": image(i), "referenceType": "asset"}));
+            instance["referenceImages"] = refs.collect();
         }
-        other => return Err(unsupported("type", format!("{other} is not supported"))),
+        other => return Err(not_available("type", other)),
     }
     let mut params = json!({"sampleCount": 1});
     let resolution = match req.resolution.as_str() {
         "720p" => "720p",
         "1080p" if !f.veo2 => "1080p",
         "4k" if f.v31 => "4k",
-        other => {
-            return Err(unsupported(
-                "resolution",
-                format!("{other} is not available on this model's channel"),
-            ));
-        }
+        other => return Err(not_available("resolution", other)),
     };
     params["resolution"] = json!(resolution);
-    let valid = |d: u32| {
-        if f.veo2 {
-            (5..=8).contains(&d)
-        } else {
-            matches!(d, 4 | 6 | 8)
-        }
+    let valid = |d: u32| match f.veo2 {
+        true => (5..=8).contains(&d),
+        false => matches!(d, 4 | 6 | 8),
     };
     // High resolutions and reference images need 8 s (partly unconfirmed): `auto` asks
     // for 8 there, an explicit other length is refused.
@@ -136,34 +116,20 @@ pub fn build_body(
     if let Some(s) = secs {
         params["durationSeconds"] = json!(s);
     }
-    match req.aspect_ratio.as_str() {
-        "auto" | "" => {}
-        "9:16" if references => {
-            return Err(unsupported(
-                "aspect_ratio",
-                "reference images allow 16:9 only on this model's channel",
-            ));
-        }
-        r @ ("16:9" | "9:16") => params["aspectRatio"] = json!(r),
-        other => {
-            return Err(unsupported(
-                "aspect_ratio",
-                format!("{other} is not available; use 16:9 or 9:16"),
-            ));
-        }
+    // Reference images allow 16:9 only.
+    let ratios: &[&str] = if references {
+        &["16:9"]
+    } else {
+        &["16:9", "9:16"]
+    };
+    if let Some(r) = mapping::ratio(req, ratios)? {
+        params["aspectRatio"] = json!(r);
     }
     // The Gemini API has no audio switch: Veo 3 always speaks, Veo 2 never does.
-    if f.veo2 && req.generate_audio {
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel makes silent videos only",
-        ));
-    }
-    if !f.veo2 && !req.generate_audio {
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel always generates audio; send generate_audio: true",
-        ));
+    if f.veo2 {
+        mapping::silent(req)?;
+    } else {
+        mapping::sound_on(req)?;
     }
     let person = match person_generation {
         Some("omit") => None,
@@ -180,93 +146,52 @@ pub fn build_body(
 /// Map an operation to an outcome; `credential` goes with the result (its URL needs it).
 pub fn parse_operation(v: &Value, credential: Option<&str>) -> Result<PollOutcome, ProviderError> {
     if !v.get("done").and_then(Value::as_bool).unwrap_or(false) {
-        if v.get("name").is_none() {
-            return Err(ProviderError::BadResponse {
-                message: "operation without a name".into(),
-            });
-        }
-        return Ok(PollOutcome::Running);
-    }
-    if let Some(e) = v.get("error") {
-        let (code, message) = match e {
-            Value::String(s) => ("generation_failed".to_string(), s.clone()),
-            _ => (
-                str_at(e, &["status"]).unwrap_or_else(|| "generation_failed".into()),
-                str_at(e, &["message"])
-                    .unwrap_or_else(|| "the channel failed to generate the video".into()),
-            ),
+        return match v.get("name") {
+            Some(_) => Ok(PollOutcome::Running),
+            None => Err(missing("an operation name")),
         };
-        return Ok(PollOutcome::Failed {
-            code: http::public_code(&code),
-            message: http::public_message(&message),
-        });
+    }
+    match v.get("error") {
+        Some(Value::String(s)) => return Ok(failed(None, Some(s.clone()))),
+        Some(e) => return Ok(failed(str_at(e, &["status"]), str_at(e, &["message"]))),
+        None => {}
     }
     let resp = v
         .pointer("/response/generateVideoResponse")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let results: Vec<ResultRef> = resp
-        .get("generatedSamples")
-        .and_then(Value::as_array)
-        .map(|samples| {
-            samples
-                .iter()
-                .filter_map(|s| {
-                    Some(ResultRef {
-                        url: s.pointer("/video/uri")?.as_str()?.to_string(),
-                        credential: credential.map(str::to_string),
-                        ..ResultRef::default()
-                    })
-                })
-                .collect()
+        .unwrap_or(&Value::Null);
+    let samples = resp.get("generatedSamples").and_then(Value::as_array);
+    let results: Vec<ResultRef> = (samples.into_iter().flatten())
+        .filter_map(|s| {
+            Some(ResultRef {
+                url: s.pointer("/video/uri")?.as_str()?.to_string(),
+                credential: credential.map(str::to_string),
+                ..ResultRef::default()
+            })
         })
-        .unwrap_or_default();
+        .collect();
     if !results.is_empty() {
         return Ok(PollOutcome::Succeeded(results));
     }
-    if resp
-        .get("raiMediaFilteredCount")
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
-        > 0
-    {
-        let reasons: Vec<String> = resp
+    let filtered = resp.get("raiMediaFilteredCount").and_then(Value::as_u64);
+    if filtered.unwrap_or(0) > 0 {
+        let reasons = resp
             .get("raiMediaFilteredReasons")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|r| r.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        return Ok(PollOutcome::Failed {
-            code: "content_filtered".into(),
-            message: http::public_message(&if reasons.is_empty() {
-                "the video was filtered by the channel's safety checks".to_string()
-            } else {
-                reasons.join("; ")
-            }),
-        });
+            .and_then(Value::as_array);
+        let reasons: Vec<&str> = reasons
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let message = match reasons.is_empty() {
+            true => "the video was filtered by the channel's safety checks".to_string(),
+            false => reasons.join("; "),
+        };
+        return Ok(failed(Some("content_filtered".into()), Some(message)));
     }
     Ok(PollOutcome::Failed {
         code: "empty_result".into(),
         message: "the channel finished without a video".into(),
     })
-}
-
-fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-    let v = reply.value();
-    let status = str_at(&v, &["error", "status"]);
-    let message = str_at(&v, &["error", "message"]);
-    // A bad key is a 400 INVALID_ARGUMENT with reason API_KEY_INVALID: the channel's fault.
-    let key_invalid = v
-        .pointer("/error/details")
-        .and_then(Value::as_array)
-        .is_some_and(|d| d.iter().any(|x| x["reason"] == "API_KEY_INVALID"));
-    if key_invalid {
-        return ProviderError::channel("API_KEY_INVALID", "the channel's API key was refused");
-    }
-    reply.error(stage, status, message)
 }
 
 fn inline(a: &Asset) -> Value {
@@ -280,26 +205,28 @@ impl Describe for Veo {
     // The video `uri` needs the key (sent only to the API's own host).
     const DOWNLOAD_AUTH: bool = true;
     const ID_AT: &'static [&'static str] = &["name"];
+    const TEST: Option<Test> = Test::get("/models?pageSize=1", "listed models");
+    const ERROR_CODE: &'static [&'static [&'static str]] = &[&["error", "status"]];
 
     fn from_config(cfg: &ProviderConfig) -> Result<Veo, AppError> {
         let s = &cfg.settings;
+        let person = s.get("person_generation").and_then(Value::as_str);
+        let max = s.get("max_image_bytes").and_then(Value::as_u64);
         Ok(Veo {
-            person_generation: s
-                .get("person_generation")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            max_image_bytes: s
-                .get("max_image_bytes")
-                .and_then(Value::as_u64)
-                .unwrap_or(DEFAULT_MAX_IMAGE_BYTES),
+            person_generation: person.map(str::to_string),
+            max_image_bytes: max.unwrap_or(DEFAULT_MAX_IMAGE_BYTES),
         })
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(model, req, self.person_generation.as_deref(), |_| {
+    // The images are inlined at submission; the check stands them in with nothing.
+    fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        let body = build_body(model, req, self.person_generation.as_deref(), |_| {
             Value::Null
-        })
-        .map(|_| ())
+        })?;
+        Ok(Call::post(
+            format!("/models/{model}:predictLongRunning"),
+            body,
+        ))
     }
 
     async fn submit_call(
@@ -314,10 +241,8 @@ impl Describe for Veo {
         for u in &job.request.image_urls {
             let asset = a.kit.fetch_asset(u, self.max_image_bytes).await?;
             if !asset.mime.starts_with("image/") {
-                return Err(ProviderError::final_error(
-                    "invalid_asset",
-                    "an image asset is not an image",
-                ));
+                let msg = "an image asset is not an image";
+                return Err(ProviderError::final_error("invalid_asset", msg));
             }
             images.push(inline(&asset));
         }
@@ -331,10 +256,6 @@ impl Describe for Veo {
         ))
     }
 
-    fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
-        str_at(v, &["name"]).ok_or_else(|| missing("an operation name"))
-    }
-
     fn poll_call(&self, name: &str, _: &str) -> Result<Call, ProviderError> {
         Ok(Call::get(name))
     }
@@ -343,16 +264,18 @@ impl Describe for Veo {
         parse_operation(v, Some(ctx.credential))
     }
 
-    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        error(reply, stage)
-    }
-
-    fn test_call(&self) -> Option<Call> {
-        Some(Call::get("/models?pageSize=1"))
-    }
-
-    fn tested(&self, answers: &[Value]) -> String {
-        format!("listed models with {} key(s)", answers.len())
+    fn error(&self, reply: &http::Reply, stage: http::Stage) -> ProviderError {
+        // A bad key is a 400 INVALID_ARGUMENT with reason API_KEY_INVALID: the channel's fault.
+        let v = reply.value();
+        let details = v.pointer("/error/details").and_then(Value::as_array);
+        if details.is_some_and(|d| d.iter().any(|x| x["reason"] == "API_KEY_INVALID")) {
+            return ProviderError::channel("API_KEY_INVALID", "the channel's API key was refused");
+        }
+        let (status, message) = (
+            str_at(&v, &["error", "status"]),
+            str_at(&v, &["error", "message"]),
+        );
+        reply.error(stage, status, message)
     }
 }
 
@@ -360,7 +283,7 @@ impl Describe for Veo {
 #[rustfmt::skip]
 mod tests {
     use super::*;
-    use crate::providers::mapping::table::{Expect::*, base, case, run_from};
+    use crate::providers::mapping::table::{Expect::*, Want::*, answers, base, case, run_from};
 
     const V31: &str = "veo-3.1-generate-preview";
     const V30: &str = "veo-3.0-generate-001";
@@ -411,16 +334,16 @@ mod tests {
 
     #[test]
     fn operations_map_to_outcomes() {
-        assert_eq!(parse_operation(&json!({"name": "models/m/operations/1", "done": false}), None) .unwrap(), PollOutcome::Running);
-        assert_eq!(parse_operation(&json!({"name": "models/m/operations/1"}), None).unwrap(), PollOutcome::Running);
-        let ok = parse_operation(&json!({"name": "n", "done": true, "response": {"@type": "x", "generateVideoResponse": {"generatedSamples": [{"video": {"uri": "https://g/files/a:download?alt=media"}}]}}}), Some("k1")).unwrap();
-        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].credential.as_deref() == Some("k1")));
-        let filtered = parse_operation(&json!({"done": true, "response": {"generateVideoResponse": {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["celebrity likeness"]}}}), None).unwrap();
-        assert_eq!(filtered, PollOutcome::Failed { code: "content_filtered".into(), message: "celebrity likeness".into() });
-        let failed = parse_operation(&json!({"done": true, "error": {"code": 3, "message": "bad", "status": "INVALID_ARGUMENT"}}), None).unwrap();
-        assert_eq!(failed, PollOutcome::Failed { code: "INVALID_ARGUMENT".into(), message: "bad".into() });
-        let plain = parse_operation(&json!({"done": true, "error": "quota"}), None).unwrap();
-        assert!(matches!(plain, PollOutcome::Failed { ref message, .. } if message == "quota"));
-        assert!(parse_operation(&json!({"oops": 1}), None).is_err());
+        let sample = ResultRef { url: "https://g/files/a:download?alt=media".into(), credential: Some("k1".into()), ..ResultRef::default() };
+        answers(|v| parse_operation(v, Some("k1")), vec![
+            (json!({"name": "models/m/operations/1", "done": false}), Is(PollOutcome::Running)),
+            (json!({"name": "models/m/operations/1"}), Is(PollOutcome::Running)),
+            (json!({"name": "n", "done": true, "response": {"@type": "x", "generateVideoResponse": {"generatedSamples": [{"video": {"uri": "https://g/files/a:download?alt=media"}}]}}}), Is(PollOutcome::Succeeded(vec![sample]))),
+            (json!({"done": true, "response": {"generateVideoResponse": {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["celebrity likeness"]}}}), Is(PollOutcome::Failed { code: "content_filtered".into(), message: "celebrity likeness".into() })),
+            (json!({"done": true, "error": {"code": 3, "message": "bad", "status": "INVALID_ARGUMENT"}}), Is(PollOutcome::Failed { code: "INVALID_ARGUMENT".into(), message: "bad".into() })),
+            (json!({"done": true, "error": "quota"}), Is(PollOutcome::Failed { code: "generation_failed".into(), message: "quota".into() })),
+            (json!({"done": true, "response": {"generateVideoResponse": {}}}), Code("empty_result")),
+            (json!({"oops": 1}), Bad),
+        ]);
     }
 }

@@ -6,13 +6,10 @@
 //! any of them), aspect ratios, audio, prompt length and the reference form (`subjects`
 //! with `@1` tags on q3 / q2-pro, plain `images` elsewhere).
 
-use super::generic::{
-    Adapter, Auth, Call, Ctx, Describe, Phase, invalid, missing, parse_status, reported, simple,
-    units, video,
-};
-use super::http::{self, Stage, str_at};
-use super::mapping::{self, unsupported};
-use super::{PollOutcome, ProviderError, SubmitJob};
+use super::generic::{Adapter, Answer, Auth, Call, Describe, choice, missing};
+use super::http::{Stage, str_at};
+use super::mapping::{self, not_available, unsupported};
+use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -32,111 +29,50 @@ pub enum SubjectIds {
     Names,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Gen {
-    Q3,
-    Q2,
-    Q1,
-    V20,
-    V15,
-}
-
-/// What a model id tells about its abilities.
+/// What a model family can do, found by the model id's prefix.
 #[derive(Debug, Clone, Copy)]
 struct Family {
-    generation: Gen,
-    /// `viduq2-pro*`: video subjects (≤2).
-    q2_pro: bool,
+    prefix: &'static str,
+    /// `subjects` with `@1` tags; `viduq2-pro*` also takes video subjects (≤2).
+    subjects: bool,
+    video_subjects: bool,
+    prompt_max: usize,
+    /// Lengths for text and one image; for frames and references.
+    long: &'static [u32],
+    short: &'static [u32],
+    tiers: &'static [&'static str],
+    ratios: &'static [&'static str],
+    /// An `audio` switch (q2, q3); older models only add background music (`bgm`).
+    audio: bool,
 }
 
-fn family(model: &str) -> Result<Family, AppError> {
+const UP_TO_16: &[u32] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+const UP_TO_10: &[u32] = UP_TO_16.split_at(10).0;
+const HD: &[&str] = &["540p", "720p", "1080p"];
+const WIDE: &[&str] = &["16:9", "9:16", "1:1", "3:4", "4:3"];
+const NARROW: &[&str] = &["16:9", "9:16", "1:1"];
+
+/// The capability table (first matching prefix wins).
+#[rustfmt::skip]
+const FAMILIES: &[Family] = &[
+    Family { prefix: "viduq3", subjects: true, video_subjects: false, prompt_max: 5000, long: UP_TO_16, short: UP_TO_16, tiers: HD, ratios: WIDE, audio: true },
+    Family { prefix: "viduq2-pro", subjects: true, video_subjects: true, prompt_max: 2000, long: UP_TO_10, short: UP_TO_10, tiers: HD, ratios: WIDE, audio: true },
+    Family { prefix: "viduq2", subjects: false, video_subjects: false, prompt_max: 2000, long: UP_TO_10, short: UP_TO_10, tiers: HD, ratios: WIDE, audio: true },
+    Family { prefix: "viduq1", subjects: false, video_subjects: false, prompt_max: 1500, long: &[5], short: &[5], tiers: &["1080p"], ratios: NARROW, audio: false },
+    // 2.0 and 1.5: 8 s only at 720p.
+    Family { prefix: "vidu2.0", subjects: false, video_subjects: false, prompt_max: 1500, long: &[4, 8], short: &[4], tiers: &["360p", "720p"], ratios: NARROW, audio: false },
+    Family { prefix: "vidu1.5", subjects: false, video_subjects: false, prompt_max: 1500, long: &[4, 8], short: &[4], tiers: &["360p", "720p", "1080p"], ratios: NARROW, audio: false },
+];
+
+fn family(model: &str) -> Result<&'static Family, AppError> {
     let m = model.to_ascii_lowercase();
-    let generation = if m.starts_with("viduq3") {
-        Gen::Q3
-    } else if m.starts_with("viduq2") {
-        Gen::Q2
-    } else if m.starts_with("viduq1") {
-        Gen::Q1
-    } else if m.starts_with("vidu2.0") {
-        Gen::V20
-    } else if m.starts_with("vidu1.5") {
-        Gen::V15
-    } else {
-        return Err(unsupported(
-            "model",
-            "this model's channel does not know the upstream model",
-        ));
-    };
-    Ok(Family {
-        generation,
-        q2_pro: m.starts_with("viduq2-pro"),
-    })
-}
-
-impl Family {
-    fn subjects(&self) -> bool {
-        self.generation == Gen::Q3 || self.q2_pro
-    }
-
-    fn prompt_max(&self) -> usize {
-        match self.generation {
-            Gen::Q3 => 5000,
-            Gen::Q2 => 2000,
-            _ => 1500,
-        }
-    }
-
-    fn durations(&self, endpoint: &str) -> Vec<u32> {
-        let long = matches!(endpoint, "text2video" | "img2video");
-        match self.generation {
-            Gen::Q3 => (1..=16).collect(),
-            Gen::Q2 => (1..=10).collect(),
-            Gen::Q1 => vec![5],
-            Gen::V20 | Gen::V15 if long => vec![4, 8],
-            Gen::V20 | Gen::V15 => vec![4],
-        }
-    }
-
-    fn resolutions(&self, seconds: Option<u32>) -> &'static [&'static str] {
-        match (self.generation, seconds) {
-            (Gen::Q3 | Gen::Q2, _) => &["540p", "720p", "1080p"],
-            (Gen::Q1, _) => &["1080p"],
-            (Gen::V20 | Gen::V15, Some(8)) => &["720p"],
-            (Gen::V20, _) => &["360p", "720p"],
-            (Gen::V15, _) => &["360p", "720p", "1080p"],
-        }
-    }
-
-    fn ratios(&self) -> &'static [&'static str] {
-        match self.generation {
-            Gen::Q3 | Gen::Q2 => &["16:9", "9:16", "1:1", "3:4", "4:3"],
-            _ => &["16:9", "9:16", "1:1"],
-        }
-    }
+    let known = FAMILIES.iter().find(|f| m.starts_with(f.prefix));
+    known.ok_or_else(mapping::unknown_model)
 }
 
 /// Vidu, described for the [generic adapter](super::generic).
 pub struct Vidu {
     subject_ids: SubjectIds,
-}
-
-/// Vidu's error body: `{"code","reason","message"}`. Account problems are the channel's.
-fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-    let v = reply.value();
-    let code = str_at(&v, &["code"]).or_else(|| str_at(&v, &["reason"]));
-    let message = str_at(&v, &["message"]).or_else(|| code.clone());
-    if let Some(c) = &code
-        && matches!(
-            c.as_str(),
-            "CreditInsufficient" | "ModelUnavailable" | "Unauthorized" | "Forbidden"
-        )
-    {
-        return ProviderError::channel(
-            c.clone(),
-            http::public_message(message.as_deref().unwrap_or(c)),
-        );
-    }
-    reply.error(stage, code, message)
 }
 
 /// A customer-readable message for a task's `err_code`.
@@ -169,12 +105,7 @@ pub fn build_body(
         "text-to-video" => "text2video",
         "image-to-video" => {
             mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-            mapping::at_most(
-                "image_urls",
-                &req.image_urls,
-                2,
-                "images (first and last frame)",
-            )?;
+            mapping::frames(req, 2)?;
             body["images"] = json!(req.image_urls);
             if req.image_urls.len() == 2 {
                 "start-end2video"
@@ -184,7 +115,7 @@ pub fn build_body(
         }
         "reference-to-video" => {
             mapping::at_most("image_urls", &req.image_urls, 7, "reference images")?;
-            if !f.q2_pro {
+            if !f.video_subjects {
                 mapping::at_most("video_urls", &req.video_urls, 0, "reference videos")?;
             }
             mapping::at_most("video_urls", &req.video_urls, 2, "reference videos")?;
@@ -194,7 +125,7 @@ pub fn build_body(
                     "needs 1 to 7 reference images on this model's channel",
                 ));
             }
-            if f.subjects() {
+            if f.subjects {
                 let name = |kind: AssetKind, n: usize| match ids {
                     SubjectIds::Numbers => match kind {
                         AssetKind::Video => (req.image_urls.len() + n).to_string(),
@@ -220,9 +151,9 @@ pub fn build_body(
             }
             "reference2video"
         }
-        other => return Err(unsupported("type", format!("`{other}` is not supported"))),
+        other => return Err(not_available("type", other)),
     };
-    let prompt = match (endpoint, f.subjects(), ids) {
+    let prompt = match (endpoint, f.subjects, ids) {
         ("reference2video", true, SubjectIds::Names) => req.prompt.clone(),
         ("reference2video", true, SubjectIds::Numbers) => {
             references::rewrite(&req.prompt, |k, n| match k {
@@ -242,22 +173,20 @@ pub fn build_body(
             .to_string()
         }),
     };
-    if prompt.chars().count() > f.prompt_max() {
-        return Err(unsupported(
-            "prompt",
-            format!(
-                "the prompt is longer than this model's channel accepts ({} characters)",
-                f.prompt_max()
-            ),
-        ));
-    }
+    mapping::prompt_max(prompt.chars().count(), f.prompt_max)?;
     body["prompt"] = json!(prompt);
-    let durations = f.durations(endpoint);
+    let durations = match endpoint {
+        "text2video" | "img2video" => f.long,
+        _ => f.short,
+    };
     let duration = mapping::duration(req, |d| durations.contains(&d))?;
     if let Some(d) = duration {
         body["duration"] = json!(d);
     }
-    let tiers = f.resolutions(duration);
+    let tiers = match (f.audio, duration) {
+        (false, Some(8)) => &["720p"],
+        _ => f.tiers,
+    };
     if !tiers.contains(&req.resolution.as_str()) {
         let hint = if req.resolution == "480p" {
             " (the nearest tiers are 360p and 540p)"
@@ -276,22 +205,11 @@ pub fn build_body(
     body["resolution"] = json!(req.resolution);
     // The image decides the shape of an animated image; elsewhere `auto` is the default.
     let from_image = matches!(endpoint, "img2video" | "start-end2video");
-    match req.aspect_ratio.as_str() {
-        _ if from_image => {}
-        "auto" | "" => {}
-        r if f.ratios().contains(&r) => body["aspect_ratio"] = json!(r),
-        other => {
-            return Err(unsupported(
-                "aspect_ratio",
-                format!(
-                    "{other} is not available on this model's channel; available: {}",
-                    f.ratios().join(", ")
-                ),
-            ));
-        }
+    if !from_image && let Some(r) = mapping::ratio(req, f.ratios)? {
+        body["aspect_ratio"] = json!(r);
     }
-    match f.generation {
-        Gen::Q3 | Gen::Q2 => body["audio"] = json!(req.generate_audio),
+    match f.audio {
+        true => body["audio"] = json!(req.generate_audio),
         // Older models have no speech or sound effects: audio means background music.
         _ if req.generate_audio => body["bgm"] = json!(true),
         _ => {}
@@ -300,94 +218,71 @@ pub fn build_body(
     Ok((endpoint, body))
 }
 
-/// Map one `creations` answer to an outcome.
-pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let table = [
-        ("created", Phase::Queued),
-        ("queueing", Phase::Queued),
-        ("processing", Phase::Running),
-        ("success", Phase::Succeeded),
-        ("failed", Phase::Failed),
-    ];
-    Ok(match parse_status(v, &["state"], &table)? {
-        Phase::Succeeded => {
-            let creations = v.get("creations").and_then(Value::as_array);
-            let url = creations.and_then(|c| c.iter().find_map(|c| str_at(c, &["url"])));
-            // Vidu reports only the credits it took; the length is measured on the file.
-            reported(
-                video(url.ok_or_else(|| missing("a creation URL"))?, None, None),
-                None,
-                None,
-                units(v.get("credits")),
-            )
-        }
-        Phase::Failed => {
-            let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
-            PollOutcome::Failed {
-                message: failure_message(&code),
-                code,
-            }
-        }
-        p => simple(p).expect("simple phase"),
-    })
+/// A `creations` answer. Vidu reports only the credits it took; the length is measured
+/// on the file.
+pub const ANSWER: Answer = Answer {
+    status: &["state"],
+    words: [
+        &["created", "queueing"],
+        &["processing"],
+        &["success"],
+        &["failed"],
+    ],
+    list: &["creations"],
+    url: &["url"],
+    units: &["credits"],
+    failure: Some(failure),
+    ..Answer::DEFAULT
+};
+
+/// A failed task: its `err_code`, said in words a customer can read.
+fn failure(v: &Value) -> PollOutcome {
+    let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
+    PollOutcome::Failed {
+        message: failure_message(&code),
+        code,
+    }
 }
 
 #[async_trait]
 impl Describe for Vidu {
     const KIND: &'static str = "vidu";
     const AUTH: Auth = Auth::Scheme("Token");
+    const POLL: &'static str = "/ent/v2/tasks/{id}/creations";
+    const ANSWER: Answer = ANSWER;
+    /// Vidu's error body: `{"code","reason","message"}`. Account problems are the channel's.
+    const ERROR_CODE: &'static [&'static [&'static str]] = &[&["code"], &["reason"]];
+    const ERROR_MESSAGE: &'static [&'static [&'static str]] =
+        &[&["message"], &["code"], &["reason"]];
+    const CHANNEL_CODES: &'static [&'static str] = &[
+        "CreditInsufficient",
+        "ModelUnavailable",
+        "Unauthorized",
+        "Forbidden",
+    ];
 
     fn from_config(cfg: &ProviderConfig) -> Result<Vidu, AppError> {
-        let subject_ids = match cfg.settings.get("subject_ids").and_then(Value::as_str) {
-            None | Some("numbers") => SubjectIds::Numbers,
-            Some("names") => SubjectIds::Names,
-            Some(other) => {
-                return Err(AppError::invalid(
-                    "settings.subject_ids",
-                    format!("`{other}` is not numbers or names"),
-                ));
-            }
-        };
+        let ids = [
+            ("numbers", SubjectIds::Numbers),
+            ("names", SubjectIds::Names),
+        ];
+        let subject_ids = choice(cfg, "subject_ids", &ids)?.unwrap_or(SubjectIds::Numbers);
         Ok(Vidu { subject_ids })
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(model, req, self.subject_ids, "").map(|_| ())
-    }
-
-    async fn submit_call(
-        &self,
-        _: &Adapter<Self>,
-        job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError> {
-        // `payload` is echoed back by Vidu: our task id, never anything about the customer.
-        let (endpoint, body) = build_body(
-            job.upstream_model,
-            job.request,
-            self.subject_ids,
-            job.task_id,
-        )
-        .map_err(invalid)?;
+    // `payload` is echoed back by Vidu: our task id, never anything about the customer.
+    fn request(&self, model: &str, req: &UnifiedRequest, task_id: &str) -> Result<Call, AppError> {
+        let (endpoint, body) = build_body(model, req, self.subject_ids, task_id)?;
         Ok(Call::post(format!("/ent/v2/{endpoint}"), body))
     }
 
     fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
-        if v.get("state").and_then(Value::as_str) == Some("failed") {
-            let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
-            return Err(ProviderError::final_error(
-                code.clone(),
-                failure_message(&code),
-            ));
+        if let (Some("failed"), PollOutcome::Failed { code, message }) =
+            (v.get("state").and_then(Value::as_str), failure(v))
+        {
+            return Err(ProviderError::final_error(code, message));
         }
         str_at(v, &["task_id"]).ok_or_else(|| missing("a task_id"))
-    }
-
-    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
-        Ok(Call::get(format!("/ent/v2/tasks/{id}/creations")))
-    }
-
-    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        parse_task(v)
     }
 
     // Documented for queued tasks only (unconfirmed); a refusal is harmless.
@@ -398,19 +293,14 @@ impl Describe for Vidu {
         ))
     }
 
-    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        error(reply, stage)
-    }
-
     // Vidu has no free account call: looking up a task that cannot exist proves the key
     // (404 TaskNotFound) without creating anything; a bad key answers 401.
     async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {
         for cred in a.keys.all() {
-            let reply = a
-                .send(cred, Call::get("/ent/v2/tasks/0/creations"), Stage::Test)
-                .await?;
+            let call = Call::get("/ent/v2/tasks/0/creations");
+            let reply = a.send(cred, call, Stage::Test).await?;
             if !(reply.ok() || reply.status == 404) {
-                return Err(error(&reply, Stage::Test));
+                return Err(self.error(&reply, Stage::Test));
             }
         }
         Ok(format!("key(s) accepted: {}", a.keys.all().len()))
@@ -421,7 +311,8 @@ impl Describe for Vidu {
 #[rustfmt::skip]
 mod tests {
     use super::*;
-    use crate::providers::mapping::table::{Expect::*, case, run};
+    use crate::providers::generic::{first, video};
+    use crate::providers::mapping::table::{Expect::*, Want::*, answers, case, run};
 
     fn body(model: &str, r: &UnifiedRequest) -> Result<Value, AppError> {
         build_body(model, r, SubjectIds::Numbers, "vidgen_1").map(|(e, mut b)| {
@@ -493,25 +384,15 @@ mod tests {
 
     #[test]
     fn states_map_to_outcomes() {
-        assert_eq!(parse_task(&json!({"state": "created"})).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_task(&json!({"state": "queueing", "creations": null})).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_task(&json!({"state": "processing", "creations": []})).unwrap(), PollOutcome::Running);
-        let done = parse_task(&json!({"state": "success", "creations": [{"id": "1", "url": "https://v/x.mp4", "cover_url": "https://v/x.jpg"}]})).unwrap();
-        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].url == "https://v/x.mp4"));
-        let done = parse_task(&json!({"state": "success", "credits": 10, "creations": [{"id": "1", "url": "https://v/x.mp4"}]})).unwrap();
-        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].provider_units == Some(10)));
-        let failed = parse_task(
-            &json!({"state": "failed", "err_code": "CreationPolicyViolation", "creations": []}),
-        )
-        .unwrap();
-        assert!(matches!(failed, PollOutcome::Failed { ref code, ref message } if code == "CreationPolicyViolation" && message.contains("content policy")));
-        assert!(matches!(
-            parse_task(&json!({"state": "success", "creations": []})),
-            Err(ProviderError::BadResponse { .. })
-        ));
-        assert!(matches!(
-            parse_task(&json!({"state": "reviewing"})),
-            Err(ProviderError::BadResponse { .. })
-        ));
+        answers(|v| ANSWER.read(v), vec![
+            (json!({"state": "created"}), Is(PollOutcome::Queued)),
+            (json!({"state": "queueing", "creations": null}), Is(PollOutcome::Queued)),
+            (json!({"state": "processing", "creations": []}), Is(PollOutcome::Running)),
+            (json!({"state": "success", "creations": [{"id": "1", "url": "https://v/x.mp4", "cover_url": "https://v/x.jpg"}]}), Is(video("https://v/x.mp4".into(), None, None))),
+            (json!({"state": "success", "credits": 10, "creations": [{"id": "1", "url": "https://v/x.mp4"}]}), Is(first(video("https://v/x.mp4".into(), None, None), |r| r.provider_units = Some(10)))),
+            (json!({"state": "failed", "err_code": "CreationPolicyViolation", "creations": []}), Is(PollOutcome::Failed { code: "CreationPolicyViolation".into(), message: "the channel's content policy blocked this generation".into() })),
+            (json!({"state": "success", "creations": []}), Bad),
+            (json!({"state": "reviewing"}), Bad),
+        ]);
     }
 }

@@ -7,13 +7,9 @@
 //! or a family (`wan2.6`, `wan2.7`) from which the adapter picks the id for the type.
 
 use super::credentials::Credential;
-use super::generic::{
-    Adapter, Call, Ctx, Describe, Phase, failed, invalid, missing, parse_status, reported, simple,
-    video,
-};
-use super::http::{self, Stage, str_at};
-use super::mapping::{self, unsupported};
-use super::{PollOutcome, ProviderError, SubmitJob};
+use super::generic::{Answer, CANCELLED, Call, Ctx, Describe, Test, first};
+use super::mapping::{self, not_available, unsupported};
+use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -23,6 +19,7 @@ use serde_json::{Value, json};
 
 pub const BEIJING: &str = "https://dashscope.aliyuncs.com/api/v1";
 const CREATE_PATH: &str = "/services/aigc/video-generation/video-synthesis";
+const RATIOS: [&str; 5] = ["16:9", "9:16", "1:1", "4:3", "3:4"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -32,6 +29,14 @@ pub enum Mode {
     Kf2v,
     R2v,
 }
+
+/// Each mode's model id suffix.
+const SUFFIXES: [(Mode, &str); 4] = [
+    (Mode::T2v, "-t2v"),
+    (Mode::Kf2v, "-kf2v"),
+    (Mode::I2v, "-i2v"),
+    (Mode::R2v, "-r2v"),
+];
 
 /// Which model id a request goes to, and how its body is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,76 +59,41 @@ fn version_of(model: &str) -> Option<u32> {
 
 /// Pick the model id and mode for `req` on route model `upstream`.
 pub fn target(upstream: &str, req: &UnifiedRequest) -> Result<Target, AppError> {
-    let version = version_of(upstream).ok_or_else(|| {
-        unsupported(
-            "model",
-            "this model's channel is misconfigured (not a Wan model id)",
-        )
-    })?;
+    let version = version_of(upstream).ok_or_else(mapping::unknown_model)?;
     let media = version >= 27;
     let lower = upstream.to_ascii_lowercase();
     let two_images = req.kind == "image-to-video" && req.image_urls.len() == 2;
-    let explicit = if lower.contains("-t2v") {
-        Some(Mode::T2v)
-    } else if lower.contains("-kf2v") {
-        Some(Mode::Kf2v)
-    } else if lower.contains("-i2v") {
-        Some(Mode::I2v)
-    } else if lower.contains("-r2v") {
-        Some(Mode::R2v)
-    } else {
-        None
-    };
+    let explicit = SUFFIXES
+        .iter()
+        .find(|(_, s)| lower.contains(s))
+        .map(|(m, _)| *m);
     let wanted = match req.kind.as_str() {
         "text-to-video" => Mode::T2v,
         "image-to-video" if two_images && !media => Mode::Kf2v,
         "image-to-video" => Mode::I2v,
         _ => Mode::R2v,
     };
-    let (model, mode) = match explicit {
-        Some(m) if m == wanted => (upstream.to_string(), m),
-        Some(Mode::I2v) if wanted == Mode::Kf2v => {
-            return Err(unsupported(
-                "image_urls",
-                "this model's channel takes one first-frame image",
-            ));
-        }
-        Some(Mode::Kf2v) if wanted == Mode::I2v => {
-            return Err(unsupported(
-                "image_urls",
-                "this model's channel needs a first and a last frame (two images)",
-            ));
-        }
-        Some(_) => {
-            return Err(unsupported(
-                "type",
-                format!("{} is not available on this model's channel", req.kind),
-            ));
-        }
-        None => {
-            let family = upstream.trim_end_matches('-');
-            let model = match wanted {
-                Mode::T2v => format!("{family}-t2v"),
-                Mode::I2v => format!("{family}-i2v"),
-                Mode::R2v if version >= 26 => format!("{family}-r2v"),
-                Mode::R2v => {
-                    return Err(unsupported(
-                        "type",
-                        "reference-to-video needs Wan 2.6 or newer on this model's channel",
-                    ));
-                }
-                Mode::Kf2v => match version {
-                    22 => "wan2.2-kf2v-flash".to_string(),
-                    21 => "wanx2.1-kf2v-plus".to_string(),
-                    _ => {
-                        return Err(unsupported(
-                            "image_urls",
-                            "this model's channel takes one first-frame image",
-                        ));
-                    }
-                },
-            };
-            (model, wanted)
+    let one_frame = || {
+        unsupported(
+            "image_urls",
+            "this model's channel takes one first-frame image",
+        )
+    };
+    let two_frames = "this model's channel needs a first and a last frame (two images)";
+    let (model, mode) = match (explicit, wanted, version) {
+        (Some(m), _, _) if m == wanted => (upstream.to_string(), m),
+        (Some(Mode::I2v), Mode::Kf2v, _) => return Err(one_frame()),
+        (Some(Mode::Kf2v), Mode::I2v, _) => return Err(unsupported("image_urls", two_frames)),
+        (Some(_), _, _) | (None, Mode::R2v, ..=25) => return Err(not_available("type", &req.kind)),
+        (None, Mode::Kf2v, 22) => ("wan2.2-kf2v-flash".to_string(), wanted),
+        (None, Mode::Kf2v, 21) => ("wanx2.1-kf2v-plus".to_string(), wanted),
+        (None, Mode::Kf2v, _) => return Err(one_frame()),
+        (None, m, _) => {
+            let suffix = SUFFIXES
+                .iter()
+                .find(|(s, _)| *s == m)
+                .map_or("", |(_, s)| s);
+            (format!("{}{suffix}", upstream.trim_end_matches('-')), m)
         }
     };
     Ok(Target {
@@ -148,26 +118,15 @@ pub fn rewrite_prompt(prompt: &str, t: &Target, images: usize) -> String {
 }
 
 /// `W*H` for text and reference videos on the legacy format.
+#[rustfmt::skip]
 fn size(resolution: &str, ratio: &str) -> Option<&'static str> {
-    let ratio = if ratio == "auto" || ratio.is_empty() {
-        "16:9"
-    } else {
-        ratio
-    };
+    let ratio = if ratio == "auto" || ratio.is_empty() { "16:9" } else { ratio };
     Some(match (resolution, ratio) {
-        ("480p", "16:9") => "832*480",
-        ("480p", "9:16") => "480*832",
-        ("480p", "1:1") => "624*624",
-        ("720p", "16:9") => "1280*720",
-        ("720p", "9:16") => "720*1280",
-        ("720p", "1:1") => "960*960",
-        ("720p", "4:3") => "1088*832",
-        ("720p", "3:4") => "832*1088",
-        ("1080p", "16:9") => "1920*1080",
-        ("1080p", "9:16") => "1080*1920",
-        ("1080p", "1:1") => "1440*1440",
-        ("1080p", "4:3") => "1632*1248",
-        ("1080p", "3:4") => "1248*1632",
+        ("480p", "16:9") => "832*480", ("480p", "9:16") => "480*832", ("480p", "1:1") => "624*624",
+        ("720p", "16:9") => "1280*720", ("720p", "9:16") => "720*1280", ("720p", "1:1") => "960*960",
+        ("720p", "4:3") => "1088*832", ("720p", "3:4") => "832*1088",
+        ("1080p", "16:9") => "1920*1080", ("1080p", "9:16") => "1080*1920", ("1080p", "1:1") => "1440*1440",
+        ("1080p", "4:3") => "1632*1248", ("1080p", "3:4") => "1248*1632",
         _ => return None,
     })
 }
@@ -184,16 +143,12 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
             mapping::at_most("image_urls", &req.image_urls, max, "images")?;
             mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
         }
-        Mode::Kf2v => {
-            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
-        }
+        Mode::Kf2v => mapping::no_media(req)?,
         Mode::R2v => {
             mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
             mapping::refuse_refs(&req.prompt, &[AssetKind::Audio])?;
             if t.media {
-                mapping::at_most("image_urls", &req.image_urls, 5, "reference images")?;
-                mapping::at_most("video_urls", &req.video_urls, 3, "reference videos")?;
+                mapping::references(req, [5, 3, 0])?;
             } else if req.image_urls.len() + req.video_urls.len() > 5 {
                 return Err(unsupported(
                     "image_urls",
@@ -211,21 +166,11 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
             ));
         }
     }
-    let resolution = match req.resolution.as_str() {
-        "480p" if v >= 26 => {
-            return Err(unsupported(
-                "resolution",
-                "480p is not available on this model's channel; use 720p or 1080p",
-            ));
-        }
-        r @ ("480p" | "720p" | "1080p") => r,
-        other => {
-            return Err(unsupported(
-                "resolution",
-                format!("{other} is not available on this model's channel"),
-            ));
-        }
+    let tiers: &[&str] = match v >= 26 {
+        true => &["720p", "1080p"],
+        false => &["480p", "720p", "1080p"],
     };
+    let resolution = mapping::one_of("resolution", &req.resolution, tiers)?;
     let range = match (v, t.mode) {
         (27.., _) if !req.video_urls.is_empty() => (2, 10, false),
         (26, Mode::R2v) => (2, 10, false),
@@ -233,19 +178,13 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
         (25, _) => (5, 10, true),
         _ => (5, 5, false),
     };
-    let valid = |d: u32| {
-        if range.2 {
-            d == range.0 || d == range.1
-        } else {
-            (range.0..=range.1).contains(&d)
-        }
+    let valid = |d: u32| match range.2 {
+        true => d == range.0 || d == range.1,
+        false => (range.0..=range.1).contains(&d),
     };
     let duration = mapping::duration(req, valid)?;
-    if req.generate_audio && v < 25 {
-        return Err(unsupported(
-            "generate_audio",
-            "this model's channel makes silent videos only",
-        ));
+    if v < 25 {
+        mapping::silent(req)?;
     }
 
     let mut input = json!({"prompt": rewrite_prompt(&req.prompt, &t, req.image_urls.len())});
@@ -277,48 +216,21 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
             input["media"] = json!(media);
         }
         params["resolution"] = json!(upper);
-        match req.aspect_ratio.as_str() {
-            "auto" | "" => {}
-            r @ ("16:9" | "9:16" | "1:1" | "4:3" | "3:4") => {
-                if t.mode != Mode::I2v {
-                    params["ratio"] = json!(r);
-                }
-            }
-            other => {
-                return Err(unsupported(
-                    "aspect_ratio",
-                    format!("{other} is not available on this model's channel"),
-                ));
-            }
+        if let Some(r) = mapping::ratio(req, &RATIOS)?
+            && t.mode != Mode::I2v
+        {
+            params["ratio"] = json!(r);
         }
     } else {
         match t.mode {
             Mode::T2v | Mode::R2v => {
-                let s = size(resolution, &req.aspect_ratio).ok_or_else(|| {
-                    unsupported(
-                        "aspect_ratio",
-                        format!(
-                            "{} at {resolution} is not available on this model's channel",
-                            req.aspect_ratio
-                        ),
-                    )
-                })?;
+                let s = size(resolution, &req.aspect_ratio);
+                let s = s.ok_or_else(|| not_available("aspect_ratio", &req.aspect_ratio))?;
                 params["size"] = json!(s);
             }
             Mode::I2v | Mode::Kf2v => {
                 // The frame decides the shape; only 21:9 and the like are refused.
-                if !matches!(
-                    req.aspect_ratio.as_str(),
-                    "auto" | "" | "16:9" | "9:16" | "1:1" | "4:3" | "3:4"
-                ) {
-                    return Err(unsupported(
-                        "aspect_ratio",
-                        format!(
-                            "{} is not available on this model's channel",
-                            req.aspect_ratio
-                        ),
-                    ));
-                }
+                mapping::ratio(req, &RATIOS)?;
                 params["resolution"] = json!(upper);
             }
         }
@@ -347,59 +259,30 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
     Ok(json!({"model": t.model, "input": input, "parameters": params}))
 }
 
-/// Map a task answer to an outcome.
-pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
-    let out = v.get("output").cloned().unwrap_or(Value::Null);
-    // UNKNOWN (missing or expired) is not in the table: not proof of failure on its own,
-    // the deadline ends it.
-    let table = [
-        ("PENDING", Phase::Queued),
-        ("RUNNING", Phase::Running),
-        ("SUCCEEDED", Phase::Succeeded),
-        ("FAILED", Phase::Failed),
-        (
-            "CANCELED",
-            Phase::Ended(
-                "upstream_cancelled",
-                "the task was cancelled on the channel",
-            ),
-        ),
-    ];
-    Ok(match parse_status(&out, &["task_status"], &table)? {
-        Phase::Succeeded => {
-            let url = str_at(&out, &["video_url"]).ok_or_else(|| missing("output.video_url"))?;
-            // `usage` is what DashScope billed: newer models split input and output
-            // seconds (the output is what was made); `SR` is the short side, e.g. 1080.
-            let secs = v
-                .pointer("/usage/output_video_duration")
-                .or_else(|| v.pointer("/usage/duration"))
-                .and_then(Value::as_f64);
-            let sr = v.pointer("/usage/SR").and_then(Value::as_u64);
-            reported(
-                video(url, secs.map(|d| d.round() as u32), None),
-                sr.map(|n| format!("{n}p")),
-                None,
-                None,
-            )
-        }
-        Phase::Failed => failed(str_at(&out, &["code"]), str_at(&out, &["message"])),
-        p => simple(p).expect("simple phase"),
-    })
-}
+// UNKNOWN (missing or expired) is not in the table: not proof of failure on its own, the
+// deadline ends it.
+const ANSWER: Answer = Answer {
+    status: &["output", "task_status"],
+    words: [&["PENDING"], &["RUNNING"], &["SUCCEEDED"], &["FAILED"]],
+    ended: &[("CANCELED", CANCELLED)],
+    url: &["output", "video_url"],
+    code: &["output", "code"],
+    message: &["output", "message"],
+    ..Answer::DEFAULT
+};
 
-fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
-    let v = reply.value();
-    let code = str_at(&v, &["code"]);
-    let message = str_at(&v, &["message"]);
-    if let Some(c) = &code
-        && (c == "Arrearage" || c.starts_with("InvalidApiKey") || c.contains("AccessDenied"))
-    {
-        return ProviderError::channel(
-            http::public_code(c),
-            http::public_message(message.as_deref().unwrap_or(c)),
-        );
-    }
-    reply.error(stage, code, message)
+/// Map a task answer to an outcome. `usage` is what DashScope billed: newer models split
+/// input and output seconds (the output is what was made); `SR` is the short side (1080).
+pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
+    let usage = |k: &str| v.get("usage").and_then(|u| u.get(k));
+    let secs = usage("output_video_duration")
+        .or(usage("duration"))
+        .and_then(Value::as_f64);
+    let short_side = usage("SR").and_then(Value::as_u64);
+    Ok(first(ANSWER.read(v)?, |r| {
+        r.duration_seconds = secs.map(|d| d.round() as u32);
+        r.resolution = short_side.map(|n| format!("{n}p"));
+    }))
 }
 
 /// Wan on DashScope, described for the [generic adapter](super::generic).
@@ -411,6 +294,12 @@ pub struct Wan {
 impl Describe for Wan {
     const KIND: &'static str = "wan";
     const ID_AT: &'static [&'static str] = &["output", "task_id"];
+    const POLL: &'static str = "/tasks/{id}";
+    const TEST: Option<Test> = Test::get("/tasks?page_no=1&page_size=1", "listed tasks");
+    const ERROR_CODE: &'static [&'static [&'static str]] = &[&["code"]];
+    const ERROR_MESSAGE: &'static [&'static [&'static str]] = &[&["message"]];
+    const CHANNEL_CODES: &'static [&'static str] =
+        &["Arrearage", "InvalidApiKey*", "*AccessDenied*"];
 
     fn from_config(cfg: &ProviderConfig) -> Result<Wan, AppError> {
         let workspace = cfg.settings.get("workspace").and_then(Value::as_str);
@@ -419,45 +308,19 @@ impl Describe for Wan {
         })
     }
 
-    fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        build_body(model, req).map(|_| ())
-    }
-
-    async fn submit_call(
-        &self,
-        _: &Adapter<Self>,
-        job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError> {
-        let body = build_body(job.upstream_model, job.request).map_err(invalid)?;
+    fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        let body = build_body(model, req)?;
         Ok(Call::post(CREATE_PATH, body).header("X-DashScope-Async", "enable"))
-    }
-
-    fn poll_call(&self, id: &str, _: &str) -> Result<Call, ProviderError> {
-        Ok(Call::get(format!("/tasks/{id}")))
     }
 
     fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
         parse_task(v)
     }
 
-    fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
-        error(reply, stage)
-    }
-
     fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
         let mut h = vec![("authorization", format!("Bearer {}", cred.key))];
-        if let Some(w) = &self.workspace {
-            h.push(("X-DashScope-WorkSpace", w.clone()));
-        }
+        h.extend(self.workspace.clone().map(|w| ("X-DashScope-WorkSpace", w)));
         h
-    }
-
-    fn test_call(&self) -> Option<Call> {
-        Some(Call::get("/tasks?page_no=1&page_size=1"))
-    }
-
-    fn tested(&self, answers: &[Value]) -> String {
-        format!("listed tasks with {} key(s)", answers.len())
     }
 }
 
@@ -465,7 +328,8 @@ impl Describe for Wan {
 #[rustfmt::skip]
 mod tests {
     use super::*;
-    use crate::providers::mapping::table::{Expect::*, case, run};
+    use crate::providers::generic::video;
+    use crate::providers::mapping::table::{Expect::*, Want::*, answers, case, run};
 
     #[test]
     fn family_routes_pick_the_model_for_the_type() {
@@ -543,16 +407,14 @@ mod tests {
     #[test]
     fn statuses_map_to_outcomes() {
         let t = |s: &str| json!({"output": {"task_id": "t", "task_status": s}});
-        assert_eq!(parse_task(&t("PENDING")).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_task(&t("RUNNING")).unwrap(), PollOutcome::Running);
-        assert!(parse_task(&t("UNKNOWN")).is_err());
-        let ok = parse_task(&json!({"output": {"task_status": "SUCCEEDED", "video_url": "https://oss/x.mp4"}, "usage": {"duration": 5}})).unwrap();
-        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(5)));
-        let ok = parse_task(&json!({"output": {"task_status": "SUCCEEDED", "video_url": "https://oss/x.mp4"}, "usage": {"duration": 9, "input_video_duration": 4, "output_video_duration": 5, "video_count": 1, "SR": 1080}})).unwrap();
-        assert!(matches!(ok, PollOutcome::Succeeded(ref r) if r[0].duration_seconds == Some(5) && r[0].resolution.as_deref() == Some("1080p")));
-        assert_eq!(
-            parse_task(&json!({"output": {"task_status": "FAILED", "code": "DataInspectionFailed", "message": "Output data may contain inappropriate content."}})).unwrap(),
-            PollOutcome::Failed { code: "DataInspectionFailed".into(), message: "Output data may contain inappropriate content.".into() }
-        );
+        let made = |secs, res: Option<&str>| first(video("https://oss/x.mp4".into(), secs, None), |r| r.resolution = res.map(str::to_string));
+        answers(parse_task, vec![
+            (t("PENDING"), Is(PollOutcome::Queued)),
+            (t("RUNNING"), Is(PollOutcome::Running)),
+            (t("UNKNOWN"), Bad),
+            (json!({"output": {"task_status": "SUCCEEDED", "video_url": "https://oss/x.mp4"}, "usage": {"duration": 5}}), Is(made(Some(5), None))),
+            (json!({"output": {"task_status": "SUCCEEDED", "video_url": "https://oss/x.mp4"}, "usage": {"duration": 9, "input_video_duration": 4, "output_video_duration": 5, "video_count": 1, "SR": 1080}}), Is(made(Some(5), Some("1080p")))),
+            (json!({"output": {"task_status": "FAILED", "code": "DataInspectionFailed", "message": "Output data may contain inappropriate content."}}), Is(PollOutcome::Failed { code: "DataInspectionFailed".into(), message: "Output data may contain inappropriate content.".into() })),
+        ]);
     }
 }
