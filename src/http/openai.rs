@@ -571,6 +571,13 @@ impl ApiResponse for FileResponse {
                     content: binary(),
                     headers: vec![],
                 },
+                MetaResponse {
+                    description: "With object storage (`[storage] serve = \"redirect\"`, the default there): `Location` is a short-lived presigned URL of the file.",
+                    status: Some(302),
+                    status_range: None,
+                    content: vec![],
+                    headers: vec![],
+                },
             ],
         }
     }
@@ -739,8 +746,9 @@ impl OpenAiApi {
 
     /// Download video content
     ///
-    /// The stored MP4 (`Range` requests answer 206). `variant=thumbnail` or `spritesheet`:
-    /// no still images are kept, so these are 404.
+    /// The stored MP4 (`Range` requests answer 206); with object storage, a 302 to a
+    /// short-lived presigned URL (or the file proxied, by setting). `variant=thumbnail` or
+    /// `spritesheet`: no still images are kept, so these are 404.
     #[oai(
         path = "/v1/videos/:video_id/content",
         method = "get",
@@ -790,6 +798,10 @@ impl OpenAiApi {
                 key: output.key.clone(),
             }
             .into());
+        }
+        if state.storage.s3().is_some() {
+            let resp = crate::http::files::serve_object(&state.storage, &output.key, req).await;
+            return Ok(FileResponse(resp));
         }
         let path = state.storage.path_of(&output.key)?;
         let ranges = StaticFileRequest::from_request_without_body(req)

@@ -54,6 +54,8 @@ pub struct LocalAssets {
     pub public_url: String,
     /// The data directory that holds `uploads/`.
     pub root: PathBuf,
+    /// With object storage the uploads are in the bucket: read through the facade.
+    pub storage: Option<crate::storage::Storage>,
 }
 
 /// Everything an adapter gets when it is built.
@@ -207,6 +209,26 @@ impl Kit {
     /// address. Errors here are the caller's (a bad asset): `Final`, except network trouble.
     pub async fn fetch_asset(&self, url: &str, limit: u64) -> Result<Asset, ProviderError> {
         let bad = |m: &str| ProviderError::final_error("invalid_asset", m.to_string());
+        if let Some(key) = self.local_key(url)
+            && let Some(storage) = self.assets.storage.as_ref().filter(|s| s.s3().is_some())
+        {
+            let bytes = match storage.read_small(&key, limit).await {
+                Ok(Some(b)) => b,
+                Ok(None) => return Err(bad("an uploaded asset no longer exists")),
+                Err(crate::error::AppError::PayloadTooLarge { .. }) => {
+                    return Err(bad(&format!(
+                        "an image is larger than the channel's {limit}-byte limit"
+                    )));
+                }
+                Err(_) => return Err(bad("an uploaded asset cannot be read")),
+            };
+            let mime = sniff_mime(&bytes).map(str::to_string).unwrap_or_else(|| {
+                mime_guess::from_path(&key)
+                    .first_or_octet_stream()
+                    .to_string()
+            });
+            return Ok(Asset { bytes, mime });
+        }
         if let Some(key) = self.local_key(url) {
             let path = self.assets.root.join(&key);
             let meta = tokio::fs::metadata(&path)
@@ -608,6 +630,7 @@ mod tests {
             assets: LocalAssets {
                 public_url: "https://gw.example".into(),
                 root: "/data".into(),
+                storage: None,
             },
             timeout: DEFAULT_TIMEOUT,
             policy: Arc::new(Policy::public_only()),
