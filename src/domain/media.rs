@@ -32,7 +32,7 @@ pub fn parse_period(s: &str) -> Result<Option<i64>, String> {
 }
 
 /// How long stored files live, in milliseconds (`None` = forever).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retention {
     pub uploads_ms: Option<i64>,
     pub videos_ms: Option<i64>,
@@ -97,6 +97,29 @@ impl Quotas {
     pub fn for_user(&self, own: Option<Quota>, group: Option<&str>) -> Quota {
         own.or_else(|| group.and_then(|g| self.groups.get(g).copied()))
             .unwrap_or(self.default)
+    }
+}
+
+/// What the operator saved in the console; each part present wins over the config's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaOverrides {
+    /// Retention periods (uploads, videos, per model), replacing the config's whole.
+    #[serde(default)]
+    pub retention: Option<Retention>,
+    /// Storage quotas per pricing group, each replacing that group's from the config.
+    #[serde(default)]
+    pub group_quotas: BTreeMap<String, Quota>,
+}
+
+impl MediaOverrides {
+    /// The retention and quotas in force: these overrides over the config's `base`.
+    pub fn apply(&self, base: (&Retention, &Quotas)) -> (Retention, Quotas) {
+        let retention = self.retention.clone().unwrap_or_else(|| base.0.clone());
+        let mut quotas = base.1.clone();
+        for (g, q) in &self.group_quotas {
+            quotas.groups.insert(g.clone(), *q);
+        }
+        (retention, quotas)
     }
 }
 

@@ -13,7 +13,9 @@ pub use backend::PartFile;
 pub use local::{LocalFiles, private_dir, safe_stem, tighten};
 
 use crate::clock::SharedClock;
-use crate::domain::media::{Disk, MediaKind, Quotas, Retention, Usage, video_task_id};
+use crate::domain::media::{
+    Disk, MediaKind, MediaOverrides, Quota, Quotas, Retention, Usage, video_task_id,
+};
 use crate::error::{AppError, AppResult};
 use crate::store::media::MediaRecord;
 use crate::store::{self, Store};
@@ -41,8 +43,20 @@ pub struct Storage {
     root: PathBuf,
     store: Store,
     settings: Arc<MediaSettings>,
+    /// Retention and quotas in force: the config's with the console's overrides applied.
+    live: Arc<std::sync::RwLock<Live>>,
+    edit_lock: Arc<tokio::sync::Mutex<()>>,
     clock: SharedClock,
     guard: Arc<DiskGuard>,
+}
+
+/// The settings in force now; swapped whole when the operator saves new ones, so a save
+/// applies to the next upload or mirror without a restart.
+#[derive(Debug, Clone, Default)]
+struct Live {
+    retention: Retention,
+    quotas: Quotas,
+    overrides: MediaOverrides,
 }
 
 impl std::fmt::Debug for Storage {
@@ -115,11 +129,20 @@ impl Storage {
             settings.low_free_bytes,
             settings.critical_free_bytes,
         );
+        let overrides = store.read_now(store::media::overrides)?.unwrap_or_default();
+        let (retention, quotas) = overrides.apply((&settings.retention, &settings.quotas));
+        let live = Live {
+            retention,
+            quotas,
+            overrides,
+        };
         let s = Storage {
             files,
             root: data_dir.to_path_buf(),
             store,
             settings: Arc::new(settings),
+            live: Arc::new(std::sync::RwLock::new(live)),
+            edit_lock: Arc::default(),
             clock,
             guard: Arc::new(guard),
         };
@@ -139,8 +162,74 @@ impl Storage {
         }
     }
 
+    /// The config's settings (before the console's overrides).
     pub fn settings(&self) -> &MediaSettings {
         &self.settings
+    }
+
+    /// The retention periods in force (saved from the console, else the config's).
+    pub fn retention(&self) -> Retention {
+        self.live
+            .read()
+            .expect("media settings lock")
+            .retention
+            .clone()
+    }
+
+    /// The quotas in force (group quotas saved from the console win over the config's).
+    pub fn quotas(&self) -> Quotas {
+        self.live
+            .read()
+            .expect("media settings lock")
+            .quotas
+            .clone()
+    }
+
+    /// What the operator saved from the console.
+    pub fn overrides(&self) -> MediaOverrides {
+        self.live
+            .read()
+            .expect("media settings lock")
+            .overrides
+            .clone()
+    }
+
+    /// Save retention periods (operator console). New uploads and mirrors get expiries
+    /// from them at once; files already stored keep the expiry they were recorded with.
+    pub async fn set_retention(&self, r: Retention) -> AppResult<()> {
+        self.edit_overrides(move |o| o.retention = Some(r)).await
+    }
+
+    /// Save (or with `None`, clear) a pricing group's storage quota (operator console).
+    pub async fn set_group_quota(&self, group: String, quota: Option<Quota>) -> AppResult<()> {
+        self.edit_overrides(move |o| match quota {
+            Some(q) => {
+                o.group_quotas.insert(group, q);
+            }
+            None => {
+                o.group_quotas.remove(&group);
+            }
+        })
+        .await
+    }
+
+    async fn edit_overrides(
+        &self,
+        edit: impl FnOnce(&mut MediaOverrides) + Clone + Send + 'static,
+    ) -> AppResult<()> {
+        // One save at a time, so the settings swapped in are the last ones committed.
+        let _one = self.edit_lock.lock().await;
+        let saved = self
+            .store
+            .write(move |txn| store::media::edit_overrides(txn, edit))
+            .await?;
+        let (retention, quotas) = saved.apply((&self.settings.retention, &self.settings.quotas));
+        *self.live.write().expect("media settings lock") = Live {
+            retention,
+            quotas,
+            overrides: saved,
+        };
+        Ok(())
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -229,7 +318,7 @@ impl Storage {
     /// Refuse an upload before reading it when the disk is low or the account is full.
     pub async fn admit_upload(&self, owner: u64) -> AppResult<()> {
         self.room_for_upload()?;
-        let quotas = self.settings.quotas.clone();
+        let quotas = self.quotas();
         self.store
             .read(move |txn| store::media::check_room(txn, owner, &quotas))
             .await
@@ -243,7 +332,7 @@ impl Storage {
         files: &[NewUpload<'_>],
     ) -> AppResult<Vec<Option<i64>>> {
         let now = self.clock.now_ms();
-        let expires = self.settings.retention.upload_expiry(now);
+        let expires = self.retention().upload_expiry(now);
         let rows: Vec<(String, MediaRecord)> = files
             .iter()
             .map(|f| {
@@ -260,7 +349,7 @@ impl Storage {
                 )
             })
             .collect();
-        let quotas = self.settings.quotas.clone();
+        let quotas = self.quotas();
         let added: u64 = files.iter().map(|f| f.size).sum();
         self.store
             .write(move |txn| store::media::add(txn, &rows, Some(&quotas)))
@@ -290,7 +379,7 @@ impl Storage {
             kind: MediaKind::Video,
             size,
             created_at_ms: now,
-            expires_at_ms: self.settings.retention.video_expiry(&task.model, now),
+            expires_at_ms: self.retention().video_expiry(&task.model, now),
             task_id: Some(task.id.clone()),
         };
         let rows = vec![(key.to_string(), rec)];
@@ -342,7 +431,7 @@ impl Storage {
                             kind: MediaKind::Video,
                             size: *size,
                             created_at_ms: now,
-                            expires_at_ms: self.settings.retention.video_expiry(&model, now),
+                            expires_at_ms: self.retention().video_expiry(&model, now),
                             task_id: task.map(|t| t.id),
                         }
                     }
@@ -351,7 +440,7 @@ impl Storage {
                         kind: MediaKind::Upload,
                         size: *size,
                         created_at_ms: now,
-                        expires_at_ms: self.settings.retention.upload_expiry(now),
+                        expires_at_ms: self.retention().upload_expiry(now),
                         task_id: None,
                     },
                 };
@@ -398,7 +487,7 @@ impl Storage {
             return None;
         }
         let done = task.finished_at_ms.unwrap_or(task.updated_at_ms);
-        self.settings.retention.video_expiry(&task.model, done)
+        self.retention().video_expiry(&task.model, done)
     }
 
     /// Delete a stored file and its record (a user's delete, a failed write's cleanup).
@@ -518,7 +607,7 @@ impl Storage {
             .store
             .read(move |txn| store::media::own_quota(txn, user))
             .await?;
-        Ok(self.settings.quotas.for_user(own, group.as_deref()))
+        Ok(self.quotas().for_user(own, group.as_deref()))
     }
 
     /// Bytes stored by kind, for the metrics, from the usage table (start-up).

@@ -3,7 +3,7 @@
 
 use super::tables::*;
 use super::{decode, encode, get_json};
-use crate::domain::media::{MediaKind, Quota, Quotas, Usage, admit};
+use crate::domain::media::{MediaKind, MediaOverrides, Quota, Quotas, Usage, admit};
 use crate::domain::user::User;
 use crate::error::AppResult;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -284,6 +284,28 @@ pub fn set_quota(txn: &WriteTransaction, user: u64, quota: Option<Quota>) -> App
         }
     }
     Ok(())
+}
+
+const MEDIA_KEY: &str = "media";
+
+/// Retention and group quotas saved from the console, if any (the config's apply otherwise).
+pub fn overrides(txn: &ReadTransaction) -> AppResult<Option<MediaOverrides>> {
+    get_json(&txn.open_table(SETTINGS)?, MEDIA_KEY)
+}
+
+/// Change the saved overrides in one transaction (read, edit, write) and return them.
+pub fn edit_overrides(
+    txn: &WriteTransaction,
+    edit: impl FnOnce(&mut MediaOverrides),
+) -> AppResult<MediaOverrides> {
+    let mut t = txn.open_table(SETTINGS)?;
+    let mut o: MediaOverrides = match t.get(MEDIA_KEY)? {
+        Some(v) => decode(v.value())?,
+        None => MediaOverrides::default(),
+    };
+    edit(&mut o);
+    t.insert(MEDIA_KEY, encode(&o)?.as_slice())?;
+    Ok(o)
 }
 
 /// Every record, for the backup manifest and `storage migrate`.

@@ -510,3 +510,192 @@ async fn janitor_drains_a_backlog_while_serving_stays_flat() {
     let (_, acct) = app.get(&key, "/v1/account").await;
     assert_eq!(acct["storage"]["upload_files"], 1, "{acct}");
 }
+
+#[tokio::test]
+async fn saved_retention_applies_to_new_uploads_and_keeps_old_expiries() {
+    let m = media_app(|_| {}).await;
+    let app = &m.app;
+    let key = app.user_with_key("retained", 0).await;
+    let (_, before) = upload(app, &key, 1).await;
+    let old_expiry = before["data"][0]["expires_at"].as_i64().unwrap();
+    let mut admin = crate::console::Console::login(app, "admin", "admin-password").await;
+
+    // Bad periods are 422 naming the field; nothing is saved.
+    let (s, v) = admin
+        .put(
+            "/console/api/admin/storage/retention",
+            json!({"uploads": "7 days", "videos": "30d"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["param"].as_str()),
+        (422, Some("uploads")),
+        "{v}"
+    );
+    let (s, v) = admin
+        .put(
+            "/console/api/admin/storage/retention",
+            json!({"uploads": "1d", "videos": "30d", "models": {"m1": "soon"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["param"].as_str()),
+        (422, Some("models.m1")),
+        "{v}"
+    );
+
+    let (s, v) = admin
+        .put(
+            "/console/api/admin/storage/retention",
+            json!({"uploads": "12h", "videos": "0"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["upload_retention_secs"], 12 * 3600, "{v}");
+    assert_eq!(v["video_retention_secs"], Value::Null, "{v}");
+    assert_eq!(v["retention_saved"], true, "{v}");
+    let (_, page) = admin.get("/console/api/admin/storage").await;
+    assert_eq!(
+        page["settings"]["upload_retention_secs"],
+        12 * 3600,
+        "{page}"
+    );
+
+    // A new upload expires 12 h from now; the old one keeps its recorded expiry.
+    m.clock.advance_ms(1000);
+    let now_s = m.clock.now_ms() / 1000;
+    let (_, after) = upload(app, &key, 1).await;
+    let new_expiry = after["data"][0]["expires_at"].as_i64().unwrap();
+    assert!((new_expiry - (now_s + 12 * 3600)).abs() <= 1, "{after}");
+    m.clock.advance_ms(DAY_MS);
+    let pass = app.state().janitor.run_once(100).await.unwrap();
+    assert_eq!(pass.removed, 1, "{pass:?}");
+    assert_eq!(
+        fetch(app, after["data"][0]["url"].as_str().unwrap())
+            .await
+            .0,
+        410
+    );
+    assert_eq!(
+        fetch(app, before["data"][0]["url"].as_str().unwrap())
+            .await
+            .0,
+        200,
+        "expires at {old_expiry}"
+    );
+
+    // Not for customers.
+    let mut customer = crate::console::Console::login(app, "retained", "password-123").await;
+    let (s, _) = customer
+        .put(
+            "/console/api/admin/storage/retention",
+            json!({"uploads": "1d", "videos": "1d"}),
+        )
+        .await;
+    assert_eq!(s, 403);
+}
+
+#[tokio::test]
+async fn a_group_quota_saved_in_the_console_applies_under_an_own_quota() {
+    let m = media_app(|c| c.quotas.default.files = Some(10)).await;
+    let app = &m.app;
+    let key = app.user_with_key("grouped", 0).await;
+    let mut admin = crate::console::Console::login(app, "admin", "admin-password").await;
+    let (s, v) = admin
+        .put(
+            "/console/api/admin/pricing-groups/team",
+            json!({"percent": 100}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, users) = admin.get("/console/api/admin/users?q=grouped").await;
+    let id = users[0]["id"].as_u64().unwrap();
+    let (s, v) = admin
+        .patch(
+            &format!("/console/api/admin/users/{id}"),
+            json!({"pricing_group": "team"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let (s, v) = admin
+        .put(
+            "/console/api/admin/storage/group-quotas/team",
+            json!({"quota_files": 1, "quota_bytes": null}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["quota_files"].as_u64(), v["source"].as_str()),
+        (Some(1), Some("console"))
+    );
+    let (_, page) = admin.get("/console/api/admin/storage").await;
+    let row = page["group_quotas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "team")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["quota_files"], 1, "{page}");
+    assert_eq!(page["default_quota"]["quota_files"], 10, "{page}");
+
+    assert_eq!(upload(app, &key, 1).await.0, 200);
+    let (s, v) = upload(app, &key, 1).await;
+    assert_eq!((s, error_code(&v)), (413, "storage_quota_exceeded".into()));
+    // Own > group: an own quota lets the account past its group's.
+    admin
+        .put(
+            &format!("/console/api/admin/users/{id}/storage-quota"),
+            json!({"quota_files": 5}),
+        )
+        .await;
+    assert_eq!(upload(app, &key, 1).await.0, 200);
+    // Back to the default once both are removed.
+    admin
+        .put(
+            &format!("/console/api/admin/users/{id}/storage-quota"),
+            json!({"inherit": true}),
+        )
+        .await;
+    let (s, v) = admin
+        .put(
+            "/console/api/admin/storage/group-quotas/team",
+            json!({"inherit": true}),
+        )
+        .await;
+    assert_eq!((s, v["source"].as_str()), (200, Some("default")), "{v}");
+    let (_, acct) = app.get(&key, "/v1/account").await;
+    assert_eq!(acct["storage"]["quota_files"], 10, "{acct}");
+
+    // Unknown groups are 404, customers 403.
+    let (s, _) = admin
+        .put(
+            "/console/api/admin/storage/group-quotas/nope",
+            json!({"quota_files": 1}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let mut customer = crate::console::Console::login(app, "grouped", "password-123").await;
+    let (s, _) = customer
+        .put(
+            "/console/api/admin/storage/group-quotas/team",
+            json!({"quota_files": 1}),
+        )
+        .await;
+    assert_eq!(s, 403);
+}
+
+#[tokio::test]
+async fn the_customer_overview_shows_storage_used_against_the_quota() {
+    let m = media_app(|c| c.quotas.default.files = Some(10)).await;
+    let app = &m.app;
+    let key = app.user_with_key("viewer", 0).await;
+    assert_eq!(upload(app, &key, 2).await.0, 200);
+    let mut customer = crate::console::Console::login(app, "viewer", "password-123").await;
+    let (s, v) = customer.get("/console/api/overview").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["storage"]["upload_files"], 2, "{v}");
+    assert_eq!(v["storage"]["bytes"], 2 * png_bytes().len(), "{v}");
+    assert_eq!(v["storage"]["quota_files"], 10, "{v}");
+}

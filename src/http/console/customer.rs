@@ -51,7 +51,8 @@ pub struct ConsoleApi;
 impl ConsoleApi {
     /// Overview
     ///
-    /// Balance, key and task counts, the latest status and the newest tasks.
+    /// Balance, key and task counts, the latest status, the newest tasks and the files
+    /// stored against the quota.
     #[oai(path = "/overview", method = "get")]
     async fn overview(
         &self,
@@ -60,7 +61,14 @@ impl ConsoleApi {
     ) -> Result<Json<Overview>, Failure<SESSION>> {
         let o = crate::service::overview::customer(&state.store, auth.who.user.id, 5).await?;
         let (keys, task_count, recent) = (o.keys, o.task_count, o.recent);
+        let user = &auth.who.user;
+        let usage = state.storage.usage(user.id.get()).await?;
+        let quota = state
+            .storage
+            .quota_of(user.id.get(), user.pricing_group.clone())
+            .await?;
         Ok(Json(Overview {
+            storage: crate::http::views::StorageView::new(usage, quota),
             username: auth.who.user.username.clone(),
             credits: auth.who.user.credits.get(),
             api_key_count: keys.iter().filter(|k| !k.revoked).count() as u64,

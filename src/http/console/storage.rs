@@ -1,9 +1,10 @@
-//! Operator storage page's API: storage by user, per-user quotas, purge, and the
-//! retention and free-space settings in force.
+//! Operator storage page's API: storage by user, per-user and per-group quotas, purge,
+//! and the retention (editable) and free-space settings in force.
 
 use super::{AdminSession, ConsoleTags};
 use crate::app::AppState;
-use crate::domain::media::Quota;
+use crate::domain::media::{Quota, Retention, parse_period};
+use crate::error::AppError;
 use crate::http::failures::*;
 use crate::http::views::StorageView;
 use poem::web::Data;
@@ -28,9 +29,11 @@ pub struct UserStorage {
     pub own_quota: bool,
 }
 
-/// The settings in force (from the TOML file and environment).
+/// The settings in force (saved on this page, else from the TOML file and environment).
 #[derive(Debug, Clone, Object)]
 pub struct StorageSettings {
+    /// Whether the retention periods were saved on this page (they win over the config's).
+    pub retention_saved: bool,
     /// Seconds uploads are kept; null = forever.
     #[oai(nullable)]
     pub upload_retention_secs: Option<i64>,
@@ -47,9 +50,27 @@ pub struct StorageSettings {
     pub critical_watermark_bytes: u64,
 }
 
+/// A pricing group's storage quota.
+#[derive(Debug, Clone, Object)]
+pub struct GroupQuota {
+    pub group: String,
+    /// Upload bytes allowed; null = no limit.
+    #[oai(nullable)]
+    pub quota_bytes: Option<u64>,
+    /// Upload files allowed; null = no limit.
+    #[oai(nullable)]
+    pub quota_files: Option<u64>,
+    /// Where it comes from: `console` (saved on this page), `config` (`[quotas.groups]`)
+    /// or `default` (`[quotas]`).
+    pub source: String,
+}
+
 #[derive(Debug, Clone, Object)]
 pub struct StorageOverview {
     pub settings: StorageSettings,
+    /// The default quota and each pricing group's (an account's own quota wins over both).
+    pub default_quota: GroupQuota,
+    pub group_quotas: Vec<GroupQuota>,
     /// Every account, most bytes first.
     pub users: Vec<UserStorage>,
 }
@@ -65,6 +86,18 @@ pub struct SetQuota {
     pub quota_files: Option<u64>,
 }
 
+/// New retention periods: `30s`, `15m`, `12h`, `7d`, `2w`, or `0` (keep forever).
+#[derive(Debug, Clone, Object)]
+pub struct SetRetention {
+    /// How long uploads are kept.
+    pub uploads: String,
+    /// How long mirrored videos are kept.
+    pub videos: String,
+    /// Per public model overrides of `videos` (model id = period); absent keeps those in
+    /// force.
+    pub models: Option<HashMap<String, String>>,
+}
+
 #[derive(Debug, Clone, Object)]
 pub struct Purged {
     pub files: u64,
@@ -73,6 +106,63 @@ pub struct Purged {
 
 fn secs(ms: Option<i64>) -> Option<i64> {
     ms.map(|ms| ms / 1000)
+}
+
+fn period(field: &str, v: &str) -> Result<Option<i64>, AppError> {
+    parse_period(v).map_err(|m| AppError::invalid(field, m))
+}
+
+fn settings_view(st: &crate::storage::Storage) -> StorageSettings {
+    let r = st.retention();
+    let (_, free) = st.guard().check();
+    StorageSettings {
+        retention_saved: st.overrides().retention.is_some(),
+        upload_retention_secs: secs(r.uploads_ms),
+        video_retention_secs: secs(r.videos_ms),
+        model_retention_secs: r
+            .models
+            .iter()
+            .map(|(m, ttl)| (m.clone(), secs(*ttl)))
+            .collect(),
+        free_bytes: free,
+        low_watermark_bytes: st.guard().low_bytes,
+        critical_watermark_bytes: st.guard().critical_bytes,
+    }
+}
+
+fn group_quota(group: &str, q: Quota, source: &str) -> GroupQuota {
+    GroupQuota {
+        group: group.to_string(),
+        quota_bytes: q.bytes,
+        quota_files: q.files,
+        source: source.to_string(),
+    }
+}
+
+/// The default quota and every declared pricing group's, with where each comes from.
+fn group_quotas(state: &AppState) -> (GroupQuota, Vec<GroupQuota>) {
+    let st = &state.storage;
+    let quotas = st.quotas();
+    let saved = st.overrides().group_quotas;
+    let config = &st.settings().quotas.groups;
+    let mut groups: Vec<String> = state.catalog.groups().into_iter().map(|g| g.name).collect();
+    groups.extend(quotas.groups.keys().cloned());
+    groups.sort();
+    groups.dedup();
+    let rows = groups
+        .iter()
+        .map(|g| {
+            let source = if saved.contains_key(g) {
+                "console"
+            } else if config.contains_key(g) {
+                "config"
+            } else {
+                "default"
+            };
+            group_quota(g, quotas.for_user(None, Some(g)), source)
+        })
+        .collect();
+    (group_quota("", quotas.default, "config"), rows)
 }
 
 #[OpenApi(prefix_path = "/console/api/admin", tag = "ConsoleTags::ConsoleAdmin")]
@@ -95,7 +185,7 @@ impl StorageAdminApi {
             .map(|(u, usage, own)| (u, (usage, own)))
             .collect();
         let own_quotas = st.own_quotas().await?;
-        let quotas = &st.settings().quotas;
+        let quotas = st.quotas();
         let mut users: Vec<UserStorage> = state
             .accounts
             .users()
@@ -122,23 +212,76 @@ impl StorageAdminApi {
                 .cmp(&a.storage.bytes)
                 .then(a.user_id.cmp(&b.user_id))
         });
-        let r = &st.settings().retention;
-        let (_, free) = st.guard().check();
+        let (default_quota, group_quotas) = group_quotas(&state);
         Ok(Json(StorageOverview {
-            settings: StorageSettings {
-                upload_retention_secs: secs(r.uploads_ms),
-                video_retention_secs: secs(r.videos_ms),
-                model_retention_secs: r
-                    .models
-                    .iter()
-                    .map(|(m, ttl)| (m.clone(), secs(*ttl)))
-                    .collect(),
-                free_bytes: free,
-                low_watermark_bytes: st.guard().low_bytes,
-                critical_watermark_bytes: st.guard().critical_bytes,
-            },
+            settings: settings_view(st),
+            default_quota,
+            group_quotas,
             users,
         }))
+    }
+
+    /// Save retention periods
+    ///
+    /// They win over the config's and apply at once: new uploads and mirrored videos get
+    /// expiries from them. Files already stored keep the expiry they were recorded with.
+    #[oai(path = "/storage/retention", method = "put")]
+    async fn set_retention(
+        &self,
+        state: Data<&AppState>,
+        auth: AdminSession,
+        body: Json<SetRetention>,
+    ) -> Result<Json<StorageSettings>, Failure<{ ADMIN | BODY | CONSOLE_WRITE }>> {
+        let st = &state.storage;
+        let b = body.0;
+        let models = match &b.models {
+            None => st.retention().models,
+            Some(m) => {
+                let mut out = std::collections::BTreeMap::new();
+                for (model, v) in m {
+                    out.insert(model.clone(), period(&format!("models.{model}"), v)?);
+                }
+                out
+            }
+        };
+        let r = Retention {
+            uploads_ms: period("uploads", &b.uploads)?,
+            videos_ms: period("videos", &b.videos)?,
+            models,
+        };
+        st.set_retention(r).await?;
+        tracing::info!(uploads = %b.uploads, videos = %b.videos, actor = %auth.admin_actor(), "retention saved");
+        Ok(Json(settings_view(st)))
+    }
+
+    /// Set a pricing group's storage quota
+    ///
+    /// Its figures (null = no limit) win over the config's `[quotas.groups]`; `inherit:
+    /// true` removes the saved one. An account's own quota still wins over its group's.
+    #[oai(path = "/storage/group-quotas/:group", method = "put")]
+    async fn set_group_quota(
+        &self,
+        state: Data<&AppState>,
+        auth: AdminSession,
+        group: Path<String>,
+        body: Json<SetQuota>,
+    ) -> Result<Json<GroupQuota>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | E404 }>> {
+        let g = group.0;
+        if state.catalog.group(Some(&g)).is_none() {
+            return Err(AppError::not_found("pricing group").into());
+        }
+        let quota = (!body.0.inherit).then_some(Quota {
+            bytes: body.0.quota_bytes,
+            files: body.0.quota_files,
+        });
+        state.storage.set_group_quota(g.clone(), quota).await?;
+        tracing::info!(group = %g, actor = %auth.admin_actor(), "group storage quota saved");
+        let (_, rows) = group_quotas(&state);
+        let row = rows
+            .into_iter()
+            .find(|r| r.group == g)
+            .ok_or_else(|| AppError::not_found("pricing group"))?;
+        Ok(Json(row))
     }
 
     /// Set an account's storage quota

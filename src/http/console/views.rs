@@ -286,6 +286,8 @@ pub struct Overview {
     pub latest_status: Option<String>,
     /// The newest tasks (up to 5).
     pub recent_tasks: Vec<ConsoleTask>,
+    /// Files this account stores (uploads and mirrored videos) and its upload quota.
+    pub storage: crate::http::views::StorageView,
 }
 
 // ---- operator views ----
