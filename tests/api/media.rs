@@ -535,12 +535,12 @@ async fn saved_retention_applies_to_new_uploads_and_keeps_old_expiries() {
     let (s, v) = admin
         .put(
             "/console/api/admin/storage/retention",
-            json!({"uploads": "1d", "videos": "30d", "models": {"m1": "soon"}}),
+            json!({"uploads": "1d", "videos": "30d", "model_retention": {"m1": "soon"}}),
         )
         .await;
     assert_eq!(
         (s, v["error"]["param"].as_str()),
-        (422, Some("models.m1")),
+        (422, Some("model_retention.m1")),
         "{v}"
     );
 

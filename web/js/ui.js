@@ -60,6 +60,15 @@ export function fmtNumber(n) {
 }
 
 /** A task status as a translated badge; `data-status` keeps the API value. */
+/** Bytes in binary units: 1.5 MiB. */
+export function fmtBytes(n) {
+  const MB = 1024 * 1024;
+  if (n >= 1024 * MB) return `${(n / (1024 * MB)).toFixed(2)} GiB`;
+  if (n >= MB) return `${(n / MB).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
 export function statusBadge(status) {
   return h(
     "span.badge",

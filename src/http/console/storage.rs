@@ -95,7 +95,7 @@ pub struct SetRetention {
     pub videos: String,
     /// Per public model overrides of `videos` (model id = period); absent keeps those in
     /// force.
-    pub models: Option<HashMap<String, String>>,
+    pub model_retention: Option<HashMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -234,12 +234,15 @@ impl StorageAdminApi {
     ) -> Result<Json<StorageSettings>, Failure<{ ADMIN | BODY | CONSOLE_WRITE }>> {
         let st = &state.storage;
         let b = body.0;
-        let models = match &b.models {
+        let models = match &b.model_retention {
             None => st.retention().models,
             Some(m) => {
                 let mut out = std::collections::BTreeMap::new();
                 for (model, v) in m {
-                    out.insert(model.clone(), period(&format!("models.{model}"), v)?);
+                    out.insert(
+                        model.clone(),
+                        period(&format!("model_retention.{model}"), v)?,
+                    );
                 }
                 out
             }

@@ -1,7 +1,8 @@
-// 总览: credits, connection status, key and task counts, latest status, recent tasks.
+// 总览: credits, connection status, key and task counts, latest status, storage used,
+// recent tasks.
 import { get } from "../api.js";
 import { t } from "../i18n.js";
-import { h, clear, table, loading, errorBox, statusBadge, shortId, fmtNumber, fmtTime, taskErrorText } from "../ui.js";
+import { h, clear, table, loading, errorBox, statusBadge, shortId, fmtBytes, fmtNumber, fmtTime, taskErrorText } from "../ui.js";
 
 export function videoCell(task, { small } = {}) {
   if (task.status === "completed" && task.url) {
@@ -55,6 +56,20 @@ export default {
     );
     const stat = (label, value, id) =>
       h("div.stat", h("div.stat-label", label), h("div.stat-value", { id }, value));
+    // Everything stored (uploads and videos), and the upload quota it counts against.
+    const storageStat = (s) => {
+      const limit = (v, fmt) => (v === null || v === undefined ? t("overview.unlimited") : fmt(v));
+      return h(
+        "div.stat",
+        h("div.stat-label", t("overview.storage")),
+        h("div.stat-value", { id: "stat-storage" }, fmtBytes(s.bytes)),
+        h("div.cell-sub", t("overview.storage_files", { n: fmtNumber(s.files) })),
+        h(
+          "div.cell-sub#stat-storage-quota",
+          t("overview.storage_quota", { bytes: `${fmtBytes(s.upload_bytes)} / ${limit(s.quota_bytes, fmtBytes)}`, files: `${fmtNumber(s.upload_files)} / ${limit(s.quota_files, fmtNumber)}` }),
+        ),
+      );
+    };
     const load = async () => {
       try {
         const o = await get("/console/api/overview");
@@ -67,6 +82,7 @@ export default {
           stat("API Key", fmtNumber(o.api_key_count), "stat-keys"),
           stat(t("tasks"), fmtNumber(o.task_count), "stat-tasks"),
           stat(t("latest_status"), o.latest_status ? statusBadge(o.latest_status) : "-", "stat-latest"),
+          storageStat(o.storage),
         );
         clear(
           recent,
