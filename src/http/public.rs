@@ -490,10 +490,10 @@ impl PublicApi {
             .iter()
             .find(|(r, _)| !r.is_key)
             .map(|(_, u)| crate::http::limits::LimitsWithUsage::from_usage(u));
-        let storage_usage = state.storage.usage(u.id.get()).await?;
+        let storage_usage = state.storage.usage(u.id).await?;
         let quota = state
             .storage
-            .quota_of(u.id.get(), u.pricing_group.clone())
+            .quota_of(u.id, u.pricing_group.clone())
             .await?;
         Ok(Json(Account {
             object: "account".into(),

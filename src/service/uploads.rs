@@ -264,7 +264,7 @@ where
     use futures_util::StreamExt;
     use sha2::{Digest, Sha256};
     let bad = |e: E| AppError::invalid("input_reference", format!("cannot read the file: {e}"));
-    storage.admit_upload(owner).await?;
+    storage.admit_upload(owner.into()).await?;
     let mut head: Vec<u8> = Vec::new();
     let mut rest = None;
     while head.len() < SNIFF_BYTES {
@@ -316,7 +316,7 @@ where
     );
     let size = storage.finish(part, &key).await?;
     let expires = match storage
-        .record_uploads(owner, &[NewUpload { key: &key, size }])
+        .record_uploads(owner.into(), &[NewUpload { key: &key, size }])
         .await
     {
         Ok(e) => e.into_iter().next().flatten(),
@@ -346,7 +346,7 @@ pub async fn save_multipart<S>(
 where
     S: Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
 {
-    storage.admit_upload(owner).await?;
+    storage.admit_upload(owner.into()).await?;
     let mut saved: Vec<Uploaded> = Vec::new();
     let mut result = read_parts(storage, boundary, body, limit, &mut saved).await;
     if result.is_ok() && !saved.is_empty() {
@@ -358,7 +358,7 @@ where
                 size: u.size,
             })
             .collect();
-        match storage.record_uploads(owner, &new).await {
+        match storage.record_uploads(owner.into(), &new).await {
             Ok(expiry) => {
                 for (u, e) in saved.iter_mut().zip(expiry) {
                     u.expires_at_ms = e;

@@ -13,6 +13,7 @@ pub use backend::PartFile;
 pub use local::{LocalFiles, private_dir, safe_stem, tighten};
 
 use crate::clock::SharedClock;
+use crate::domain::ids::UserId;
 use crate::domain::media::{
     Disk, MediaKind, MediaOverrides, Quota, Quotas, Retention, Usage, video_task_id,
 };
@@ -316,8 +317,9 @@ impl Storage {
     }
 
     /// Refuse an upload before reading it when the disk is low or the account is full.
-    pub async fn admit_upload(&self, owner: u64) -> AppResult<()> {
+    pub async fn admit_upload(&self, owner: UserId) -> AppResult<()> {
         self.room_for_upload()?;
+        let owner = owner.get();
         let quotas = self.quotas();
         self.store
             .read(move |txn| store::media::check_room(txn, owner, &quotas))
@@ -328,9 +330,10 @@ impl Storage {
     /// caller removes the files). Returns each file's expiry.
     pub async fn record_uploads(
         &self,
-        owner: u64,
+        owner: UserId,
         files: &[NewUpload<'_>],
     ) -> AppResult<Vec<Option<i64>>> {
+        let owner = owner.get();
         let now = self.clock.now_ms();
         let expires = self.retention().upload_expiry(now);
         let rows: Vec<(String, MediaRecord)> = files
@@ -520,7 +523,8 @@ impl Storage {
 
     /// The operator's purge: every file of `owner`, in bounded batches. Their URLs answer
     /// 410 afterwards; tasks keep their records.
-    pub async fn purge_owner(&self, owner: u64) -> AppResult<(u64, u64)> {
+    pub async fn purge_owner(&self, owner: UserId) -> AppResult<(u64, u64)> {
+        let owner = owner.get();
         let (mut files, mut bytes) = (0u64, 0u64);
         loop {
             let keys = self
@@ -547,9 +551,10 @@ impl Storage {
     /// Set (or with `None`, clear) an account's own quota.
     pub async fn set_quota(
         &self,
-        user: u64,
+        user: UserId,
         quota: Option<crate::domain::media::Quota>,
     ) -> AppResult<()> {
+        let user = user.get();
         self.store
             .write(move |txn| store::media::set_quota(txn, user, quota))
             .await
@@ -591,7 +596,8 @@ impl Storage {
         self.store.read(move |txn| store::media::get(txn, &k)).await
     }
 
-    pub async fn usage(&self, user: u64) -> AppResult<Usage> {
+    pub async fn usage(&self, user: UserId) -> AppResult<Usage> {
+        let user = user.get();
         self.store
             .read(move |txn| store::media::usage(txn, user))
             .await
@@ -600,9 +606,10 @@ impl Storage {
     /// The quota that applies to `user` (own, else pricing group, else default).
     pub async fn quota_of(
         &self,
-        user: u64,
+        user: UserId,
         group: Option<String>,
     ) -> AppResult<crate::domain::media::Quota> {
+        let user = user.get();
         let own = self
             .store
             .read(move |txn| store::media::own_quota(txn, user))

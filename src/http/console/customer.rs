@@ -62,10 +62,10 @@ impl ConsoleApi {
         let o = crate::service::overview::customer(&state.store, auth.who.user.id, 5).await?;
         let (keys, task_count, recent) = (o.keys, o.task_count, o.recent);
         let user = &auth.who.user;
-        let usage = state.storage.usage(user.id.get()).await?;
+        let usage = state.storage.usage(user.id).await?;
         let quota = state
             .storage
-            .quota_of(user.id.get(), user.pricing_group.clone())
+            .quota_of(user.id, user.pricing_group.clone())
             .await?;
         Ok(Json(Overview {
             storage: crate::http::views::StorageView::new(usage, quota),

@@ -304,11 +304,11 @@ impl StorageAdminApi {
             bytes: body.0.quota_bytes,
             files: body.0.quota_files,
         });
-        state.storage.set_quota(u.id.get(), quota).await?;
-        let usage = state.storage.usage(u.id.get()).await?;
+        state.storage.set_quota(u.id, quota).await?;
+        let usage = state.storage.usage(u.id).await?;
         let q = state
             .storage
-            .quota_of(u.id.get(), u.pricing_group.clone())
+            .quota_of(u.id, u.pricing_group.clone())
             .await?;
         Ok(Json(UserStorage {
             user_id: u.id.get(),
@@ -331,7 +331,7 @@ impl StorageAdminApi {
         user_id: Path<u64>,
     ) -> Result<Json<Purged>, Failure<{ ADMIN | CONSOLE_WRITE | PARAMS | E404 }>> {
         let u = state.accounts.user(user_id.0.into()).await?;
-        let (files, bytes) = state.storage.purge_owner(u.id.get()).await?;
+        let (files, bytes) = state.storage.purge_owner(u.id).await?;
         tracing::info!(user = %u.username, files, bytes, actor = %auth.admin_actor(), "storage purged");
         Ok(Json(Purged { files, bytes }))
     }
