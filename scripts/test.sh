@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 # The email tests start a real SMTP server (aiosmtpd) on loopback.
 python3 -c 'import aiosmtpd' 2>/dev/null \
   || pip install -q --disable-pip-version-check -r tests/api/requirements.txt
+# The object-storage tests start a real S3-compatible server (moto_server) on loopback.
+command -v moto_server >/dev/null 2>&1 \
+  || pip install -q --disable-pip-version-check -r tests/api/requirements.txt
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --no-fail-fast
 else

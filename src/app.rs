@@ -49,6 +49,7 @@ impl AppState {
                 low_free_bytes: config.min_free_bytes,
                 critical_free_bytes: config.critical_free_bytes,
                 probe: config.free_space_probe.clone(),
+                s3: config.storage_backend.active_s3().cloned(),
             },
             config.clock.clone(),
         )?;
@@ -58,6 +59,7 @@ impl AppState {
                 crate::providers::http::LocalAssets {
                     public_url: config.public_url.clone(),
                     root: config.data_dir.clone(),
+                    storage: Some(storage.clone()),
                 },
             ),
         );

@@ -53,11 +53,29 @@ pub enum Command {
     },
     /// Put a backup in place on a stopped server (the current database is kept aside).
     Restore { dir: PathBuf },
+    /// Media storage: `storage migrate --to s3` moves local files into the bucket.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Load-test a running server on loopback and print the figures.
     Bench(crate::bench::BenchArgs),
     /// Flood a running server on loopback with bad logins; print healthz latency, memory
     /// and whether a real login still gets in.
     LoginFlood(crate::login_flood::LoginFloodArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StorageCommand {
+    /// Move the local uploads and videos into the `[storage]` bucket under the same keys
+    /// (with the server stopped), then switch `backend = "s3"`: the same URLs serve
+    /// them. Skips what the bucket already holds with the same size; safe to re-run.
+    Migrate {
+        /// The backend to move to (only `s3`).
+        #[arg(long)]
+        to: String,
+        /// Keep the local copies (default: each is deleted once the bucket holds it).
+        #[arg(long)]
+        keep_local: bool,
+    },
 }
 
 #[derive(Args, Debug, Default)]
@@ -145,6 +163,9 @@ pub fn run() -> ExitCode {
         Some(Command::Check) => check(&cli.global),
         Some(Command::Backup { dir, media }) => backup(&cli.global, dir, media),
         Some(Command::Restore { dir }) => restore(&cli.global, dir),
+        Some(Command::Storage(StorageCommand::Migrate { to, keep_local })) => {
+            migrate(&cli.global, &to, keep_local)
+        }
         Some(Command::Bench(args)) => crate::bench::run(args),
         Some(Command::LoginFlood(args)) => crate::login_flood::run(args),
     };
@@ -394,7 +415,7 @@ fn admin_on(store: &Store, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
                 store::ledger::apply(
                     txn,
                     user.id,
-                    amount,
+                    crate::domain::credits::Credits::new(amount),
                     store::ledger::Reason {
                         kind,
                         task_id: None,
@@ -638,6 +659,49 @@ fn backup(g: &GlobalArgs, dir: PathBuf, media: bool) -> anyhow::Result<ExitCode>
     );
     for k in &report.missing {
         println!("MISSING: {k}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn migrate(g: &GlobalArgs, to: &str, keep_local: bool) -> anyhow::Result<ExitCode> {
+    if to != "s3" {
+        anyhow::bail!("storage migrate: --to must be s3 (got {to})");
+    }
+    let (config, store) = open_store(g)?;
+    let Some(s3) = config.storage_backend.s3.clone() else {
+        store.close();
+        anyhow::bail!(
+            "storage migrate --to s3 needs the bucket: set storage.bucket, storage.access_key_id and storage.secret_access_key (or VIDEOAPI_STORAGE_*)"
+        );
+    };
+    let result = runtime()?.block_on(async {
+        // Files stored before files had records get one first: object storage serves by
+        // record, so every moved file must have one.
+        let local = crate::storage::Storage::open(
+            &config.data_dir,
+            store.clone(),
+            crate::storage::MediaSettings {
+                retention: config.retention.clone(),
+                quotas: config.quotas.clone(),
+                ..Default::default()
+            },
+            config.clock.clone(),
+        )?;
+        local.adopt_unrecorded().await?;
+        crate::storage::migrate::to_s3(&config.data_dir, &s3, keep_local, |key, what| {
+            println!("{key}: {what}")
+        })
+        .await
+    });
+    store.close();
+    let done = result?;
+    println!(
+        "migrated to s3://{}/{}: {} copied ({} bytes), {} already there, {} failed",
+        s3.bucket, s3.prefix, done.copied, done.bytes, done.skipped, done.failed
+    );
+    if done.failed > 0 {
+        println!("run the command again to retry the failed files");
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

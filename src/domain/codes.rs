@@ -1,6 +1,7 @@
 //! Redemption codes: how they look, how they are stored (hashed), and whether one may be
 //! redeemed now.
 
+use super::ids::UserId;
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -40,7 +41,7 @@ pub struct RedemptionCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Redemption {
     pub code_id: u64,
-    pub user_id: u64,
+    pub user_id: UserId,
     pub at_ms: i64,
     pub ledger_id: u64,
 }

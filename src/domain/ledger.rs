@@ -1,5 +1,7 @@
 //! Ledger entries: append-only, each with the balance it left behind.
 
+use super::credits::Credits;
+use super::ids::UserId;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,12 +68,12 @@ impl EntryKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     pub id: u64,
-    pub user_id: u64,
+    pub user_id: UserId,
     pub at_ms: i64,
     pub kind: EntryKind,
     /// Signed change to the balance.
-    pub amount: i64,
-    pub balance_after: i64,
+    pub amount: Credits,
+    pub balance_after: Credits,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
     /// Who caused it: `user:<name>`, `admin:<name>`, `system`, `cli`.

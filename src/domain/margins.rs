@@ -21,9 +21,9 @@ impl Totals {
     /// not counted.
     pub fn add(&mut self, t: &Task) {
         let charged = match (t.credits_charged, t.status) {
-            (Some(c), _) => c,
+            (Some(c), _) => c.get(),
             (None, Status::Failed) => 0,
-            (None, Status::Completed) => t.credits_reserved,
+            (None, Status::Completed) => t.credits_reserved.get(),
             _ => return,
         };
         self.tasks += 1;

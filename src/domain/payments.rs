@@ -1,6 +1,7 @@
 //! Online top-ups, processor-neutral: what is on offer, what a payment record says, and
 //! the Stripe webhook signature (pure: the clock and secret are passed in).
 
+use super::ids::UserId;
 use crate::error::AppError;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -130,7 +131,7 @@ pub struct Payment {
     /// The processor's session id (`cs_...` for Stripe).
     pub id: String,
     pub processor: String,
-    pub user_id: u64,
+    pub user_id: UserId,
     pub credits: i64,
     pub amount: i64,
     pub currency: String,
@@ -302,7 +303,7 @@ mod tests {
         let p = Payment {
             id: "cs_1".into(),
             processor: "stripe".into(),
-            user_id: 7,
+            user_id: UserId::new(7),
             credits: 10,
             amount: 500,
             currency: "usd".into(),

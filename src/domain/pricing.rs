@@ -3,6 +3,7 @@
 //! group). All in checked integer arithmetic: an overflow is a 422, never a wrap.
 
 use super::catalog::{Billing, BillingMode, Model, PricingGroup, UserPrice};
+use super::credits::Credits;
 use super::request::UnifiedRequest;
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
@@ -56,7 +57,7 @@ pub struct AppliedPrice {
     pub unit_credits: i64,
     /// Seconds billed (per-second models), 1 otherwise.
     pub units: i64,
-    pub total: i64,
+    pub total: Credits,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing_group: Option<String>,
     /// The price snapshot settlement uses; absent on tasks created before matrices.
@@ -235,7 +236,7 @@ pub fn quote(sheet: &PriceSheet, job: &Job, videos: u32) -> Result<AppliedPrice,
         mode: b.mode,
         unit_credits: unit,
         units,
-        total,
+        total: Credits::new(total),
         pricing_group: sheet.source.strip_prefix("group:").map(str::to_string),
         sheet: Some(sheet.clone()),
         breakdown: lines,
@@ -401,7 +402,7 @@ mod tests {
     }
 
     fn list(m: &Model, j: &Job) -> i64 {
-        quote(&sheet(m, None, None), j, 1).unwrap().total
+        quote(&sheet(m, None, None), j, 1).unwrap().total.get()
     }
 
     /// The example: 720p 10/s, 1080p 20/s, ×1.5 with audio, +50 with a video.
@@ -501,7 +502,10 @@ mod tests {
             credits: None,
         };
         let q = quote(&sheet(&m, Some(&g2), Some(&u)), &j, 1).unwrap();
-        assert_eq!((q.total, q.sheet.unwrap().source.as_str()), (38, "user"));
+        assert_eq!(
+            (q.total.get(), q.sheet.unwrap().source.as_str()),
+            (38, "user")
+        );
         let u = UserPrice {
             model: m.id.clone(),
             percent: None,

@@ -1,5 +1,6 @@
 //! Console sessions and the login throttle (pure: the clock is passed in).
 
+use super::ids::UserId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -7,7 +8,7 @@ use std::collections::HashMap;
 /// A console login; stored under the SHA-256 of its token, never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    pub user_id: u64,
+    pub user_id: UserId,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
 }

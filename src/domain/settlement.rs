@@ -3,6 +3,7 @@
 //! upstream cost of a task on its route.
 
 use super::catalog::RouteCost;
+use super::credits::Credits;
 use super::pricing::{self, AppliedPrice, Job, Line};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
@@ -23,9 +24,9 @@ pub struct Made {
 /// The outcome, stored on the task and shown in its `billing` object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settlement {
-    pub charged: i64,
+    pub charged: Credits,
     /// Returned to the balance by the `settle` ledger entry (reserved − charged).
-    pub refunded: i64,
+    pub refunded: Credits,
     /// Seconds billed for what was made.
     pub seconds: u32,
     pub videos: u32,
@@ -50,11 +51,11 @@ fn billed_seconds(measured: Option<f64>, asked: u32) -> u32 {
 pub fn settle(
     price: &AppliedPrice,
     asked: &Job,
-    reserved: i64,
+    reserved: Credits,
     made: &Made,
     cost: Option<&RouteCost>,
 ) -> Result<Settlement, AppError> {
-    let reserved = reserved.max(0);
+    let reserved = reserved.max(Credits::ZERO);
     let job = Job {
         resolution: made
             .resolution
@@ -68,7 +69,7 @@ pub fn settle(
     let upstream_cost =
         cost.and_then(|c| upstream_cost(c, &job, made.videos, made.provider_units).ok());
     let mut s = Settlement {
-        charged: 0,
+        charged: Credits::ZERO,
         refunded: reserved,
         seconds: job.seconds,
         videos: made.videos,
@@ -91,10 +92,10 @@ pub fn settle(
         .and_then(|sheet| pricing::quote(sheet, &job, made.videos).ok());
     let Some(q) = quoted else {
         s.charged = reserved;
-        s.refunded = 0;
+        s.refunded = Credits::ZERO;
         s.breakdown.push(Line {
             item: "as reserved".into(),
-            credits: reserved,
+            credits: reserved.get(),
         });
         return Ok(s);
     };
@@ -103,11 +104,11 @@ pub fn settle(
         s.capped = true;
         s.breakdown.push(Line {
             item: "capped at the reservation".into(),
-            credits: reserved - q.total,
+            credits: reserved.checked_sub(q.total)?.get(),
         });
     }
     s.charged = q.total.min(reserved);
-    s.refunded = reserved - s.charged;
+    s.refunded = reserved.checked_sub(s.charged)?;
     Ok(s)
 }
 
@@ -242,14 +243,14 @@ mod tests {
         for (m, charged, refunded, capped) in cases {
             let s = settle(&p, &asked(), p.total, &m, None).unwrap();
             assert_eq!(
-                (s.charged, s.refunded, s.capped),
+                (s.charged.get(), s.refunded.get(), s.capped),
                 (charged, refunded, capped),
                 "{m:?}"
             );
-            assert_eq!(s.charged + s.refunded, p.total);
+            assert_eq!(s.charged.checked_add(s.refunded).unwrap(), p.total);
             assert_eq!(
                 s.breakdown.iter().map(|l| l.credits).sum::<i64>(),
-                s.charged,
+                s.charged.get(),
                 "{m:?}"
             );
         }
@@ -259,8 +260,8 @@ mod tests {
     fn tasks_without_a_snapshot_keep_their_reservation() {
         let mut p = snapshot();
         p.sheet = None;
-        let s = settle(&p, &asked(), 100, &made(Some(2.0), 1), None).unwrap();
-        assert_eq!((s.charged, s.refunded), (100, 0));
+        let s = settle(&p, &asked(), Credits::new(100), &made(Some(2.0), 1), None).unwrap();
+        assert_eq!((s.charged.get(), s.refunded.get()), (100, 0));
     }
 
     #[test]
@@ -272,7 +273,14 @@ mod tests {
             unit_credits: 15,
             per_units: Some(1_000_000),
         };
-        let s = settle(&p, &asked(), 100, &made(Some(5.0), 1), Some(&cost)).unwrap();
+        let s = settle(
+            &p,
+            &asked(),
+            Credits::new(100),
+            &made(Some(5.0), 1),
+            Some(&cost),
+        )
+        .unwrap();
         assert_eq!(s.upstream_cost, Some(20));
         let tokens = Made {
             seconds: Some(5.0),
@@ -287,7 +295,7 @@ mod tests {
         };
         // 108 900 tokens at 15 credits per 1000 = 1633.5, rounded up.
         assert_eq!(
-            settle(&p, &asked(), 100, &tokens, Some(&ark))
+            settle(&p, &asked(), Credits::new(100), &tokens, Some(&ark))
                 .unwrap()
                 .upstream_cost,
             Some(1634)
@@ -302,8 +310,15 @@ mod tests {
                 .status(),
             422
         );
-        let s = settle(&p, &asked(), 100, &made(Some(5.0), 2), Some(&huge)).unwrap();
-        assert_eq!((s.charged, s.upstream_cost), (100, None));
+        let s = settle(
+            &p,
+            &asked(),
+            Credits::new(100),
+            &made(Some(5.0), 2),
+            Some(&huge),
+        )
+        .unwrap();
+        assert_eq!((s.charged.get(), s.upstream_cost), (100, None));
     }
 
     #[test]

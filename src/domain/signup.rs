@@ -1,5 +1,6 @@
 //! Sign-up rules: who may register, what a password and an email address must be.
 
+use super::ids::UserId;
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +105,7 @@ pub fn normalize_email(email: &str) -> Result<String, AppError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OneTimeToken {
     pub purpose: TokenPurpose,
-    pub user_id: u64,
+    pub user_id: UserId,
     pub expires_at_ms: i64,
 }
 

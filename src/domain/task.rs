@@ -1,5 +1,7 @@
 //! The task record and its state machine: pending → processing → completed | failed.
 
+use super::credits::Credits;
+use super::ids::UserId;
 use super::pricing::AppliedPrice;
 use super::request::UnifiedRequest;
 use serde::{Deserialize, Serialize};
@@ -100,12 +102,12 @@ pub struct Task {
     pub price: AppliedPrice,
     pub status: Status,
     pub phase: Phase,
-    pub credits_reserved: i64,
+    pub credits_reserved: Credits,
     pub credits_refunded: bool,
     /// What the task finally cost; `None` until settled (and on tasks settled before
     /// settlement existed, which kept their reservation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credits_charged: Option<i64>,
+    pub credits_charged: Option<Credits>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settlement: Option<super::settlement::Settlement>,
     pub poll_interval_seconds: u32,
@@ -221,13 +223,13 @@ impl Event {
 pub enum Effect {
     /// Give the reservation back (a ledger refund entry); happens at most once per task.
     Refund {
-        user_id: u64,
-        amount: i64,
+        user_id: UserId,
+        amount: Credits,
         code: String,
     },
     /// The reservation becomes the charge. Nothing moves today (the price was reserved up
     /// front); the settlement of a final price against the reservation goes here.
-    Settle { user_id: u64, reserved: i64 },
+    Settle { user_id: UserId, reserved: Credits },
     /// The task ended: it leaves the active index, its callback enters the outbox, and
     /// whatever held a place for it (a per-key slot) lets go.
     Finished,
@@ -322,7 +324,7 @@ pub fn transition(task: &Task, event: Event, now_ms: i64) -> Result<Transition, 
             t.outputs = outputs;
             t.finished_at_ms = Some(now_ms);
             effects.push(Effect::Settle {
-                user_id: t.user_id,
+                user_id: t.user_id.into(),
                 reserved: t.credits_reserved,
             });
             effects.push(Effect::Finished);
@@ -355,7 +357,7 @@ fn fail(t: &mut Task, effects: &mut Vec<Effect>, code: &str, message: &str, now_
     t.fail(code, message, now_ms);
     if !t.credits_refunded && t.credits_reserved > 0 {
         effects.push(Effect::Refund {
-            user_id: t.user_id,
+            user_id: t.user_id.into(),
             amount: t.credits_reserved,
             code: code.to_string(),
         });
@@ -626,8 +628,8 @@ mod tests {
             tr.effects,
             vec![
                 Effect::Refund {
-                    user_id: 7,
-                    amount: 50,
+                    user_id: UserId::new(7),
+                    amount: Credits::new(50),
                     code: "upstream_error".into()
                 },
                 Effect::Finished
@@ -639,7 +641,7 @@ mod tests {
         assert_eq!(transition(&tr.task, fail(), NOW), Err(Illegal::Terminal));
         // A task already refunded (or reserving nothing) fails without a ledger entry.
         let mut free = t.clone();
-        free.credits_reserved = 0;
+        free.credits_reserved = Credits::ZERO;
         assert_eq!(
             transition(&free, fail(), NOW).unwrap().effects,
             vec![Effect::Finished]

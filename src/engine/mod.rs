@@ -383,7 +383,7 @@ impl Engine {
         let m = &crate::metrics::METRICS;
         m.task_finished(&t.model, t.status.as_str());
         if t.status == Status::Failed {
-            m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
+            m.credits_refunded.inc_by(t.credits_reserved.counter());
         }
         // The slot a key or account held for it is released in its transaction
         // (`store::limits::release`); the tasks waiting for it are woken in `work`.

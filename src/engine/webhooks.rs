@@ -183,7 +183,7 @@ impl Webhooks {
                     if slots == 0 {
                         continue;
                     }
-                    let q: VecDeque<_> = store::outbox::due_for(txn, u, now, slots + taken)?
+                    let q: VecDeque<_> = store::outbox::due_for(txn, u.into(), now, slots + taken)?
                         .into_iter()
                         .filter(|(id, _)| !busy_ids.contains(id))
                         .take(slots)
@@ -237,7 +237,7 @@ impl Webhooks {
                     Some(k) => store::users::key_hash(txn, k)?,
                     None => None,
                 };
-                let secret = store::webhook_secrets::read(txn, task.user_id)?;
+                let secret = store::webhook_secrets::read(txn, task.user_id.into())?;
                 Ok(Some((task, key_hash, secret)))
             })
             .await;

@@ -37,8 +37,8 @@ impl Redeemed {
     pub fn from_entry(e: &crate::domain::ledger::LedgerEntry) -> Redeemed {
         Redeemed {
             object: "redemption".into(),
-            credits_added: e.amount,
-            credits: e.balance_after,
+            credits_added: e.amount.get(),
+            credits: e.balance_after.get(),
             ledger_entry_id: e.id,
         }
     }

@@ -7,6 +7,7 @@ use super::errors::ApiError;
 use super::failures::*;
 use super::public::DurationValue;
 use crate::app::AppState;
+use crate::domain::ids::TaskId;
 use crate::domain::openai::{self, VideoRequest};
 use crate::domain::request::{self, DurationInput, Expect, GenerationInput};
 use crate::domain::task::{Status, Task};
@@ -570,6 +571,13 @@ impl ApiResponse for FileResponse {
                     content: binary(),
                     headers: vec![],
                 },
+                MetaResponse {
+                    description: "With object storage (`[storage] serve = \"redirect\"`, the default there): `Location` is a short-lived presigned URL of the file.",
+                    status: Some(302),
+                    status_range: None,
+                    content: vec![],
+                    headers: vec![],
+                },
             ],
         }
     }
@@ -608,7 +616,7 @@ impl OpenAiApi {
         body: CreateVideoBody,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
     ) -> Result<VideoResponse, Failure<{ AUTH | BODY | E402 | E409 | E429 }>> {
-        let owner = auth.0.user.id;
+        let owner = auth.0.user.id.get();
         let fields = body.read(state.0, owner).await?;
         let create = decode_fields(fields, state.config.strict_request_fields)?;
         let model = state.catalog.usable_model(&create.model)?;
@@ -638,7 +646,10 @@ impl OpenAiApi {
         auth: ApiKeyAuth,
         video_id: Path<String>,
     ) -> Result<VideoResponse, Failure<{ AUTH | E404 }>> {
-        let task = state.tasks.get(&auth.0, &video_id.0).await?;
+        let task = state
+            .tasks
+            .get(&auth.0, &TaskId::from_path(&video_id.0)?)
+            .await?;
         let after = poll_after_ms(state.0, &task);
         Ok(VideoResponse::Ok(
             Json(Video::from_task(&task, crate::domain::now_ms()).expiring(&state.storage, &task)),
@@ -667,14 +678,12 @@ impl OpenAiApi {
         order: Query<Option<String>>,
     ) -> Result<Json<VideoList>, Failure<{ AUTH | PARAMS }>> {
         let limit = crate::domain::paging::page_limit(limit.0, 20, 100)?;
-        let after = after.0.filter(|a| !a.is_empty());
-        if let Some(a) = &after
-            && !crate::domain::ids::is_task_id(a)
-        {
-            return Err(
-                AppError::invalid("after", "must be a video id from a previous page").into(),
-            );
-        }
+        let after = match after.0.filter(|a| !a.is_empty()) {
+            None => None,
+            Some(a) => Some(TaskId::parse(&a).ok_or_else(|| {
+                AppError::invalid("after", "must be a video id from a previous page")
+            })?),
+        };
         let mut tasks = match order.0.as_deref() {
             None | Some("") | Some("desc") => {
                 let filter = Filter {
@@ -726,7 +735,7 @@ impl OpenAiApi {
     ) -> Result<Json<DeletedVideo>, Failure<{ AUTH | E404 | E409 }>> {
         let task = state
             .tasks
-            .delete(&auth.0, &video_id.0, &state.storage)
+            .delete(&auth.0, &TaskId::from_path(&video_id.0)?, &state.storage)
             .await?;
         Ok(Json(DeletedVideo {
             id: task.id,
@@ -737,8 +746,9 @@ impl OpenAiApi {
 
     /// Download video content
     ///
-    /// The stored MP4 (`Range` requests answer 206). `variant=thumbnail` or `spritesheet`:
-    /// no still images are kept, so these are 404.
+    /// The stored MP4 (`Range` requests answer 206); with object storage, a 302 to a
+    /// short-lived presigned URL (or the file proxied, by setting). `variant=thumbnail` or
+    /// `spritesheet`: no still images are kept, so these are 404.
     #[oai(
         path = "/v1/videos/:video_id/content",
         method = "get",
@@ -753,7 +763,10 @@ impl OpenAiApi {
         /// `video` (default), `thumbnail` or `spritesheet`.
         variant: Query<Option<String>>,
     ) -> Result<FileResponse, Failure<{ AUTH | E404 | E410 | PARAMS }>> {
-        let task = state.tasks.get(&auth.0, &video_id.0).await?;
+        let task = state
+            .tasks
+            .get(&auth.0, &TaskId::from_path(&video_id.0)?)
+            .await?;
         match variant.0.as_deref() {
             None | Some("") | Some("video") => {}
             Some("thumbnail" | "spritesheet") => {
@@ -785,6 +798,10 @@ impl OpenAiApi {
                 key: output.key.clone(),
             }
             .into());
+        }
+        if state.storage.s3().is_some() {
+            let resp = crate::http::files::serve_object(&state.storage, &output.key, req).await;
+            return Ok(FileResponse(resp));
         }
         let path = state.storage.path_of(&output.key)?;
         let ranges = StaticFileRequest::from_request_without_body(req)
@@ -824,7 +841,7 @@ impl OpenAiApi {
             .tasks
             .remix(
                 &auth.0,
-                &video_id.0,
+                &TaskId::from_path(&video_id.0)?,
                 body.0.prompt,
                 &state.config.public_url,
                 idempotency_key.0,

@@ -4,6 +4,7 @@ use super::auth::{ApiKeyAuth, OptionalApiKey};
 use super::failures::*;
 use super::views::*;
 use crate::app::AppState;
+use crate::domain::ids::TaskId;
 use crate::domain::request::{self, DurationInput, Expect, GenerationInput};
 use crate::domain::task::Status;
 use crate::error::AppError;
@@ -310,7 +311,7 @@ impl PublicApi {
         let input = body.0.decode(state.config.strict_request_fields)?;
         check_own_uploads(
             &state.storage,
-            auth.0.user.id,
+            auth.0.user.id.get(),
             &state.config.public_url,
             &input,
         )
@@ -348,7 +349,7 @@ impl PublicApi {
         let input = body.0.decode(state.config.strict_request_fields)?;
         check_own_uploads(
             &state.storage,
-            auth.0.user.id,
+            auth.0.user.id.get(),
             &state.config.public_url,
             &input,
         )
@@ -373,7 +374,10 @@ impl PublicApi {
         auth: ApiKeyAuth,
         task_id: Path<String>,
     ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 }>> {
-        let task = state.tasks.get(&auth.0, &task_id.0).await?;
+        let task = state
+            .tasks
+            .get(&auth.0, &TaskId::from_path(&task_id.0)?)
+            .await?;
         let mut view = TaskView::from_task(&task, &state.config.public_url)
             .expiring(state.storage.video_expiry(&task));
         view.queue_position = state.tasks.queue_position(&task).await;
@@ -410,7 +414,7 @@ impl PublicApi {
         let filter = Filter {
             user_id: Some(auth.0.user.id),
             status,
-            before: before.0,
+            before: TaskId::cursor(before.0)?,
             model: None,
         };
         let tasks = state.tasks.list(filter, limit + 1).await?;
@@ -441,7 +445,10 @@ impl PublicApi {
         auth: ApiKeyAuth,
         task_id: Path<String>,
     ) -> Result<Json<TaskView>, Failure<{ AUTH | E404 | E409 }>> {
-        let task = state.tasks.cancel(&auth.0, &task_id.0).await?;
+        let task = state
+            .tasks
+            .cancel(&auth.0, &TaskId::from_path(&task_id.0)?)
+            .await?;
         Ok(Json(
             TaskView::from_task(&task, &state.config.public_url)
                 .expiring(state.storage.video_expiry(&task)),
@@ -483,15 +490,15 @@ impl PublicApi {
             .iter()
             .find(|(r, _)| !r.is_key)
             .map(|(_, u)| crate::http::limits::LimitsWithUsage::from_usage(u));
-        let storage_usage = state.storage.usage(u.id).await?;
+        let storage_usage = state.storage.usage(u.id.get()).await?;
         let quota = state
             .storage
-            .quota_of(u.id, u.pricing_group.clone())
+            .quota_of(u.id.get(), u.pricing_group.clone())
             .await?;
         Ok(Json(Account {
             object: "account".into(),
             username: u.username.clone(),
-            credits: u.credits,
+            credits: u.credits.get(),
             pricing_group: u.pricing_group.clone(),
             key,
             account_limits,

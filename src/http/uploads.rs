@@ -166,7 +166,9 @@ impl UploadApi {
         auth: ApiKeyAuth,
         body: MultipartStream,
     ) -> Result<Json<UploadResult>, Failure<{ AUTH | BODY | E507 }>> {
-        Ok(Json(store_upload(state.0, auth.0.user.id, body).await?))
+        Ok(Json(
+            store_upload(state.0, auth.0.user.id.get(), body).await?,
+        ))
     }
 }
 

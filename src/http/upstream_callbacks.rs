@@ -13,7 +13,9 @@ pub fn receive(
     Path((task_id, token)): Path<(String, String)>,
     state: Data<&AppState>,
 ) -> Result<Response, ApiError> {
-    if !crate::domain::ids::is_task_id(&task_id) || !state.engine.callback(&task_id, &token) {
+    let known = crate::domain::ids::TaskId::parse(&task_id)
+        .is_some_and(|id| state.engine.callback(&id, &token));
+    if !known {
         // Same answer for an unknown task and a wrong token: nothing to probe with.
         return Err(AppError::not_found("task").into());
     }

@@ -93,7 +93,7 @@ impl ModelInfo {
                 prices: pricing::combinations(m)
                     .into_iter()
                     .map(|j| PriceCell {
-                        credits: pricing::quote(&sheet, &j, 1).map_or(i64::MAX, |q| q.total),
+                        credits: pricing::quote(&sheet, &j, 1).map_or(i64::MAX, |q| q.total.get()),
                         resolution: j.resolution,
                         duration_seconds: j.seconds,
                         generate_audio: j.audio,
@@ -269,14 +269,14 @@ impl TaskBilling {
             breakdown: if t.price.breakdown.is_empty() {
                 vec![BreakdownLine {
                     item: "price".into(),
-                    credits: t.price.total,
+                    credits: t.price.total.get(),
                 }]
             } else {
                 BreakdownLine::all(&t.price.breakdown)
             },
             settlement: t.settlement.as_ref().map(|s| SettlementView {
-                charged: s.charged,
-                refunded: s.refunded,
+                charged: s.charged.get(),
+                refunded: s.refunded.get(),
                 duration_seconds: s.seconds,
                 videos: s.videos,
                 capped: s.capped,
@@ -305,7 +305,7 @@ impl EstimateView {
     pub fn from_estimate(e: &crate::service::tasks::Estimate) -> EstimateView {
         EstimateView {
             model: e.model.clone(),
-            credits: e.price.total,
+            credits: e.price.total.get(),
             billing: PriceBilling::from_price(&e.price),
             breakdown: BreakdownLine::all(&e.price.breakdown),
             duration_seconds: e.seconds,
@@ -332,11 +332,11 @@ impl TaskView {
             generated: videos.clone(),
             outputs: Vec::new(),
             metadata: TaskMetadata {
-                credits_reserved: t.credits_reserved,
+                credits_reserved: t.credits_reserved.get(),
                 public_model: t.model.clone(),
                 asset_reference_style: "@Image1/@Video1/@Audio1".into(),
             },
-            credits_reserved: t.credits_reserved,
+            credits_reserved: t.credits_reserved.get(),
             credits_refunded: t.credits_refunded,
             error: t
                 .error
@@ -350,7 +350,7 @@ impl TaskView {
             expires_at: None,
             queue_position: None,
             credits_charged: match (t.credits_charged, t.status) {
-                (Some(c), _) => Some(c),
+                (Some(c), _) => Some(c.get()),
                 (None, Status::Failed) if t.credits_refunded => Some(0),
                 _ => None,
             },

@@ -54,6 +54,8 @@ pub struct LocalAssets {
     pub public_url: String,
     /// The data directory that holds `uploads/`.
     pub root: PathBuf,
+    /// With object storage the uploads are in the bucket: read through the facade.
+    pub storage: Option<crate::storage::Storage>,
 }
 
 /// Everything an adapter gets when it is built.
@@ -203,17 +205,26 @@ impl Kit {
                 "an image is larger than the channel's {limit}-byte limit"
             ))
         };
+        // Our own uploads: from the bucket with object storage, else from disk.
         if let Some(key) = self.local_key(url) {
-            let path = self.assets.root.join(&key);
-            let meta = tokio::fs::metadata(&path)
-                .await
-                .map_err(|_| bad("an uploaded asset no longer exists"))?;
-            if meta.len() > limit {
-                return Err(too_big());
-            }
-            let bytes = tokio::fs::read(&path)
-                .await
-                .map_err(|_| bad("an uploaded asset cannot be read"))?;
+            let gone = || bad("an uploaded asset no longer exists");
+            let unreadable = || bad("an uploaded asset cannot be read");
+            let bytes = match self.assets.storage.as_ref().filter(|s| s.s3().is_some()) {
+                Some(storage) => match storage.read_small(&key, limit).await {
+                    Ok(Some(b)) => b,
+                    Ok(None) => return Err(gone()),
+                    Err(crate::error::AppError::PayloadTooLarge { .. }) => return Err(too_big()),
+                    Err(_) => return Err(unreadable()),
+                },
+                None => {
+                    let path = self.assets.root.join(&key);
+                    let meta = tokio::fs::metadata(&path).await.map_err(|_| gone())?;
+                    if meta.len() > limit {
+                        return Err(too_big());
+                    }
+                    tokio::fs::read(&path).await.map_err(|_| unreadable())?
+                }
+            };
             let mime = sniff_mime(&bytes).map(str::to_string).unwrap_or_else(|| {
                 mime_guess::from_path(&key)
                     .first_or_octet_stream()
@@ -611,6 +622,7 @@ mod tests {
             assets: LocalAssets {
                 public_url: "https://gw.example".into(),
                 root: "/data".into(),
+                storage: None,
             },
             timeout: DEFAULT_TIMEOUT,
             policy: Arc::new(Policy::public_only()),

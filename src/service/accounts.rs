@@ -1,7 +1,9 @@
 //! Accounts: API-key authentication, users, keys, credits, the first admin.
 
 use super::passwords;
+use crate::domain::credits::Credits;
 use crate::domain::ids;
+use crate::domain::ids::UserId;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::domain::limits::KeyLimits;
 use crate::domain::user::{ApiKey, User, validate_password};
@@ -197,8 +199,8 @@ impl Accounts {
     /// Top up (positive) or deduct (negative) with a note; recorded with the actor.
     pub async fn adjust_credits(
         &self,
-        user_id: u64,
-        delta: i64,
+        user_id: UserId,
+        delta: Credits,
         note: Option<String>,
         actor: &str,
     ) -> AppResult<LedgerEntry> {
@@ -229,7 +231,7 @@ impl Accounts {
     }
 
     /// A new key; the full key is returned only here.
-    pub async fn create_key(&self, user_id: u64, name: &str) -> AppResult<(ApiKey, String)> {
+    pub async fn create_key(&self, user_id: UserId, name: &str) -> AppResult<(ApiKey, String)> {
         let key = ids::new_api_key();
         let (k, n) = (key.clone(), name.to_string());
         let record = self
@@ -242,7 +244,7 @@ impl Accounts {
     /// A new key with limits; they are checked here (422 naming the field).
     pub async fn create_key_with(
         &self,
-        user_id: u64,
+        user_id: UserId,
         name: &str,
         limits: KeyLimits,
     ) -> AppResult<(ApiKey, String)> {
@@ -259,7 +261,7 @@ impl Accounts {
     /// Replace a key's limits (and name, when given); checked like at creation.
     pub async fn update_key(
         &self,
-        user_id: u64,
+        user_id: UserId,
         key_id: u64,
         name: Option<String>,
         limits: KeyLimits,
@@ -290,7 +292,7 @@ impl Accounts {
     }
 
     /// One of `user_id`'s keys.
-    pub async fn key(&self, user_id: u64, key_id: u64) -> AppResult<ApiKey> {
+    pub async fn key(&self, user_id: UserId, key_id: u64) -> AppResult<ApiKey> {
         self.store
             .read(move |txn| store::users::read_key(txn, key_id))
             .await?
@@ -298,7 +300,7 @@ impl Accounts {
             .ok_or_else(|| AppError::not_found("API key"))
     }
 
-    pub async fn revoke_key(&self, user_id: u64, key_id: u64) -> AppResult<ApiKey> {
+    pub async fn revoke_key(&self, user_id: UserId, key_id: u64) -> AppResult<ApiKey> {
         let key = self
             .store
             .write(move |txn| store::users::revoke_key(txn, user_id, key_id))
@@ -310,7 +312,7 @@ impl Accounts {
     /// Change a user (disable, pricing group, password, ...) and drop cached keys.
     pub async fn modify_user(
         &self,
-        user_id: u64,
+        user_id: UserId,
         f: impl FnOnce(&mut User) -> AppResult<()> + Clone + Send + 'static,
     ) -> AppResult<User> {
         let user = self
@@ -322,7 +324,7 @@ impl Accounts {
     }
 
     /// The account's webhook signing secret, made on first use.
-    pub async fn webhook_secret(&self, user_id: u64) -> AppResult<Vec<u8>> {
+    pub async fn webhook_secret(&self, user_id: UserId) -> AppResult<Vec<u8>> {
         let existing = self
             .store
             .read(move |txn| store::webhook_secrets::read(txn, user_id))
@@ -338,19 +340,19 @@ impl Accounts {
     }
 
     /// A new webhook signing secret; callbacks sent from now on use it.
-    pub async fn rotate_webhook_secret(&self, user_id: u64) -> AppResult<Vec<u8>> {
+    pub async fn rotate_webhook_secret(&self, user_id: UserId) -> AppResult<Vec<u8>> {
         self.store
             .write(move |txn| store::webhook_secrets::rotate(txn, user_id))
             .await
     }
 
-    pub async fn list_keys(&self, user_id: u64) -> AppResult<Vec<ApiKey>> {
+    pub async fn list_keys(&self, user_id: UserId) -> AppResult<Vec<ApiKey>> {
         self.store
             .read(move |txn| store::users::list_keys(txn, user_id))
             .await
     }
 
-    pub async fn user(&self, id: u64) -> AppResult<User> {
+    pub async fn user(&self, id: UserId) -> AppResult<User> {
         self.store
             .read(move |txn| store::users::read(txn, id))
             .await?
@@ -358,7 +360,7 @@ impl Accounts {
     }
 
     /// Change an account's flags and pricing group (operator pages).
-    pub async fn update_user(&self, id: u64, patch: UserPatch) -> AppResult<User> {
+    pub async fn update_user(&self, id: UserId, patch: UserPatch) -> AppResult<User> {
         self.modify_user(id, move |u| {
             if let Some(d) = patch.disabled {
                 u.disabled = d;

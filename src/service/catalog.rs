@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::domain::catalog::{self as cat, Model, PricingGroup, ProviderConfig, UserPrice};
+use crate::domain::ids::UserId;
 use crate::error::{AppError, AppResult};
 use crate::providers::Registry;
 use crate::store::{self, Store};
@@ -170,22 +171,22 @@ impl Catalog {
     }
 
     /// A customer's own price for a model, if the operator set one.
-    pub fn user_price(&self, user_id: u64, model: &str) -> Option<UserPrice> {
+    pub fn user_price(&self, user_id: UserId, model: &str) -> Option<UserPrice> {
         self.snap
             .read()
             .expect("catalog lock")
             .user_prices
-            .get(&(user_id, model.to_string()))
+            .get(&(user_id.get(), model.to_string()))
             .cloned()
     }
 
     /// Every model price set for one customer.
-    pub fn user_prices(&self, user_id: u64) -> Vec<UserPrice> {
+    pub fn user_prices(&self, user_id: UserId) -> Vec<UserPrice> {
         self.snap
             .read()
             .expect("catalog lock")
             .user_prices
-            .range((user_id, String::new())..)
+            .range((user_id.get(), String::new())..)
             .take_while(|((u, _), _)| *u == user_id)
             .map(|(_, p)| p.clone())
             .collect()
@@ -193,7 +194,7 @@ impl Catalog {
 
     /// Set a customer's price for a model: a percent of list price or a unit price;
     /// neither removes it. Tasks already created keep the price they were created with.
-    pub async fn put_user_price(&self, user_id: u64, p: UserPrice) -> AppResult<()> {
+    pub async fn put_user_price(&self, user_id: UserId, p: UserPrice) -> AppResult<()> {
         if self.model(&p.model).is_none() {
             return Err(AppError::invalid(
                 "model",

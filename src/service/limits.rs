@@ -3,6 +3,7 @@
 //! "a slot freed" questions, queue positions and usage.
 
 use crate::clock::SharedClock;
+use crate::domain::ids::UserId;
 use crate::domain::limits::{self, Limits};
 use crate::domain::user::{ApiKey, User};
 use crate::error::{AppError, AppResult};
@@ -254,7 +255,7 @@ fn trim(recent: &mut VecDeque<i64>, now: i64) {
 
 /// The concurrency rules of a stored task's key and account, read in `txn` (no budget
 /// period is needed to start or wake tasks).
-fn task_rules(txn: &ReadTxn, user_id: u64, key_id: Option<u64>) -> AppResult<Vec<Rule>> {
+fn task_rules(txn: &ReadTxn, user_id: UserId, key_id: Option<u64>) -> AppResult<Vec<Rule>> {
     let Some(user) = store::users::read(txn, user_id)? else {
         return Ok(Vec::new());
     };

@@ -2,6 +2,7 @@
 //! health and recent failures, read in bounded walks (today's ledger window, the active
 //! index). A customer's: keys, task count and newest tasks.
 
+use crate::domain::ids::UserId;
 use crate::domain::ledger::EntryKind;
 use crate::domain::task::Task;
 use crate::error::{AppError, AppResult};
@@ -86,7 +87,11 @@ pub struct CustomerOverview {
 }
 
 /// The account's keys, task count and `recent` newest tasks.
-pub async fn customer(store: &Store, user_id: u64, recent: usize) -> AppResult<CustomerOverview> {
+pub async fn customer(
+    store: &Store,
+    user_id: UserId,
+    recent: usize,
+) -> AppResult<CustomerOverview> {
     store
         .read(move |txn| {
             let filter = store::tasks::Filter {
@@ -136,7 +141,7 @@ pub async fn operator(
             Ok((users, day, visited, active, failed))
         })
         .await?;
-    let names: HashMap<u64, &str> = users.iter().map(|u| (u.id, u.username.as_str())).collect();
+    let names: HashMap<UserId, &str> = users.iter().map(|u| (u.id, u.username.as_str())).collect();
     let mut channels: Vec<ChannelHealth> = catalog
         .providers()
         .into_iter()

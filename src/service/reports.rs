@@ -1,6 +1,7 @@
 //! Operator reports read from the store: the ledger by account and kind, and margins per
 //! model, channel and customer.
 
+use crate::domain::ids::UserId;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::domain::margins::Report;
 use crate::error::AppResult;
@@ -16,7 +17,7 @@ const MARGIN_CAP: usize = 200_000;
 /// account and of one kind.
 pub async fn ledger(
     store: &Store,
-    user_id: Option<u64>,
+    user_id: Option<UserId>,
     kind: Option<EntryKind>,
     before: Option<u64>,
     limit: usize,

@@ -4,6 +4,7 @@
 use super::accounts::Principal;
 use super::passwords::{self, ACCOUNT_WAIT, LOGIN_WAIT};
 use crate::domain::client_addr::rate_key;
+use crate::domain::ids::UserId;
 use crate::domain::now_ms;
 use crate::domain::session::{
     self, LoginThrottle, SESSION_TTL_MS, Session, UNKNOWN_GLOBAL, UNKNOWN_PER_ADDR,
@@ -298,7 +299,7 @@ impl Sessions {
     /// Store a new password hash and end the user's sessions (all, or all but one).
     pub async fn set_password(
         &self,
-        user_id: u64,
+        user_id: UserId,
         new: &str,
         keep_session: Option<String>,
     ) -> AppResult<()> {
@@ -317,7 +318,7 @@ impl Sessions {
     }
 
     /// End every session of a user (disabled by an operator).
-    pub async fn end_all(&self, user_id: u64) -> AppResult<usize> {
+    pub async fn end_all(&self, user_id: UserId) -> AppResult<usize> {
         self.store
             .write(move |txn| store::sessions::delete_for_user(txn, user_id, None))
             .await

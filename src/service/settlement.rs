@@ -42,14 +42,11 @@ pub async fn made(storage: &Storage, results: &[ResultRef], outputs: &[Output]) 
 
 /// The length of a stored MP4 from its header boxes; `None` when it cannot be read.
 async fn measure(storage: &Storage, key: &str) -> Option<f64> {
-    let path = storage.path_of(key).ok()?;
-    tokio::task::spawn_blocking(move || {
-        let mut f = std::io::BufReader::new(std::fs::File::open(path).ok()?);
-        crate::domain::mp4::read_seconds(&mut f)
-    })
-    .await
-    .ok()
-    .flatten()
+    let mut f = storage.reader(key).await?;
+    tokio::task::spawn_blocking(move || crate::domain::mp4::read_seconds(&mut f))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// What the channel charges on the route the task ran on, as the catalog says now.

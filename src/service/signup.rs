@@ -8,6 +8,7 @@ use super::sessions::{LoggedIn, Sessions};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::domain::ids;
+use crate::domain::ids::UserId;
 use crate::domain::session::hash_token;
 use crate::domain::signup::{
     self, Invite, OneTimeToken, Registration, SignupSettings, TokenPurpose,
@@ -188,7 +189,7 @@ impl Signup {
 
     async fn new_token(
         &self,
-        user_id: u64,
+        user_id: UserId,
         purpose: TokenPurpose,
         ttl_ms: i64,
     ) -> AppResult<String> {
@@ -208,7 +209,7 @@ impl Signup {
         Ok(token)
     }
 
-    async fn send_verification(&self, user_id: u64, email: &str) -> AppResult<()> {
+    async fn send_verification(&self, user_id: UserId, email: &str) -> AppResult<()> {
         let mailer = self.mailer()?;
         let token = self
             .new_token(user_id, TokenPurpose::VerifyEmail, signup::VERIFY_TTL_MS)

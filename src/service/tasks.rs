@@ -3,7 +3,7 @@
 
 use super::accounts::Principal;
 use super::catalog::Catalog;
-use crate::domain::ids;
+use crate::domain::ids::TaskId;
 use crate::domain::pricing;
 use crate::domain::request::{self, GenerationInput};
 use crate::domain::task::{Event, Phase, Status, Task};
@@ -74,8 +74,9 @@ impl Tasks {
             ));
         }
         let task = Task {
-            id: ids::new_task_id(now),
-            user_id: who.user.id,
+            // The record keeps a String: `storage` reads it as one.
+            id: TaskId::new(now).into(),
+            user_id: who.user.id.get(),
             key_id: who.key_id,
             model: model.id.clone(),
             credits_reserved: price.total,
@@ -116,7 +117,7 @@ impl Tasks {
                 // Budgets and the queue are checked in the transaction that reserves, so
                 // parallel creates cannot overspend or overfill; a refusal writes nothing.
                 let replay = match &idem {
-                    Some(i) => store::limits::idempotent_replay(txn, task.user_id, i.key)?,
+                    Some(i) => store::limits::idempotent_replay(txn, task.user_id.into(), i.key)?,
                     None => false,
                 };
                 let admission = match replay {
@@ -124,7 +125,7 @@ impl Tasks {
                     false => Some(store::limits::check_new(
                         txn,
                         &rules,
-                        task.credits_reserved,
+                        task.credits_reserved.get(),
                     )?),
                 };
                 let created = store::tasks::create(txn, task, &actor, idem)?;
@@ -142,8 +143,7 @@ impl Tasks {
                         model: task.model.clone(),
                     })
                     .inc();
-                m.credits_reserved
-                    .inc_by(task.credits_reserved.max(0) as u64);
+                m.credits_reserved.inc_by(task.credits_reserved.counter());
                 // A queued task is left alone until a slot frees (the engine wakes it).
                 if admission != Some(crate::domain::limits::Admission::Queue) {
                     self.queue.enqueue(&task.id);
@@ -212,17 +212,18 @@ impl Tasks {
             .await?
             .ok_or_else(|| AppError::not_found("user"))?
             .credits;
-        let balance_after = match crate::domain::credits::reserve(balance, price.total) {
+        let total = price.total;
+        let balance_after = match crate::domain::credits::reserve(balance, total) {
             Err(AppError::InsufficientCredits { .. }) if allow_short => balance
-                .checked_sub(price.total)
-                .ok_or_else(|| AppError::invalid("model", "the price is out of range"))?,
+                .checked_sub(total)
+                .map_err(|_| AppError::invalid("model", "the price is out of range"))?,
             other => other?,
         };
         Ok(Estimate {
             model: model.id.clone(),
             seconds: req.seconds,
             price,
-            balance_after,
+            balance_after: balance_after.get(),
         })
     }
 
@@ -257,11 +258,8 @@ impl Tasks {
     }
 
     /// The caller's own task; anyone else's is "not found".
-    pub async fn get(&self, who: &Principal, id: &str) -> AppResult<Task> {
-        if !ids::is_task_id(id) {
-            return Err(AppError::not_found("task"));
-        }
-        let key = id.to_string();
+    pub async fn get(&self, who: &Principal, id: &TaskId) -> AppResult<Task> {
+        let key = id.clone();
         let task = self
             .store
             .read(move |txn| store::tasks::read(txn, &key))
@@ -273,14 +271,6 @@ impl Tasks {
     }
 
     pub async fn list(&self, filter: Filter, limit: usize) -> AppResult<Vec<Task>> {
-        if let Some(b) = &filter.before
-            && !ids::is_task_id(b)
-        {
-            return Err(AppError::invalid(
-                "before",
-                "must be a task id from a previous page",
-            ));
-        }
         let limit = limit.clamp(1, MAX_PAGE);
         self.store
             .read(move |txn| store::tasks::list(txn, &filter, limit))
@@ -288,9 +278,9 @@ impl Tasks {
     }
 
     /// Cancel a task nobody sent upstream yet; its credits come back in the same write.
-    pub async fn cancel(&self, who: &Principal, id: &str) -> AppResult<Task> {
+    pub async fn cancel(&self, who: &Principal, id: &TaskId) -> AppResult<Task> {
         self.get(who, id).await?;
-        let key = id.to_string();
+        let key = id.clone();
         let now = self.clock.now_ms();
         let cancelled = self
             .store
@@ -309,14 +299,14 @@ impl Tasks {
             .inspect(|t| {
                 let m = &crate::metrics::METRICS;
                 m.task_finished(&t.model, "failed");
-                m.credits_refunded.inc_by(t.credits_reserved.max(0) as u64);
+                m.credits_refunded.inc_by(t.credits_reserved.counter());
             })?;
         self.wake_after(id).await;
         Ok(cancelled)
     }
 
     /// A task finished outside the engine (cancelled): start who waits for its slot.
-    async fn wake_after(&self, id: &str) {
+    async fn wake_after(&self, id: &TaskId) {
         match super::limits::freed(&self.store, id).await {
             Ok(ids) => ids.iter().for_each(|t| self.queue.enqueue(t)),
             Err(e) => tracing::warn!(task = %id, error = %e, "could not wake queued tasks"),
@@ -335,7 +325,7 @@ impl Tasks {
     pub async fn list_oldest_first(
         &self,
         who: &Principal,
-        after: Option<String>,
+        after: Option<TaskId>,
         limit: usize,
     ) -> AppResult<Vec<Task>> {
         let uid = who.user.id;
@@ -351,7 +341,7 @@ impl Tasks {
     pub async fn delete(
         &self,
         who: &Principal,
-        id: &str,
+        id: &TaskId,
         storage: &crate::storage::Storage,
     ) -> AppResult<Task> {
         let task = self.get(who, id).await?;
@@ -382,7 +372,7 @@ impl Tasks {
     pub async fn remix(
         &self,
         who: &Principal,
-        id: &str,
+        id: &TaskId,
         prompt: String,
         public_url: &str,
         idempotency_key: Option<String>,

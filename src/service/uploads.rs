@@ -432,12 +432,6 @@ where
             ));
         }
         let format = recognise(declared.as_deref(), &head)?;
-        let mut part = storage.create(limit).await?;
-        part.write(&head).await?;
-        drop(head);
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            part.write(&chunk).await?;
-        }
         let ext = format.ext;
         let content_type = format.served.to_string();
         let key = format!(
@@ -445,6 +439,13 @@ where
             crate::domain::ids::random_hex(12),
             safe_stem(&filename)
         );
+        // The key is known before the bytes: object storage writes it in place.
+        let mut part = storage.create_at(&key, limit).await?;
+        part.write(&head).await?;
+        drop(head);
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            part.write(&chunk).await?;
+        }
         let size = storage.finish(part, &key).await?;
         saved.push(Uploaded {
             filename,

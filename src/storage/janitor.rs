@@ -21,6 +21,9 @@ const IDLE: Duration = Duration::from_secs(60);
 /// An expired upload that an unfinished task still names is looked at again this much
 /// later (and kept, however many times, until the task ends).
 const HOLD_MS: i64 = 3_600_000;
+/// How often object storage is swept for multipart uploads a crash abandoned (a listing
+/// request: cheap, but not for every pass while a backlog drains).
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
 pub struct Janitor {
     storage: Storage,
@@ -51,10 +54,17 @@ impl Janitor {
         // The first pass waits a while: start-up is busy enough (resumed tasks), and the
         // expiry index keeps until then.
         let mut pause = IDLE;
+        let mut last_sweep: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = stop.wait_for(|s| *s) => return,
+            }
+            if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) {
+                last_sweep = Some(std::time::Instant::now());
+                if let Err(e) = self.storage.sweep_abandoned().await {
+                    tracing::warn!(error = %e, "cannot sweep abandoned multipart uploads");
+                }
             }
             pause = match self.run_once(BATCH).await {
                 Ok(p) if p.more => BETWEEN_BATCHES,
@@ -70,7 +80,10 @@ impl Janitor {
     /// One pass over at most `limit` files.
     pub async fn run_once(&self, limit: usize) -> AppResult<Pass> {
         let now = self.storage.now_ms();
-        let critical = self.storage.guard().check().0 == Disk::Critical;
+        // With object storage, deleting media frees no local disk: only the database's
+        // disk is guarded, and files go at their expiry only.
+        let critical =
+            self.storage.guard().check().0 == Disk::Critical && self.storage.s3().is_none();
         // Below the critical watermark, the soonest to expire go even if not yet due.
         let due = self
             .store

@@ -11,8 +11,8 @@ pub struct LocalFiles {
     root: PathBuf,
 }
 
-/// A file being written; removed unless [`PartFile::finish`] is called.
-pub struct PartFile {
+/// A file being written; removed unless [`LocalPart::finish`] is called.
+pub struct LocalPart {
     tmp: PathBuf,
     file: Option<tokio::fs::File>,
     written: u64,
@@ -81,7 +81,7 @@ impl LocalFiles {
     }
 
     /// Start writing a file of at most `limit` bytes.
-    pub async fn create(&self, limit: u64) -> AppResult<PartFile> {
+    pub async fn create(&self, limit: u64) -> AppResult<LocalPart> {
         let tmp = self
             .root
             .join("tmp")
@@ -92,7 +92,7 @@ impl LocalFiles {
         #[cfg(unix)]
         open.mode(0o600);
         let file = open.open(&tmp).await?;
-        Ok(PartFile {
+        Ok(LocalPart {
             tmp,
             file: Some(file),
             written: 0,
@@ -166,7 +166,7 @@ impl LocalFiles {
     }
 }
 
-impl PartFile {
+impl LocalPart {
     /// Append a chunk; past the limit the file is discarded and 413 returned.
     pub async fn write(&mut self, chunk: &[u8]) -> AppResult<()> {
         self.written += chunk.len() as u64;
@@ -205,7 +205,7 @@ impl PartFile {
     }
 }
 
-impl Drop for PartFile {
+impl Drop for LocalPart {
     fn drop(&mut self) {
         if !self.done {
             // Best effort and synchronous: Drop cannot await, and the file is small

@@ -1,11 +1,16 @@
-//! Stored files behind one facade: the bytes (local disk backend), a record per file
-//! (owner, size, expiry) kept with them, quotas, and the free-space guard.
+//! Stored files behind one facade: the bytes (local disk or S3 backend), a record per
+//! file (owner, size, expiry) kept with them, quotas, and the free-space guard.
 
+pub mod backend;
 pub mod guard;
 pub mod janitor;
 pub mod local;
+pub mod migrate;
+pub mod s3;
+pub mod s3_settings;
 
-pub use local::{LocalFiles, PartFile, private_dir, safe_stem, tighten};
+pub use backend::PartFile;
+pub use local::{LocalFiles, private_dir, safe_stem, tighten};
 
 use crate::clock::SharedClock;
 use crate::domain::media::{Disk, MediaKind, Quotas, Retention, Usage, video_task_id};
@@ -25,11 +30,15 @@ pub struct MediaSettings {
     pub low_free_bytes: u64,
     pub critical_free_bytes: u64,
     pub probe: SharedProbe,
+    /// The bucket when media lives in object storage (`[storage] backend = "s3"`).
+    pub s3: Option<s3::S3Settings>,
 }
 
 #[derive(Clone)]
 pub struct Storage {
-    files: LocalFiles,
+    files: backend::Files,
+    /// The data directory (database, and media with the local backend).
+    root: PathBuf,
     store: Store,
     settings: Arc<MediaSettings>,
     clock: SharedClock,
@@ -38,7 +47,10 @@ pub struct Storage {
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Storage({})", self.files.root().display())
+        match &self.files {
+            backend::Files::Local(_) => write!(f, "Storage({})", self.root.display()),
+            backend::Files::S3(s) => write!(f, "Storage(s3://{})", s.settings().bucket),
+        }
     }
 }
 
@@ -49,7 +61,7 @@ pub struct NewUpload<'a> {
 }
 
 /// Every stored file under the root (`uploads/<dir>/<name>`, `videos/<name>`) and its size.
-fn walk_keys(root: &Path) -> Vec<(String, u64)> {
+pub(crate) fn walk_keys(root: &Path) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     let list = |dir: &Path| -> Vec<std::fs::DirEntry> {
         std::fs::read_dir(dir)
@@ -93,7 +105,10 @@ impl Storage {
         settings: MediaSettings,
         clock: SharedClock,
     ) -> AppResult<Storage> {
-        let files = LocalFiles::open(data_dir)?;
+        let files = match &settings.s3 {
+            None => backend::Files::Local(LocalFiles::open(data_dir)?),
+            Some(s) => backend::Files::S3(s3::S3Files::open(s)?),
+        };
         let guard = DiskGuard::new(
             data_dir,
             settings.probe.clone(),
@@ -102,6 +117,7 @@ impl Storage {
         );
         let s = Storage {
             files,
+            root: data_dir.to_path_buf(),
             store,
             settings: Arc::new(settings),
             clock,
@@ -112,7 +128,15 @@ impl Storage {
     }
 
     pub fn root(&self) -> &Path {
-        self.files.root()
+        &self.root
+    }
+
+    /// The bucket, when media lives in object storage.
+    pub fn s3(&self) -> Option<&s3::S3Files> {
+        match &self.files {
+            backend::Files::S3(s) => Some(s),
+            backend::Files::Local(_) => None,
+        }
     }
 
     pub fn settings(&self) -> &MediaSettings {
@@ -132,12 +156,56 @@ impl Storage {
         self.files.create(limit).await
     }
 
-    pub async fn finish(&self, part: PartFile, key: &str) -> AppResult<u64> {
-        part.finish(&self.files, key).await
+    /// Start writing a file of at most `limit` bytes whose key is known already (object
+    /// storage then writes it in place instead of copying it at the end).
+    pub async fn create_at(&self, key: &str, limit: u64) -> AppResult<PartFile> {
+        self.files.create_at(key, limit).await
     }
 
+    pub async fn finish(&self, part: PartFile, key: &str) -> AppResult<u64> {
+        self.files.finish(part, key).await
+    }
+
+    /// The file's path with the local backend; with object storage there is none (404).
     pub fn path_of(&self, key: &str) -> AppResult<PathBuf> {
-        self.files.path_of(key)
+        match &self.files {
+            backend::Files::Local(f) => f.path_of(key),
+            backend::Files::S3(_) => Err(AppError::not_found("file")),
+        }
+    }
+
+    /// A stored file's bytes when it holds at most `limit` (an input image to inline);
+    /// `None` when there is no such file, 413 when it is larger.
+    pub async fn read_small(&self, key: &str, limit: u64) -> AppResult<Option<Vec<u8>>> {
+        match &self.files {
+            backend::Files::Local(f) => {
+                let Ok(path) = f.path_of(key) else {
+                    return Ok(None);
+                };
+                match tokio::fs::metadata(&path).await {
+                    Ok(m) if m.len() > limit => {
+                        Err(AppError::PayloadTooLarge { limit_bytes: limit })
+                    }
+                    Ok(_) => Ok(Some(tokio::fs::read(&path).await?)),
+                    Err(_) => Ok(None),
+                }
+            }
+            backend::Files::S3(s) => {
+                if !local::is_safe_key(key) {
+                    return Ok(None);
+                }
+                match s.size_of(key).await? {
+                    None => Ok(None),
+                    Some(n) if n > limit => Err(AppError::PayloadTooLarge { limit_bytes: limit }),
+                    Some(n) => Ok(Some(s.get_range(key, 0..n).await?.to_vec())),
+                }
+            }
+        }
+    }
+
+    /// A blocking `Read + Seek` over a stored file, for `spawn_blocking` readers.
+    pub async fn reader(&self, key: &str) -> Option<Box<dyn backend::ReadSeek>> {
+        self.files.reader(key).await
     }
 
     pub async fn exists(&self, key: &str) -> bool {
@@ -242,10 +310,12 @@ impl Storage {
     /// owned by nobody (owner 0: any account may still reference them), videos by their
     /// task's owner, both expiring one retention period from now.
     pub async fn adopt_unrecorded(&self) -> AppResult<usize> {
-        if self.store.read(store::media::adopted).await? {
+        // Object storage was filled by this server or `storage migrate`, which records
+        // what it moves: nothing there predates records.
+        if self.s3().is_some() || self.store.read(store::media::adopted).await? {
             return Ok(0);
         }
-        let root = self.files.root().to_path_buf();
+        let root = self.root.clone();
         let found = tokio::task::spawn_blocking(move || walk_keys(&root))
             .await
             .map_err(AppError::internal)?;
@@ -303,6 +373,23 @@ impl Storage {
             self.publish_usage();
         }
         Ok(adopted)
+    }
+
+    /// With object storage: abort multipart uploads and remove `tmp/` objects a crash
+    /// left behind (started over a day ago by the server clock). Returns how many.
+    pub async fn sweep_abandoned(&self) -> AppResult<usize> {
+        let Some(s3) = self.s3() else {
+            return Ok(0);
+        };
+        let before = self.clock.now_ms() - s3::ABANDONED_AFTER_MS;
+        let n = s3.sweep_abandoned(before).await?;
+        if n > 0 {
+            tracing::info!(
+                uploads = n,
+                "aborted multipart uploads a crash left in the bucket"
+            );
+        }
+        Ok(n)
     }
 
     /// When a finished task's videos expire (unix ms), by the same rule the record used.

@@ -2,6 +2,7 @@
 
 use super::decode;
 use super::tables::*;
+use crate::domain::credits::Credits;
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::task::{Status, Task};
 use crate::domain::user::User;
@@ -34,17 +35,19 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         let (_, v) = row?;
         let e: LedgerEntry = decode(v.value())?;
         r.entries += 1;
-        let bal = running.entry(e.user_id).or_default();
-        let Some(sum) = bal.checked_add(e.amount) else {
+        // The audit sums plain integers itself, to catch what checked Credits would refuse.
+        let (amount, balance_after) = (e.amount.get(), e.balance_after.get());
+        let bal = running.entry(e.user_id.get()).or_default();
+        let Some(sum) = bal.checked_add(amount) else {
             r.violations
                 .push(format!("entry {}: running balance overflows", e.id));
             continue;
         };
         *bal = sum;
-        if *bal != e.balance_after {
+        if *bal != balance_after {
             r.violations.push(format!(
                 "entry {}: balance_after {} but running sum is {}",
-                e.id, e.balance_after, bal
+                e.id, balance_after, bal
             ));
         }
         if *bal < 0 {
@@ -53,7 +56,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         }
         if let Some(t) = &e.task_id {
             let net = by_task.entry(t.clone()).or_default();
-            match net.checked_add(e.amount) {
+            match net.checked_add(amount) {
                 Some(v) => *net = v,
                 None => r
                     .violations
@@ -65,7 +68,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
             if e.kind == crate::domain::ledger::EntryKind::Settle {
                 let s = settles.entry(t.clone()).or_default();
                 s.0 += 1;
-                s.1 = s.1.saturating_add(e.amount);
+                s.1 = s.1.saturating_add(amount);
             }
         }
     }
@@ -73,18 +76,17 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         let (_, v) = row?;
         let u: User = decode(v.value())?;
         r.users += 1;
-        let sum = running.get(&u.id).copied().unwrap_or(0);
-        if u.credits != sum {
+        let credits = u.credits.get();
+        let sum = running.get(&u.id.get()).copied().unwrap_or(0);
+        if credits != sum {
             r.violations.push(format!(
                 "user {} ({}): balance {} but entries sum to {sum}",
-                u.id, u.username, u.credits
+                u.id, u.username, credits
             ));
         }
-        if u.credits < 0 {
-            r.violations.push(format!(
-                "user {}: negative balance {}",
-                u.username, u.credits
-            ));
+        if credits < 0 {
+            r.violations
+                .push(format!("user {}: negative balance {}", u.username, credits));
         }
     }
     let active = txn.open_table(ACTIVE_TASKS)?;
@@ -92,28 +94,29 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         let (_, v) = row?;
         let t: Task = decode(v.value())?;
         r.tasks += 1;
+        let reserved = t.credits_reserved.get();
+        let credits_charged = t.credits_charged.map(Credits::get);
         let failed_refund = t.credits_refunded && t.status == Status::Failed;
-        let refunded = if failed_refund { t.credits_reserved } else { 0 };
+        let refunded = if failed_refund { reserved } else { 0 };
         let (settle_entries, settled_back) = settles.get(&t.id).copied().unwrap_or((0, 0));
         // What the task cost: 0 when failed and refunded, its settlement when settled,
         // else (in flight, or completed before settlement existed) its reservation.
-        let charged = match t.credits_charged {
+        let charged = match credits_charged {
             Some(c) => c,
             None if failed_refund => 0,
-            None => t.credits_reserved,
+            None => reserved,
         };
         if t.settlement.is_some() {
             r.settled += 1;
         }
         // reserved − refunded − settled back = charged, and the entries took exactly that.
-        let balanced = t
-            .credits_reserved
+        let balanced = reserved
             .checked_sub(refunded)
             .and_then(|v| v.checked_sub(settled_back));
         if balanced != Some(charged) {
             r.violations.push(format!(
                 "task {}: reserved {} − refunded {refunded} − settled back {settled_back} ≠ charged {charged}",
-                t.id, t.credits_reserved
+                t.id, reserved
             ));
         }
         let got = by_task.get(&t.id).copied().unwrap_or(0);
@@ -123,14 +126,14 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
                 t.id
             ));
         }
-        if charged < 0 || charged > t.credits_reserved.max(0) {
+        if charged < 0 || charged > reserved.max(0) {
             r.violations.push(format!(
                 "task {}: charged {charged} outside 0..={}",
-                t.id, t.credits_reserved
+                t.id, reserved
             ));
         }
         if let Some(s) = &t.settlement
-            && (Some(s.charged) != t.credits_charged || s.refunded != settled_back)
+            && (Some(s.charged.get()) != credits_charged || s.refunded != settled_back)
         {
             r.violations.push(format!(
                 "task {}: settlement says charged {} refunded {} but the task says {:?} and its settle entries {settled_back}",
@@ -227,7 +230,7 @@ fn money_sources(txn: &ReadTransaction, r: &mut Report) -> AppResult<()> {
                             r.violations
                                 .push(format!("payment {}: credited more than once", p.id));
                         }
-                        if p.ledger_id != Some(e.id) || p.credits != e.amount {
+                        if p.ledger_id != Some(e.id) || e.amount != p.credits {
                             r.violations.push(format!(
                                 "entry {}: does not match payment {} ({} credits, entry {:?})",
                                 e.id, p.id, p.credits, p.ledger_id
@@ -237,7 +240,7 @@ fn money_sources(txn: &ReadTransaction, r: &mut Report) -> AppResult<()> {
                 }
             }
             EntryKind::SignupBonus => {
-                let n = bonus.entry(e.user_id).or_default();
+                let n = bonus.entry(e.user_id.get()).or_default();
                 *n += 1;
                 if *n > 1 || e.amount <= 0 || source != "signup" {
                     r.violations.push(format!(

@@ -3,6 +3,7 @@
 use super::tables::*;
 use super::{decode, encode, get_json};
 use crate::domain::catalog::{Model, PricingGroup, ProviderConfig, UserPrice};
+use crate::domain::ids::UserId;
 use crate::error::AppResult;
 use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Serialize, de::DeserializeOwned};
@@ -63,12 +64,12 @@ pub fn groups(txn: &ReadTransaction) -> AppResult<Vec<PricingGroup>> {
 }
 
 /// Set (or with neither percent nor credits, remove) a customer's price for a model.
-pub fn put_user_price(txn: &WriteTransaction, user_id: u64, p: &UserPrice) -> AppResult<()> {
+pub fn put_user_price(txn: &WriteTransaction, user_id: UserId, p: &UserPrice) -> AppResult<()> {
     let mut t = txn.open_table(USER_PRICES)?;
     if p.percent.is_none() && p.credits.is_none() {
-        t.remove((user_id, p.model.as_str()))?;
+        t.remove((user_id.get(), p.model.as_str()))?;
     } else {
-        t.insert((user_id, p.model.as_str()), encode(p)?.as_slice())?;
+        t.insert((user_id.get(), p.model.as_str()), encode(p)?.as_slice())?;
     }
     Ok(())
 }

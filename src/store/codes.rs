@@ -4,6 +4,8 @@ use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
 use crate::domain::codes::{self, CodeStatus, Redemption, RedemptionCode};
+use crate::domain::credits::Credits;
+use crate::domain::ids::UserId;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::error::{AppError, AppResult};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -61,7 +63,7 @@ pub fn create_batch(txn: &WriteTransaction, b: NewBatch) -> AppResult<Vec<Redemp
 pub fn redeem(
     txn: &WriteTransaction,
     hash: &str,
-    user_id: u64,
+    user_id: UserId,
     actor: &str,
     now_ms: i64,
 ) -> AppResult<(LedgerEntry, RedemptionCode)> {
@@ -84,7 +86,7 @@ pub fn redeem(
     let entry = ledger::apply_from(
         txn,
         user_id,
-        code.credits,
+        Credits::new(code.credits),
         Reason {
             kind: EntryKind::Redeem,
             task_id: None,

@@ -2,9 +2,11 @@
 
 use super::tables::*;
 use super::{decode, encode, get_json};
+use crate::domain::credits::{self, Credits};
+use crate::domain::ids::UserId;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
+use crate::domain::now_ms;
 use crate::domain::user::User;
-use crate::domain::{credits, now_ms};
 use crate::error::{AppError, AppResult};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
@@ -20,8 +22,8 @@ pub struct Reason<'a> {
 /// transaction. Checks come before any write, so a refusal leaves nothing behind.
 pub fn apply(
     txn: &WriteTransaction,
-    user_id: u64,
-    delta: i64,
+    user_id: UserId,
+    delta: Credits,
     why: Reason,
 ) -> AppResult<LedgerEntry> {
     apply_from(txn, user_id, delta, why, None)
@@ -31,20 +33,15 @@ pub fn apply(
 /// `stripe:<session>`, `signup`).
 pub fn apply_from(
     txn: &WriteTransaction,
-    user_id: u64,
-    delta: i64,
+    user_id: UserId,
+    delta: Credits,
     why: Reason,
     source: Option<&str>,
 ) -> AppResult<LedgerEntry> {
     let mut users = txn.open_table(USERS)?;
     let mut user: User = get_json(&users, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
     let after = match why.kind {
-        EntryKind::Reserve => credits::reserve(
-            user.credits,
-            delta
-                .checked_neg()
-                .ok_or_else(|| AppError::invalid("amount", "amount is out of range"))?,
-        )?,
+        EntryKind::Reserve => credits::reserve(user.credits, delta.checked_neg()?)?,
         _ => credits::adjust(user.credits, delta)?,
     };
     user.credits = after;
@@ -65,11 +62,12 @@ pub fn apply_from(
         source: source.map(str::to_string),
     };
     ledger.insert(id, encode(&entry)?.as_slice())?;
-    txn.open_table(USER_LEDGER)?.insert((user_id, id), ())?;
+    txn.open_table(USER_LEDGER)?
+        .insert((user_id.get(), id), ())?;
     if let Some(task) = why.task_id {
         txn.open_table(TASK_LEDGER)?.insert((task, id), ())?;
         // Key and account budgets count what their tasks' entries say, in this txn.
-        super::limits::on_task_entry(txn, task, delta)?;
+        super::limits::on_task_entry(txn, task, delta.get())?;
     }
     Ok(entry)
 }
@@ -77,7 +75,7 @@ pub fn apply_from(
 /// Ledger entries newest first, optionally for one user, before entry id `before`.
 pub fn list(
     txn: &ReadTransaction,
-    user_id: Option<u64>,
+    user_id: Option<UserId>,
     before: Option<u64>,
     limit: usize,
 ) -> AppResult<Vec<LedgerEntry>> {
@@ -87,7 +85,11 @@ pub fn list(
     match user_id {
         Some(uid) => {
             let idx = txn.open_table(USER_LEDGER)?;
-            for row in idx.range((uid, 0)..(uid, before))?.rev().take(limit) {
+            for row in idx
+                .range((uid.get(), 0)..(uid.get(), before))?
+                .rev()
+                .take(limit)
+            {
                 let (k, _) = row?;
                 let id = k.value().1;
                 if let Some(e) = get_json(&ledger, id)? {
@@ -109,7 +111,7 @@ pub fn list(
 /// operator's ledger filtered by source. Walks at most `scan` entries.
 pub fn list_kind(
     txn: &ReadTransaction,
-    user_id: Option<u64>,
+    user_id: Option<UserId>,
     kind: EntryKind,
     before: Option<u64>,
     limit: usize,

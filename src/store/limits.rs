@@ -8,6 +8,7 @@
 
 use super::tables::*;
 use super::{decode, encode};
+use crate::domain::ids::UserId;
 use crate::domain::limits::{self, Admission, Limits, Scope, TOTAL_BUCKET};
 use crate::domain::task::Task;
 use crate::error::{AppError, AppResult};
@@ -38,7 +39,7 @@ pub enum SlotState {
 /// What the limits remember of a task.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskSlot {
-    pub user_id: u64,
+    pub user_id: UserId,
     pub key_id: Option<u64>,
     /// Creation time by the server clock: the spend bucket and the queue order.
     pub at_ms: i64,
@@ -55,12 +56,12 @@ pub fn key_scope(key_id: u64) -> String {
     format!("k{key_id}")
 }
 
-pub fn user_scope(user_id: u64) -> String {
+pub fn user_scope(user_id: UserId) -> String {
     format!("u{user_id}")
 }
 
 /// A task's scopes: its key (when created with one), then its account.
-pub fn scopes(user_id: u64, key_id: Option<u64>) -> Vec<String> {
+pub fn scopes(user_id: UserId, key_id: Option<u64>) -> Vec<String> {
     key_id
         .map(key_scope)
         .into_iter()
@@ -215,7 +216,7 @@ pub fn record_new(
     admission: Admission,
 ) -> AppResult<()> {
     let slot = TaskSlot {
-        user_id: task.user_id,
+        user_id: task.user_id.into(),
         key_id: task.key_id,
         at_ms,
         state: if admission == Admission::Start {
@@ -243,7 +244,7 @@ pub fn record_new(
     txn.open_table(LIMIT_TASKS)?
         .insert(task.id.as_str(), encode(&slot)?.as_slice())?;
     for scope in &scopes {
-        add_spend(txn, scope, at_ms, task.credits_reserved)?;
+        add_spend(txn, scope, at_ms, task.credits_reserved.get())?;
     }
     Ok(())
 }
@@ -510,6 +511,9 @@ pub fn all_group_limits(txn: &ReadTransaction) -> AppResult<Vec<(String, Limits)
 
 /// Whether `(user, Idempotency-Key)` already made a task: a replay answers with that task
 /// and is not a new create, so limits do not judge it again.
-pub fn idempotent_replay(txn: &WriteTransaction, user_id: u64, key: &str) -> AppResult<bool> {
-    Ok(txn.open_table(IDEMPOTENCY)?.get((user_id, key))?.is_some())
+pub fn idempotent_replay(txn: &WriteTransaction, user_id: UserId, key: &str) -> AppResult<bool> {
+    Ok(txn
+        .open_table(IDEMPOTENCY)?
+        .get((user_id.get(), key))?
+        .is_some())
 }

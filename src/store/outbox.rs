@@ -3,6 +3,7 @@
 
 use super::tables::{OUTBOX, OUTBOX_DUE, TASKS};
 use super::{decode, encode, get_json};
+use crate::domain::ids::UserId;
 use crate::error::AppResult;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -43,7 +44,7 @@ pub fn enqueue(txn: &WriteTransaction, task_id: &str) -> AppResult<()> {
     let user_id = get_json::<&str, crate::domain::task::Task>(&txn.open_table(TASKS)?, task_id)?
         .map(|t| t.user_id);
     if let Some(u) = user_id {
-        super::webhook_secrets::ensure(txn, u)?;
+        super::webhook_secrets::ensure(txn, u.into())?;
     }
     let p = Pending {
         attempts: 0,
@@ -78,7 +79,7 @@ pub fn tenants_due(txn: &ReadTransaction, now_ms: i64, limit: usize) -> AppResul
 /// A tenant's callbacks due at `now_ms`, earliest first, at most `limit`.
 pub fn due_for(
     txn: &ReadTransaction,
-    user_id: u64,
+    user_id: UserId,
     now_ms: i64,
     limit: usize,
 ) -> AppResult<Vec<(String, Pending)>> {
@@ -86,7 +87,7 @@ pub fn due_for(
     let outbox = txn.open_table(OUTBOX)?;
     let mut out = Vec::new();
     let upper = now_ms.saturating_add(1);
-    for row in index.range((user_id, i64::MIN, "")..(user_id, upper, ""))? {
+    for row in index.range((user_id.get(), i64::MIN, "")..(user_id.get(), upper, ""))? {
         if out.len() >= limit {
             break;
         }
@@ -142,7 +143,7 @@ pub fn backfill(txn: &WriteTransaction) -> AppResult<usize> {
                 .map(|t| t.user_id)
                 .unwrap_or(0);
         if user_id != 0 {
-            super::webhook_secrets::ensure(txn, user_id)?;
+            super::webhook_secrets::ensure(txn, user_id.into())?;
         }
         put(
             txn,

@@ -4,6 +4,8 @@
 use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
+use crate::domain::credits::Credits;
+use crate::domain::ids::UserId;
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::domain::payments::{self, Payment, PaymentNotice, PaymentStatus, SessionState, Settle};
 use crate::error::{AppError, AppResult};
@@ -16,7 +18,7 @@ pub fn create(txn: &WriteTransaction, p: &Payment) -> AppResult<()> {
     }
     t.insert(p.id.as_str(), encode(p)?.as_slice())?;
     txn.open_table(USER_PAYMENTS)?
-        .insert((p.user_id, p.created_at_ms, p.id.as_str()), ())?;
+        .insert((p.user_id.get(), p.created_at_ms, p.id.as_str()), ())?;
     Ok(())
 }
 
@@ -46,7 +48,7 @@ pub fn settle(
             let e = ledger::apply_from(
                 txn,
                 p.user_id,
-                p.credits,
+                Credits::new(p.credits),
                 Reason {
                     kind: EntryKind::Payment,
                     task_id: None,
@@ -102,12 +104,12 @@ pub fn add_notice(txn: &WriteTransaction, payment_ref: &str, n: PaymentNotice) -
 }
 
 /// An account's payments, newest first.
-pub fn for_user(txn: &ReadTransaction, user_id: u64, limit: usize) -> AppResult<Vec<Payment>> {
+pub fn for_user(txn: &ReadTransaction, user_id: UserId, limit: usize) -> AppResult<Vec<Payment>> {
     let idx = txn.open_table(USER_PAYMENTS)?;
     let t = txn.open_table(PAYMENTS)?;
     let mut out = Vec::new();
     for row in idx
-        .range((user_id, i64::MIN, "")..=(user_id, i64::MAX, "\u{10ffff}"))?
+        .range((user_id.get(), i64::MIN, "")..=(user_id.get(), i64::MAX, "\u{10ffff}"))?
         .rev()
         .take(limit)
     {

@@ -4,6 +4,7 @@
 use super::get_json;
 use super::tables::*;
 use super::{decode, encode};
+use crate::domain::ids::UserId;
 use crate::domain::session::{MAX_SESSIONS_PER_USER, Session};
 use crate::error::AppResult;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -27,7 +28,7 @@ fn insert(txn: &WriteTransaction, hash: &str, s: &Session) -> AppResult<()> {
     txn.open_table(SESSIONS)?
         .insert(hash, encode(s)?.as_slice())?;
     txn.open_table(USER_SESSIONS)?
-        .insert((s.user_id, s.created_at_ms, hash), ())?;
+        .insert((s.user_id.get(), s.created_at_ms, hash), ())?;
     txn.open_table(SESSION_EXPIRY)?
         .insert((s.expires_at_ms, hash), ())?;
     Ok(())
@@ -38,10 +39,10 @@ pub fn read(txn: &ReadTransaction, hash: &str) -> AppResult<Option<Session>> {
 }
 
 /// The hashes of `user_id`'s sessions, oldest first.
-fn of_user(txn: &WriteTransaction, user_id: u64) -> AppResult<Vec<String>> {
+fn of_user(txn: &WriteTransaction, user_id: UserId) -> AppResult<Vec<String>> {
     let idx = txn.open_table(USER_SESSIONS)?;
     let mut out = Vec::new();
-    for row in idx.range((user_id, i64::MIN, "")..)? {
+    for row in idx.range((user_id.get(), i64::MIN, "")..)? {
         let (k, _) = row?;
         let (uid, _, hash) = k.value();
         if uid != user_id {
@@ -63,7 +64,7 @@ pub fn delete(txn: &WriteTransaction, hash: &str) -> AppResult<bool> {
         return Ok(false);
     };
     txn.open_table(USER_SESSIONS)?
-        .remove((s.user_id, s.created_at_ms, hash))?;
+        .remove((s.user_id.get(), s.created_at_ms, hash))?;
     txn.open_table(SESSION_EXPIRY)?
         .remove((s.expires_at_ms, hash))?;
     Ok(true)
@@ -72,7 +73,7 @@ pub fn delete(txn: &WriteTransaction, hash: &str) -> AppResult<bool> {
 /// Remove the sessions of `user_id` (all but `keep`), e.g. after a password change.
 pub fn delete_for_user(
     txn: &WriteTransaction,
-    user_id: u64,
+    user_id: UserId,
     keep: Option<&str>,
 ) -> AppResult<usize> {
     let mut n = 0;

@@ -5,6 +5,8 @@ use super::ledger::{self, Reason};
 use super::tables::*;
 use super::users::{self, NewUser};
 use super::{decode, encode, get_json};
+use crate::domain::credits::Credits;
+use crate::domain::ids::UserId;
 use crate::domain::ledger::EntryKind;
 use crate::domain::signup::{Invite, OneTimeToken, SignupSettings, TokenPurpose};
 use crate::domain::user::User;
@@ -124,7 +126,7 @@ pub fn register(txn: &WriteTransaction, r: Registration) -> AppResult<User> {
     }
     if let Some(mut inv) = invite {
         inv.uses += 1;
-        inv.used_by.push(user.id);
+        inv.used_by.push(user.id.get());
         txn.open_table(INVITES)?
             .insert(inv.id, encode(&inv)?.as_slice())?;
     }
@@ -132,7 +134,7 @@ pub fn register(txn: &WriteTransaction, r: Registration) -> AppResult<User> {
         ledger::apply_from(
             txn,
             user.id,
-            r.settings.signup_credits,
+            Credits::new(r.settings.signup_credits),
             Reason {
                 kind: EntryKind::SignupBonus,
                 task_id: None,
@@ -146,20 +148,23 @@ pub fn register(txn: &WriteTransaction, r: Registration) -> AppResult<User> {
     Ok(user)
 }
 
-pub fn email_of(txn: &ReadTransaction, user_id: u64) -> AppResult<Option<UserEmail>> {
+pub fn email_of(txn: &ReadTransaction, user_id: UserId) -> AppResult<Option<UserEmail>> {
     get_json(&txn.open_table(USER_EMAILS)?, user_id)
 }
 
-pub fn user_by_email(txn: &ReadTransaction, email: &str) -> AppResult<Option<u64>> {
-    Ok(txn.open_table(EMAILS)?.get(email)?.map(|v| v.value()))
+pub fn user_by_email(txn: &ReadTransaction, email: &str) -> AppResult<Option<UserId>> {
+    Ok(txn
+        .open_table(EMAILS)?
+        .get(email)?
+        .map(|v| UserId::new(v.value())))
 }
 
 /// Whether the account may not log in yet: it must verify its email address first.
-pub fn verification_pending(txn: &ReadTransaction, user_id: u64) -> AppResult<bool> {
+pub fn verification_pending(txn: &ReadTransaction, user_id: UserId) -> AppResult<bool> {
     Ok(email_of(txn, user_id)?.is_some_and(|e| e.required && !e.verified))
 }
 
-pub fn mark_verified(txn: &WriteTransaction, user_id: u64) -> AppResult<()> {
+pub fn mark_verified(txn: &WriteTransaction, user_id: UserId) -> AppResult<()> {
     let mut t = txn.open_table(USER_EMAILS)?;
     let mut rec: UserEmail = get_json(&t, user_id)?.ok_or(AppError::TokenInvalid)?;
     rec.verified = true;
@@ -185,7 +190,7 @@ pub fn take_token(
     hash: &str,
     purpose: TokenPurpose,
     now_ms: i64,
-) -> AppResult<Option<u64>> {
+) -> AppResult<Option<UserId>> {
     let mut t = txn.open_table(TOKENS)?;
     let tok: OneTimeToken = get_json(&t, hash)?.ok_or(AppError::TokenInvalid)?;
     if tok.purpose != purpose {
@@ -196,7 +201,11 @@ pub fn take_token(
 }
 
 /// Drop every token of a purpose for a user (a new reset link replaces older ones).
-pub fn drop_tokens(txn: &WriteTransaction, user_id: u64, purpose: TokenPurpose) -> AppResult<()> {
+pub fn drop_tokens(
+    txn: &WriteTransaction,
+    user_id: UserId,
+    purpose: TokenPurpose,
+) -> AppResult<()> {
     let mut t = txn.open_table(TOKENS)?;
     let mut stale = Vec::new();
     for row in t.iter()? {

@@ -4,6 +4,7 @@ use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
 use crate::domain::catalog::RouteCost;
+use crate::domain::ids::{TaskId, UserId};
 use crate::domain::ledger::EntryKind;
 use crate::domain::settlement::Made;
 use crate::domain::task::{Effect, Event, Illegal, Output, Status, Task, Transition, transition};
@@ -52,8 +53,8 @@ pub fn create(
     let reserved = task.credits_reserved;
     ledger::apply(
         txn,
-        task.user_id,
-        -reserved,
+        task.user_id.into(),
+        reserved.checked_neg()?,
         Reason {
             kind: EntryKind::Reserve,
             task_id: Some(&task.id),
@@ -259,11 +260,11 @@ pub fn complete(
 /// Filters for task listings.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub user_id: Option<u64>,
+    pub user_id: Option<UserId>,
     pub model: Option<String>,
     pub status: Option<Status>,
     /// Only tasks created before this task id (the cursor).
-    pub before: Option<String>,
+    pub before: Option<TaskId>,
 }
 
 /// Tasks newest first. With a user, walks that user's index; otherwise all tasks.
@@ -278,7 +279,7 @@ pub fn list(txn: &ReadTransaction, filter: &Filter, limit: usize) -> AppResult<V
     match filter.user_id {
         Some(uid) => {
             let idx = txn.open_table(USER_TASKS)?;
-            for row in idx.range((uid, "")..(uid, before))?.rev() {
+            for row in idx.range((uid.get(), "")..(uid.get(), before))?.rev() {
                 let (k, _) = row?;
                 let key = k.value();
                 if let Some(t) = get_json::<&str, Task>(&tasks, key.1)?
@@ -310,7 +311,7 @@ pub fn list(txn: &ReadTransaction, filter: &Filter, limit: usize) -> AppResult<V
 /// A user's tasks oldest first, created after the task id `after` (exclusive).
 pub fn list_oldest_first(
     txn: &ReadTransaction,
-    uid: u64,
+    uid: UserId,
     after: Option<&str>,
     limit: usize,
 ) -> AppResult<Vec<Task>> {
@@ -318,7 +319,7 @@ pub fn list_oldest_first(
     let idx = txn.open_table(USER_TASKS)?;
     let mut out = Vec::new();
     let from = after.unwrap_or("");
-    for row in idx.range((uid, from)..(uid, "vidgen_~"))? {
+    for row in idx.range((uid.get(), from)..(uid.get(), "vidgen_~"))? {
         let (k, _) = row?;
         let key = k.value();
         if key.1 == from {
@@ -355,10 +356,10 @@ pub fn clear_outputs(txn: &WriteTransaction, id: &str) -> AppResult<Option<Task>
 }
 
 /// How many tasks a user has.
-pub fn count_for_user(txn: &ReadTransaction, uid: u64) -> AppResult<u64> {
+pub fn count_for_user(txn: &ReadTransaction, uid: UserId) -> AppResult<u64> {
     let idx = txn.open_table(USER_TASKS)?;
     let mut n = 0;
-    for row in idx.range((uid, "")..(uid + 1, ""))? {
+    for row in idx.range((uid.get(), "")..(uid.get() + 1, ""))? {
         row?;
         n += 1;
     }

@@ -3,6 +3,8 @@
 use super::ledger::{self, Reason};
 use super::tables::*;
 use super::{decode, encode, get_json};
+use crate::domain::credits::Credits;
+use crate::domain::ids::UserId;
 use crate::domain::ledger::EntryKind;
 use crate::domain::limits::KeyLimits;
 use crate::domain::now_ms;
@@ -38,12 +40,12 @@ pub fn create(txn: &WriteTransaction, new: NewUser) -> AppResult<User> {
     let mut users = txn.open_table(USERS)?;
     let id = users.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
     let user = User {
-        id,
+        id: UserId::new(id),
         username: new.username.to_string(),
         password_hash: new.password_hash,
         is_admin: new.is_admin,
         disabled: false,
-        credits: 0,
+        credits: Credits::ZERO,
         pricing_group: new.pricing_group,
         created_at_ms: now_ms(),
         limits: Default::default(),
@@ -54,8 +56,8 @@ pub fn create(txn: &WriteTransaction, new: NewUser) -> AppResult<User> {
     if new.credits > 0 {
         ledger::apply(
             txn,
-            id,
-            new.credits,
+            UserId::new(id),
+            Credits::new(new.credits),
             Reason {
                 kind: EntryKind::TopUp,
                 task_id: None,
@@ -63,24 +65,24 @@ pub fn create(txn: &WriteTransaction, new: NewUser) -> AppResult<User> {
                 note: Some("starting credits"),
             },
         )?;
-        return get(txn, id)?.ok_or_else(|| AppError::internal("user vanished"));
+        return get(txn, UserId::new(id))?.ok_or_else(|| AppError::internal("user vanished"));
     }
     Ok(user)
 }
 
-pub fn get(txn: &WriteTransaction, id: u64) -> AppResult<Option<User>> {
-    get_json(&txn.open_table(USERS)?, id)
+pub fn get(txn: &WriteTransaction, id: UserId) -> AppResult<Option<User>> {
+    get_json(&txn.open_table(USERS)?, id.get())
 }
 
-pub fn read(txn: &ReadTransaction, id: u64) -> AppResult<Option<User>> {
-    get_json(&txn.open_table(USERS)?, id)
+pub fn read(txn: &ReadTransaction, id: UserId) -> AppResult<Option<User>> {
+    get_json(&txn.open_table(USERS)?, id.get())
 }
 
 pub fn id_by_name(
     names: &impl ReadableTable<&'static str, u64>,
     name: &str,
-) -> AppResult<Option<u64>> {
-    Ok(names.get(name)?.map(|v| v.value()))
+) -> AppResult<Option<UserId>> {
+    Ok(names.get(name)?.map(|v| UserId::new(v.value())))
 }
 
 pub fn read_by_name(txn: &ReadTransaction, name: &str) -> AppResult<Option<User>> {
@@ -113,7 +115,7 @@ pub fn list(txn: &ReadTransaction) -> AppResult<Vec<User>> {
 /// Load, change and store one user.
 pub fn update(
     txn: &WriteTransaction,
-    id: u64,
+    id: UserId,
     f: impl FnOnce(&mut User) -> AppResult<()>,
 ) -> AppResult<User> {
     let mut users = txn.open_table(USERS)?;
@@ -125,7 +127,7 @@ pub fn update(
 
 pub fn create_key(
     txn: &WriteTransaction,
-    user_id: u64,
+    user_id: UserId,
     name: &str,
     key: &str,
 ) -> AppResult<ApiKey> {
@@ -135,7 +137,7 @@ pub fn create_key(
 /// A new key with its limits (already checked by the caller).
 pub fn create_key_with(
     txn: &WriteTransaction,
-    user_id: u64,
+    user_id: UserId,
     name: &str,
     key: &str,
     limits: KeyLimits,
@@ -170,15 +172,15 @@ pub fn create_key_with(
     keys.insert(id, encode(&record)?.as_slice())?;
     txn.open_table(KEY_HASHES)?
         .insert(record.hash.as_str(), id)?;
-    txn.open_table(USER_KEYS)?.insert((user_id, id), ())?;
+    txn.open_table(USER_KEYS)?.insert((user_id.get(), id), ())?;
     Ok(record)
 }
 
-pub fn list_keys(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<ApiKey>> {
+pub fn list_keys(txn: &ReadTransaction, user_id: UserId) -> AppResult<Vec<ApiKey>> {
     let keys = txn.open_table(KEYS)?;
     let idx = txn.open_table(USER_KEYS)?;
     let mut out = Vec::new();
-    for row in idx.range((user_id, 0)..=(user_id, u64::MAX))? {
+    for row in idx.range((user_id.get(), 0)..=(user_id.get(), u64::MAX))? {
         let (k, _) = row?;
         if let Some(key) = get_json(&keys, k.value().1)? {
             out.push(key);
@@ -188,7 +190,7 @@ pub fn list_keys(txn: &ReadTransaction, user_id: u64) -> AppResult<Vec<ApiKey>> 
 }
 
 /// Revoke one of `user_id`'s keys. Another user's key is "not found", not "forbidden".
-pub fn revoke_key(txn: &WriteTransaction, user_id: u64, key_id: u64) -> AppResult<ApiKey> {
+pub fn revoke_key(txn: &WriteTransaction, user_id: UserId, key_id: u64) -> AppResult<ApiKey> {
     let mut keys = txn.open_table(KEYS)?;
     let mut key: ApiKey = get_json(&keys, key_id)?
         .filter(|k: &ApiKey| k.user_id == user_id)
@@ -201,7 +203,7 @@ pub fn revoke_key(txn: &WriteTransaction, user_id: u64, key_id: u64) -> AppResul
 /// Change one of `user_id`'s keys (name, limits). Another user's key is "not found".
 pub fn update_key(
     txn: &WriteTransaction,
-    user_id: u64,
+    user_id: UserId,
     key_id: u64,
     f: impl FnOnce(&mut ApiKey) -> AppResult<()>,
 ) -> AppResult<ApiKey> {

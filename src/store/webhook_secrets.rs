@@ -1,6 +1,7 @@
 //! Each account's webhook signing secret (kept in clear: signing needs it).
 
 use super::tables::WEBHOOK_SECRETS;
+use crate::domain::ids::UserId;
 use crate::error::AppResult;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
@@ -14,7 +15,7 @@ fn fresh() -> Vec<u8> {
     b
 }
 
-pub fn read(txn: &ReadTransaction, user_id: u64) -> AppResult<Option<Vec<u8>>> {
+pub fn read(txn: &ReadTransaction, user_id: UserId) -> AppResult<Option<Vec<u8>>> {
     Ok(txn
         .open_table(WEBHOOK_SECRETS)?
         .get(user_id)?
@@ -22,7 +23,7 @@ pub fn read(txn: &ReadTransaction, user_id: u64) -> AppResult<Option<Vec<u8>>> {
 }
 
 /// The account's secret, made now if it has none.
-pub fn ensure(txn: &WriteTransaction, user_id: u64) -> AppResult<Vec<u8>> {
+pub fn ensure(txn: &WriteTransaction, user_id: UserId) -> AppResult<Vec<u8>> {
     let mut table = txn.open_table(WEBHOOK_SECRETS)?;
     if let Some(v) = table.get(user_id)? {
         return Ok(v.value().to_vec());
@@ -33,7 +34,7 @@ pub fn ensure(txn: &WriteTransaction, user_id: u64) -> AppResult<Vec<u8>> {
 }
 
 /// Replace the account's secret; callbacks sent from now on use the new one.
-pub fn rotate(txn: &WriteTransaction, user_id: u64) -> AppResult<Vec<u8>> {
+pub fn rotate(txn: &WriteTransaction, user_id: UserId) -> AppResult<Vec<u8>> {
     let s = fresh();
     txn.open_table(WEBHOOK_SECRETS)?
         .insert(user_id, s.as_slice())?;

@@ -817,7 +817,7 @@ async fn a_later_settlement_entry_of_a_task_corrects_its_keys_spend() {
             videoapi::store::ledger::apply(
                 txn,
                 uid,
-                30,
+                30.into(),
                 videoapi::store::ledger::Reason {
                     kind: videoapi::domain::ledger::EntryKind::Adjust,
                     task_id: Some(&id),

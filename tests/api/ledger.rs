@@ -80,7 +80,7 @@ async fn check_command_reports_a_clean_ledger_and_catches_tampering() {
         .write_now(|txn| {
             let u = videoapi::store::users::get_by_name(txn, "chk")?;
             videoapi::store::users::update(txn, u.id, |u| {
-                u.credits += 5;
+                u.credits = u.credits.checked_add(5.into())?;
                 Ok(())
             })
         })

@@ -20,6 +20,7 @@ mod ledger;
 mod login_security;
 mod media;
 mod models;
+mod object_storage;
 mod openai;
 mod openapi;
 mod ops;

@@ -447,7 +447,7 @@ async fn janitor_drains_a_backlog_while_serving_stays_flat() {
                 size: png_bytes().len() as u64,
             })
             .collect();
-        st.record_uploads(owner, &new).await.unwrap();
+        st.record_uploads(owner.get(), &new).await.unwrap();
     }
     println!("setup: {n} files in {:.1} s", t.elapsed().as_secs_f64());
     m.clock.advance_ms(8 * DAY_MS);

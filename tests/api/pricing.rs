@@ -50,7 +50,7 @@ async fn user_in_group(app: &TestApp, name: &str, credits: i64, group: &str) -> 
         .await
         .unwrap();
     let (_, key) = st.accounts.create_key(user.id, "k").await.unwrap();
-    (user.id, key)
+    (user.id.get(), key)
 }
 
 async fn ledger_kinds(app: &TestApp) -> Vec<String> {
@@ -500,7 +500,7 @@ async fn route_costs_are_validated_and_recorded_at_settlement() {
         .unwrap()
         .unwrap();
     let s = task.settlement.expect("settled");
-    assert_eq!((s.charged, s.upstream_cost), (180, Some(5 + 4 * 5)));
+    assert_eq!((s.charged.get(), s.upstream_cost), (180, Some(5 + 4 * 5)));
     app.stop().await;
 }
 

@@ -271,16 +271,34 @@ async fn the_audit_flags_credits_whose_source_does_not_match() {
                 actor: "user:mallory",
                 note: None,
             };
-            apply_from(txn, uid, 100, why(EntryKind::Redeem), Some("code:999"))?;
             apply_from(
                 txn,
                 uid,
-                100,
+                100.into(),
+                why(EntryKind::Redeem),
+                Some("code:999"),
+            )?;
+            apply_from(
+                txn,
+                uid,
+                100.into(),
                 why(EntryKind::Payment),
                 Some("stripe:cs_nope"),
             )?;
-            apply_from(txn, uid, 5, why(EntryKind::SignupBonus), Some("signup"))?;
-            apply_from(txn, uid, 5, why(EntryKind::SignupBonus), Some("signup"))?;
+            apply_from(
+                txn,
+                uid,
+                5.into(),
+                why(EntryKind::SignupBonus),
+                Some("signup"),
+            )?;
+            apply_from(
+                txn,
+                uid,
+                5.into(),
+                why(EntryKind::SignupBonus),
+                Some("signup"),
+            )?;
             Ok(())
         })
         .await

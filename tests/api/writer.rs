@@ -10,7 +10,7 @@ use videoapi::domain::ledger::EntryKind;
 use videoapi::error::{AppError, AppResult};
 use videoapi::store::{WriterFault, ledger};
 
-async fn user_id(app: &TestApp, name: &str) -> u64 {
+async fn user_id(app: &TestApp, name: &str) -> videoapi::domain::ids::UserId {
     let users = app.state().accounts.users().await.unwrap();
     users.iter().find(|u| u.username == name).unwrap().id
 }
@@ -51,7 +51,7 @@ async fn a_panicking_or_failing_job_fails_only_its_caller() {
     for _ in 0..10 {
         let accounts = app.state().accounts.clone();
         adds.push(tokio::spawn(async move {
-            accounts.adjust_credits(uid, 7, None, "test").await
+            accounts.adjust_credits(uid, 7.into(), None, "test").await
         }));
     }
     let panicking = tokio::spawn({
@@ -71,7 +71,7 @@ async fn a_panicking_or_failing_job_fails_only_its_caller() {
                     ledger::apply(
                         txn,
                         uid,
-                        1000,
+                        1000.into(),
                         ledger::Reason {
                             kind: EntryKind::TopUp,
                             task_id: None,
@@ -102,7 +102,7 @@ async fn a_panicking_or_failing_job_fails_only_its_caller() {
     // Later writes are unaffected.
     app.state()
         .accounts
-        .adjust_credits(uid, 1, None, "test")
+        .adjust_credits(uid, 1.into(), None, "test")
         .await
         .unwrap();
     assert_eq!(app.balance(&key).await, 71);
@@ -120,7 +120,7 @@ async fn a_dead_writer_thread_is_restarted() {
     // Queued behind the panic: served by the new thread.
     app.state()
         .accounts
-        .adjust_credits(uid, 5, None, "test")
+        .adjust_credits(uid, 5.into(), None, "test")
         .await
         .unwrap();
     assert_eq!(store.writer_restarts(), 1);
@@ -140,7 +140,7 @@ async fn healthz_is_503_with_the_reason_while_writes_fail() {
 
     store.inject_writer_fault(WriterFault::FailCommits(true));
     let err = accounts
-        .adjust_credits(uid, 5, None, "test")
+        .adjust_credits(uid, 5.into(), None, "test")
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Storage(_)), "{err:?}");
@@ -151,7 +151,10 @@ async fn healthz_is_503_with_the_reason_while_writes_fail() {
     assert!(message.contains("commit failed"), "{message}");
 
     store.inject_writer_fault(WriterFault::FailCommits(false));
-    accounts.adjust_credits(uid, 5, None, "test").await.unwrap();
+    accounts
+        .adjust_credits(uid, 5.into(), None, "test")
+        .await
+        .unwrap();
     let (status, v) = healthz(&app).await;
     assert_eq!((status, v["status"].as_str()), (200, Some("ok")));
     assert!(app.balance(&key).await >= 5);

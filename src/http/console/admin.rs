@@ -6,6 +6,7 @@ use super::views::*;
 use super::{AdminSession, ConsoleTags};
 use crate::app::AppState;
 use crate::domain::catalog::{PricingGroup, ProviderConfig};
+use crate::domain::ids::{TaskId, UserId};
 use crate::error::AppError;
 use crate::http::errors::ApiError;
 use crate::http::failures::*;
@@ -23,7 +24,7 @@ const MAX_NOTE: usize = 200;
 #[derive(Clone)]
 pub struct AdminApi;
 
-async fn usernames(state: &AppState) -> Result<HashMap<u64, String>, ApiError> {
+async fn usernames(state: &AppState) -> Result<HashMap<UserId, String>, ApiError> {
     Ok(state
         .accounts
         .users()
@@ -33,7 +34,7 @@ async fn usernames(state: &AppState) -> Result<HashMap<u64, String>, ApiError> {
         .collect())
 }
 
-async fn user_id_by_name(state: &AppState, name: &str) -> Result<Option<u64>, ApiError> {
+async fn user_id_by_name(state: &AppState, name: &str) -> Result<Option<UserId>, ApiError> {
     Ok(state
         .accounts
         .user_by_name(name.trim())
@@ -220,7 +221,7 @@ impl AdminApi {
             )
             .into());
         }
-        state.accounts.user(id).await?;
+        state.accounts.user(id.into()).await?;
         let pricing_group = match b.pricing_group {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
@@ -236,7 +237,7 @@ impl AdminApi {
         let user = state
             .accounts
             .update_user(
-                id,
+                id.into(),
                 UserPatch {
                     disabled: b.disabled,
                     is_admin: b.is_admin,
@@ -247,7 +248,7 @@ impl AdminApi {
         if let Some(pw) = b.password {
             state
                 .sessions
-                .set_password(id, &pw, None)
+                .set_password(id.into(), &pw, None)
                 .await
                 .map_err(|e| match e {
                     AppError::Invalid { message, .. } => AppError::invalid("password", message),
@@ -255,7 +256,7 @@ impl AdminApi {
                 })?;
         }
         if b.disabled == Some(true) {
-            state.sessions.end_all(id).await?;
+            state.sessions.end_all(id.into()).await?;
         }
         Ok(Json(AdminUser::from_user(&user)))
     }
@@ -280,13 +281,13 @@ impl AdminApi {
         if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
             return Err(AppError::invalid("note", "a note is at most 200 characters").into());
         }
-        let user = state.accounts.user(user_id.0).await?;
+        let user = state.accounts.user(user_id.0.into()).await?;
         let entry = state
             .accounts
-            .adjust_credits(user.id, body.0.amount, note, &auth.admin_actor())
+            .adjust_credits(user.id, body.0.amount.into(), note, &auth.admin_actor())
             .await?;
         Ok(Json(Adjusted {
-            credits: entry.balance_after,
+            credits: entry.balance_after.get(),
             entry: LedgerView::from_entry(&entry, &user.username),
         }))
     }
@@ -301,11 +302,11 @@ impl AdminApi {
         _admin: AdminSession,
         user_id: Path<u64>,
     ) -> Result<Json<Vec<UserPriceView>>, Failure<{ ADMIN | PARAMS | E404 }>> {
-        state.accounts.user(user_id.0).await?;
+        state.accounts.user(user_id.0.into()).await?;
         Ok(Json(
             state
                 .catalog
-                .user_prices(user_id.0)
+                .user_prices(user_id.0.into())
                 .iter()
                 .map(UserPriceView::from_price)
                 .collect(),
@@ -327,7 +328,7 @@ impl AdminApi {
         body: Json<PutUserPrice>,
     ) -> Result<Json<UserPriceView>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>>
     {
-        state.accounts.user(user_id.0).await?;
+        state.accounts.user(user_id.0.into()).await?;
         let price = crate::domain::catalog::UserPrice {
             model: model_id.0,
             percent: body.0.percent,
@@ -335,7 +336,7 @@ impl AdminApi {
         };
         state
             .catalog
-            .put_user_price(user_id.0, price.clone())
+            .put_user_price(user_id.0.into(), price.clone())
             .await?;
         Ok(Json(UserPriceView::from_price(&price)))
     }
@@ -614,7 +615,7 @@ impl AdminApi {
             user_id,
             model: model.0.filter(|m| !m.trim().is_empty()),
             status,
-            before: before.0.filter(|b| !b.is_empty()),
+            before: TaskId::cursor(before.0.filter(|b| !b.is_empty()))?,
         };
         let tasks = state.tasks.list(filter, limit + 1).await?;
         let owners: Vec<u64> = tasks.iter().map(|t| t.user_id).collect();

@@ -374,7 +374,7 @@ impl MoneyAdminApi {
         code_id: Path<u64>,
     ) -> Result<Json<Vec<CodeUse>>, Failure<{ ADMIN | PARAMS }>> {
         let uses = state.codes.uses(code_id.0).await?;
-        let names: HashMap<u64, String> = state
+        let names: HashMap<crate::domain::ids::UserId, String> = state
             .accounts
             .users()
             .await?
@@ -384,7 +384,7 @@ impl MoneyAdminApi {
         Ok(Json(
             uses.iter()
                 .map(|u| CodeUse {
-                    user_id: u.user_id,
+                    user_id: u.user_id.get(),
                     username: names.get(&u.user_id).cloned().unwrap_or_default(),
                     at_ms: u.at_ms,
                     ledger_entry_id: u.ledger_id,

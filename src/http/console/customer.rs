@@ -3,6 +3,7 @@
 use super::views::*;
 use super::{ConsoleTags, SessionAuth};
 use crate::app::AppState;
+use crate::domain::ids::TaskId;
 use crate::domain::now_ms;
 use crate::domain::task::Task;
 use crate::http::failures::*;
@@ -61,7 +62,7 @@ impl ConsoleApi {
         let (keys, task_count, recent) = (o.keys, o.task_count, o.recent);
         Ok(Json(Overview {
             username: auth.who.user.username.clone(),
-            credits: auth.who.user.credits,
+            credits: auth.who.user.credits.get(),
             api_key_count: keys.iter().filter(|k| !k.revoked).count() as u64,
             task_count,
             latest_status: recent.first().map(|t| t.status.as_str().to_string()),
@@ -228,7 +229,7 @@ impl ConsoleApi {
         let filter = Filter {
             user_id: Some(auth.who.user.id),
             status: parse_status(status.0.as_deref())?,
-            before: before.0.filter(|b| !b.is_empty()),
+            before: TaskId::cursor(before.0.filter(|b| !b.is_empty()))?,
             model: None,
         };
         let tasks = state.tasks.list(filter, limit + 1).await?;
@@ -243,7 +244,10 @@ impl ConsoleApi {
         auth: SessionAuth,
         task_id: Path<String>,
     ) -> Result<Json<ConsoleTask>, Failure<{ SESSION | E404 }>> {
-        let task = state.tasks.get(&auth.who, &task_id.0).await?;
+        let task = state
+            .tasks
+            .get(&auth.who, &TaskId::from_path(&task_id.0)?)
+            .await?;
         Ok(Json(console_tasks(state.0, &[task]).remove(0)))
     }
 
@@ -257,7 +261,10 @@ impl ConsoleApi {
         auth: SessionAuth,
         task_id: Path<String>,
     ) -> Result<Json<ConsoleTask>, Failure<{ SESSION | CONSOLE_WRITE | E404 | E409 }>> {
-        let task = state.tasks.cancel(&auth.who, &task_id.0).await?;
+        let task = state
+            .tasks
+            .cancel(&auth.who, &TaskId::from_path(&task_id.0)?)
+            .await?;
         Ok(Json(console_tasks(state.0, &[task]).remove(0)))
     }
 
@@ -277,7 +284,7 @@ impl ConsoleApi {
         let input = body.0.decode(true)?;
         check_own_uploads(
             &state.storage,
-            auth.who.user.id,
+            auth.who.user.id.get(),
             &state.config.public_url,
             &input,
         )
@@ -312,7 +319,7 @@ impl ConsoleApi {
         let input = body.0.decode(true)?;
         check_own_uploads(
             &state.storage,
-            auth.who.user.id,
+            auth.who.user.id.get(),
             &state.config.public_url,
             &input,
         )
@@ -331,7 +338,9 @@ impl ConsoleApi {
         auth: SessionAuth,
         body: MultipartStream,
     ) -> Result<Json<UploadResult>, Failure<{ SESSION | BODY | E403 | E507 }>> {
-        Ok(Json(store_upload(state.0, auth.who.user.id, body).await?))
+        Ok(Json(
+            store_upload(state.0, auth.who.user.id.get(), body).await?,
+        ))
     }
 }
 

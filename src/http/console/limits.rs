@@ -26,7 +26,7 @@ impl AdminLimitsApi {
         _admin: AdminSession,
         user_id: Path<u64>,
     ) -> Result<Json<LimitsWithUsage>, Failure<{ ADMIN | PARAMS | E404 }>> {
-        let user = state.accounts.user(user_id.0).await?;
+        let user = state.accounts.user(user_id.0.into()).await?;
         account_usage(&state, &user).await
     }
 
@@ -43,11 +43,11 @@ impl AdminLimitsApi {
         body: Json<AccountLimitsInput>,
     ) -> Result<Json<LimitsWithUsage>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>>
     {
-        let current = state.accounts.user(user_id.0).await?;
+        let current = state.accounts.user(user_id.0.into()).await?;
         let limits = body.0.apply(&current.limits)?;
         let user = state
             .accounts
-            .modify_user(user_id.0, move |u| {
+            .modify_user(user_id.0.into(), move |u| {
                 u.limits = limits;
                 Ok(())
             })

@@ -131,7 +131,7 @@ impl PaymentView {
         PaymentView {
             id: p.id.clone(),
             processor: p.processor.clone(),
-            user_id: p.user_id,
+            user_id: p.user_id.get(),
             credits: p.credits,
             amount: p.amount,
             currency: p.currency.clone(),

@@ -102,10 +102,10 @@ impl StorageAdminApi {
             .await?
             .into_iter()
             .map(|u| {
-                let (use_, _) = usage.get(&u.id).copied().unwrap_or_default();
-                let own = own_quotas.get(&u.id).copied();
+                let (use_, _) = usage.get(&u.id.get()).copied().unwrap_or_default();
+                let own = own_quotas.get(&u.id.get()).copied();
                 UserStorage {
-                    user_id: u.id,
+                    user_id: u.id.get(),
                     storage: StorageView::new(
                         use_,
                         quotas.for_user(own, u.pricing_group.as_deref()),
@@ -153,19 +153,19 @@ impl StorageAdminApi {
         user_id: Path<u64>,
         body: Json<SetQuota>,
     ) -> Result<Json<UserStorage>, Failure<{ ADMIN | BODY | CONSOLE_WRITE | PARAMS | E404 }>> {
-        let u = state.accounts.user(user_id.0).await?;
+        let u = state.accounts.user(user_id.0.into()).await?;
         let quota = (!body.0.inherit).then_some(Quota {
             bytes: body.0.quota_bytes,
             files: body.0.quota_files,
         });
-        state.storage.set_quota(u.id, quota).await?;
-        let usage = state.storage.usage(u.id).await?;
+        state.storage.set_quota(u.id.get(), quota).await?;
+        let usage = state.storage.usage(u.id.get()).await?;
         let q = state
             .storage
-            .quota_of(u.id, u.pricing_group.clone())
+            .quota_of(u.id.get(), u.pricing_group.clone())
             .await?;
         Ok(Json(UserStorage {
-            user_id: u.id,
+            user_id: u.id.get(),
             username: u.username,
             pricing_group: u.pricing_group,
             storage: StorageView::new(usage, q),
@@ -184,8 +184,8 @@ impl StorageAdminApi {
         auth: AdminSession,
         user_id: Path<u64>,
     ) -> Result<Json<Purged>, Failure<{ ADMIN | CONSOLE_WRITE | PARAMS | E404 }>> {
-        let u = state.accounts.user(user_id.0).await?;
-        let (files, bytes) = state.storage.purge_owner(u.id).await?;
+        let u = state.accounts.user(user_id.0.into()).await?;
+        let (files, bytes) = state.storage.purge_owner(u.id.get()).await?;
         tracing::info!(user = %u.username, files, bytes, actor = %auth.admin_actor(), "storage purged");
         Ok(Json(Purged { files, bytes }))
     }

@@ -26,10 +26,10 @@ pub struct Me {
 impl Me {
     pub fn from_user(u: &User) -> Me {
         Me {
-            id: u.id,
+            id: u.id.get(),
             username: u.username.clone(),
             is_admin: u.is_admin,
-            credits: u.credits,
+            credits: u.credits.get(),
             pricing_group: u.pricing_group.clone(),
             created_at_ms: u.created_at_ms,
         }
@@ -217,8 +217,8 @@ impl ConsoleTask {
         let view = crate::http::views::TaskView::from_task(t, public_url);
         // A failure returns the whole reservation; a settlement what was not used.
         let refunded = match (&t.settlement, t.status) {
-            (_, Status::Failed) if t.credits_refunded => t.credits_reserved,
-            (Some(st), _) => st.refunded,
+            (_, Status::Failed) if t.credits_refunded => t.credits_reserved.get(),
+            (Some(st), _) => st.refunded.get(),
             _ => 0,
         };
         let r = &t.request;
@@ -242,13 +242,13 @@ impl ConsoleTask {
             billing_mode: t.price.mode.as_str().into(),
             unit_credits: t.price.unit_credits,
             billed_units: t.price.units,
-            credits_reserved: t.credits_reserved,
+            credits_reserved: t.credits_reserved.get(),
             credits_refunded: t.credits_refunded,
             credits_refunded_amount: refunded,
             credits_charged: match (t.credits_charged, t.status) {
-                (Some(c), _) => c,
+                (Some(c), _) => c.get(),
                 (None, Status::Failed) if t.credits_refunded => 0,
-                (None, _) => t.credits_reserved,
+                (None, _) => t.credits_reserved.get(),
             },
             created_at_ms: t.created_at_ms,
             finished_at_ms: t.finished_at_ms,
@@ -305,11 +305,11 @@ pub struct AdminUser {
 impl AdminUser {
     pub fn from_user(u: &User) -> AdminUser {
         AdminUser {
-            id: u.id,
+            id: u.id.get(),
             username: u.username.clone(),
             is_admin: u.is_admin,
             disabled: u.disabled,
-            credits: u.credits,
+            credits: u.credits.get(),
             pricing_group: u.pricing_group.clone(),
             created_at_ms: u.created_at_ms,
         }
@@ -427,11 +427,11 @@ impl LedgerView {
         LedgerView {
             id: e.id,
             at_ms: e.at_ms,
-            user_id: e.user_id,
+            user_id: e.user_id.get(),
             username: username.to_string(),
             kind: e.kind.as_str().into(),
-            amount: e.amount,
-            balance_after: e.balance_after,
+            amount: e.amount.get(),
+            balance_after: e.balance_after.get(),
             task_id: e.task_id.clone(),
             actor: e.actor.clone(),
             note: e.note.clone(),

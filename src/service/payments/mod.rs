@@ -6,6 +6,7 @@ pub mod stripe;
 
 use super::accounts::Principal;
 use crate::clock::SharedClock;
+use crate::domain::ids::UserId;
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::payments::{
     self, Choice, Package, Payment, PaymentNotice, PaymentStatus, SessionState,
@@ -27,7 +28,7 @@ pub struct Offer {
 /// One checkout to open at the processor.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
-    pub user_id: u64,
+    pub user_id: UserId,
     pub username: String,
     pub credits: i64,
     pub amount: i64,
@@ -168,7 +169,7 @@ impl Payments {
             .await
         {
             // The checkout exists at the processor but not here: name it for reconciling.
-            tracing::error!(session = %payment.id, user = who.user.id, error = %e,
+            tracing::error!(session = %payment.id, user = who.user.id.get(), error = %e,
                 "a checkout was opened but could not be recorded");
             return Err(e);
         }
@@ -225,7 +226,7 @@ impl Payments {
         let payment = Payment {
             id: s.id.clone(),
             processor: p.name().to_string(),
-            user_id,
+            user_id: UserId::new(user_id),
             credits,
             amount: s.amount,
             currency: s.currency.to_lowercase(),
@@ -344,7 +345,7 @@ impl Payments {
         Ok(self.sync(session_id, None).await?.0)
     }
 
-    pub async fn history(&self, user_id: u64) -> AppResult<Vec<Payment>> {
+    pub async fn history(&self, user_id: UserId) -> AppResult<Vec<Payment>> {
         self.store
             .read(move |txn| store::payments::for_user(txn, user_id, 100))
             .await
