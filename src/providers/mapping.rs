@@ -56,17 +56,6 @@ pub fn ratio<'a>(req: &'a UnifiedRequest, allowed: &[&str]) -> Result<Option<&'a
     }
 }
 
-/// Refuse `generate_audio: false` where the upstream always makes sound.
-pub fn sound_on(req: &UnifiedRequest) -> Result<(), AppError> {
-    match req.generate_audio {
-        true => Ok(()),
-        false => Err(unsupported(
-            "generate_audio",
-            "this model's channel always generates audio; send generate_audio: true",
-        )),
-    }
-}
-
 /// A route naming an upstream model this adapter does not know.
 pub fn unknown_model() -> AppError {
     unsupported(
@@ -265,7 +254,11 @@ impl Limits {
         };
         match self.sound {
             Sound::Never => silent(req)?,
-            Sound::Always => sound_on(req)?,
+            Sound::Always if !req.generate_audio => {
+                let msg = "this model's channel always generates audio; send generate_audio: true";
+                return Err(unsupported("generate_audio", msg));
+            }
+            Sound::Always => {}
             Sound::Switch => {}
         }
         if self.prompt > 0 {
