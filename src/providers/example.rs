@@ -7,7 +7,7 @@
 
 use super::generic::{Answer, Call, Ctx, Describe, Test, video};
 use super::http::{self, str_at};
-use super::mapping::{self, not_available};
+use super::mapping::{self, Limits, Secs, Sound};
 use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
@@ -16,8 +16,13 @@ use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-/// Capability limits: what the upstream accepts.
-const SECONDS: [u32; 3] = [4, 8, 12];
+/// Capability limits: what the upstream accepts, refused in one place by
+/// [`Limits::check`] with a 422 naming the field.
+#[rustfmt::skip]
+const LIMITS: Limits = Limits {
+    types: &["text-to-video", "image-to-video"], frames: 1, refs: [0; 3], seconds: Secs::Only(&[4, 8, 12]),
+    tiers: &["720p"], ratios: &["16:9", "9:16"], frame_shape: false, prompt: 0, sound: Sound::Switch,
+};
 /// The status words for queued, running, succeeded and failed; a failure's code and
 /// message at `error.code` and `error.message` (the default).
 const ANSWER: Answer = Answer {
@@ -31,24 +36,18 @@ pub struct Example;
 /// Request → body, or the 422 naming what the upstream cannot do (checked at create time,
 /// before any credit moves).
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
-    mapping::no_media(req)?;
+    let fit = LIMITS.check(req)?;
     mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
-    let size = match (req.resolution.as_str(), req.aspect_ratio.as_str()) {
-        ("720p", "16:9" | "auto") => "1280x720",
-        ("720p", "9:16") => "720x1280",
-        ("720p", other) => return Err(not_available("aspect_ratio", other)),
-        (other, _) => return Err(not_available("resolution", other)),
+    let size = if fit.ratio == Some("9:16") {
+        "720x1280"
+    } else {
+        "1280x720"
     };
     let mut body = json!({"model": model, "prompt": rewrite_prompt(&req.prompt), "size": size});
-    match req.kind.as_str() {
-        "text-to-video" => {}
-        "image-to-video" => {
-            mapping::frames(req, 1)?;
-            body["input_reference"] = json!({"image_url": req.image_urls.first()});
-        }
-        other => return Err(not_available("type", other)),
+    if req.kind == "image-to-video" {
+        body["input_reference"] = json!({"image_url": req.image_urls.first()});
     }
-    if let Some(s) = mapping::duration(req, |d| SECONDS.contains(&d))? {
+    if let Some(s) = fit.duration {
         body["seconds"] = json!(s.to_string());
     }
     Ok(body)

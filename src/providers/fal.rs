@@ -8,13 +8,12 @@
 //! names ([`InputMapping`]), so a new model needs no release.
 
 use super::generic::{
-    Adapter, Answer, Auth, CANCELLED, Call, Ctx, Describe, Phase, failed, invalid, missing, video,
+    Adapter, Answer, Auth, CANCELLED, Call, Ctx, Describe, Phase, failed, missing, video,
 };
 use super::http::{self, Stage, str_at};
-use super::input_mapping::{self, InputMapping, output_url};
+use super::input_mapping::{InputMapping, output_url};
 use super::{PollJob, PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
-use crate::domain::request::UnifiedRequest;
 use crate::error::AppError;
 use async_trait::async_trait;
 use reqwest::Method;
@@ -41,10 +40,6 @@ pub fn model_path(model: &str) -> Result<(&str, String), String> {
         ));
     }
     Ok((model, format!("{}/{}", parts[0], parts[1])))
-}
-
-fn mapping(settings: &Value) -> Result<InputMapping, AppError> {
-    input_mapping::for_route("fal", settings)
 }
 
 /// fal's error bodies: `{"detail":[{"msg","type",...}]}`, `{"detail":"..."}`, or
@@ -153,27 +148,8 @@ impl Describe for Fal {
         Ok(Fal)
     }
 
-    // The mapping is the route's: `check_route` and `submit_call` read it.
-    fn request(&self, _: &str, _: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
-        Err(AppError::invalid("model", "a fal route maps its own input"))
-    }
-
-    fn check(&self, _: &str, _: &UnifiedRequest) -> Result<(), AppError> {
-        Ok(())
-    }
-
-    fn check_route(
-        &self,
-        model: &str,
-        settings: &Value,
-        req: &UnifiedRequest,
-    ) -> Result<(), AppError> {
-        input_mapping::check_route("fal", model_path(model).map(|_| ()), settings, req)
-    }
-
-    fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {
-        model_path(model)?;
-        InputMapping::from_settings(settings).map(|_| ())
+    fn route_model(&self, model: &str) -> Option<Result<(), String>> {
+        Some(model_path(model).map(|_| ()))
     }
 
     async fn submit_call(
@@ -181,9 +157,7 @@ impl Describe for Fal {
         _: &Adapter<Self>,
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
-        let input = mapping(job.route_settings)
-            .and_then(|m| m.build(job.request))
-            .map_err(invalid)?;
+        let input = self.route_input(job)?;
         let (path, _) = model_path(job.upstream_model)
             .map_err(|m| ProviderError::final_error("invalid_request", m))?;
         let mut path = path.to_string();
@@ -218,7 +192,8 @@ impl Describe for Fal {
         }
         let path = request_path(job.upstream_model, job.upstream_id)?;
         let reply = a.send(cred, Call::get(path), Stage::Poll).await?;
-        let output = mapping(job.route_settings).ok().and_then(|m| m.output);
+        let output = InputMapping::from_settings(job.route_settings).ok();
+        let output = output.and_then(|m| m.output);
         parse_result(&reply, output.as_deref())
     }
 

@@ -9,6 +9,7 @@
 
 use super::credentials::{Credential, Keyring};
 use super::http::{self, Kit, Reply, Stage, str_at};
+use super::input_mapping::{self, InputMapping};
 use super::kinds::{self, BaseUrl};
 use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, Registry, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
@@ -17,7 +18,7 @@ use crate::domain::task::ResultRef;
 use crate::error::AppError;
 use async_trait::async_trait;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// How a provider's key travels.
@@ -360,12 +361,34 @@ pub trait Describe: Send + Sync + Sized + 'static {
     fn from_config(cfg: &ProviderConfig) -> Result<Self, AppError>;
 
     /// Request → the create call, or the 422 naming what the upstream cannot do. Pure, so
-    /// it is also the create-time check (with `task_id` = `"check"`).
-    fn request(&self, model: &str, req: &UnifiedRequest, task_id: &str) -> Result<Call, AppError>;
+    /// it is also the create-time check (with `task_id` = `"check"`). Hosts whose routes
+    /// declare the input ([`Describe::route_model`]) build the call in `submit_call`.
+    fn request(&self, _model: &str, _req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
+        Err(AppError::invalid(
+            "model",
+            "this model's route maps its own input",
+        ))
+    }
 
-    /// Refuse at create time (422) what the upstream cannot do.
+    /// For hosts whose routes declare the input ([`input_mapping`]: fal, Replicate):
+    /// whether the route's model id is readable. `None`: [`Describe::request`] maps it.
+    fn route_model(&self, _model: &str) -> Option<Result<(), String>> {
+        None
+    }
+
+    /// The model input a route declares, for `job` (hosts with a `route_model`).
+    fn route_input(&self, job: &SubmitJob<'_>) -> Result<Map<String, Value>, ProviderError> {
+        let mapping = input_mapping::for_route(Self::KIND, job.route_settings);
+        mapping.and_then(|m| m.build(job.request)).map_err(invalid)
+    }
+
+    /// Refuse at create time (422) what the upstream cannot do (route-mapped hosts refuse
+    /// in `check_route`).
     fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        self.request(model, req, "check").map(|_| ())
+        match self.route_model(model) {
+            Some(_) => Ok(()),
+            None => self.request(model, req, "check").map(|_| ()),
+        }
     }
 
     /// Resubmitting the same task id cannot create a second upstream task.
@@ -464,15 +487,21 @@ pub trait Describe: Send + Sync + Sized + 'static {
     fn check_route(
         &self,
         model: &str,
-        _settings: &Value,
+        settings: &Value,
         req: &UnifiedRequest,
     ) -> Result<(), AppError> {
-        self.check(model, req)
+        match self.route_model(model) {
+            Some(m) => input_mapping::check_route(Self::KIND, m, settings, req),
+            None => self.check(model, req),
+        }
     }
 
     /// [`Provider::validate_route`].
-    fn validate_route(&self, _model: &str, _settings: &Value) -> Result<(), String> {
-        Ok(())
+    fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {
+        match self.route_model(model) {
+            Some(m) => m.and_then(|_| InputMapping::from_settings(settings).map(|_| ())),
+            None => Ok(()),
+        }
     }
 
     /// The default steps, overridable one by one.
@@ -676,10 +705,6 @@ impl<D: Describe> Provider for Adapter<D> {
 
     fn credentials(&self) -> Vec<String> {
         self.keys.ids()
-    }
-
-    fn check(&self, upstream_model: &str, request: &UnifiedRequest) -> Result<(), AppError> {
-        self.d.check(upstream_model, request)
     }
 
     fn check_route(

@@ -124,17 +124,8 @@ impl Kit {
         let resp = self.execute(req.timeout(self.timeout), stage).await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let mut body = Vec::new();
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| network_error(&e, stage))?;
-            if body.len() + chunk.len() > MAX_REPLY_BYTES {
-                return Err(ProviderError::bad(format!(
-                    "answer larger than {MAX_REPLY_BYTES} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let too_big = || ProviderError::bad(format!("answer larger than {MAX_REPLY_BYTES} bytes"));
+        let body = read_capped(resp, MAX_REPLY_BYTES as u64, stage, too_big).await?;
         Ok(Reply {
             status,
             headers,
@@ -209,39 +200,31 @@ impl Kit {
     /// address. Errors here are the caller's (a bad asset): `Final`, except network trouble.
     pub async fn fetch_asset(&self, url: &str, limit: u64) -> Result<Asset, ProviderError> {
         let bad = |m: &str| ProviderError::final_error("invalid_asset", m.to_string());
-        if let Some(key) = self.local_key(url)
-            && let Some(storage) = self.assets.storage.as_ref().filter(|s| s.s3().is_some())
-        {
-            let bytes = match storage.read_small(&key, limit).await {
-                Ok(Some(b)) => b,
-                Ok(None) => return Err(bad("an uploaded asset no longer exists")),
-                Err(crate::error::AppError::PayloadTooLarge { .. }) => {
-                    return Err(bad(&format!(
-                        "an image is larger than the channel's {limit}-byte limit"
-                    )));
-                }
-                Err(_) => return Err(bad("an uploaded asset cannot be read")),
-            };
-            let mime = sniff_mime(&bytes).map(str::to_string).unwrap_or_else(|| {
-                mime_guess::from_path(&key)
-                    .first_or_octet_stream()
-                    .to_string()
-            });
-            return Ok(Asset { bytes, mime });
-        }
+        let too_big = || {
+            bad(&format!(
+                "an image is larger than the channel's {limit}-byte limit"
+            ))
+        };
+        // Our own uploads: from the bucket with object storage, else from disk.
         if let Some(key) = self.local_key(url) {
-            let path = self.assets.root.join(&key);
-            let meta = tokio::fs::metadata(&path)
-                .await
-                .map_err(|_| bad("an uploaded asset no longer exists"))?;
-            if meta.len() > limit {
-                return Err(bad(&format!(
-                    "an image is larger than the channel's {limit}-byte limit"
-                )));
-            }
-            let bytes = tokio::fs::read(&path)
-                .await
-                .map_err(|_| bad("an uploaded asset cannot be read"))?;
+            let gone = || bad("an uploaded asset no longer exists");
+            let unreadable = || bad("an uploaded asset cannot be read");
+            let bytes = match self.assets.storage.as_ref().filter(|s| s.s3().is_some()) {
+                Some(storage) => match storage.read_small(&key, limit).await {
+                    Ok(Some(b)) => b,
+                    Ok(None) => return Err(gone()),
+                    Err(crate::error::AppError::PayloadTooLarge { .. }) => return Err(too_big()),
+                    Err(_) => return Err(unreadable()),
+                },
+                None => {
+                    let path = self.assets.root.join(&key);
+                    let meta = tokio::fs::metadata(&path).await.map_err(|_| gone())?;
+                    if meta.len() > limit {
+                        return Err(too_big());
+                    }
+                    tokio::fs::read(&path).await.map_err(|_| unreadable())?
+                }
+            };
             let mime = sniff_mime(&bytes).map(str::to_string).unwrap_or_else(|| {
                 mime_guess::from_path(&key)
                     .first_or_octet_stream()
@@ -282,17 +265,7 @@ impl Kit {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
-        let mut bytes = Vec::new();
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| network_error(&e, Stage::Poll))?;
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(bad(&format!(
-                    "an image is larger than the channel's {limit}-byte limit"
-                )));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_capped(resp, limit, Stage::Poll, too_big).await?;
         let mime = sniff_mime(&bytes)
             .map(str::to_string)
             .or(header_mime)
@@ -314,6 +287,25 @@ impl Kit {
                 .all(|s| !s.is_empty() && s != "." && s != "..");
         safe.then(|| rest.to_string())
     }
+}
+
+/// A body read in full; past `limit` bytes, the error `too_big` makes.
+async fn read_capped(
+    resp: reqwest::Response,
+    limit: u64,
+    stage: Stage,
+    too_big: impl Fn() -> ProviderError,
+) -> Result<Vec<u8>, ProviderError> {
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| network_error(&e, stage))?;
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// An input asset read into memory for inlining.

@@ -330,14 +330,8 @@ pub fn check_route(
 /// else the first URL that looks like a video, else the first URL at all.
 pub fn output_url(v: &Value, path: Option<&str>) -> Option<String> {
     if let Some(p) = path {
-        let mut cur = v;
-        for seg in p.split('.') {
-            cur = match cur {
-                Value::Array(items) => items.get(seg.parse::<usize>().ok()?)?,
-                other => other.get(seg)?,
-            };
-        }
-        return cur.as_str().filter(|s| is_url(s)).map(str::to_string);
+        let at = super::http::value_at(v, &p.split('.').collect::<Vec<_>>());
+        return at?.as_str().filter(|s| is_url(s)).map(str::to_string);
     }
     let mut urls = Vec::new();
     collect_urls(v, &mut urls, 0);

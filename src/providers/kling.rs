@@ -6,7 +6,7 @@
 use super::credentials::Credential;
 use super::generic::{Adapter, Answer, Call, Describe, Test, missing};
 use super::http::{self, Stage, str_at};
-use super::mapping::{self, not_available, unsupported};
+use super::mapping::{self, Limits, Secs, Sound};
 use super::{ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
@@ -60,43 +60,39 @@ impl Endpoint {
     }
 }
 
-/// What one Kling model can do.
-#[derive(Debug, Clone, Copy)]
-struct Profile {
-    t2v: bool,
-    i2v: bool,
-    /// multi-image2video (reference images), `kling-v1-6` only.
-    multi: bool,
-    /// Omni models take every type through `omni-video`.
-    omni: bool,
-    sound: bool,
-    seconds: &'static [u32],
-}
-
-const FIVE_OR_TEN: &[u32] = &[5, 10];
-const UP_TO_10: &[u32] = &[3, 4, 5, 6, 7, 8, 9, 10];
-const UP_TO_15: &[u32] = &[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-
-/// The capability table: types (text, image, multi-image, omni), sound, lengths.
+const TEXT_IMAGE: &[&str] = &["text-to-video", "image-to-video"];
+/// Kling v2.6: text and frames, sound, 5 or 10 s.
 #[rustfmt::skip]
-fn profile(model: &str) -> Profile {
-    let p = |t2v, i2v, multi, omni, sound, seconds| Profile { t2v, i2v, multi, omni, sound, seconds };
+const V26: Limits = Limits {
+    types: TEXT_IMAGE, frames: 2, refs: [0; 3], seconds: Secs::Only(&[5, 10]), tiers: &["720p", "1080p"],
+    ratios: &["16:9", "9:16", "1:1"], frame_shape: true, prompt: 0, sound: Sound::Switch,
+};
+const SILENT: Limits = Limits {
+    sound: Sound::Never,
+    ..V26
+};
+const UP_TO_10: Secs = Secs::Range(3, 10);
+const UP_TO_15: Secs = Secs::Range(3, 15);
+/// Omni models take every type through `omni-video`: images ≤ 7 (≤ 4 with a reference
+/// video), one reference video (partly unconfirmed; see the README).
+const OMNI_MAX_IMAGES_WITH_VIDEO: usize = 4;
+
+/// The capability table: whether the model is an Omni one, and its limits. Reference
+/// images outside Omni go to multi-image2video (`kling-v1-6` only).
+#[rustfmt::skip]
+fn profile(model: &str) -> (bool, Limits) {
+    let omni = Limits { types: mapping::ALL_TYPES, refs: [7, 1, 0], ..V26 };
     match model {
-        "kling-v1" | "kling-v2-master" | "kling-v2-1-master" | "kling-v2-5-turbo" => p(true, true, false, false, false, FIVE_OR_TEN),
-        "kling-v1-5" | "kling-v2-1" => p(false, true, false, false, false, FIVE_OR_TEN),
-        "kling-v1-6" => p(true, true, true, false, false, FIVE_OR_TEN),
-        "kling-v3" => p(true, true, false, false, true, UP_TO_15),
-        "kling-video-o1" => p(true, true, false, true, false, UP_TO_10),
-        "kling-v3-omni" => p(true, true, false, true, true, UP_TO_15),
+        "kling-v1" | "kling-v2-master" | "kling-v2-1-master" | "kling-v2-5-turbo" => (false, SILENT),
+        "kling-v1-5" | "kling-v2-1" => (false, Limits { types: &["image-to-video"], ..SILENT }),
+        "kling-v1-6" => (false, Limits { types: mapping::ALL_TYPES, refs: [4, 0, 0], ..SILENT }),
+        "kling-v3" => (false, Limits { seconds: UP_TO_15, ..V26 }),
+        "kling-video-o1" => (true, Limits { seconds: UP_TO_10, sound: Sound::Never, ..omni }),
+        "kling-v3-omni" => (true, Limits { seconds: UP_TO_15, ..omni }),
         // kling-v2-6 and models newer than this adapter: the v2.6 abilities.
-        _ => p(true, true, false, false, true, FIVE_OR_TEN),
+        _ => (false, V26),
     }
 }
-
-/// Omni limits: images ≤ 7, or ≤ 4 with a reference video; one reference video
-/// (partly unconfirmed; see the README).
-const OMNI_MAX_IMAGES: usize = 7;
-const OMNI_MAX_IMAGES_WITH_VIDEO: usize = 4;
 
 /// `@Image1` in Kling's words: `<<<image_1>>>` for Omni; plain words elsewhere (those
 /// endpoints have no reference syntax and match images by position).
@@ -115,15 +111,14 @@ pub fn build_body(
     req: &UnifiedRequest,
     external_id: &str,
 ) -> Result<(Endpoint, Value), AppError> {
-    let p = profile(model);
+    let (omni, limits) = profile(model);
+    let fit = limits.check(req)?;
     let endpoint = match req.kind.as_str() {
-        _ if p.omni => Endpoint::Omni,
-        "text-to-video" if p.t2v => Endpoint::Text,
-        "image-to-video" if p.i2v => Endpoint::Image,
-        "reference-to-video" if p.multi => Endpoint::MultiImage,
-        other => return Err(not_available("type", other)),
+        _ if omni => Endpoint::Omni,
+        "text-to-video" => Endpoint::Text,
+        "image-to-video" => Endpoint::Image,
+        _ => Endpoint::MultiImage,
     };
-    mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
     mapping::refuse_refs(&req.prompt, &[AssetKind::Audio])?;
     let mut body = json!({
         "model_name": model,
@@ -131,42 +126,22 @@ pub fn build_body(
         "external_task_id": external_id,
     });
     let image_only = req.kind == "image-to-video";
-    if image_only || endpoint == Endpoint::MultiImage {
-        mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
-    }
     match endpoint {
         Endpoint::Text => {}
         Endpoint::Image => {
-            mapping::frames(req, 2)?;
             body["image"] = json!(req.image_urls[0]);
             if let Some(tail) = req.image_urls.get(1) {
                 body["image_tail"] = json!(tail);
             }
         }
         Endpoint::MultiImage => {
-            mapping::at_most("image_urls", &req.image_urls, 4, "reference images")?;
-            if req.image_urls.is_empty() {
-                return Err(unsupported("image_urls", "needs 1 to 4 reference images"));
-            }
             let list: Vec<Value> = req.image_urls.iter().map(|u| json!({"image": u})).collect();
             body["image_list"] = json!(list);
         }
         Endpoint::Omni => {
-            mapping::at_most("video_urls", &req.video_urls, 1, "reference videos")?;
-            match (image_only, req.video_urls.is_empty()) {
-                (true, _) => mapping::frames(req, 2)?,
-                (false, true) => mapping::at_most(
-                    "image_urls",
-                    &req.image_urls,
-                    OMNI_MAX_IMAGES,
-                    "reference images",
-                )?,
-                (false, false) => mapping::at_most(
-                    "image_urls",
-                    &req.image_urls,
-                    OMNI_MAX_IMAGES_WITH_VIDEO,
-                    "reference images",
-                )?,
+            if !req.video_urls.is_empty() {
+                let (most, what) = (OMNI_MAX_IMAGES_WITH_VIDEO, "reference images");
+                mapping::at_most("image_urls", &req.image_urls, most, what)?;
             }
             let images: Vec<Value> = req
                 .image_urls
@@ -191,21 +166,18 @@ pub fn build_body(
     if endpoint != Endpoint::Omni {
         mapping::refuse_refs(&req.prompt, &[AssetKind::Video])?;
     }
-    body["mode"] = json!(match req.resolution.as_str() {
-        "720p" => "std",
-        "1080p" => "pro",
-        other => return Err(not_available("resolution", other)),
+    body["mode"] = json!(if req.resolution == "1080p" {
+        "pro"
+    } else {
+        "std"
     });
     // `auto`: the billed seconds when valid, otherwise Kling's default of 5.
-    let secs = mapping::duration(req, |d| p.seconds.contains(&d))?.unwrap_or(5);
-    body["duration"] = json!(secs.to_string());
-    // Image-to-video follows the first frame's shape: the ratio is not sent.
-    if !image_only && let Some(r) = mapping::ratio(req, &["16:9", "9:16", "1:1"])? {
+    body["duration"] = json!(fit.duration.unwrap_or(5).to_string());
+    if let Some(r) = fit.ratio {
         body["aspect_ratio"] = json!(r);
     }
-    match p.sound {
-        true => body["sound"] = json!(if req.generate_audio { "on" } else { "off" }),
-        false => mapping::silent(req)?,
+    if limits.sound == Sound::Switch {
+        body["sound"] = json!(if req.generate_audio { "on" } else { "off" });
     }
     Ok((endpoint, body))
 }

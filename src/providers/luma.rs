@@ -4,7 +4,7 @@
 
 use super::generic::{Answer, Call, Describe, Test};
 use super::http::{self, Stage, str_at};
-use super::mapping::{self, not_available, unsupported};
+use super::mapping::{Limits, Secs, Sound, unsupported};
 use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references;
@@ -15,8 +15,14 @@ use serde_json::{Value, json};
 
 pub const BASE: &str = "https://api.lumalabs.ai/dream-machine/v1";
 
-const RATIOS: [&str; 7] = ["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"];
-const RESOLUTIONS: [&str; 4] = ["540p", "720p", "1080p", "4k"];
+/// Keyframes only (no reference images), 5 or 9 s. Luma adds sound only as a separate
+/// paid job after the video; not chained here.
+#[rustfmt::skip]
+const LIMITS: Limits = Limits {
+    types: &["text-to-video", "image-to-video"], frames: 2, refs: [0; 3], seconds: Secs::Only(&[5, 9]),
+    tiers: &["540p", "720p", "1080p", "4k"], ratios: &["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"],
+    frame_shape: false, prompt: 0, sound: Sound::Never,
+};
 const PROMPT_MIN: usize = 3;
 const PROMPT_MAX: usize = 5000;
 
@@ -48,20 +54,14 @@ pub fn reason_code(reason: &str) -> &'static str {
 
 /// The Luma body for `req`, or the 422 naming what Luma cannot do.
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
-    mapping::no_media(req)?;
+    let fit = LIMITS.check(req)?;
     let mut body = json!({"generation_type": "video", "model": model});
-    match req.kind.as_str() {
-        "text-to-video" => {}
-        "image-to-video" => {
-            mapping::frames(req, 2)?;
-            let mut frames = serde_json::Map::new();
-            for (i, u) in req.image_urls.iter().enumerate() {
-                frames.insert(format!("frame{i}"), json!({"type": "image", "url": u}));
-            }
-            body["keyframes"] = Value::Object(frames);
+    if req.kind == "image-to-video" {
+        let mut frames = serde_json::Map::new();
+        for (i, u) in req.image_urls.iter().enumerate() {
+            frames.insert(format!("frame{i}"), json!({"type": "image", "url": u}));
         }
-        // Keyframes only: no reference images.
-        other => return Err(not_available("type", other)),
+        body["keyframes"] = Value::Object(frames);
     }
     // Luma has no reference tags: the keyframes are the start and end frame.
     let prompt = references::rewrite(&req.prompt, |_, n| match n {
@@ -78,18 +78,11 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
         ));
     }
     body["prompt"] = json!(prompt);
-    body["resolution"] = json!(mapping::one_of(
-        "resolution",
-        &req.resolution,
-        &RESOLUTIONS
-    )?);
-    let seconds = mapping::duration(req, |d| d == 5 || d == 9)?.unwrap_or(5);
-    body["duration"] = json!(format!("{seconds}s"));
-    if let Some(r) = mapping::ratio(req, &RATIOS)? {
+    body["resolution"] = json!(req.resolution);
+    body["duration"] = json!(format!("{}s", fit.duration.unwrap_or(5)));
+    if let Some(r) = fit.ratio {
         body["aspect_ratio"] = json!(r);
     }
-    // Luma adds sound only as a separate paid job after the video; not chained here.
-    mapping::silent(req)?;
     Ok(body)
 }
 

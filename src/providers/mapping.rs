@@ -56,17 +56,6 @@ pub fn ratio<'a>(req: &'a UnifiedRequest, allowed: &[&str]) -> Result<Option<&'a
     }
 }
 
-/// Refuse `generate_audio: false` where the upstream always makes sound.
-pub fn sound_on(req: &UnifiedRequest) -> Result<(), AppError> {
-    match req.generate_audio {
-        true => Ok(()),
-        false => Err(unsupported(
-            "generate_audio",
-            "this model's channel always generates audio; send generate_audio: true",
-        )),
-    }
-}
-
 /// A route naming an upstream model this adapter does not know.
 pub fn unknown_model() -> AppError {
     unsupported(
@@ -159,6 +148,124 @@ pub fn refuse_refs(prompt: &str, kinds: &[AssetKind]) -> Result<(), AppError> {
         ));
     }
     Ok(())
+}
+
+/// Which lengths (seconds) a model accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum Secs {
+    Range(u32, u32),
+    Only(&'static [u32]),
+}
+
+impl Secs {
+    pub fn has(self, d: u32) -> bool {
+        match self {
+            Secs::Range(lo, hi) => (lo..=hi).contains(&d),
+            Secs::Only(list) => list.contains(&d),
+        }
+    }
+}
+
+/// Whether a model's videos have sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sound {
+    /// Silent only: `generate_audio: true` is refused.
+    Never,
+    /// Always speaks: `generate_audio: false` is refused.
+    Always,
+    /// Either, as the request says.
+    Switch,
+}
+
+/// What one model accepts, as data: a provider's capability table holds one per model
+/// (family) and [`Limits::check`] refuses, in one place, what falls outside it.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The request types served.
+    pub types: &'static [&'static str],
+    /// Frames for image-to-video: 1 (first) or 2 (first and last).
+    pub frames: usize,
+    /// Most reference images, videos and audio clips for reference-to-video.
+    pub refs: [usize; 3],
+    pub seconds: Secs,
+    /// Resolutions; empty: not checked here (Runway's pixel-ratio tables decide).
+    pub tiers: &'static [&'static str],
+    /// Empty: not checked nor sent (the upstream decides the shape).
+    pub ratios: &'static [&'static str],
+    /// Image-to-video follows the first frame's shape: its ratio is neither checked nor
+    /// sent.
+    pub frame_shape: bool,
+    /// Longest prompt in characters (0: no limit).
+    pub prompt: usize,
+    pub sound: Sound,
+}
+
+/// What [`Limits::check`] found to send: the duration (`None`: the upstream's default)
+/// and the aspect ratio (`None` for `auto`).
+#[derive(Debug, Clone, Copy)]
+pub struct Fit<'a> {
+    pub duration: Option<u32>,
+    pub ratio: Option<&'a str>,
+}
+
+pub const ALL_TYPES: &[&str] = &["text-to-video", "image-to-video", "reference-to-video"];
+
+impl Limits {
+    /// The request checked against every limit: the first it breaks is a 422 naming the
+    /// field.
+    pub fn check<'a>(&self, req: &'a UnifiedRequest) -> Result<Fit<'a>, AppError> {
+        // Assets the model never takes are refused as such, whatever the type.
+        if self.refs[1] == 0 {
+            at_most("video_urls", &req.video_urls, 0, "videos")?;
+        }
+        if self.refs[2] == 0 {
+            at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+        }
+        if !self.types.contains(&req.kind.as_str()) {
+            return Err(not_available("type", &req.kind));
+        }
+        match req.kind.as_str() {
+            "image-to-video" => {
+                frames(req, self.frames)?;
+                no_media(req)?;
+            }
+            "text-to-video" => no_media(req)?,
+            "reference-to-video" => {
+                references(req, self.refs)?;
+                if req.image_urls.is_empty() && req.video_urls.is_empty() {
+                    let param = match req.audio_urls.is_empty() {
+                        true => "image_urls",
+                        false => "audio_urls",
+                    };
+                    let msg = "reference-to-video needs at least one reference image or video";
+                    return Err(unsupported(param, msg));
+                }
+            }
+            _ => {}
+        }
+        if !self.tiers.is_empty() {
+            one_of("resolution", &req.resolution, self.tiers)?;
+        }
+        let duration = duration(req, |d| self.seconds.has(d))?;
+        let ratio = match self.ratios.is_empty() || self.frame_shape && req.kind == "image-to-video"
+        {
+            true => None,
+            false => ratio(req, self.ratios)?,
+        };
+        match self.sound {
+            Sound::Never => silent(req)?,
+            Sound::Always if !req.generate_audio => {
+                let msg = "this model's channel always generates audio; send generate_audio: true";
+                return Err(unsupported("generate_audio", msg));
+            }
+            Sound::Always => {}
+            Sound::Switch => {}
+        }
+        if self.prompt > 0 {
+            prompt_max(req.prompt.chars().count(), self.prompt)?;
+        }
+        Ok(Fit { duration, ratio })
+    }
 }
 
 /// English ordinal for plain-language references ("the first frame").

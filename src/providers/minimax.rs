@@ -5,7 +5,7 @@
 
 use super::generic::{Adapter, Answer, Call, Ctx, Describe, failed, missing, video};
 use super::http::{self, Stage, str_at};
-use super::mapping::{self, not_available, unsupported};
+use super::mapping::{self, Limits, Secs, Sound, not_available};
 use super::{ByteStream, PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
@@ -18,38 +18,31 @@ use serde_json::{Value, json};
 pub const INTL: &str = "https://api.minimax.io";
 const FILE_SCHEME: &str = "minimax-file:";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Series {
-    /// MiniMax-Hailuo-2.3 / -02 and newer: 768P/1080P, 6 or 10 s.
-    Hailuo,
-    /// T2V-01 / I2V-01 / S2V-01: 720P, 6 s.
-    Legacy,
-}
-
-/// What one model can do: the series, text, image, a last frame (Hailuo-02), 512P for one
-/// image (Hailuo-02), a subject reference (S2V-01).
-#[derive(Debug, Clone, Copy)]
-struct Profile {
-    series: Series,
-    t2v: bool,
-    i2v: bool,
-    last_frame: bool,
-    p512: bool,
-    subject: bool,
-}
-
+/// MiniMax-Hailuo-2.3 and newer: text or one first frame, 768P/1080P, 6 or 10 s, silent;
+/// text is landscape only, an image decides its own shape.
 #[rustfmt::skip]
-fn profile(model: &str) -> Profile {
-    let p = |series, t2v, i2v, last_frame, p512, subject| Profile { series, t2v, i2v, last_frame, p512, subject };
-    use Series::{Hailuo, Legacy};
+const HAILUO: Limits = Limits {
+    types: &["text-to-video", "image-to-video"], frames: 1, refs: [0; 3], seconds: Secs::Only(&[6, 10]),
+    tiers: &["720p", "1080p"], ratios: &["16:9"], frame_shape: true, prompt: 0, sound: Sound::Never,
+};
+/// T2V-01 / I2V-01 / S2V-01: 720P, 6 s.
+const LEGACY: Limits = Limits {
+    seconds: Secs::Only(&[6]),
+    tiers: &["720p"],
+    ..HAILUO
+};
+
+/// The capability table: whether the model is a legacy one, and its limits. Hailuo-02
+/// adds a last frame and 512P (`480p`) for one image; S2V-01 takes one subject image.
+#[rustfmt::skip]
+fn profile(model: &str) -> (bool, Limits) {
     match model {
-        "MiniMax-Hailuo-2.3-Fast" => p(Hailuo, false, true, false, false, false),
-        "MiniMax-Hailuo-02" => p(Hailuo, true, true, true, true, false),
-        m if m.starts_with("T2V-01") => p(Legacy, true, false, false, false, false),
-        m if m.starts_with("I2V-01") => p(Legacy, false, true, false, false, false),
-        "S2V-01" => p(Legacy, false, false, false, false, true),
-        // MiniMax-Hailuo-2.3 and newer Hailuo models.
-        _ => p(Hailuo, true, true, false, false, false),
+        "MiniMax-Hailuo-2.3-Fast" => (false, Limits { types: &["image-to-video"], ..HAILUO }),
+        "MiniMax-Hailuo-02" => (false, Limits { frames: 2, tiers: &["480p", "720p", "1080p"], ..HAILUO }),
+        m if m.starts_with("T2V-01") => (true, Limits { types: &["text-to-video"], ..LEGACY }),
+        m if m.starts_with("I2V-01") => (true, Limits { types: &["image-to-video"], ..LEGACY }),
+        "S2V-01" => (true, Limits { types: &["reference-to-video"], refs: [1, 0, 0], ratios: &[], ..LEGACY }),
+        _ => (false, HAILUO),
     }
 }
 
@@ -63,10 +56,9 @@ pub fn rewrite_prompt(prompt: &str, kind: &str) -> String {
 }
 
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
-    let p = profile(model);
-    mapping::no_media(req)?;
+    let (legacy, limits) = profile(model);
+    let fit = limits.check(req)?;
     mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
-    mapping::silent(req)?;
     let mut body = json!({
         "model": model,
         "prompt": rewrite_prompt(&req.prompt, &req.kind),
@@ -74,46 +66,35 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
         "aigc_watermark": false,
     });
     match req.kind.as_str() {
-        "text-to-video" if p.t2v => {
-            if !matches!(req.aspect_ratio.as_str(), "auto" | "" | "16:9") {
-                return Err(unsupported(
-                    "aspect_ratio",
-                    "text-to-video on this model's channel is landscape (16:9) only",
-                ));
-            }
-        }
-        "image-to-video" if p.i2v => {
-            let max = if p.last_frame { 2 } else { 1 };
-            mapping::at_most("image_urls", &req.image_urls, max, "images")?;
+        "image-to-video" => {
             body["first_frame_image"] = json!(req.image_urls[0]);
             if let Some(last) = req.image_urls.get(1) {
                 body["last_frame_image"] = json!(last);
             }
         }
-        "reference-to-video" if p.subject => {
-            mapping::at_most("image_urls", &req.image_urls, 1, "subject images")?;
-            if req.image_urls.is_empty() {
-                return Err(unsupported("image_urls", "needs one subject image"));
-            }
+        "reference-to-video" => {
             body["subject_reference"] =
                 json!([{"type": "character", "image": [req.image_urls[0]]}]);
         }
-        other => return Err(not_available("type", other)),
+        _ => {}
     }
     let single_image_i2v = req.kind == "image-to-video" && req.image_urls.len() == 1;
-    let resolution = match (p.series, req.resolution.as_str()) {
-        (Series::Legacy, "720p") => "720P",
-        (Series::Hailuo, "720p") => "768P",
-        (Series::Hailuo, "1080p") => "1080P",
-        (Series::Hailuo, "480p") if p.p512 && single_image_i2v => "512P",
+    body["resolution"] = json!(match (legacy, req.resolution.as_str()) {
+        (true, _) => "720P",
+        (_, "720p") => "768P",
+        (_, "1080p") => "1080P",
+        (_, _) if single_image_i2v => "512P",
         (_, other) => return Err(not_available("resolution", other)),
+    });
+    // No 10 s at 1080P: `auto` leaves the length to the upstream there.
+    let duration = match fit.duration {
+        Some(10) if req.resolution == "1080p" && req.duration.is_some() => {
+            return Err(not_available("duration", "10"));
+        }
+        Some(10) if req.resolution == "1080p" => None,
+        d => d,
     };
-    body["resolution"] = json!(resolution);
-    let valid = |d: u32| match p.series {
-        Series::Legacy => d == 6,
-        Series::Hailuo => d == 6 || (d == 10 && resolution != "1080P"),
-    };
-    if let Some(d) = mapping::duration(req, valid)? {
+    if let Some(d) = duration {
         body["duration"] = json!(d);
     }
     Ok(body)

@@ -148,20 +148,14 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
-    /// Refuse at create time (422) what this adapter cannot send upstream.
-    fn check(&self, _upstream_model: &str, _request: &UnifiedRequest) -> Result<(), AppError> {
-        Ok(())
-    }
-
-    /// [`Provider::check`] with the route's settings, for adapters whose mapping is data
-    /// declared on the route (fal, Replicate). Others need not override it.
+    /// Refuse at create time (422) what this adapter cannot send upstream on this route.
     fn check_route(
         &self,
-        upstream_model: &str,
+        _upstream_model: &str,
         _route_settings: &serde_json::Value,
-        request: &UnifiedRequest,
+        _request: &UnifiedRequest,
     ) -> Result<(), AppError> {
-        self.check(upstream_model, request)
+        Ok(())
     }
 
     /// Check a route's settings when an operator saves the model (a mapping that cannot

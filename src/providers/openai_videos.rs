@@ -5,7 +5,7 @@
 
 use super::generic::{Adapter, Answer, Body, Call, Ctx, Describe, Test, choice, invalid, video};
 use super::http::{self, str_at};
-use super::mapping::{self, not_available};
+use super::mapping::{self, Limits, Secs, Sound};
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
@@ -20,6 +20,13 @@ const DEFAULT_MAX_IMAGE_BYTES: u64 = 16 * 1024 * 1024;
 const ANSWER: Answer = Answer {
     words: [&["queued"], &["in_progress"], &["completed"], &["failed"]],
     ..Answer::DEFAULT
+};
+
+/// Sora's abilities: text or one first frame, 4, 8 or 12 s, always with sound.
+#[rustfmt::skip]
+const LIMITS: Limits = Limits {
+    types: &["text-to-video", "image-to-video"], frames: 1, refs: [0; 3], seconds: Secs::Only(&[4, 8, 12]),
+    tiers: &["720p"], ratios: &["16:9", "9:16"], frame_shape: false, prompt: 0, sound: Sound::Always,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,38 +50,30 @@ pub fn rewrite_prompt(prompt: &str) -> String {
 }
 
 pub fn build_fields(model: &str, req: &UnifiedRequest) -> Result<Fields, AppError> {
-    mapping::no_media(req)?;
-    mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
-    let reference = match req.kind.as_str() {
-        "text-to-video" => None,
-        "image-to-video" => {
-            mapping::frames(req, 1)?;
-            req.image_urls.first().cloned()
-        }
-        other => return Err(not_available("type", other)),
+    // Sizes from the spec: 720p for every model, 1792x1024 ("1080p") on -pro models only.
+    let tiers: &[&str] = match model.contains("pro") {
+        true => &["720p", "1080p"],
+        false => &["720p"],
     };
-    mapping::sound_on(req)?;
+    let fit = Limits { tiers, ..LIMITS }.check(req)?;
+    mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
+    let reference = (req.kind == "image-to-video").then(|| req.image_urls[0].clone());
     let mut text = vec![
         ("model", model.to_string()),
         ("prompt", rewrite_prompt(&req.prompt)),
     ];
-    // Sizes from the spec: 720p for every model, 1792x1024 ("1080p") on -pro models only.
-    if !(req.resolution == "720p" || req.resolution == "1080p" && model.contains("pro")) {
-        return Err(not_available("resolution", &req.resolution));
-    }
-    let size = match (req.resolution.as_str(), req.aspect_ratio.as_str()) {
+    let size = match (req.resolution.as_str(), fit.ratio) {
         // 720p `auto` leaves the upstream default (or the reference image) in charge.
-        ("720p", "auto" | "") => None,
-        ("720p", "16:9") => Some("1280x720"),
-        ("720p", "9:16") => Some("720x1280"),
-        (_, "auto" | "" | "16:9") => Some("1792x1024"),
-        (_, "9:16") => Some("1024x1792"),
-        (_, other) => return Err(not_available("aspect_ratio", other)),
+        ("720p", None) => None,
+        ("720p", Some("16:9")) => Some("1280x720"),
+        ("720p", _) => Some("720x1280"),
+        (_, Some("9:16")) => Some("1024x1792"),
+        _ => Some("1792x1024"),
     };
     if let Some(s) = size {
         text.push(("size", s.to_string()));
     }
-    if let Some(d) = mapping::duration(req, |d| matches!(d, 4 | 8 | 12))? {
+    if let Some(d) = fit.duration {
         text.push(("seconds", d.to_string()));
     }
     Ok(Fields { text, reference })

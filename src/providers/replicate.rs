@@ -8,13 +8,12 @@
 //! names ([`InputMapping`]), so a new model needs no release.
 
 use super::generic::{
-    Adapter, Answer, CANCELLED, Call, Ctx, Describe, Test, first, invalid, missing, units, video,
+    Adapter, Answer, CANCELLED, Call, Ctx, Describe, Test, first, missing, units, video,
 };
 use super::http::{self, Stage, str_at};
-use super::input_mapping::{self, InputMapping, output_url};
+use super::input_mapping::{InputMapping, output_url};
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
-use crate::domain::request::UnifiedRequest;
 use crate::error::AppError;
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -200,30 +199,8 @@ impl Describe for Replicate {
         Ok(Replicate)
     }
 
-    // The mapping is the route's: `check_route` and `submit_call` read it.
-    fn request(&self, _: &str, _: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
-        Err(AppError::invalid(
-            "model",
-            "a replicate route maps its own input",
-        ))
-    }
-
-    fn check(&self, _: &str, _: &UnifiedRequest) -> Result<(), AppError> {
-        Ok(())
-    }
-
-    fn check_route(
-        &self,
-        model: &str,
-        settings: &Value,
-        req: &UnifiedRequest,
-    ) -> Result<(), AppError> {
-        input_mapping::check_route("replicate", Target::parse(model).map(|_| ()), settings, req)
-    }
-
-    fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {
-        Target::parse(model)?;
-        InputMapping::from_settings(settings).map(|_| ())
+    fn route_model(&self, model: &str) -> Option<Result<(), String>> {
+        Some(Target::parse(model).map(|_| ()))
     }
 
     async fn submit_call(
@@ -231,9 +208,7 @@ impl Describe for Replicate {
         _: &Adapter<Self>,
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
-        let input = input_mapping::for_route("replicate", job.route_settings)
-            .and_then(|m| m.build(job.request))
-            .map_err(invalid)?;
+        let input = self.route_input(job)?;
         let target = Target::parse(job.upstream_model)
             .map_err(|m| ProviderError::final_error("invalid_request", m))?;
         let (path, mut body) = target.request(Value::Object(input));

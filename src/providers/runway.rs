@@ -8,7 +8,7 @@
 use super::credentials::Credential;
 use super::generic::{Adapter, Answer, CANCELLED, Call, Describe, Test, invalid};
 use super::http::Kit;
-use super::mapping::{self, not_available, unsupported};
+use super::mapping::{self, Limits, Secs, Sound, unsupported};
 use super::{ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
@@ -55,17 +55,11 @@ const SEEDANCE_HD: &[Ratio] = &[
 ];
 const SEEDANCE: &[Ratio] = SEEDANCE_HD.split_at(12).0;
 
-/// What one Runway model accepts.
+/// What one Runway model accepts: the shared limits (its resolutions and ratios are the
+/// pixel-ratio tables instead), its default length, pixel ratios and prompt limit.
 #[derive(Debug, Clone, Copy)]
 pub struct ModelSpec {
-    pub text_to_video: bool,
-    /// A last frame (`promptImage[{position:"last"}]`).
-    pub last_frame: bool,
-    /// `references` / `referenceVideos` / `referenceAudio` (reference-to-video).
-    pub references: bool,
-    /// The `audio` switch.
-    pub audio: bool,
-    pub durations: &'static [u32],
+    pub limits: Limits,
     pub default_duration: u32,
     pub i2v_ratios: &'static [Ratio],
     pub t2v_ratios: &'static [Ratio],
@@ -73,26 +67,23 @@ pub struct ModelSpec {
     pub prompt_max: usize,
 }
 
-const D_5_10: &[u32] = &[5, 10];
-const D_2_10: &[u32] = &[2, 3, 4, 5, 6, 7, 8, 9, 10];
-const D_4_6_8: &[u32] = &[4, 6, 8];
-// Seedance 2 on Runway: 4–12 s (unconfirmed; Ark itself allows up to 15).
-const D_4_12: &[u32] = &[4, 5, 6, 7, 8, 9, 10, 11, 12];
-
-/// The per-model table; `None` for a model this adapter does not know.
+/// The per-model table; `None` for a model this adapter does not know. Seedance 2 on
+/// Runway: 4–12 s (unconfirmed; Ark itself allows up to 15).
 #[rustfmt::skip]
 pub fn spec(model: &str) -> Option<ModelSpec> {
-    let base = ModelSpec {
-        text_to_video: true, last_frame: false, references: false, audio: false, durations: D_5_10,
-        default_duration: 5, i2v_ratios: GEN4, t2v_ratios: GEN4, prompt_max: 1000,
+    let gen4 = Limits {
+        types: &["text-to-video", "image-to-video"], frames: 1, refs: [0; 3], seconds: Secs::Only(&[5, 10]),
+        tiers: &[], ratios: &[], frame_shape: false, prompt: 0, sound: Sound::Never,
     };
-    let veo = ModelSpec { default_duration: 8, i2v_ratios: VEO, t2v_ratios: VEO, ..base };
-    let seedance = |r| ModelSpec { last_frame: true, references: true, audio: true, durations: D_4_12, i2v_ratios: r, t2v_ratios: r, prompt_max: 3500, ..base };
+    let base = ModelSpec { limits: gen4, default_duration: 5, i2v_ratios: GEN4, t2v_ratios: GEN4, prompt_max: 1000 };
+    let veo = |limits| ModelSpec { limits, default_duration: 8, i2v_ratios: VEO, t2v_ratios: VEO, ..base };
+    let seedance = Limits { types: mapping::ALL_TYPES, frames: 2, refs: [9, 3, 3], seconds: Secs::Range(4, 12), sound: Sound::Switch, ..gen4 };
+    let seedance = |r| ModelSpec { limits: seedance, i2v_ratios: r, t2v_ratios: r, prompt_max: 3500, ..base };
     Some(match model {
-        "gen4_turbo" => ModelSpec { text_to_video: false, ..base },
-        "gen4.5" => ModelSpec { durations: D_2_10, t2v_ratios: GEN45_T2V, ..base },
-        "veo3" => ModelSpec { durations: &[8], ..veo },
-        "veo3.1" | "veo3.1_fast" => ModelSpec { last_frame: true, audio: true, durations: D_4_6_8, ..veo },
+        "gen4_turbo" => ModelSpec { limits: Limits { types: &["image-to-video"], ..gen4 }, ..base },
+        "gen4.5" => ModelSpec { limits: Limits { seconds: Secs::Range(2, 10), ..gen4 }, t2v_ratios: GEN45_T2V, ..base },
+        "veo3" => veo(Limits { seconds: Secs::Only(&[8]), ..gen4 }),
+        "veo3.1" | "veo3.1_fast" => veo(Limits { frames: 2, seconds: Secs::Only(&[4, 6, 8]), sound: Sound::Switch, ..gen4 }),
         "seedance2" => seedance(SEEDANCE_HD),
         "seedance2_fast" | "seedance2_mini" => seedance(SEEDANCE),
         _ => return None,
@@ -144,6 +135,7 @@ pub fn rewrite_prompt(prompt: &str, kind: &str) -> String {
 /// The endpoint path and body for `req`, or the 422 explaining what the model cannot do.
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Value), AppError> {
     let s = spec(model).ok_or_else(mapping::unknown_model)?;
+    let fit = s.limits.check(req)?;
     let prompt = rewrite_prompt(&req.prompt, &req.kind);
     mapping::prompt_max(prompt.encode_utf16().count(), s.prompt_max)?;
     let mut body = json!({"model": model, "promptText": prompt});
@@ -155,10 +147,7 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
         urls.iter().map(item).collect()
     };
     let (path, ratios) = match req.kind.as_str() {
-        "text-to-video" if s.text_to_video => ("/v1/text_to_video", s.t2v_ratios),
         "image-to-video" => {
-            mapping::no_media(req)?;
-            mapping::frames(req, if s.last_frame { 2 } else { 1 })?;
             body["promptImage"] = match req.image_urls.as_slice() {
                 [one] => json!(one),
                 [first, last] => json!([
@@ -169,8 +158,7 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
             };
             ("/v1/image_to_video", s.i2v_ratios)
         }
-        "reference-to-video" if s.references => {
-            mapping::references(req, [9, 3, 3])?;
+        "reference-to-video" => {
             for (field, kind, urls) in [
                 ("references", None, &req.image_urls),
                 ("referenceVideos", Some("video"), &req.video_urls),
@@ -182,7 +170,7 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
             }
             ("/v1/text_to_video", s.t2v_ratios)
         }
-        other => return Err(not_available("type", other)),
+        _ => ("/v1/text_to_video", s.t2v_ratios),
     };
     // `auto` has no pixel ratio of its own: the model's landscape default at the asked
     // resolution.
@@ -207,12 +195,9 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
             unsupported(param, msg)
         })?;
     body["ratio"] = json!(ratio);
-    let duration =
-        mapping::duration(req, |d| s.durations.contains(&d))?.unwrap_or(s.default_duration);
-    body["duration"] = json!(duration);
-    match s.audio {
-        true => body["audio"] = json!(req.generate_audio),
-        false => mapping::silent(req)?,
+    body["duration"] = json!(fit.duration.unwrap_or(s.default_duration));
+    if s.limits.sound == Sound::Switch {
+        body["audio"] = json!(req.generate_audio);
     }
     Ok((path, body))
 }

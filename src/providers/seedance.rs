@@ -4,7 +4,7 @@
 
 use super::generic::{Answer, CANCELLED, Call, Describe, EXPIRED, Test, choice};
 use super::http;
-use super::mapping::{self, not_available, unsupported};
+use super::mapping::{self, Limits, Secs, Sound, unsupported};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
@@ -32,30 +32,42 @@ pub struct Seedance {
     smart_duration: bool,
 }
 
-/// What a model id tells about its abilities.
-#[derive(Debug, Clone, Copy, Default)]
-struct Family {
-    /// Seedance 2.x (references, audio, 4–15 s).
-    v2: bool,
-    /// Seedance 1.5 pro (audio, 4–12 s, no reference mode).
-    v15: bool,
-    /// `-fast` variants: 2.0-fast has no 1080p; 1.0-pro-fast has no last frame.
-    fast: bool,
-    /// 1.0 lite image-to-video: frames, or 1–4 reference images (no 1080p then).
-    lite_i2v: bool,
-    /// 1.0 lite text-to-video: text only.
-    lite_t2v: bool,
-}
+const SD: &[&str] = &["480p", "720p", "1080p"];
+/// Seedance 1.0 pro: text and frames, 2–12 s, silent.
+#[rustfmt::skip]
+const PRO: Limits = Limits {
+    types: &["text-to-video", "image-to-video"], frames: 2, refs: [0; 3], seconds: Secs::Range(2, 12),
+    tiers: SD, ratios: &RATIOS, frame_shape: false, prompt: 0, sound: Sound::Never,
+};
+/// Seedance 2.x: references, sound, 4–15 s.
+const V2: Limits = Limits {
+    types: mapping::ALL_TYPES,
+    refs: [9, 3, 3],
+    seconds: Secs::Range(4, 15),
+    sound: Sound::Switch,
+    ..PRO
+};
 
-fn family(model: &str) -> Family {
+/// The capability table: the first row whose parts all appear in the model id wins;
+/// else 1.0 pro. The models with sound (2.x, 1.5 pro) also take `duration: -1`.
+#[rustfmt::skip]
+const MODELS: &[(&[&str], Limits)] = &[
+    (&["seedance-2-", "fast"], Limits { tiers: &["480p", "720p"], ..V2 }),
+    (&["seedance-2-"], V2),
+    (&["seedance-1-5"], Limits { seconds: Secs::Range(4, 12), sound: Sound::Switch, ..PRO }),
+    // 1.0 lite image-to-video: frames, or 1–4 reference images (no 1080p then).
+    (&["lite-i2v"], Limits { types: &["image-to-video", "reference-to-video"], refs: [4, 0, 0], ..PRO }),
+    (&["lite-t2v"], Limits { types: &["text-to-video"], ..PRO }),
+    // 1.0 pro fast: no last frame.
+    (&["fast"], Limits { frames: 1, ..PRO }),
+];
+
+fn limits(model: &str) -> Limits {
     let m = model.to_ascii_lowercase();
-    Family {
-        v2: m.contains("seedance-2-"),
-        v15: m.contains("seedance-1-5"),
-        fast: m.contains("fast"),
-        lite_i2v: m.contains("lite-i2v"),
-        lite_t2v: m.contains("lite-t2v"),
-    }
+    let row = MODELS
+        .iter()
+        .find(|(parts, _)| parts.iter().all(|p| m.contains(p)));
+    row.map_or(PRO, |(_, l)| *l)
 }
 
 impl Seedance {
@@ -95,91 +107,52 @@ pub fn build_body(
     style: RefStyle,
     smart_duration: bool,
 ) -> Result<Value, AppError> {
-    let f = family(model);
+    let l = limits(model);
+    let fit = l.check(req)?;
+    let sound = l.sound == Sound::Switch;
     let mut content = vec![json!({"type": "text", "text": rewrite_prompt(&req.prompt, style)})];
     let image = |url: &str, role: &str| json!({"type": "image_url", "image_url": {"url": url}, "role": role});
-    match req.kind.as_str() {
-        "text-to-video" if !f.lite_i2v => {}
-        "image-to-video" if !f.lite_t2v => {
-            mapping::frames(req, 2)?;
-            mapping::no_media(req)?;
-            if req.image_urls.len() == 2 && f.fast && !f.v2 {
-                return Err(unsupported(
-                    "image_urls",
-                    "this model's channel takes a first frame only, not a last frame",
-                ));
-            }
-            for (i, u) in req.image_urls.iter().enumerate() {
-                content.push(image(u, if i == 0 { "first_frame" } else { "last_frame" }));
-            }
+    if req.kind == "image-to-video" {
+        for (i, u) in req.image_urls.iter().enumerate() {
+            content.push(image(u, if i == 0 { "first_frame" } else { "last_frame" }));
         }
-        "reference-to-video" => {
-            if f.lite_i2v {
-                mapping::references(req, [4, 0, 0])?;
-                if req.image_urls.is_empty() {
-                    return Err(unsupported("image_urls", "needs 1 to 4 reference images"));
-                }
-                if req.resolution == "1080p" {
-                    return Err(unsupported(
-                        "resolution",
-                        "1080p is not available with reference images on this model's channel",
-                    ));
-                }
-            } else if f.v2 {
-                mapping::references(req, [9, 3, 3])?;
-                if !req.audio_urls.is_empty()
-                    && req.image_urls.is_empty()
-                    && req.video_urls.is_empty()
-                {
-                    return Err(unsupported(
-                        "audio_urls",
-                        "reference audio needs at least one reference image or video",
-                    ));
-                }
-            } else {
-                return Err(not_available("type", &req.kind));
-            }
-            for u in &req.image_urls {
-                content.push(image(u, "reference_image"));
-            }
-            for u in &req.video_urls {
-                content.push(json!({"type": "video_url", "video_url": {"url": u}, "role": "reference_video"}));
-            }
-            for u in &req.audio_urls {
-                content.push(json!({"type": "audio_url", "audio_url": {"url": u}, "role": "reference_audio"}));
-            }
+    } else if req.kind == "reference-to-video" {
+        // The one images-only reference model (1.0 lite) has no 1080p with references.
+        if l.refs[1] == 0 && req.resolution == "1080p" {
+            let msg = "1080p is not available with reference images on this model's channel";
+            return Err(unsupported("resolution", msg));
         }
-        other => return Err(not_available("type", other)),
+        for u in &req.image_urls {
+            content.push(image(u, "reference_image"));
+        }
+        for u in &req.video_urls {
+            content.push(
+                json!({"type": "video_url", "video_url": {"url": u}, "role": "reference_video"}),
+            );
+        }
+        for u in &req.audio_urls {
+            content.push(
+                json!({"type": "audio_url", "audio_url": {"url": u}, "role": "reference_audio"}),
+            );
+        }
     }
-    let tiers: &[&str] = match f.v2 && f.fast {
-        true => &["480p", "720p"],
-        false => &["480p", "720p", "1080p"],
-    };
-    let resolution = mapping::one_of("resolution", &req.resolution, tiers)?;
-    let ratio = mapping::ratio(req, &RATIOS)?.unwrap_or("adaptive");
-    let range = match (f.v2, f.v15) {
-        (true, _) => 4..=15,
-        (_, true) => 4..=12,
-        _ => 2..=12,
-    };
-    let duration: i64 = match mapping::duration(req, |d| range.contains(&d))? {
-        _ if req.duration.is_none() && smart_duration && (f.v2 || f.v15) => -1,
+    let duration: i64 = match fit.duration {
+        _ if req.duration.is_none() && smart_duration && sound => -1,
         Some(d) => i64::from(d),
         None => -1,
     };
     let mut body = json!({
         "model": model,
         "content": content,
-        "resolution": resolution,
-        "ratio": ratio,
+        "resolution": req.resolution,
+        "ratio": fit.ratio.unwrap_or("adaptive"),
         "watermark": false,
     });
-    if duration > 0 || f.v2 || f.v15 {
+    if duration > 0 || sound {
         body["duration"] = json!(duration);
     }
-    match f.v2 || f.v15 {
-        true => body["generate_audio"] = json!(req.generate_audio),
-        false => mapping::silent(req)?,
+    if sound {
+        body["generate_audio"] = json!(req.generate_audio);
     }
     if let Some(u) = &req.end_user_id {
         body["safety_identifier"] = json!(http::end_user_hash(u));
