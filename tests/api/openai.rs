@@ -130,7 +130,14 @@ async fn multipart_with_an_image_file_uses_it_as_the_first_frame() {
     assert_eq!(s, 200, "{v}");
     let id = v["id"].as_str().unwrap().to_string();
     let (_, task) = app.get(&key, &format!("/v1/video/generations/{id}")).await;
-    assert_eq!(task["status"], "pending", "{task}");
+    // The engine may already have picked it up on a loaded machine; it must not have failed.
+    assert!(
+        matches!(
+            task["status"].as_str(),
+            Some("pending" | "processing" | "completed")
+        ),
+        "{task}"
+    );
     // The same key and the same file: the same task, charged once.
     let (s, again) = status_json(send("k1").await.unwrap()).await;
     assert_eq!(
