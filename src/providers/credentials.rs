@@ -28,11 +28,8 @@ pub struct Keyring {
 }
 
 fn split(s: &str) -> Vec<String> {
-    s.split(['\n', ','])
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(str::to_string)
-        .collect()
+    let keys = s.split(['\n', ',']).map(str::trim);
+    keys.filter(|k| !k.is_empty()).map(str::to_string).collect()
 }
 
 pub fn fingerprint(key: &str) -> String {
@@ -49,21 +46,16 @@ impl Keyring {
         let keys = split(&cfg.api_key);
         let secrets = split(&cfg.api_secret);
         if needs_key && keys.is_empty() {
-            return Err(AppError::invalid(
-                "api_key",
-                format!("a `{}` channel needs an api_key", cfg.kind),
-            ));
+            let msg = format!("a `{}` channel needs an api_key", cfg.kind);
+            return Err(AppError::invalid("api_key", msg));
         }
         if needs_secret && secrets.len() != keys.len() {
-            return Err(AppError::invalid(
-                "api_secret",
-                format!(
-                    "a `{}` channel needs one api_secret per api_key ({} keys, {} secrets)",
-                    cfg.kind,
-                    keys.len(),
-                    secrets.len()
-                ),
-            ));
+            let counts = format!("{} keys, {} secrets", keys.len(), secrets.len());
+            let msg = format!(
+                "a `{}` channel needs one api_secret per api_key ({counts})",
+                cfg.kind
+            );
+            return Err(AppError::invalid("api_secret", msg));
         }
         let creds = keys
             .into_iter()
@@ -89,25 +81,23 @@ impl Keyring {
     /// recorded). A key that was removed from the channel is a channel problem: the task
     /// backs off until the key returns or its deadline refunds it.
     pub fn get(&self, id: Option<&str>) -> Result<&Credential, ProviderError> {
-        match id {
-            None => self.creds.first().ok_or_else(|| {
-                ProviderError::channel("no_credentials", "the channel has no API key configured")
-            }),
-            Some(id) => self.creds.iter().find(|c| c.id == id).ok_or_else(|| {
-                ProviderError::channel(
-                    "credential_removed",
-                    "the key this task was submitted with is no longer configured on the channel",
-                )
-            }),
-        }
+        let Some(id) = id else {
+            let msg = "the channel has no API key configured";
+            let first = self.creds.first();
+            return first.ok_or_else(|| ProviderError::channel("no_credentials", msg));
+        };
+        let msg = "the key this task was submitted with is no longer configured on the channel";
+        let found = self.creds.iter().find(|c| c.id == id);
+        found.ok_or_else(|| ProviderError::channel("credential_removed", msg))
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn cfg(key: &str, secret: &str) -> ProviderConfig {
+    /// An enabled channel with these keys, for tests.
+    pub(in crate::providers) fn channel(key: &str, secret: &str) -> ProviderConfig {
         ProviderConfig {
             name: "c".into(),
             kind: "kling".into(),
@@ -123,7 +113,7 @@ mod tests {
 
     #[test]
     fn several_keys_pair_with_their_secrets_and_are_found_by_fingerprint() {
-        let k = Keyring::from_config(&cfg("ak1\nak2", "sk1, sk2"), true, true).unwrap();
+        let k = Keyring::from_config(&channel("ak1\nak2", "sk1, sk2"), true, true).unwrap();
         let ids = k.ids();
         assert_eq!(ids.len(), 2);
         assert_ne!(ids[0], ids[1]);
@@ -139,9 +129,9 @@ mod tests {
 
     #[test]
     fn missing_keys_or_unpaired_secrets_are_refused() {
-        assert!(Keyring::from_config(&cfg("", ""), true, false).is_err());
-        let e = Keyring::from_config(&cfg("a\nb", "s"), true, true).unwrap_err();
+        assert!(Keyring::from_config(&channel("", ""), true, false).is_err());
+        let e = Keyring::from_config(&channel("a\nb", "s"), true, true).unwrap_err();
         assert_eq!(e.param().as_deref(), Some("api_secret"));
-        assert!(Keyring::from_config(&cfg("", ""), false, false).is_ok());
+        assert!(Keyring::from_config(&channel("", ""), false, false).is_ok());
     }
 }

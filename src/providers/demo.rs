@@ -7,6 +7,7 @@
 //! It has no wire, so it is not a [`Describe`](super::generic::Describe): the whole task
 //! lives in its upstream id (`demo:<ready ms>:<outcome>:<shape>:<seconds>`).
 
+use super::generic::{failed, video};
 use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
 use crate::domain::task::ResultRef;
 use async_trait::async_trait;
@@ -26,13 +27,7 @@ pub fn submissions(task_id: &str) -> u32 {
 }
 
 pub struct Demo {
-    delay: Duration,
-}
-
-impl Demo {
-    pub fn new(delay: Duration) -> Demo {
-        Demo { delay }
-    }
+    pub delay: Duration,
 }
 
 #[async_trait]
@@ -54,10 +49,8 @@ impl Provider for Demo {
         }
         let mut seen = SUBMISSIONS.lock().expect("demo lock");
         *seen.entry(job.task_id.to_string()).or_default() += 1;
-        let outcome = ["fail", "empty"]
-            .into_iter()
-            .find(|o| prompt.contains(&format!("demo:{o}")))
-            .unwrap_or("ok");
+        let tagged = |o: &&str| prompt.contains(&format!("demo:{o}"));
+        let outcome = ["fail", "empty"].into_iter().find(tagged).unwrap_or("ok");
         let shape = match job.request.aspect_ratio.as_str() {
             "9:16" => "portrait",
             _ => "landscape",
@@ -78,19 +71,11 @@ impl Provider for Demo {
         if crate::domain::now_ms() < ready.parse::<i64>().map_err(|_| bad())? {
             return Ok(PollOutcome::Running);
         }
+        let why = "the demo provider failed this task on purpose (prompt contains demo:fail)";
         Ok(match *outcome {
-            "fail" => PollOutcome::Failed {
-                code: "demo_failure".into(),
-                message:
-                    "the demo provider failed this task on purpose (prompt contains demo:fail)"
-                        .into(),
-            },
+            "fail" => failed(Some("demo_failure".into()), Some(why.into())),
             "empty" => PollOutcome::Succeeded(Vec::new()),
-            _ => PollOutcome::Succeeded(vec![ResultRef {
-                url: format!("demo://{shape}"),
-                duration_seconds: seconds.parse().ok(),
-                ..ResultRef::default()
-            }]),
+            _ => video(format!("demo://{shape}"), seconds.parse().ok(), None),
         })
     }
 
@@ -99,12 +84,9 @@ impl Provider for Demo {
             "demo://portrait" => PORTRAIT,
             _ => LANDSCAPE,
         };
-        let chunks = bytes
-            .chunks(64 * 1024)
-            .map(|c| Ok(bytes::Bytes::from_static(c)));
-        Ok(Box::pin(futures_util::stream::iter(
-            chunks.collect::<Vec<_>>(),
-        )))
+        let chunks = bytes.chunks(64 * 1024);
+        let chunks = chunks.map(|c| Ok(bytes::Bytes::from_static(c)));
+        Ok(Box::pin(futures_util::stream::iter(chunks)))
     }
 
     async fn test_connection(&self) -> Result<String, ProviderError> {

@@ -38,10 +38,9 @@ pub struct Example;
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
     let fit = LIMITS.check(req)?;
     mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
-    let size = if fit.ratio == Some("9:16") {
-        "720x1280"
-    } else {
-        "1280x720"
+    let size = match fit.ratio {
+        Some("9:16") => "720x1280",
+        _ => "1280x720",
     };
     let mut body = json!({"model": model, "prompt": rewrite_prompt(&req.prompt), "size": size});
     if req.kind == "image-to-video" {

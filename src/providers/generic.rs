@@ -15,7 +15,7 @@ use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, Registry,
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
 use crate::domain::task::ResultRef;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Map, Value};
@@ -24,22 +24,23 @@ use std::sync::Arc;
 /// How a provider's key travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
-    /// `Authorization: Bearer <key>`.
-    Bearer,
-    /// `Authorization: <scheme> <key>` (`Token`, `Key`).
+    /// `Authorization: <scheme> <key>` (`Bearer`, `Token`, `Key`).
     Scheme(&'static str),
     /// The key alone in this header (`x-goog-api-key`).
     Header(&'static str),
 }
 
 /// What a call carries.
+#[derive(Default)]
 pub enum Body {
+    #[default]
     Empty,
     Json(Value),
     Form(reqwest::multipart::Form),
 }
 
 /// One upstream call, described: a method, a path under the base URL, a body.
+#[derive(Default)]
 pub struct Call {
     pub method: Method,
     pub path: String,
@@ -49,22 +50,17 @@ pub struct Call {
 }
 
 impl Call {
-    fn new(method: Method, path: String, body: Body) -> Call {
-        let headers = Vec::new();
+    pub fn get(path: impl Into<String>) -> Call {
         Call {
-            method,
-            path,
-            body,
-            headers,
+            path: path.into(),
+            ..Call::default()
         }
     }
 
-    pub fn get(path: impl Into<String>) -> Call {
-        Call::new(Method::GET, path.into(), Body::Empty)
-    }
-
     pub fn post(path: impl Into<String>, body: Value) -> Call {
-        Call::new(Method::POST, path.into(), Body::Json(body))
+        let mut call = Call::get(path).method(Method::POST);
+        call.body = Body::Json(body);
+        call
     }
 
     pub fn method(mut self, m: Method) -> Call {
@@ -75,20 +71,6 @@ impl Call {
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Call {
         self.headers.push((name, value.into()));
         self
-    }
-
-    /// The same call, to send again (a form is read once: it cannot be).
-    fn again(&self) -> Option<Call> {
-        let body = match &self.body {
-            Body::Json(v) => Body::Json(v.clone()),
-            Body::Empty => Body::Empty,
-            Body::Form(_) => return None,
-        };
-        let headers = self.headers.clone();
-        Some(Call {
-            headers,
-            ..Call::new(self.method.clone(), self.path.clone(), body)
-        })
     }
 }
 
@@ -107,18 +89,16 @@ pub fn choice<T: Copy>(
     cfg: &ProviderConfig,
     key: &str,
     choices: &[(&str, T)],
-) -> Result<Option<T>, AppError> {
+) -> AppResult<Option<T>> {
     let Some(given) = cfg.settings.get(key).and_then(Value::as_str) else {
         return Ok(None);
     };
-    match choices.iter().find(|(name, _)| *name == given) {
-        Some((_, v)) => Ok(Some(*v)),
-        None => {
-            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-            let msg = format!("`{given}` is not one of {}", names.join(", "));
-            Err(AppError::invalid(format!("settings.{key}"), msg))
-        }
+    if let Some((_, v)) = choices.iter().find(|(name, _)| *name == given) {
+        return Ok(Some(*v));
     }
+    let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+    let msg = format!("`{given}` is not one of {}", names.join(", "));
+    Err(AppError::invalid(format!("settings.{key}"), msg))
 }
 
 /// The phase an upstream status word stands for.
@@ -136,23 +116,17 @@ pub enum Phase {
 pub type End = (&'static str, &'static str);
 
 /// The ends several upstreams share.
-pub const CANCELLED: End = (
-    "upstream_cancelled",
-    "the task was cancelled on the channel",
-);
-pub const EXPIRED: End = (
-    "upstream_expired",
-    "the channel did not run the task before it expired",
-);
+#[rustfmt::skip]
+pub const CANCELLED: End = ("upstream_cancelled", "the task was cancelled on the channel");
+#[rustfmt::skip]
+pub const EXPIRED: End = ("upstream_expired", "the channel did not run the task before it expired");
 
 /// A terminal failure with the upstream's code and message (cleaned), or the defaults.
 pub fn failed(code: Option<String>, message: Option<String>) -> PollOutcome {
-    PollOutcome::Failed {
-        code: http::public_code(&code.unwrap_or_else(|| "generation_failed".into())),
-        message: http::public_message(
-            &message.unwrap_or_else(|| "the channel failed to generate the video".into()),
-        ),
-    }
+    let code = code.unwrap_or_else(|| "generation_failed".into());
+    let message = message.unwrap_or_else(|| "the channel failed to generate the video".into());
+    let (code, message) = (http::public_code(&code), http::public_message(&message));
+    PollOutcome::Failed { code, message }
 }
 
 /// One finished video.
@@ -220,24 +194,16 @@ impl Answer {
     /// The phase of the status word; a missing or unknown word is a `BadResponse` (polled
     /// again), never a guess.
     pub fn phase(&self, v: &Value) -> Result<Phase, ProviderError> {
+        use Phase::*;
         let word = str_at(v, self.status).ok_or_else(|| missing(&self.status.join(".")))?;
-        let phases = [
-            Phase::Queued,
-            Phase::Running,
-            Phase::Succeeded,
-            Phase::Failed,
-        ];
         let word = word.as_str();
-        let known = self
-            .words
-            .iter()
-            .position(|ws| ws.contains(&word))
-            .map(|i| phases[i]);
+        let known = self.words.iter().position(|ws| ws.contains(&word));
+        let known = known.map(|i| [Queued, Running, Succeeded, Failed][i]);
         let ended = self.ended.iter().find(|(w, _)| *w == word);
-        let ended = ended.map(|(_, (code, message))| Phase::Ended(code, message));
-        known.or(ended).ok_or_else(|| {
-            ProviderError::bad(format!("unknown status `{}`", http::public_code(word)))
-        })
+        let ended = ended.map(|(_, (code, message))| Ended(code, message));
+        let unknown =
+            || ProviderError::bad(format!("unknown status `{}`", http::public_code(word)));
+        known.or(ended).ok_or_else(unknown)
     }
 
     /// The answer mapped: the videos with what upstream reported, or the failure.
@@ -261,11 +227,7 @@ impl Answer {
             if results.is_empty() {
                 return Err(missing(&[self.list, self.url].concat().join(".")));
             }
-            let at = |path: &[&str]| {
-                (!path.is_empty())
-                    .then(|| http::value_at(v, path))
-                    .flatten()
-            };
+            let at = |path: &[&str]| http::value_at(v, path).filter(|_| !path.is_empty());
             Ok(first(PollOutcome::Succeeded(results), |r| {
                 r.resolution = at(self.resolution).and_then(|_| str_at(v, self.resolution));
                 r.audio = at(self.audio).and_then(Value::as_bool);
@@ -288,10 +250,7 @@ impl Answer {
             },
             Phase::Queued => PollOutcome::Queued,
             Phase::Running => PollOutcome::Running,
-            Phase::Ended(code, message) => PollOutcome::Failed {
-                code: code.into(),
-                message: message.into(),
-            },
+            Phase::Ended(code, message) => failed(Some(code.into()), Some(message.into())),
         })
     }
 }
@@ -317,11 +276,8 @@ pub struct Test {
 
 impl Test {
     pub const fn get(path: &'static str, says: &'static str) -> Option<Test> {
-        Some(Test {
-            path,
-            says,
-            shows: &[],
-        })
+        let shows = &[];
+        Some(Test { path, says, shows })
     }
 }
 
@@ -331,7 +287,7 @@ impl Test {
 pub trait Describe: Send + Sync + Sized + 'static {
     /// The `kind` this adapter reports (a kind sharing an adapter reports the first).
     const KIND: &'static str;
-    const AUTH: Auth = Auth::Bearer;
+    const AUTH: Auth = Auth::Scheme("Bearer");
     /// The create body carries `SubmitJob::callback_url` (as `callback_url` unless
     /// `submit_call` says otherwise), so the engine polls only as a slower fallback.
     const CALLBACK: bool = false;
@@ -364,10 +320,8 @@ pub trait Describe: Send + Sync + Sized + 'static {
     /// it is also the create-time check (with `task_id` = `"check"`). Hosts whose routes
     /// declare the input ([`Describe::route_model`]) build the call in `submit_call`.
     fn request(&self, _model: &str, _req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
-        Err(AppError::invalid(
-            "model",
-            "this model's route maps its own input",
-        ))
+        let msg = "this model's route maps its own input";
+        Err(AppError::invalid("model", msg))
     }
 
     /// For hosts whose routes declare the input ([`input_mapping`]: fal, Replicate):
@@ -382,13 +336,10 @@ pub trait Describe: Send + Sync + Sized + 'static {
         mapping.and_then(|m| m.build(job.request)).map_err(invalid)
     }
 
-    /// Refuse at create time (422) what the upstream cannot do (route-mapped hosts refuse
-    /// in `check_route`).
+    /// Refuse at create time (422) what the upstream cannot do (route-mapped hosts are
+    /// checked by [`input_mapping::check_route`] instead).
     fn check(&self, model: &str, req: &UnifiedRequest) -> Result<(), AppError> {
-        match self.route_model(model) {
-            Some(_) => Ok(()),
-            None => self.request(model, req, "check").map(|_| ()),
-        }
+        self.request(model, req, "check").map(|_| ())
     }
 
     /// Resubmitting the same task id cannot create a second upstream task.
@@ -431,18 +382,6 @@ pub trait Describe: Send + Sync + Sized + 'static {
         None
     }
 
-    /// What "test connection" reports after every key answered.
-    fn tested(&self, t: &Test, answers: &[Value]) -> String {
-        if t.shows.is_empty() {
-            return format!("{} with {} key(s)", t.says, answers.len());
-        }
-        let shown: Vec<String> = answers
-            .iter()
-            .map(|v| str_at(v, t.shows).unwrap_or_else(|| "?".into()))
-            .collect();
-        format!("{}: {}", t.says, shown.join(", "))
-    }
-
     /// A non-2xx answer, classified: the code and message where the provider puts them,
     /// the channel blamed for its [`Describe::CHANNEL_CODES`].
     fn error(&self, reply: &Reply, stage: Stage) -> ProviderError {
@@ -459,6 +398,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
             _ => reply.error(stage, code, msg),
         }
     }
+
     /// The answer's JSON, or the error it stands for. Upstreams that wrap every answer in
     /// an envelope with their own code (200 with `code != 0`) override this.
     fn read(&self, reply: &Reply, stage: Stage) -> Result<Value, ProviderError> {
@@ -471,7 +411,6 @@ pub trait Describe: Send + Sync + Sized + 'static {
     /// The headers that carry `cred` (from [`Describe::AUTH`]; Kling signs a token).
     fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
         vec![match Self::AUTH {
-            Auth::Bearer => ("authorization", format!("Bearer {}", cred.key)),
             Auth::Scheme(s) => ("authorization", format!("{s} {}", cred.key)),
             Auth::Header(h) => (h, cred.key.clone()),
         }]
@@ -483,34 +422,12 @@ pub trait Describe: Send + Sync + Sized + 'static {
         false
     }
 
-    /// [`Provider::check_route`] for providers whose mapping is declared on the route.
-    fn check_route(
-        &self,
-        model: &str,
-        settings: &Value,
-        req: &UnifiedRequest,
-    ) -> Result<(), AppError> {
-        match self.route_model(model) {
-            Some(m) => input_mapping::check_route(Self::KIND, m, settings, req),
-            None => self.check(model, req),
-        }
-    }
-
-    /// [`Provider::validate_route`].
-    fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {
-        match self.route_model(model) {
-            Some(m) => m.and_then(|_| InputMapping::from_settings(settings).map(|_| ())),
-            None => Ok(()),
-        }
-    }
-
     /// The default steps, overridable one by one.
     async fn submit(&self, a: &Adapter<Self>, job: SubmitJob<'_>) -> Result<String, ProviderError> {
         let call = self.submit_call(a, &job).await?;
         let cred = a.keys.get(job.credential)?;
         let v = a.call(cred, call, Stage::Submit).await?;
-        let id = self.submitted(&v)?;
-        Ok(http::safe_id(&id)?.to_string())
+        Ok(http::safe_id(&self.submitted(&v)?)?.to_string())
     }
 
     async fn poll(
@@ -520,9 +437,8 @@ pub trait Describe: Send + Sync + Sized + 'static {
     ) -> Result<PollOutcome, ProviderError> {
         let id = http::safe_id(job.upstream_id)?;
         let cred = a.keys.get(job.credential)?;
-        let v = a
-            .call(cred, self.poll_call(id, job.upstream_model)?, Stage::Poll)
-            .await?;
+        let call = self.poll_call(id, job.upstream_model)?;
+        let v = a.call(cred, call, Stage::Poll).await?;
         let ctx = Ctx {
             base: &a.base,
             credential: &cred.id,
@@ -541,42 +457,25 @@ pub trait Describe: Send + Sync + Sized + 'static {
             // Pre-signed or public URLs: no credentials go with them.
             return a.kit.download(&result.url, &[], None).await;
         }
-        let cred = a.keys.get(result.credential.as_deref())?;
-        let mut headers = self.auth_headers(cred);
-        headers.extend(
-            Self::DOWNLOAD_HEADERS
-                .iter()
-                .map(|(k, v)| (*k, v.to_string())),
-        );
+        let mut headers = self.auth_headers(a.keys.get(result.credential.as_deref())?);
+        for &(k, v) in Self::DOWNLOAD_HEADERS {
+            headers.push((k, v.to_string()));
+        }
         a.kit.download(&result.url, &headers, Some(&a.base)).await
     }
 
-    async fn cancel(&self, a: &Adapter<Self>, job: PollJob<'_>) -> Result<(), ProviderError> {
-        let id = http::safe_id(job.upstream_id)?;
-        let Some(call) = self.cancel_call(id, job.upstream_model) else {
-            return Ok(());
-        };
-        let cred = a.keys.get(job.credential)?;
-        let reply = a.send(cred, call, Stage::Poll).await?;
-        if reply.ok() || Self::CANCEL_DONE.contains(&reply.status) {
-            Ok(())
-        } else {
-            Err(self.error(&reply, Stage::Poll))
-        }
-    }
-
+    /// The free call of [`Describe::TEST`] with every key; what it shows of each answer.
     async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {
-        let Some(t) = Self::TEST else {
-            return Err(ProviderError::final_error(
-                "unsupported",
-                "this provider has no free test call",
-            ));
-        };
-        let mut answers = Vec::new();
+        let t = Self::TEST.ok_or_else(super::no_test_call)?;
+        let mut shown = Vec::new();
         for cred in a.keys.all() {
-            answers.push(a.call(cred, Call::get(t.path), Stage::Test).await?);
+            let v = a.call(cred, Call::get(t.path), Stage::Test).await?;
+            shown.push(str_at(&v, t.shows).unwrap_or_else(|| "?".into()));
         }
-        Ok(self.tested(&t, &answers))
+        Ok(match t.shows {
+            [] => format!("{} with {} key(s)", t.says, shown.len()),
+            _ => format!("{}: {}", t.says, shown.join(", ")),
+        })
     }
 }
 
@@ -598,39 +497,6 @@ pub struct Adapter<D> {
 }
 
 impl<D: Describe> Adapter<D> {
-    /// Build from a channel's settings: the base URL and key rules come from the kind's
-    /// row in [`kinds::KINDS`].
-    pub fn new(cfg: &ProviderConfig, kit: Kit) -> Result<Adapter<D>, AppError> {
-        let spec = kinds::kind(&cfg.kind);
-        let given = cfg.base_url.trim().trim_end_matches('/');
-        let base = match (given, spec.map(|s| s.base_url)) {
-            ("", Some(BaseUrl::Default(d))) => d.to_string(),
-            ("", Some(BaseUrl::Required(example))) => {
-                return Err(AppError::invalid(
-                    "base_url",
-                    format!(
-                        "a `{}` channel needs the base URL of the upstream, e.g. {example}",
-                        cfg.kind
-                    ),
-                ));
-            }
-            (g, _) => g.to_string(),
-        };
-        if !(base.is_empty() || base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(AppError::invalid(
-                "base_url",
-                "the base URL must start with http:// or https://",
-            ));
-        }
-        let needs_secret = spec.is_some_and(|s| s.api_secret.is_some());
-        Ok(Adapter {
-            kit,
-            base,
-            keys: Keyring::from_config(cfg, true, needs_secret)?,
-            d: D::from_config(cfg)?,
-        })
-    }
-
     /// Always under the base URL: an upstream id in a path never picks the host.
     pub fn url(&self, path: &str) -> String {
         http::join(&self.base, path)
@@ -648,45 +514,59 @@ impl<D: Describe> Adapter<D> {
     }
 
     /// Send one described call with `cred`; the raw answer. A stale token is renewed and
-    /// the call made once more (JSON and empty bodies only).
+    /// the call made once more (a form body is streamed once, so that call cannot be).
     pub async fn send(
         &self,
         cred: &Credential,
         call: Call,
         stage: Stage,
     ) -> Result<Reply, ProviderError> {
-        let again = call.again();
-        let reply = self.kit.send(self.request(cred, call), stage).await?;
-        match again {
-            Some(call) if self.d.stale_auth(cred, &reply) => {
-                self.kit.send(self.request(cred, call), stage).await
-            }
-            _ => Ok(reply),
-        }
-    }
-
-    fn request(&self, cred: &Credential, call: Call) -> reqwest::RequestBuilder {
         let req = self.kit.http.request(call.method, self.url(&call.path));
-        let req = self
-            .d
-            .auth_headers(cred)
-            .into_iter()
-            .chain(call.headers)
-            .fold(req, |r, (k, v)| r.header(k, v));
-        match call.body {
+        let req = (call.headers.into_iter()).fold(req, |r, (k, v)| r.header(k, v));
+        let req = match call.body {
             Body::Empty => req,
             Body::Json(v) => req.json(&v),
             Body::Form(f) => req.multipart(f),
+        };
+        let again = req.try_clone();
+        // The key's headers are made per attempt: a renewed token must not be the stale one.
+        let sign = |req: reqwest::RequestBuilder| {
+            let headers = self.d.auth_headers(cred).into_iter();
+            headers.fold(req, |r, (k, v)| r.header(k, v))
+        };
+        let reply = self.kit.send(sign(req), stage).await?;
+        match again {
+            Some(req) if self.d.stale_auth(cred, &reply) => self.kit.send(sign(req), stage).await,
+            _ => Ok(reply),
         }
     }
 }
 
-/// The registry's builder for a described provider (a [`kinds::KINDS`] row's `build`).
-pub fn build<D: Describe>(
-    r: &Registry,
-    cfg: &ProviderConfig,
-) -> Result<Arc<dyn Provider>, AppError> {
-    Ok(Arc::new(Adapter::<D>::new(cfg, r.kit(cfg)?)?))
+/// The registry's builder for a described provider (a [`kinds::KINDS`] row's `build`): the
+/// base URL and key rules come from the kind's row.
+pub fn build<D: Describe>(r: &Registry, cfg: &ProviderConfig) -> AppResult<Arc<dyn Provider>> {
+    let kit = Kit::new(cfg, r.assets.clone())?;
+    let spec = kinds::kind(&cfg.kind);
+    let given = cfg.base_url.trim().trim_end_matches('/');
+    let base = match (given, spec.map(|s| s.base_url)) {
+        ("", Some(BaseUrl::Default(d))) => d,
+        ("", Some(BaseUrl::Required(example))) => {
+            let msg = format!(
+                "a `{}` channel needs the base URL of the upstream, e.g. {example}",
+                cfg.kind
+            );
+            return Err(AppError::invalid("base_url", msg));
+        }
+        (g, _) => g,
+    };
+    if !(base.is_empty() || base.starts_with("http://") || base.starts_with("https://")) {
+        let msg = "the base URL must start with http:// or https://";
+        return Err(AppError::invalid("base_url", msg));
+    }
+    let needs_secret = spec.is_some_and(|s| s.api_secret.is_some());
+    let keys = Keyring::from_config(cfg, true, needs_secret)?;
+    let (base, d) = (base.to_string(), D::from_config(cfg)?);
+    Ok(Arc::new(Adapter::<D> { kit, base, keys, d }))
 }
 
 #[async_trait]
@@ -707,17 +587,18 @@ impl<D: Describe> Provider for Adapter<D> {
         self.keys.ids()
     }
 
-    fn check_route(
-        &self,
-        upstream_model: &str,
-        route_settings: &Value,
-        request: &UnifiedRequest,
-    ) -> Result<(), AppError> {
-        self.d.check_route(upstream_model, route_settings, request)
+    fn check_route(&self, model: &str, settings: &Value, req: &UnifiedRequest) -> AppResult<()> {
+        match self.d.route_model(model) {
+            Some(m) => input_mapping::check_route(D::KIND, m, settings, req),
+            None => self.d.check(model, req),
+        }
     }
 
-    fn validate_route(&self, upstream_model: &str, route_settings: &Value) -> Result<(), String> {
-        self.d.validate_route(upstream_model, route_settings)
+    fn validate_route(&self, model: &str, settings: &Value) -> Result<(), String> {
+        match self.d.route_model(model) {
+            Some(m) => m.and_then(|_| InputMapping::from_settings(settings).map(|_| ())),
+            None => Ok(()),
+        }
     }
 
     async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
@@ -733,7 +614,15 @@ impl<D: Describe> Provider for Adapter<D> {
     }
 
     async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
-        self.d.cancel(self, job).await
+        let id = http::safe_id(job.upstream_id)?;
+        let Some(call) = self.d.cancel_call(id, job.upstream_model) else {
+            return Ok(());
+        };
+        let cred = self.keys.get(job.credential)?;
+        let reply = self.send(cred, call, Stage::Poll).await?;
+        let done = reply.ok() || D::CANCEL_DONE.contains(&reply.status);
+        let refused = || self.d.error(&reply, Stage::Poll);
+        done.then_some(()).ok_or_else(refused)
     }
 
     async fn test_connection(&self) -> Result<String, ProviderError> {

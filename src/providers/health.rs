@@ -1,6 +1,6 @@
 //! Channel health from upstream errors only: consecutive failures open a short cool-down.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,8 +13,24 @@ const RECENT_MAX: usize = 1000;
 
 #[derive(Default)]
 pub struct Health {
-    state: Mutex<HashMap<String, (u32, Option<Instant>)>>,
-    recent: Mutex<HashMap<String, std::collections::VecDeque<Instant>>>,
+    channels: Mutex<HashMap<String, Channel>>,
+}
+
+/// Errors in a row, the cool-down they opened, and the times of recent errors.
+#[derive(Default)]
+struct Channel {
+    fails: u32,
+    cool_until: Option<Instant>,
+    recent: VecDeque<Instant>,
+}
+
+impl Channel {
+    fn prune(&mut self, now: Instant) {
+        let old = |t: &Instant| now.duration_since(*t) > RECENT_WINDOW;
+        while self.recent.front().is_some_and(old) {
+            self.recent.pop_front();
+        }
+    }
 }
 
 /// A channel's health as the operator overview shows it.
@@ -29,61 +45,40 @@ pub struct Snapshot {
 
 impl Health {
     pub fn is_healthy(&self, provider: &str) -> bool {
-        let map = self.state.lock().expect("health lock");
-        match map.get(provider) {
-            Some((_, Some(until))) => Instant::now() >= *until,
-            _ => true,
-        }
+        self.snapshot(provider).healthy
     }
 
     pub fn record_ok(&self, provider: &str) {
-        self.state.lock().expect("health lock").remove(provider);
+        if let Some(c) = self.channels.lock().expect("health lock").get_mut(provider) {
+            (c.fails, c.cool_until) = (0, None);
+        }
     }
 
     pub fn record_error(&self, provider: &str) {
-        let mut map = self.state.lock().expect("health lock");
-        let entry = map.entry(provider.to_string()).or_insert((0, None));
-        entry.0 += 1;
-        if entry.0 >= FAILS_BEFORE_COOLDOWN {
-            entry.1 = Some(Instant::now() + COOLDOWN);
-        }
-        drop(map);
         let now = Instant::now();
-        let mut recent = self.recent.lock().expect("health lock");
-        let times = recent.entry(provider.to_string()).or_default();
-        prune(times, now);
-        if times.len() >= RECENT_MAX {
-            times.pop_front();
+        let mut map = self.channels.lock().expect("health lock");
+        let c = map.entry(provider.to_string()).or_default();
+        c.fails += 1;
+        if c.fails >= FAILS_BEFORE_COOLDOWN {
+            c.cool_until = Some(now + COOLDOWN);
         }
-        times.push_back(now);
+        c.prune(now);
+        if c.recent.len() >= RECENT_MAX {
+            c.recent.pop_front();
+        }
+        c.recent.push_back(now);
     }
 
     pub fn snapshot(&self, provider: &str) -> Snapshot {
-        let consecutive_errors = self
-            .state
-            .lock()
-            .expect("health lock")
-            .get(provider)
-            .map_or(0, |e| e.0);
-        let mut recent = self.recent.lock().expect("health lock");
-        let recent_errors = recent.get_mut(provider).map_or(0, |times| {
-            prune(times, Instant::now());
-            times.len() as u32
-        });
+        let now = Instant::now();
+        let mut map = self.channels.lock().expect("health lock");
+        let c = map.entry(provider.to_string()).or_default();
+        c.prune(now);
         Snapshot {
-            healthy: self.is_healthy(provider),
-            consecutive_errors,
-            recent_errors,
+            healthy: c.cool_until.is_none_or(|until| now >= until),
+            consecutive_errors: c.fails,
+            recent_errors: c.recent.len() as u32,
         }
-    }
-}
-
-fn prune(times: &mut std::collections::VecDeque<Instant>, now: Instant) {
-    while times
-        .front()
-        .is_some_and(|t| now.duration_since(*t) > RECENT_WINDOW)
-    {
-        times.pop_front();
     }
 }
 

@@ -17,7 +17,8 @@
 
 use super::{ByteStream, ProviderError};
 use crate::domain::catalog::ProviderConfig;
-use crate::outbound::{OutboundError, Policy, refusal};
+use crate::error::AppError;
+use crate::outbound::{OutboundError, Policy, Timeouts, refusal};
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
@@ -44,6 +45,8 @@ pub enum Stage {
     Poll,
     Download,
     Test,
+    /// Fetching an input asset to inline: a refused or broken asset is the request's fault.
+    Asset,
 }
 
 /// Where our own uploads live, so adapters that must inline images (Veo, multipart
@@ -73,29 +76,27 @@ pub struct Kit {
 }
 
 impl Kit {
-    pub fn new(
-        http: reqwest::Client,
-        policy: Arc<Policy>,
-        assets: LocalAssets,
-        cfg: &ProviderConfig,
-    ) -> Kit {
-        let s = &cfg.settings;
-        let timeout = s
-            .get("timeout_ms")
-            .and_then(Value::as_u64)
-            .map(Duration::from_millis)
-            .or_else(|| {
-                s.get("timeout_secs")
-                    .and_then(Value::as_u64)
-                    .map(Duration::from_secs)
-            })
-            .unwrap_or(DEFAULT_TIMEOUT);
-        Kit {
-            http,
+    /// Each channel gets its own guarded client: its allow-list is part of the client's
+    /// resolver. Redirects are followed by the kit itself, so credentials never follow a
+    /// redirect to another host and every hop is checked again.
+    pub fn new(cfg: &ProviderConfig, assets: LocalAssets) -> Result<Kit, AppError> {
+        let policy = Policy::from_settings(&cfg.settings);
+        let policy = policy.map_err(|m| AppError::invalid("settings.allow_private_cidrs", m))?;
+        let policy = Arc::new(policy);
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(10),
+            total: None,
+            read: Some(Duration::from_secs(120)),
+        };
+        let setting = |key| cfg.settings.get(key).and_then(Value::as_u64);
+        let ms = setting("timeout_ms").map(Duration::from_millis);
+        let timeout = ms.or(setting("timeout_secs").map(Duration::from_secs));
+        Ok(Kit {
+            http: crate::outbound::client(policy.clone(), timeouts),
             assets,
-            timeout,
+            timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
             policy,
-        }
+        })
     }
 
     /// Send through the channel's client after the guard's literal-address check.
@@ -106,9 +107,8 @@ impl Kit {
     ) -> Result<reqwest::Response, ProviderError> {
         let (client, req) = req.build_split();
         let req = req.map_err(|e| ProviderError::bad(format!("cannot build the request: {e}")))?;
-        self.policy
-            .check_url(req.url())
-            .map_err(|e| guard_error(&e, stage))?;
+        let checked = self.policy.check_url(req.url());
+        checked.map_err(|e| guard_error(&e, stage))?;
         client.execute(req).await.map_err(|e| match refusal(&e) {
             Some(o) => guard_error(o, stage),
             None => network_error(&e, stage),
@@ -143,53 +143,38 @@ impl Kit {
         auth: &[(&str, String)],
         same_host_as: Option<&str>,
     ) -> Result<ByteStream, ProviderError> {
-        let mut url = reqwest::Url::parse(url)
-            .map_err(|_| ProviderError::bad("the result URL is not valid"))?;
-        let auth_host = same_host_as
-            .and_then(|u| reqwest::Url::parse(u).ok())
-            .and_then(|u| u.host_str().map(str::to_string));
+        let parse = |u: &str| reqwest::Url::parse(u).ok();
+        let mut url =
+            parse(url).ok_or_else(|| ProviderError::bad("the result URL is not valid"))?;
+        let auth_host = same_host_as.and_then(parse);
+        let auth_host = auth_host.as_ref().and_then(|u| u.host_str());
         for _ in 0..=MAX_REDIRECTS {
-            let mut req = self.http.get(url.clone());
-            if auth_host.is_some() && url.host_str() == auth_host.as_deref() {
-                for (name, value) in auth {
-                    req = req.header(*name, value);
-                }
-            }
+            let ours = auth_host.is_some() && url.host_str() == auth_host;
+            let req = auth.iter().filter(|_| ours);
+            let req = req.fold(self.http.get(url.clone()), |r, (k, v)| r.header(*k, v));
             let resp = self.execute(req, Stage::Download).await?;
             let status = resp.status().as_u16();
             if (300..400).contains(&status) {
-                let next = resp
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|l| url.join(l).ok())
-                    .ok_or_else(|| ProviderError::bad("redirect without a location"))?;
-                url = next;
+                let next = resp.headers().get(reqwest::header::LOCATION);
+                let next = next.and_then(|v| url.join(v.to_str().ok()?).ok());
+                url = next.ok_or_else(|| ProviderError::bad("redirect without a location"))?;
                 continue;
             }
             if status == 200 {
-                return Ok(Box::pin(
-                    resp.bytes_stream().map(|c| c.map_err(|e| e.to_string())),
-                ));
+                let stream = resp.bytes_stream().map(|c| c.map_err(|e| e.to_string()));
+                return Ok(Box::pin(stream));
             }
             let retry_after = retry_after(resp.headers());
+            let gone = "the upstream result has expired or is gone";
+            let refused = "the channel's credentials were refused for the download";
             return Err(match status {
-                403 | 404 | 410 => ProviderError::final_error(
-                    "result_unavailable",
-                    "the upstream result has expired or is gone",
-                ),
-                401 => ProviderError::channel(
-                    "upstream_auth",
-                    "the channel's credentials were refused for the download",
-                ),
+                403 | 404 | 410 => ProviderError::final_error("result_unavailable", gone),
+                401 => ProviderError::channel("upstream_auth", refused),
                 429 => ProviderError::Retryable {
                     message: "rate limited on download".into(),
                     retry_after,
                 },
-                s => ProviderError::Retryable {
-                    message: format!("download answered HTTP {s}"),
-                    retry_after: None,
-                },
+                s => ProviderError::retryable(format!("download answered HTTP {s}")),
             });
         }
         Err(ProviderError::bad("too many redirects on download"))
@@ -199,21 +184,17 @@ impl Kit {
     /// come from disk; anything else is fetched over HTTP unless it points at a private
     /// address. Errors here are the caller's (a bad asset): `Final`, except network trouble.
     pub async fn fetch_asset(&self, url: &str, limit: u64) -> Result<Asset, ProviderError> {
-        let bad = |m: &str| ProviderError::final_error("invalid_asset", m.to_string());
-        let too_big = || {
-            bad(&format!(
-                "an image is larger than the channel's {limit}-byte limit"
-            ))
-        };
+        let big = format!("an image is larger than the channel's {limit}-byte limit");
+        let too_big = || bad_asset(big.clone());
         // Our own uploads: from the bucket with object storage, else from disk.
         if let Some(key) = self.local_key(url) {
-            let gone = || bad("an uploaded asset no longer exists");
-            let unreadable = || bad("an uploaded asset cannot be read");
+            let gone = || bad_asset("an uploaded asset no longer exists");
+            let unreadable = || bad_asset("an uploaded asset cannot be read");
             let bytes = match self.assets.storage.as_ref().filter(|s| s.s3().is_some()) {
                 Some(storage) => match storage.read_small(&key, limit).await {
                     Ok(Some(b)) => b,
                     Ok(None) => return Err(gone()),
-                    Err(crate::error::AppError::PayloadTooLarge { .. }) => return Err(too_big()),
+                    Err(AppError::PayloadTooLarge { .. }) => return Err(too_big()),
                     Err(_) => return Err(unreadable()),
                 },
                 None => {
@@ -225,52 +206,25 @@ impl Kit {
                     tokio::fs::read(&path).await.map_err(|_| unreadable())?
                 }
             };
-            let mime = sniff_mime(&bytes).map(str::to_string).unwrap_or_else(|| {
-                mime_guess::from_path(&key)
-                    .first_or_octet_stream()
-                    .to_string()
-            });
-            return Ok(Asset { bytes, mime });
+            let by_name = mime_guess::from_path(&key).first_or_octet_stream();
+            return Ok(Asset::new(bytes, || by_name.to_string()));
         }
-        let parsed = reqwest::Url::parse(url).map_err(|_| bad("an asset URL is not valid"))?;
-        let refused = |e: &OutboundError| match e {
-            OutboundError::Unresolvable(_) => bad("an asset URL's host cannot be resolved"),
-            OutboundError::Private(_) => bad("an asset URL points at a private address"),
-            OutboundError::Invalid(_) => bad("an asset URL is not valid"),
-        };
-        self.policy.check_url(&parsed).map_err(|e| refused(&e))?;
-        let resp = self
-            .http
-            .get(parsed)
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|e| match refusal(&e) {
-                Some(o) => refused(o),
-                None => network_error(&e, Stage::Poll),
-            })?;
+        let url = reqwest::Url::parse(url).map_err(|_| bad_asset(INVALID_ASSET))?;
+        let req = self.http.get(url).timeout(self.timeout);
+        let resp = self.execute(req, Stage::Asset).await?;
         let status = resp.status().as_u16();
-        if status != 200 {
-            return Err(if status >= 500 || status == 429 {
-                ProviderError::Retryable {
-                    message: format!("asset fetch answered HTTP {status}"),
-                    retry_after: None,
-                }
-            } else {
-                bad(&format!("an asset URL answered HTTP {status}"))
-            });
+        if status == 429 || status >= 500 {
+            let msg = format!("asset fetch answered HTTP {status}");
+            return Err(ProviderError::retryable(msg));
+        } else if status != 200 {
+            return Err(bad_asset(format!("an asset URL answered HTTP {status}")));
         }
-        let header_mime = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
-        let bytes = read_capped(resp, limit, Stage::Poll, too_big).await?;
-        let mime = sniff_mime(&bytes)
-            .map(str::to_string)
-            .or(header_mime)
-            .unwrap_or_else(|| "application/octet-stream".into());
-        Ok(Asset { bytes, mime })
+        let declared = resp.headers().get(reqwest::header::CONTENT_TYPE);
+        let declared = declared.and_then(|v| v.to_str().ok());
+        let declared = declared.map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
+        let bytes = read_capped(resp, limit, Stage::Asset, too_big).await?;
+        let octets = || "application/octet-stream".to_string();
+        Ok(Asset::new(bytes, || declared.unwrap_or_else(octets)))
     }
 
     /// `uploads/...` when `url` is one of our own uploads.
@@ -281,12 +235,17 @@ impl Kit {
         }
         let rest = url.strip_prefix(base)?.strip_prefix('/')?;
         let rest = rest.split(['?', '#']).next().unwrap_or(rest);
-        let safe = rest.starts_with("uploads/")
-            && rest
-                .split('/')
-                .all(|s| !s.is_empty() && s != "." && s != "..");
+        let plain = |s: &str| !s.is_empty() && s != "." && s != "..";
+        let safe = rest.starts_with("uploads/") && rest.split('/').all(plain);
         safe.then(|| rest.to_string())
     }
+}
+
+const INVALID_ASSET: &str = "an asset URL is not valid";
+
+/// A bad input asset: the request's fault, so the task fails.
+fn bad_asset(message: impl Into<String>) -> ProviderError {
+    ProviderError::final_error("invalid_asset", message)
 }
 
 /// A body read in full; past `limit` bytes, the error `too_big` makes.
@@ -316,6 +275,12 @@ pub struct Asset {
 }
 
 impl Asset {
+    /// The type the bytes show, else the `declared` one.
+    fn new(bytes: Vec<u8>, declared: impl FnOnce() -> String) -> Asset {
+        let mime = sniff_mime(&bytes).map_or_else(declared, str::to_string);
+        Asset { bytes, mime }
+    }
+
     pub fn base64(&self) -> String {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(&self.bytes)
@@ -323,17 +288,16 @@ impl Asset {
 }
 
 fn sniff_mime(b: &[u8]) -> Option<&'static str> {
-    if b.starts_with(&[0x89, b'P', b'N', b'G']) {
-        Some("image/png")
-    } else if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if b.len() > 12 && &b[0..4] == b"RIFF" && &b[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else if b.starts_with(b"GIF8") {
-        Some("image/gif")
-    } else {
-        None
+    const MAGIC: &[(&[u8], &str)] = &[
+        (b"\x89PNG", "image/png"),
+        (b"\xFF\xD8\xFF", "image/jpeg"),
+        (b"GIF8", "image/gif"),
+    ];
+    if b.len() > 12 && &b[0..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        return Some("image/webp");
     }
+    let known = MAGIC.iter().find(|(magic, _)| b.starts_with(magic));
+    known.map(|(_, mime)| *mime)
 }
 
 /// An upstream answer, read in full (bounded).
@@ -369,32 +333,22 @@ impl Reply {
     }
 
     /// Classify a non-2xx answer, given the code and message the adapter found in it.
-    pub fn error(
-        &self,
-        stage: Stage,
-        code: Option<String>,
-        message: Option<String>,
-    ) -> ProviderError {
-        classify(
-            stage,
-            self.status,
-            code.unwrap_or_else(|| format!("http_{}", self.status)),
-            message.unwrap_or_else(|| format!("upstream answered HTTP {}", self.status)),
-            self.retry_after(),
-        )
+    pub fn error(&self, stage: Stage, code: Option<String>, msg: Option<String>) -> ProviderError {
+        let status = self.status;
+        let code = code.unwrap_or_else(|| format!("http_{status}"));
+        let msg = msg.unwrap_or_else(|| format!("upstream answered HTTP {status}"));
+        classify(stage, status, code, msg, self.retry_after())
     }
 }
 
 /// `Retry-After` (seconds) or `retry-after-ms`, capped at ten minutes.
 pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
-    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-    let d = if let Some(ms) = get("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        Duration::from_secs_f64(ms.max(0.0) / 1000.0)
-    } else {
-        let secs = get("retry-after")?.parse::<f64>().ok()?;
-        Duration::from_secs_f64(secs.max(0.0))
-    };
-    Some(d.min(MAX_RETRY_AFTER))
+    let number = |name: &str| h.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
+    let ms = number("retry-after-ms").map(|ms| ms / 1000.0);
+    let secs = ms.or_else(|| number("retry-after"))?;
+    // Capped before converting: `inf` or a huge number must not overflow a Duration.
+    let secs = secs.max(0.0).min(MAX_RETRY_AFTER.as_secs_f64());
+    Some(Duration::from_secs_f64(secs))
 }
 
 /// The shared status table (see the module docs).
@@ -428,13 +382,18 @@ pub fn classify(
 
 /// The guard refused a request. A channel address (API, test call) is the operator's to
 /// fix (`Channel`); a result URL comes from upstream and fails the task (`Final`); a name
-/// that does not resolve may be passing (`Retryable`).
+/// that does not resolve may be passing (`Retryable`); an input asset's URL is the
+/// request's (`Final`).
 fn guard_error(e: &OutboundError, stage: Stage) -> ProviderError {
     match (e, stage) {
-        (OutboundError::Unresolvable(_), _) => ProviderError::Retryable {
-            message: "cannot resolve the channel's host".into(),
-            retry_after: None,
-        },
+        (e, Stage::Asset) => bad_asset(match e {
+            OutboundError::Unresolvable(_) => "an asset URL's host cannot be resolved",
+            OutboundError::Private(_) => "an asset URL points at a private address",
+            OutboundError::Invalid(_) => INVALID_ASSET,
+        }),
+        (OutboundError::Unresolvable(_), _) => {
+            ProviderError::retryable("cannot resolve the channel's host")
+        }
         (_, Stage::Download) => ProviderError::final_error(
             "result_refused",
             "the result URL (or a redirect) points at a non-public address",
@@ -448,72 +407,54 @@ fn guard_error(e: &OutboundError, stage: Stage) -> ProviderError {
 
 /// A reqwest failure: before sending → retryable; after → ambiguous while submitting.
 pub fn network_error(e: &reqwest::Error, stage: Stage) -> ProviderError {
-    if e.is_connect() {
-        return ProviderError::Retryable {
-            message: "cannot connect to the channel".into(),
-            retry_after: None,
-        };
-    }
-    let what = if e.is_timeout() {
+    let message = if e.is_connect() {
+        return ProviderError::retryable("cannot connect to the channel");
+    } else if e.is_timeout() {
         "the channel did not answer in time"
     } else {
         "the connection to the channel broke"
     };
-    if stage == Stage::Submit {
-        ProviderError::Ambiguous {
-            message: what.into(),
-        }
-    } else {
-        ProviderError::Retryable {
-            message: what.into(),
-            retry_after: None,
-        }
+    match stage {
+        Stage::Submit => ProviderError::Ambiguous {
+            message: message.into(),
+        },
+        _ => ProviderError::retryable(message),
     }
 }
 
 /// An upstream message made safe for customers: URLs removed, whitespace collapsed,
 /// length bounded.
 pub fn public_message(s: &str) -> String {
-    let mut out = String::new();
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        let lower = word.to_ascii_lowercase();
-        if let Some(pos) = lower.find("http://").or_else(|| lower.find("https://")) {
-            out.push_str(&word[..pos]);
-            out.push_str("[link]");
-        } else {
-            out.push_str(word);
-        }
+    let words: Vec<String> = (s.split_whitespace())
+        .map(|word| {
+            let lower = word.to_ascii_lowercase();
+            match lower.find("http://").or_else(|| lower.find("https://")) {
+                Some(pos) => format!("{}[link]", &word[..pos]),
+                None => word.to_string(),
+            }
+        })
+        .collect();
+    let out = words.join(" ");
+    match out.chars().count() > MAX_MESSAGE_CHARS {
+        true => out.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…",
+        false => out,
     }
-    if out.chars().count() > MAX_MESSAGE_CHARS {
-        out = out.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
-    }
-    out
 }
 
 /// An upstream error code made safe to show: identifier characters only, bounded.
 pub fn public_code(s: &str) -> String {
-    let code: String = s
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
-        .take(64)
-        .collect();
-    if code.is_empty() {
-        "upstream_error".into()
-    } else {
-        code
+    let allowed = |c: &char| c.is_ascii_alphanumeric() || "._-".contains(*c);
+    let code: String = s.chars().filter(allowed).take(64).collect();
+    match code.is_empty() {
+        true => "upstream_error".into(),
+        false => code,
     }
 }
 
 /// `base` + `path` with exactly one slash between them.
 pub fn join(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
+    let (base, path) = (base.trim_end_matches('/'), path.trim_start_matches('/'));
+    format!("{base}/{path}")
 }
 
 /// The value at a JSON path; numbers index lists (`["output", "0"]`).
@@ -541,18 +482,11 @@ pub fn end_user_hash(id: &str) -> String {
 
 /// Identifier-like upstream ids only: they end up in URL paths.
 pub fn safe_id(id: &str) -> Result<&str, ProviderError> {
-    let ok = !id.is_empty()
-        && id.len() <= 512
-        && !id.contains("..")
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c))
-        && !id.starts_with('/');
-    if ok {
-        Ok(id)
-    } else {
-        Err(ProviderError::bad("unexpected upstream task id"))
-    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:/".contains(c);
+    let ok = !id.is_empty() && id.len() <= 512 && !id.contains("..") && !id.starts_with('/');
+    let ok = ok && id.chars().all(allowed);
+    ok.then_some(id)
+        .ok_or_else(|| ProviderError::bad("unexpected upstream task id"))
 }
 
 #[cfg(test)]
@@ -614,19 +548,8 @@ mod tests {
 
     #[test]
     fn own_uploads_are_recognised_and_cannot_escape() {
-        let kit = Kit {
-            http: {
-                crate::tls::ensure_crypto_provider();
-                reqwest::Client::builder().no_proxy().build().unwrap()
-            },
-            assets: LocalAssets {
-                public_url: "https://gw.example".into(),
-                root: "/data".into(),
-                storage: None,
-            },
-            timeout: DEFAULT_TIMEOUT,
-            policy: Arc::new(Policy::public_only()),
-        };
+        let assets = LocalAssets { public_url: "https://gw.example".into(), root: "/data".into(), storage: None };
+        let kit = Kit::new(&crate::providers::credentials::tests::channel("k", ""), assets).unwrap();
         assert_eq!(kit.local_key("https://gw.example/uploads/ab/x.png?v=1") .as_deref(), Some("uploads/ab/x.png"));
         assert_eq!(kit.local_key("https://gw.example/uploads/../videos/x.mp4"), None);
         assert_eq!(kit.local_key("https://gw.example.evil/uploads/x.png"), None);

@@ -75,30 +75,18 @@ const MORE_PROVIDERS: &str = "runway-vidu-luma-fal-replicate";
 const DECLARING: &str = "declaring-channels";
 
 /// What most kinds share; each row of [`KINDS`] says only how it differs.
+#[rustfmt::skip]
 const KEYED: KindSpec = KindSpec {
-    kind: "",
-    display_name: "",
-    api_key: Some("API key"),
-    api_secret: None,
-    base_url: BaseUrl::Unused,
-    regions: &[],
-    settings: &[],
-    route_mapping: false,
-    test_connection: true,
-    readme_section: WHAT_EACH_CAN_DO,
-    build: |_, cfg| {
-        Err(AppError::invalid(
-            "kind",
-            format!("`{}` has no adapter", cfg.kind),
-        ))
-    },
+    kind: "", display_name: "", api_key: Some("API key"), api_secret: None, base_url: BaseUrl::Unused,
+    regions: &[], settings: &[], route_mapping: false, test_connection: true, readme_section: WHAT_EACH_CAN_DO,
+    build: |_, cfg| Err(AppError::invalid("kind", format!("`{}` has no adapter", cfg.kind))),
 };
 
 /// Every kind this build can talk to, in the order the console lists them.
 #[rustfmt::skip]
 pub static KINDS: &[KindSpec] = &[
     KindSpec { kind: "demo", display_name: "Demo (built in)", api_key: None, base_url: BaseUrl::Unused,
-        readme_section: DECLARING, build: |r, _| Ok(Arc::new(demo::Demo::new(r.demo_delay))), ..KEYED },
+        readme_section: DECLARING, build: |r, _| Ok(Arc::new(demo::Demo { delay: r.demo_delay })), ..KEYED },
     KindSpec { kind: "seedance", display_name: "Seedance · Volcengine Ark (China)",
         api_key: Some("Ark API key"), base_url: BaseUrl::Default(seedance::ARK_CN),
         settings: &["reference_style", "smart_duration"],
@@ -171,6 +159,7 @@ pub fn kind(name: &str) -> Option<&'static KindSpec> {
 #[rustfmt::skip]
 mod tests {
     use super::*;
+    use crate::providers::credentials::tests::channel;
 
     #[test]
     fn every_kind_is_listed_once_and_builds_from_its_own_entry() {
@@ -181,20 +170,10 @@ mod tests {
             let cfg = ProviderConfig {
                 name: format!("t-{}", spec.kind),
                 kind: spec.kind.to_string(),
-                base_url: match spec.base_url {
-                    BaseUrl::Required(example) => example.to_string(),
-                    _ => String::new(),
-                },
-                api_key: spec.api_key.map(|_| "k".to_string()).unwrap_or_default(),
-                api_secret: spec.api_secret.map(|_| "s".to_string()).unwrap_or_default(),
-                enabled: true,
-                priority: 0,
-                weight: 1,
-                settings: serde_json::Value::Null,
+                base_url: match spec.base_url { BaseUrl::Required(example) => example.to_string(), _ => String::new() },
+                ..channel(spec.api_key.map_or("", |_| "k"), spec.api_secret.map_or("", |_| "s"))
             };
-            let adapter = registry
-                .build(&cfg)
-                .unwrap_or_else(|e| panic!("{}: {e}", spec.kind));
+            let adapter = registry.build(&cfg).unwrap_or_else(|e| panic!("{}: {e}", spec.kind));
             // seedance-byteplus shares the seedance adapter.
             assert!(spec.kind.starts_with(adapter.kind()), "{} built {}", spec.kind, adapter.kind());
         }
@@ -202,14 +181,7 @@ mod tests {
 
     #[test]
     fn region_codes_are_the_ones_the_console_translates() {
-        let known = [
-            "global",
-            "china",
-            "cn-beijing",
-            "singapore",
-            "us-virginia",
-            "international",
-        ];
+        let known = ["global", "china", "cn-beijing", "singapore", "us-virginia", "international"];
         for spec in KINDS {
             for r in spec.regions {
                 assert!(known.contains(&r.code), "{}: {}", spec.kind, r.code);

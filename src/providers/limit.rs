@@ -27,25 +27,33 @@ struct State {
     paused_until: Option<Instant>,
 }
 
-/// Holds a channel slot for one upstream call.
-pub struct Slot {
-    _permit: OwnedSemaphorePermit,
-    slots: Arc<Semaphore>,
+impl State {
+    /// How long the pause or the rate gap still holds calls back (`None`: not at all).
+    fn wait(&mut self, now: Instant) -> Option<Duration> {
+        match self.paused_until {
+            Some(until) if until > now => Some(until - now),
+            _ => {
+                self.paused_until = None;
+                (self.next_free > now).then(|| self.next_free - now)
+            }
+        }
+    }
 }
+
+/// Holds a channel slot for one upstream call.
+pub struct Slot(OwnedSemaphorePermit);
 
 impl Slot {
     /// Whether this slot was taken from `limiter`.
     pub fn is_for(&self, limiter: &Limiter) -> bool {
-        Arc::ptr_eq(&self.slots, &limiter.slots)
+        Arc::ptr_eq(self.0.semaphore(), &limiter.slots)
     }
 }
 
 impl Limiter {
     pub fn new(max_concurrency: u32, requests_per_second: Option<f64>) -> Limiter {
-        let gap = requests_per_second
-            .filter(|r| r.is_finite() && *r > 0.0)
-            .map(|r| Duration::from_secs_f64(1.0 / r))
-            .unwrap_or(Duration::ZERO);
+        let rate = requests_per_second.filter(|r| r.is_finite() && *r > 0.0);
+        let gap = rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(1.0 / r));
         Limiter {
             params: (max_concurrency, requests_per_second),
             slots: Arc::new(Semaphore::new(max_concurrency.max(1) as usize)),
@@ -60,80 +68,48 @@ impl Limiter {
     /// From channel settings `max_concurrency` and `requests_per_second`.
     pub fn from_config(cfg: &ProviderConfig) -> Limiter {
         let s = &cfg.settings;
-        let conc = s
-            .get("max_concurrency")
-            .and_then(serde_json::Value::as_u64)
-            .map(|v| v.clamp(1, 1024) as u32)
-            .unwrap_or(DEFAULT_CONCURRENCY);
-        let rps = s
-            .get("requests_per_second")
-            .and_then(serde_json::Value::as_f64);
-        Limiter::new(conc, rps)
+        let conc = s.get("max_concurrency").and_then(serde_json::Value::as_u64);
+        let conc = conc.map_or(DEFAULT_CONCURRENCY, |v| v.clamp(1, 1024) as u32);
+        Limiter::new(conc, s.get("requests_per_second").and_then(|v| v.as_f64()))
     }
 
     /// A slot now, or how long to wait before asking again.
     pub fn try_acquire(&self) -> Result<Slot, Duration> {
         let now = Instant::now();
         let mut st = self.state.lock().expect("limiter lock");
-        if let Some(until) = st.paused_until {
-            if until > now {
-                return Err(until - now);
-            }
-            st.paused_until = None;
+        if let Some(wait) = st.wait(now) {
+            return Err(wait);
         }
-        if st.next_free > now {
-            return Err(st.next_free - now);
-        }
-        let permit = self
-            .slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| BUSY_RETRY)?;
-        st.next_free = now + self.gap;
-        Ok(Slot {
-            _permit: permit,
-            slots: self.slots.clone(),
-        })
+        let permit = self.slots.clone().try_acquire_owned();
+        Ok(self.take(&mut st, now, permit.map_err(|_| BUSY_RETRY)?))
     }
 
-    /// The channel asked us to slow down: no call starts before `after` has passed.
+    fn take(&self, st: &mut State, now: Instant, permit: OwnedSemaphorePermit) -> Slot {
+        st.next_free = now + self.gap;
+        Slot(permit)
+    }
+
     /// Wait until a call may be made (pause, rate gap and a free slot), without
     /// polling: the wait for a slot is the semaphore's own FIFO queue.
     pub async fn acquire(&self) -> Slot {
         loop {
-            let wait = {
-                let now = Instant::now();
-                let mut st = self.state.lock().expect("limiter lock");
-                match st.paused_until {
-                    Some(until) if until > now => Some(until - now),
-                    _ => {
-                        st.paused_until = None;
-                        (st.next_free > now).then(|| st.next_free - now)
-                    }
-                }
-            };
+            let now = Instant::now();
+            let wait = self.state.lock().expect("limiter lock").wait(now);
             if let Some(w) = wait {
                 tokio::time::sleep(w).await;
                 continue;
             }
-            let Ok(permit) = self.slots.clone().acquire_owned().await else {
-                // The semaphore is never closed; fall back to a short pause if it were.
-                tokio::time::sleep(BUSY_RETRY).await;
-                continue;
-            };
+            let permit = self.slots.clone().acquire_owned().await;
+            let permit = permit.expect("the semaphore is never closed");
             let now = Instant::now();
             let mut st = self.state.lock().expect("limiter lock");
-            if st.next_free > now || st.paused_until.is_some_and(|u| u > now) {
-                continue;
+            if st.wait(now).is_none() {
+                return self.take(&mut st, now, permit);
             }
-            st.next_free = now + self.gap;
-            return Slot {
-                _permit: permit,
-                slots: self.slots.clone(),
-            };
         }
     }
 
+    /// The channel asked us to slow down: no call starts before `after` has passed.
     pub fn pause(&self, after: Duration) {
         let until = Instant::now() + after;
         let mut st = self.state.lock().expect("limiter lock");

@@ -27,9 +27,10 @@ pub mod wan;
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
 use crate::domain::task::ResultRef;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -45,7 +46,7 @@ pub struct SubmitJob<'a> {
     pub task_id: &'a str,
     pub upstream_model: &'a str,
     pub request: &'a UnifiedRequest,
-    pub route_settings: &'a serde_json::Value,
+    pub route_settings: &'a Value,
     /// Fingerprint of the channel credential to use (from [`Provider::credentials`]),
     /// recorded on the task before this call so every later call uses the same one.
     pub credential: Option<&'a str>,
@@ -60,7 +61,7 @@ pub struct PollJob<'a> {
     pub task_id: &'a str,
     pub upstream_id: &'a str,
     pub upstream_model: &'a str,
-    pub route_settings: &'a serde_json::Value,
+    pub route_settings: &'a Value,
     /// The credential the task was submitted with.
     pub credential: Option<&'a str>,
 }
@@ -101,24 +102,27 @@ pub enum ProviderError {
 
 impl ProviderError {
     pub fn final_error(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Final {
-            code: code.into(),
+        let (code, message) = (code.into(), message.into());
+        Self::Final { code, message }
+    }
+
+    /// [`ProviderError::Retryable`] without a `Retry-After`.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self::Retryable {
             message: message.into(),
+            retry_after: None,
         }
     }
 
     /// An answer we could not understand (see [`ProviderError::BadResponse`]).
     pub fn bad(message: impl Into<String>) -> Self {
-        Self::BadResponse {
-            message: message.into(),
-        }
+        let message = message.into();
+        Self::BadResponse { message }
     }
 
     pub fn channel(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Channel {
-            code: code.into(),
-            message: message.into(),
-        }
+        let (code, message) = (code.into(), message.into());
+        Self::Channel { code, message }
     }
 
     /// Whether this error says something about the channel's health (user errors don't).
@@ -149,22 +153,13 @@ pub trait Provider: Send + Sync {
     }
 
     /// Refuse at create time (422) what this adapter cannot send upstream on this route.
-    fn check_route(
-        &self,
-        _upstream_model: &str,
-        _route_settings: &serde_json::Value,
-        _request: &UnifiedRequest,
-    ) -> Result<(), AppError> {
+    fn check_route(&self, _model: &str, _settings: &Value, _req: &UnifiedRequest) -> AppResult<()> {
         Ok(())
     }
 
     /// Check a route's settings when an operator saves the model (a mapping that cannot
     /// be read is refused then, not discovered by a customer).
-    fn validate_route(
-        &self,
-        _upstream_model: &str,
-        _route_settings: &serde_json::Value,
-    ) -> Result<(), String> {
+    fn validate_route(&self, _model: &str, _settings: &Value) -> Result<(), String> {
         Ok(())
     }
 
@@ -184,14 +179,16 @@ pub trait Provider: Send + Sync {
 
     /// A free call that proves the credentials work, where the upstream has one.
     async fn test_connection(&self) -> Result<String, ProviderError> {
-        Err(ProviderError::final_error(
-            "unsupported",
-            "this provider has no free test call",
-        ))
+        Err(no_test_call())
     }
 }
 
+fn no_test_call() -> ProviderError {
+    ProviderError::final_error("unsupported", "this provider has no free test call")
+}
+
 /// Builds adapters from stored channel settings and keeps them by channel name.
+#[derive(Default)]
 pub struct Registry {
     inner: RwLock<HashMap<String, Arc<dyn Provider>>>,
     limits: RwLock<HashMap<String, Arc<limit::Limiter>>>,
@@ -203,11 +200,8 @@ pub struct Registry {
 impl Registry {
     pub fn new(demo_delay: Duration) -> Registry {
         Registry {
-            inner: RwLock::new(HashMap::new()),
-            limits: RwLock::new(HashMap::new()),
-            health: health::Health::default(),
             demo_delay,
-            assets: http::LocalAssets::default(),
+            ..Registry::default()
         }
     }
 
@@ -219,35 +213,12 @@ impl Registry {
 
     /// Build the adapter a channel's settings describe.
     pub fn build(&self, cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, AppError> {
-        match kind(&cfg.kind) {
-            Some(spec) => (spec.build)(self, cfg),
-            None => Err(AppError::invalid(
-                "kind",
-                format!(
-                    "unknown provider kind `{}`; known kinds: {}",
-                    cfg.kind,
-                    Self::kinds().join(", ")
-                ),
-            )),
-        }
-    }
-
-    /// Each channel gets its own guarded client: its allow-list is part of the client's
-    /// resolver. Redirects are followed by the kit itself, so credentials never follow a
-    /// redirect to another host and every hop is checked again.
-    pub(super) fn kit(&self, cfg: &ProviderConfig) -> Result<http::Kit, AppError> {
-        let policy = crate::outbound::Policy::from_settings(&cfg.settings)
-            .map_err(|m| AppError::invalid("settings.allow_private_cidrs", m))?;
-        let policy = Arc::new(policy);
-        let client = crate::outbound::client(
-            policy.clone(),
-            crate::outbound::Timeouts {
-                connect: Duration::from_secs(10),
-                total: None,
-                read: Some(Duration::from_secs(120)),
-            },
-        );
-        Ok(http::Kit::new(client, policy, self.assets.clone(), cfg))
+        let spec = kind(&cfg.kind).ok_or_else(|| {
+            let (given, known) = (&cfg.kind, Self::kinds().join(", "));
+            let msg = format!("unknown provider kind `{given}`; known kinds: {known}");
+            AppError::invalid("kind", msg)
+        })?;
+        (spec.build)(self, cfg)
     }
 
     /// Replace the adapter for a channel (after a create or an edit), or drop a disabled one.
@@ -259,10 +230,8 @@ impl Registry {
             map.insert(cfg.name.clone(), adapter);
             // Keep the live limiter (and its in-flight slots) unless its settings changed.
             let fresh = limit::Limiter::from_config(cfg);
-            if limits
-                .get(&cfg.name)
-                .is_none_or(|l| l.params != fresh.params)
-            {
+            let live = limits.get(&cfg.name);
+            if live.is_none_or(|l| l.params != fresh.params) {
                 limits.insert(cfg.name.clone(), Arc::new(fresh));
             }
         } else {
@@ -281,10 +250,9 @@ impl Registry {
         if let Some(l) = self.limits.read().expect("registry lock").get(name) {
             return l.clone();
         }
-        self.limits
-            .write()
-            .expect("registry lock")
-            .entry(name.to_string())
+        let mut limits = self.limits.write().expect("registry lock");
+        let entry = limits.entry(name.to_string());
+        entry
             .or_insert_with(|| Arc::new(limit::Limiter::new(16, None)))
             .clone()
     }
@@ -295,20 +263,15 @@ impl Registry {
     /// The operator's "test connection": build the adapter from `cfg` (saved or not,
     /// enabled or not) and make its free call, bounded in time. Errors carry no secrets.
     pub async fn test_channel(&self, cfg: &ProviderConfig) -> Result<String, ProviderError> {
-        let adapter = self.build(cfg).map_err(|e| ProviderError::Channel {
-            code: "invalid_settings".into(),
-            message: e.to_string(),
-        })?;
-        match tokio::time::timeout(Self::TEST_TIMEOUT, adapter.test_connection()).await {
-            Ok(r) => r,
-            Err(_) => Err(ProviderError::Retryable {
-                message: format!(
-                    "the channel did not answer within {} seconds",
-                    Self::TEST_TIMEOUT.as_secs()
-                ),
-                retry_after: None,
-            }),
-        }
+        let adapter = self.build(cfg);
+        let adapter =
+            adapter.map_err(|e| ProviderError::channel("invalid_settings", e.to_string()))?;
+        let answer = tokio::time::timeout(Self::TEST_TIMEOUT, adapter.test_connection()).await;
+        answer.unwrap_or_else(|_| {
+            let secs = Self::TEST_TIMEOUT.as_secs();
+            let msg = format!("the channel did not answer within {secs} seconds");
+            Err(ProviderError::retryable(msg))
+        })
     }
 
     /// Every kind this build can talk to, in the order of [`KINDS`].
