@@ -34,7 +34,7 @@ const ARGS = [
  * Launches the file's Chromium before its tests (a profile of its own under WORK, named
  * after `name`) and closes it after them, then fails if any page threw or asked for a
  * missing translation. `locale` and `timezoneId` are the browser's own, not the console's.
- * Returns the page makers bound to that browser.
+ * Returns `freshPage`, which opens pages in that browser.
  */
 export function useBrowser(name, { locale, timezoneId } = {}) {
   let context;
@@ -59,11 +59,11 @@ export function useBrowser(name, { locale, timezoneId } = {}) {
   });
 
   /**
-   * A new page with no session and nowhere yet. With `lang`, the console starts in that
+   * A new page with no session, on the login page. With `lang`, the console starts in that
    * language (what the switch stores), set once per page so that a switch survives reloads;
    * without it the console follows the browser's locale or the last choice in the profile.
    */
-  async function blankPage(lang) {
+  async function freshPage(lang) {
     await context.clearCookies();
     const page = await context.newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -78,18 +78,12 @@ export function useBrowser(name, { locale, timezoneId } = {}) {
         }
       }, lang);
     }
-    return page;
-  }
-
-  /** `blankPage(lang)` on the login page, ready to log in. */
-  async function freshPage(lang) {
-    const page = await blankPage(lang);
     await page.goto(`${BASE}/#/login`);
     await page.waitForSelector("#login-username");
     return page;
   }
 
-  return { blankPage, freshPage };
+  return { freshPage };
 }
 
 /** Logs in from the login page (where `freshPage` leaves it) and waits for the console. */
