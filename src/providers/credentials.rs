@@ -43,18 +43,14 @@ impl Keyring {
         needs_key: bool,
         needs_secret: bool,
     ) -> Result<Keyring, AppError> {
-        let keys = split(&cfg.api_key);
-        let secrets = split(&cfg.api_secret);
+        let (keys, secrets, kind) = (split(&cfg.api_key), split(&cfg.api_secret), &cfg.kind);
         if needs_key && keys.is_empty() {
-            let msg = format!("a `{}` channel needs an api_key", cfg.kind);
+            let msg = format!("a `{kind}` channel needs an api_key");
             return Err(AppError::invalid("api_key", msg));
         }
         if needs_secret && secrets.len() != keys.len() {
             let counts = format!("{} keys, {} secrets", keys.len(), secrets.len());
-            let msg = format!(
-                "a `{}` channel needs one api_secret per api_key ({counts})",
-                cfg.kind
-            );
+            let msg = format!("a `{kind}` channel needs one api_secret per api_key ({counts})");
             return Err(AppError::invalid("api_secret", msg));
         }
         let creds = keys

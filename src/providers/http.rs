@@ -122,8 +122,7 @@ impl Kit {
         stage: Stage,
     ) -> Result<Reply, ProviderError> {
         let resp = self.execute(req.timeout(self.timeout), stage).await?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
+        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
         let too_big = || ProviderError::bad(format!("answer larger than {MAX_REPLY_BYTES} bytes"));
         let body = read_capped(resp, MAX_REPLY_BYTES as u64, stage, too_big).await?;
         Ok(Reply {
@@ -315,12 +314,9 @@ impl Reply {
 
     /// The body as JSON, or `BadResponse`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ProviderError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            ProviderError::bad(format!(
-                "HTTP {} with an unreadable body ({e})",
-                self.status
-            ))
-        })
+        let status = self.status;
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ProviderError::bad(format!("HTTP {status} with an unreadable body ({e})")))
     }
 
     /// The body as a JSON value, or `Value::Null` when it is not JSON.
@@ -521,6 +517,8 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("retry-after", "99999".parse().unwrap());
         assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
+        h.insert("retry-after", "inf".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER), "capped, not a panic");
     }
 
     #[test]

@@ -250,11 +250,10 @@ impl Registry {
         if let Some(l) = self.limits.read().expect("registry lock").get(name) {
             return l.clone();
         }
+        let permissive = || Arc::new(limit::Limiter::new(16, None));
         let mut limits = self.limits.write().expect("registry lock");
-        let entry = limits.entry(name.to_string());
-        entry
-            .or_insert_with(|| Arc::new(limit::Limiter::new(16, None)))
-            .clone()
+        let limiter = limits.entry(name.to_string()).or_insert_with(permissive);
+        limiter.clone()
     }
 
     /// How long a connection test may take before it counts as no answer.
