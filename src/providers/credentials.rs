@@ -3,7 +3,7 @@
 //! Tasks remember a key by its fingerprint, never by the key itself, so a task is always
 //! polled with the key that submitted it.
 
-use super::ProviderError;
+use super::{ProviderError, ProviderResult};
 use crate::domain::catalog::ProviderConfig;
 use crate::error::AppError;
 use sha2::{Digest, Sha256};
@@ -76,7 +76,7 @@ impl Keyring {
     /// The credential a task recorded (or the first one for tasks from before keys were
     /// recorded). A key that was removed from the channel is a channel problem: the task
     /// backs off until the key returns or its deadline refunds it.
-    pub fn get(&self, id: Option<&str>) -> Result<&Credential, ProviderError> {
+    pub fn get(&self, id: Option<&str>) -> ProviderResult<&Credential> {
         let Some(id) = id else {
             let msg = "the channel has no API key configured";
             let first = self.creds.first();

@@ -8,7 +8,7 @@
 //! lives in its upstream id (`demo:<ready ms>:<outcome>:<shape>:<seconds>`).
 
 use super::generic::{failed, video};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, SubmitJob};
+use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, ProviderResult, SubmitJob};
 use crate::domain::task::ResultRef;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -41,7 +41,7 @@ impl Provider for Demo {
         true
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit(&self, job: SubmitJob<'_>) -> ProviderResult<String> {
         let prompt = &job.request.prompt;
         if prompt.contains("demo:reject") {
             let msg = "the demo provider refused this prompt (it contains demo:reject)";
@@ -62,7 +62,7 @@ impl Provider for Demo {
         Ok(format!("demo:{ready}:{outcome}:{shape}:{made}"))
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
+    async fn poll(&self, job: PollJob<'_>) -> ProviderResult<PollOutcome> {
         let bad = || ProviderError::bad("unknown demo id");
         let parts: Vec<&str> = job.upstream_id.split(':').collect();
         let [_, ready, outcome, shape, seconds] = parts.as_slice() else {
@@ -79,7 +79,7 @@ impl Provider for Demo {
         })
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
+    async fn download(&self, result: &ResultRef) -> ProviderResult<ByteStream> {
         let bytes = match result.url.as_str() {
             "demo://portrait" => PORTRAIT,
             _ => LANDSCAPE,
@@ -89,7 +89,7 @@ impl Provider for Demo {
         Ok(Box::pin(futures_util::stream::iter(chunks)))
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
+    async fn test_connection(&self) -> ProviderResult<String> {
         Ok("the demo provider is built in and always reachable".into())
     }
 }

@@ -11,7 +11,8 @@ use super::credentials::{Credential, Keyring};
 use super::http::{self, Kit, Reply, Stage, str_at};
 use super::input_mapping::{self, InputMapping};
 use super::kinds::{self, BaseUrl};
-use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, Registry, SubmitJob};
+use super::{ByteStream, PollJob, PollOutcome, Provider, ProviderError, ProviderResult};
+use super::{Registry, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::request::UnifiedRequest;
 use crate::domain::task::ResultRef;
@@ -193,7 +194,7 @@ impl Answer {
 
     /// The phase of the status word; a missing or unknown word is a `BadResponse` (polled
     /// again), never a guess.
-    pub fn phase(&self, v: &Value) -> Result<Phase, ProviderError> {
+    pub fn phase(&self, v: &Value) -> ProviderResult<Phase> {
         use Phase::*;
         let word = str_at(v, self.status).ok_or_else(|| missing(&self.status.join(".")))?;
         let word = word.as_str();
@@ -207,7 +208,7 @@ impl Answer {
     }
 
     /// The answer mapped: the videos with what upstream reported, or the failure.
-    pub fn read(&self, v: &Value) -> Result<PollOutcome, ProviderError> {
+    pub fn read(&self, v: &Value) -> ProviderResult<PollOutcome> {
         self.read_with(v, |v| {
             let items = match self.list {
                 [] => vec![v],
@@ -240,8 +241,8 @@ impl Answer {
     pub fn read_with(
         &self,
         v: &Value,
-        success: impl FnOnce(&Value) -> Result<PollOutcome, ProviderError>,
-    ) -> Result<PollOutcome, ProviderError> {
+        success: impl FnOnce(&Value) -> ProviderResult<PollOutcome>,
+    ) -> ProviderResult<PollOutcome> {
         Ok(match self.phase(v)? {
             Phase::Succeeded => success(v)?,
             Phase::Failed => match self.failure {
@@ -331,7 +332,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
     }
 
     /// The model input a route declares, for `job` (hosts with a `route_model`).
-    fn route_input(&self, job: &SubmitJob<'_>) -> Result<Map<String, Value>, ProviderError> {
+    fn route_input(&self, job: &SubmitJob<'_>) -> ProviderResult<Map<String, Value>> {
         let mapping = input_mapping::for_route(Self::KIND, job.route_settings);
         mapping.and_then(|m| m.build(job.request)).map_err(invalid)
     }
@@ -348,11 +349,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
     }
 
     /// The create call (async: some inline their input images).
-    async fn submit_call(
-        &self,
-        _: &Adapter<Self>,
-        job: &SubmitJob<'_>,
-    ) -> Result<Call, ProviderError> {
+    async fn submit_call(&self, _: &Adapter<Self>, job: &SubmitJob<'_>) -> ProviderResult<Call> {
         let mut call =
             (self.request(job.upstream_model, job.request, job.task_id)).map_err(invalid)?;
         if let (true, Some(u), Body::Json(body)) =
@@ -364,16 +361,16 @@ pub trait Describe: Send + Sync + Sized + 'static {
     }
 
     /// The upstream id in a create answer.
-    fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
+    fn submitted(&self, v: &Value) -> ProviderResult<String> {
         str_at(v, Self::ID_AT).ok_or_else(|| missing("a task id"))
     }
 
-    fn poll_call(&self, id: &str, _model: &str) -> Result<Call, ProviderError> {
+    fn poll_call(&self, id: &str, _model: &str) -> ProviderResult<Call> {
         Ok(Call::get(Self::POLL.replace("{id}", id)))
     }
 
     /// A poll answer, mapped.
-    fn outcome(&self, v: &Value, _ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
+    fn outcome(&self, v: &Value, _ctx: &Ctx<'_>) -> ProviderResult<PollOutcome> {
         Self::ANSWER.read(v)
     }
 
@@ -401,7 +398,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
 
     /// The answer's JSON, or the error it stands for. Upstreams that wrap every answer in
     /// an envelope with their own code (200 with `code != 0`) override this.
-    fn read(&self, reply: &Reply, stage: Stage) -> Result<Value, ProviderError> {
+    fn read(&self, reply: &Reply, stage: Stage) -> ProviderResult<Value> {
         if !reply.ok() {
             return Err(self.error(reply, stage));
         }
@@ -423,18 +420,14 @@ pub trait Describe: Send + Sync + Sized + 'static {
     }
 
     /// The default steps, overridable one by one.
-    async fn submit(&self, a: &Adapter<Self>, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit(&self, a: &Adapter<Self>, job: SubmitJob<'_>) -> ProviderResult<String> {
         let call = self.submit_call(a, &job).await?;
         let cred = a.keys.get(job.credential)?;
         let v = a.call(cred, call, Stage::Submit).await?;
         Ok(http::safe_id(&self.submitted(&v)?)?.to_string())
     }
 
-    async fn poll(
-        &self,
-        a: &Adapter<Self>,
-        job: PollJob<'_>,
-    ) -> Result<PollOutcome, ProviderError> {
+    async fn poll(&self, a: &Adapter<Self>, job: PollJob<'_>) -> ProviderResult<PollOutcome> {
         let id = http::safe_id(job.upstream_id)?;
         let cred = a.keys.get(job.credential)?;
         let call = self.poll_call(id, job.upstream_model)?;
@@ -448,11 +441,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
         self.outcome(&v, &ctx)
     }
 
-    async fn download(
-        &self,
-        a: &Adapter<Self>,
-        result: &ResultRef,
-    ) -> Result<ByteStream, ProviderError> {
+    async fn download(&self, a: &Adapter<Self>, result: &ResultRef) -> ProviderResult<ByteStream> {
         if !Self::DOWNLOAD_AUTH {
             // Pre-signed or public URLs: no credentials go with them.
             return a.kit.download(&result.url, &[], None).await;
@@ -465,7 +454,7 @@ pub trait Describe: Send + Sync + Sized + 'static {
     }
 
     /// The free call of [`Describe::TEST`] with every key; what it shows of each answer.
-    async fn test(&self, a: &Adapter<Self>) -> Result<String, ProviderError> {
+    async fn test(&self, a: &Adapter<Self>) -> ProviderResult<String> {
         let t = Self::TEST.ok_or_else(super::no_test_call)?;
         let mut shown = Vec::new();
         for cred in a.keys.all() {
@@ -503,24 +492,14 @@ impl<D: Describe> Adapter<D> {
     }
 
     /// Send one described call with `cred` and read its answer.
-    pub async fn call(
-        &self,
-        cred: &Credential,
-        call: Call,
-        stage: Stage,
-    ) -> Result<Value, ProviderError> {
+    pub async fn call(&self, cred: &Credential, call: Call, stage: Stage) -> ProviderResult<Value> {
         let reply = self.send(cred, call, stage).await?;
         self.d.read(&reply, stage)
     }
 
     /// Send one described call with `cred`; the raw answer. A stale token is renewed and
     /// the call made once more (a form body is streamed once, so that call cannot be).
-    pub async fn send(
-        &self,
-        cred: &Credential,
-        call: Call,
-        stage: Stage,
-    ) -> Result<Reply, ProviderError> {
+    pub async fn send(&self, cred: &Credential, call: Call, stage: Stage) -> ProviderResult<Reply> {
         let req = self.kit.http.request(call.method, self.url(&call.path));
         let req = (call.headers.into_iter()).fold(req, |r, (k, v)| r.header(k, v));
         let req = match call.body {
@@ -601,19 +580,19 @@ impl<D: Describe> Provider for Adapter<D> {
         }
     }
 
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError> {
+    async fn submit(&self, job: SubmitJob<'_>) -> ProviderResult<String> {
         self.d.submit(self, job).await
     }
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError> {
+    async fn poll(&self, job: PollJob<'_>) -> ProviderResult<PollOutcome> {
         self.d.poll(self, job).await
     }
 
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError> {
+    async fn download(&self, result: &ResultRef) -> ProviderResult<ByteStream> {
         self.d.download(self, result).await
     }
 
-    async fn cancel(&self, job: PollJob<'_>) -> Result<(), ProviderError> {
+    async fn cancel(&self, job: PollJob<'_>) -> ProviderResult<()> {
         let id = http::safe_id(job.upstream_id)?;
         let Some(call) = self.d.cancel_call(id, job.upstream_model) else {
             return Ok(());
@@ -625,7 +604,7 @@ impl<D: Describe> Provider for Adapter<D> {
         done.then_some(()).ok_or_else(refused)
     }
 
-    async fn test_connection(&self) -> Result<String, ProviderError> {
+    async fn test_connection(&self) -> ProviderResult<String> {
         self.d.test(self).await
     }
 }

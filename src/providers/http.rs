@@ -15,12 +15,13 @@
 //! Upstream messages are cleaned by [`public_message`] (no URLs, bounded length) before they
 //! can reach a customer; raw bodies never do.
 
-use super::{ByteStream, ProviderError};
+use super::{ByteStream, ProviderError, ProviderResult};
 use crate::domain::catalog::ProviderConfig;
 use crate::error::AppError;
 use crate::outbound::{OutboundError, Policy, Timeouts, refusal};
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -100,11 +101,7 @@ impl Kit {
     }
 
     /// Send through the channel's client after the guard's literal-address check.
-    async fn execute(
-        &self,
-        req: reqwest::RequestBuilder,
-        stage: Stage,
-    ) -> Result<reqwest::Response, ProviderError> {
+    async fn execute(&self, req: RequestBuilder, stage: Stage) -> ProviderResult<Response> {
         let (client, req) = req.build_split();
         let req = req.map_err(|e| ProviderError::bad(format!("cannot build the request: {e}")))?;
         let checked = self.policy.check_url(req.url());
@@ -116,11 +113,7 @@ impl Kit {
     }
 
     /// Send an API call and read its (bounded) answer; network failures are classified.
-    pub async fn send(
-        &self,
-        req: reqwest::RequestBuilder,
-        stage: Stage,
-    ) -> Result<Reply, ProviderError> {
+    pub async fn send(&self, req: RequestBuilder, stage: Stage) -> ProviderResult<Reply> {
         let resp = self.execute(req.timeout(self.timeout), stage).await?;
         let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
         let too_big = || ProviderError::bad(format!("answer larger than {MAX_REPLY_BYTES} bytes"));
@@ -141,7 +134,7 @@ impl Kit {
         url: &str,
         auth: &[(&str, String)],
         same_host_as: Option<&str>,
-    ) -> Result<ByteStream, ProviderError> {
+    ) -> ProviderResult<ByteStream> {
         let parse = |u: &str| reqwest::Url::parse(u).ok();
         let mut url =
             parse(url).ok_or_else(|| ProviderError::bad("the result URL is not valid"))?;
@@ -182,7 +175,7 @@ impl Kit {
     /// Read an input asset (an image to inline) of at most `limit` bytes: our own uploads
     /// come from disk; anything else is fetched over HTTP unless it points at a private
     /// address. Errors here are the caller's (a bad asset): `Final`, except network trouble.
-    pub async fn fetch_asset(&self, url: &str, limit: u64) -> Result<Asset, ProviderError> {
+    pub async fn fetch_asset(&self, url: &str, limit: u64) -> ProviderResult<Asset> {
         let big = format!("an image is larger than the channel's {limit}-byte limit");
         let too_big = || bad_asset(big.clone());
         // Our own uploads: from the bucket with object storage, else from disk.
@@ -249,11 +242,11 @@ fn bad_asset(message: impl Into<String>) -> ProviderError {
 
 /// A body read in full; past `limit` bytes, the error `too_big` makes.
 async fn read_capped(
-    resp: reqwest::Response,
+    resp: Response,
     limit: u64,
     stage: Stage,
     too_big: impl Fn() -> ProviderError,
-) -> Result<Vec<u8>, ProviderError> {
+) -> ProviderResult<Vec<u8>> {
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
@@ -313,7 +306,7 @@ impl Reply {
     }
 
     /// The body as JSON, or `BadResponse`.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ProviderError> {
+    pub fn json<T: DeserializeOwned>(&self) -> ProviderResult<T> {
         let status = self.status;
         serde_json::from_slice(&self.body)
             .map_err(|e| ProviderError::bad(format!("HTTP {status} with an unreadable body ({e})")))
@@ -477,7 +470,7 @@ pub fn end_user_hash(id: &str) -> String {
 }
 
 /// Identifier-like upstream ids only: they end up in URL paths.
-pub fn safe_id(id: &str) -> Result<&str, ProviderError> {
+pub fn safe_id(id: &str) -> ProviderResult<&str> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:/".contains(c);
     let ok = !id.is_empty() && id.len() <= 512 && !id.contains("..") && !id.starts_with('/');
     let ok = ok && id.chars().all(allowed);

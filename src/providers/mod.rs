@@ -38,6 +38,7 @@ use std::time::Duration;
 pub use kinds::{KINDS, KindSpec, kind};
 
 pub type ByteStream = BoxStream<'static, Result<bytes::Bytes, String>>;
+pub type ProviderResult<T> = Result<T, ProviderError>;
 
 /// What a submission carries to an adapter.
 pub struct SubmitJob<'a> {
@@ -164,21 +165,21 @@ pub trait Provider: Send + Sync {
     }
 
     /// Send the task upstream; returns the upstream task id.
-    async fn submit(&self, job: SubmitJob<'_>) -> Result<String, ProviderError>;
+    async fn submit(&self, job: SubmitJob<'_>) -> ProviderResult<String>;
 
-    async fn poll(&self, job: PollJob<'_>) -> Result<PollOutcome, ProviderError>;
+    async fn poll(&self, job: PollJob<'_>) -> ProviderResult<PollOutcome>;
 
     /// Open a finished video for mirroring.
-    async fn download(&self, result: &ResultRef) -> Result<ByteStream, ProviderError>;
+    async fn download(&self, result: &ResultRef) -> ProviderResult<ByteStream>;
 
     /// Ask upstream to stop a task we gave up on (its deadline passed), so it is not
     /// generated and paid for in vain. Best effort: the default does nothing.
-    async fn cancel(&self, _job: PollJob<'_>) -> Result<(), ProviderError> {
+    async fn cancel(&self, _job: PollJob<'_>) -> ProviderResult<()> {
         Ok(())
     }
 
     /// A free call that proves the credentials work, where the upstream has one.
-    async fn test_connection(&self) -> Result<String, ProviderError> {
+    async fn test_connection(&self) -> ProviderResult<String> {
         Err(no_test_call())
     }
 }
@@ -261,7 +262,7 @@ impl Registry {
 
     /// The operator's "test connection": build the adapter from `cfg` (saved or not,
     /// enabled or not) and make its free call, bounded in time. Errors carry no secrets.
-    pub async fn test_channel(&self, cfg: &ProviderConfig) -> Result<String, ProviderError> {
+    pub async fn test_channel(&self, cfg: &ProviderConfig) -> ProviderResult<String> {
         let adapter = self.build(cfg);
         let adapter =
             adapter.map_err(|e| ProviderError::channel("invalid_settings", e.to_string()))?;
