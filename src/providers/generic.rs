@@ -1,11 +1,8 @@
 //! The one adapter: it drives the transport (auth, JSON calls, error classification by the
-//! kit's policy table, polling, download, cancel, connection test) for any provider that
-//! is described by a [`Describe`]: static data plus pure mapping functions.
-//!
-//! A provider supplies the calls (method, path, body) and reads the answers; this module
-//! sends them with the right key and turns every non-2xx into a [`ProviderError`] the same
-//! way for all. Steps a provider does differently (Kling's lookup by our id, MiniMax's file
-//! download) are overridden one method at a time; everything else is inherited.
+//! kit's policy table, polling, download, cancel, connection test) the same way for every
+//! provider described by a [`Describe`]: static data plus pure mapping functions. Steps a
+//! provider does differently (Kling's lookup by our id, MiniMax's file download) are
+//! overridden one method at a time; everything else is inherited.
 
 use super::credentials::{Credential, Keyring};
 use super::http::{self, Kit, Reply, Stage, str_at};

@@ -374,6 +374,8 @@ pub fn classify(
 /// that does not resolve may be passing (`Retryable`); an input asset's URL is the
 /// request's (`Final`).
 fn guard_error(e: &OutboundError, stage: Stage) -> ProviderError {
+    let result = "the result URL (or a redirect) points at a non-public address";
+    let channel = "the channel's address is not public; admit it with settings.allow_private_cidrs";
     match (e, stage) {
         (e, Stage::Asset) => bad_asset(match e {
             OutboundError::Unresolvable(_) => "an asset URL's host cannot be resolved",
@@ -383,14 +385,8 @@ fn guard_error(e: &OutboundError, stage: Stage) -> ProviderError {
         (OutboundError::Unresolvable(_), _) => {
             ProviderError::retryable("cannot resolve the channel's host")
         }
-        (_, Stage::Download) => ProviderError::final_error(
-            "result_refused",
-            "the result URL (or a redirect) points at a non-public address",
-        ),
-        _ => ProviderError::channel(
-            "private_address",
-            "the channel's address is not public; admit it with settings.allow_private_cidrs",
-        ),
+        (_, Stage::Download) => ProviderError::final_error("result_refused", result),
+        _ => ProviderError::channel("private_address", channel),
     }
 }
 
