@@ -98,7 +98,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         let credits_charged = t.credits_charged.map(Credits::get);
         let failed_refund = t.credits_refunded && t.status == Status::Failed;
         let refunded = if failed_refund { reserved } else { 0 };
-        let (settle_entries, settled_back) = settles.get(&t.id).copied().unwrap_or((0, 0));
+        let (settle_entries, settled_back) = settles.get(t.id.as_str()).copied().unwrap_or((0, 0));
         // What the task cost: 0 when failed and refunded, its settlement when settled,
         // else (in flight, or completed before settlement existed) its reservation.
         let charged = match credits_charged {
@@ -119,7 +119,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
                 t.id, reserved
             ));
         }
-        let got = by_task.get(&t.id).copied().unwrap_or(0);
+        let got = by_task.get(t.id.as_str()).copied().unwrap_or(0);
         if Some(got) != charged.checked_neg() {
             r.violations.push(format!(
                 "task {}: charged {charged} but its entries net {got}",
@@ -140,7 +140,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
                 t.id, s.charged, s.refunded, t.credits_charged
             ));
         }
-        if refunds.get(&t.id).copied().unwrap_or(0) > 1 {
+        if refunds.get(t.id.as_str()).copied().unwrap_or(0) > 1 {
             r.violations
                 .push(format!("task {}: refunded more than once", t.id));
         }
@@ -148,7 +148,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
             r.violations
                 .push(format!("task {}: settled more than once", t.id));
         }
-        if settle_entries > 0 && refunds.contains_key(&t.id) {
+        if settle_entries > 0 && refunds.contains_key(t.id.as_str()) {
             r.violations
                 .push(format!("task {}: both refunded and settled", t.id));
         }

@@ -216,7 +216,7 @@ pub fn record_new(
     admission: Admission,
 ) -> AppResult<()> {
     let slot = TaskSlot {
-        user_id: task.user_id.into(),
+        user_id: task.user_id,
         key_id: task.key_id,
         at_ms,
         state: if admission == Admission::Start {
