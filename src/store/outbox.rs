@@ -3,7 +3,7 @@
 
 use super::tables::{OUTBOX, OUTBOX_DUE, TASKS};
 use super::{decode, encode, get_json};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{TaskId, UserId};
 use crate::error::AppResult;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -44,9 +44,10 @@ fn unindex(txn: &WriteTransaction, task_id: &str, p: &Pending) -> AppResult<()> 
 /// Queue the callback of a task that just became terminal (in that transaction). Its
 /// owner's signing secret is made here if the account has none yet. Due at once: a fresh
 /// callback sorts before its tenant's retries.
-pub fn enqueue(txn: &WriteTransaction, task_id: &str) -> AppResult<()> {
-    let user_id = get_json::<&str, crate::domain::task::Task>(&txn.open_table(TASKS)?, task_id)?
-        .map(|t| t.user_id);
+pub fn enqueue(txn: &WriteTransaction, task_id: &TaskId) -> AppResult<()> {
+    let user_id =
+        get_json::<&str, crate::domain::task::Task>(&txn.open_table(TASKS)?, task_id.as_str())?
+            .map(|t| t.user_id);
     if let Some(u) = user_id {
         super::webhook_secrets::ensure(txn, u)?;
     }
