@@ -3,6 +3,7 @@
 use super::decode;
 use super::tables::*;
 use crate::domain::credits::Credits;
+use crate::domain::ids::TaskId;
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::task::{Status, Task};
 use crate::domain::user::User;
@@ -27,10 +28,10 @@ pub struct Report {
 pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
     let mut r = Report::default();
     let mut running: HashMap<u64, i64> = HashMap::new();
-    let mut by_task: HashMap<String, i64> = HashMap::new();
-    let mut refunds: HashMap<String, usize> = HashMap::new();
+    let mut by_task: HashMap<TaskId, i64> = HashMap::new();
+    let mut refunds: HashMap<TaskId, usize> = HashMap::new();
     // Per task: (settle entries, credits they returned).
-    let mut settles: HashMap<String, (usize, i64)> = HashMap::new();
+    let mut settles: HashMap<TaskId, (usize, i64)> = HashMap::new();
     for row in txn.open_table(LEDGER)?.iter()? {
         let (_, v) = row?;
         let e: LedgerEntry = decode(v.value())?;
@@ -98,7 +99,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
         let credits_charged = t.credits_charged.map(Credits::get);
         let failed_refund = t.credits_refunded && t.status == Status::Failed;
         let refunded = if failed_refund { reserved } else { 0 };
-        let (settle_entries, settled_back) = settles.get(t.id.as_str()).copied().unwrap_or((0, 0));
+        let (settle_entries, settled_back) = settles.get(&t.id).copied().unwrap_or((0, 0));
         // What the task cost: 0 when failed and refunded, its settlement when settled,
         // else (in flight, or completed before settlement existed) its reservation.
         let charged = match credits_charged {
@@ -119,7 +120,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
                 t.id, reserved
             ));
         }
-        let got = by_task.get(t.id.as_str()).copied().unwrap_or(0);
+        let got = by_task.get(&t.id).copied().unwrap_or(0);
         if Some(got) != charged.checked_neg() {
             r.violations.push(format!(
                 "task {}: charged {charged} but its entries net {got}",
@@ -140,7 +141,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
                 t.id, s.charged, s.refunded, t.credits_charged
             ));
         }
-        if refunds.get(t.id.as_str()).copied().unwrap_or(0) > 1 {
+        if refunds.get(&t.id).copied().unwrap_or(0) > 1 {
             r.violations
                 .push(format!("task {}: refunded more than once", t.id));
         }
@@ -148,7 +149,7 @@ pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
             r.violations
                 .push(format!("task {}: settled more than once", t.id));
         }
-        if settle_entries > 0 && refunds.contains_key(t.id.as_str()) {
+        if settle_entries > 0 && refunds.contains_key(&t.id) {
             r.violations
                 .push(format!("task {}: both refunded and settled", t.id));
         }

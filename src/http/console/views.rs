@@ -434,7 +434,7 @@ impl LedgerView {
             kind: e.kind.as_str().into(),
             amount: e.amount.get(),
             balance_after: e.balance_after.get(),
-            task_id: e.task_id.clone(),
+            task_id: e.task_id.as_ref().map(ToString::to_string),
             actor: e.actor.clone(),
             note: e.note.clone(),
             reason: reason.map(str::to_string),
