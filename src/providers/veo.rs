@@ -35,19 +35,11 @@ const V31: Limits = Limits {
     tiers: &["720p", "1080p", "4k"], ratios: &["16:9", "9:16"],
     frame_shape: false, prompt: 0, sound: Sound::Always,
 };
-const V30: Limits = Limits {
-    types: &["text-to-video", "image-to-video"],
-    frames: 1,
-    tiers: &["720p", "1080p"],
-    ..V31
-};
+#[rustfmt::skip]
+const V30: Limits = Limits { types: &["text-to-video", "image-to-video"], frames: 1, tiers: &["720p", "1080p"], ..V31 };
 /// The Gemini API has no audio switch: Veo 3 always speaks, Veo 2 never does.
-const VEO2: Limits = Limits {
-    seconds: Secs::Range(5, 8),
-    tiers: &["720p"],
-    sound: Sound::Never,
-    ..V30
-};
+#[rustfmt::skip]
+const VEO2: Limits = Limits { seconds: Secs::Range(5, 8), tiers: &["720p"], sound: Sound::Never, ..V30 };
 
 fn limits(model: &str) -> Limits {
     let m = model.to_ascii_lowercase();
@@ -74,7 +66,8 @@ pub fn build_body(
     person_generation: Option<&str>,
     image: impl Fn(usize) -> Value,
 ) -> Result<Value, AppError> {
-    let fit = limits(model).check(req)?;
+    let l = limits(model);
+    let fit = l.check(req)?;
     let mut instance = json!({"prompt": rewrite_prompt(&req.prompt, &req.kind)});
     let references = req.kind == "reference-to-video";
     if req.kind == "image-to-video" {
@@ -94,10 +87,8 @@ pub fn build_body(
     let secs = match fit.duration {
         _ if needs_eight && req.duration.is_none() => Some(8),
         Some(d) if needs_eight && d != 8 => {
-            return Err(unsupported(
-                "duration",
-                "this resolution or reference images need an 8 second video on this model's channel",
-            ));
+            let msg = "this resolution or reference images need an 8 second video on this model's channel";
+            return Err(unsupported("duration", msg));
         }
         other => other,
     };
@@ -105,13 +96,9 @@ pub fn build_body(
         params["durationSeconds"] = json!(s);
     }
     if let Some(r) = fit.ratio {
-        // Reference images allow 16:9 only.
-        let ratio = if references {
-            &["16:9"][..]
-        } else {
-            &["16:9", "9:16"]
-        };
-        params["aspectRatio"] = json!(mapping::one_of("aspect_ratio", r, ratio)?);
+        // Reference images allow 16:9 only (the first).
+        let ratios = if references { &l.ratios[..1] } else { l.ratios };
+        params["aspectRatio"] = json!(mapping::one_of("aspect_ratio", r, ratios)?);
     }
     let person = match person_generation {
         Some("omit") => None,
@@ -127,43 +114,33 @@ pub fn build_body(
 
 /// Map an operation to an outcome; `credential` goes with the result (its URL needs it).
 pub fn parse_operation(v: &Value, credential: Option<&str>) -> Result<PollOutcome, ProviderError> {
-    if !v.get("done").and_then(Value::as_bool).unwrap_or(false) {
-        return match v.get("name") {
-            Some(_) => Ok(PollOutcome::Running),
-            None => Err(missing("an operation name")),
-        };
+    if v["done"] != true {
+        let name = v.get("name").ok_or_else(|| missing("an operation name"));
+        return name.map(|_| PollOutcome::Running);
     }
     match v.get("error") {
         Some(Value::String(s)) => return Ok(failed(None, Some(s.clone()))),
         Some(e) => return Ok(failed(str_at(e, &["status"]), str_at(e, &["message"]))),
         None => {}
     }
-    let resp = v
-        .pointer("/response/generateVideoResponse")
-        .unwrap_or(&Value::Null);
-    let samples = resp.get("generatedSamples").and_then(Value::as_array);
-    let results: Vec<ResultRef> = (samples.into_iter().flatten())
-        .filter_map(|s| {
-            Some(ResultRef {
-                url: s.pointer("/video/uri")?.as_str()?.to_string(),
-                credential: credential.map(str::to_string),
-                ..ResultRef::default()
-            })
+    let resp = &v["response"]["generateVideoResponse"];
+    let samples = resp["generatedSamples"].as_array().into_iter().flatten();
+    let results: Vec<ResultRef> = (samples.filter_map(|s| s["video"]["uri"].as_str()))
+        .map(|url| ResultRef {
+            url: url.into(),
+            credential: credential.map(str::to_string),
+            ..ResultRef::default()
         })
         .collect();
     if !results.is_empty() {
         return Ok(PollOutcome::Succeeded(results));
     }
-    let filtered = resp.get("raiMediaFilteredCount").and_then(Value::as_u64);
-    if filtered.unwrap_or(0) > 0 {
-        let reasons = resp
-            .get("raiMediaFilteredReasons")
-            .and_then(Value::as_array);
-        let reasons: Vec<&str> = reasons
+    if resp["raiMediaFilteredCount"].as_u64().unwrap_or(0) > 0 {
+        let reasons = resp["raiMediaFilteredReasons"]
+            .as_array()
             .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+            .flatten();
+        let reasons: Vec<&str> = reasons.filter_map(Value::as_str).collect();
         let message = match reasons.is_empty() {
             true => "the video was filtered by the channel's safety checks".to_string(),
             false => reasons.join("; "),
@@ -192,23 +169,19 @@ impl Describe for Veo {
 
     fn from_config(cfg: &ProviderConfig) -> Result<Veo, AppError> {
         let s = &cfg.settings;
-        let person = s.get("person_generation").and_then(Value::as_str);
-        let max = s.get("max_image_bytes").and_then(Value::as_u64);
+        let max = s["max_image_bytes"].as_u64();
         Ok(Veo {
-            person_generation: person.map(str::to_string),
+            person_generation: s["person_generation"].as_str().map(str::to_string),
             max_image_bytes: max.unwrap_or(DEFAULT_MAX_IMAGE_BYTES),
         })
     }
 
     // The images are inlined at submission; the check stands them in with nothing.
     fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
-        let body = build_body(model, req, self.person_generation.as_deref(), |_| {
-            Value::Null
-        })?;
-        Ok(Call::post(
-            format!("/models/{model}:predictLongRunning"),
-            body,
-        ))
+        let pg = self.person_generation.as_deref();
+        let body = build_body(model, req, pg, |_| Value::Null)?;
+        let path = format!("/models/{model}:predictLongRunning");
+        Ok(Call::post(path, body))
     }
 
     async fn submit_call(
@@ -232,10 +205,8 @@ impl Describe for Veo {
         let body = build_body(job.upstream_model, job.request, pg, |i| images[i].clone())
             .map_err(invalid)?;
         let model = http::safe_id(job.upstream_model)?;
-        Ok(Call::post(
-            format!("/models/{model}:predictLongRunning"),
-            body,
-        ))
+        let path = format!("/models/{model}:predictLongRunning");
+        Ok(Call::post(path, body))
     }
 
     fn poll_call(&self, name: &str, _: &str) -> Result<Call, ProviderError> {
@@ -253,11 +224,8 @@ impl Describe for Veo {
         if details.is_some_and(|d| d.iter().any(|x| x["reason"] == "API_KEY_INVALID")) {
             return ProviderError::channel("API_KEY_INVALID", "the channel's API key was refused");
         }
-        let (status, message) = (
-            str_at(&v, &["error", "status"]),
-            str_at(&v, &["error", "message"]),
-        );
-        reply.error(stage, status, message)
+        let at = |key| str_at(&v, &["error", key]);
+        reply.error(stage, at("status"), at("message"))
     }
 }
 
@@ -272,7 +240,6 @@ mod tests {
     const V2: &str = "veo-2.0-generate-001";
 
     #[test]
-    #[rustfmt::skip]
     fn mapping_table() {
         let b = |m: &str, r: &UnifiedRequest| build_body(m, r, None, |i| json!({"img": i}));
         let cases = vec![
@@ -307,11 +274,7 @@ mod tests {
             case("audio", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
         ];
         // Veo 3 clips are 4, 6 or 8 s and always have sound.
-        let start = UnifiedRequest {
-            duration: Some(8),
-            ..base()
-        };
-        run_from(start, cases, b);
+        run_from(UnifiedRequest { duration: Some(8), ..base() }, cases, b);
     }
 
     #[test]
