@@ -31,8 +31,7 @@ pub struct Kling {
     tokens: Mutex<HashMap<String, (String, i64)>>,
 }
 
-/// The create paths (after `/v1/videos/`); each is also the first half of our stored
-/// upstream id.
+/// The create paths (after `/v1/videos/`), each also the first half of our stored upstream id.
 const TEXT: &str = "text2video";
 const IMAGE: &str = "image2video";
 const MULTI_IMAGE: &str = "multi-image2video";
@@ -41,8 +40,8 @@ const OMNI: &str = "omni-video";
 /// Kling v2.6: text and frames, sound, 5 or 10 s.
 #[rustfmt::skip]
 const V26: Limits = Limits {
-    types: &["text-to-video", "image-to-video"], frames: 2, refs: [0; 3], seconds: Secs::Only(&[5, 10]), tiers: &["720p", "1080p"],
-    ratios: &["16:9", "9:16", "1:1"], frame_shape: true, prompt: 0, sound: Sound::Switch,
+    types: &["text-to-video", "image-to-video"], frames: 2, refs: [0; 3], seconds: Secs::Only(&[5, 10]),
+    tiers: &["720p", "1080p"], ratios: &["16:9", "9:16", "1:1"], frame_shape: true, prompt: 0, sound: Sound::Switch,
 };
 #[rustfmt::skip]
 const SILENT: Limits = Limits { sound: Sound::Never, ..V26 };
@@ -98,11 +97,8 @@ pub fn build_body(
         "image-to-video" => IMAGE,
         _ => MULTI_IMAGE,
     };
-    let mut body = json!({
-        "model_name": model,
-        "prompt": rewrite_prompt(&req.prompt, endpoint),
-        "external_task_id": external_id,
-    });
+    let prompt = rewrite_prompt(&req.prompt, endpoint);
+    let mut body = json!({"model_name": model, "prompt": prompt, "external_task_id": external_id});
     match endpoint {
         IMAGE => {
             body["image"] = json!(images[0]);
@@ -154,16 +150,7 @@ fn code_status(code: i64, http_status: u16) -> u16 {
         1202 | 1203 => 404,
         1302 | 1303 => 429,
         5000..=5002 => 500,
-        _ if http_status >= 400 => http_status,
-        _ => 400,
-    }
-}
-
-fn code_name(code: i64) -> String {
-    match code {
-        1200 | 1201 => "invalid_request".into(),
-        1300 | 1301 => "content_policy".into(),
-        other => format!("kling_{other}"),
+        _ => http_status.max(400),
     }
 }
 
@@ -171,8 +158,13 @@ fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     let v = reply.value();
     let code = v["code"].as_i64().unwrap_or(0);
     let message = str_at(&v, &["message"]).unwrap_or_else(|| format!("HTTP {}", reply.status));
+    let name = match code {
+        1200 | 1201 => "invalid_request".into(),
+        1300 | 1301 => "content_policy".into(),
+        other => format!("kling_{other}"),
+    };
     let status = code_status(code, reply.status);
-    http::classify(stage, status, code_name(code), message, reply.retry_after())
+    http::classify(stage, status, name, message, reply.retry_after())
 }
 
 /// A task object (`data`): every video with its length, the units deducted.
@@ -201,21 +193,6 @@ pub fn jwt(access_key: &str, secret_key: &str, now: i64) -> String {
         Hmac::<sha2::Sha256>::new_from_slice(secret_key.as_bytes()).expect("HMAC takes any key");
     mac.update(signing_input.as_bytes());
     format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()))
-}
-
-impl Kling {
-    fn token(&self, cred: &Credential) -> String {
-        let now = crate::domain::now_ms() / 1000;
-        let mut cache = self.tokens.lock().expect("token cache");
-        if let Some((t, exp)) = cache.get(&cred.id)
-            && *exp - RENEW_BEFORE_SECS > now
-        {
-            return t.clone();
-        }
-        let t = jwt(&cred.key, &cred.secret, now);
-        cache.insert(cred.id.clone(), (t.clone(), now + TOKEN_SECS));
-        t
-    }
 }
 
 #[async_trait]
@@ -283,13 +260,23 @@ impl Describe for Kling {
     }
 
     fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
-        vec![("authorization", format!("Bearer {}", self.token(cred)))]
+        let now = crate::domain::now_ms() / 1000;
+        let mut cache = self.tokens.lock().expect("token cache");
+        let token = match cache.get(&cred.id) {
+            Some((t, exp)) if *exp - RENEW_BEFORE_SECS > now => t.clone(),
+            _ => {
+                let t = jwt(&cred.key, &cred.secret, now);
+                cache.insert(cred.id.clone(), (t.clone(), now + TOKEN_SECS));
+                t
+            }
+        };
+        vec![("authorization", format!("Bearer {token}"))]
     }
 
     // A token the upstream calls expired or not yet valid (clock skew) is renewed.
     fn stale_auth(&self, cred: &Credential, reply: &http::Reply) -> bool {
-        let code = reply.value().get("code").and_then(Value::as_i64);
-        let stale = reply.status == 401 && matches!(code, Some(1003 | 1004));
+        let stale =
+            reply.status == 401 && matches!(reply.value()["code"].as_i64(), Some(1003 | 1004));
         if stale {
             self.tokens.lock().expect("token cache").remove(&cred.id);
         }

@@ -41,15 +41,14 @@ fn detail(v: &Value) -> Option<String> {
 /// A stable code for Luma's free-text reasons (create-time 400s and `failure_reason`).
 pub fn reason_code(reason: &str) -> &'static str {
     let r = reason.to_ascii_lowercase();
-    if r.contains("moderation") || r.contains("blacklisted") {
-        "content_policy_violation"
-    } else if r.contains("input frames") {
-        "invalid_input_frames"
-    } else if r.contains("prompt") {
-        "prompt_failed"
-    } else {
-        "generation_failed"
-    }
+    let policy = r.contains("moderation") || r.contains("blacklisted");
+    let codes = [
+        (policy, "content_policy_violation"),
+        (r.contains("input frames"), "invalid_input_frames"),
+        (r.contains("prompt"), "prompt_failed"),
+    ];
+    let hit = codes.into_iter().find(|(hit, _)| *hit);
+    hit.map_or("generation_failed", |(_, code)| code)
 }
 
 /// The Luma body for `req`, or the 422 naming what Luma cannot do.

@@ -10,20 +10,17 @@ pub fn unsupported(param: &str, message: impl Into<String>) -> AppError {
     AppError::invalid(param, message)
 }
 
-/// The duration to send: an explicit one must be accepted by `valid`; `auto` sends the
+/// The duration to send: an explicit one must be accepted by `ok`; `auto` sends the
 /// seconds the task is billed for when the upstream accepts them, otherwise nothing (the
 /// upstream's own default).
-pub fn duration(
-    req: &UnifiedRequest,
-    valid: impl Fn(u32) -> bool,
-) -> Result<Option<u32>, AppError> {
+pub fn duration(req: &UnifiedRequest, ok: impl Fn(u32) -> bool) -> Result<Option<u32>, AppError> {
     match req.duration {
-        Some(d) if valid(d) => Ok(Some(d)),
+        Some(d) if ok(d) => Ok(Some(d)),
         Some(d) => {
             let msg = format!("{d}s is not available on this model's channel");
             Err(unsupported("duration", msg))
         }
-        None => Ok(Some(req.seconds).filter(|&s| valid(s))),
+        None => Ok(Some(req.seconds).filter(|&s| ok(s))),
     }
 }
 
@@ -73,14 +70,10 @@ pub fn no_media(req: &UnifiedRequest) -> Result<(), AppError> {
 }
 
 /// At most this many reference images, videos and audio clips.
-pub fn references(
-    req: &UnifiedRequest,
-    [images, videos, audios]: [usize; 3],
-) -> Result<(), AppError> {
-    at_most("image_urls", &req.image_urls, images, "reference images")?;
-    at_most("video_urls", &req.video_urls, videos, "reference videos")?;
-    let what = "reference audio clips";
-    at_most("audio_urls", &req.audio_urls, audios, what)
+pub fn references(req: &UnifiedRequest, [img, vid, aud]: [usize; 3]) -> Result<(), AppError> {
+    at_most("image_urls", &req.image_urls, img, "reference images")?;
+    at_most("video_urls", &req.video_urls, vid, "reference videos")?;
+    at_most("audio_urls", &req.audio_urls, aud, "reference audio clips")
 }
 
 /// At most `max` frames: the first, and the last where `max` is 2.
@@ -165,8 +158,7 @@ pub struct Limits {
     pub tiers: &'static [&'static str],
     /// Empty: not checked nor sent (the upstream decides the shape).
     pub ratios: &'static [&'static str],
-    /// Image-to-video follows the first frame's shape: its ratio is neither checked nor
-    /// sent.
+    /// Image-to-video follows the first frame's shape: its ratio is neither checked nor sent.
     pub frame_shape: bool,
     /// Longest prompt in characters (0: no limit).
     pub prompt: usize,
@@ -184,8 +176,7 @@ pub struct Fit<'a> {
 pub const ALL_TYPES: &[&str] = &["text-to-video", "image-to-video", "reference-to-video"];
 
 impl Limits {
-    /// The request checked against every limit: the first it breaks is a 422 naming the
-    /// field.
+    /// The request checked against every limit: the first it breaks is a 422 naming the field.
     pub fn check<'a>(&self, req: &'a UnifiedRequest) -> Result<Fit<'a>, AppError> {
         // Assets the model never takes are refused as such, whatever the type.
         if self.refs[1] == 0 {

@@ -75,12 +75,11 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
         }
         _ => {}
     }
-    let single_image_i2v = req.kind == "image-to-video" && req.image_urls.len() == 1;
     body["resolution"] = json!(match (legacy, req.resolution.as_str()) {
         (true, _) => "720P",
         (_, "720p") => "768P",
         (_, "1080p") => "1080P",
-        (_, _) if single_image_i2v => "512P",
+        (_, _) if req.kind == "image-to-video" && req.image_urls.len() == 1 => "512P",
         (_, other) => return Err(not_available("resolution", other)),
     });
     // No 10 s at 1080P: `auto` leaves the length to the upstream there.

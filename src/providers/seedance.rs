@@ -29,7 +29,7 @@ pub struct Seedance {
     style: RefStyle,
     /// Channel setting `smart_duration`: send `duration: -1` for `auto` on 2.x / 1.5 pro
     /// (the upstream picks the length; billing still uses the model's default seconds).
-    smart_duration: bool,
+    smart: bool,
 }
 
 /// Seedance 1.0 pro: text and frames, 2–12 s, silent.
@@ -58,9 +58,8 @@ const MODELS: &[(&[&str], Limits)] = &[
 
 fn limits(model: &str) -> Limits {
     let m = model.to_ascii_lowercase();
-    let row = MODELS
-        .iter()
-        .find(|(parts, _)| parts.iter().all(|p| m.contains(p)));
+    let fits = |parts: &[&str]| parts.iter().all(|p| m.contains(p));
+    let row = MODELS.iter().find(|(parts, _)| fits(parts));
     row.map_or(PRO, |(_, l)| *l)
 }
 
@@ -111,10 +110,9 @@ pub fn build_body(
             content.extend(urls.iter().map(|u| item(kind, u, &role)));
         }
     }
-    let duration: i64 = match fit.duration {
-        _ if req.duration.is_none() && smart_duration && sound => -1,
-        Some(d) => i64::from(d),
-        None => -1,
+    let duration = match fit.duration {
+        Some(d) if !(req.duration.is_none() && smart_duration && sound) => i64::from(d),
+        _ => -1,
     };
     let mut body = json!({
         "model": model,
@@ -166,15 +164,12 @@ impl Describe for Seedance {
         let intl = cfg.kind == "seedance-byteplus";
         let style = choice(cfg, "reference_style", &styles)?;
         let style = style.unwrap_or(if intl { RefStyle::En } else { RefStyle::Zh });
-        let smart_duration = cfg.settings["smart_duration"].as_bool().unwrap_or(false);
-        Ok(Seedance {
-            style,
-            smart_duration,
-        })
+        let smart = cfg.settings["smart_duration"].as_bool().unwrap_or(false);
+        Ok(Seedance { style, smart })
     }
 
     fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
-        let body = build_body(model, req, self.style, self.smart_duration)?;
+        let body = build_body(model, req, self.style, self.smart)?;
         Ok(Call::post("/contents/generations/tasks", body))
     }
 }

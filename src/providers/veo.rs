@@ -4,7 +4,7 @@
 //! uploads from disk (or fetches other URLs, size-capped and never from private addresses).
 
 use super::generic::{Adapter, Auth, Call, Ctx, Describe, Test, failed, invalid, missing};
-use super::http::{self, Asset, str_at};
+use super::http::{self, str_at};
 use super::mapping::{self, Limits, Secs, Sound, unsupported};
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
@@ -84,30 +84,25 @@ pub fn build_body(
     // High resolutions and reference images need 8 s (partly unconfirmed): `auto` asks
     // for 8 there, an explicit other length is refused.
     let needs_eight = req.resolution != "720p" || references;
-    let secs = match fit.duration {
-        _ if needs_eight && req.duration.is_none() => Some(8),
+    match fit.duration {
+        _ if needs_eight && req.duration.is_none() => params["durationSeconds"] = json!(8),
         Some(d) if needs_eight && d != 8 => {
             let msg = "this resolution or reference images need an 8 second video on this model's channel";
             return Err(unsupported("duration", msg));
         }
-        other => other,
-    };
-    if let Some(s) = secs {
-        params["durationSeconds"] = json!(s);
+        Some(d) => params["durationSeconds"] = json!(d),
+        None => {}
     }
     if let Some(r) = fit.ratio {
         // Reference images allow 16:9 only (the first).
         let ratios = if references { &l.ratios[..1] } else { l.ratios };
         params["aspectRatio"] = json!(mapping::one_of("aspect_ratio", r, ratios)?);
     }
-    let person = match person_generation {
-        Some("omit") => None,
-        Some(p) => Some(p.to_string()),
-        None if req.kind == "text-to-video" => Some("allow_all".into()),
-        None => Some("allow_adult".into()),
-    };
-    if let Some(p) = person {
-        params["personGeneration"] = json!(p);
+    match person_generation {
+        Some("omit") => {}
+        Some(p) => params["personGeneration"] = json!(p),
+        None if req.kind == "text-to-video" => params["personGeneration"] = json!("allow_all"),
+        None => params["personGeneration"] = json!("allow_adult"),
     }
     Ok(json!({"instances": [instance], "parameters": params}))
 }
@@ -147,14 +142,8 @@ pub fn parse_operation(v: &Value, credential: Option<&str>) -> Result<PollOutcom
         };
         return Ok(failed(Some("content_filtered".into()), Some(message)));
     }
-    Ok(PollOutcome::Failed {
-        code: "empty_result".into(),
-        message: "the channel finished without a video".into(),
-    })
-}
-
-fn inline(a: &Asset) -> Value {
-    json!({"bytesBase64Encoded": a.base64(), "mimeType": a.mime})
+    let msg = "the channel finished without a video";
+    Ok(failed(Some("empty_result".into()), Some(msg.into())))
 }
 
 #[async_trait]
@@ -189,23 +178,22 @@ impl Describe for Veo {
         a: &Adapter<Self>,
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
+        let (model, req) = (job.upstream_model, job.request);
         // Check the mapping before spending time on fetching images.
-        self.check(job.upstream_model, job.request)
-            .map_err(invalid)?;
-        let mut images = Vec::with_capacity(job.request.image_urls.len());
-        for u in &job.request.image_urls {
+        self.check(model, req).map_err(invalid)?;
+        let mut images = Vec::with_capacity(req.image_urls.len());
+        for u in &req.image_urls {
             let asset = a.kit.fetch_asset(u, self.max_image_bytes).await?;
             if !asset.mime.starts_with("image/") {
                 let msg = "an image asset is not an image";
                 return Err(ProviderError::final_error("invalid_asset", msg));
             }
-            images.push(inline(&asset));
+            images.push(json!({"bytesBase64Encoded": asset.base64(), "mimeType": asset.mime}));
         }
         let pg = self.person_generation.as_deref();
-        let body = build_body(job.upstream_model, job.request, pg, |i| images[i].clone())
-            .map_err(invalid)?;
-        let model = http::safe_id(job.upstream_model)?;
-        let path = format!("/models/{model}:predictLongRunning");
+        let inlined = |i: usize| images[i].clone();
+        let body = build_body(model, req, pg, inlined).map_err(invalid)?;
+        let path = format!("/models/{}:predictLongRunning", http::safe_id(model)?);
         Ok(Call::post(path, body))
     }
 

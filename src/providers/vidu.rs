@@ -161,11 +161,8 @@ pub fn build_body(
     };
     let res = &req.resolution;
     if !tiers.contains(&res.as_str()) {
-        let hint = match res.as_str() {
-            "480p" => " (the nearest tiers are 360p and 540p)",
-            _ => "",
-        };
-        let list = tiers.join(", ");
+        let hint = (res == "480p").then_some(" (the nearest tiers are 360p and 540p)");
+        let (hint, list) = (hint.unwrap_or_default(), tiers.join(", "));
         let msg =
             format!("{res} is not available on this model's channel{hint}; available: {list}");
         return Err(unsupported("resolution", msg));
@@ -185,8 +182,8 @@ pub fn build_body(
     Ok((endpoint, body))
 }
 
-/// A `creations` answer. Vidu reports only the credits it took; the length is measured
-/// on the file.
+/// A `creations` answer. Vidu reports only the credits it took; the length is measured on
+/// the file.
 #[rustfmt::skip]
 pub const ANSWER: Answer = Answer {
     status: &["state"],
@@ -201,10 +198,8 @@ pub const ANSWER: Answer = Answer {
 /// A failed task: its `err_code`, said in words a customer can read.
 fn failure(v: &Value) -> PollOutcome {
     let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
-    let known = FAILURES
-        .iter()
-        .find(|(codes, _)| codes.contains(&code.as_str()));
-    let message = match known {
+    let row = FAILURES.iter().find(|(cs, _)| cs.contains(&code.as_str()));
+    let message = match row {
         Some((_, m)) => m.to_string(),
         None => format!("the channel failed to generate the video ({code})"),
     };
@@ -282,13 +277,14 @@ mod tests {
         })
     }
 
+    fn refs(r: &mut UnifiedRequest) {
+        r.kind = "reference-to-video".into();
+        r.prompt = "@Image1 hugs @Image2".into();
+        r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
+    }
+
     #[test]
     fn mapping_table() {
-        fn refs(r: &mut UnifiedRequest) {
-            r.kind = "reference-to-video".into();
-            r.prompt = "@Image1 hugs @Image2".into();
-            r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
-        }
         let cases = vec![
             case("t2v endpoint", "viduq2", |_| {}, Sent("/_endpoint", json!("text2video"))),
             case("payload is our id", "viduq2", |_| {}, Sent("/payload", json!("vidgen_1"))),
@@ -333,13 +329,12 @@ mod tests {
 
     #[test]
     fn named_subjects_keep_the_prompt() {
-        let mut r = crate::providers::mapping::table::base();
-        r.kind = "reference-to-video".into();
-        r.prompt = "@Image1 and @Image2".into();
-        r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
-        let (_, b) = build_body("viduq3", &r, SubjectIds::Names, "t").unwrap();
-        assert_eq!(b["prompt"], "@Image1 and @Image2");
-        assert_eq!(b["subjects"][0]["id"], "Image1");
+        let named = |r: &mut UnifiedRequest| { refs(r); r.prompt = "@Image1 and @Image2".into(); };
+        let cases = vec![
+            case("prompt kept", "viduq3", named, Sent("/prompt", json!("@Image1 and @Image2"))),
+            case("subjects named", "viduq3", named, Sent("/subjects/0/id", json!("Image1"))),
+        ];
+        run(cases, |m, r| build_body(m, r, SubjectIds::Names, "t").map(|(_, b)| b));
     }
 
     #[test]

@@ -157,7 +157,7 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
         let size = size.ok_or_else(|| not_available("aspect_ratio", &req.aspect_ratio))?;
         params["size"] = json!(size);
     } else {
-        // A legacy frame decides the shape: its ratio is checked (21:9 is refused), not sent.
+        // Frames decide their video's shape: there the ratio is only checked (21:9 is refused).
         let ratio = mapping::ratio(req, &RATIOS)?;
         params["resolution"] = json!(resolution.to_ascii_uppercase());
         if let Some(r) = ratio.filter(|_| t.media && t.mode != I2V) {
@@ -165,24 +165,14 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
         }
     }
     if t.media {
-        let typed = |kind: &str, urls: &[String]| -> Vec<Value> {
-            urls.iter()
-                .map(|u| json!({"type": kind, "url": u}))
-                .collect()
-        };
-        let media = match t.mode {
-            I2V => [
-                typed("first_frame", &images[..1]),
-                typed("last_frame", &images[1..]),
-                typed("driving_audio", audios),
-            ]
-            .concat(),
-            R2V => [
-                typed("reference_image", images),
-                typed("reference_video", videos),
-            ]
-            .concat(),
-            _ => vec![],
+        let media: Vec<Value> = match t.mode {
+            I2V => (typed("first_frame", &images[..1]))
+                .chain(typed("last_frame", &images[1..]))
+                .chain(typed("driving_audio", audios))
+                .collect(),
+            _ => (typed("reference_image", images))
+                .chain(typed("reference_video", videos))
+                .collect(),
         };
         if !media.is_empty() {
             input["media"] = json!(media);
@@ -208,6 +198,11 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
         params["audio"] = json!(req.generate_audio || !audios.is_empty());
     }
     Ok(json!({"model": t.model, "input": input, "parameters": params}))
+}
+
+/// `media[]` entries of one role (2.7 and newer).
+fn typed<'a>(role: &'a str, urls: &'a [String]) -> impl Iterator<Item = Value> + 'a {
+    urls.iter().map(move |u| json!({"type": role, "url": u}))
 }
 
 // UNKNOWN (missing or expired) is not in the table: not proof of failure on its own, the
