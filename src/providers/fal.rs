@@ -8,10 +8,10 @@
 //! names ([`InputMapping`]), so a new model needs no release.
 
 use super::generic::{
-    Adapter, Answer, Auth, CANCELLED, Call, Ctx, Describe, Phase, failed, missing, video,
+    Adapter, Answer, Auth, CANCELLED, Call, Ctx, Describe, Phase, failed, missing,
 };
 use super::http::{self, Stage, str_at};
-use super::input_mapping::{InputMapping, output_url};
+use super::input_mapping::finished;
 use super::{PollJob, PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::error::AppError;
@@ -46,25 +46,17 @@ pub fn model_path(model: &str) -> Result<(&str, String), String> {
 /// `{"detail","error_type"}` for infrastructure errors.
 fn code_and_message(reply: &http::Reply) -> (Option<String>, Option<String>) {
     let v = reply.value();
-    let header = reply
-        .headers
-        .get("x-fal-error-type")
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string);
+    let header = reply.headers.get("x-fal-error-type");
+    let header = header.and_then(|h| h.to_str().ok()).map(str::to_string);
     match v.get("detail") {
         Some(Value::Array(items)) => {
-            let first = items.first();
-            let code = first.and_then(|i| str_at(i, &["type"]));
-            let mut msg = first.and_then(|i| str_at(i, &["msg"]));
-            if let (Some(m), Some(loc)) = (&msg, first.and_then(|i| i.get("loc")))
-                && let Some(field) = loc
-                    .as_array()
-                    .and_then(|l| l.last())
-                    .and_then(Value::as_str)
-            {
-                msg = Some(format!("{field}: {m}"));
-            }
-            (code.or(header), msg)
+            let first = items.first().unwrap_or(&Value::Null);
+            let field = first["loc"].as_array().and_then(|l| l.last()?.as_str());
+            let msg = str_at(first, &["msg"]).map(|m| match field {
+                Some(f) => format!("{f}: {m}"),
+                None => m,
+            });
+            (str_at(first, &["type"]).or(header), msg)
         }
         Some(Value::String(s)) => (str_at(&v, &["error_type"]).or(header), Some(s.clone())),
         _ => (header, None),
@@ -109,7 +101,7 @@ pub fn parse_status_answer(v: &Value) -> Result<Option<PollOutcome>, ProviderErr
 }
 
 /// The result of a COMPLETED request: the video, or why the model failed.
-fn parse_result(reply: &http::Reply, output: Option<&str>) -> Result<PollOutcome, ProviderError> {
+fn parse_result(reply: &http::Reply, settings: &Value) -> Result<PollOutcome, ProviderError> {
     if !reply.ok() {
         let (code, message) = code_and_message(reply);
         // A proxy hiccup or throttling proves nothing: ask again. Anything else is the
@@ -126,13 +118,7 @@ fn parse_result(reply: &http::Reply, output: Option<&str>) -> Result<PollOutcome
             ),
         });
     }
-    Ok(match output_url(&reply.json()?, output) {
-        Some(url) => video(url, None, None),
-        None => PollOutcome::Failed {
-            code: "no_video_in_result".into(),
-            message: "the model finished without a video in its output".into(),
-        },
-    })
+    Ok(finished(&reply.json()?, settings))
 }
 
 #[async_trait]
@@ -192,9 +178,7 @@ impl Describe for Fal {
         }
         let path = request_path(job.upstream_model, job.upstream_id)?;
         let reply = a.send(cred, Call::get(path), Stage::Poll).await?;
-        let output = InputMapping::from_settings(job.route_settings).ok();
-        let output = output.and_then(|m| m.output);
-        parse_result(&reply, output.as_deref())
+        parse_result(&reply, job.route_settings)
     }
 
     fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {

@@ -8,10 +8,10 @@
 use super::credentials::Credential;
 use super::generic::{Adapter, Answer, CANCELLED, Call, Describe, Test, invalid};
 use super::http::Kit;
+use super::input_mapping::words;
 use super::mapping::{self, Limits, Secs, Sound, unsupported};
 use super::{ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
-use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
 use crate::error::AppError;
 use async_trait::async_trait;
@@ -98,17 +98,12 @@ pub struct Runway {
 
 /// Runway fetches only HTTPS URLs on a domain name; anything else (our own uploads on a
 /// plain-HTTP or IP address, private hosts) is sent inline as a data URI.
-async fn inline(kit: &Kit, urls: &[String], limit: u64) -> Result<Vec<String>, ProviderError> {
-    let mut out = Vec::with_capacity(urls.len());
-    for u in urls {
-        if fetchable(u) {
-            out.push(u.clone());
-        } else {
-            let a = kit.fetch_asset(u, limit).await?;
-            out.push(format!("data:{};base64,{}", a.mime, a.base64()));
-        }
+async fn inline(kit: &Kit, urls: &mut [String], limit: u64) -> Result<(), ProviderError> {
+    for u in urls.iter_mut().filter(|u| !fetchable(u)) {
+        let a = kit.fetch_asset(u, limit).await?;
+        *u = format!("data:{};base64,{}", a.mime, a.base64());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// An HTTPS URL whose host is a domain name (not an IP literal).
@@ -123,29 +118,14 @@ pub fn fetchable(url: &str) -> bool {
         && host.parse::<std::net::IpAddr>().is_err()
 }
 
-/// `@Image1` → plain words: Runway has no in-prompt reference syntax for video.
-pub fn rewrite_prompt(prompt: &str, kind: &str) -> String {
-    references::rewrite(prompt, |k, n| match (kind, k) {
-        ("image-to-video", AssetKind::Image) if n == 1 => "the first frame".into(),
-        ("image-to-video", AssetKind::Image) => "the last frame".into(),
-        (_, k) => format!("the {} reference {}", mapping::ordinal(n), k.noun()),
-    })
-}
-
 /// The endpoint path and body for `req`, or the 422 explaining what the model cannot do.
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Value), AppError> {
     let s = spec(model).ok_or_else(mapping::unknown_model)?;
     let fit = s.limits.check(req)?;
-    let prompt = rewrite_prompt(&req.prompt, &req.kind);
+    // Runway has no in-prompt reference syntax for video.
+    let prompt = words(&req.prompt, &req.kind);
     mapping::prompt_max(prompt.encode_utf16().count(), s.prompt_max)?;
     let mut body = json!({"model": model, "promptText": prompt});
-    let list = |kind: Option<&str>, urls: &[String]| -> Value {
-        let item = |u: &String| match kind {
-            Some(k) => json!({"type": k, "uri": u}),
-            None => json!({"uri": u}),
-        };
-        urls.iter().map(item).collect()
-    };
     let (path, ratios) = match req.kind.as_str() {
         "image-to-video" => {
             body["promptImage"] = match req.image_urls.as_slice() {
@@ -164,42 +144,48 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
                 ("referenceVideos", Some("video"), &req.video_urls),
                 ("referenceAudio", Some("audio"), &req.audio_urls),
             ] {
+                let item = |u| match kind {
+                    Some(k) => json!({"type": k, "uri": u}),
+                    None => json!({"uri": u}),
+                };
                 if !urls.is_empty() {
-                    body[field] = list(kind, urls);
+                    body[field] = urls.iter().map(item).collect();
                 }
             }
             ("/v1/text_to_video", s.t2v_ratios)
         }
         _ => ("/v1/text_to_video", s.t2v_ratios),
     };
+    body["ratio"] = json!(pixel_ratio(ratios, req)?);
+    body["duration"] = json!(fit.duration.unwrap_or(s.default_duration));
+    if s.limits.sound == Sound::Switch {
+        body["audio"] = json!(req.generate_audio);
+    }
+    Ok((path, body))
+}
+
+/// The pixel ratio for the request's resolution and aspect ratio, or the 422 listing the
+/// pairs the model offers.
+fn pixel_ratio(ratios: &[Ratio], req: &UnifiedRequest) -> Result<&'static str, AppError> {
     // `auto` has no pixel ratio of its own: the model's landscape default at the asked
     // resolution.
     let aspect = match req.aspect_ratio.as_str() {
         "auto" | "" => "16:9",
         a => a,
     };
-    let ratio = ratios
-        .iter()
-        .find(|(r, a, _)| *r == req.resolution && *a == aspect)
-        .map(|(_, _, px)| *px)
-        .ok_or_else(|| {
-            let param = match ratios.iter().any(|(r, _, _)| *r == req.resolution) {
-                true => "aspect_ratio",
-                false => "resolution",
-            };
-            let offered: Vec<String> = ratios.iter().map(|(r, a, _)| format!("{r} {a}")).collect();
-            let (res, offered) = (&req.resolution, offered.join(", "));
-            let msg = format!(
-                "{res} at {aspect} is not available on this model's channel; available: {offered}"
-            );
-            unsupported(param, msg)
-        })?;
-    body["ratio"] = json!(ratio);
-    body["duration"] = json!(fit.duration.unwrap_or(s.default_duration));
-    if s.limits.sound == Sound::Switch {
-        body["audio"] = json!(req.generate_audio);
+    let res = &req.resolution;
+    if let Some((_, _, px)) = ratios.iter().find(|(r, a, _)| r == res && *a == aspect) {
+        return Ok(px);
     }
-    Ok((path, body))
+    let param = match ratios.iter().any(|(r, _, _)| r == res) {
+        true => "aspect_ratio",
+        false => "resolution",
+    };
+    let offered: Vec<String> = ratios.iter().map(|(r, a, _)| format!("{r} {a}")).collect();
+    let offered = offered.join(", ");
+    let msg =
+        format!("{res} at {aspect} is not available on this model's channel; available: {offered}");
+    Err(unsupported(param, msg))
 }
 
 const ANSWER: Answer = Answer {
@@ -252,9 +238,9 @@ impl Describe for Runway {
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
         let mut req = job.request.clone();
-        req.image_urls = inline(&a.kit, &req.image_urls, IMAGE_LIMIT).await?;
-        req.video_urls = inline(&a.kit, &req.video_urls, MEDIA_LIMIT).await?;
-        req.audio_urls = inline(&a.kit, &req.audio_urls, MEDIA_LIMIT).await?;
+        inline(&a.kit, &mut req.image_urls, IMAGE_LIMIT).await?;
+        inline(&a.kit, &mut req.video_urls, MEDIA_LIMIT).await?;
+        inline(&a.kit, &mut req.audio_urls, MEDIA_LIMIT).await?;
         self.request(job.upstream_model, &req, job.task_id)
             .map_err(invalid)
     }
@@ -281,14 +267,9 @@ mod tests {
 
     #[test]
     fn references_become_plain_words() {
-        assert_eq!(rewrite_prompt("from @Image1 to @Image2", "image-to-video"), "from the first frame to the last frame");
-        assert_eq!(
-            rewrite_prompt(
-                "@Image2 dances to @Audio1 like @Video1",
-                "reference-to-video"
-            ),
-            "the second reference image dances to the first reference audio like the first reference video"
-        );
+        assert_eq!(words("from @Image1 to @Image2", "image-to-video"), "from the first frame to the last frame");
+        assert_eq!(words("@Image2 dances to @Audio1 like @Video1", "reference-to-video"),
+            "the second reference image dances to the first reference audio like the first reference video");
     }
 
     #[test]
