@@ -24,22 +24,20 @@ pub const BASE: &str = "https://queue.fal.run";
 /// fal's queue, described for the [generic adapter](super::generic).
 pub struct Fal;
 
-/// `owner/app[/subpath]` split into the submit path and the `owner/app` the queue's
-/// request URLs use.
-pub fn model_path(model: &str) -> Result<(&str, String), String> {
-    let ok = !model.is_empty()
-        && model.len() <= 256
-        && !model.contains("..")
-        && model
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+/// The `owner/app` of a model id `owner/app[/subpath]` (the submit path): the queue's
+/// request URLs use it.
+pub fn app(model: &str) -> Result<String, String> {
+    let plain = model
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    let ok = plain && !model.is_empty() && model.len() <= 256 && !model.contains("..");
     let parts: Vec<&str> = model.split('/').collect();
     if !ok || parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
         return Err(format!(
             "`{model}` is not a fal model id (owner/app[/path], e.g. fal-ai/veo3/image-to-video)"
         ));
     }
-    Ok((model, format!("{}/{}", parts[0], parts[1])))
+    Ok(parts[..2].join("/"))
 }
 
 /// fal's error bodies: `{"detail":[{"msg","type",...}]}`, `{"detail":"..."}`, or
@@ -66,7 +64,7 @@ fn code_and_message(reply: &http::Reply) -> (Option<String>, Option<String>) {
 /// `{owner}/{app}/requests/{id}`: built here rather than taken from the submit answer,
 /// so our key only ever goes to the configured host.
 fn request_path(model: &str, id: &str) -> Result<String, ProviderError> {
-    let (_, app) = model_path(model).map_err(ProviderError::bad)?;
+    let app = app(model).map_err(ProviderError::bad)?;
     let id = http::safe_id(id)?;
     if id.contains('/') {
         return Err(ProviderError::bad("unexpected request id"));
@@ -135,7 +133,7 @@ impl Describe for Fal {
     }
 
     fn route_model(&self, model: &str) -> Option<Result<(), String>> {
-        Some(model_path(model).map(|_| ()))
+        Some(app(model).map(|_| ()))
     }
 
     async fn submit_call(
@@ -144,14 +142,15 @@ impl Describe for Fal {
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
         let input = self.route_input(job)?;
-        let (path, _) = model_path(job.upstream_model)
-            .map_err(|m| ProviderError::final_error("invalid_request", m))?;
-        let mut path = path.to_string();
+        app(job.upstream_model).map_err(|m| ProviderError::final_error("invalid_request", m))?;
+        let mut path = job.upstream_model.to_string();
         // fal posts the result envelope to `fal_webhook` once, when the request ends.
         if let Some(u) = job.callback_url {
-            let mut q = reqwest::Url::parse("http://q/").expect("static URL");
-            q.query_pairs_mut().append_pair("fal_webhook", u);
-            path = format!("{path}?{}", q.query().unwrap_or_default());
+            let q = reqwest::Url::parse_with_params("http://q/", [("fal_webhook", u)]);
+            path = format!(
+                "{path}?{}",
+                q.expect("static URL").query().unwrap_or_default()
+            );
         }
         Ok(Call::post(path, Value::Object(input)))
     }
@@ -199,17 +198,10 @@ mod tests {
 
     #[test]
     fn model_ids_give_the_submit_path_and_the_app() {
-        assert_eq!(model_path("fal-ai/veo3/image-to-video").unwrap(), ("fal-ai/veo3/image-to-video", "fal-ai/veo3".to_string()));
-        assert_eq!(model_path("fal-ai/kling-video/v2.1/master/text-to-video") .unwrap() .1, "fal-ai/kling-video");
-        for bad in [
-            "veo3",
-            "fal-ai/",
-            "/fal-ai/veo3",
-            "fal-ai/../x",
-            "fal-ai/veo 3",
-            "",
-        ] {
-            assert!(model_path(bad).is_err(), "{bad}");
+        assert_eq!(app("fal-ai/veo3/image-to-video").unwrap(), "fal-ai/veo3");
+        assert_eq!(app("fal-ai/kling-video/v2.1/master/text-to-video").unwrap(), "fal-ai/kling-video");
+        for bad in ["veo3", "fal-ai/", "/fal-ai/veo3", "fal-ai/../x", "fal-ai/veo 3", ""] {
+            assert!(app(bad).is_err(), "{bad}");
         }
         assert_eq!(request_path("fal-ai/veo3/image-to-video", "80e732af-660e").unwrap(), "fal-ai/veo3/requests/80e732af-660e");
         assert!(request_path("fal-ai/veo3", "../x").is_err());

@@ -74,23 +74,20 @@ impl Values {
     /// The model's value for `unified`, or the 422 listing the allowed ones.
     fn pick(&self, param: &str, unified: &str) -> Result<Value, AppError> {
         mapping::one_of(param, unified, &self.names())?;
-        let renamed = match self {
-            Values::Renamed(m) => m.get(unified).cloned(),
-            Values::List(_) => None,
-        };
-        Ok(renamed.unwrap_or_else(|| json!(unified)))
+        Ok(match self {
+            Values::Renamed(m) => m.get(unified).cloned().unwrap_or_else(|| json!(unified)),
+            Values::List(_) => json!(unified),
+        })
     }
 }
 
+/// How a duration is written: `5`, `"5"` or `"5s"`.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum DurationFormat {
-    /// `5`
     #[default]
     Integer,
-    /// `"5"`
     String,
-    /// `"5s"`
     Seconds,
 }
 
@@ -327,10 +324,8 @@ pub fn output_url(v: &Value, path: Option<&str>) -> Option<String> {
     }
     let mut urls = Vec::new();
     collect_urls(v, &mut urls, 0);
-    urls.iter()
-        .find(|u| looks_like_video(u))
-        .or(urls.first())
-        .map(|s| s.to_string())
+    let video = urls.iter().find(|u| looks_like_video(u));
+    video.or(urls.first()).map(|s| s.to_string())
 }
 
 /// `@Image1` in plain words, for models without prompt tags: the first or last frame in
@@ -346,10 +341,8 @@ pub fn words(prompt: &str, kind: &str) -> String {
 /// A model's finished output: the video (at the route's `output` path, from `settings`),
 /// or the failure saying there is none.
 pub fn finished(output: &Value, settings: &Value) -> PollOutcome {
-    let path = InputMapping::from_settings(settings)
-        .ok()
-        .and_then(|m| m.output);
-    match output_url(output, path.as_deref()) {
+    let mapping = InputMapping::from_settings(settings).ok();
+    match output_url(output, mapping.and_then(|m| m.output).as_deref()) {
         Some(url) => video(url, None, None),
         None => PollOutcome::Failed {
             code: "no_video_in_result".into(),
@@ -371,9 +364,8 @@ fn is_url(s: &str) -> bool {
 
 fn looks_like_video(u: &str) -> bool {
     let path = u.split(['?', '#']).next().unwrap_or(u).to_ascii_lowercase();
-    [".mp4", ".mov", ".webm", ".m4v"]
-        .iter()
-        .any(|e| path.ends_with(e))
+    let videos = [".mp4", ".mov", ".webm", ".m4v"];
+    videos.iter().any(|e| path.ends_with(e))
 }
 
 fn collect_urls<'a>(v: &'a Value, out: &mut Vec<&'a str>, depth: u32) {

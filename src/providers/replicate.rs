@@ -22,12 +22,10 @@ use std::time::Duration;
 pub const BASE: &str = "https://api.replicate.com/v1";
 
 fn ident(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && s != "."
-        && s != ".."
+    let plain = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    plain && !s.is_empty() && s.len() <= 128 && s != "." && s != ".."
 }
 
 /// `owner/name`, both plain identifiers.
@@ -75,9 +73,8 @@ pub fn throttle_hint(detail: &str) -> Option<Duration> {
     let (_, rest) = detail.split_once("resets in")?;
     let rest = rest.trim_start().trim_start_matches('~');
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    Some(Duration::from_secs(
-        digits.parse::<u64>().ok()?.clamp(1, 600),
-    ))
+    let secs: u64 = digits.parse().ok()?;
+    Some(Duration::from_secs(secs.clamp(1, 600)))
 }
 
 /// A short code from a failure text such as "... sensitive (E005)".

@@ -284,10 +284,10 @@ mod tests {
     #[test]
     #[rustfmt::skip]
     fn mapping_table() {
-        let i2v = |r: &mut UnifiedRequest| {
+        fn i2v(r: &mut UnifiedRequest) {
             r.kind = "image-to-video".into();
             r.image_urls = vec!["https://x.example/1.png".into()];
-        };
+        }
         let cases = vec![
             case("t2v path", "gen4.5", |_| {}, Sent("/model", json!("gen4.5"))),
             case("720p 16:9", "gen4.5", |_| {}, Sent("/ratio", json!("1280:720"))),
@@ -322,20 +322,15 @@ mod tests {
             case("long prompt on gen4", "gen4.5", |r| r.prompt = "x".repeat(1001), Refused("prompt")),
             case("long prompt fits seedance2", "seedance2", |r| r.prompt = "x".repeat(1001), Sent("/model", json!("seedance2"))),
             case("no end user", "gen4.5", |r| r.end_user_id = Some("u".into()), Omitted("/end_user_id")),
+            // The endpoint follows the type (shown as `/path`).
+            case("t2v endpoint", "veo3.1", |r| r.duration = Some(8), Sent("/path", json!("/v1/text_to_video"))),
+            case("i2v endpoint", "veo3.1", |r| { i2v(r); r.duration = Some(8); }, Sent("/path", json!("/v1/image_to_video"))),
+            case("r2v endpoint", "seedance2", |r| { i2v(r); r.kind = "reference-to-video".into(); r.duration = Some(8); }, Sent("/path", json!("/v1/text_to_video"))),
         ];
-        run(cases, |m, r| build_body(m, r).map(|(_, b)| b));
-    }
-
-    #[test]
-    fn endpoints_follow_the_type() {
-        let mut r = crate::providers::mapping::table::base();
-        r.duration = Some(8);
-        assert_eq!(build_body("veo3.1", &r).unwrap().0, "/v1/text_to_video");
-        r.kind = "image-to-video".into();
-        r.image_urls = vec!["https://x.example/1.png".into()];
-        assert_eq!(build_body("veo3.1", &r).unwrap().0, "/v1/image_to_video");
-        r.kind = "reference-to-video".into();
-        assert_eq!(build_body("seedance2", &r).unwrap().0, "/v1/text_to_video");
+        run(cases, |m, r| build_body(m, r).map(|(path, mut b)| {
+            b["path"] = json!(path);
+            b
+        }));
     }
 
     #[test]
