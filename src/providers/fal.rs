@@ -7,9 +7,7 @@
 //! The input is data: each route's `settings` map unified fields to the model's input
 //! names ([`InputMapping`]), so a new model needs no release.
 
-use super::generic::{
-    Adapter, Answer, Auth, CANCELLED, Call, Ctx, Describe, Phase, failed, missing,
-};
+use super::generic::{Adapter, Answer, Auth, CANCELLED, Call, Describe, Phase, failed};
 use super::http::{self, Stage, str_at};
 use super::input_mapping::finished;
 use super::{PollJob, PollOutcome, ProviderError, SubmitJob};
@@ -109,12 +107,9 @@ fn parse_result(reply: &http::Reply, settings: &Value) -> Result<PollOutcome, Pr
         if transient {
             return Err(reply.error(Stage::Poll, code, message));
         }
-        return Ok(PollOutcome::Failed {
-            code: code.unwrap_or_else(|| "generation_failed".into()),
-            message: http::public_message(
-                &message.unwrap_or_else(|| format!("the model failed (HTTP {})", reply.status)),
-            ),
-        });
+        let message =
+            message.unwrap_or_else(|| format!("the model failed (HTTP {})", reply.status));
+        return Ok(failed(code, Some(message)));
     }
     Ok(finished(&reply.json()?, settings))
 }
@@ -157,10 +152,6 @@ impl Describe for Fal {
 
     fn poll_call(&self, id: &str, model: &str) -> Result<Call, ProviderError> {
         Ok(Call::get(format!("{}/status", request_path(model, id)?)))
-    }
-
-    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        parse_status_answer(v)?.ok_or_else(|| missing("a result"))
     }
 
     // COMPLETED needs a second call for the result, read by the route's output mapping.

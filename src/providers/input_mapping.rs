@@ -286,16 +286,18 @@ impl InputMapping {
     }
 }
 
-/// The mapping of a route at request time. An unreadable one is the operator's mistake,
-/// not the caller's: a 400 that says so (details go to the log, not to the customer).
+/// A route the operator got wrong: not the caller's mistake, so a 400 that says so; the
+/// details go to the log, not to the customer.
+fn misconfigured(kind: &str, error: &str, log: &str, fix: &str) -> AppError {
+    tracing::warn!(provider = kind, error = %error, "{log}");
+    let message = format!("this model's route is misconfigured; the operator must fix {fix}");
+    AppError::BadRequest { message }
+}
+
+/// The mapping of a route at request time (an unreadable one is the operator's 400).
 pub fn for_route(kind: &str, settings: &Value) -> Result<InputMapping, AppError> {
-    InputMapping::from_settings(settings).map_err(|e| {
-        tracing::warn!(provider = kind, error = %e, "a route's input mapping is invalid");
-        AppError::BadRequest {
-            message: "this model's route is misconfigured; the operator must fix its settings"
-                .into(),
-        }
-    })
+    let log = "a route's input mapping is invalid";
+    InputMapping::from_settings(settings).map_err(|e| misconfigured(kind, &e, log, "its settings"))
 }
 
 /// A route check for hosts whose routes declare the mapping: the route's model id must be
@@ -306,12 +308,7 @@ pub fn check_route(
     settings: &Value,
     req: &UnifiedRequest,
 ) -> Result<(), AppError> {
-    model.map_err(|e| {
-        tracing::warn!(provider = kind, error = %e, "a route names an invalid model");
-        AppError::BadRequest {
-            message: "this model's route is misconfigured; the operator must fix it".into(),
-        }
-    })?;
+    model.map_err(|e| misconfigured(kind, &e, "a route names an invalid model", "it"))?;
     for_route(kind, settings)?.build(req).map(|_| ())
 }
 

@@ -29,11 +29,9 @@ const LIMITS: Limits = Limits {
     tiers: &["720p"], ratios: &["16:9", "9:16"], frame_shape: false, prompt: 0, sound: Sound::Always,
 };
 
-/// The create fields as text, plus the reference image URL if any.
-pub struct Fields {
-    pub text: Vec<(&'static str, String)>,
-    pub reference: Option<String>,
-}
+/// The create fields as text, in the order sent; `input_reference` (last) is the reference
+/// image's URL.
+type Fields = Vec<(&'static str, String)>;
 
 pub fn build_fields(model: &str, req: &UnifiedRequest) -> Result<Fields, AppError> {
     // Sizes from the spec: 720p for every model, 1792x1024 ("1080p") on -pro models only.
@@ -46,7 +44,7 @@ pub fn build_fields(model: &str, req: &UnifiedRequest) -> Result<Fields, AppErro
     let reference = (req.image_urls.first()).filter(|_| req.kind == "image-to-video");
     // There is one reference, used as the first frame.
     let prompt = references::rewrite(&req.prompt, |_, _| "the reference image".into());
-    let mut text = vec![("model", model.to_string()), ("prompt", prompt)];
+    let mut fields = vec![("model", model.to_string()), ("prompt", prompt)];
     let size = match (req.resolution.as_str(), fit.ratio) {
         // 720p `auto` leaves the upstream default (or the reference image) in charge.
         ("720p", None) => None,
@@ -55,10 +53,10 @@ pub fn build_fields(model: &str, req: &UnifiedRequest) -> Result<Fields, AppErro
         (_, Some("9:16")) => Some("1024x1792"),
         _ => Some("1792x1024"),
     };
-    text.extend(size.map(|s| ("size", s.to_string())));
-    text.extend(fit.duration.map(|d| ("seconds", d.to_string())));
-    let reference = reference.cloned();
-    Ok(Fields { text, reference })
+    fields.extend(size.map(|s| ("size", s.to_string())));
+    fields.extend(fit.duration.map(|d| ("seconds", d.to_string())));
+    fields.extend(reference.map(|u| ("input_reference", u.clone())));
+    Ok(fields)
 }
 
 /// Map a Video object to an outcome; the content URL needs the key that made it.
@@ -101,13 +99,11 @@ impl Describe for OpenAiVideos {
     }
 
     fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
-        let fields = build_fields(model, req)?;
-        let text = fields.text.into_iter().map(|(k, v)| (k.into(), json!(v)));
-        let mut body: serde_json::Map<String, Value> = text.collect();
-        if let Some(u) = fields.reference {
-            body.insert("input_reference".into(), json!({"image_url": u}));
-        }
-        Ok(Call::post("/videos", Value::Object(body)))
+        let body = build_fields(model, req)?.into_iter().map(|(k, v)| match k {
+            "input_reference" => (k.into(), json!({"image_url": v})),
+            _ => (k.into(), json!(v)),
+        });
+        Ok(Call::post("/videos", Value::Object(body.collect())))
     }
 
     async fn submit_call(
@@ -120,19 +116,21 @@ impl Describe for OpenAiVideos {
                 .request(job.upstream_model, job.request, job.task_id)
                 .map_err(invalid);
         }
-        let fields = build_fields(job.upstream_model, job.request).map_err(invalid)?;
-        let form = reqwest::multipart::Form::new();
-        let mut form = fields.text.into_iter().fold(form, |f, (k, v)| f.text(k, v));
-        if let Some(u) = &fields.reference {
-            let asset = a.kit.fetch_asset(u, self.max_image_bytes).await?;
-            let ext = asset.mime.trim_start_matches("image/").to_string();
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in build_fields(job.upstream_model, job.request).map_err(invalid)? {
+            if k != "input_reference" {
+                form = form.text(k, v);
+                continue;
+            }
+            let asset = a.kit.fetch_asset(&v, self.max_image_bytes).await?;
+            let ext = asset.mime.trim_start_matches("image/");
             let part = reqwest::multipart::Part::bytes(asset.bytes)
                 .file_name(format!("reference.{ext}"))
                 .mime_str(&asset.mime)
                 .map_err(|_| {
                     ProviderError::final_error("invalid_asset", "the image type is not valid")
                 })?;
-            form = form.part("input_reference", part);
+            form = form.part(k, part);
         }
         let mut call = Call::get("/videos").method(reqwest::Method::POST);
         call.body = Body::Form(form);

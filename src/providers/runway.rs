@@ -188,28 +188,26 @@ fn pixel_ratio(ratios: &[Ratio], req: &UnifiedRequest) -> Result<&'static str, A
     Err(unsupported(param, msg))
 }
 
-const ANSWER: Answer = Answer {
-    // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
-    words: [
-        &["PENDING", "THROTTLED"],
-        &["RUNNING"],
-        &["SUCCEEDED"],
-        &["FAILED"],
-    ],
-    ended: &[("CANCELLED", CANCELLED)],
-    url: &["output", "0"],
-    code: &["failureCode"],
-    message: &["failure"],
-    ..Answer::DEFAULT
-};
-
 #[async_trait]
 impl Describe for Runway {
     const KIND: &'static str = "runway";
     // 404: already gone, which is what we wanted.
     const CANCEL_DONE: &'static [u16] = &[404];
     const POLL: &'static str = "/v1/tasks/{id}";
-    const ANSWER: Answer = ANSWER;
+    const ANSWER: Answer = Answer {
+        // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
+        words: [
+            &["PENDING", "THROTTLED"],
+            &["RUNNING"],
+            &["SUCCEEDED"],
+            &["FAILED"],
+        ],
+        ended: &[("CANCELLED", CANCELLED)],
+        url: &["output", "0"],
+        code: &["failureCode"],
+        message: &["failure"],
+        ..Answer::DEFAULT
+    };
     const TEST: Option<Test> = Some(Test {
         path: "/v1/organization",
         says: "organization reachable; credit balance per key",
@@ -335,7 +333,7 @@ mod tests {
 
     #[test]
     fn statuses_map_to_outcomes() {
-        answers(|v| ANSWER.read(v), vec![
+        answers(|v| Runway::ANSWER.read(v), vec![
             (json!({"status": "PENDING", "progress": 0.4}), Is(PollOutcome::Queued)),
             (json!({"status": "THROTTLED", "progress": 0.4}), Is(PollOutcome::Queued)),
             (json!({"status": "RUNNING", "progress": 0.4}), Is(PollOutcome::Running)),

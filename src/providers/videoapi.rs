@@ -90,12 +90,8 @@ impl Describe for VideoApi {
         self.idempotency
     }
 
-    // What the chained gateway cannot do is its own 422, returned at submission (the task
-    // fails and is refunded): its capabilities are not known here.
-    fn check(&self, _: &str, _: &UnifiedRequest) -> Result<(), AppError> {
-        Ok(())
-    }
-
+    // Never refuses: what the chained gateway cannot do is its own 422, returned at
+    // submission (the task fails and is refunded); its capabilities are not known here.
     fn request(&self, model: &str, req: &UnifiedRequest, task_id: &str) -> Result<Call, AppError> {
         let mut call = Call::post("/v1/video/generations", build_body(model, req));
         if self.idempotency {
