@@ -4,8 +4,8 @@
 //! `/requests/{id}/cancel`). Status answers 202 until the request is done; a COMPLETED
 //! request whose result call fails is a failed generation.
 //!
-//! The input is data: each route's `settings` map unified fields to the model's input
-//! names ([`InputMapping`]), so a new model needs no release.
+//! The input is data: each route's `settings` map unified fields to the model's input names
+//! ([`InputMapping`](super::input_mapping::InputMapping)), so a new model needs no release.
 
 use super::generic::{Adapter, Answer, Auth, CANCELLED, Call, Describe, Phase, failed};
 use super::http::{self, Stage, str_at};
@@ -19,21 +19,17 @@ use serde_json::Value;
 
 pub const BASE: &str = "https://queue.fal.run";
 
-/// fal's queue, described for the [generic adapter](super::generic).
 pub struct Fal;
 
 /// The `owner/app` of a model id `owner/app[/subpath]` (the submit path): the queue's
 /// request URLs use it.
 pub fn app(model: &str) -> Result<String, String> {
-    let plain = model
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-    let ok = plain && !model.is_empty() && model.len() <= 256 && !model.contains("..");
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./".contains(c);
+    let ok = model.len() <= 256 && !model.contains("..") && model.chars().all(plain);
     let parts: Vec<&str> = model.split('/').collect();
     if !ok || parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
-        return Err(format!(
-            "`{model}` is not a fal model id (owner/app[/path], e.g. fal-ai/veo3/image-to-video)"
-        ));
+        let example = "owner/app[/path], e.g. fal-ai/veo3/image-to-video";
+        return Err(format!("`{model}` is not a fal model id ({example})"));
     }
     Ok(parts[..2].join("/"))
 }
@@ -84,17 +80,6 @@ const ANSWER: Answer = Answer {
     message: &["error"],
     ..Answer::DEFAULT
 };
-
-/// A status answer mapped; `None` for COMPLETED without an error (the result decides).
-pub fn parse_status_answer(v: &Value) -> Result<Option<PollOutcome>, ProviderError> {
-    // Newer status bodies say so when the request failed.
-    let error = str_at(v, &["error"]);
-    if ANSWER.phase(v)? == Phase::Succeeded && error.is_none() {
-        return Ok(None);
-    }
-    let failure = |v: &Value| Ok(failed(str_at(v, &["error_type"]), error));
-    ANSWER.read_with(v, failure).map(Some)
-}
 
 /// The result of a COMPLETED request: the video, or why the model failed.
 fn parse_result(reply: &http::Reply, settings: &Value) -> Result<PollOutcome, ProviderError> {
@@ -163,8 +148,10 @@ impl Describe for Fal {
         let cred = a.keys.get(job.credential)?;
         let call = self.poll_call(job.upstream_id, job.upstream_model)?;
         let v = a.call(cred, call, Stage::Poll).await?;
-        if let Some(o) = parse_status_answer(&v)? {
-            return Ok(o);
+        // Newer status bodies say so when the request failed.
+        let error = str_at(&v, &["error"]);
+        if ANSWER.phase(&v)? != Phase::Succeeded || error.is_some() {
+            return ANSWER.read_with(&v, |v| Ok(failed(str_at(v, &["error_type"]), error)));
         }
         let path = request_path(job.upstream_model, job.upstream_id)?;
         let reply = a.send(cred, Call::get(path), Stage::Poll).await?;

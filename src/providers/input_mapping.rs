@@ -150,23 +150,17 @@ impl InputMapping {
                 return Err(format!("fields: `{name}` is used for two unified fields"));
             }
         }
-        for t in &self.types {
-            let needs = match t.as_str() {
-                "text-to-video" => None,
-                "image-to-video" => f.image.is_none().then_some("fields.image"),
-                "reference-to-video" => {
-                    (!self.has_reference_fields()).then_some("fields.images, video(s) or audio(s)")
-                }
-                t => {
-                    return Err(format!(
-                        "types: `{t}` is not one of {}",
-                        ALL_TYPES.join(", ")
-                    ));
-                }
-            };
-            if let Some(n) = needs {
-                return Err(format!("types: {t} needs {n}"));
-            }
+        let declared = |t: &str| self.types.iter().any(|d| d == t);
+        if let Some(t) = self.types.iter().find(|t| !ALL_TYPES.contains(&t.as_str())) {
+            let all = ALL_TYPES.join(", ");
+            return Err(format!("types: `{t}` is not one of {all}"));
+        }
+        if declared("image-to-video") && f.image.is_none() {
+            return Err("types: image-to-video needs fields.image".into());
+        }
+        if declared("reference-to-video") && !self.has_reference_fields() {
+            let needs = "fields.images, video(s) or audio(s)";
+            return Err(format!("types: reference-to-video needs {needs}"));
         }
         if let Some(p) = &self.output
             && p.split('.').any(str::is_empty)
@@ -243,10 +237,8 @@ impl InputMapping {
         if let Some(max) = self.max_prompt_chars {
             mapping::prompt_max(prompt.chars().count(), max)?;
         }
-        input.insert(
-            f.prompt.clone().unwrap_or_else(|| "prompt".into()),
-            json!(prompt),
-        );
+        let name = f.prompt.clone().unwrap_or_else(|| "prompt".into());
+        input.insert(name, json!(prompt));
 
         // Enumerations: any value goes where the route lists none.
         let pick = |param, unified: &str, allowed: &Option<Values>| match allowed {
@@ -366,10 +358,8 @@ fn looks_like_video(u: &str) -> bool {
 }
 
 fn collect_urls<'a>(v: &'a Value, out: &mut Vec<&'a str>, depth: u32) {
-    if depth > 8 {
-        return;
-    }
     match v {
+        _ if depth > 8 => {}
         Value::String(s) if is_url(s) => out.push(s),
         Value::Array(items) => items.iter().for_each(|i| collect_urls(i, out, depth + 1)),
         Value::Object(map) => {

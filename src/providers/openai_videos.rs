@@ -67,7 +67,6 @@ pub fn parse_video(v: &Value, content: &str, key: &str) -> Result<PollOutcome, P
     })
 }
 
-/// An OpenAI-Videos-compatible upstream, described for the [generic adapter](super::generic).
 pub struct OpenAiVideos {
     /// Channel setting `body = "json"`: JSON with `input_reference: {image_url}` (the spec's
     /// JSON schema; unconfirmed) instead of `multipart/form-data` with the file (what the

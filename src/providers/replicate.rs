@@ -4,8 +4,8 @@
 //! `deployments/owner/name`. Poll `GET /predictions/{id}` until `succeeded`, `failed`,
 //! `canceled` or `aborted`; the output is a URL, a list of URLs or an object.
 //!
-//! The input is data: each route's `settings` map unified fields to the model's input
-//! names ([`InputMapping`]), so a new model needs no release.
+//! The input is data: each route's `settings` map unified fields to the model's input names
+//! ([`InputMapping`](super::input_mapping::InputMapping)), so a new model needs no release.
 
 use super::generic::{
     Adapter, Answer, CANCELLED, Call, Ctx, Describe, End, Test, first, missing, units,
@@ -22,10 +22,8 @@ use std::time::Duration;
 pub const BASE: &str = "https://api.replicate.com/v1";
 
 fn ident(s: &str) -> bool {
-    let plain = s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    plain && !s.is_empty() && s.len() <= 128 && s != "." && s != ".."
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    !s.is_empty() && s.len() <= 128 && s.chars().all(plain) && s != "." && s != ".."
 }
 
 /// `owner/name`, both plain identifiers.
@@ -41,11 +39,8 @@ fn hex_id(s: &str) -> bool {
 /// model (`owner/name`, always its latest version), a pinned version (`owner/name:<version>`
 /// or the bare version id) or a deployment (`deployments/owner/name`).
 pub fn create(model: &str, input: Value) -> Result<(String, Value), String> {
-    let bad = || {
-        format!(
-            "`{model}` is not a Replicate model (owner/name, owner/name:version, a version id or deployments/owner/name)"
-        )
-    };
+    let forms = "owner/name, owner/name:version, a version id or deployments/owner/name";
+    let bad = || format!("`{model}` is not a Replicate model ({forms})");
     let (path, version) = if hex_id(model) {
         ("/predictions".to_string(), Some(model))
     } else if let Some(rest) = model.strip_prefix("deployments/") {
@@ -121,7 +116,6 @@ pub fn parse_prediction(v: &Value, settings: &Value) -> Result<PollOutcome, Prov
     })
 }
 
-/// Replicate, described for the [generic adapter](super::generic).
 pub struct Replicate;
 
 /// A prediction id: it ends up in a path of its own.

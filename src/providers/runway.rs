@@ -90,7 +90,6 @@ pub fn spec(model: &str) -> Option<ModelSpec> {
     })
 }
 
-/// Runway, described for the [generic adapter](super::generic).
 pub struct Runway {
     /// Channel setting `runway_version` (the `X-Runway-Version` header).
     version: String,
@@ -108,14 +107,8 @@ async fn inline(kit: &Kit, urls: &mut [String], limit: u64) -> Result<(), Provid
 
 /// An HTTPS URL whose host is a domain name (not an IP literal).
 pub fn fetchable(url: &str) -> bool {
-    let Ok(u) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let host = u.host_str().unwrap_or_default();
-    u.scheme() == "https"
-        && host.contains('.')
-        && !host.starts_with('[')
-        && host.parse::<std::net::IpAddr>().is_err()
+    let u = reqwest::Url::parse(url);
+    u.is_ok_and(|u| u.scheme() == "https" && u.domain().is_some_and(|d| d.contains('.')))
 }
 
 /// The endpoint path and body for `req`, or the 422 explaining what the model cannot do.
@@ -156,36 +149,29 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
         }
         _ => ("/v1/text_to_video", s.t2v_ratios),
     };
-    body["ratio"] = json!(pixel_ratio(ratios, req)?);
-    body["duration"] = json!(fit.duration.unwrap_or(s.default_duration));
-    if s.limits.sound == Sound::Switch {
-        body["audio"] = json!(req.generate_audio);
-    }
-    Ok((path, body))
-}
-
-/// The pixel ratio for the request's resolution and aspect ratio, or the 422 listing the
-/// pairs the model offers.
-fn pixel_ratio(ratios: &[Ratio], req: &UnifiedRequest) -> Result<&'static str, AppError> {
-    // `auto` has no pixel ratio of its own: the model's landscape default at the asked
-    // resolution.
+    // One pixel ratio for the resolution and aspect ratio; `auto` has none of its own: the
+    // model's landscape default at the asked resolution.
     let aspect = match req.aspect_ratio.as_str() {
         "auto" | "" => "16:9",
         a => a,
     };
     let res = &req.resolution;
-    if let Some((_, _, px)) = ratios.iter().find(|(r, a, _)| r == res && *a == aspect) {
-        return Ok(px);
-    }
-    let param = match ratios.iter().any(|(r, _, _)| r == res) {
-        true => "aspect_ratio",
-        false => "resolution",
+    let Some((_, _, px)) = ratios.iter().find(|(r, a, _)| r == res && *a == aspect) else {
+        let param = match ratios.iter().any(|(r, _, _)| r == res) {
+            true => "aspect_ratio",
+            false => "resolution",
+        };
+        let offered: Vec<String> = ratios.iter().map(|(r, a, _)| format!("{r} {a}")).collect();
+        let offered = offered.join(", ");
+        let msg = format!("{res} at {aspect} is not available on this model's channel");
+        return Err(unsupported(param, format!("{msg}; available: {offered}")));
     };
-    let offered: Vec<String> = ratios.iter().map(|(r, a, _)| format!("{r} {a}")).collect();
-    let offered = offered.join(", ");
-    let msg =
-        format!("{res} at {aspect} is not available on this model's channel; available: {offered}");
-    Err(unsupported(param, msg))
+    body["ratio"] = json!(px);
+    body["duration"] = json!(fit.duration.unwrap_or(s.default_duration));
+    if s.limits.sound == Sound::Switch {
+        body["audio"] = json!(req.generate_audio);
+    }
+    Ok((path, body))
 }
 
 #[async_trait]
