@@ -172,9 +172,8 @@ impl InputMapping {
 
     fn has_reference_fields(&self) -> bool {
         let f = &self.fields;
-        [&f.images, &f.video, &f.videos, &f.audio, &f.audios]
-            .iter()
-            .any(|n| n.is_some())
+        let refs = [&f.images, &f.video, &f.videos, &f.audio, &f.audios];
+        refs.iter().any(|n| n.is_some())
     }
 
     /// The unified types this route serves.
@@ -202,9 +201,9 @@ impl InputMapping {
         if i2v {
             mapping::no_media(req)?;
             mapping::frames(req, if f.last_image.is_some() { 2 } else { 1 })?;
-            for (url, name) in req.image_urls.iter().zip([&f.image, &f.last_image]) {
-                put(&mut input, name, json!(url));
-            }
+            // Each frame goes where the route names an input for it.
+            let frames = [&f.image, &f.last_image].into_iter().zip(&req.image_urls);
+            input.extend(frames.filter_map(|(name, url)| Some((name.clone()?, json!(url)))));
         } else {
             // Each kind as a list (`many`, up to its max), as one string (`one`), or refused.
             let none = None;
@@ -270,9 +269,10 @@ impl InputMapping {
             };
             input.insert(n.clone(), d);
         }
-        match &f.generate_audio {
-            Some(_) => put(&mut input, &f.generate_audio, json!(req.generate_audio)),
-            None => mapping::silent(req)?,
+        if let Some(n) = &f.generate_audio {
+            input.insert(n.clone(), json!(req.generate_audio));
+        } else {
+            mapping::silent(req)?;
         }
         Ok(input)
     }
@@ -337,13 +337,6 @@ pub fn finished(output: &Value, settings: &Value) -> PollOutcome {
             code: "no_video_in_result".into(),
             message: "the model finished without a video in its output".into(),
         },
-    }
-}
-
-/// Set input `name` when the route declared one.
-fn put(input: &mut Map<String, Value>, name: &Option<String>, v: Value) {
-    if let Some(n) = name {
-        input.insert(n.clone(), v);
     }
 }
 

@@ -110,13 +110,12 @@ impl Describe for OpenAiVideos {
         a: &Adapter<Self>,
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
+        let (model, req) = (job.upstream_model, job.request);
         if self.json {
-            return self
-                .request(job.upstream_model, job.request, job.task_id)
-                .map_err(invalid);
+            return self.request(model, req, job.task_id).map_err(invalid);
         }
         let mut form = reqwest::multipart::Form::new();
-        for (k, v) in build_fields(job.upstream_model, job.request).map_err(invalid)? {
+        for (k, v) in build_fields(model, req).map_err(invalid)? {
             if k != "input_reference" {
                 form = form.text(k, v);
                 continue;

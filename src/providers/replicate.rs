@@ -41,19 +41,17 @@ fn hex_id(s: &str) -> bool {
 pub fn create(model: &str, input: Value) -> Result<(String, Value), String> {
     let forms = "owner/name, owner/name:version, a version id or deployments/owner/name";
     let bad = || format!("`{model}` is not a Replicate model ({forms})");
-    let (path, version) = if hex_id(model) {
-        ("/predictions".to_string(), Some(model))
-    } else if let Some(rest) = model.strip_prefix("deployments/") {
-        let (owner, name) = pair(rest).ok_or_else(bad)?;
-        (format!("/deployments/{owner}/{name}/predictions"), None)
-    } else {
-        match model.split_once(':') {
-            Some((m, v)) if hex_id(v) && pair(m).is_some() => ("/predictions".into(), Some(v)),
-            Some(_) => return Err(bad()),
-            None => {
-                let (owner, name) = pair(model).ok_or_else(bad)?;
-                (format!("/models/{owner}/{name}/predictions"), None)
-            }
+    let (path, version) = match (model.strip_prefix("deployments/"), model.split_once(':')) {
+        _ if hex_id(model) => ("/predictions".to_string(), Some(model)),
+        (Some(rest), _) => {
+            let (owner, name) = pair(rest).ok_or_else(bad)?;
+            (format!("/deployments/{owner}/{name}/predictions"), None)
+        }
+        (None, Some((m, v))) if hex_id(v) && pair(m).is_some() => ("/predictions".into(), Some(v)),
+        (None, Some(_)) => return Err(bad()),
+        (None, None) => {
+            let (owner, name) = pair(model).ok_or_else(bad)?;
+            (format!("/models/{owner}/{name}/predictions"), None)
         }
     };
     let mut body = json!({"input": input});
