@@ -1,7 +1,7 @@
 //! Ledger entries: append-only, each with the balance it left behind.
 
 use super::credits::Credits;
-use super::ids::UserId;
+use super::ids::{TaskId, UserId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ pub struct LedgerEntry {
     pub amount: Credits,
     pub balance_after: Credits,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_id: Option<String>,
+    pub task_id: Option<TaskId>,
     /// Who caused it: `user:<name>`, `admin:<name>`, `system`, `cli`.
     pub actor: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

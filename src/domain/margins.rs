@@ -1,6 +1,7 @@
 //! The operator's margin: what tasks were charged against what their channels cost,
 //! summed per model, per channel and per customer.
 
+use super::ids::UserId;
 use super::task::{Status, Task};
 use std::collections::BTreeMap;
 
@@ -42,7 +43,7 @@ pub struct Report {
     pub all: Totals,
     pub by_model: BTreeMap<String, Totals>,
     pub by_channel: BTreeMap<String, Totals>,
-    pub by_user: BTreeMap<u64, Totals>,
+    pub by_user: BTreeMap<UserId, Totals>,
 }
 
 impl Report {

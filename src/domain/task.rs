@@ -1,7 +1,7 @@
 //! The task record and its state machine: pending → processing → completed | failed.
 
 use super::credits::Credits;
-use super::ids::UserId;
+use super::ids::{TaskId, UserId};
 use super::pricing::AppliedPrice;
 use super::request::UnifiedRequest;
 use serde::{Deserialize, Serialize};
@@ -93,8 +93,8 @@ pub struct Output {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
-    pub id: String,
-    pub user_id: u64,
+    pub id: TaskId,
+    pub user_id: UserId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<u64>,
     pub model: String,
@@ -324,7 +324,7 @@ pub fn transition(task: &Task, event: Event, now_ms: i64) -> Result<Transition, 
             t.outputs = outputs;
             t.finished_at_ms = Some(now_ms);
             effects.push(Effect::Settle {
-                user_id: t.user_id.into(),
+                user_id: t.user_id,
                 reserved: t.credits_reserved,
             });
             effects.push(Effect::Finished);
@@ -357,7 +357,7 @@ fn fail(t: &mut Task, effects: &mut Vec<Effect>, code: &str, message: &str, now_
     t.fail(code, message, now_ms);
     if !t.credits_refunded && t.credits_reserved > 0 {
         effects.push(Effect::Refund {
-            user_id: t.user_id.into(),
+            user_id: t.user_id,
             amount: t.credits_reserved,
             code: code.to_string(),
         });
@@ -741,6 +741,32 @@ mod tests {
                 "{age} {interval} {cb}"
             );
         }
+    }
+
+    /// Tasks as the store held them while `id` and `user_id` were a plain `String` and
+    /// `u64` (the store's encoding is `serde_json::to_vec`): they decode, and encode back
+    /// to the very same bytes, so a restart on an old database reads and rewrites them
+    /// unchanged. One with every optional field set, one with none.
+    #[test]
+    fn a_task_stored_before_the_id_types_round_trips_to_the_same_bytes() {
+        let full: &[u8] = br#"{"id":"vidgen_1783003830450_081f0558","user_id":42,"key_id":9,"model":"seedance-pro","request":{"type":"image-to-video","prompt":"a cat","image_urls":["https://example.com/a.png"],"video_urls":[],"audio_urls":[],"resolution":"1080p","duration":5,"seconds":5,"aspect_ratio":"16:9","generate_audio":true,"callback_url":"https://example.com/hook"},"price":{"mode":"per_second","unit_credits":36,"units":5,"total":180,"pricing_group":"vip"},"status":"completed","phase":{"phase":"done"},"credits_reserved":180,"credits_refunded":false,"credits_charged":144,"settlement":{"charged":144,"refunded":36,"seconds":4,"videos":1,"capped":false,"upstream_cost":100,"breakdown":[]},"poll_interval_seconds":5,"provider":"ark","upstream_model":"seedance-1-0-pro","credential":"fp_ab12","tried_routes":[1],"submit_attempts":2,"outputs":[{"key":"videos/vidgen_1783003830450_081f0558_0.mp4","size":1048576}],"error":{"code":"upstream_error","message":"retried"},"created_at_ms":1783003830450,"updated_at_ms":1783003890000,"submitted_at_ms":1783003831000,"finished_at_ms":1783003890000,"deadline_ms":1783007430450,"source":"console"}"#;
+        let bare: &[u8] = br#"{"id":"vidgen_1_ab","user_id":7,"model":"m","request":{"type":"text-to-video","prompt":"p","image_urls":[],"video_urls":[],"audio_urls":[],"resolution":"720p","duration":null,"seconds":5,"aspect_ratio":"16:9","generate_audio":false},"price":{"mode":"per_task","unit_credits":50,"units":1,"total":50},"status":"pending","phase":{"phase":"queued"},"credits_reserved":50,"credits_refunded":false,"poll_interval_seconds":5,"tried_routes":[],"submit_attempts":0,"outputs":[],"created_at_ms":0,"updated_at_ms":0,"deadline_ms":2000000,"source":"api"}"#;
+        for old in [full, bare] {
+            let t: Task = serde_json::from_slice(old).expect("old task decodes");
+            assert_eq!(
+                serde_json::to_vec(&t).unwrap(),
+                old,
+                "{}",
+                String::from_utf8_lossy(old)
+            );
+        }
+        let t: Task = serde_json::from_slice(full).unwrap();
+        assert_eq!(t.id.as_str(), "vidgen_1783003830450_081f0558");
+        assert_eq!((t.user_id, t.key_id), (UserId::new(42), Some(9)));
+        // Decoding does not re-check the id's shape (only ids from outside are checked):
+        // a stored one is read as it was written.
+        let t: Task = serde_json::from_slice(bare).unwrap();
+        assert_eq!((t.id.as_str(), t.user_id.get()), ("vidgen_1_ab", 7));
     }
 
     #[test]

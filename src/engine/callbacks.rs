@@ -3,6 +3,7 @@
 //! A verified call only makes the engine poll that task at once: what arrives is never
 //! trusted, the result is always re-fetched from upstream.
 
+use crate::domain::ids::TaskId;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::Path;
@@ -37,7 +38,7 @@ impl Signer {
         }
     }
 
-    fn mac(&self, task_id: &str) -> Hmac<Sha256> {
+    fn mac(&self, task_id: &TaskId) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
         mac.update(b"videoapi-task-callback\0");
         mac.update(task_id.as_bytes());
@@ -45,13 +46,13 @@ impl Signer {
     }
 
     /// The URL handed to the upstream for this task.
-    pub fn url(&self, task_id: &str) -> String {
+    pub fn url(&self, task_id: &TaskId) -> String {
         let token = hex::encode(self.mac(task_id).finalize().into_bytes());
         format!("{}/{task_id}/{token}", self.base)
     }
 
     /// Whether `token` was made for `task_id` (compared in constant time).
-    pub fn verify(&self, task_id: &str, token: &str) -> bool {
+    pub fn verify(&self, task_id: &TaskId, token: &str) -> bool {
         let Ok(raw) = hex::decode(token) else {
             return false;
         };
@@ -75,18 +76,23 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    fn id(s: &str) -> TaskId {
+        TaskId::parse(s).unwrap()
+    }
+
     #[test]
     fn a_token_opens_only_its_own_task() {
         let s = Signer::new("https://gw.example/", vec![7; 32]);
-        let url = s.url("vidgen_1_aa");
+        let (aa, ab) = (id("vidgen_1_000000aa"), id("vidgen_1_000000ab"));
+        let url = s.url(&aa);
         let token = url.rsplit('/').next().unwrap();
-        assert!(url.starts_with("https://gw.example/callbacks/tasks/vidgen_1_aa/"));
-        assert!(s.verify("vidgen_1_aa", token));
-        assert!(!s.verify("vidgen_1_ab", token));
-        assert!(!s.verify("vidgen_1_aa", &token[..10]));
-        assert!(!s.verify("vidgen_1_aa", "not-hex"));
+        assert!(url.starts_with("https://gw.example/callbacks/tasks/vidgen_1_000000aa/"));
+        assert!(s.verify(&aa, token));
+        assert!(!s.verify(&ab, token));
+        assert!(!s.verify(&aa, &token[..10]));
+        assert!(!s.verify(&aa, "not-hex"));
         let other = Signer::new("https://gw.example", vec![8; 32]);
-        assert!(!other.verify("vidgen_1_aa", token));
+        assert!(!other.verify(&aa, token));
     }
 
     #[test]
@@ -94,6 +100,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Signer::load(dir.path(), "http://x").unwrap();
         let b = Signer::load(dir.path(), "http://x").unwrap();
-        assert_eq!(a.url("t"), b.url("t"));
+        let t = id("vidgen_1_00000000");
+        assert_eq!(a.url(&t), b.url(&t));
     }
 }

@@ -8,6 +8,7 @@ pub mod scheduler;
 pub mod webhooks;
 
 use crate::clock::SharedClock;
+use crate::domain::ids::TaskId;
 use crate::domain::task::{self, Event, Output, Phase, ResultRef, Status, Task};
 use crate::error::{AppError, AppResult};
 use crate::providers::limit::{Limiter, Slot};
@@ -170,7 +171,7 @@ impl Engine {
     /// A completion callback for `task_id` with `token`: when the token is this task's,
     /// poll it at once (upstream is asked; the call itself proves nothing). False when
     /// the token does not match.
-    pub fn callback(&self, task_id: &str, token: &str) -> bool {
+    pub fn callback(&self, task_id: &TaskId, token: &str) -> bool {
         let Some(signer) = &self.callbacks else {
             return false;
         };
@@ -489,7 +490,7 @@ impl Engine {
     }
 
     /// The per-task callback URL, when upstreams can reach this gateway.
-    fn callback_url(&self, task_id: &str) -> Option<String> {
+    fn callback_url(&self, task_id: &TaskId) -> Option<String> {
         self.callbacks.as_ref().map(|s| s.url(task_id))
     }
 

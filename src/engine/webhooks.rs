@@ -237,7 +237,7 @@ impl Webhooks {
                     Some(k) => store::users::key_hash(txn, k)?,
                     None => None,
                 };
-                let secret = store::webhook_secrets::read(txn, task.user_id.into())?;
+                let secret = store::webhook_secrets::read(txn, task.user_id)?;
                 Ok(Some((task, key_hash, secret)))
             })
             .await;
@@ -314,7 +314,7 @@ impl Webhooks {
             .post(parsed)
             .header("content-type", "application/json")
             .header("x-videoapi-event", event)
-            .header("x-videoapi-task", &task.id);
+            .header("x-videoapi-task", task.id.as_str());
         // X-VideoApi-Signature keeps its old key for tasks made with an API key (receivers
         // already verify it with the key's SHA-256); console tasks use the account secret.
         if let Some(legacy) = key_hash.map(str::as_bytes).or(secret) {
@@ -322,7 +322,7 @@ impl Webhooks {
         }
         if let Some(secret) = secret {
             req = req
-                .header("webhook-id", &task.id)
+                .header("webhook-id", task.id.as_str())
                 .header("webhook-timestamp", now.to_string())
                 .header(
                     "webhook-signature",

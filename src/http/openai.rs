@@ -469,7 +469,7 @@ impl Video {
     pub fn from_task(t: &Task, now_ms: i64) -> Video {
         let r = &t.request;
         Video {
-            id: t.id.clone(),
+            id: t.id.to_string(),
             object: "video".into(),
             model: t.model.clone(),
             status: openai::status(t).into(),
@@ -707,8 +707,8 @@ impl OpenAiApi {
         let now = crate::domain::now_ms();
         Ok(Json(VideoList {
             object: "list".into(),
-            first_id: tasks.first().map(|t| t.id.clone()),
-            last_id: tasks.last().map(|t| t.id.clone()),
+            first_id: tasks.first().map(|t| t.id.to_string()),
+            last_id: tasks.last().map(|t| t.id.to_string()),
             has_more,
             data: tasks
                 .iter()
@@ -738,7 +738,7 @@ impl OpenAiApi {
             .delete(&auth.0, &TaskId::from_path(&video_id.0)?, &state.storage)
             .await?;
         Ok(Json(DeletedVideo {
-            id: task.id,
+            id: task.id.into(),
             object: "video.deleted".into(),
             deleted: true,
         }))

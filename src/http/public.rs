@@ -322,7 +322,7 @@ impl PublicApi {
             .await?;
         let queue_position = state.tasks.queue_position(&task).await;
         Ok(CreateResponse::Ok(Json(Accepted {
-            task_id: task.id,
+            task_id: task.id.into(),
             status: task.status.as_str().into(),
             poll_interval_seconds: task.poll_interval_seconds,
             queue_position,

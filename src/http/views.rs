@@ -325,7 +325,7 @@ impl TaskView {
             Vec::new()
         };
         TaskView {
-            task_id: t.id.clone(),
+            task_id: t.id.to_string(),
             status: t.status.as_str().into(),
             url: videos.first().cloned(),
             format: videos.first().map(|_| "mp4".to_string()),
@@ -387,7 +387,7 @@ impl TaskList {
         TaskList {
             object: "list".into(),
             next_cursor: if has_more {
-                tasks.last().map(|t| t.id.clone())
+                tasks.last().map(|t| t.id.to_string())
             } else {
                 None
             },

@@ -25,60 +25,31 @@ const TOKEN_SECS: i64 = 1800;
 const RENEW_BEFORE_SECS: i64 = 300;
 
 /// Kling, described for the [generic adapter](super::generic).
+#[derive(Default)]
 pub struct Kling {
     /// Cached JWT per credential: (token, expiry in Unix seconds).
     tokens: Mutex<HashMap<String, (String, i64)>>,
 }
 
-/// Which create path a request goes to; also the first half of our stored upstream id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Text,
-    Image,
-    MultiImage,
-    Omni,
-}
+/// The create paths (after `/v1/videos/`), each also the first half of our stored upstream id.
+const TEXT: &str = "text2video";
+const IMAGE: &str = "image2video";
+const MULTI_IMAGE: &str = "multi-image2video";
+const OMNI: &str = "omni-video";
 
-/// Each endpoint's path segment.
-const PATHS: [(Endpoint, &str); 4] = [
-    (Endpoint::Text, "text2video"),
-    (Endpoint::Image, "image2video"),
-    (Endpoint::MultiImage, "multi-image2video"),
-    (Endpoint::Omni, "omni-video"),
-];
-
-impl Endpoint {
-    pub fn path(self) -> &'static str {
-        PATHS
-            .iter()
-            .find(|(e, _)| *e == self)
-            .map_or("", |(_, p)| p)
-    }
-
-    fn parse(s: &str) -> Option<Endpoint> {
-        PATHS.iter().find(|(_, p)| *p == s).map(|(e, _)| *e)
-    }
-}
-
-const TEXT_IMAGE: &[&str] = &["text-to-video", "image-to-video"];
 /// Kling v2.6: text and frames, sound, 5 or 10 s.
 #[rustfmt::skip]
 const V26: Limits = Limits {
-    types: TEXT_IMAGE, frames: 2, refs: [0; 3], seconds: Secs::Only(&[5, 10]), tiers: &["720p", "1080p"],
-    ratios: &["16:9", "9:16", "1:1"], frame_shape: true, prompt: 0, sound: Sound::Switch,
+    types: &["text-to-video", "image-to-video"], frames: 2, refs: [0; 3], seconds: Secs::Only(&[5, 10]),
+    tiers: &["720p", "1080p"], ratios: &["16:9", "9:16", "1:1"], frame_shape: true, prompt: 0, sound: Sound::Switch,
 };
-const SILENT: Limits = Limits {
-    sound: Sound::Never,
-    ..V26
-};
-const UP_TO_10: Secs = Secs::Range(3, 10);
-const UP_TO_15: Secs = Secs::Range(3, 15);
-/// Omni models take every type through `omni-video`: images ≤ 7 (≤ 4 with a reference
-/// video), one reference video (partly unconfirmed; see the README).
-const OMNI_MAX_IMAGES_WITH_VIDEO: usize = 4;
+#[rustfmt::skip]
+const SILENT: Limits = Limits { sound: Sound::Never, ..V26 };
 
-/// The capability table: whether the model is an Omni one, and its limits. Reference
-/// images outside Omni go to multi-image2video (`kling-v1-6` only).
+/// The capability table: whether the model is an Omni one, and its limits. Omni models
+/// take every type through `omni-video`: images ≤ 7 (≤ 4 with a reference video), one
+/// reference video (partly unconfirmed; see the README). Reference images outside Omni go
+/// to multi-image2video (`kling-v1-6` only).
 #[rustfmt::skip]
 fn profile(model: &str) -> (bool, Limits) {
     let omni = Limits { types: mapping::ALL_TYPES, refs: [7, 1, 0], ..V26 };
@@ -86,9 +57,9 @@ fn profile(model: &str) -> (bool, Limits) {
         "kling-v1" | "kling-v2-master" | "kling-v2-1-master" | "kling-v2-5-turbo" => (false, SILENT),
         "kling-v1-5" | "kling-v2-1" => (false, Limits { types: &["image-to-video"], ..SILENT }),
         "kling-v1-6" => (false, Limits { types: mapping::ALL_TYPES, refs: [4, 0, 0], ..SILENT }),
-        "kling-v3" => (false, Limits { seconds: UP_TO_15, ..V26 }),
-        "kling-video-o1" => (true, Limits { seconds: UP_TO_10, sound: Sound::Never, ..omni }),
-        "kling-v3-omni" => (true, Limits { seconds: UP_TO_15, ..omni }),
+        "kling-v3" => (false, Limits { seconds: Secs::Range(3, 15), ..V26 }),
+        "kling-video-o1" => (true, Limits { seconds: Secs::Range(3, 10), sound: Sound::Never, ..omni }),
+        "kling-v3-omni" => (true, Limits { seconds: Secs::Range(3, 15), ..omni }),
         // kling-v2-6 and models newer than this adapter: the v2.6 abilities.
         _ => (false, V26),
     }
@@ -96,11 +67,11 @@ fn profile(model: &str) -> (bool, Limits) {
 
 /// `@Image1` in Kling's words: `<<<image_1>>>` for Omni; plain words elsewhere (those
 /// endpoints have no reference syntax and match images by position).
-pub fn rewrite_prompt(prompt: &str, endpoint: Endpoint) -> String {
+pub fn rewrite_prompt(prompt: &str, endpoint: &str) -> String {
     references::rewrite(prompt, |kind, n| match endpoint {
-        Endpoint::Omni => format!("<<<{}_{n}>>>", kind.noun()),
-        Endpoint::Image if n == 1 => "the first frame".into(),
-        Endpoint::Image => "the last frame".into(),
+        OMNI => format!("<<<{}_{n}>>>", kind.noun()),
+        IMAGE if n == 1 => "the first frame".into(),
+        IMAGE => "the last frame".into(),
         _ => format!("image {n}"),
     })
 }
@@ -110,66 +81,53 @@ pub fn build_body(
     model: &str,
     req: &UnifiedRequest,
     external_id: &str,
-) -> Result<(Endpoint, Value), AppError> {
+) -> Result<(&'static str, Value), AppError> {
     let (omni, limits) = profile(model);
     let fit = limits.check(req)?;
-    let endpoint = match req.kind.as_str() {
-        _ if omni => Endpoint::Omni,
-        "text-to-video" => Endpoint::Text,
-        "image-to-video" => Endpoint::Image,
-        _ => Endpoint::MultiImage,
-    };
+    let (images, videos) = (&req.image_urls, &req.video_urls);
     mapping::refuse_refs(&req.prompt, &[AssetKind::Audio])?;
-    let mut body = json!({
-        "model_name": model,
-        "prompt": rewrite_prompt(&req.prompt, endpoint),
-        "external_task_id": external_id,
-    });
-    let image_only = req.kind == "image-to-video";
+    if !omni {
+        mapping::refuse_refs(&req.prompt, &[AssetKind::Video])?;
+    } else if !videos.is_empty() {
+        mapping::at_most("image_urls", images, 4, "reference images")?;
+    }
+    let endpoint = match req.kind.as_str() {
+        _ if omni => OMNI,
+        "text-to-video" => TEXT,
+        "image-to-video" => IMAGE,
+        _ => MULTI_IMAGE,
+    };
+    let prompt = rewrite_prompt(&req.prompt, endpoint);
+    let mut body = json!({"model_name": model, "prompt": prompt, "external_task_id": external_id});
     match endpoint {
-        Endpoint::Text => {}
-        Endpoint::Image => {
-            body["image"] = json!(req.image_urls[0]);
-            if let Some(tail) = req.image_urls.get(1) {
+        IMAGE => {
+            body["image"] = json!(images[0]);
+            if let Some(tail) = images.get(1) {
                 body["image_tail"] = json!(tail);
             }
         }
-        Endpoint::MultiImage => {
-            let list: Vec<Value> = req.image_urls.iter().map(|u| json!({"image": u})).collect();
-            body["image_list"] = json!(list);
-        }
-        Endpoint::Omni => {
-            if !req.video_urls.is_empty() {
-                let (most, what) = (OMNI_MAX_IMAGES_WITH_VIDEO, "reference images");
-                mapping::at_most("image_urls", &req.image_urls, most, what)?;
+        MULTI_IMAGE => body["image_list"] = images.iter().map(|u| json!({"image": u})).collect(),
+        OMNI => {
+            let mut list: Vec<Value> = images.iter().map(|u| json!({"image_url": u})).collect();
+            if req.kind == "image-to-video" {
+                for (image, frame) in list.iter_mut().zip(["first_frame", "end_frame"]) {
+                    image["type"] = json!(frame);
+                }
             }
-            let images: Vec<Value> = req
-                .image_urls
-                .iter()
-                .enumerate()
-                .map(|(i, u)| match (image_only, i) {
-                    (true, 0) => json!({"image_url": u, "type": "first_frame"}),
-                    (true, _) => json!({"image_url": u, "type": "end_frame"}),
-                    _ => json!({"image_url": u}),
-                })
-                .collect();
-            if !images.is_empty() {
-                body["image_list"] = json!(images);
+            if !list.is_empty() {
+                body["image_list"] = json!(list);
             }
             let video =
                 |u| json!({"video_url": u, "refer_type": "feature", "keep_original_sound": "yes"});
-            if !req.video_urls.is_empty() {
-                body["video_list"] = req.video_urls.iter().map(video).collect();
+            if !videos.is_empty() {
+                body["video_list"] = videos.iter().map(video).collect();
             }
         }
+        _ => {}
     }
-    if endpoint != Endpoint::Omni {
-        mapping::refuse_refs(&req.prompt, &[AssetKind::Video])?;
-    }
-    body["mode"] = json!(if req.resolution == "1080p" {
-        "pro"
-    } else {
-        "std"
+    body["mode"] = json!(match req.resolution.as_str() {
+        "1080p" => "pro",
+        _ => "std",
     });
     // `auto`: the billed seconds when valid, otherwise Kling's default of 5.
     body["duration"] = json!(fit.duration.unwrap_or(5).to_string());
@@ -192,38 +150,21 @@ fn code_status(code: i64, http_status: u16) -> u16 {
         1202 | 1203 => 404,
         1302 | 1303 => 429,
         5000..=5002 => 500,
-        _ if http_status >= 400 => http_status,
-        _ => 400,
-    }
-}
-
-fn code_name(code: i64) -> String {
-    match code {
-        1200 | 1201 => "invalid_request".into(),
-        1300 | 1301 => "content_policy".into(),
-        other => format!("kling_{other}"),
-    }
-}
-
-/// The `data` of a `{code: 0, data}` answer, or the classified error.
-fn data(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
-    let v: Value = match reply.ok() {
-        true => reply.json()?,
-        false => return Err(error(reply, stage)),
-    };
-    match v.get("code").and_then(Value::as_i64) {
-        Some(0) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
-        Some(_) => Err(error(reply, stage)),
-        None => Err(missing("a code")),
+        _ => http_status.max(400),
     }
 }
 
 fn error(reply: &http::Reply, stage: Stage) -> ProviderError {
     let v = reply.value();
-    let code = v.get("code").and_then(Value::as_i64).unwrap_or(0);
+    let code = v["code"].as_i64().unwrap_or(0);
     let message = str_at(&v, &["message"]).unwrap_or_else(|| format!("HTTP {}", reply.status));
+    let name = match code {
+        1200 | 1201 => "invalid_request".into(),
+        1300 | 1301 => "content_policy".into(),
+        other => format!("kling_{other}"),
+    };
     let status = code_status(code, reply.status);
-    http::classify(stage, status, code_name(code), message, reply.retry_after())
+    http::classify(stage, status, name, message, reply.retry_after())
 }
 
 /// A task object (`data`): every video with its length, the units deducted.
@@ -246,48 +187,12 @@ fn b64(bytes: &[u8]) -> String {
 /// A Kling API token: HS256 over `{"iss": AK, "exp", "nbf"}` with the SK.
 pub fn jwt(access_key: &str, secret_key: &str, now: i64) -> String {
     let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = b64(
-        json!({"iss": access_key, "exp": now + TOKEN_SECS, "nbf": now - 5})
-            .to_string()
-            .as_bytes(),
-    );
-    let signing_input = format!("{header}.{claims}");
+    let claims = json!({"iss": access_key, "exp": now + TOKEN_SECS, "nbf": now - 5});
+    let signing_input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
     let mut mac =
         Hmac::<sha2::Sha256>::new_from_slice(secret_key.as_bytes()).expect("HMAC takes any key");
     mac.update(signing_input.as_bytes());
     format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()))
-}
-
-impl Kling {
-    fn token(&self, cred: &Credential) -> String {
-        let now = crate::domain::now_ms() / 1000;
-        let mut cache = self.tokens.lock().expect("token cache");
-        if let Some((t, exp)) = cache.get(&cred.id)
-            && *exp - RENEW_BEFORE_SECS > now
-        {
-            return t.clone();
-        }
-        let t = jwt(&cred.key, &cred.secret, now);
-        cache.insert(cred.id.clone(), (t.clone(), now + TOKEN_SECS));
-        t
-    }
-
-    /// The task this account created with our id, if any (after an ambiguous submit).
-    async fn find_by_external_id(
-        &self,
-        a: &Adapter<Self>,
-        cred: &Credential,
-        endpoint: Endpoint,
-        external_id: &str,
-    ) -> Option<String> {
-        let path = format!("/v1/videos/{}/{external_id}", endpoint.path());
-        let d = a.call(cred, Call::get(path), Stage::Poll).await.ok()?;
-        let found = str_at(&d, &["task_info", "external_task_id"]);
-        if found.as_deref().is_some_and(|f| f != external_id) {
-            return None;
-        }
-        str_at(&d, &["task_id"])
-    }
 }
 
 #[async_trait]
@@ -300,9 +205,7 @@ impl Describe for Kling {
         Test::get("/v1/videos/text2video?pageNum=1&pageSize=1", "listed tasks");
 
     fn from_config(_: &ProviderConfig) -> Result<Kling, AppError> {
-        Ok(Kling {
-            tokens: Mutex::new(HashMap::new()),
-        })
+        Ok(Kling::default())
     }
 
     // `external_task_id` is unique per account: a resend cannot make a second task.
@@ -312,48 +215,68 @@ impl Describe for Kling {
 
     fn request(&self, model: &str, req: &UnifiedRequest, task_id: &str) -> Result<Call, AppError> {
         let (endpoint, body) = build_body(model, req, task_id)?;
-        Ok(Call::post(format!("/v1/videos/{}", endpoint.path()), body))
+        Ok(Call::post(format!("/v1/videos/{endpoint}"), body))
     }
 
     async fn submit(&self, a: &Adapter<Self>, job: SubmitJob<'_>) -> Result<String, ProviderError> {
         let call = self.submit_call(a, &job).await?;
-        let endpoint = call.path.rsplit('/').next().and_then(Endpoint::parse);
-        let endpoint = endpoint.expect("own path");
+        let endpoint = call.path.rsplit('/').next().unwrap_or_default().to_string();
         let cred = a.keys.get(job.credential)?;
         let id = match a.call(cred, call, Stage::Submit).await {
             Ok(d) => str_at(&d, &["task_id"]).ok_or_else(|| missing("data.task_id"))?,
             // A refusal may be "this external_task_id exists": an earlier attempt whose
-            // answer was lost. Then that task is ours.
+            // answer was lost. Then the task this account made with our id is ours.
             Err(e @ ProviderError::Final { .. }) => {
-                let found = self.find_by_external_id(a, cred, endpoint, job.task_id);
-                found.await.ok_or(e)?
+                let path = format!("/v1/videos/{endpoint}/{}", job.task_id);
+                let found = a.call(cred, Call::get(path), Stage::Poll).await.ok();
+                let external = |d: &Value| str_at(d, &["task_info", "external_task_id"]);
+                let ours = found.filter(|d| external(d).is_none_or(|f| f == job.task_id));
+                ours.and_then(|d| str_at(&d, &["task_id"])).ok_or(e)?
             }
             Err(e) => return Err(e),
         };
-        Ok(format!("{}:{}", endpoint.path(), http::safe_id(&id)?))
+        Ok(format!("{endpoint}:{}", http::safe_id(&id)?))
     }
 
     fn poll_call(&self, stored: &str, _: &str) -> Result<Call, ProviderError> {
-        let (kind, id) = stored
-            .split_once(':')
-            .and_then(|(k, id)| Some((Endpoint::parse(k)?, id)))
+        let (endpoint, id) = (stored.split_once(':'))
+            .filter(|(e, _)| [TEXT, IMAGE, MULTI_IMAGE, OMNI].contains(e))
             .ok_or_else(|| ProviderError::bad("unexpected stored task id"))?;
-        let path = format!("/v1/videos/{}/{}", kind.path(), http::safe_id(id)?);
+        let path = format!("/v1/videos/{endpoint}/{}", http::safe_id(id)?);
         Ok(Call::get(path))
     }
 
+    // Answers are `{code: 0, data}`; any other code is an error, whatever the HTTP status.
     fn read(&self, reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
-        data(reply, stage)
+        if !reply.ok() {
+            return Err(error(reply, stage));
+        }
+        let mut v: Value = reply.json()?;
+        match v["code"].as_i64() {
+            Some(0) => Ok(v["data"].take()),
+            Some(_) => Err(error(reply, stage)),
+            None => Err(missing("a code")),
+        }
     }
 
     fn auth_headers(&self, cred: &Credential) -> Vec<(&'static str, String)> {
-        vec![("authorization", format!("Bearer {}", self.token(cred)))]
+        let now = crate::domain::now_ms() / 1000;
+        let mut cache = self.tokens.lock().expect("token cache");
+        let token = match cache.get(&cred.id) {
+            Some((t, exp)) if *exp - RENEW_BEFORE_SECS > now => t.clone(),
+            _ => {
+                let t = jwt(&cred.key, &cred.secret, now);
+                cache.insert(cred.id.clone(), (t.clone(), now + TOKEN_SECS));
+                t
+            }
+        };
+        vec![("authorization", format!("Bearer {token}"))]
     }
 
     // A token the upstream calls expired or not yet valid (clock skew) is renewed.
     fn stale_auth(&self, cred: &Credential, reply: &http::Reply) -> bool {
-        let code = reply.value().get("code").and_then(Value::as_i64);
-        let stale = reply.status == 401 && matches!(code, Some(1003 | 1004));
+        let stale =
+            reply.status == 401 && matches!(reply.value()["code"].as_i64(), Some(1003 | 1004));
         if stale {
             self.tokens.lock().expect("token cache").remove(&cred.id);
         }
@@ -384,17 +307,16 @@ mod tests {
 
     #[test]
     fn references_per_endpoint() {
-        assert_eq!(rewrite_prompt("@Image1 dances in @Video1 with @Image2", Endpoint::Omni), "<<<image_1>>> dances in <<<video_1>>> with <<<image_2>>>");
-        assert_eq!(rewrite_prompt("@Image1 turns into @Image2", Endpoint::Image), "the first frame turns into the last frame");
-        assert_eq!(rewrite_prompt("@Image2 waves", Endpoint::MultiImage), "image 2 waves");
+        assert_eq!(rewrite_prompt("@Image1 dances in @Video1 with @Image2", OMNI), "<<<image_1>>> dances in <<<video_1>>> with <<<image_2>>>");
+        assert_eq!(rewrite_prompt("@Image1 turns into @Image2", IMAGE), "the first frame turns into the last frame");
+        assert_eq!(rewrite_prompt("@Image2 waves", MULTI_IMAGE), "image 2 waves");
     }
 
     #[test]
-    #[rustfmt::skip]
     fn mapping_table() {
         let b = |m: &str, r: &UnifiedRequest| {
             build_body(m, r, "vidgen_1").map(|(e, mut v)| {
-                v["endpoint"] = json!(e.path());
+                v["endpoint"] = json!(e);
                 v
             })
         };

@@ -2,10 +2,10 @@
 //! (start) and `frame1` (end), durations as `"5s"`/`"9s"`, poll `GET /generations/{id}`,
 //! download `assets.video`; a failed generation carries a free-text `failure_reason`.
 
-use super::generic::{Answer, Call, Describe, Test};
+use super::ProviderError;
+use super::generic::{Answer, Call, Describe, Test, failed};
 use super::http::{self, Stage, str_at};
 use super::mapping::{Limits, Secs, Sound, unsupported};
-use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references;
 use crate::domain::request::UnifiedRequest;
@@ -41,15 +41,14 @@ fn detail(v: &Value) -> Option<String> {
 /// A stable code for Luma's free-text reasons (create-time 400s and `failure_reason`).
 pub fn reason_code(reason: &str) -> &'static str {
     let r = reason.to_ascii_lowercase();
-    if r.contains("moderation") || r.contains("blacklisted") {
-        "content_policy_violation"
-    } else if r.contains("input frames") {
-        "invalid_input_frames"
-    } else if r.contains("prompt") {
-        "prompt_failed"
-    } else {
-        "generation_failed"
-    }
+    let policy = r.contains("moderation") || r.contains("blacklisted");
+    let codes = [
+        (policy, "content_policy_violation"),
+        (r.contains("input frames"), "invalid_input_frames"),
+        (r.contains("prompt"), "prompt_failed"),
+    ];
+    let hit = codes.into_iter().find(|(hit, _)| *hit);
+    hit.map_or("generation_failed", |(_, code)| code)
 }
 
 /// The Luma body for `req`, or the 422 naming what Luma cannot do.
@@ -57,11 +56,8 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
     let fit = LIMITS.check(req)?;
     let mut body = json!({"generation_type": "video", "model": model});
     if req.kind == "image-to-video" {
-        let mut frames = serde_json::Map::new();
-        for (i, u) in req.image_urls.iter().enumerate() {
-            frames.insert(format!("frame{i}"), json!({"type": "image", "url": u}));
-        }
-        body["keyframes"] = Value::Object(frames);
+        let frame = |(i, u)| (format!("frame{i}"), json!({"type": "image", "url": u}));
+        body["keyframes"] = req.image_urls.iter().enumerate().map(frame).collect();
     }
     // Luma has no reference tags: the keyframes are the start and end frame.
     let prompt = references::rewrite(&req.prompt, |_, n| match n {
@@ -70,12 +66,10 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
     });
     let chars = prompt.chars().count();
     if chars > PROMPT_MAX || (chars < PROMPT_MIN && req.image_urls.is_empty()) {
-        return Err(unsupported(
-            "prompt",
-            format!(
-                "this model's channel needs a prompt of {PROMPT_MIN} to {PROMPT_MAX} characters"
-            ),
-        ));
+        let msg = format!(
+            "this model's channel needs a prompt of {PROMPT_MIN} to {PROMPT_MAX} characters"
+        );
+        return Err(unsupported("prompt", msg));
     }
     body["prompt"] = json!(prompt);
     body["resolution"] = json!(req.resolution);
@@ -93,12 +87,8 @@ pub const ANSWER: Answer = Answer {
     url: &["assets", "video"],
     failure: Some(|v| {
         let reason = str_at(v, &["failure_reason"]);
-        let reason = reason.unwrap_or_else(|| "the channel failed to generate the video".into());
-        let code = reason_code(&reason).into();
-        PollOutcome::Failed {
-            code,
-            message: http::public_message(&reason),
-        }
+        let code = reason_code(reason.as_deref().unwrap_or_default());
+        failed(Some(code.into()), reason)
     }),
     ..Answer::DEFAULT
 };
@@ -124,14 +114,12 @@ impl Describe for Luma {
 
     fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
         let message = detail(&reply.value());
-        let code = match (reply.status, &message) {
-            (400 | 422, Some(m)) if reason_code(m) == "content_policy_violation" => {
-                Some("content_policy_violation".to_string())
-            }
-            (400 | 422, _) => Some("invalid_request".to_string()),
+        let code = match (reply.status, message.as_deref().map(reason_code)) {
+            (400 | 422, Some(c @ "content_policy_violation")) => Some(c),
+            (400 | 422, _) => Some("invalid_request"),
             _ => None,
         };
-        reply.error(stage, code, message)
+        reply.error(stage, code.map(String::from), message)
     }
 }
 
@@ -139,10 +127,10 @@ impl Describe for Luma {
 #[rustfmt::skip]
 mod tests {
     use super::*;
+    use crate::providers::PollOutcome;
     use crate::providers::mapping::table::{Expect::*, Want::*, answers, case, run};
 
     #[test]
-    #[rustfmt::skip]
     fn mapping_table() {
         fn i2v(r: &mut UnifiedRequest) {
             r.kind = "image-to-video".into();

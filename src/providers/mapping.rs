@@ -10,30 +10,24 @@ pub fn unsupported(param: &str, message: impl Into<String>) -> AppError {
     AppError::invalid(param, message)
 }
 
-/// The duration to send: an explicit one must be accepted by `valid`; `auto` sends the
+/// The duration to send: an explicit one must be accepted by `ok`; `auto` sends the
 /// seconds the task is billed for when the upstream accepts them, otherwise nothing (the
 /// upstream's own default).
-pub fn duration(
-    req: &UnifiedRequest,
-    valid: impl Fn(u32) -> bool,
-) -> Result<Option<u32>, AppError> {
+pub fn duration(req: &UnifiedRequest, ok: impl Fn(u32) -> bool) -> Result<Option<u32>, AppError> {
     match req.duration {
-        Some(d) if valid(d) => Ok(Some(d)),
-        Some(d) => Err(unsupported(
-            "duration",
-            format!("{d}s is not available on this model's channel"),
-        )),
-        None if valid(req.seconds) => Ok(Some(req.seconds)),
-        None => Ok(None),
+        Some(d) if ok(d) => Ok(Some(d)),
+        Some(d) => {
+            let msg = format!("{d}s is not available on this model's channel");
+            Err(unsupported("duration", msg))
+        }
+        None => Ok(Some(req.seconds).filter(|&s| ok(s))),
     }
 }
 
 /// A 422: `value` of `param` is not available here.
 pub fn not_available(param: &str, value: &str) -> AppError {
-    unsupported(
-        param,
-        format!("`{value}` is not available on this model's channel"),
-    )
+    let msg = format!("`{value}` is not available on this model's channel");
+    unsupported(param, msg)
 }
 
 /// `value` when `allowed` has it, else a 422 listing what is.
@@ -41,10 +35,8 @@ pub fn one_of<'a>(param: &str, value: &'a str, allowed: &[&str]) -> Result<&'a s
     if allowed.contains(&value) {
         return Ok(value);
     }
-    let msg = format!(
-        "`{value}` is not available on this model's channel; available: {}",
-        allowed.join(", ")
-    );
+    let list = allowed.join(", ");
+    let msg = format!("`{value}` is not available on this model's channel; available: {list}");
     Err(unsupported(param, msg))
 }
 
@@ -58,21 +50,17 @@ pub fn ratio<'a>(req: &'a UnifiedRequest, allowed: &[&str]) -> Result<Option<&'a
 
 /// A route naming an upstream model this adapter does not know.
 pub fn unknown_model() -> AppError {
-    unsupported(
-        "model",
-        "this model's channel does not know the upstream model",
-    )
+    let msg = "this model's channel does not know the upstream model";
+    unsupported("model", msg)
 }
 
 /// Refuse `generate_audio: true` where the upstream makes silent videos only.
 pub fn silent(req: &UnifiedRequest) -> Result<(), AppError> {
-    match req.generate_audio {
-        true => Err(unsupported(
-            "generate_audio",
-            "this model's channel makes silent videos only",
-        )),
-        false => Ok(()),
+    if req.generate_audio {
+        let msg = "this model's channel makes silent videos only";
+        return Err(unsupported("generate_audio", msg));
     }
+    Ok(())
 }
 
 /// No reference videos or audio (image and text upstreams).
@@ -82,72 +70,50 @@ pub fn no_media(req: &UnifiedRequest) -> Result<(), AppError> {
 }
 
 /// At most this many reference images, videos and audio clips.
-pub fn references(
-    req: &UnifiedRequest,
-    [images, videos, audios]: [usize; 3],
-) -> Result<(), AppError> {
-    at_most("image_urls", &req.image_urls, images, "reference images")?;
-    at_most("video_urls", &req.video_urls, videos, "reference videos")?;
-    at_most(
-        "audio_urls",
-        &req.audio_urls,
-        audios,
-        "reference audio clips",
-    )
+pub fn references(req: &UnifiedRequest, [img, vid, aud]: [usize; 3]) -> Result<(), AppError> {
+    at_most("image_urls", &req.image_urls, img, "reference images")?;
+    at_most("video_urls", &req.video_urls, vid, "reference videos")?;
+    at_most("audio_urls", &req.audio_urls, aud, "reference audio clips")
 }
 
 /// At most `max` frames: the first, and the last where `max` is 2.
 pub fn frames(req: &UnifiedRequest, max: usize) -> Result<(), AppError> {
-    let what = if max > 1 {
-        "images (first and last frame)"
-    } else {
-        "images (one first frame)"
+    let what = match max {
+        1 => "images (one first frame)",
+        _ => "images (first and last frame)",
     };
     at_most("image_urls", &req.image_urls, max, what)
 }
 
 /// At most `max` characters (as the upstream counts them) in the prompt.
 pub fn prompt_max(count: usize, max: usize) -> Result<(), AppError> {
-    if count > max {
-        let msg =
-            format!("the prompt is longer than this model's channel accepts ({max} characters)");
-        return Err(unsupported("prompt", msg));
+    if count <= max {
+        return Ok(());
     }
-    Ok(())
+    let msg = format!("the prompt is longer than this model's channel accepts ({max} characters)");
+    Err(unsupported("prompt", msg))
 }
 
 /// At most `max` assets of a kind.
 pub fn at_most(param: &str, urls: &[String], max: usize, what: &str) -> Result<(), AppError> {
-    if urls.len() > max {
-        let msg = if max == 0 {
-            format!("{what} are not supported by this model's channel")
-        } else {
-            format!(
-                "this model's channel accepts at most {max} {what}, got {}",
-                urls.len()
-            )
-        };
-        return Err(unsupported(param, msg));
-    }
-    Ok(())
+    let got = urls.len();
+    let msg = match max {
+        _ if got <= max => return Ok(()),
+        0 => format!("{what} are not supported by this model's channel"),
+        _ => format!("this model's channel accepts at most {max} {what}, got {got}"),
+    };
+    Err(unsupported(param, msg))
 }
 
 /// Any `@Video`/`@Audio` (or other) reference the upstream cannot express.
 pub fn refuse_refs(prompt: &str, kinds: &[AssetKind]) -> Result<(), AppError> {
-    if let Some(r) = references::find(prompt)
-        .into_iter()
-        .find(|r| kinds.contains(&r.kind))
-    {
-        return Err(unsupported(
-            "prompt",
-            format!(
-                "@{}{} cannot be referenced on this model's channel",
-                r.kind.tag(),
-                r.index
-            ),
-        ));
-    }
-    Ok(())
+    let found = references::find(prompt);
+    let Some(r) = found.into_iter().find(|r| kinds.contains(&r.kind)) else {
+        return Ok(());
+    };
+    let (tag, n) = (r.kind.tag(), r.index);
+    let msg = format!("@{tag}{n} cannot be referenced on this model's channel");
+    Err(unsupported("prompt", msg))
 }
 
 /// Which lengths (seconds) a model accepts.
@@ -192,8 +158,7 @@ pub struct Limits {
     pub tiers: &'static [&'static str],
     /// Empty: not checked nor sent (the upstream decides the shape).
     pub ratios: &'static [&'static str],
-    /// Image-to-video follows the first frame's shape: its ratio is neither checked nor
-    /// sent.
+    /// Image-to-video follows the first frame's shape: its ratio is neither checked nor sent.
     pub frame_shape: bool,
     /// Longest prompt in characters (0: no limit).
     pub prompt: usize,
@@ -211,8 +176,7 @@ pub struct Fit<'a> {
 pub const ALL_TYPES: &[&str] = &["text-to-video", "image-to-video", "reference-to-video"];
 
 impl Limits {
-    /// The request checked against every limit: the first it breaks is a 422 naming the
-    /// field.
+    /// The request checked against every limit: the first it breaks is a 422 naming the field.
     pub fn check<'a>(&self, req: &'a UnifiedRequest) -> Result<Fit<'a>, AppError> {
         // Assets the model never takes are refused as such, whatever the type.
         if self.refs[1] == 0 {
@@ -258,8 +222,7 @@ impl Limits {
                 let msg = "this model's channel always generates audio; send generate_audio: true";
                 return Err(unsupported("generate_audio", msg));
             }
-            Sound::Always => {}
-            Sound::Switch => {}
+            _ => {}
         }
         if self.prompt > 0 {
             prompt_max(req.prompt.chars().count(), self.prompt)?;
@@ -271,9 +234,7 @@ impl Limits {
 /// English ordinal for plain-language references ("the first frame").
 pub fn ordinal(n: u32) -> String {
     match n {
-        1 => "first".into(),
-        2 => "second".into(),
-        3 => "third".into(),
+        1..=3 => ["first", "second", "third"][n as usize - 1].into(),
         n => format!("{n}th"),
     }
 }
@@ -320,15 +281,11 @@ pub mod table {
         }
     }
 
-    pub struct Case {
-        pub name: &'static str,
-        pub model: &'static str,
-        pub mutate: fn(&mut UnifiedRequest),
-        pub expect: Expect,
-    }
+    /// A case's name, the route's model, how it changes the starting request, and what to expect.
+    pub type Case = (&'static str, &'static str, fn(&mut UnifiedRequest), Expect);
 
     pub fn case(name: &'static str, model: &'static str, mutate: fn(&mut UnifiedRequest), expect: Expect) -> Case {
-        Case { name, model, mutate, expect }
+        (name, model, mutate, expect)
     }
 
     /// A plain 720p text-to-video request, 5 s, 16:9, silent.
@@ -346,25 +303,22 @@ pub mod table {
 
     /// Like [`run`], from another starting request.
     pub fn run_from(start: UnifiedRequest, cases: Vec<Case>, build: impl Fn(&str, &UnifiedRequest) -> Result<Value, AppError>) {
-        for c in cases {
+        for (name, model, mutate, expect) in cases {
             let mut r = start.clone();
-            (c.mutate)(&mut r);
-            let got = build(c.model, &r);
-            match c.expect {
-                Expect::Sent(ptr, v) => {
-                    let b = got.unwrap_or_else(|e| panic!("{}: {e}", c.name));
-                    assert_eq!(b.pointer(ptr), Some(&v), "{}: {b}", c.name);
-                }
-                Expect::Omitted(ptr) => {
-                    let b = got.unwrap_or_else(|e| panic!("{}: {e}", c.name));
-                    assert_eq!(b.pointer(ptr), None, "{}: {b}", c.name);
-                }
+            mutate(&mut r);
+            let got = build(model, &r);
+            let (ptr, want) = match expect {
+                Expect::Sent(ptr, v) => (ptr, Some(v)),
+                Expect::Omitted(ptr) => (ptr, None),
                 Expect::Refused(param) => {
-                    let e = got.expect_err(c.name);
-                    assert_eq!(e.param().as_deref(), Some(param), "{}: {e}", c.name);
-                    assert_eq!(e.status(), 422, "{}", c.name);
+                    let e = got.expect_err(name);
+                    assert_eq!(e.param().as_deref(), Some(param), "{name}: {e}");
+                    assert_eq!(e.status(), 422, "{name}");
+                    continue;
                 }
-            }
+            };
+            let b = got.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(b.pointer(ptr), want.as_ref(), "{name}: {b}");
         }
     }
 }

@@ -26,11 +26,8 @@ const HAILUO: Limits = Limits {
     tiers: &["720p", "1080p"], ratios: &["16:9"], frame_shape: true, prompt: 0, sound: Sound::Never,
 };
 /// T2V-01 / I2V-01 / S2V-01: 720P, 6 s.
-const LEGACY: Limits = Limits {
-    seconds: Secs::Only(&[6]),
-    tiers: &["720p"],
-    ..HAILUO
-};
+#[rustfmt::skip]
+const LEGACY: Limits = Limits { seconds: Secs::Only(&[6]), tiers: &["720p"], ..HAILUO };
 
 /// The capability table: whether the model is a legacy one, and its limits. Hailuo-02
 /// adds a last frame and 512P (`480p`) for one image; S2V-01 takes one subject image.
@@ -78,24 +75,21 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
         }
         _ => {}
     }
-    let single_image_i2v = req.kind == "image-to-video" && req.image_urls.len() == 1;
     body["resolution"] = json!(match (legacy, req.resolution.as_str()) {
         (true, _) => "720P",
         (_, "720p") => "768P",
         (_, "1080p") => "1080P",
-        (_, _) if single_image_i2v => "512P",
+        (_, _) if req.kind == "image-to-video" && req.image_urls.len() == 1 => "512P",
         (_, other) => return Err(not_available("resolution", other)),
     });
     // No 10 s at 1080P: `auto` leaves the length to the upstream there.
-    let duration = match fit.duration {
+    match fit.duration {
         Some(10) if req.resolution == "1080p" && req.duration.is_some() => {
             return Err(not_available("duration", "10"));
         }
-        Some(10) if req.resolution == "1080p" => None,
-        d => d,
-    };
-    if let Some(d) = duration {
-        body["duration"] = json!(d);
+        Some(10) if req.resolution == "1080p" => {}
+        Some(d) => body["duration"] = json!(d),
+        None => {}
     }
     Ok(body)
 }
@@ -103,18 +97,16 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<Value, AppError> 
 /// What a non-zero `base_resp.status_code` means at this stage.
 fn base_error(code: i64, msg: &str, stage: Stage) -> ProviderError {
     let msg = http::public_message(msg);
+    let retry = |message| ProviderError::Retryable {
+        message,
+        retry_after: None,
+    };
     match code {
-        1002 => ProviderError::Retryable {
-            message: format!("rate limited ({code})"),
-            retry_after: None,
-        },
+        1002 => retry(format!("rate limited ({code})")),
         1001 if stage == Stage::Submit => ProviderError::Ambiguous {
             message: "the channel timed out while creating the task".into(),
         },
-        1000 | 1001 | 1024 | 1033 => ProviderError::Retryable {
-            message: format!("upstream error {code}: {msg}"),
-            retry_after: None,
-        },
+        1000 | 1001 | 1024 | 1033 => retry(format!("upstream error {code}: {msg}")),
         1004 | 2049 | 1008 => ProviderError::channel(format!("minimax_{code}"), msg),
         _ if stage != Stage::Submit => ProviderError::bad(format!("upstream error {code}: {msg}")),
         1026 => ProviderError::final_error("input_sensitive", msg),
@@ -123,44 +115,21 @@ fn base_error(code: i64, msg: &str, stage: Stage) -> ProviderError {
     }
 }
 
-/// The body of an answer whose `base_resp` says OK, or the classified error.
-fn checked(reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
-    if !reply.ok() {
-        let v = reply.value();
-        return Err(reply.error(
-            stage,
-            str_at(&v, &["base_resp", "status_code"]),
-            str_at(&v, &["base_resp", "status_msg"]),
-        ));
-    }
-    let v: Value = reply.json()?;
-    match v.pointer("/base_resp/status_code").and_then(Value::as_i64) {
-        Some(0) => Ok(v),
-        Some(code) => Err(base_error(
-            code,
-            &str_at(&v, &["base_resp", "status_msg"]).unwrap_or_default(),
-            stage,
-        )),
-        None => Err(ProviderError::bad("answer without base_resp")),
-    }
+/// A failed task: why, in `base_resp`.
+fn failure(v: &Value) -> PollOutcome {
+    let code = match v["base_resp"]["status_code"].as_i64() {
+        Some(1026) => "input_sensitive",
+        Some(1027) => "output_sensitive",
+        _ => "generation_failed",
+    };
+    let msg = str_at(v, &["base_resp", "status_msg"]).filter(|m| m != "success");
+    failed(Some(code.into()), msg)
 }
 
+#[rustfmt::skip]
 const ANSWER: Answer = Answer {
-    words: [
-        &["Preparing", "Queueing"],
-        &["Processing"],
-        &["Success"],
-        &["Fail"],
-    ],
-    failure: Some(|v| {
-        let code = match v.pointer("/base_resp/status_code").and_then(Value::as_i64) {
-            Some(1026) => "input_sensitive",
-            Some(1027) => "output_sensitive",
-            _ => "generation_failed",
-        };
-        let msg = str_at(v, &["base_resp", "status_msg"]).filter(|m| m != "success");
-        failed(Some(code.into()), msg)
-    }),
+    words: [&["Preparing", "Queueing"], &["Processing"], &["Success"], &["Fail"]],
+    failure: Some(failure),
     ..Answer::DEFAULT
 };
 
@@ -195,15 +164,22 @@ impl Describe for MiniMax {
     }
 
     fn read(&self, reply: &http::Reply, stage: Stage) -> Result<Value, ProviderError> {
+        let base = |v: &Value, key| str_at(v, &["base_resp", key]);
+        if !reply.ok() {
+            let v = reply.value();
+            return Err(reply.error(stage, base(&v, "status_code"), base(&v, "status_msg")));
+        }
+        let v: Value = reply.json()?;
         // A failed task reports its reason in base_resp, next to status "Fail".
-        if stage == Stage::Poll
-            && reply.ok()
-            && let Ok(v) = reply.json::<Value>()
-            && v.get("status").and_then(Value::as_str) == Some("Fail")
-        {
+        if stage == Stage::Poll && v["status"] == "Fail" {
             return Ok(v);
         }
-        checked(reply, stage)
+        let msg = base(&v, "status_msg").unwrap_or_default();
+        match v["base_resp"]["status_code"].as_i64() {
+            Some(0) => Ok(v),
+            Some(code) => Err(base_error(code, &msg, stage)),
+            None => Err(ProviderError::bad("answer without base_resp")),
+        }
     }
 
     // The result is a file id: one more call gives its signed CDN URL.
@@ -212,17 +188,15 @@ impl Describe for MiniMax {
         a: &Adapter<Self>,
         result: &ResultRef,
     ) -> Result<ByteStream, ProviderError> {
-        let file = result.url.strip_prefix(FILE_SCHEME);
-        let file =
-            http::safe_id(file.ok_or_else(|| ProviderError::bad("unexpected stored result"))?)?;
+        let bad = || ProviderError::bad("unexpected stored result");
+        let file = http::safe_id(result.url.strip_prefix(FILE_SCHEME).ok_or_else(bad)?)?;
         let cred = a.keys.get(result.credential.as_deref())?;
         let call = Call::get(format!("/v1/files/retrieve?file_id={file}"));
         let v = a.call(cred, call, Stage::Download).await?;
         let url = str_at(&v, &["file", "download_url"]);
+        let url = url.ok_or_else(|| missing("file.download_url"))?;
         // A signed CDN URL: no credentials go with it.
-        a.kit
-            .download(&url.ok_or_else(|| missing("file.download_url"))?, &[], None)
-            .await
+        a.kit.download(&url, &[], None).await
     }
 
     // No free listing call: query a task id that cannot exist. Any answer other than an
@@ -249,7 +223,6 @@ mod tests {
     const H02: &str = "MiniMax-Hailuo-02";
 
     #[test]
-    #[rustfmt::skip]
     fn mapping_table() {
         let cases = vec![
             case("model", H23, |_| {}, Sent("/model", json!(H23))),

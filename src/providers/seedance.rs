@@ -29,24 +29,18 @@ pub struct Seedance {
     style: RefStyle,
     /// Channel setting `smart_duration`: send `duration: -1` for `auto` on 2.x / 1.5 pro
     /// (the upstream picks the length; billing still uses the model's default seconds).
-    smart_duration: bool,
+    smart: bool,
 }
 
-const SD: &[&str] = &["480p", "720p", "1080p"];
 /// Seedance 1.0 pro: text and frames, 2–12 s, silent.
 #[rustfmt::skip]
 const PRO: Limits = Limits {
     types: &["text-to-video", "image-to-video"], frames: 2, refs: [0; 3], seconds: Secs::Range(2, 12),
-    tiers: SD, ratios: &RATIOS, frame_shape: false, prompt: 0, sound: Sound::Never,
+    tiers: &["480p", "720p", "1080p"], ratios: &RATIOS, frame_shape: false, prompt: 0, sound: Sound::Never,
 };
 /// Seedance 2.x: references, sound, 4–15 s.
-const V2: Limits = Limits {
-    types: mapping::ALL_TYPES,
-    refs: [9, 3, 3],
-    seconds: Secs::Range(4, 15),
-    sound: Sound::Switch,
-    ..PRO
-};
+#[rustfmt::skip]
+const V2: Limits = Limits { types: mapping::ALL_TYPES, refs: [9, 3, 3], seconds: Secs::Range(4, 15), sound: Sound::Switch, ..PRO };
 
 /// The capability table: the first row whose parts all appear in the model id wins;
 /// else 1.0 pro. The models with sound (2.x, 1.5 pro) also take `duration: -1`.
@@ -64,39 +58,19 @@ const MODELS: &[(&[&str], Limits)] = &[
 
 fn limits(model: &str) -> Limits {
     let m = model.to_ascii_lowercase();
-    let row = MODELS
-        .iter()
-        .find(|(parts, _)| parts.iter().all(|p| m.contains(p)));
+    let fits = |parts: &[&str]| parts.iter().all(|p| m.contains(p));
+    let row = MODELS.iter().find(|(parts, _)| fits(parts));
     row.map_or(PRO, |(_, l)| *l)
-}
-
-impl Seedance {
-    pub fn new(cfg: &ProviderConfig) -> Result<Seedance, AppError> {
-        let styles = [("zh", RefStyle::Zh), ("en", RefStyle::En)];
-        let intl = cfg.kind == "seedance-byteplus";
-        let style = choice(cfg, "reference_style", &styles)?;
-        let style = style.unwrap_or(if intl { RefStyle::En } else { RefStyle::Zh });
-        let smart_duration = cfg.settings.get("smart_duration").and_then(Value::as_bool);
-        Ok(Seedance {
-            style,
-            smart_duration: smart_duration.unwrap_or(false),
-        })
-    }
 }
 
 /// `@Image1` → `[图1]` / `[Image 1]`, item N of each kind being the Nth `content` entry of
 /// that kind.
 pub fn rewrite_prompt(prompt: &str, style: RefStyle) -> String {
-    references::rewrite(prompt, |kind, n| match style {
-        RefStyle::Zh => {
-            let word = match kind {
-                AssetKind::Image => "图",
-                AssetKind::Video => "视频",
-                AssetKind::Audio => "音频",
-            };
-            format!("[{word}{n}]")
-        }
-        RefStyle::En => format!("[{} {n}]", kind.tag()),
+    references::rewrite(prompt, |kind, n| match (style, kind) {
+        (RefStyle::Zh, AssetKind::Image) => format!("[图{n}]"),
+        (RefStyle::Zh, AssetKind::Video) => format!("[视频{n}]"),
+        (RefStyle::Zh, AssetKind::Audio) => format!("[音频{n}]"),
+        (RefStyle::En, kind) => format!("[{} {n}]", kind.tag()),
     })
 }
 
@@ -111,10 +85,14 @@ pub fn build_body(
     let fit = l.check(req)?;
     let sound = l.sound == Sound::Switch;
     let mut content = vec![json!({"type": "text", "text": rewrite_prompt(&req.prompt, style)})];
-    let image = |url: &str, role: &str| json!({"type": "image_url", "image_url": {"url": url}, "role": role});
+    // `{"type": "image_url", "image_url": {"url": ...}, "role": ...}` and so on.
+    let item = |kind: &str, url: &str, role: &str| {
+        let key = format!("{kind}_url");
+        json!({"type": key, &key: {"url": url}, "role": role})
+    };
     if req.kind == "image-to-video" {
-        for (i, u) in req.image_urls.iter().enumerate() {
-            content.push(image(u, if i == 0 { "first_frame" } else { "last_frame" }));
+        for (u, role) in req.image_urls.iter().zip(["first_frame", "last_frame"]) {
+            content.push(item("image", u, role));
         }
     } else if req.kind == "reference-to-video" {
         // The one images-only reference model (1.0 lite) has no 1080p with references.
@@ -122,24 +100,19 @@ pub fn build_body(
             let msg = "1080p is not available with reference images on this model's channel";
             return Err(unsupported("resolution", msg));
         }
-        for u in &req.image_urls {
-            content.push(image(u, "reference_image"));
-        }
-        for u in &req.video_urls {
-            content.push(
-                json!({"type": "video_url", "video_url": {"url": u}, "role": "reference_video"}),
-            );
-        }
-        for u in &req.audio_urls {
-            content.push(
-                json!({"type": "audio_url", "audio_url": {"url": u}, "role": "reference_audio"}),
-            );
+        let refs = [
+            ("image", &req.image_urls),
+            ("video", &req.video_urls),
+            ("audio", &req.audio_urls),
+        ];
+        for (kind, urls) in refs {
+            let role = format!("reference_{kind}");
+            content.extend(urls.iter().map(|u| item(kind, u, &role)));
         }
     }
-    let duration: i64 = match fit.duration {
-        _ if req.duration.is_none() && smart_duration && sound => -1,
-        Some(d) => i64::from(d),
-        None => -1,
+    let duration = match fit.duration {
+        Some(d) if !(req.duration.is_none() && smart_duration && sound) => i64::from(d),
+        _ => -1,
     };
     let mut body = json!({
         "model": model,
@@ -180,20 +153,23 @@ impl Describe for Seedance {
     const CALLBACK: bool = true;
     const POLL: &'static str = "/contents/generations/tasks/{id}";
     const ANSWER: Answer = ANSWER;
-    const TEST: Option<Test> = Test::get(
-        "/contents/generations/tasks?page_num=1&page_size=1",
-        "listed tasks",
-    );
+    #[rustfmt::skip]
+    const TEST: Option<Test> = Test::get("/contents/generations/tasks?page_num=1&page_size=1", "listed tasks");
     // Account problems come with 4xx codes of their own: the channel is at fault.
     const CHANNEL_CODES: &'static [&'static str] =
         &["AccountOverdue*", "AccessDenied*", "Authentication*"];
 
     fn from_config(cfg: &ProviderConfig) -> Result<Seedance, AppError> {
-        Seedance::new(cfg)
+        let styles = [("zh", RefStyle::Zh), ("en", RefStyle::En)];
+        let intl = cfg.kind == "seedance-byteplus";
+        let style = choice(cfg, "reference_style", &styles)?;
+        let style = style.unwrap_or(if intl { RefStyle::En } else { RefStyle::Zh });
+        let smart = cfg.settings["smart_duration"].as_bool().unwrap_or(false);
+        Ok(Seedance { style, smart })
     }
 
     fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
-        let body = build_body(model, req, self.style, self.smart_duration)?;
+        let body = build_body(model, req, self.style, self.smart)?;
         Ok(Call::post("/contents/generations/tasks", body))
     }
 }
@@ -250,7 +226,6 @@ mod tests {
     }
 
     #[test]
-    #[rustfmt::skip]
     fn mapping_table() {
         use crate::providers::mapping::table::{Expect::*, case, run};
         let cases = vec![

@@ -4,7 +4,7 @@
 //! uploads from disk (or fetches other URLs, size-capped and never from private addresses).
 
 use super::generic::{Adapter, Auth, Call, Ctx, Describe, Test, failed, invalid, missing};
-use super::http::{self, Asset, str_at};
+use super::http::{self, str_at};
 use super::mapping::{self, Limits, Secs, Sound, unsupported};
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
@@ -35,19 +35,11 @@ const V31: Limits = Limits {
     tiers: &["720p", "1080p", "4k"], ratios: &["16:9", "9:16"],
     frame_shape: false, prompt: 0, sound: Sound::Always,
 };
-const V30: Limits = Limits {
-    types: &["text-to-video", "image-to-video"],
-    frames: 1,
-    tiers: &["720p", "1080p"],
-    ..V31
-};
+#[rustfmt::skip]
+const V30: Limits = Limits { types: &["text-to-video", "image-to-video"], frames: 1, tiers: &["720p", "1080p"], ..V31 };
 /// The Gemini API has no audio switch: Veo 3 always speaks, Veo 2 never does.
-const VEO2: Limits = Limits {
-    seconds: Secs::Range(5, 8),
-    tiers: &["720p"],
-    sound: Sound::Never,
-    ..V30
-};
+#[rustfmt::skip]
+const VEO2: Limits = Limits { seconds: Secs::Range(5, 8), tiers: &["720p"], sound: Sound::Never, ..V30 };
 
 fn limits(model: &str) -> Limits {
     let m = model.to_ascii_lowercase();
@@ -74,7 +66,8 @@ pub fn build_body(
     person_generation: Option<&str>,
     image: impl Fn(usize) -> Value,
 ) -> Result<Value, AppError> {
-    let fit = limits(model).check(req)?;
+    let l = limits(model);
+    let fit = l.check(req)?;
     let mut instance = json!({"prompt": rewrite_prompt(&req.prompt, &req.kind)});
     let references = req.kind == "reference-to-video";
     if req.kind == "image-to-video" {
@@ -91,93 +84,66 @@ pub fn build_body(
     // High resolutions and reference images need 8 s (partly unconfirmed): `auto` asks
     // for 8 there, an explicit other length is refused.
     let needs_eight = req.resolution != "720p" || references;
-    let secs = match fit.duration {
-        _ if needs_eight && req.duration.is_none() => Some(8),
+    match fit.duration {
+        _ if needs_eight && req.duration.is_none() => params["durationSeconds"] = json!(8),
         Some(d) if needs_eight && d != 8 => {
-            return Err(unsupported(
-                "duration",
-                "this resolution or reference images need an 8 second video on this model's channel",
-            ));
+            let msg = "this resolution or reference images need an 8 second video on this model's channel";
+            return Err(unsupported("duration", msg));
         }
-        other => other,
-    };
-    if let Some(s) = secs {
-        params["durationSeconds"] = json!(s);
+        Some(d) => params["durationSeconds"] = json!(d),
+        None => {}
     }
     if let Some(r) = fit.ratio {
-        // Reference images allow 16:9 only.
-        let ratio = if references {
-            &["16:9"][..]
-        } else {
-            &["16:9", "9:16"]
-        };
-        params["aspectRatio"] = json!(mapping::one_of("aspect_ratio", r, ratio)?);
+        // Reference images allow 16:9 only (the first).
+        let ratios = if references { &l.ratios[..1] } else { l.ratios };
+        params["aspectRatio"] = json!(mapping::one_of("aspect_ratio", r, ratios)?);
     }
-    let person = match person_generation {
-        Some("omit") => None,
-        Some(p) => Some(p.to_string()),
-        None if req.kind == "text-to-video" => Some("allow_all".into()),
-        None => Some("allow_adult".into()),
-    };
-    if let Some(p) = person {
-        params["personGeneration"] = json!(p);
+    match person_generation {
+        Some("omit") => {}
+        Some(p) => params["personGeneration"] = json!(p),
+        None if req.kind == "text-to-video" => params["personGeneration"] = json!("allow_all"),
+        None => params["personGeneration"] = json!("allow_adult"),
     }
     Ok(json!({"instances": [instance], "parameters": params}))
 }
 
 /// Map an operation to an outcome; `credential` goes with the result (its URL needs it).
 pub fn parse_operation(v: &Value, credential: Option<&str>) -> Result<PollOutcome, ProviderError> {
-    if !v.get("done").and_then(Value::as_bool).unwrap_or(false) {
-        return match v.get("name") {
-            Some(_) => Ok(PollOutcome::Running),
-            None => Err(missing("an operation name")),
-        };
+    if v["done"] != true {
+        let name = v.get("name").ok_or_else(|| missing("an operation name"));
+        return name.map(|_| PollOutcome::Running);
     }
     match v.get("error") {
         Some(Value::String(s)) => return Ok(failed(None, Some(s.clone()))),
         Some(e) => return Ok(failed(str_at(e, &["status"]), str_at(e, &["message"]))),
         None => {}
     }
-    let resp = v
-        .pointer("/response/generateVideoResponse")
-        .unwrap_or(&Value::Null);
-    let samples = resp.get("generatedSamples").and_then(Value::as_array);
-    let results: Vec<ResultRef> = (samples.into_iter().flatten())
-        .filter_map(|s| {
-            Some(ResultRef {
-                url: s.pointer("/video/uri")?.as_str()?.to_string(),
-                credential: credential.map(str::to_string),
-                ..ResultRef::default()
-            })
+    let resp = &v["response"]["generateVideoResponse"];
+    let samples = resp["generatedSamples"].as_array().into_iter().flatten();
+    let results: Vec<ResultRef> = (samples.filter_map(|s| s["video"]["uri"].as_str()))
+        .map(|url| ResultRef {
+            url: url.into(),
+            credential: credential.map(str::to_string),
+            ..ResultRef::default()
         })
         .collect();
     if !results.is_empty() {
         return Ok(PollOutcome::Succeeded(results));
     }
-    let filtered = resp.get("raiMediaFilteredCount").and_then(Value::as_u64);
-    if filtered.unwrap_or(0) > 0 {
-        let reasons = resp
-            .get("raiMediaFilteredReasons")
-            .and_then(Value::as_array);
-        let reasons: Vec<&str> = reasons
+    if resp["raiMediaFilteredCount"].as_u64().unwrap_or(0) > 0 {
+        let reasons = resp["raiMediaFilteredReasons"]
+            .as_array()
             .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+            .flatten();
+        let reasons: Vec<&str> = reasons.filter_map(Value::as_str).collect();
         let message = match reasons.is_empty() {
             true => "the video was filtered by the channel's safety checks".to_string(),
             false => reasons.join("; "),
         };
         return Ok(failed(Some("content_filtered".into()), Some(message)));
     }
-    Ok(PollOutcome::Failed {
-        code: "empty_result".into(),
-        message: "the channel finished without a video".into(),
-    })
-}
-
-fn inline(a: &Asset) -> Value {
-    json!({"bytesBase64Encoded": a.base64(), "mimeType": a.mime})
+    let msg = "the channel finished without a video";
+    Ok(failed(Some("empty_result".into()), Some(msg.into())))
 }
 
 #[async_trait]
@@ -192,23 +158,19 @@ impl Describe for Veo {
 
     fn from_config(cfg: &ProviderConfig) -> Result<Veo, AppError> {
         let s = &cfg.settings;
-        let person = s.get("person_generation").and_then(Value::as_str);
-        let max = s.get("max_image_bytes").and_then(Value::as_u64);
+        let max = s["max_image_bytes"].as_u64();
         Ok(Veo {
-            person_generation: person.map(str::to_string),
+            person_generation: s["person_generation"].as_str().map(str::to_string),
             max_image_bytes: max.unwrap_or(DEFAULT_MAX_IMAGE_BYTES),
         })
     }
 
     // The images are inlined at submission; the check stands them in with nothing.
     fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
-        let body = build_body(model, req, self.person_generation.as_deref(), |_| {
-            Value::Null
-        })?;
-        Ok(Call::post(
-            format!("/models/{model}:predictLongRunning"),
-            body,
-        ))
+        let pg = self.person_generation.as_deref();
+        let body = build_body(model, req, pg, |_| Value::Null)?;
+        let path = format!("/models/{model}:predictLongRunning");
+        Ok(Call::post(path, body))
     }
 
     async fn submit_call(
@@ -216,26 +178,23 @@ impl Describe for Veo {
         a: &Adapter<Self>,
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
+        let (model, req) = (job.upstream_model, job.request);
         // Check the mapping before spending time on fetching images.
-        self.check(job.upstream_model, job.request)
-            .map_err(invalid)?;
-        let mut images = Vec::with_capacity(job.request.image_urls.len());
-        for u in &job.request.image_urls {
+        self.check(model, req).map_err(invalid)?;
+        let mut images = Vec::with_capacity(req.image_urls.len());
+        for u in &req.image_urls {
             let asset = a.kit.fetch_asset(u, self.max_image_bytes).await?;
             if !asset.mime.starts_with("image/") {
                 let msg = "an image asset is not an image";
                 return Err(ProviderError::final_error("invalid_asset", msg));
             }
-            images.push(inline(&asset));
+            images.push(json!({"bytesBase64Encoded": asset.base64(), "mimeType": asset.mime}));
         }
         let pg = self.person_generation.as_deref();
-        let body = build_body(job.upstream_model, job.request, pg, |i| images[i].clone())
-            .map_err(invalid)?;
-        let model = http::safe_id(job.upstream_model)?;
-        Ok(Call::post(
-            format!("/models/{model}:predictLongRunning"),
-            body,
-        ))
+        let inlined = |i: usize| images[i].clone();
+        let body = build_body(model, req, pg, inlined).map_err(invalid)?;
+        let path = format!("/models/{}:predictLongRunning", http::safe_id(model)?);
+        Ok(Call::post(path, body))
     }
 
     fn poll_call(&self, name: &str, _: &str) -> Result<Call, ProviderError> {
@@ -253,11 +212,8 @@ impl Describe for Veo {
         if details.is_some_and(|d| d.iter().any(|x| x["reason"] == "API_KEY_INVALID")) {
             return ProviderError::channel("API_KEY_INVALID", "the channel's API key was refused");
         }
-        let (status, message) = (
-            str_at(&v, &["error", "status"]),
-            str_at(&v, &["error", "message"]),
-        );
-        reply.error(stage, status, message)
+        let at = |key| str_at(&v, &["error", key]);
+        reply.error(stage, at("status"), at("message"))
     }
 }
 
@@ -272,7 +228,6 @@ mod tests {
     const V2: &str = "veo-2.0-generate-001";
 
     #[test]
-    #[rustfmt::skip]
     fn mapping_table() {
         let b = |m: &str, r: &UnifiedRequest| build_body(m, r, None, |i| json!({"img": i}));
         let cases = vec![
@@ -307,11 +262,7 @@ mod tests {
             case("audio", V31, |r| { r.generate_audio = true; r.kind = "reference-to-video".into(); r.audio_urls = vec!["https://x/a".into()]; }, Refused("audio_urls")),
         ];
         // Veo 3 clips are 4, 6 or 8 s and always have sound.
-        let start = UnifiedRequest {
-            duration: Some(8),
-            ..base()
-        };
-        run_from(start, cases, b);
+        run_from(UnifiedRequest { duration: Some(8), ..base() }, cases, b);
     }
 
     #[test]

@@ -33,9 +33,9 @@ pub enum SubjectIds {
 #[derive(Debug, Clone, Copy)]
 struct Family {
     prefix: &'static str,
-    /// `subjects` with `@1` tags; `viduq2-pro*` also takes video subjects (≤2).
+    /// `subjects` with `@1` tags (else plain `images`), and how many may be videos.
     subjects: bool,
-    video_subjects: bool,
+    videos: usize,
     prompt_max: usize,
     /// Lengths for text and one image; for frames and references.
     long: &'static [u32],
@@ -55,13 +55,13 @@ const NARROW: &[&str] = &["16:9", "9:16", "1:1"];
 /// The capability table (first matching prefix wins).
 #[rustfmt::skip]
 const FAMILIES: &[Family] = &[
-    Family { prefix: "viduq3", subjects: true, video_subjects: false, prompt_max: 5000, long: UP_TO_16, short: UP_TO_16, tiers: HD, ratios: WIDE, audio: true },
-    Family { prefix: "viduq2-pro", subjects: true, video_subjects: true, prompt_max: 2000, long: UP_TO_10, short: UP_TO_10, tiers: HD, ratios: WIDE, audio: true },
-    Family { prefix: "viduq2", subjects: false, video_subjects: false, prompt_max: 2000, long: UP_TO_10, short: UP_TO_10, tiers: HD, ratios: WIDE, audio: true },
-    Family { prefix: "viduq1", subjects: false, video_subjects: false, prompt_max: 1500, long: &[5], short: &[5], tiers: &["1080p"], ratios: NARROW, audio: false },
+    Family { prefix: "viduq3", subjects: true, videos: 0, prompt_max: 5000, long: UP_TO_16, short: UP_TO_16, tiers: HD, ratios: WIDE, audio: true },
+    Family { prefix: "viduq2-pro", subjects: true, videos: 2, prompt_max: 2000, long: UP_TO_10, short: UP_TO_10, tiers: HD, ratios: WIDE, audio: true },
+    Family { prefix: "viduq2", subjects: false, videos: 0, prompt_max: 2000, long: UP_TO_10, short: UP_TO_10, tiers: HD, ratios: WIDE, audio: true },
+    Family { prefix: "viduq1", subjects: false, videos: 0, prompt_max: 1500, long: &[5], short: &[5], tiers: &["1080p"], ratios: NARROW, audio: false },
     // 2.0 and 1.5: 8 s only at 720p.
-    Family { prefix: "vidu2.0", subjects: false, video_subjects: false, prompt_max: 1500, long: &[4, 8], short: &[4], tiers: &["360p", "720p"], ratios: NARROW, audio: false },
-    Family { prefix: "vidu1.5", subjects: false, video_subjects: false, prompt_max: 1500, long: &[4, 8], short: &[4], tiers: &["360p", "720p", "1080p"], ratios: NARROW, audio: false },
+    Family { prefix: "vidu2.0", subjects: false, videos: 0, prompt_max: 1500, long: &[4, 8], short: &[4], tiers: &["360p", "720p"], ratios: NARROW, audio: false },
+    Family { prefix: "vidu1.5", subjects: false, videos: 0, prompt_max: 1500, long: &[4, 8], short: &[4], tiers: &["360p", "720p", "1080p"], ratios: NARROW, audio: false },
 ];
 
 fn family(model: &str) -> Result<&'static Family, AppError> {
@@ -75,20 +75,14 @@ pub struct Vidu {
     subject_ids: SubjectIds,
 }
 
-/// A customer-readable message for a task's `err_code`.
-fn failure_message(code: &str) -> String {
-    match code {
-        "CreationPolicyViolation" | "TaskPromptPolicyViolation" | "AuditSubmitIllegal" => {
-            "the channel's content policy blocked this generation".into()
-        }
-        "ImageDownloadFailure" => "the channel could not download an input image".into(),
-        "ImageFormatInvalid" | "ImageCheckFaceFailed" => {
-            "the channel rejected an input image".into()
-        }
-        "UserCancelled" | "Canceled" => "the task was cancelled on the channel".into(),
-        other => format!("the channel failed to generate the video ({other})"),
-    }
-}
+/// Customer-readable messages for a task's `err_code`s (others name the code).
+#[rustfmt::skip]
+const FAILURES: &[(&[&str], &str)] = &[
+    (&["CreationPolicyViolation", "TaskPromptPolicyViolation", "AuditSubmitIllegal"], "the channel's content policy blocked this generation"),
+    (&["ImageDownloadFailure"], "the channel could not download an input image"),
+    (&["ImageFormatInvalid", "ImageCheckFaceFailed"], "the channel rejected an input image"),
+    (&["UserCancelled", "Canceled"], "the task was cancelled on the channel"),
+];
 
 /// The endpoint (after `/ent/v2/`) and body for `req`, or the 422 naming the field.
 pub fn build_body(
@@ -98,56 +92,43 @@ pub fn build_body(
     payload: &str,
 ) -> Result<(&'static str, Value), AppError> {
     let f = family(model)?;
+    let (images, videos) = (&req.image_urls, &req.video_urls);
     mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
     mapping::refuse_refs(&req.prompt, &[AssetKind::Audio])?;
-    let mut body = json!({"model": model});
+    // A subject's id, which is also its tag in the prompt: images first, then videos.
+    let id = |kind: AssetKind, n: u32| match (ids, kind) {
+        (SubjectIds::Names, k) => format!("{}{n}", k.tag()),
+        (SubjectIds::Numbers, AssetKind::Video) => (images.len() as u32 + n).to_string(),
+        (SubjectIds::Numbers, _) => n.to_string(),
+    };
+    let mut body = json!({"model": model, "payload": payload});
     let endpoint = match req.kind.as_str() {
         "text-to-video" => "text2video",
         "image-to-video" => {
-            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+            mapping::at_most("video_urls", videos, 0, "videos")?;
             mapping::frames(req, 2)?;
-            body["images"] = json!(req.image_urls);
-            if req.image_urls.len() == 2 {
-                "start-end2video"
-            } else {
-                "img2video"
+            body["images"] = json!(images);
+            match images.len() {
+                2 => "start-end2video",
+                _ => "img2video",
             }
         }
         "reference-to-video" => {
-            mapping::at_most("image_urls", &req.image_urls, 7, "reference images")?;
-            if !f.video_subjects {
-                mapping::at_most("video_urls", &req.video_urls, 0, "reference videos")?;
+            mapping::at_most("image_urls", images, 7, "reference images")?;
+            mapping::at_most("video_urls", videos, f.videos, "reference videos")?;
+            if images.is_empty() {
+                let msg = "needs 1 to 7 reference images on this model's channel";
+                return Err(unsupported("image_urls", msg));
             }
-            mapping::at_most("video_urls", &req.video_urls, 2, "reference videos")?;
-            if req.image_urls.is_empty() {
-                return Err(unsupported(
-                    "image_urls",
-                    "needs 1 to 7 reference images on this model's channel",
-                ));
+            let mut subjects = Vec::new();
+            for (kind, urls) in [(AssetKind::Image, images), (AssetKind::Video, videos)] {
+                let key = format!("{}s", kind.noun());
+                let entry = |(u, n)| json!({"id": id(kind, n), &key: [u]});
+                subjects.extend(urls.iter().zip(1..).map(entry));
             }
-            if f.subjects {
-                let name = |kind: AssetKind, n: usize| match ids {
-                    SubjectIds::Numbers => match kind {
-                        AssetKind::Video => (req.image_urls.len() + n).to_string(),
-                        _ => n.to_string(),
-                    },
-                    SubjectIds::Names => format!("{}{n}", kind.tag()),
-                };
-                let mut subjects: Vec<Value> = req
-                    .image_urls
-                    .iter()
-                    .enumerate()
-                    .map(|(i, u)| json!({"id": name(AssetKind::Image, i + 1), "images": [u]}))
-                    .collect();
-                subjects.extend(
-                    req.video_urls
-                        .iter()
-                        .enumerate()
-                        .map(|(i, u)| json!({"id": name(AssetKind::Video, i + 1), "videos": [u]})),
-                );
-                body["subjects"] = json!(subjects);
-            } else {
-                body["images"] = json!(req.image_urls);
+            match f.subjects {
+                true => body["subjects"] = json!(subjects),
+                false => body["images"] = json!(images),
             }
             "reference2video"
         }
@@ -155,22 +136,13 @@ pub fn build_body(
     };
     let prompt = match (endpoint, f.subjects, ids) {
         ("reference2video", true, SubjectIds::Names) => req.prompt.clone(),
-        ("reference2video", true, SubjectIds::Numbers) => {
-            references::rewrite(&req.prompt, |k, n| match k {
-                AssetKind::Video => format!("@{}", req.image_urls.len() as u32 + n),
-                _ => format!("@{n}"),
-            })
-        }
-        ("reference2video", false, _) => references::rewrite(&req.prompt, |k, n| {
-            format!("the {} reference {}", mapping::ordinal(n), k.noun())
-        }),
-        _ => references::rewrite(&req.prompt, |_, n| {
-            if n == 1 {
-                "the first frame"
-            } else {
-                "the last frame"
+        (e, subjects, _) => references::rewrite(&req.prompt, |k, n| match (e, subjects, n) {
+            ("reference2video", true, _) => format!("@{}", id(k, n)),
+            ("reference2video", false, _) => {
+                format!("the {} reference {}", mapping::ordinal(n), k.noun())
             }
-            .to_string()
+            (_, _, 1) => "the first frame".into(),
+            _ => "the last frame".into(),
         }),
     };
     mapping::prompt_max(prompt.chars().count(), f.prompt_max)?;
@@ -187,22 +159,15 @@ pub fn build_body(
         (false, Some(8)) => &["720p"],
         _ => f.tiers,
     };
-    if !tiers.contains(&req.resolution.as_str()) {
-        let hint = if req.resolution == "480p" {
-            " (the nearest tiers are 360p and 540p)"
-        } else {
-            ""
-        };
-        return Err(unsupported(
-            "resolution",
-            format!(
-                "{} is not available on this model's channel{hint}; available: {}",
-                req.resolution,
-                tiers.join(", ")
-            ),
-        ));
+    let res = &req.resolution;
+    if !tiers.contains(&res.as_str()) {
+        let hint = (res == "480p").then_some(" (the nearest tiers are 360p and 540p)");
+        let (hint, list) = (hint.unwrap_or_default(), tiers.join(", "));
+        let msg =
+            format!("{res} is not available on this model's channel{hint}; available: {list}");
+        return Err(unsupported("resolution", msg));
     }
-    body["resolution"] = json!(req.resolution);
+    body["resolution"] = json!(res);
     // The image decides the shape of an animated image; elsewhere `auto` is the default.
     let from_image = matches!(endpoint, "img2video" | "start-end2video");
     if !from_image && let Some(r) = mapping::ratio(req, f.ratios)? {
@@ -214,20 +179,15 @@ pub fn build_body(
         _ if req.generate_audio => body["bgm"] = json!(true),
         _ => {}
     }
-    body["payload"] = json!(payload);
     Ok((endpoint, body))
 }
 
-/// A `creations` answer. Vidu reports only the credits it took; the length is measured
-/// on the file.
+/// A `creations` answer. Vidu reports only the credits it took; the length is measured on
+/// the file.
+#[rustfmt::skip]
 pub const ANSWER: Answer = Answer {
     status: &["state"],
-    words: [
-        &["created", "queueing"],
-        &["processing"],
-        &["success"],
-        &["failed"],
-    ],
+    words: [&["created", "queueing"], &["processing"], &["success"], &["failed"]],
     list: &["creations"],
     url: &["url"],
     units: &["credits"],
@@ -238,10 +198,12 @@ pub const ANSWER: Answer = Answer {
 /// A failed task: its `err_code`, said in words a customer can read.
 fn failure(v: &Value) -> PollOutcome {
     let code = str_at(v, &["err_code"]).unwrap_or_else(|| "generation_failed".into());
-    PollOutcome::Failed {
-        message: failure_message(&code),
-        code,
-    }
+    let row = FAILURES.iter().find(|(cs, _)| cs.contains(&code.as_str()));
+    let message = match row {
+        Some((_, m)) => m.to_string(),
+        None => format!("the channel failed to generate the video ({code})"),
+    };
+    PollOutcome::Failed { code, message }
 }
 
 #[async_trait]
@@ -254,12 +216,8 @@ impl Describe for Vidu {
     const ERROR_CODE: &'static [&'static [&'static str]] = &[&["code"], &["reason"]];
     const ERROR_MESSAGE: &'static [&'static [&'static str]] =
         &[&["message"], &["code"], &["reason"]];
-    const CHANNEL_CODES: &'static [&'static str] = &[
-        "CreditInsufficient",
-        "ModelUnavailable",
-        "Unauthorized",
-        "Forbidden",
-    ];
+    #[rustfmt::skip]
+    const CHANNEL_CODES: &'static [&'static str] = &["CreditInsufficient", "ModelUnavailable", "Unauthorized", "Forbidden"];
 
     fn from_config(cfg: &ProviderConfig) -> Result<Vidu, AppError> {
         let ids = [
@@ -277,8 +235,8 @@ impl Describe for Vidu {
     }
 
     fn submitted(&self, v: &Value) -> Result<String, ProviderError> {
-        if let (Some("failed"), PollOutcome::Failed { code, message }) =
-            (v.get("state").and_then(Value::as_str), failure(v))
+        if v["state"] == "failed"
+            && let PollOutcome::Failed { code, message } = failure(v)
         {
             return Err(ProviderError::final_error(code, message));
         }
@@ -287,10 +245,8 @@ impl Describe for Vidu {
 
     // Documented for queued tasks only (unconfirmed); a refusal is harmless.
     fn cancel_call(&self, id: &str, _: &str) -> Option<Call> {
-        Some(Call::post(
-            format!("/ent/v2/tasks/{id}/cancel"),
-            json!({"id": id}),
-        ))
+        let path = format!("/ent/v2/tasks/{id}/cancel");
+        Some(Call::post(path, json!({"id": id})))
     }
 
     // Vidu has no free account call: looking up a task that cannot exist proves the key
@@ -321,14 +277,14 @@ mod tests {
         })
     }
 
+    fn refs(r: &mut UnifiedRequest) {
+        r.kind = "reference-to-video".into();
+        r.prompt = "@Image1 hugs @Image2".into();
+        r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
+    }
+
     #[test]
-    #[rustfmt::skip]
     fn mapping_table() {
-        fn refs(r: &mut UnifiedRequest) {
-            r.kind = "reference-to-video".into();
-            r.prompt = "@Image1 hugs @Image2".into();
-            r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
-        }
         let cases = vec![
             case("t2v endpoint", "viduq2", |_| {}, Sent("/_endpoint", json!("text2video"))),
             case("payload is our id", "viduq2", |_| {}, Sent("/payload", json!("vidgen_1"))),
@@ -373,13 +329,12 @@ mod tests {
 
     #[test]
     fn named_subjects_keep_the_prompt() {
-        let mut r = crate::providers::mapping::table::base();
-        r.kind = "reference-to-video".into();
-        r.prompt = "@Image1 and @Image2".into();
-        r.image_urls = vec!["https://x/1.png".into(), "https://x/2.png".into()];
-        let (_, b) = build_body("viduq3", &r, SubjectIds::Names, "t").unwrap();
-        assert_eq!(b["prompt"], "@Image1 and @Image2");
-        assert_eq!(b["subjects"][0]["id"], "Image1");
+        let named = |r: &mut UnifiedRequest| { refs(r); r.prompt = "@Image1 and @Image2".into(); };
+        let cases = vec![
+            case("prompt kept", "viduq3", named, Sent("/prompt", json!("@Image1 and @Image2"))),
+            case("subjects named", "viduq3", named, Sent("/subjects/0/id", json!("Image1"))),
+        ];
+        run(cases, |m, r| build_body(m, r, SubjectIds::Names, "t").map(|(_, b)| b));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use super::credentials::Credential;
 use super::generic::{Answer, CANCELLED, Call, Ctx, Describe, Test, first};
-use super::mapping::{self, not_available, unsupported};
+use super::mapping::{self, Secs, not_available, unsupported};
 use super::{PollOutcome, ProviderError};
 use crate::domain::catalog::ProviderConfig;
 use crate::domain::references::{self, AssetKind};
@@ -20,29 +20,21 @@ use serde_json::{Value, json};
 pub const BEIJING: &str = "https://dashscope.aliyuncs.com/api/v1";
 const CREATE_PATH: &str = "/services/aigc/video-generation/video-synthesis";
 const RATIOS: [&str; 5] = ["16:9", "9:16", "1:1", "4:3", "3:4"];
+/// Resolutions; 2.6 and newer drop 480p.
+const TIERS: [&str; 3] = ["480p", "720p", "1080p"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    T2v,
-    I2v,
-    /// First and last frame (legacy kf2v models).
-    Kf2v,
-    R2v,
-}
-
-/// Each mode's model id suffix.
-const SUFFIXES: [(Mode, &str); 4] = [
-    (Mode::T2v, "-t2v"),
-    (Mode::Kf2v, "-kf2v"),
-    (Mode::I2v, "-i2v"),
-    (Mode::R2v, "-r2v"),
-];
+/// The modes, each named by its model id suffix: text, one first frame, first and last
+/// frame (legacy kf2v models), references.
+const T2V: &str = "-t2v";
+const I2V: &str = "-i2v";
+const KF2V: &str = "-kf2v";
+const R2V: &str = "-r2v";
 
 /// Which model id a request goes to, and how its body is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub model: String,
-    pub mode: Mode,
+    pub mode: &'static str,
     /// 21 = 2.1, 26 = 2.6, ...
     pub version: u32,
     /// The `media[]` body (2.7 and newer).
@@ -61,40 +53,24 @@ fn version_of(model: &str) -> Option<u32> {
 pub fn target(upstream: &str, req: &UnifiedRequest) -> Result<Target, AppError> {
     let version = version_of(upstream).ok_or_else(mapping::unknown_model)?;
     let media = version >= 27;
-    let lower = upstream.to_ascii_lowercase();
-    let two_images = req.kind == "image-to-video" && req.image_urls.len() == 2;
-    let explicit = SUFFIXES
-        .iter()
-        .find(|(_, s)| lower.contains(s))
-        .map(|(m, _)| *m);
-    let wanted = match req.kind.as_str() {
-        "text-to-video" => Mode::T2v,
-        "image-to-video" if two_images && !media => Mode::Kf2v,
-        "image-to-video" => Mode::I2v,
-        _ => Mode::R2v,
+    let id = upstream.to_ascii_lowercase();
+    let explicit = [T2V, KF2V, I2V, R2V].into_iter().find(|m| id.contains(m));
+    let mode = match req.kind.as_str() {
+        "text-to-video" => T2V,
+        "image-to-video" if req.image_urls.len() == 2 && !media => KF2V,
+        "image-to-video" => I2V,
+        _ => R2V,
     };
-    let one_frame = || {
-        unsupported(
-            "image_urls",
-            "this model's channel takes one first-frame image",
-        )
-    };
+    let one_frame = "this model's channel takes one first-frame image";
     let two_frames = "this model's channel needs a first and a last frame (two images)";
-    let (model, mode) = match (explicit, wanted, version) {
-        (Some(m), _, _) if m == wanted => (upstream.to_string(), m),
-        (Some(Mode::I2v), Mode::Kf2v, _) => return Err(one_frame()),
-        (Some(Mode::Kf2v), Mode::I2v, _) => return Err(unsupported("image_urls", two_frames)),
-        (Some(_), _, _) | (None, Mode::R2v, ..=25) => return Err(not_available("type", &req.kind)),
-        (None, Mode::Kf2v, 22) => ("wan2.2-kf2v-flash".to_string(), wanted),
-        (None, Mode::Kf2v, 21) => ("wanx2.1-kf2v-plus".to_string(), wanted),
-        (None, Mode::Kf2v, _) => return Err(one_frame()),
-        (None, m, _) => {
-            let suffix = SUFFIXES
-                .iter()
-                .find(|(s, _)| *s == m)
-                .map_or("", |(_, s)| s);
-            (format!("{}{suffix}", upstream.trim_end_matches('-')), m)
-        }
+    let model = match (explicit, mode, version) {
+        (Some(m), ..) if m == mode => upstream.to_string(),
+        (Some(KF2V), I2V, _) => return Err(unsupported("image_urls", two_frames)),
+        (None, KF2V, 22) => "wan2.2-kf2v-flash".into(),
+        (None, KF2V, 21) => "wanx2.1-kf2v-plus".into(),
+        (None | Some(I2V), KF2V, _) => return Err(unsupported("image_urls", one_frame)),
+        (Some(_), ..) | (None, R2V, ..=25) => return Err(not_available("type", &req.kind)),
+        (None, m, _) => format!("{}{m}", upstream.trim_end_matches('-')),
     };
     Ok(Target {
         model,
@@ -108,9 +84,9 @@ pub fn target(upstream: &str, req: &UnifiedRequest) -> Result<Target, AppError> 
 /// order (images, then videos); 2.7 says `Image 1` / `Video 1`; frames are described.
 pub fn rewrite_prompt(prompt: &str, t: &Target, images: usize) -> String {
     references::rewrite(prompt, |kind, n| match (t.mode, t.media, kind) {
-        (Mode::R2v, false, AssetKind::Video) => format!("character{}", images as u32 + n),
-        (Mode::R2v, false, _) => format!("character{n}"),
-        (Mode::R2v, true, k) => format!("{} {n}", k.tag()),
+        (R2V, false, AssetKind::Video) => format!("character{}", images as u32 + n),
+        (R2V, false, _) => format!("character{n}"),
+        (R2V, true, k) => format!("{} {n}", k.tag()),
         (_, _, AssetKind::Audio) => "the audio".into(),
         (_, _, _) if n == 1 => "the first frame".into(),
         _ => "the last frame".into(),
@@ -135,118 +111,83 @@ fn size(resolution: &str, ratio: &str) -> Option<&'static str> {
 pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppError> {
     let t = target(upstream, req)?;
     let v = t.version;
-    // Assets per mode.
+    let (images, videos, audios) = (&req.image_urls, &req.video_urls, &req.audio_urls);
     match t.mode {
-        Mode::T2v => {}
-        Mode::I2v => {
-            let max = if t.media { 2 } else { 1 };
-            mapping::at_most("image_urls", &req.image_urls, max, "images")?;
-            mapping::at_most("video_urls", &req.video_urls, 0, "videos")?;
+        I2V => {
+            mapping::at_most("image_urls", images, if t.media { 2 } else { 1 }, "images")?;
+            mapping::at_most("video_urls", videos, 0, "videos")?;
         }
-        Mode::Kf2v => mapping::no_media(req)?,
-        Mode::R2v => {
-            mapping::at_most("audio_urls", &req.audio_urls, 0, "audio clips")?;
+        KF2V => mapping::no_media(req)?,
+        R2V => {
+            mapping::at_most("audio_urls", audios, 0, "audio clips")?;
             mapping::refuse_refs(&req.prompt, &[AssetKind::Audio])?;
             if t.media {
                 mapping::references(req, [5, 3, 0])?;
-            } else if req.image_urls.len() + req.video_urls.len() > 5 {
-                return Err(unsupported(
-                    "image_urls",
-                    "this model's channel accepts at most 5 reference images and videos in total",
-                ));
+            } else if images.len() + videos.len() > 5 {
+                let msg =
+                    "this model's channel accepts at most 5 reference images and videos in total";
+                return Err(unsupported("image_urls", msg));
             }
         }
+        _ => {}
     }
-    if !req.audio_urls.is_empty() {
-        mapping::at_most("audio_urls", &req.audio_urls, 1, "audio clips")?;
-        if v < 25 || (t.media && t.mode != Mode::I2v) {
-            return Err(unsupported(
-                "audio_urls",
-                "driving audio is not available on this model's channel",
-            ));
-        }
+    mapping::at_most("audio_urls", audios, 1, "audio clips")?;
+    if !audios.is_empty() && (v < 25 || t.media && t.mode != I2V) {
+        let msg = "driving audio is not available on this model's channel";
+        return Err(unsupported("audio_urls", msg));
     }
-    let tiers: &[&str] = match v >= 26 {
-        true => &["720p", "1080p"],
-        false => &["480p", "720p", "1080p"],
-    };
+    let tiers: &[&str] = if v >= 26 { &TIERS[1..] } else { &TIERS };
     let resolution = mapping::one_of("resolution", &req.resolution, tiers)?;
-    let range = match (v, t.mode) {
-        (27.., _) if !req.video_urls.is_empty() => (2, 10, false),
-        (26, Mode::R2v) => (2, 10, false),
-        (26.., _) => (2, 15, false),
-        (25, _) => (5, 10, true),
-        _ => (5, 5, false),
+    let secs = match (v, t.mode) {
+        (27.., _) if !videos.is_empty() => Secs::Range(2, 10),
+        (26, R2V) => Secs::Range(2, 10),
+        (26.., _) => Secs::Range(2, 15),
+        (25, _) => Secs::Only(&[5, 10]),
+        _ => Secs::Only(&[5]),
     };
-    let valid = |d: u32| match range.2 {
-        true => d == range.0 || d == range.1,
-        false => (range.0..=range.1).contains(&d),
-    };
-    let duration = mapping::duration(req, valid)?;
+    let duration = mapping::duration(req, |d| secs.has(d))?;
     if v < 25 {
         mapping::silent(req)?;
     }
 
-    let mut input = json!({"prompt": rewrite_prompt(&req.prompt, &t, req.image_urls.len())});
+    let mut input = json!({"prompt": rewrite_prompt(&req.prompt, &t, images.len())});
     let mut params = json!({"prompt_extend": true, "watermark": false});
-    let upper = resolution.to_ascii_uppercase();
-    if t.media {
-        let mut media = Vec::new();
-        match t.mode {
-            Mode::I2v => {
-                for (i, u) in req.image_urls.iter().enumerate() {
-                    let kind = if i == 0 { "first_frame" } else { "last_frame" };
-                    media.push(json!({"type": kind, "url": u}));
-                }
-                for u in &req.audio_urls {
-                    media.push(json!({"type": "driving_audio", "url": u}));
-                }
-            }
-            Mode::R2v => {
-                for u in &req.image_urls {
-                    media.push(json!({"type": "reference_image", "url": u}));
-                }
-                for u in &req.video_urls {
-                    media.push(json!({"type": "reference_video", "url": u}));
-                }
-            }
-            _ => {}
+    if !t.media && matches!(t.mode, T2V | R2V) {
+        let size = size(resolution, &req.aspect_ratio);
+        let size = size.ok_or_else(|| not_available("aspect_ratio", &req.aspect_ratio))?;
+        params["size"] = json!(size);
+    } else {
+        // Frames decide their video's shape: there the ratio is only checked (21:9 is refused).
+        let ratio = mapping::ratio(req, &RATIOS)?;
+        params["resolution"] = json!(resolution.to_ascii_uppercase());
+        if let Some(r) = ratio.filter(|_| t.media && t.mode != I2V) {
+            params["ratio"] = json!(r);
         }
+    }
+    if t.media {
+        let media: Vec<Value> = match t.mode {
+            I2V => (typed("first_frame", &images[..1]))
+                .chain(typed("last_frame", &images[1..]))
+                .chain(typed("driving_audio", audios))
+                .collect(),
+            _ => (typed("reference_image", images))
+                .chain(typed("reference_video", videos))
+                .collect(),
+        };
         if !media.is_empty() {
             input["media"] = json!(media);
         }
-        params["resolution"] = json!(upper);
-        if let Some(r) = mapping::ratio(req, &RATIOS)?
-            && t.mode != Mode::I2v
-        {
-            params["ratio"] = json!(r);
-        }
     } else {
         match t.mode {
-            Mode::T2v | Mode::R2v => {
-                let s = size(resolution, &req.aspect_ratio);
-                let s = s.ok_or_else(|| not_available("aspect_ratio", &req.aspect_ratio))?;
-                params["size"] = json!(s);
+            I2V => input["img_url"] = json!(images[0]),
+            KF2V => {
+                input["first_frame_url"] = json!(images[0]);
+                input["last_frame_url"] = json!(images[1]);
             }
-            Mode::I2v | Mode::Kf2v => {
-                // The frame decides the shape; only 21:9 and the like are refused.
-                mapping::ratio(req, &RATIOS)?;
-                params["resolution"] = json!(upper);
-            }
+            R2V => input["reference_urls"] = json!([&images[..], videos].concat()),
+            _ => {}
         }
-        match t.mode {
-            Mode::I2v => input["img_url"] = json!(req.image_urls[0]),
-            Mode::Kf2v => {
-                input["first_frame_url"] = json!(req.image_urls[0]);
-                input["last_frame_url"] = json!(req.image_urls[1]);
-            }
-            Mode::R2v => {
-                let refs: Vec<&String> = req.image_urls.iter().chain(&req.video_urls).collect();
-                input["reference_urls"] = json!(refs);
-            }
-            Mode::T2v => {}
-        }
-        if let Some(a) = req.audio_urls.first() {
+        if let Some(a) = audios.first() {
             input["audio_url"] = json!(a);
         }
     }
@@ -254,9 +195,14 @@ pub fn build_body(upstream: &str, req: &UnifiedRequest) -> Result<Value, AppErro
         params["duration"] = json!(d);
     }
     if v >= 25 {
-        params["audio"] = json!(req.generate_audio || !req.audio_urls.is_empty());
+        params["audio"] = json!(req.generate_audio || !audios.is_empty());
     }
     Ok(json!({"model": t.model, "input": input, "parameters": params}))
+}
+
+/// `media[]` entries of one role (2.7 and newer).
+fn typed<'a>(role: &'a str, urls: &'a [String]) -> impl Iterator<Item = Value> + 'a {
+    urls.iter().map(move |u| json!({"type": role, "url": u}))
 }
 
 // UNKNOWN (missing or expired) is not in the table: not proof of failure on its own, the
@@ -275,12 +221,10 @@ const ANSWER: Answer = Answer {
 /// input and output seconds (the output is what was made); `SR` is the short side (1080).
 pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
     let usage = |k: &str| v.get("usage").and_then(|u| u.get(k));
-    let secs = usage("output_video_duration")
-        .or(usage("duration"))
-        .and_then(Value::as_f64);
+    let secs = usage("output_video_duration").or(usage("duration"));
     let short_side = usage("SR").and_then(Value::as_u64);
     Ok(first(ANSWER.read(v)?, |r| {
-        r.duration_seconds = secs.map(|d| d.round() as u32);
+        r.duration_seconds = secs.and_then(Value::as_f64).map(|d| d.round() as u32);
         r.resolution = short_side.map(|n| format!("{n}p"));
     }))
 }
@@ -302,10 +246,8 @@ impl Describe for Wan {
         &["Arrearage", "InvalidApiKey*", "*AccessDenied*"];
 
     fn from_config(cfg: &ProviderConfig) -> Result<Wan, AppError> {
-        let workspace = cfg.settings.get("workspace").and_then(Value::as_str);
-        Ok(Wan {
-            workspace: workspace.map(str::to_string),
-        })
+        let workspace = cfg.settings["workspace"].as_str().map(str::to_string);
+        Ok(Wan { workspace })
     }
 
     fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
@@ -360,7 +302,6 @@ mod tests {
     }
 
     #[test]
-    #[rustfmt::skip]
     fn mapping_table() {
         let cases = vec![
             case("t2v model", "wan2.6", |_| {}, Sent("/model", json!("wan2.6-t2v"))),

@@ -74,9 +74,8 @@ impl Tasks {
             ));
         }
         let task = Task {
-            // The record keeps a String: `storage` reads it as one.
-            id: TaskId::new(now).into(),
-            user_id: who.user.id.get(),
+            id: TaskId::new(now),
+            user_id: who.user.id,
             key_id: who.key_id,
             model: model.id.clone(),
             credits_reserved: price.total,
@@ -117,7 +116,7 @@ impl Tasks {
                 // Budgets and the queue are checked in the transaction that reserves, so
                 // parallel creates cannot overspend or overfill; a refusal writes nothing.
                 let replay = match &idem {
-                    Some(i) => store::limits::idempotent_replay(txn, task.user_id.into(), i.key)?,
+                    Some(i) => store::limits::idempotent_replay(txn, task.user_id, i.key)?,
                     None => false,
                 };
                 let admission = match replay {

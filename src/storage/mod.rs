@@ -378,12 +378,12 @@ impl Storage {
         let size = self.files.save_stream(key, limit, stream).await?;
         let now = self.clock.now_ms();
         let rec = MediaRecord {
-            owner: task.user_id,
+            owner: task.user_id.get(),
             kind: MediaKind::Video,
             size,
             created_at_ms: now,
             expires_at_ms: self.retention().video_expiry(&task.model, now),
-            task_id: Some(task.id.clone()),
+            task_id: Some(task.id.to_string()),
         };
         let rows = vec![(key.to_string(), rec)];
         if let Err(e) = self
@@ -430,12 +430,12 @@ impl Storage {
                             .await?;
                         let model = task.as_ref().map(|t| t.model.clone()).unwrap_or_default();
                         MediaRecord {
-                            owner: task.as_ref().map_or(0, |t| t.user_id),
+                            owner: task.as_ref().map_or(0, |t| t.user_id.get()),
                             kind: MediaKind::Video,
                             size: *size,
                             created_at_ms: now,
                             expires_at_ms: self.retention().video_expiry(&model, now),
-                            task_id: task.map(|t| t.id),
+                            task_id: task.map(|t| t.id.into()),
                         }
                     }
                     None => MediaRecord {

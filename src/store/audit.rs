@@ -3,6 +3,7 @@
 use super::decode;
 use super::tables::*;
 use crate::domain::credits::Credits;
+use crate::domain::ids::TaskId;
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::task::{Status, Task};
 use crate::domain::user::User;
@@ -27,10 +28,10 @@ pub struct Report {
 pub fn check(txn: &ReadTransaction) -> AppResult<Report> {
     let mut r = Report::default();
     let mut running: HashMap<u64, i64> = HashMap::new();
-    let mut by_task: HashMap<String, i64> = HashMap::new();
-    let mut refunds: HashMap<String, usize> = HashMap::new();
+    let mut by_task: HashMap<TaskId, i64> = HashMap::new();
+    let mut refunds: HashMap<TaskId, usize> = HashMap::new();
     // Per task: (settle entries, credits they returned).
-    let mut settles: HashMap<String, (usize, i64)> = HashMap::new();
+    let mut settles: HashMap<TaskId, (usize, i64)> = HashMap::new();
     for row in txn.open_table(LEDGER)?.iter()? {
         let (_, v) = row?;
         let e: LedgerEntry = decode(v.value())?;

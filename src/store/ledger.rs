@@ -3,7 +3,7 @@
 use super::tables::*;
 use super::{decode, encode, get_json};
 use crate::domain::credits::{self, Credits};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{TaskId, UserId};
 use crate::domain::ledger::{EntryKind, LedgerEntry};
 use crate::domain::now_ms;
 use crate::domain::user::User;
@@ -13,7 +13,7 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 /// Who and why, for an entry.
 pub struct Reason<'a> {
     pub kind: EntryKind,
-    pub task_id: Option<&'a str>,
+    pub task_id: Option<&'a TaskId>,
     pub actor: &'a str,
     pub note: Option<&'a str>,
 }
@@ -56,7 +56,7 @@ pub fn apply_from(
         kind: why.kind,
         amount: delta,
         balance_after: after,
-        task_id: why.task_id.map(str::to_string),
+        task_id: why.task_id.cloned(),
         actor: why.actor.to_string(),
         note: why.note.map(str::to_string),
         source: source.map(str::to_string),
@@ -65,7 +65,8 @@ pub fn apply_from(
     txn.open_table(USER_LEDGER)?
         .insert((user_id.get(), id), ())?;
     if let Some(task) = why.task_id {
-        txn.open_table(TASK_LEDGER)?.insert((task, id), ())?;
+        txn.open_table(TASK_LEDGER)?
+            .insert((task.as_str(), id), ())?;
         // Key and account budgets count what their tasks' entries say, in this txn.
         super::limits::on_task_entry(txn, task, delta.get())?;
     }

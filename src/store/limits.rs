@@ -8,7 +8,7 @@
 
 use super::tables::*;
 use super::{decode, encode};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{TaskId, UserId};
 use crate::domain::limits::{self, Admission, Limits, Scope, TOTAL_BUCKET};
 use crate::domain::task::Task;
 use crate::error::{AppError, AppResult};
@@ -216,7 +216,7 @@ pub fn record_new(
     admission: Admission,
 ) -> AppResult<()> {
     let slot = TaskSlot {
-        user_id: task.user_id.into(),
+        user_id: task.user_id,
         key_id: task.key_id,
         at_ms,
         state: if admission == Admission::Start {
@@ -320,7 +320,7 @@ fn set_state(
 
 /// A task reached a terminal state: its slot (or place in a queue) is free, in the same
 /// transaction. Returns whether it held or waited for anything.
-pub fn release(txn: &WriteTransaction, task_id: &str) -> AppResult<bool> {
+pub fn release(txn: &WriteTransaction, task_id: &TaskId) -> AppResult<bool> {
     let Some(mut slot) = read_slot_w(txn, task_id)? else {
         return Ok(false);
     };

@@ -3,7 +3,7 @@
 
 use super::tables::{OUTBOX, OUTBOX_DUE, TASKS};
 use super::{decode, encode, get_json};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{TaskId, UserId};
 use crate::error::AppResult;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -15,11 +15,15 @@ pub struct Pending {
     /// The task's owner (absent in rows written before the index existed; filled in by
     /// [`backfill`]).
     #[serde(default)]
-    pub user_id: Option<u64>,
+    pub user_id: Option<UserId>,
 }
 
 fn index_key(p: &Pending, task_id: &str) -> (u64, i64, String) {
-    (p.user_id.unwrap_or(0), p.next_at_ms, task_id.to_string())
+    (
+        p.user_id.map_or(0, UserId::get),
+        p.next_at_ms,
+        task_id.to_string(),
+    )
 }
 
 fn put(txn: &WriteTransaction, task_id: &str, p: &Pending) -> AppResult<()> {
@@ -40,11 +44,12 @@ fn unindex(txn: &WriteTransaction, task_id: &str, p: &Pending) -> AppResult<()> 
 /// Queue the callback of a task that just became terminal (in that transaction). Its
 /// owner's signing secret is made here if the account has none yet. Due at once: a fresh
 /// callback sorts before its tenant's retries.
-pub fn enqueue(txn: &WriteTransaction, task_id: &str) -> AppResult<()> {
-    let user_id = get_json::<&str, crate::domain::task::Task>(&txn.open_table(TASKS)?, task_id)?
-        .map(|t| t.user_id);
+pub fn enqueue(txn: &WriteTransaction, task_id: &TaskId) -> AppResult<()> {
+    let user_id =
+        get_json::<&str, crate::domain::task::Task>(&txn.open_table(TASKS)?, task_id.as_str())?
+            .map(|t| t.user_id);
     if let Some(u) = user_id {
-        super::webhook_secrets::ensure(txn, u.into())?;
+        super::webhook_secrets::ensure(txn, u)?;
     }
     let p = Pending {
         attempts: 0,
@@ -141,9 +146,9 @@ pub fn backfill(txn: &WriteTransaction) -> AppResult<usize> {
         let user_id =
             get_json::<&str, crate::domain::task::Task>(&txn.open_table(TASKS)?, id.as_str())?
                 .map(|t| t.user_id)
-                .unwrap_or(0);
+                .unwrap_or_default();
         if user_id != 0 {
-            super::webhook_secrets::ensure(txn, user_id.into())?;
+            super::webhook_secrets::ensure(txn, user_id)?;
         }
         put(
             txn,
@@ -155,4 +160,23 @@ pub fn backfill(txn: &WriteTransaction) -> AppResult<usize> {
         )?;
     }
     Ok(missing.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows written while the owner was a plain `u64` read and write back byte for byte.
+    #[test]
+    fn pending_rows_stored_before_the_user_id_type_round_trip_unchanged() {
+        for old in [
+            &br#"{"attempts":2,"next_at_ms":1783003830450,"user_id":42}"#[..],
+            br#"{"attempts":0,"next_at_ms":0,"user_id":null}"#,
+        ] {
+            let p: Pending = decode(old).unwrap();
+            assert_eq!(encode(&p).unwrap(), old);
+        }
+        let p: Pending = decode(br#"{"attempts":0,"next_at_ms":5}"#).unwrap();
+        assert_eq!((p.user_id, index_key(&p, "t").0), (None, 0));
+    }
 }

@@ -33,7 +33,7 @@ pub fn settle(
     if s.refunded > 0 {
         ledger::apply(
             txn,
-            task.user_id.into(),
+            task.user_id,
             s.refunded,
             Reason {
                 kind: EntryKind::Settle,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// What an Idempotency-Key remembers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct IdemRecord {
-    task_id: String,
+    task_id: TaskId,
     fingerprint: String,
 }
 
@@ -40,7 +40,9 @@ pub fn create(
 ) -> AppResult<Created> {
     if let Some(idem) = &idem {
         let table = txn.open_table(IDEMPOTENCY)?;
-        if let Some(rec) = get_json::<(u64, &str), IdemRecord>(&table, (task.user_id, idem.key))? {
+        if let Some(rec) =
+            get_json::<(u64, &str), IdemRecord>(&table, (task.user_id.get(), idem.key))?
+        {
             if rec.fingerprint != idem.fingerprint {
                 return Err(AppError::conflict(
                     "this Idempotency-Key was already used with a different request body",
@@ -53,7 +55,7 @@ pub fn create(
     let reserved = task.credits_reserved;
     ledger::apply(
         txn,
-        task.user_id.into(),
+        task.user_id,
         reserved.checked_neg()?,
         Reason {
             kind: EntryKind::Reserve,
@@ -64,7 +66,7 @@ pub fn create(
     )?;
     put(txn, &task)?;
     txn.open_table(USER_TASKS)?
-        .insert((task.user_id, task.id.as_str()), ())?;
+        .insert((task.user_id.get(), task.id.as_str()), ())?;
     txn.open_table(ACTIVE_TASKS)?.insert(task.id.as_str(), ())?;
     if let Some(idem) = idem {
         let rec = IdemRecord {
@@ -72,7 +74,7 @@ pub fn create(
             fingerprint: idem.fingerprint.into(),
         };
         txn.open_table(IDEMPOTENCY)?
-            .insert((task.user_id, idem.key), encode(&rec)?.as_slice())?;
+            .insert((task.user_id.get(), idem.key), encode(&rec)?.as_slice())?;
     }
     Ok(Created::New(task))
 }
@@ -419,4 +421,19 @@ pub fn recent_failed(txn: &ReadTransaction, limit: usize, scan: usize) -> AppRes
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Idempotency records written while the task id was a plain `String` read and write
+    /// back byte for byte.
+    #[test]
+    fn idempotency_records_stored_before_the_task_id_type_round_trip_unchanged() {
+        let old = br#"{"task_id":"vidgen_1783003830450_081f0558","fingerprint":"ab12"}"#;
+        let rec: IdemRecord = decode(old).unwrap();
+        assert_eq!(rec.task_id.as_str(), "vidgen_1783003830450_081f0558");
+        assert_eq!(encode(&rec).unwrap(), old);
+    }
 }

@@ -217,7 +217,7 @@ async fn a_tenant_with_2000_failing_callbacks_does_not_delay_another() {
         .write(move |txn| {
             for i in 0..2000 {
                 let mut t = template.clone();
-                t.id = format!("{}_{i:04}", template.id);
+                t.id = videoapi::domain::ids::TaskId::parse(&format!("vidgen_1_{i:08x}")).unwrap();
                 t.status = videoapi::domain::task::Status::Pending;
                 t.credits_refunded = false;
                 t.request.callback_url = Some(if i % 2 == 0 {

@@ -106,10 +106,10 @@ async fn a_signed_callback_makes_the_engine_poll_at_once() {
     assert_eq!(status(&app, &key, &id).await["status"], "processing");
 
     let signer = videoapi::engine::callbacks::Signer::load(&app.data_dir(), &app.url).unwrap();
-    let url = signer.url(&id);
+    let url = signer.url(&videoapi::domain::ids::TaskId::parse(&id).unwrap());
     assert!(url.starts_with(&format!("{}/callbacks/tasks/{id}/", app.url)));
     // A wrong token, another task's token and junk are one and the same 404.
-    let other = signer.url("vidgen_1_00000000");
+    let other = signer.url(&videoapi::domain::ids::TaskId::parse("vidgen_1_00000000").unwrap());
     let token = other.rsplit('/').next().unwrap();
     for bad in [
         format!("{}/callbacks/tasks/{id}/{token}", app.url),

@@ -820,7 +820,7 @@ async fn a_later_settlement_entry_of_a_task_corrects_its_keys_spend() {
                 30.into(),
                 videoapi::store::ledger::Reason {
                     kind: videoapi::domain::ledger::EntryKind::Adjust,
-                    task_id: Some(&id),
+                    task_id: Some(&videoapi::domain::ids::TaskId::parse(&id).unwrap()),
                     actor: "system",
                     note: Some("settled"),
                 },

@@ -1,74 +1,11 @@
 // The operator's console pages in real headless Chromium, in both languages: landing on
 // the operator overview, the channel dialog per kind, the structured model dialog.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { BASE, SHOTS, api, loginAdmin, useBrowser, waitForTask } from "./common.mjs";
 
-const BASE = process.env.E2E_BASE;
-const ADMIN_PASSWORD = process.env.E2E_ADMIN_PASSWORD;
-const WORK = process.env.E2E_WORK || fs.mkdtempSync(path.join(os.tmpdir(), "e2e-"));
-const SHOTS = process.env.E2E_SCREENSHOTS;
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"];
-
-let browser;
-const pageErrors = [];
-
-before(async () => {
-  assert.ok(BASE, "E2E_BASE is set by run.sh");
-  const profile = fs.mkdtempSync(path.join(WORK, "chromium-admin-profile-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1360, height: 900 },
-    locale: "zh-CN",
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  assert.deepEqual(pageErrors, [], "no uncaught script errors and no missing translations");
-});
-
-/** A fresh page with no session, in `lang` (the console remembers it in localStorage). */
-async function freshPage(lang) {
-  await browser.clearCookies();
-  const page = await browser.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "warning" && m.text().startsWith("i18n:")) pageErrors.push(m.text());
-  });
-  await page.goto(`${BASE}/#/login`);
-  await page.evaluate((l) => localStorage.setItem("videoapi.lang", l), lang);
-  await page.reload();
-  await page.waitForSelector("#login-username");
-  return page;
-}
-
-async function loginAdmin(page) {
-  await page.fill("#login-username", "admin");
-  await page.fill("#login-password", ADMIN_PASSWORD);
-  await page.click("#login-submit");
-  await page.waitForSelector("#header-credits");
-}
-
-/** A console API call from the page, with its session cookie and the CSRF header. */
-function api(page, method, url, body) {
-  return page.evaluate(
-    async ([method, url, body]) => {
-      const r = await fetch(url, {
-        method,
-        headers: { "X-Requested-With": "videoapi", "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: r.status, body: await r.json() };
-    },
-    [method, url, body],
-  );
-}
+const { freshPage } = useBrowser("admin", { locale: "zh-CN" });
 
 const statValue = async (page, id) => Number((await page.textContent(`#${id}`)).replace(/[^\d-]/g, ""));
 
@@ -100,13 +37,7 @@ for (const [lang, title, soldLabel] of [
       added += 200;
       const task = await api(page, "POST", "/console/api/generations", { model: "video-2.0-mini-text-to-video", prompt: "demo:fail an e2e failure" });
       assert.equal(task.status, 200, JSON.stringify(task.body));
-      const deadline = Date.now() + 20_000;
-      let status = "";
-      while (status !== "failed" && Date.now() < deadline) {
-        status = (await api(page, "GET", `/console/api/tasks/${task.body.task_id}`)).body.status;
-        if (status !== "failed") await page.waitForTimeout(200);
-      }
-      assert.equal(status, "failed");
+      assert.equal((await waitForTask(page, task.body.task_id, "failed", 20_000)).status, "failed");
     }
     await page.reload();
     await page.waitForSelector("#stat-sold");

@@ -1,89 +1,22 @@
 // The console in real headless Chromium: the operator's and the customer's flows end to
 // end against a running server (started by run.sh; E2E_BASE points at it).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { execFileSync } from "node:child_process";
-import { chromium } from "playwright-core";
+import { BASE, SHOTS, WORK, estimateReady, headerCredits, login, loginAdmin, useBrowser } from "./common.mjs";
 
-const BASE = process.env.E2E_BASE;
-const ADMIN_PASSWORD = process.env.E2E_ADMIN_PASSWORD;
-const WORK = process.env.E2E_WORK || fs.mkdtempSync(path.join(os.tmpdir(), "e2e-"));
-const SHOTS = process.env.E2E_SCREENSHOTS;
 const CUSTOMER = { name: "alice", password: "alice-password-1" };
 const PRICE = 180; // the demo model: 36 credits/s x 5 s (auto) at 720p
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
-let browser;
-const pageErrors = [];
-
-before(async () => {
-  assert.ok(BASE, "E2E_BASE is set by run.sh");
-  const profile = fs.mkdtempSync(path.join(WORK, "chromium-profile-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1360, height: 900 },
-    locale: "zh-CN",
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  assert.deepEqual(pageErrors, [], "no uncaught script errors on any page");
-});
-
-/** A fresh page with no cookies (each role logs in on its own). */
-async function freshPage() {
-  await browser.clearCookies();
-  const page = await browser.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "warning" && m.text().startsWith("i18n:")) pageErrors.push(m.text());
-  });
-  return page;
-}
-
-/** Wait until the server's estimate for the current form shows `text`. */
-async function estimateIs(page, text) {
-  await page.waitForFunction(
-    (want) => {
-      const el = document.querySelector("#gen-estimate");
-      return el && el.dataset.state === "ok" && el.textContent.trim() === want;
-    },
-    text,
-    { timeout: 10_000 },
-  );
-}
+// No language chosen: the console follows this browser's locale.
+const { freshPage } = useBrowser("console", { locale: "zh-CN" });
 
 /** The breakdown lines under the estimate: [item, credits]. */
 async function breakdown(page) {
   return page.$$eval("#gen-breakdown li", (lis) => lis.map((li) => [...li.children].map((c) => c.textContent.trim())));
-}
-
-async function login(page, user, password) {
-  await page.goto(`${BASE}/#/login`);
-  await page.fill("#login-username", user);
-  await page.fill("#login-password", password);
-  await page.click("#login-submit");
-  await page.waitForSelector("#header-credits");
-}
-
-async function headerCredits(page) {
-  return Number((await page.textContent("#header-credits")).replace(/[^\d-]/g, ""));
 }
 
 /** A real PNG (a colour gradient), written with zlib only. */
@@ -134,7 +67,7 @@ let apiKey;
 
 test("operator creates a customer and tops up credits", async () => {
   const page = await freshPage();
-  await login(page, "admin", ADMIN_PASSWORD);
+  await loginAdmin(page);
   await page.click('a[href="#/admin/users"]');
   await page.click("#user-create");
   await page.fill("#new-username", CUSTOMER.name);
@@ -249,15 +182,15 @@ test("generation center: two images as @Image1/@Image2, estimate, submit, video 
   page.on("request", (r) => {
     if (r.url().endsWith("/console/api/generations/estimate")) estimates.push(r.method());
   });
-  await estimateIs(page, `${PRICE} 积分`);
+  await estimateReady(page, `${PRICE} 积分`);
   await page.selectOption("#gen-resolution", "480p");
   await page.selectOption("#gen-duration", "10");
-  await estimateIs(page, "240 积分");
+  await estimateReady(page, "240 积分");
   assert.deepEqual(await breakdown(page), [["480p · 10 s × 24 credits/s", "240"]]);
   await page.selectOption("#gen-resolution", "720p");
   await page.selectOption("#gen-duration", "auto");
   await page.selectOption("#gen-aspect", "9:16");
-  await estimateIs(page, `${PRICE} 积分`);
+  await estimateReady(page, `${PRICE} 积分`);
   assert.deepEqual(await breakdown(page), [["720p · 5 s × 36 credits/s", "180"]]);
   assert.ok(estimates.length >= 2 && estimates.every((m) => m === "POST"), `${estimates}`);
   assert.equal((await page.textContent("#gen-status")).trim(), "就绪");
@@ -327,7 +260,7 @@ test("a failed demo task shows its refunded credits", async () => {
   await page.waitForSelector("#gen-prompt");
   await page.selectOption("#gen-model", "video-2.0-mini-text-to-video");
   await page.fill("#gen-prompt", "a lighthouse at dusk demo:fail");
-  await estimateIs(page, "100 积分");
+  await estimateReady(page, "100 积分");
   await page.click("#gen-submit");
   await page.waitForSelector('#gen-tasks tr[data-status="failed"]', { timeout: 30_000 });
   const detail = await page.textContent('#gen-tasks tr[data-status="failed"] [data-testid="credit-detail"]');

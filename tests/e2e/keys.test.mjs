@@ -1,73 +1,12 @@
 // API key limits in the console, in real headless Chromium: the key form with its limit
 // fields (a message next to the field that is wrong), the list's limits and usage, and
 // the edit dialog; the limits hold on the public API (queue position, 429 queue_full).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { chromium } from "playwright-core";
+import { BASE, api, login, loginAdmin, useBrowser } from "./common.mjs";
 
-const BASE = process.env.E2E_BASE;
-const ADMIN_PASSWORD = process.env.E2E_ADMIN_PASSWORD;
-const WORK = process.env.E2E_WORK || fs.mkdtempSync(path.join(os.tmpdir(), "e2e-"));
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"];
 const USER = { name: "keylimits", password: "keylimits-password-1" };
-
-let browser;
-const pageErrors = [];
-
-before(async () => {
-  assert.ok(BASE, "E2E_BASE is set by run.sh");
-  const profile = fs.mkdtempSync(path.join(WORK, "chromium-keys-profile-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1360, height: 900 },
-    locale: "zh-CN",
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  assert.deepEqual(pageErrors, [], "no uncaught script errors and no missing translations");
-});
-
-async function freshPage(lang) {
-  await browser.clearCookies();
-  const page = await browser.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "warning" && m.text().startsWith("i18n:")) pageErrors.push(m.text());
-  });
-  await page.goto(`${BASE}/#/login`);
-  await page.evaluate((l) => localStorage.setItem("videoapi.lang", l), lang);
-  await page.reload();
-  await page.waitForSelector("#login-username");
-  return page;
-}
-
-async function login(page, user, password) {
-  await page.fill("#login-username", user);
-  await page.fill("#login-password", password);
-  await page.click("#login-submit");
-  await page.waitForSelector("#header-credits");
-}
-
-function api(page, method, url, body) {
-  return page.evaluate(
-    async ([method, url, body]) => {
-      const r = await fetch(url, {
-        method,
-        headers: { "X-Requested-With": "videoapi", "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: r.status, body: await r.json() };
-    },
-    [method, url, body],
-  );
-}
+const { freshPage } = useBrowser("keys", { locale: "zh-CN" });
 
 const fieldError = (page, name) => page.textContent(`[data-field="${name}"] .field-error`);
 
@@ -82,7 +21,7 @@ async function publicCreate(key, prompt) {
 
 test("the key form sets limits with a message next to the wrong field; the list shows limits and usage", async () => {
   const admin = await freshPage("zh");
-  await login(admin, "admin", ADMIN_PASSWORD);
+  await loginAdmin(admin);
   const made = await api(admin, "POST", "/console/api/admin/users", { username: USER.name, password: USER.password, credits: 5000 });
   assert.equal(made.status, 200, JSON.stringify(made.body));
   await admin.close();
@@ -165,7 +104,7 @@ test("the key form in English", async () => {
 
 test("an operator sets an account's limits from the users page", async () => {
   const page = await freshPage("zh");
-  await login(page, "admin", ADMIN_PASSWORD);
+  await loginAdmin(page);
   await page.click('a[href="#/admin/users"]');
   await page.fill("#users-q", USER.name);
   await page.waitForSelector(`[data-user="${USER.name}"]`);

@@ -1,95 +1,29 @@
 // One language at a time: every check here runs in Chinese and in English, in a browser
 // whose own locale (de-DE) is neither, so anything that follows the browser shows up.
 // Its users are its own; the server is the one run.sh started (E2E_BASE).
-import { test, before, after } from "node:test";
+import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { BASE, DOT_PNG_B64, WORK, api, estimateReady, login, loginAdmin, operatorApi, useBrowser, waitForTask } from "./common.mjs";
 
-const BASE = process.env.E2E_BASE;
-const ADMIN_PASSWORD = process.env.E2E_ADMIN_PASSWORD;
-const WORK = process.env.E2E_WORK || fs.mkdtempSync(path.join(os.tmpdir(), "e2e-"));
 const PASSWORD = "lang-password-1";
 const LANGS = ["zh", "en"];
 // Users of this file are new on every run (the file can run again against the same server).
 const RUN = Date.now().toString(36).slice(-5);
 const rich = (l) => `rich-${l}-${RUN}`;
 const poor = (l) => `poor-${l}-${RUN}`;
-// A 1x1 PNG.
-const PNG = Buffer.from(
-  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC",
-  "base64",
-);
 
-let browser;
-let context;
-const pageErrors = [];
+const { freshPage } = useBrowser("lang", { locale: "de-DE", timezoneId: "UTC" });
 
 before(async () => {
-  assert.ok(BASE, "E2E_BASE is set by run.sh");
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run", "--disable-component-update"],
-  });
-  context = await browser.newContext({ locale: "de-DE", timezoneId: "UTC", viewport: { width: 1360, height: 900 } });
   // Users of this file: one rich (12 345 credits), one poor (50), one per language.
-  const admin = await adminSession();
+  const admin = await operatorApi();
   for (const l of LANGS) {
     await admin("POST", "/console/api/admin/users", { username: rich(l), password: PASSWORD, credits: 12345 });
     await admin("POST", "/console/api/admin/users", { username: poor(l), password: PASSWORD, credits: 50 });
   }
 });
-
-after(async () => {
-  if (browser) await browser.close();
-  assert.deepEqual(pageErrors, [], "no uncaught script errors and no missing translation");
-});
-
-/** Calls the console API as the operator (its own cookie jar, not the browser's). */
-async function adminSession() {
-  const headers = { "X-Requested-With": "videoapi", "Content-Type": "application/json" };
-  const login = await fetch(`${BASE}/console/api/login`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ username: "admin", password: ADMIN_PASSWORD }),
-  });
-  assert.equal(login.status, 200);
-  const cookie = login.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
-  return async (method, p, body) => {
-    const r = await fetch(`${BASE}${p}`, { method, headers: { ...headers, cookie }, body: body ? JSON.stringify(body) : undefined });
-    const json = await r.json().catch(() => null);
-    assert.ok(r.ok, `${method} ${p}: ${r.status} ${JSON.stringify(json)}`);
-    return json;
-  };
-}
-
-/** A page in language `l` (the choice is what the switch stores), with no session. */
-async function pageIn(l) {
-  await context.clearCookies();
-  const page = await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "warning" && m.text().startsWith("i18n:")) pageErrors.push(m.text());
-  });
-  await page.addInitScript((lang) => {
-    if (!sessionStorage.getItem("lang-set")) {
-      localStorage.setItem("videoapi.lang", lang);
-      sessionStorage.setItem("lang-set", "1");
-    }
-  }, l);
-  return page;
-}
-
-async function login(page, user) {
-  await page.goto(`${BASE}/#/login`);
-  await page.fill("#login-username", user);
-  await page.fill("#login-password", PASSWORD);
-  await page.click("#login-submit");
-  await page.waitForSelector("#header-credits");
-}
 
 const text = async (page, sel) => (await page.textContent(sel)).trim();
 
@@ -97,8 +31,7 @@ for (const l of LANGS) {
   const zh = l === "zh";
 
   test(`[${l}] errors come from their code in the UI language, with the field named`, async () => {
-    const page = await pageIn(l);
-    await page.goto(`${BASE}/#/login`);
+    const page = await freshPage(l);
     await page.fill("#login-username", rich(l));
     await page.fill("#login-password", "wrong-password");
     await page.click("#login-submit");
@@ -106,7 +39,7 @@ for (const l of LANGS) {
     await err.waitFor();
     assert.equal((await err.textContent()).trim(), zh ? "用户名或密码错误" : "Wrong username or password");
 
-    await login(page, rich(l));
+    await login(page, rich(l), PASSWORD);
     await page.goto(`${BASE}/#/generate`);
     await page.waitForSelector("#gen-prompt");
     await page.selectOption("#gen-model", "video-2.0-mini-text-to-video");
@@ -132,28 +65,28 @@ for (const l of LANGS) {
   });
 
   test(`[${l}] ready only when the form can be submitted, else the reason`, async () => {
-    const page = await pageIn(l);
-    await login(page, poor(l));
+    const page = await freshPage(l);
+    await login(page, poor(l), PASSWORD);
     await page.goto(`${BASE}/#/generate`);
     await page.waitForSelector("#gen-status");
     // 50 credits, the cheapest estimate is 100: never ready, whatever is typed.
     await page.selectOption("#gen-model", "video-2.0-mini-text-to-video");
     await page.fill("#gen-prompt", "a lighthouse at dusk");
     // The price comes from the server; until it is known the page does not say ready.
-    await page.waitForFunction(() => document.querySelector("#gen-estimate")?.dataset.state === "ok");
+    await estimateReady(page);
     assert.equal(await text(page, "#gen-status"), zh ? "积分不足" : "Insufficient credits");
     assert.ok(await page.isDisabled("#gen-submit"));
     assert.ok(!(await page.textContent("aside")).includes(zh ? "就绪" : "Ready"), "no ready beside insufficient credits");
     await page.close();
 
-    const full = await pageIn(l);
-    await login(full, rich(l));
+    const full = await freshPage(l);
+    await login(full, rich(l), PASSWORD);
     await full.goto(`${BASE}/#/generate`);
     await full.waitForSelector("#gen-status");
     assert.equal(await text(full, "#gen-status"), zh ? "请填写提示词" : "Enter a prompt");
     assert.equal(await full.getAttribute("#gen-status", "data-reason"), "prompt");
     await full.fill("#gen-prompt", "a lighthouse at dusk");
-    await full.waitForFunction(() => document.querySelector("#gen-estimate")?.dataset.state === "ok");
+    await estimateReady(full);
     assert.equal(await text(full, "#gen-status"), zh ? "就绪" : "Ready");
     await full.fill("#gen-prompt", "   ");
     assert.equal(await text(full, "#gen-status"), zh ? "请填写提示词" : "Enter a prompt");
@@ -161,26 +94,14 @@ for (const l of LANGS) {
   });
 
   test(`[${l}] a failed task: translated badge and error, UI-locale dates and numbers, ledger reasons, operator notes as typed`, async () => {
-    const page = await pageIn(l);
-    await login(page, rich(l));
+    const page = await freshPage(l);
+    await login(page, rich(l), PASSWORD);
     // Created through the console API and awaited there (the page itself would only look
     // again at the model's poll interval).
-    const call = (method, p, body) =>
-      page.evaluate(
-        async ([method, p, body]) => {
-          const headers = { "X-Requested-With": "videoapi", "Content-Type": "application/json" };
-          const r = await fetch(p, { method, headers, body: body ? JSON.stringify(body) : undefined });
-          return r.json();
-        },
-        [method, p, body],
-      );
-    const created = await call("POST", "/console/api/generations", { model: "video-2.0-mini-text-to-video", prompt: "a storm demo:fail" });
+    const created = (await api(page, "POST", "/console/api/generations", { model: "video-2.0-mini-text-to-video", prompt: "a storm demo:fail" })).body;
     assert.match(created.task_id || "", /^vidgen_/, JSON.stringify(created));
-    const deadline = Date.now() + 30_000;
-    while ((await call("GET", "/console/api/tasks?limit=5")).data.find((x) => x.task_id === created.task_id)?.status !== "failed") {
-      assert.ok(Date.now() < deadline, "the demo task fails within 30 s");
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // The demo task fails within 30 s.
+    await waitForTask(page, created.task_id, "failed", 30_000);
     await page.goto(`${BASE}/#/generate`);
     const row = '#gen-tasks tr[data-status="failed"]';
     await page.waitForSelector(row);
@@ -207,15 +128,11 @@ for (const l of LANGS) {
     await page.close();
 
     // The operator's ledger: system entries by reason code, the operator's note verbatim.
-    const admin = await adminSession();
+    const admin = await operatorApi();
     const users = await admin("GET", `/console/api/admin/users?q=${rich(l)}`);
     await admin("POST", `/console/api/admin/users/${users[0].id}/credits`, { amount: 5, note: "goodwill 补偿 #42" });
-    const ops = await pageIn(l);
-    await ops.goto(`${BASE}/#/login`);
-    await ops.fill("#login-username", "admin");
-    await ops.fill("#login-password", ADMIN_PASSWORD);
-    await ops.click("#login-submit");
-    await ops.waitForSelector("#header-credits");
+    const ops = await freshPage(l);
+    await loginAdmin(ops);
     await ops.goto(`${BASE}/#/admin/ledger?user=${rich(l)}`);
     await ops.waitForSelector("td:has-text('goodwill')");
     const notes = await ops.$$eval("main tbody tr", (rows) => rows.map((r) => r.lastElementChild.textContent.trim()));
@@ -251,20 +168,19 @@ for (const l of LANGS) {
   });
 
   test(`[${l}] switching language keeps the typed prompt, chosen options, assets and pasted key`, async () => {
-    const page = await pageIn(l);
-    await login(page, rich(l));
+    const page = await freshPage(l);
+    await login(page, rich(l), PASSWORD);
     await page.goto(`${BASE}/#/generate`);
     await page.waitForSelector("#gen-prompt");
     const img = path.join(WORK, `dot-${l}.png`);
-    fs.writeFileSync(img, PNG);
+    fs.writeFileSync(img, Buffer.from(DOT_PNG_B64, "base64"));
     await page.setInputFiles("#gen-files", [img]);
     await page.waitForFunction(() => document.querySelector("#gen-assets .asset-name")?.textContent.endsWith(".png"));
     await page.fill("#gen-prompt", "让 @Image1 慢慢转身");
     await page.selectOption("#gen-resolution", "480p");
     await page.selectOption("#gen-duration", "10");
     // The estimate comes from the server: wait for the answer for this form.
-    const priced = () => page.waitForFunction(() => document.querySelector("#gen-estimate")?.dataset.state === "ok");
-    await priced();
+    await estimateReady(page);
     const before = {
       model: await page.inputValue("#gen-model"),
       type: await page.inputValue("#gen-type"),
@@ -279,7 +195,7 @@ for (const l of LANGS) {
     assert.equal(await page.inputValue("#gen-resolution"), "480p");
     assert.equal(await page.inputValue("#gen-duration"), "10");
     assert.deepEqual(await page.$$eval("#gen-assets .asset-label", (e) => e.map((x) => x.textContent)), ["@Image1"]);
-    await priced();
+    await estimateReady(page);
     assert.equal(await text(page, "#gen-status"), zh ? "Ready" : "就绪");
     assert.equal((await text(page, "#gen-estimate")).replace(/\D/g, ""), before.estimate.replace(/\D/g, ""));
     // The asset is still submitted with its URL after the switch.
@@ -300,8 +216,8 @@ for (const l of LANGS) {
   });
 
   test(`[${l}] no focus ring on main after login and reload`, async () => {
-    const page = await pageIn(l);
-    await login(page, rich(l));
+    const page = await freshPage(l);
+    await login(page, rich(l), PASSWORD);
     for (const step of ["login", "reload"]) {
       if (step === "reload") await page.reload();
       await page.waitForSelector("main h1");
@@ -333,12 +249,8 @@ for (const l of LANGS) {
 }
 
 test("[en] no page of the console shows Chinese (the data aside)", async () => {
-  const page = await pageIn("en");
-  await page.goto(`${BASE}/#/login`);
-  await page.fill("#login-username", "admin");
-  await page.fill("#login-password", ADMIN_PASSWORD);
-  await page.click("#login-submit");
-  await page.waitForSelector("#header-credits");
+  const page = await freshPage("en");
+  await loginAdmin(page);
   const found = [];
   for (const p of ["overview", "generate", "keys", "models", "quickstart", "password", "admin/users", "admin/groups", "admin/tasks"]) {
     await page.goto(`${BASE}/#/${p}`);

@@ -1,70 +1,19 @@
 // Selling credits in real headless Chromium: the operator opens sign-up and makes codes,
 // a visitor signs up from the login page, redeems a code and tops up through the Stripe
 // simulator's checkout (replaced by a test redirect: pay, signed webhook, return).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { chromium } from "playwright-core";
+import { headerCredits, loginAdmin, useBrowser } from "./common.mjs";
 
-const BASE = process.env.E2E_BASE;
-const ADMIN_PASSWORD = process.env.E2E_ADMIN_PASSWORD;
-const WORK = process.env.E2E_WORK || fs.mkdtempSync(path.join(os.tmpdir(), "e2e-"));
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"];
 const VISITOR = { name: "shopper", password: "a sturdy secret 42" };
-
-let browser;
-const pageErrors = [];
-
-before(async () => {
-  assert.ok(BASE, "E2E_BASE is set by run.sh");
-  const profile = fs.mkdtempSync(path.join(WORK, "chromium-money-profile-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1360, height: 900 },
-    locale: "en-US",
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  assert.deepEqual(pageErrors, [], "no uncaught script errors and no missing translations");
-});
-
-async function freshPage() {
-  await browser.clearCookies();
-  const page = await browser.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "warning" && m.text().startsWith("i18n:")) pageErrors.push(m.text());
-  });
-  await page.goto(`${BASE}/#/login`);
-  await page.evaluate(() => localStorage.setItem("videoapi.lang", "en"));
-  await page.reload();
-  await page.waitForSelector("#login-username");
-  return page;
-}
-
-async function login(page, user, password) {
-  await page.fill("#login-username", user);
-  await page.fill("#login-password", password);
-  await page.click("#login-submit");
-  await page.waitForSelector("#header-credits");
-}
-
-async function headerCredits(page) {
-  return Number((await page.textContent("#header-credits")).replace(/[^\d-]/g, ""));
-}
+const { freshPage } = useBrowser("money", { locale: "en-US" });
 
 let code;
 
 test("the operator opens sign-up with a bonus and makes a batch of codes", async () => {
-  const page = await freshPage();
+  const page = await freshPage("en");
   assert.equal(await page.$("#signup-link"), null, "no sign-up link while registration is closed");
-  await login(page, "admin", ADMIN_PASSWORD);
+  await loginAdmin(page);
   await page.click('a[href="#/admin/signup"]');
   await page.selectOption("#signup-mode", "open");
   await page.fill("#signup-credits", "100");
@@ -95,7 +44,7 @@ test("the operator opens sign-up with a bonus and makes a batch of codes", async
 });
 
 test("a visitor signs up from the login page, redeems a code and tops up online", async () => {
-  const page = await freshPage();
+  const page = await freshPage("en");
   await page.waitForSelector("#signup-link");
   await page.click("#signup-link");
   await page.waitForSelector("#signup-form");
@@ -132,8 +81,8 @@ test("a visitor signs up from the login page, redeems a code and tops up online"
 });
 
 test("the operator's ledger filters by source and the payments page lists the top-up", async () => {
-  const page = await freshPage();
-  await login(page, "admin", ADMIN_PASSWORD);
+  const page = await freshPage("en");
+  await loginAdmin(page);
   await page.click('a[href="#/admin/ledger"]');
   await page.selectOption("#ledger-kind", "redeem");
   await page.click("form.filters button[type=submit]");

@@ -1,75 +1,12 @@
 // The storage console in real headless Chromium, in both languages: the operator saves
 // retention periods and a pricing group's storage quota on the storage page, and a
 // customer sees what it stores (against that quota) on its overview.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { chromium } from "playwright-core";
+import { BASE, DOT_PNG_B64, api, login, loginAdmin, useBrowser } from "./common.mjs";
 
-const BASE = process.env.E2E_BASE;
-const ADMIN_PASSWORD = process.env.E2E_ADMIN_PASSWORD;
-const WORK = process.env.E2E_WORK || fs.mkdtempSync(path.join(os.tmpdir(), "e2e-"));
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"];
 const PASSWORD = "storage-password-1";
-// A 1x1 PNG.
-const PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
-
-let browser;
-const pageErrors = [];
-
-before(async () => {
-  assert.ok(BASE, "E2E_BASE is set by run.sh");
-  const profile = fs.mkdtempSync(path.join(WORK, "chromium-storage-profile-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1360, height: 900 },
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  assert.deepEqual(pageErrors, [], "no uncaught script errors and no missing translations");
-});
-
-async function freshPage(lang) {
-  await browser.clearCookies();
-  const page = await browser.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  page.on("console", (m) => {
-    if (m.type() === "warning" && m.text().startsWith("i18n:")) pageErrors.push(m.text());
-  });
-  await page.goto(`${BASE}/#/login`);
-  await page.evaluate((l) => localStorage.setItem("videoapi.lang", l), lang);
-  await page.reload();
-  await page.waitForSelector("#login-username");
-  return page;
-}
-
-async function login(page, user, password) {
-  await page.fill("#login-username", user);
-  await page.fill("#login-password", password);
-  await page.click("#login-submit");
-  await page.waitForSelector("#header-credits");
-}
-
-/** A console API call from the page, with its session cookie and the CSRF header. */
-function api(page, method, url, body) {
-  return page.evaluate(
-    async ([method, url, body]) => {
-      const r = await fetch(url, {
-        method,
-        headers: { "X-Requested-With": "videoapi", "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: r.status, body: await r.json() };
-    },
-    [method, url, body],
-  );
-}
+const { freshPage } = useBrowser("storage");
 
 /** Upload `n` small PNGs from the console with the page's session. */
 function uploadPngs(page, n) {
@@ -81,7 +18,7 @@ function uploadPngs(page, n) {
       const r = await fetch("/console/api/upload", { method: "POST", headers: { "X-Requested-With": "videoapi" }, body: form });
       return { status: r.status, body: await r.json() };
     },
-    [PNG_B64, n],
+    [DOT_PNG_B64, n],
   );
 }
 
@@ -93,7 +30,7 @@ for (const [lang, savedRetention, groupTitle, filesWord, badUploads] of [
     const group = `store${lang}`;
     const customer = `storage-${lang}-${Date.now() % 100000}`;
     const admin = await freshPage(lang);
-    await login(admin, "admin", ADMIN_PASSWORD);
+    await loginAdmin(admin);
     assert.equal((await api(admin, "PUT", `/console/api/admin/pricing-groups/${group}`, { percent: 100 })).status, 200);
     const made = await api(admin, "POST", "/console/api/admin/users", { username: customer, password: PASSWORD, credits: 0 });
     assert.equal(made.status, 200, JSON.stringify(made.body));

@@ -618,7 +618,7 @@ impl AdminApi {
             before: TaskId::cursor(before.0.filter(|b| !b.is_empty()))?,
         };
         let tasks = state.tasks.list(filter, limit + 1).await?;
-        let owners: Vec<u64> = tasks.iter().map(|t| t.user_id).collect();
+        let owners: Vec<UserId> = tasks.iter().map(|t| t.user_id).collect();
         let costs: Vec<Option<i64>> = tasks
             .iter()
             .map(|t| t.settlement.as_ref().and_then(|s| s.upstream_cost))

@@ -35,7 +35,7 @@ pub fn task_page(state: &AppState, mut tasks: Vec<Task>, limit: usize) -> Consol
     tasks.truncate(limit);
     ConsoleTaskList {
         next_cursor: if has_more {
-            tasks.last().map(|t| t.id.clone())
+            tasks.last().map(|t| t.id.to_string())
         } else {
             None
         },
@@ -303,7 +303,7 @@ impl ConsoleApi {
             .await?;
         let queue_position = state.tasks.queue_position(&task).await;
         Ok(Json(Accepted {
-            task_id: task.id,
+            task_id: task.id.into(),
             status: task.status.as_str().into(),
             poll_interval_seconds: task.poll_interval_seconds,
             queue_position,

@@ -223,7 +223,7 @@ impl ConsoleTask {
         };
         let r = &t.request;
         ConsoleTask {
-            task_id: t.id.clone(),
+            task_id: t.id.to_string(),
             status: t.status.as_str().into(),
             model: t.model.clone(),
             model_name: model_name.unwrap_or(&t.model).to_string(),
@@ -434,7 +434,7 @@ impl LedgerView {
             kind: e.kind.as_str().into(),
             amount: e.amount.get(),
             balance_after: e.balance_after.get(),
-            task_id: e.task_id.clone(),
+            task_id: e.task_id.as_ref().map(ToString::to_string),
             actor: e.actor.clone(),
             note: e.note.clone(),
             reason: reason.map(str::to_string),
@@ -817,7 +817,7 @@ impl AdminOverview {
                         .map(|e| (e.code, e.message))
                         .unwrap_or_default();
                     FailureView {
-                        task_id: f.task.id,
+                        task_id: f.task.id.into(),
                         username: f.username,
                         model: f.task.model,
                         provider: f.task.provider,
