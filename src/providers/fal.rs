@@ -4,14 +4,12 @@
 //! `/requests/{id}/cancel`). Status answers 202 until the request is done; a COMPLETED
 //! request whose result call fails is a failed generation.
 //!
-//! The input is data: each route's `settings` map unified fields to the model's input
-//! names ([`InputMapping`]), so a new model needs no release.
+//! The input is data: each route's `settings` map unified fields to the model's input names
+//! ([`InputMapping`](super::input_mapping::InputMapping)), so a new model needs no release.
 
-use super::generic::{
-    Adapter, Answer, Auth, CANCELLED, Call, Ctx, Describe, Phase, failed, missing, video,
-};
+use super::generic::{Adapter, Answer, Auth, CANCELLED, Call, Describe, Phase, failed};
 use super::http::{self, Stage, str_at};
-use super::input_mapping::{InputMapping, output_url};
+use super::input_mapping::finished;
 use super::{PollJob, PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::error::AppError;
@@ -21,50 +19,36 @@ use serde_json::Value;
 
 pub const BASE: &str = "https://queue.fal.run";
 
-/// fal's queue, described for the [generic adapter](super::generic).
 pub struct Fal;
 
-/// `owner/app[/subpath]` split into the submit path and the `owner/app` the queue's
-/// request URLs use.
-pub fn model_path(model: &str) -> Result<(&str, String), String> {
-    let ok = !model.is_empty()
-        && model.len() <= 256
-        && !model.contains("..")
-        && model
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+/// The `owner/app` of a model id `owner/app[/subpath]` (the submit path): the queue's
+/// request URLs use it.
+pub fn app(model: &str) -> Result<String, String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./".contains(c);
+    let ok = model.len() <= 256 && !model.contains("..") && model.chars().all(plain);
     let parts: Vec<&str> = model.split('/').collect();
     if !ok || parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
-        return Err(format!(
-            "`{model}` is not a fal model id (owner/app[/path], e.g. fal-ai/veo3/image-to-video)"
-        ));
+        let example = "owner/app[/path], e.g. fal-ai/veo3/image-to-video";
+        return Err(format!("`{model}` is not a fal model id ({example})"));
     }
-    Ok((model, format!("{}/{}", parts[0], parts[1])))
+    Ok(parts[..2].join("/"))
 }
 
 /// fal's error bodies: `{"detail":[{"msg","type",...}]}`, `{"detail":"..."}`, or
 /// `{"detail","error_type"}` for infrastructure errors.
 fn code_and_message(reply: &http::Reply) -> (Option<String>, Option<String>) {
     let v = reply.value();
-    let header = reply
-        .headers
-        .get("x-fal-error-type")
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string);
+    let header = reply.headers.get("x-fal-error-type");
+    let header = header.and_then(|h| h.to_str().ok()).map(str::to_string);
     match v.get("detail") {
         Some(Value::Array(items)) => {
-            let first = items.first();
-            let code = first.and_then(|i| str_at(i, &["type"]));
-            let mut msg = first.and_then(|i| str_at(i, &["msg"]));
-            if let (Some(m), Some(loc)) = (&msg, first.and_then(|i| i.get("loc")))
-                && let Some(field) = loc
-                    .as_array()
-                    .and_then(|l| l.last())
-                    .and_then(Value::as_str)
-            {
-                msg = Some(format!("{field}: {m}"));
-            }
-            (code.or(header), msg)
+            let first = items.first().unwrap_or(&Value::Null);
+            let field = first["loc"].as_array().and_then(|l| l.last()?.as_str());
+            let msg = str_at(first, &["msg"]).map(|m| match field {
+                Some(f) => format!("{f}: {m}"),
+                None => m,
+            });
+            (str_at(first, &["type"]).or(header), msg)
         }
         Some(Value::String(s)) => (str_at(&v, &["error_type"]).or(header), Some(s.clone())),
         _ => (header, None),
@@ -74,7 +58,7 @@ fn code_and_message(reply: &http::Reply) -> (Option<String>, Option<String>) {
 /// `{owner}/{app}/requests/{id}`: built here rather than taken from the submit answer,
 /// so our key only ever goes to the configured host.
 fn request_path(model: &str, id: &str) -> Result<String, ProviderError> {
-    let (_, app) = model_path(model).map_err(ProviderError::bad)?;
+    let app = app(model).map_err(ProviderError::bad)?;
     let id = http::safe_id(id)?;
     if id.contains('/') {
         return Err(ProviderError::bad("unexpected request id"));
@@ -97,19 +81,8 @@ const ANSWER: Answer = Answer {
     ..Answer::DEFAULT
 };
 
-/// A status answer mapped; `None` for COMPLETED without an error (the result decides).
-pub fn parse_status_answer(v: &Value) -> Result<Option<PollOutcome>, ProviderError> {
-    // Newer status bodies say so when the request failed.
-    let error = str_at(v, &["error"]);
-    if ANSWER.phase(v)? == Phase::Succeeded && error.is_none() {
-        return Ok(None);
-    }
-    let failure = |v: &Value| Ok(failed(str_at(v, &["error_type"]), error));
-    ANSWER.read_with(v, failure).map(Some)
-}
-
 /// The result of a COMPLETED request: the video, or why the model failed.
-fn parse_result(reply: &http::Reply, output: Option<&str>) -> Result<PollOutcome, ProviderError> {
+fn parse_result(reply: &http::Reply, settings: &Value) -> Result<PollOutcome, ProviderError> {
     if !reply.ok() {
         let (code, message) = code_and_message(reply);
         // A proxy hiccup or throttling proves nothing: ask again. Anything else is the
@@ -119,20 +92,11 @@ fn parse_result(reply: &http::Reply, output: Option<&str>) -> Result<PollOutcome
         if transient {
             return Err(reply.error(Stage::Poll, code, message));
         }
-        return Ok(PollOutcome::Failed {
-            code: code.unwrap_or_else(|| "generation_failed".into()),
-            message: http::public_message(
-                &message.unwrap_or_else(|| format!("the model failed (HTTP {})", reply.status)),
-            ),
-        });
+        let message =
+            message.unwrap_or_else(|| format!("the model failed (HTTP {})", reply.status));
+        return Ok(failed(code, Some(message)));
     }
-    Ok(match output_url(&reply.json()?, output) {
-        Some(url) => video(url, None, None),
-        None => PollOutcome::Failed {
-            code: "no_video_in_result".into(),
-            message: "the model finished without a video in its output".into(),
-        },
-    })
+    Ok(finished(&reply.json()?, settings))
 }
 
 #[async_trait]
@@ -149,7 +113,7 @@ impl Describe for Fal {
     }
 
     fn route_model(&self, model: &str) -> Option<Result<(), String>> {
-        Some(model_path(model).map(|_| ()))
+        Some(app(model).map(|_| ()))
     }
 
     async fn submit_call(
@@ -158,24 +122,21 @@ impl Describe for Fal {
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
         let input = self.route_input(job)?;
-        let (path, _) = model_path(job.upstream_model)
-            .map_err(|m| ProviderError::final_error("invalid_request", m))?;
-        let mut path = path.to_string();
+        app(job.upstream_model).map_err(|m| ProviderError::final_error("invalid_request", m))?;
+        let mut path = job.upstream_model.to_string();
         // fal posts the result envelope to `fal_webhook` once, when the request ends.
         if let Some(u) = job.callback_url {
-            let mut q = reqwest::Url::parse("http://q/").expect("static URL");
-            q.query_pairs_mut().append_pair("fal_webhook", u);
-            path = format!("{path}?{}", q.query().unwrap_or_default());
+            let q = reqwest::Url::parse_with_params("http://q/", [("fal_webhook", u)]);
+            path = format!(
+                "{path}?{}",
+                q.expect("static URL").query().unwrap_or_default()
+            );
         }
         Ok(Call::post(path, Value::Object(input)))
     }
 
     fn poll_call(&self, id: &str, model: &str) -> Result<Call, ProviderError> {
         Ok(Call::get(format!("{}/status", request_path(model, id)?)))
-    }
-
-    fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        parse_status_answer(v)?.ok_or_else(|| missing("a result"))
     }
 
     // COMPLETED needs a second call for the result, read by the route's output mapping.
@@ -187,14 +148,14 @@ impl Describe for Fal {
         let cred = a.keys.get(job.credential)?;
         let call = self.poll_call(job.upstream_id, job.upstream_model)?;
         let v = a.call(cred, call, Stage::Poll).await?;
-        if let Some(o) = parse_status_answer(&v)? {
-            return Ok(o);
+        // Newer status bodies say so when the request failed.
+        let error = str_at(&v, &["error"]);
+        if ANSWER.phase(&v)? != Phase::Succeeded || error.is_some() {
+            return ANSWER.read_with(&v, |v| Ok(failed(str_at(v, &["error_type"]), error)));
         }
         let path = request_path(job.upstream_model, job.upstream_id)?;
         let reply = a.send(cred, Call::get(path), Stage::Poll).await?;
-        let output = InputMapping::from_settings(job.route_settings).ok();
-        let output = output.and_then(|m| m.output);
-        parse_result(&reply, output.as_deref())
+        parse_result(&reply, job.route_settings)
     }
 
     fn error(&self, reply: &http::Reply, stage: Stage) -> ProviderError {
@@ -215,17 +176,10 @@ mod tests {
 
     #[test]
     fn model_ids_give_the_submit_path_and_the_app() {
-        assert_eq!(model_path("fal-ai/veo3/image-to-video").unwrap(), ("fal-ai/veo3/image-to-video", "fal-ai/veo3".to_string()));
-        assert_eq!(model_path("fal-ai/kling-video/v2.1/master/text-to-video") .unwrap() .1, "fal-ai/kling-video");
-        for bad in [
-            "veo3",
-            "fal-ai/",
-            "/fal-ai/veo3",
-            "fal-ai/../x",
-            "fal-ai/veo 3",
-            "",
-        ] {
-            assert!(model_path(bad).is_err(), "{bad}");
+        assert_eq!(app("fal-ai/veo3/image-to-video").unwrap(), "fal-ai/veo3");
+        assert_eq!(app("fal-ai/kling-video/v2.1/master/text-to-video").unwrap(), "fal-ai/kling-video");
+        for bad in ["veo3", "fal-ai/", "/fal-ai/veo3", "fal-ai/../x", "fal-ai/veo 3", ""] {
+            assert!(app(bad).is_err(), "{bad}");
         }
         assert_eq!(request_path("fal-ai/veo3/image-to-video", "80e732af-660e").unwrap(), "fal-ai/veo3/requests/80e732af-660e");
         assert!(request_path("fal-ai/veo3", "../x").is_err());

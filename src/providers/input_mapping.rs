@@ -18,15 +18,15 @@
 //! A unified field with no declared input name is not sent (the model's default applies),
 //! except assets and `generate_audio: true`, which are refused with a 422 naming the field.
 
-use super::mapping;
+use super::PollOutcome;
+use super::generic::video;
+use super::mapping::{self, ALL_TYPES};
 use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
 use crate::error::AppError;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-
-const TYPES: [&str; 3] = ["text-to-video", "image-to-video", "reference-to-video"];
 
 /// Which input name each unified field goes to.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -64,30 +64,30 @@ pub enum Values {
 }
 
 impl Values {
-    fn get(&self, unified: &str) -> Option<Value> {
-        match self {
-            Values::List(l) => l.iter().any(|v| v == unified).then(|| json!(unified)),
-            Values::Renamed(m) => m.get(unified).cloned(),
-        }
-    }
-
     fn names(&self) -> Vec<&str> {
         match self {
             Values::List(l) => l.iter().map(String::as_str).collect(),
             Values::Renamed(m) => m.keys().map(String::as_str).collect(),
         }
     }
+
+    /// The model's value for `unified`, or the 422 listing the allowed ones.
+    fn pick(&self, param: &str, unified: &str) -> Result<Value, AppError> {
+        mapping::one_of(param, unified, &self.names())?;
+        Ok(match self {
+            Values::Renamed(m) => m.get(unified).cloned().unwrap_or_else(|| json!(unified)),
+            Values::List(_) => json!(unified),
+        })
+    }
 }
 
+/// How a duration is written: `5`, `"5"` or `"5s"`.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum DurationFormat {
-    /// `5`
     #[default]
     Integer,
-    /// `"5"`
     String,
-    /// `"5s"`
     Seconds,
 }
 
@@ -126,10 +126,9 @@ pub struct InputMapping {
 impl InputMapping {
     /// Parse and check a route's settings (`null` = the default: the prompt only).
     pub fn from_settings(settings: &Value) -> Result<InputMapping, String> {
-        let m: InputMapping = if settings.is_null() {
-            InputMapping::default()
-        } else {
-            serde_json::from_value(settings.clone()).map_err(|e| e.to_string())?
+        let m: InputMapping = match settings {
+            Value::Null => InputMapping::default(),
+            s => serde_json::from_value(s.clone()).map_err(|e| e.to_string())?,
         };
         m.validate()?;
         Ok(m)
@@ -151,18 +150,17 @@ impl InputMapping {
                 return Err(format!("fields: `{name}` is used for two unified fields"));
             }
         }
-        for t in &self.types {
-            if !TYPES.contains(&t.as_str()) {
-                return Err(format!("types: `{t}` is not one of {}", TYPES.join(", ")));
-            }
+        let declared = |t: &str| self.types.iter().any(|d| d == t);
+        if let Some(t) = self.types.iter().find(|t| !ALL_TYPES.contains(&t.as_str())) {
+            let all = ALL_TYPES.join(", ");
+            return Err(format!("types: `{t}` is not one of {all}"));
         }
-        if self.types.iter().any(|t| t == "image-to-video") && f.image.is_none() {
+        if declared("image-to-video") && f.image.is_none() {
             return Err("types: image-to-video needs fields.image".into());
         }
-        if self.types.iter().any(|t| t == "reference-to-video") && !self.has_reference_fields() {
-            return Err(
-                "types: reference-to-video needs fields.images, video(s) or audio(s)".into(),
-            );
+        if declared("reference-to-video") && !self.has_reference_fields() {
+            let needs = "fields.images, video(s) or audio(s)";
+            return Err(format!("types: reference-to-video needs {needs}"));
         }
         if let Some(p) = &self.output
             && p.split('.').any(str::is_empty)
@@ -174,9 +172,8 @@ impl InputMapping {
 
     fn has_reference_fields(&self) -> bool {
         let f = &self.fields;
-        [&f.images, &f.video, &f.videos, &f.audio, &f.audios]
-            .iter()
-            .any(|n| n.is_some())
+        let refs = [&f.images, &f.video, &f.videos, &f.audio, &f.audios];
+        refs.iter().any(|n| n.is_some())
     }
 
     /// The unified types this route serves.
@@ -200,17 +197,13 @@ impl InputMapping {
         mapping::one_of("type", &req.kind, &self.types())?;
         let mut input = self.fixed.clone();
 
-        // Assets.
         let i2v = req.kind == "image-to-video";
         if i2v {
             mapping::no_media(req)?;
             mapping::frames(req, if f.last_image.is_some() { 2 } else { 1 })?;
-            if let Some(first) = req.image_urls.first() {
-                put(&mut input, &f.image, json!(first));
-            }
-            if let Some(last) = req.image_urls.get(1) {
-                put(&mut input, &f.last_image, json!(last));
-            }
+            // Each frame goes where the route names an input for it.
+            let frames = [&f.image, &f.last_image].into_iter().zip(&req.image_urls);
+            input.extend(frames.filter_map(|(name, url)| Some((name.clone()?, json!(url)))));
         } else {
             // Each kind as a list (`many`, up to its max), as one string (`one`), or refused.
             let none = None;
@@ -236,77 +229,67 @@ impl InputMapping {
             }
         }
 
-        // Prompt.
         let prompt = match self.references {
             RefStyle::Keep => req.prompt.clone(),
-            RefStyle::Words => references::rewrite(&req.prompt, |k, n| match (i2v, k) {
-                (true, AssetKind::Image) if n == 1 => "the first frame".into(),
-                (true, AssetKind::Image) => "the last frame".into(),
-                (_, k) => format!("the {} reference {}", mapping::ordinal(n), k.noun()),
-            }),
+            RefStyle::Words => words(&req.prompt, &req.kind),
         };
         if let Some(max) = self.max_prompt_chars {
             mapping::prompt_max(prompt.chars().count(), max)?;
         }
-        let prompt_name = f.prompt.clone().unwrap_or_else(|| "prompt".into());
-        input.insert(prompt_name, json!(prompt));
+        let name = f.prompt.clone().unwrap_or_else(|| "prompt".into());
+        input.insert(name, json!(prompt));
 
-        // Enumerations.
-        let pick = |param: &str, unified: &str, allowed: &Option<Values>| match allowed {
-            None => Ok::<_, AppError>(Some(json!(unified))),
-            Some(values) => match values.get(unified) {
-                Some(v) => Ok(Some(v)),
-                None => mapping::one_of(param, unified, &values.names()).map(|_| None),
-            },
+        // Enumerations: any value goes where the route lists none.
+        let pick = |param, unified: &str, allowed: &Option<Values>| match allowed {
+            Some(values) => values.pick(param, unified),
+            None => Ok(json!(unified)),
         };
-        if f.resolution.is_some()
-            && let Some(v) = pick("resolution", &req.resolution, &self.resolutions)?
-        {
-            put(&mut input, &f.resolution, v);
+        if let Some(n) = &f.resolution {
+            let v = pick("resolution", &req.resolution, &self.resolutions)?;
+            input.insert(n.clone(), v);
         }
-        if f.aspect_ratio.is_some() {
+        if let Some(n) = &f.aspect_ratio {
             let auto = matches!(req.aspect_ratio.as_str(), "auto" | "");
             // `auto` is sent only where the model lists it; otherwise its default applies.
-            let listed = self
-                .aspect_ratios
-                .as_ref()
-                .is_some_and(|v| v.get("auto").is_some());
+            let listed = (self.aspect_ratios.as_ref()).is_some_and(|v| v.names().contains(&"auto"));
             if !auto || listed {
                 let unified = if auto { "auto" } else { &req.aspect_ratio };
-                if let Some(v) = pick("aspect_ratio", unified, &self.aspect_ratios)? {
-                    put(&mut input, &f.aspect_ratio, v);
-                }
+                let v = pick("aspect_ratio", unified, &self.aspect_ratios)?;
+                input.insert(n.clone(), v);
             }
         }
         // Without a duration input the allow-list still holds; `auto` is then never sent.
         let allowed = &self.durations;
         let d = mapping::duration(req, |d| allowed.is_empty() || allowed.contains(&d))?;
-        if let Some(d) = d.filter(|_| f.duration.is_some()) {
+        if let (Some(n), Some(d)) = (&f.duration, d) {
             let d = match self.duration_format {
                 DurationFormat::Integer => json!(d),
                 DurationFormat::String => json!(d.to_string()),
                 DurationFormat::Seconds => json!(format!("{d}s")),
             };
-            put(&mut input, &f.duration, d);
+            input.insert(n.clone(), d);
         }
-        match &f.generate_audio {
-            Some(_) => put(&mut input, &f.generate_audio, json!(req.generate_audio)),
-            None => mapping::silent(req)?,
+        if let Some(n) = &f.generate_audio {
+            input.insert(n.clone(), json!(req.generate_audio));
+        } else {
+            mapping::silent(req)?;
         }
         Ok(input)
     }
 }
 
-/// The mapping of a route at request time. An unreadable one is the operator's mistake,
-/// not the caller's: a 400 that says so (details go to the log, not to the customer).
+/// A route the operator got wrong: not the caller's mistake, so a 400 that says so; the
+/// details go to the log, not to the customer.
+fn misconfigured(kind: &str, error: &str, log: &str, fix: &str) -> AppError {
+    tracing::warn!(provider = kind, error = %error, "{log}");
+    let message = format!("this model's route is misconfigured; the operator must fix {fix}");
+    AppError::BadRequest { message }
+}
+
+/// The mapping of a route at request time (an unreadable one is the operator's 400).
 pub fn for_route(kind: &str, settings: &Value) -> Result<InputMapping, AppError> {
-    InputMapping::from_settings(settings).map_err(|e| {
-        tracing::warn!(provider = kind, error = %e, "a route's input mapping is invalid");
-        AppError::BadRequest {
-            message: "this model's route is misconfigured; the operator must fix its settings"
-                .into(),
-        }
-    })
+    let log = "a route's input mapping is invalid";
+    InputMapping::from_settings(settings).map_err(|e| misconfigured(kind, &e, log, "its settings"))
 }
 
 /// A route check for hosts whose routes declare the mapping: the route's model id must be
@@ -317,12 +300,7 @@ pub fn check_route(
     settings: &Value,
     req: &UnifiedRequest,
 ) -> Result<(), AppError> {
-    model.map_err(|e| {
-        tracing::warn!(provider = kind, error = %e, "a route names an invalid model");
-        AppError::BadRequest {
-            message: "this model's route is misconfigured; the operator must fix it".into(),
-        }
-    })?;
+    model.map_err(|e| misconfigured(kind, &e, "a route names an invalid model", "it"))?;
     for_route(kind, settings)?.build(req).map(|_| ())
 }
 
@@ -335,16 +313,30 @@ pub fn output_url(v: &Value, path: Option<&str>) -> Option<String> {
     }
     let mut urls = Vec::new();
     collect_urls(v, &mut urls, 0);
-    urls.iter()
-        .find(|u| looks_like_video(u))
-        .or(urls.first())
-        .map(|s| s.to_string())
+    let video = urls.iter().find(|u| looks_like_video(u));
+    video.or(urls.first()).map(|s| s.to_string())
 }
 
-/// Set input `name` when the route declared one.
-fn put(input: &mut Map<String, Value>, name: &Option<String>, v: Value) {
-    if let Some(n) = name {
-        input.insert(n.clone(), v);
+/// `@Image1` in plain words, for models without prompt tags: the first or last frame in
+/// image-to-video, else "the second reference image".
+pub fn words(prompt: &str, kind: &str) -> String {
+    references::rewrite(prompt, |k, n| match (kind, k) {
+        ("image-to-video", AssetKind::Image) if n == 1 => "the first frame".into(),
+        ("image-to-video", AssetKind::Image) => "the last frame".into(),
+        (_, k) => format!("the {} reference {}", mapping::ordinal(n), k.noun()),
+    })
+}
+
+/// A model's finished output: the video (at the route's `output` path, from `settings`),
+/// or the failure saying there is none.
+pub fn finished(output: &Value, settings: &Value) -> PollOutcome {
+    let mapping = InputMapping::from_settings(settings).ok();
+    match output_url(output, mapping.and_then(|m| m.output).as_deref()) {
+        Some(url) => video(url, None, None),
+        None => PollOutcome::Failed {
+            code: "no_video_in_result".into(),
+            message: "the model finished without a video in its output".into(),
+        },
     }
 }
 
@@ -354,27 +346,20 @@ fn is_url(s: &str) -> bool {
 
 fn looks_like_video(u: &str) -> bool {
     let path = u.split(['?', '#']).next().unwrap_or(u).to_ascii_lowercase();
-    [".mp4", ".mov", ".webm", ".m4v"]
-        .iter()
-        .any(|e| path.ends_with(e))
+    let videos = [".mp4", ".mov", ".webm", ".m4v"];
+    videos.iter().any(|e| path.ends_with(e))
 }
 
 fn collect_urls<'a>(v: &'a Value, out: &mut Vec<&'a str>, depth: u32) {
-    if depth > 8 {
-        return;
-    }
     match v {
+        _ if depth > 8 => {}
         Value::String(s) if is_url(s) => out.push(s),
         Value::Array(items) => items.iter().for_each(|i| collect_urls(i, out, depth + 1)),
         Value::Object(map) => {
             // `video` first: models that also return a thumbnail usually name it so.
-            if let Some(video) = map.get("video") {
-                collect_urls(video, out, depth + 1);
-            }
-            for (k, item) in map {
-                if k != "video" {
-                    collect_urls(item, out, depth + 1);
-                }
+            let rest = map.iter().filter(|(k, _)| *k != "video").map(|(_, v)| v);
+            for item in map.get("video").into_iter().chain(rest) {
+                collect_urls(item, out, depth + 1);
             }
         }
         _ => {}
@@ -388,40 +373,26 @@ mod tests {
     use crate::providers::mapping::table::{Expect::*, case, run};
 
     fn veo() -> Value {
-        json!({
-            "types": ["text-to-video", "image-to-video"],
+        json!({"types": ["text-to-video", "image-to-video"],
             "fields": {"image": "image_url", "last_image": "end_image_url", "resolution": "resolution",
                        "duration": "duration", "aspect_ratio": "aspect_ratio", "generate_audio": "generate_audio"},
-            "durations": [4, 6, 8], "duration_format": "seconds",
-            "resolutions": ["720p", "1080p"], "aspect_ratios": ["auto", "16:9", "9:16"],
-            "fixed": {"enhance_prompt": true}
-        })
-    }
-
-    fn kling() -> Value {
-        json!({
-            "fields": {"images": "image_urls", "duration": "duration", "aspect_ratio": "aspect_ratio", "resolution": "mode"},
-            "durations": [5, 10], "duration_format": "string", "max_images": 4,
-            "aspect_ratios": {"16:9": "16:9", "9:16": "9:16", "1:1": "1:1"},
-            "resolutions": {"720p": "std", "1080p": "pro"},
-            "references": "keep"
-        })
+            "durations": [4, 6, 8], "duration_format": "seconds", "resolutions": ["720p", "1080p"],
+            "aspect_ratios": ["auto", "16:9", "9:16"], "fixed": {"enhance_prompt": true}})
     }
 
     fn build(settings: &str, r: &UnifiedRequest) -> Result<Value, AppError> {
         let s = match settings {
             "veo" => veo(),
-            "kling" => kling(),
+            "kling" => json!({
+                "fields": {"images": "image_urls", "duration": "duration", "aspect_ratio": "aspect_ratio", "resolution": "mode"},
+                "durations": [5, 10], "duration_format": "string", "max_images": 4, "references": "keep",
+                "aspect_ratios": {"16:9": "16:9", "9:16": "9:16", "1:1": "1:1"}, "resolutions": {"720p": "std", "1080p": "pro"}}),
             _ => Value::Null,
         };
-        InputMapping::from_settings(&s)
-            .unwrap()
-            .build(r)
-            .map(Value::Object)
+        InputMapping::from_settings(&s).unwrap().build(r).map(Value::Object)
     }
 
     #[test]
-    #[rustfmt::skip]
     fn mapping_table() {
         fn i2v(r: &mut UnifiedRequest) {
             r.kind = "image-to-video".into();
@@ -468,14 +439,17 @@ mod tests {
 
     #[test]
     fn bad_settings_are_explained() {
-        let bad = |v: Value| InputMapping::from_settings(&v).unwrap_err();
-        assert!(bad(json!({"feilds": {}})).contains("feilds"));
-        assert!(bad(json!({"types": ["image-to-video"]})).contains("fields.image"));
-        assert!(bad(json!({"types": ["reference-to-video"]})).contains("reference"));
-        assert!(bad(json!({"types": ["video-to-audio"]})).contains("video-to-audio"));
-        assert!(bad(json!({"fields": {"image": "x", "images": "x"}})).contains("two"));
-        assert!(bad(json!({"duration_format": "minutes"})).contains("minutes"));
-        assert!(bad(json!({"output": "video..url"})).contains("dotted"));
+        for (v, says) in [
+            (json!({"feilds": {}}), "feilds"),
+            (json!({"types": ["image-to-video"]}), "fields.image"),
+            (json!({"types": ["reference-to-video"]}), "reference"),
+            (json!({"types": ["video-to-audio"]}), "video-to-audio"),
+            (json!({"fields": {"image": "x", "images": "x"}}), "two"),
+            (json!({"duration_format": "minutes"}), "minutes"),
+            (json!({"output": "video..url"}), "dotted"),
+        ] {
+            assert!(InputMapping::from_settings(&v).unwrap_err().contains(says), "{v}");
+        }
         assert!(InputMapping::from_settings(&Value::Null).is_ok());
         assert!(InputMapping::from_settings(&veo()).is_ok());
     }
@@ -483,19 +457,19 @@ mod tests {
     #[test]
     fn video_urls_are_found_in_any_output_shape() {
         let fal = json!({"video": {"url": "https://v3.fal.media/x/out.mp4", "content_type": "video/mp4"}, "seed": 1});
-        assert_eq!(output_url(&fal, None).as_deref(), Some("https://v3.fal.media/x/out.mp4"));
-        assert_eq!(output_url(&fal, Some("video.url")).as_deref(), Some("https://v3.fal.media/x/out.mp4"));
-        let list = json!([
-            "https://r.delivery/a/thumb.jpg",
-            "https://r.delivery/a/out.mp4?x=1"
-        ]);
-        assert_eq!(output_url(&list, None).as_deref(), Some("https://r.delivery/a/out.mp4?x=1"));
-        assert_eq!(output_url(&list, Some("0")).as_deref(), Some("https://r.delivery/a/thumb.jpg"));
-        assert_eq!(output_url(&json!("https://r.delivery/o"), None).as_deref(), Some("https://r.delivery/o"));
-        let nested =
-            json!({"thumbnail": "https://x/t.png", "videos": [{"url": "https://x/v.webm"}]});
-        assert_eq!(output_url(&nested, None).as_deref(), Some("https://x/v.webm"));
-        assert_eq!(output_url(&nested, Some("videos.1.url")), None);
-        assert_eq!(output_url(&json!({"seed": 1}), None), None);
+        let list = json!(["https://r.delivery/a/thumb.jpg", "https://r.delivery/a/out.mp4?x=1"]);
+        let nested = json!({"thumbnail": "https://x/t.png", "videos": [{"url": "https://x/v.webm"}]});
+        for (v, path, want) in [
+            (&fal, None, Some("https://v3.fal.media/x/out.mp4")),
+            (&fal, Some("video.url"), Some("https://v3.fal.media/x/out.mp4")),
+            (&list, None, Some("https://r.delivery/a/out.mp4?x=1")),
+            (&list, Some("0"), Some("https://r.delivery/a/thumb.jpg")),
+            (&json!("https://r.delivery/o"), None, Some("https://r.delivery/o")),
+            (&nested, None, Some("https://x/v.webm")),
+            (&nested, Some("videos.1.url"), None),
+            (&json!({"seed": 1}), None, None),
+        ] {
+            assert_eq!(output_url(v, path).as_deref(), want, "{v} at {path:?}");
+        }
     }
 }

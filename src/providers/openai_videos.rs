@@ -29,25 +29,9 @@ const LIMITS: Limits = Limits {
     tiers: &["720p"], ratios: &["16:9", "9:16"], frame_shape: false, prompt: 0, sound: Sound::Always,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyFormat {
-    /// `multipart/form-data` with `input_reference` as a file (what the spec declares).
-    Multipart,
-    /// JSON with `input_reference: {image_url}` (the spec's JSON schema; unconfirmed).
-    Json,
-}
-
-/// The create fields as text, plus the reference image URL if any.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fields {
-    pub text: Vec<(&'static str, String)>,
-    pub reference: Option<String>,
-}
-
-/// `@Image1` → "the reference image" (there is one reference, used as the first frame).
-pub fn rewrite_prompt(prompt: &str) -> String {
-    references::rewrite(prompt, |_, _| "the reference image".into())
-}
+/// The create fields as text, in the order sent; `input_reference` (last) is the reference
+/// image's URL.
+type Fields = Vec<(&'static str, String)>;
 
 pub fn build_fields(model: &str, req: &UnifiedRequest) -> Result<Fields, AppError> {
     // Sizes from the spec: 720p for every model, 1792x1024 ("1080p") on -pro models only.
@@ -57,11 +41,10 @@ pub fn build_fields(model: &str, req: &UnifiedRequest) -> Result<Fields, AppErro
     };
     let fit = Limits { tiers, ..LIMITS }.check(req)?;
     mapping::refuse_refs(&req.prompt, &[AssetKind::Video, AssetKind::Audio])?;
-    let reference = (req.kind == "image-to-video").then(|| req.image_urls[0].clone());
-    let mut text = vec![
-        ("model", model.to_string()),
-        ("prompt", rewrite_prompt(&req.prompt)),
-    ];
+    let reference = (req.image_urls.first()).filter(|_| req.kind == "image-to-video");
+    // There is one reference, used as the first frame.
+    let prompt = references::rewrite(&req.prompt, |_, _| "the reference image".into());
+    let mut fields = vec![("model", model.to_string()), ("prompt", prompt)];
     let size = match (req.resolution.as_str(), fit.ratio) {
         // 720p `auto` leaves the upstream default (or the reference image) in charge.
         ("720p", None) => None,
@@ -70,30 +53,25 @@ pub fn build_fields(model: &str, req: &UnifiedRequest) -> Result<Fields, AppErro
         (_, Some("9:16")) => Some("1024x1792"),
         _ => Some("1792x1024"),
     };
-    if let Some(s) = size {
-        text.push(("size", s.to_string()));
-    }
-    if let Some(d) = fit.duration {
-        text.push(("seconds", d.to_string()));
-    }
-    Ok(Fields { text, reference })
+    fields.extend(size.map(|s| ("size", s.to_string())));
+    fields.extend(fit.duration.map(|d| ("seconds", d.to_string())));
+    fields.extend(reference.map(|u| ("input_reference", u.clone())));
+    Ok(fields)
 }
 
 /// Map a Video object to an outcome; the content URL needs the key that made it.
-pub fn parse_video(
-    v: &Value,
-    content_url: &str,
-    credential: Option<&str>,
-) -> Result<PollOutcome, ProviderError> {
+pub fn parse_video(v: &Value, content: &str, key: &str) -> Result<PollOutcome, ProviderError> {
     ANSWER.read_with(v, |v| {
         let secs = str_at(v, &["seconds"]).and_then(|s| s.parse().ok());
-        Ok(video(content_url.to_string(), secs, credential))
+        Ok(video(content.to_string(), secs, Some(key)))
     })
 }
 
-/// An OpenAI-Videos-compatible upstream, described for the [generic adapter](super::generic).
 pub struct OpenAiVideos {
-    format: BodyFormat,
+    /// Channel setting `body = "json"`: JSON with `input_reference: {image_url}` (the spec's
+    /// JSON schema; unconfirmed) instead of `multipart/form-data` with the file (what the
+    /// spec declares).
+    json: bool,
     max_image_bytes: u64,
 }
 
@@ -111,29 +89,20 @@ impl Describe for OpenAiVideos {
     const CHANNEL_CODES: &'static [&'static str] = &["insufficient_quota"];
 
     fn from_config(cfg: &ProviderConfig) -> Result<OpenAiVideos, AppError> {
-        let formats = [
-            ("multipart", BodyFormat::Multipart),
-            ("json", BodyFormat::Json),
-        ];
-        let format = choice(cfg, "body", &formats)?.unwrap_or(BodyFormat::Multipart);
+        let json = choice(cfg, "body", &[("multipart", false), ("json", true)])?;
         let max = cfg.settings.get("max_image_bytes").and_then(Value::as_u64);
         Ok(OpenAiVideos {
-            format,
+            json: json.unwrap_or(false),
             max_image_bytes: max.unwrap_or(DEFAULT_MAX_IMAGE_BYTES),
         })
     }
 
     fn request(&self, model: &str, req: &UnifiedRequest, _: &str) -> Result<Call, AppError> {
-        let fields = build_fields(model, req)?;
-        let mut body: serde_json::Map<String, Value> = fields
-            .text
-            .into_iter()
-            .map(|(k, v)| (k.into(), json!(v)))
-            .collect();
-        if let Some(u) = fields.reference {
-            body.insert("input_reference".into(), json!({"image_url": u}));
-        }
-        Ok(Call::post("/videos", Value::Object(body)))
+        let body = build_fields(model, req)?.into_iter().map(|(k, v)| match k {
+            "input_reference" => (k.into(), json!({"image_url": v})),
+            _ => (k.into(), json!(v)),
+        });
+        Ok(Call::post("/videos", Value::Object(body.collect())))
     }
 
     async fn submit_call(
@@ -141,37 +110,34 @@ impl Describe for OpenAiVideos {
         a: &Adapter<Self>,
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
-        if self.format == BodyFormat::Json {
-            return self
-                .request(job.upstream_model, job.request, job.task_id)
-                .map_err(invalid);
+        let (model, req) = (job.upstream_model, job.request);
+        if self.json {
+            return self.request(model, req, job.task_id).map_err(invalid);
         }
-        let fields = build_fields(job.upstream_model, job.request).map_err(invalid)?;
         let mut form = reqwest::multipart::Form::new();
-        for (k, v) in fields.text {
-            form = form.text(k, v);
-        }
-        if let Some(u) = &fields.reference {
-            let asset = a.kit.fetch_asset(u, self.max_image_bytes).await?;
-            let ext = asset.mime.trim_start_matches("image/").to_string();
+        for (k, v) in build_fields(model, req).map_err(invalid)? {
+            if k != "input_reference" {
+                form = form.text(k, v);
+                continue;
+            }
+            let asset = a.kit.fetch_asset(&v, self.max_image_bytes).await?;
+            let ext = asset.mime.trim_start_matches("image/");
             let part = reqwest::multipart::Part::bytes(asset.bytes)
                 .file_name(format!("reference.{ext}"))
                 .mime_str(&asset.mime)
                 .map_err(|_| {
                     ProviderError::final_error("invalid_asset", "the image type is not valid")
                 })?;
-            form = form.part("input_reference", part);
+            form = form.part(k, part);
         }
-        let call = Call::get("/videos").method(reqwest::Method::POST);
-        Ok(Call {
-            body: Body::Form(form),
-            ..call
-        })
+        let mut call = Call::get("/videos").method(reqwest::Method::POST);
+        call.body = Body::Form(form);
+        Ok(call)
     }
 
     fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
         let content = http::join(ctx.base, &format!("/videos/{}/content", ctx.upstream_id));
-        parse_video(v, &content, Some(ctx.credential))
+        parse_video(v, &content, ctx.credential)
     }
 }
 
@@ -182,7 +148,7 @@ mod tests {
     use crate::providers::mapping::table::{Expect::*, Want::*, answers, base, case, run_from};
 
     fn as_json(m: &str, r: &UnifiedRequest) -> Result<Value, AppError> {
-        let call = OpenAiVideos { format: BodyFormat::Json, max_image_bytes: 1 }.request(m, r, "t")?;
+        let call = OpenAiVideos { json: true, max_image_bytes: 1 }.request(m, r, "t")?;
         let Body::Json(mut v) = call.body else { panic!("JSON") };
         if let Some(u) = v.pointer("/input_reference/image_url").cloned() {
             v["input_reference"] = u;
@@ -220,7 +186,7 @@ mod tests {
     #[test]
     fn statuses_map_to_outcomes() {
         let c = "https://gw/v1/videos/video_1/content";
-        answers(|v| parse_video(v, c, Some("k")), vec![
+        answers(|v| parse_video(v, c, "k"), vec![
             (json!({"status": "queued"}), Is(PollOutcome::Queued)),
             (json!({"status": "in_progress", "progress": 42}), Is(PollOutcome::Running)),
             (json!({"status": "completed", "seconds": "8"}), Is(video(c.into(), Some(8), Some("k")))),

@@ -4,14 +4,14 @@
 //! `deployments/owner/name`. Poll `GET /predictions/{id}` until `succeeded`, `failed`,
 //! `canceled` or `aborted`; the output is a URL, a list of URLs or an object.
 //!
-//! The input is data: each route's `settings` map unified fields to the model's input
-//! names ([`InputMapping`]), so a new model needs no release.
+//! The input is data: each route's `settings` map unified fields to the model's input names
+//! ([`InputMapping`](super::input_mapping::InputMapping)), so a new model needs no release.
 
 use super::generic::{
-    Adapter, Answer, CANCELLED, Call, Ctx, Describe, Test, first, missing, units, video,
+    Adapter, Answer, CANCELLED, Call, Ctx, Describe, End, Test, first, missing, units,
 };
 use super::http::{self, Stage, str_at};
-use super::input_mapping::{InputMapping, output_url};
+use super::input_mapping::finished;
 use super::{PollOutcome, ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
 use crate::error::AppError;
@@ -21,97 +21,51 @@ use std::time::Duration;
 
 pub const BASE: &str = "https://api.replicate.com/v1";
 
-/// How a route's `upstream_model` is run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// An official model, always its latest version.
-    Model {
-        owner: String,
-        name: String,
-    },
-    /// A pinned version.
-    Version(String),
-    Deployment {
-        owner: String,
-        name: String,
-    },
+fn ident(s: &str) -> bool {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    !s.is_empty() && s.len() <= 128 && s.chars().all(plain) && s != "." && s != ".."
 }
 
-fn ident(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && s != "."
-        && s != ".."
+/// `owner/name`, both plain identifiers.
+fn pair(s: &str) -> Option<(&str, &str)> {
+    s.split_once('/').filter(|(o, n)| ident(o) && ident(n))
 }
 
 fn hex_id(s: &str) -> bool {
     (32..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-impl Target {
-    pub fn parse(model: &str) -> Result<Target, String> {
-        let bad = || {
-            format!(
-                "`{model}` is not a Replicate model (owner/name, owner/name:version, a version id or deployments/owner/name)"
-            )
-        };
-        if hex_id(model) {
-            return Ok(Target::Version(model.to_string()));
+/// The create path and body around `input` for a route's `upstream_model`: an official
+/// model (`owner/name`, always its latest version), a pinned version (`owner/name:<version>`
+/// or the bare version id) or a deployment (`deployments/owner/name`).
+pub fn create(model: &str, input: Value) -> Result<(String, Value), String> {
+    let forms = "owner/name, owner/name:version, a version id or deployments/owner/name";
+    let bad = || format!("`{model}` is not a Replicate model ({forms})");
+    let (path, version) = match (model.strip_prefix("deployments/"), model.split_once(':')) {
+        _ if hex_id(model) => ("/predictions".to_string(), Some(model)),
+        (Some(rest), _) => {
+            let (owner, name) = pair(rest).ok_or_else(bad)?;
+            (format!("/deployments/{owner}/{name}/predictions"), None)
         }
-        if let Some(rest) = model.strip_prefix("deployments/") {
-            let (owner, name) = rest.split_once('/').ok_or_else(bad)?;
-            return (ident(owner) && ident(name))
-                .then(|| Target::Deployment {
-                    owner: owner.into(),
-                    name: name.into(),
-                })
-                .ok_or_else(bad);
+        (None, Some((m, v))) if hex_id(v) && pair(m).is_some() => ("/predictions".into(), Some(v)),
+        (None, Some(_)) => return Err(bad()),
+        (None, None) => {
+            let (owner, name) = pair(model).ok_or_else(bad)?;
+            (format!("/models/{owner}/{name}/predictions"), None)
         }
-        let (path, version) = match model.split_once(':') {
-            Some((p, v)) => (p, Some(v)),
-            None => (model, None),
-        };
-        let (owner, name) = path.split_once('/').ok_or_else(bad)?;
-        if !(ident(owner) && ident(name)) {
-            return Err(bad());
-        }
-        match version {
-            Some(v) if hex_id(v) => Ok(Target::Version(v.to_string())),
-            Some(_) => Err(bad()),
-            None => Ok(Target::Model {
-                owner: owner.into(),
-                name: name.into(),
-            }),
-        }
+    };
+    let mut body = json!({"input": input});
+    if let Some(v) = version {
+        body["version"] = json!(v);
     }
-
-    /// The create path and the body around `input`.
-    fn request(&self, input: Value) -> (String, Value) {
-        match self {
-            Target::Model { owner, name } => (
-                format!("/models/{owner}/{name}/predictions"),
-                json!({"input": input}),
-            ),
-            Target::Version(v) => ("/predictions".into(), json!({"version": v, "input": input})),
-            Target::Deployment { owner, name } => (
-                format!("/deployments/{owner}/{name}/predictions"),
-                json!({"input": input}),
-            ),
-        }
-    }
+    Ok((path, body))
 }
 
 /// "Your rate limit resets in ~30s": the wait when no `Retry-After` header came.
 pub fn throttle_hint(detail: &str) -> Option<Duration> {
-    let at = detail.find("resets in")?;
-    let rest = detail[at..].trim_start_matches("resets in").trim_start();
-    let digits: String = rest
-        .trim_start_matches('~')
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
+    let (_, rest) = detail.split_once("resets in")?;
+    let rest = rest.trim_start().trim_start_matches('~');
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let secs: u64 = digits.parse().ok()?;
     Some(Duration::from_secs(secs.clamp(1, 600)))
 }
@@ -125,18 +79,14 @@ pub fn failure_code(error: &str) -> String {
         .unwrap_or_else(|| "prediction_failed".into())
 }
 
+const ABORTED: End = (
+    "upstream_aborted",
+    "the prediction's deadline passed before it started",
+);
+
 const ANSWER: Answer = Answer {
     words: [&["starting"], &["processing"], &["succeeded"], &["failed"]],
-    ended: &[
-        ("canceled", CANCELLED),
-        (
-            "aborted",
-            (
-                "upstream_aborted",
-                "the prediction's deadline passed before it started",
-            ),
-        ),
-    ],
+    ended: &[("canceled", CANCELLED), ("aborted", ABORTED)],
     failure: Some(|v| {
         let error = str_at(v, &["error"]).unwrap_or_else(|| "the model failed".into());
         PollOutcome::Failed {
@@ -147,32 +97,23 @@ const ANSWER: Answer = Answer {
     ..Answer::DEFAULT
 };
 
-/// Map one prediction to an outcome (`output_path`: the route's `output` setting).
-pub fn parse_prediction(
-    v: &Value,
-    output_path: Option<&str>,
-) -> Result<PollOutcome, ProviderError> {
+/// Map one prediction to an outcome (`settings`: the route's, for its `output` path).
+pub fn parse_prediction(v: &Value, settings: &Value) -> Result<PollOutcome, ProviderError> {
     ANSWER.read_with(v, |v| {
-        let output = v.get("output").unwrap_or(&Value::Null);
-        Ok(match output_url(output, output_path) {
-            // Replicate bills compute seconds (`metrics.predict_time`), not video
-            // seconds: they are its units; the length is measured on the file.
-            Some(url) => first(video(url, None, None), |r| {
-                r.provider_units = units(v.pointer("/metrics/predict_time"))
-            }),
-            None if v.get("data_removed") == Some(&Value::Bool(true)) => PollOutcome::Failed {
+        Ok(match finished(&v["output"], settings) {
+            PollOutcome::Failed { .. } if v["data_removed"] == true => PollOutcome::Failed {
                 code: "result_unavailable".into(),
                 message: "the channel deleted the result before it could be copied".into(),
             },
-            None => PollOutcome::Failed {
-                code: "no_video_in_result".into(),
-                message: "the model finished without a video in its output".into(),
-            },
+            // Replicate bills compute seconds (`metrics.predict_time`), not video
+            // seconds: they are its units; the length is measured on the file.
+            done => first(done, |r| {
+                r.provider_units = units(v.pointer("/metrics/predict_time"))
+            }),
         })
     })
 }
 
-/// Replicate, described for the [generic adapter](super::generic).
 pub struct Replicate;
 
 /// A prediction id: it ends up in a path of its own.
@@ -200,7 +141,7 @@ impl Describe for Replicate {
     }
 
     fn route_model(&self, model: &str) -> Option<Result<(), String>> {
-        Some(Target::parse(model).map(|_| ()))
+        Some(create(model, Value::Null).map(|_| ()))
     }
 
     async fn submit_call(
@@ -208,10 +149,9 @@ impl Describe for Replicate {
         _: &Adapter<Self>,
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
-        let input = self.route_input(job)?;
-        let target = Target::parse(job.upstream_model)
+        let input = Value::Object(self.route_input(job)?);
+        let (path, mut body) = create(job.upstream_model, input)
             .map_err(|m| ProviderError::final_error("invalid_request", m))?;
-        let (path, mut body) = target.request(Value::Object(input));
         // Replicate posts the prediction to `webhook`; only its end matters to us.
         if let Some(u) = job.callback_url {
             body["webhook"] = json!(u);
@@ -230,8 +170,7 @@ impl Describe for Replicate {
     }
 
     fn outcome(&self, v: &Value, ctx: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
-        let output = InputMapping::from_settings(ctx.route_settings).ok();
-        parse_prediction(v, output.and_then(|m| m.output).as_deref())
+        parse_prediction(v, ctx.route_settings)
     }
 
     fn cancel_call(&self, id: &str, _: &str) -> Option<Call> {
@@ -250,10 +189,7 @@ impl Describe for Replicate {
                 message: format!("rate limited: {}", http::public_message(&message)),
             };
         }
-        let code = match reply.status {
-            422 => Some("invalid_input".to_string()),
-            _ => None,
-        };
+        let code = (reply.status == 422).then(|| "invalid_input".to_string());
         let message = match (title, detail) {
             (Some(t), Some(d)) => Some(format!("{t}: {d}")),
             (t, d) => d.or(t),
@@ -266,27 +202,20 @@ impl Describe for Replicate {
 #[rustfmt::skip]
 mod tests {
     use super::*;
+    use crate::providers::generic::video;
+    use crate::providers::mapping::table::{Want::*, answers};
 
     const V: &str = "f22bbc7d1ca6f0e7c9e8a4b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1";
 
     #[test]
     fn targets_choose_the_create_call() {
-        let model = Target::parse("bytedance/seedance-1-lite").unwrap();
-        assert_eq!(model.request(json!({"prompt": "p"})), ("/models/bytedance/seedance-1-lite/predictions".into(), json!({"input": {"prompt": "p"}})));
-        let pinned = Target::parse(&format!("kwaivgi/kling-v2.1:{V}")).unwrap();
-        assert_eq!(pinned.request(json!({})), ("/predictions".into(), json!({"version": V, "input": {}})));
-        assert_eq!(Target::parse(V).unwrap(), Target::Version(V.into()));
-        assert_eq!(Target::parse("deployments/acme/my-video") .unwrap() .request(json!({})) .0, "/deployments/acme/my-video/predictions");
-        for bad in [
-            "veo-3",
-            "a/b/c",
-            "a/b:xyz",
-            "../x/y",
-            "deployments/x",
-            "a b/c",
-            "",
-        ] {
-            assert!(Target::parse(bad).is_err(), "{bad}");
+        let create = |m: &str, input| create(m, input).unwrap();
+        assert_eq!(create("bytedance/seedance-1-lite", json!({"prompt": "p"})), ("/models/bytedance/seedance-1-lite/predictions".into(), json!({"input": {"prompt": "p"}})));
+        assert_eq!(create(&format!("kwaivgi/kling-v2.1:{V}"), json!({})), ("/predictions".into(), json!({"version": V, "input": {}})));
+        assert_eq!(create(V, json!({})), ("/predictions".into(), json!({"version": V, "input": {}})));
+        assert_eq!(create("deployments/acme/my-video", json!({})).0, "/deployments/acme/my-video/predictions");
+        for bad in ["veo-3", "a/b/c", "a/b:xyz", "../x/y", "deployments/x", "a b/c", ""] {
+            assert!(super::create(bad, json!({})).is_err(), "{bad}");
         }
     }
 
@@ -302,31 +231,24 @@ mod tests {
 
     #[test]
     fn statuses_and_outputs_map_to_outcomes() {
-        assert_eq!(parse_prediction(&json!({"status": "starting"}), None).unwrap(), PollOutcome::Queued);
-        assert_eq!(parse_prediction(&json!({"status": "processing", "logs": "10/120"}), None).unwrap(), PollOutcome::Running);
-        let url = |v: Value, path: Option<&str>| match parse_prediction(&v, path).unwrap() {
-            PollOutcome::Succeeded(r) => r[0].url.clone(),
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(url(json!({"status": "succeeded", "output": "https://replicate.delivery/x/out.mp4"}), None), "https://replicate.delivery/x/out.mp4");
         // Compute seconds billed are the provider units, rounded up.
-        let done = parse_prediction(&json!({"status": "succeeded", "output": "https://r.d/o.mp4", "metrics": {"predict_time": 66.4, "total_time": 70.8}}), None).unwrap();
-        assert!(matches!(done, PollOutcome::Succeeded(ref r) if r[0].provider_units == Some(67) && r[0].duration_seconds.is_none()));
-        assert_eq!(url(json!({"status": "succeeded", "output": ["https://r.d/t.webp", "https://r.d/o.mp4"]}), None), "https://r.d/o.mp4");
-        assert_eq!(url(json!({"status": "succeeded", "output": {"video": "https://r.d/v", "poster": "https://r.d/p.jpg"}}), Some("video")), "https://r.d/v");
-        let failed = |v: Value| match parse_prediction(&v, None).unwrap() {
-            PollOutcome::Failed { code, .. } => code,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(failed(json!({"status": "failed", "error": "content flagged as sensitive (E005)"})), "E005");
-        assert_eq!(failed(json!({"status": "failed", "error": null})), "prediction_failed");
-        assert_eq!(failed(json!({"status": "canceled"})), "upstream_cancelled");
-        assert_eq!(failed(json!({"status": "aborted"})), "upstream_aborted");
-        assert_eq!(failed(json!({"status": "succeeded", "output": null, "data_removed": true})), "result_unavailable");
-        assert_eq!(failed(json!({"status": "succeeded", "output": {"seed": 1}})), "no_video_in_result");
-        assert!(matches!(
-            parse_prediction(&json!({"status": "booting"}), None),
-            Err(ProviderError::BadResponse { .. })
-        ));
+        let billed = first(video("https://r.d/o.mp4".into(), None, None), |r| r.provider_units = Some(67));
+        answers(|v| parse_prediction(v, &Value::Null), vec![
+            (json!({"status": "starting"}), Is(PollOutcome::Queued)),
+            (json!({"status": "processing", "logs": "10/120"}), Is(PollOutcome::Running)),
+            (json!({"status": "succeeded", "output": "https://replicate.delivery/x/out.mp4"}), Url("https://replicate.delivery/x/out.mp4")),
+            (json!({"status": "succeeded", "output": "https://r.d/o.mp4", "metrics": {"predict_time": 66.4, "total_time": 70.8}}), Is(billed)),
+            (json!({"status": "succeeded", "output": ["https://r.d/t.webp", "https://r.d/o.mp4"]}), Url("https://r.d/o.mp4")),
+            (json!({"status": "failed", "error": "content flagged as sensitive (E005)"}), Code("E005")),
+            (json!({"status": "failed", "error": null}), Code("prediction_failed")),
+            (json!({"status": "canceled"}), Code("upstream_cancelled")),
+            (json!({"status": "aborted"}), Code("upstream_aborted")),
+            (json!({"status": "succeeded", "output": null, "data_removed": true}), Code("result_unavailable")),
+            (json!({"status": "succeeded", "output": {"seed": 1}}), Code("no_video_in_result")),
+            (json!({"status": "booting"}), Bad),
+        ]);
+        answers(|v| parse_prediction(v, &json!({"output": "video"})), vec![
+            (json!({"status": "succeeded", "output": {"video": "https://r.d/v", "poster": "https://r.d/p.jpg"}}), Url("https://r.d/v")),
+        ]);
     }
 }

@@ -8,10 +8,10 @@
 use super::credentials::Credential;
 use super::generic::{Adapter, Answer, CANCELLED, Call, Describe, Test, invalid};
 use super::http::Kit;
+use super::input_mapping::words;
 use super::mapping::{self, Limits, Secs, Sound, unsupported};
 use super::{ProviderError, SubmitJob};
 use crate::domain::catalog::ProviderConfig;
-use crate::domain::references::{self, AssetKind};
 use crate::domain::request::UnifiedRequest;
 use crate::error::AppError;
 use async_trait::async_trait;
@@ -90,7 +90,6 @@ pub fn spec(model: &str) -> Option<ModelSpec> {
     })
 }
 
-/// Runway, described for the [generic adapter](super::generic).
 pub struct Runway {
     /// Channel setting `runway_version` (the `X-Runway-Version` header).
     version: String,
@@ -98,54 +97,28 @@ pub struct Runway {
 
 /// Runway fetches only HTTPS URLs on a domain name; anything else (our own uploads on a
 /// plain-HTTP or IP address, private hosts) is sent inline as a data URI.
-async fn inline(kit: &Kit, urls: &[String], limit: u64) -> Result<Vec<String>, ProviderError> {
-    let mut out = Vec::with_capacity(urls.len());
-    for u in urls {
-        if fetchable(u) {
-            out.push(u.clone());
-        } else {
-            let a = kit.fetch_asset(u, limit).await?;
-            out.push(format!("data:{};base64,{}", a.mime, a.base64()));
-        }
+async fn inline(kit: &Kit, urls: &mut [String], limit: u64) -> Result<(), ProviderError> {
+    for u in urls.iter_mut().filter(|u| !fetchable(u)) {
+        let a = kit.fetch_asset(u, limit).await?;
+        *u = format!("data:{};base64,{}", a.mime, a.base64());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// An HTTPS URL whose host is a domain name (not an IP literal).
 pub fn fetchable(url: &str) -> bool {
-    let Ok(u) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let host = u.host_str().unwrap_or_default();
-    u.scheme() == "https"
-        && host.contains('.')
-        && !host.starts_with('[')
-        && host.parse::<std::net::IpAddr>().is_err()
-}
-
-/// `@Image1` → plain words: Runway has no in-prompt reference syntax for video.
-pub fn rewrite_prompt(prompt: &str, kind: &str) -> String {
-    references::rewrite(prompt, |k, n| match (kind, k) {
-        ("image-to-video", AssetKind::Image) if n == 1 => "the first frame".into(),
-        ("image-to-video", AssetKind::Image) => "the last frame".into(),
-        (_, k) => format!("the {} reference {}", mapping::ordinal(n), k.noun()),
-    })
+    let u = reqwest::Url::parse(url);
+    u.is_ok_and(|u| u.scheme() == "https" && u.domain().is_some_and(|d| d.contains('.')))
 }
 
 /// The endpoint path and body for `req`, or the 422 explaining what the model cannot do.
 pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Value), AppError> {
     let s = spec(model).ok_or_else(mapping::unknown_model)?;
     let fit = s.limits.check(req)?;
-    let prompt = rewrite_prompt(&req.prompt, &req.kind);
+    // Runway has no in-prompt reference syntax for video.
+    let prompt = words(&req.prompt, &req.kind);
     mapping::prompt_max(prompt.encode_utf16().count(), s.prompt_max)?;
     let mut body = json!({"model": model, "promptText": prompt});
-    let list = |kind: Option<&str>, urls: &[String]| -> Value {
-        let item = |u: &String| match kind {
-            Some(k) => json!({"type": k, "uri": u}),
-            None => json!({"uri": u}),
-        };
-        urls.iter().map(item).collect()
-    };
     let (path, ratios) = match req.kind.as_str() {
         "image-to-video" => {
             body["promptImage"] = match req.image_urls.as_slice() {
@@ -164,37 +137,36 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
                 ("referenceVideos", Some("video"), &req.video_urls),
                 ("referenceAudio", Some("audio"), &req.audio_urls),
             ] {
+                let item = |u| match kind {
+                    Some(k) => json!({"type": k, "uri": u}),
+                    None => json!({"uri": u}),
+                };
                 if !urls.is_empty() {
-                    body[field] = list(kind, urls);
+                    body[field] = urls.iter().map(item).collect();
                 }
             }
             ("/v1/text_to_video", s.t2v_ratios)
         }
         _ => ("/v1/text_to_video", s.t2v_ratios),
     };
-    // `auto` has no pixel ratio of its own: the model's landscape default at the asked
-    // resolution.
+    // One pixel ratio for the resolution and aspect ratio; `auto` has none of its own: the
+    // model's landscape default at the asked resolution.
     let aspect = match req.aspect_ratio.as_str() {
         "auto" | "" => "16:9",
         a => a,
     };
-    let ratio = ratios
-        .iter()
-        .find(|(r, a, _)| *r == req.resolution && *a == aspect)
-        .map(|(_, _, px)| *px)
-        .ok_or_else(|| {
-            let param = match ratios.iter().any(|(r, _, _)| *r == req.resolution) {
-                true => "aspect_ratio",
-                false => "resolution",
-            };
-            let offered: Vec<String> = ratios.iter().map(|(r, a, _)| format!("{r} {a}")).collect();
-            let (res, offered) = (&req.resolution, offered.join(", "));
-            let msg = format!(
-                "{res} at {aspect} is not available on this model's channel; available: {offered}"
-            );
-            unsupported(param, msg)
-        })?;
-    body["ratio"] = json!(ratio);
+    let res = &req.resolution;
+    let Some((_, _, px)) = ratios.iter().find(|(r, a, _)| r == res && *a == aspect) else {
+        let param = match ratios.iter().any(|(r, _, _)| r == res) {
+            true => "aspect_ratio",
+            false => "resolution",
+        };
+        let offered: Vec<String> = ratios.iter().map(|(r, a, _)| format!("{r} {a}")).collect();
+        let offered = offered.join(", ");
+        let msg = format!("{res} at {aspect} is not available on this model's channel");
+        return Err(unsupported(param, format!("{msg}; available: {offered}")));
+    };
+    body["ratio"] = json!(px);
     body["duration"] = json!(fit.duration.unwrap_or(s.default_duration));
     if s.limits.sound == Sound::Switch {
         body["audio"] = json!(req.generate_audio);
@@ -202,28 +174,26 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Result<(&'static str, Va
     Ok((path, body))
 }
 
-const ANSWER: Answer = Answer {
-    // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
-    words: [
-        &["PENDING", "THROTTLED"],
-        &["RUNNING"],
-        &["SUCCEEDED"],
-        &["FAILED"],
-    ],
-    ended: &[("CANCELLED", CANCELLED)],
-    url: &["output", "0"],
-    code: &["failureCode"],
-    message: &["failure"],
-    ..Answer::DEFAULT
-};
-
 #[async_trait]
 impl Describe for Runway {
     const KIND: &'static str = "runway";
     // 404: already gone, which is what we wanted.
     const CANCEL_DONE: &'static [u16] = &[404];
     const POLL: &'static str = "/v1/tasks/{id}";
-    const ANSWER: Answer = ANSWER;
+    const ANSWER: Answer = Answer {
+        // THROTTLED: over the organisation's concurrency, queued again later. Not a failure.
+        words: [
+            &["PENDING", "THROTTLED"],
+            &["RUNNING"],
+            &["SUCCEEDED"],
+            &["FAILED"],
+        ],
+        ended: &[("CANCELLED", CANCELLED)],
+        url: &["output", "0"],
+        code: &["failureCode"],
+        message: &["failure"],
+        ..Answer::DEFAULT
+    };
     const TEST: Option<Test> = Some(Test {
         path: "/v1/organization",
         says: "organization reachable; credit balance per key",
@@ -252,9 +222,9 @@ impl Describe for Runway {
         job: &SubmitJob<'_>,
     ) -> Result<Call, ProviderError> {
         let mut req = job.request.clone();
-        req.image_urls = inline(&a.kit, &req.image_urls, IMAGE_LIMIT).await?;
-        req.video_urls = inline(&a.kit, &req.video_urls, MEDIA_LIMIT).await?;
-        req.audio_urls = inline(&a.kit, &req.audio_urls, MEDIA_LIMIT).await?;
+        inline(&a.kit, &mut req.image_urls, IMAGE_LIMIT).await?;
+        inline(&a.kit, &mut req.video_urls, MEDIA_LIMIT).await?;
+        inline(&a.kit, &mut req.audio_urls, MEDIA_LIMIT).await?;
         self.request(job.upstream_model, &req, job.task_id)
             .map_err(invalid)
     }
@@ -281,14 +251,9 @@ mod tests {
 
     #[test]
     fn references_become_plain_words() {
-        assert_eq!(rewrite_prompt("from @Image1 to @Image2", "image-to-video"), "from the first frame to the last frame");
-        assert_eq!(
-            rewrite_prompt(
-                "@Image2 dances to @Audio1 like @Video1",
-                "reference-to-video"
-            ),
-            "the second reference image dances to the first reference audio like the first reference video"
-        );
+        assert_eq!(words("from @Image1 to @Image2", "image-to-video"), "from the first frame to the last frame");
+        assert_eq!(words("@Image2 dances to @Audio1 like @Video1", "reference-to-video"),
+            "the second reference image dances to the first reference audio like the first reference video");
     }
 
     #[test]
@@ -303,10 +268,10 @@ mod tests {
     #[test]
     #[rustfmt::skip]
     fn mapping_table() {
-        let i2v = |r: &mut UnifiedRequest| {
+        fn i2v(r: &mut UnifiedRequest) {
             r.kind = "image-to-video".into();
             r.image_urls = vec!["https://x.example/1.png".into()];
-        };
+        }
         let cases = vec![
             case("t2v path", "gen4.5", |_| {}, Sent("/model", json!("gen4.5"))),
             case("720p 16:9", "gen4.5", |_| {}, Sent("/ratio", json!("1280:720"))),
@@ -341,25 +306,20 @@ mod tests {
             case("long prompt on gen4", "gen4.5", |r| r.prompt = "x".repeat(1001), Refused("prompt")),
             case("long prompt fits seedance2", "seedance2", |r| r.prompt = "x".repeat(1001), Sent("/model", json!("seedance2"))),
             case("no end user", "gen4.5", |r| r.end_user_id = Some("u".into()), Omitted("/end_user_id")),
+            // The endpoint follows the type (shown as `/path`).
+            case("t2v endpoint", "veo3.1", |r| r.duration = Some(8), Sent("/path", json!("/v1/text_to_video"))),
+            case("i2v endpoint", "veo3.1", |r| { i2v(r); r.duration = Some(8); }, Sent("/path", json!("/v1/image_to_video"))),
+            case("r2v endpoint", "seedance2", |r| { i2v(r); r.kind = "reference-to-video".into(); r.duration = Some(8); }, Sent("/path", json!("/v1/text_to_video"))),
         ];
-        run(cases, |m, r| build_body(m, r).map(|(_, b)| b));
-    }
-
-    #[test]
-    fn endpoints_follow_the_type() {
-        let mut r = crate::providers::mapping::table::base();
-        r.duration = Some(8);
-        assert_eq!(build_body("veo3.1", &r).unwrap().0, "/v1/text_to_video");
-        r.kind = "image-to-video".into();
-        r.image_urls = vec!["https://x.example/1.png".into()];
-        assert_eq!(build_body("veo3.1", &r).unwrap().0, "/v1/image_to_video");
-        r.kind = "reference-to-video".into();
-        assert_eq!(build_body("seedance2", &r).unwrap().0, "/v1/text_to_video");
+        run(cases, |m, r| build_body(m, r).map(|(path, mut b)| {
+            b["path"] = json!(path);
+            b
+        }));
     }
 
     #[test]
     fn statuses_map_to_outcomes() {
-        answers(|v| ANSWER.read(v), vec![
+        answers(|v| Runway::ANSWER.read(v), vec![
             (json!({"status": "PENDING", "progress": 0.4}), Is(PollOutcome::Queued)),
             (json!({"status": "THROTTLED", "progress": 0.4}), Is(PollOutcome::Queued)),
             (json!({"status": "RUNNING", "progress": 0.4}), Is(PollOutcome::Running)),

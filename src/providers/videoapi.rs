@@ -47,25 +47,21 @@ pub fn build_body(model: &str, req: &UnifiedRequest) -> Value {
 /// Map a task answer to an outcome: every video it lists (or its one `url`).
 pub fn parse_task(v: &Value) -> Result<PollOutcome, ProviderError> {
     ANSWER.read_with(v, |v| {
-        let listed = v
-            .get("videos")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
-        let mut urls: Vec<String> = listed
-            .filter_map(|u| u.as_str().map(str::to_string))
-            .collect();
+        let listed = v["videos"].as_array().into_iter().flatten();
+        let mut urls: Vec<String> = listed.filter_map(|u| Some(u.as_str()?.into())).collect();
         if urls.is_empty() {
             urls.extend(str_at(v, &["url"]));
         }
         if urls.is_empty() {
             return Err(missing("a video URL"));
         }
-        let results = urls.into_iter().map(|url| ResultRef {
+        let result = |url| ResultRef {
             url,
             ..ResultRef::default()
-        });
-        Ok(PollOutcome::Succeeded(results.collect()))
+        };
+        Ok(PollOutcome::Succeeded(
+            urls.into_iter().map(result).collect(),
+        ))
     })
 }
 
@@ -94,18 +90,14 @@ impl Describe for VideoApi {
         self.idempotency
     }
 
-    // What the chained gateway cannot do is its own 422, returned at submission (the task
-    // fails and is refunded): its capabilities are not known here.
-    fn check(&self, _: &str, _: &UnifiedRequest) -> Result<(), AppError> {
-        Ok(())
-    }
-
+    // Never refuses: what the chained gateway cannot do is its own 422, returned at
+    // submission (the task fails and is refunded); its capabilities are not known here.
     fn request(&self, model: &str, req: &UnifiedRequest, task_id: &str) -> Result<Call, AppError> {
-        let call = Call::post("/v1/video/generations", build_body(model, req));
-        Ok(match self.idempotency {
-            true => call.header("Idempotency-Key", task_id),
-            false => call,
-        })
+        let mut call = Call::post("/v1/video/generations", build_body(model, req));
+        if self.idempotency {
+            call = call.header("Idempotency-Key", task_id);
+        }
+        Ok(call)
     }
 
     fn outcome(&self, v: &Value, _: &Ctx<'_>) -> Result<PollOutcome, ProviderError> {
