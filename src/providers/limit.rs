@@ -12,6 +12,9 @@ use tokio::time::Instant;
 const DEFAULT_CONCURRENCY: u32 = 16;
 /// How soon a task asks again when every slot is busy.
 const BUSY_RETRY: Duration = Duration::from_millis(250);
+/// The longest gap a tiny `requests_per_second` makes: a slower rate is a typo, and an
+/// unbounded gap would overflow the clock.
+const MAX_GAP: Duration = Duration::from_secs(3600);
 
 pub struct Limiter {
     /// (max_concurrency, requests_per_second) as configured, to spot a changed setting.
@@ -53,7 +56,9 @@ impl Slot {
 impl Limiter {
     pub fn new(max_concurrency: u32, requests_per_second: Option<f64>) -> Limiter {
         let rate = requests_per_second.filter(|r| r.is_finite() && *r > 0.0);
-        let gap = rate.map_or(Duration::ZERO, |r| Duration::from_secs_f64(1.0 / r));
+        let gap = rate.map_or(Duration::ZERO, |r| {
+            Duration::try_from_secs_f64(1.0 / r).map_or(MAX_GAP, |g| g.min(MAX_GAP))
+        });
         Limiter {
             params: (max_concurrency, requests_per_second),
             slots: Arc::new(Semaphore::new(max_concurrency.max(1) as usize)),
@@ -135,6 +140,16 @@ mod tests {
         let _a = l.try_acquire().unwrap();
         let wait = l.try_acquire().err().expect("paced");
         assert!(wait <= Duration::from_millis(100) && wait > Duration::ZERO);
+
+        for tiny in [1e-300, f64::MIN_POSITIVE, 1e-9] {
+            let l = Limiter::new(8, Some(tiny));
+            let _a = l.try_acquire().unwrap();
+            let wait = l.try_acquire().err().expect("paced");
+            assert!(
+                wait <= MAX_GAP && wait > MAX_GAP - Duration::from_secs(1),
+                "capped"
+            );
+        }
 
         let l = Limiter::new(8, None);
         l.pause(Duration::from_secs(5));
