@@ -140,12 +140,17 @@ async fn videoapi_tasks_survive_restart_and_crash() {
 
 /// VideoApi → VideoApi: our engine hands the upstream a signed callback URL, the upstream
 /// calls it the moment its task ends, and the task here completes at once although its
-/// polls are an hour apart.
+/// polls are an hour apart. The upstream takes 1.5 s here; issue 10's 30 s figure is
+/// `CHAIN_UPSTREAM_DELAY_MS=30000 cargo nextest run --no-capture -E 'test(/a_chained_task/)'`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chained_task_completes_within_a_second_of_the_upstream_callback() {
+    let delay_ms: u64 = std::env::var("CHAIN_UPSTREAM_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_500);
     let up_dir = tempfile::tempdir().unwrap();
     let mut up_cfg = test_config(up_dir.path());
-    up_cfg.demo_delay_ms = 1_500;
+    up_cfg.demo_delay_ms = delay_ms;
     up_cfg.allow_private_callbacks = true;
     let up = TestApp::with_config(up_dir, up_cfg).await;
     let up_key = fast_user(&up, "downstream-gateway", UPSTREAM_CREDITS).await;
@@ -184,10 +189,23 @@ async fn a_chained_task_completes_within_a_second_of_the_upstream_callback() {
         "{sent}"
     );
     // The upstream finishes (and then calls back); from then on, at most a second here.
-    up.wait_for(&up_key, &upstream_id, "completed").await;
+    let deadline = std::time::Instant::now() + Duration::from_millis(delay_ms + 20_000);
+    while up
+        .get(&up_key, &format!("/v1/video/generations/{upstream_id}"))
+        .await
+        .1["status"]
+        != "completed"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upstream never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let done_upstream = std::time::Instant::now();
     let v = app.wait_for(&key, &id, "completed").await;
     let took = done_upstream.elapsed();
+    eprintln!("upstream took {delay_ms} ms; completed here {took:?} after it finished");
     assert!(
         took < Duration::from_secs(1),
         "completed {took:?} after upstream: {v}"
