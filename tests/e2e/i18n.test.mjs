@@ -113,7 +113,7 @@ test("task failure codes the engine writes are translated", () => {
   const codes = new Set(
     [
       ...src.matchAll(
-        /(?:self\.fail\(\s*&?[\w.]+,\s*|fail_and_refund\(txn, &?\w+, |fail\(\s*&mut t,\s*&mut effects,\s*|code: )"([a-z_]+)"/g,
+        /(?:self\.fail\(\s*&?[\w.]+,\s*|fail_and_refund\(txn, &?\w+, |fail\(\s*&mut t,\s*&mut effects,\s*|failed\(Some\(|code: )"([a-z_]+)"/g,
       ),
     ].map((m) => m[1]),
   );
