@@ -31,6 +31,9 @@ def video(vid, status, model="fake-video"):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle holds the body until the
+    # client's delayed ACK (40 ms) on a kept-alive connection, which a real upstream never shows.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
