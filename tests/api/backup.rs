@@ -48,15 +48,8 @@ async fn a_backup_taken_during_a_create_load_restores_and_checks_clean() {
             .mime_str("image/png")
             .unwrap(),
     );
-    let resp = app
-        .http
-        .post(app.path("/api/upload"))
-        .bearer_auth(&key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let (s, v) = app.upload(&key, form).await;
+    assert_eq!(s, 200, "{v}");
 
     // A create load on 4 connections, bounded in count and time, while the backup runs.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

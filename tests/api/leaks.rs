@@ -45,15 +45,8 @@ async fn data_files_are_0600_and_directories_0700() {
             .mime_str("image/png")
             .unwrap(),
     );
-    let resp = app
-        .http
-        .post(app.path("/api/upload"))
-        .bearer_auth(&key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let (s, v) = app.upload(&key, form).await;
+    assert_eq!(s, 200, "{v}");
     let (_, v) = app.create(&key, seed_request()).await;
     app.wait_for(&key, v["task_id"].as_str().unwrap(), "completed")
         .await;

@@ -39,15 +39,7 @@ async fn upload(app: &TestApp, key: &str, files: usize) -> (u16, Value) {
             .unwrap();
         form = form.part("files", p);
     }
-    let resp = app
-        .http
-        .post(app.path("/api/upload"))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    status_json(resp).await
+    app.upload(key, form).await
 }
 
 async fn fetch(app: &TestApp, url: &str) -> (u16, Value) {

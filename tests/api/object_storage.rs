@@ -131,15 +131,7 @@ async fn upload(app: &TestApp, key: &str, files: Vec<(&str, &str, Vec<u8>)>) -> 
             .unwrap();
         form = form.part("files", p);
     }
-    let resp = app
-        .http
-        .post(app.path("/api/upload"))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    status_json(resp).await
+    app.upload(key, form).await
 }
 
 fn no_redirects() -> reqwest::Client {

@@ -272,18 +272,6 @@ fn part(bytes: Vec<u8>, name: &str, mime: Option<&str>) -> Part {
     }
 }
 
-async fn upload(app: &TestApp, key: &str, form: Form) -> (u16, Value) {
-    let resp = app
-        .http
-        .post(app.path("/api/upload"))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    status_json(resp).await
-}
-
 #[tokio::test]
 async fn a_text_file_declared_as_png_is_415_naming_both() {
     let app = TestApp::new().await;
@@ -296,7 +284,7 @@ async fn a_text_file_declared_as_png_is_415_naming_both() {
             Some("image/png"),
         ),
     );
-    let (s, v) = upload(&app, &key, form).await;
+    let (s, v) = app.upload(&key, form).await;
     assert_eq!(
         (s, error_code(&v).as_str()),
         (415, "unsupported_media_type"),
@@ -309,7 +297,7 @@ async fn a_text_file_declared_as_png_is_415_naming_both() {
     );
     // A real image declared as another image type is refused too, naming both.
     let form = Form::new().part("files", part(png_bytes(), "a.jpg", Some("image/jpeg")));
-    let (s, v) = upload(&app, &key, form).await;
+    let (s, v) = app.upload(&key, form).await;
     assert_eq!(s, 415, "{v}");
     let msg = v["error"]["message"].as_str().unwrap();
     assert!(
@@ -318,7 +306,7 @@ async fn a_text_file_declared_as_png_is_415_naming_both() {
     );
     // Without a declared type, text is still not an image.
     let form = Form::new().part("files", part(b"hello".to_vec(), "notes.txt", None));
-    let (s, v) = upload(&app, &key, form).await;
+    let (s, v) = app.upload(&key, form).await;
     assert_eq!(s, 415, "{v}");
     assert!(
         v["error"]["message"]
@@ -344,7 +332,7 @@ async fn a_png_sent_as_octet_stream_is_stored_and_served_as_png() {
             part(png_bytes(), "photo.bin", Some("application/octet-stream")),
         )
         .part("files", part(png_bytes(), "no-type", None));
-    let (s, v) = upload(&app, &key, form).await;
+    let (s, v) = app.upload(&key, form).await;
     assert_eq!(s, 200, "{v}");
     for f in v["data"].as_array().unwrap() {
         assert_eq!(f["content_type"], "image/png", "{f}");
@@ -382,7 +370,7 @@ async fn empty_uploads_get_a_clear_message() {
     assert!(!msg.contains("none"), "{msg}");
     // A multipart body whose file is empty.
     let form = Form::new().part("files", part(Vec::new(), "blank.png", Some("image/png")));
-    let (s, v) = upload(&app, &key, form).await;
+    let (s, v) = app.upload(&key, form).await;
     assert_eq!((s, error_code(&v).as_str()), (422, "invalid_field"), "{v}");
     assert!(
         v["error"]["message"].as_str().unwrap().contains("empty"),
@@ -408,7 +396,7 @@ async fn an_own_upload_url_that_names_no_file_is_422_with_its_index() {
     let app = TestApp::new().await;
     let key = app.user_with_key("ghost", 1000).await;
     let form = Form::new().part("files", part(png_bytes(), "real.png", Some("image/png")));
-    let (s, v) = upload(&app, &key, form).await;
+    let (s, v) = app.upload(&key, form).await;
     assert_eq!(s, 200, "{v}");
     let real = v["data"][0]["url"].as_str().unwrap().to_string();
 

@@ -22,15 +22,7 @@ async fn upload_stores_files_and_serves_them_safely() {
                 "audio/mpeg",
             ),
         );
-    let resp = app
-        .http
-        .post(app.path("/api/upload"))
-        .bearer_auth(&key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let (s, v) = status_json(resp).await;
+    let (s, v) = app.upload(&key, form).await;
     assert_eq!(s, 200, "{v}");
     let data = v["data"].as_array().unwrap();
     assert_eq!(data.len(), 2);
@@ -81,15 +73,7 @@ async fn non_media_uploads_are_415_and_leave_nothing() {
         let form = Form::new()
             .part("files", part(png_bytes(), "ok.png", "image/png"))
             .part("files", part(bytes, name, mime));
-        let resp = app
-            .http
-            .post(app.path("/api/upload"))
-            .bearer_auth(&key)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        let (s, v) = status_json(resp).await;
+        let (s, v) = app.upload(&key, form).await;
         assert_eq!(
             (s, error_code(&v).as_str()),
             (415, "unsupported_media_type"),
@@ -132,15 +116,7 @@ async fn oversized_upload_is_413_and_keeps_no_partial_file_even_chunked() {
     let form = Form::new()
         .part("files", part(png_bytes(), "small.png", "image/png"))
         .part("files", part(big.clone(), "big.png", "image/png"));
-    let resp = app
-        .http
-        .post(app.path("/api/upload"))
-        .bearer_auth(&key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let (s, v) = status_json(resp).await;
+    let (s, v) = app.upload(&key, form).await;
     assert_eq!((s, error_code(&v).as_str()), (413, "payload_too_large"));
     // Same body as a chunked stream with no Content-Length.
     let boundary = "XBOUNDARYX";
@@ -183,15 +159,7 @@ async fn upload_needs_a_key_and_a_file() {
     assert_eq!(resp.status(), 401);
     let key = app.user_with_key("nofile", 0).await;
     let form = Form::new().text("other", "x");
-    let resp = app
-        .http
-        .post(app.path("/api/upload"))
-        .bearer_auth(&key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let (s, v) = status_json(resp).await;
+    let (s, v) = app.upload(&key, form).await;
     assert_eq!((s, error_code(&v).as_str()), (422, "invalid_field"));
     app.stop().await;
 }

@@ -159,6 +159,19 @@ impl TestApp {
         status_json(resp).await
     }
 
+    /// `POST /api/upload` with a multipart form.
+    pub async fn upload(&self, key: &str, form: reqwest::multipart::Form) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(self.path("/api/upload"))
+            .bearer_auth(key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        status_json(resp).await
+    }
+
     pub async fn create(&self, key: &str, body: Value) -> (u16, Value) {
         self.post(key, "/v1/video/generations", body).await
     }

@@ -182,15 +182,7 @@ pub async fn upload_png(app: &TestApp, key: &str) -> String {
             .mime_str("image/png")
             .unwrap(),
     );
-    let resp = app
-        .http
-        .post(app.path("/api/upload"))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let (s, v) = status_json(resp).await;
+    let (s, v) = app.upload(key, form).await;
     assert_eq!(s, 200, "{v}");
     v["data"][0]["url"].as_str().unwrap().to_string()
 }
