@@ -125,16 +125,17 @@ export default {
       }
     }
 
-    async function editGroupQuota(g) {
+    // One dialog for a group's quota and a user's own: `quota` holds quota_bytes/quota_files.
+    async function quotaDialog({ title, quota, inheritLabel, inherited, url }) {
       const res = await formDialog({
-        title: t("admin.storage.group_quota_title", { name: g.group }),
+        title,
         fields: [
-          field(t("admin.storage.quota_mb"), h("input", { name: "mb", type: "number", min: 0, step: 1, value: g.quota_bytes === null ? "" : Math.round(g.quota_bytes / MB) }), { hint: t("admin.storage.blank_unlimited") }),
-          field(t("admin.storage.quota_files"), h("input", { name: "files", type: "number", min: 0, step: 1, value: g.quota_files === null ? "" : g.quota_files })),
-          h("label.check", h("input", { type: "checkbox", name: "inherit" }), t("admin.storage.group_inherit")),
+          field(t("admin.storage.quota_mb"), h("input", { name: "mb", type: "number", min: 0, step: 1, value: quota.quota_bytes === null ? "" : Math.round(quota.quota_bytes / MB) }), { hint: t("admin.storage.blank_unlimited") }),
+          field(t("admin.storage.quota_files"), h("input", { name: "files", type: "number", min: 0, step: 1, value: quota.quota_files === null ? "" : quota.quota_files })),
+          h("label.check", h("input", { type: "checkbox", name: "inherit", checked: inherited }), inheritLabel),
         ],
         submit: (d) =>
-          put(`/console/api/admin/storage/group-quotas/${encodeURIComponent(g.group)}`, {
+          put(url, {
             inherit: d.inherit === "on",
             quota_bytes: d.mb === "" ? null : Number(d.mb) * MB,
             quota_files: d.files === "" ? null : Number(d.files),
@@ -146,26 +147,24 @@ export default {
       }
     }
 
-    async function editQuota(u) {
-      const s = u.storage;
-      const res = await formDialog({
-        title: t("admin.storage.quota_title", { name: u.username }),
-        fields: [
-          field(t("admin.storage.quota_mb"), h("input", { name: "mb", type: "number", min: 0, step: 1, value: s.quota_bytes === null ? "" : Math.round(s.quota_bytes / MB) }), { hint: t("admin.storage.blank_unlimited") }),
-          field(t("admin.storage.quota_files"), h("input", { name: "files", type: "number", min: 0, step: 1, value: s.quota_files === null ? "" : s.quota_files })),
-          h("label.check", h("input", { type: "checkbox", name: "inherit", checked: !u.own_quota }), t("admin.storage.inherit")),
-        ],
-        submit: (d) =>
-          put(`/console/api/admin/users/${u.user_id}/storage-quota`, {
-            inherit: d.inherit === "on",
-            quota_bytes: d.mb === "" ? null : Number(d.mb) * MB,
-            quota_files: d.files === "" ? null : Number(d.files),
-          }),
+    function editGroupQuota(g) {
+      return quotaDialog({
+        title: t("admin.storage.group_quota_title", { name: g.group }),
+        quota: g,
+        inheritLabel: t("admin.storage.group_inherit"),
+        inherited: false,
+        url: `/console/api/admin/storage/group-quotas/${encodeURIComponent(g.group)}`,
       });
-      if (res) {
-        toast(t("admin.storage.saved"));
-        await load();
-      }
+    }
+
+    function editQuota(u) {
+      return quotaDialog({
+        title: t("admin.storage.quota_title", { name: u.username }),
+        quota: u.storage,
+        inheritLabel: t("admin.storage.inherit"),
+        inherited: !u.own_quota,
+        url: `/console/api/admin/users/${u.user_id}/storage-quota`,
+      });
     }
 
     async function purge(u) {
